@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# Upload benchmark: nginx (dav PUT, the baseline) and upgate side by side in one
+# run, same machine, same load generator (bench/load.cc), reported as ratios.
+#
+# Environment:
+#   BENCH_QUICK=1        smoke run: 64 MiB single, 8 x 8 MiB, 3 s of small uploads
+#   BUILD_DIR=dir        cmake build dir (default: build)
+#   BENCH_SKIP_BUILD=1   use the binaries already in BUILD_DIR
+#   BENCH_SCENARIOS="a c" run only these scenarios (default: a b c)
+#   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
+#
+# Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
+# are still printed when the upgate half cannot run).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+QUICK=${BENCH_QUICK:-0}
+NGINX=/usr/sbin/nginx
+
+if [[ "$QUICK" == 1 ]]; then
+  SINGLE_SIZE=$((64 << 20)); SINGLE_LABEL="64 MiB"
+  PAR_SIZE=$((8 << 20)); PAR_LABEL="8 MiB"
+  SMALL_SECONDS=3
+else
+  SINGLE_SIZE=$((1 << 30)); SINGLE_LABEL="1 GiB"
+  PAR_SIZE=$((64 << 20)); PAR_LABEL="64 MiB"
+  SMALL_SECONDS=10
+fi
+PAR_CONNS=8
+SMALL_SIZE=4096
+SMALL_CONNS=64
+
+die() { echo "bench: $*" >&2; exit 1; }
+command -v curl >/dev/null || die "curl is required (scripts/install-deps.sh installs it)"
+[[ -x "$NGINX" ]] || die "$NGINX not found (Debian package nginx-light; scripts/install-deps.sh installs it)"
+
+# --- temp dir and cleanup ----------------------------------------------------
+BASE_TMP=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
+TMP=$(mktemp -d "$BASE_TMP/upgate-bench.XXXXXX")
+NGINX_PID=""
+UPGATE_PID=""
+
+stop_pid() {  # pid: TERM, wait up to 5 s, then KILL
+  local pid=$1
+  [[ -n "$pid" ]] || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop_pid "$UPGATE_PID"; UPGATE_PID=""
+  stop_pid "$NGINX_PID"; NGINX_PID=""
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build -------------------------------------------------------------------
+LOAD="$BUILD_DIR/upgate_load"
+UPGATE="$BUILD_DIR/upgate"
+UPGATE_BUILD_OK=1
+if [[ "${BENCH_SKIP_BUILD:-0}" != 1 ]]; then
+  echo "== building upgate_load and upgate in $BUILD_DIR"
+  if cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$TMP/configure.log" 2>&1; then
+    # Built separately so a broken upgate build still leaves the nginx baseline runnable.
+    cmake --build "$BUILD_DIR" --target upgate_load || LOAD=""
+    cmake --build "$BUILD_DIR" --target upgate || UPGATE_BUILD_OK=0
+  else
+    tail -n 20 "$TMP/configure.log" >&2
+    echo "bench: cmake configure failed; building only the load generator" >&2
+    LOAD=""; UPGATE_BUILD_OK=0
+  fi
+  if [[ -z "$LOAD" ]]; then  # load.cc is standalone: the baseline needs nothing else
+    LOAD="$TMP/upgate_load"
+    "${CXX:-c++}" -std=c++20 -O2 -pthread bench/load.cc -o "$LOAD"
+  fi
+fi
+[[ -x "$LOAD" ]] || die "$LOAD missing (build target upgate_load)"
+
+# A port nobody listens on (small race until the server binds; fine for a bench).
+free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# --- machine -------------------------------------------------------------------
+MODEL=$(grep -m1 -i '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)
+[[ -n "$MODEL" ]] || MODEL=$(uname -m)
+FS_INFO=$(df -PT "$TMP" | awk 'NR==2 {print $2 " on " $1}')
+echo "== machine: $(nproc) CPUs, $MODEL; kernel $(uname -r)"
+echo "== date:    $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "== disk:    $TMP ($FS_INFO)"
+LOAD1=$(cut -d' ' -f1 /proc/loadavg)
+echo "== load:    $LOAD1 (1 min average before the run)"
+# Both servers and the load generator need every CPU: a concurrent compile skews
+# the figures a lot (seen: 10x on scenario c with 2 CPUs), and not equally per half.
+if awk -v l="$LOAD1" -v n="$(nproc)" 'BEGIN { exit !(l > n / 4) }'; then
+  echo "== WARNING: the machine is busy (load $LOAD1); figures will be noisy"
+fi
+[[ "$QUICK" == 1 ]] && echo "== BENCH_QUICK=1: reduced sizes (smoke run, not for publishing)"
+
+# --- nginx ---------------------------------------------------------------------
+NGINX_PORT=$(free_port)
+NGX="$TMP/nginx"
+mkdir -p "$NGX/www/up" "$NGX/body"
+{
+  # As root the workers would drop to nobody and could not write our 0700 temp dir.
+  [[ $(id -u) -eq 0 ]] && echo "user root;"
+  cat <<EOF
+worker_processes 2;
+daemon off;
+pid $NGX/nginx.pid;
+error_log $NGX/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  # Every temp path in our dir: the compiled-in defaults are under /var/lib/nginx.
+  client_body_temp_path $NGX/body;
+  proxy_temp_path $NGX/proxy;
+  fastcgi_temp_path $NGX/fastcgi;
+  uwsgi_temp_path $NGX/uwsgi;
+  scgi_temp_path $NGX/scgi;
+  keepalive_requests 1000000;  # the default (1000) would reconnect mid-run in scenario c
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    root $NGX/www;
+    client_max_body_size 0;
+    location /up/ {
+      dav_methods PUT;
+      create_full_put_path on;
+    }
+  }
+}
+EOF
+} >"$NGX/nginx.conf"
+
+"$NGINX" -p "$NGX" -c "$NGX/nginx.conf" -e "$NGX/error.log" >"$NGX/stdout.log" 2>&1 &
+NGINX_PID=$!
+ready=0
+for _ in $(seq 100); do
+  kill -0 "$NGINX_PID" 2>/dev/null || break
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "http://127.0.0.1:$NGINX_PORT/" || true)
+  [[ "$code" != 000 ]] && { ready=1; break; }
+  sleep 0.1
+done
+if [[ $ready != 1 ]]; then
+  cat "$NGX/error.log" "$NGX/stdout.log" >&2 || true
+  die "nginx did not start"
+fi
+echo "== nginx $("$NGINX" -v 2>&1 | sed 's/.*\///') on 127.0.0.1:$NGINX_PORT (2 workers)"
+
+# --- upgate --------------------------------------------------------------------
+UPGATE_KEY="upk_bench_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+UPGATE_PORT=""
+UPGATE_OK=1
+UPGATE_WHY=""
+UPGATE_LOG_TAIL=""
+if [[ $UPGATE_BUILD_OK != 1 ]]; then
+  UPGATE_OK=0; UPGATE_WHY="upgate did not build"
+elif [[ ! -x "$UPGATE" ]]; then
+  UPGATE_OK=0; UPGATE_WHY="$UPGATE does not exist"
+fi
+
+# Starts a fresh upgate on an empty data dir (each scenario starts clean, which
+# is also how its uploads get deleted between scenarios). Returns 1 on failure.
+start_upgate() {
+  local name=$1
+  local data="$TMP/upgate-data-$name" log="$TMP/upgate-$name.log"
+  UPGATE_PORT=$(free_port)
+  "$UPGATE" serve --listen "127.0.0.1:$UPGATE_PORT" --data "$data" --bootstrap-key "$UPGATE_KEY" >"$log" 2>&1 &
+  UPGATE_PID=$!
+  for _ in $(seq 100); do  # 10 s
+    if ! kill -0 "$UPGATE_PID" 2>/dev/null; then
+      wait "$UPGATE_PID" 2>/dev/null || true
+      UPGATE_PID=""
+      UPGATE_WHY="upgate exited during startup"
+      UPGATE_LOG_TAIL=$(tail -n 20 "$log")
+      return 1
+    fi
+    if curl -fs -o /dev/null --max-time 1 "http://127.0.0.1:$UPGATE_PORT/healthz"; then return 0; fi
+    sleep 0.1
+  done
+  stop_pid "$UPGATE_PID"; UPGATE_PID=""
+  UPGATE_WHY="GET /healthz not 200 within 10 s"
+  UPGATE_LOG_TAIL=$(tail -n 20 "$log")
+  return 1
+}
+stop_upgate() {
+  stop_pid "$UPGATE_PID"; UPGATE_PID=""
+  rm -rf "$TMP"/upgate-data-*
+}
+
+# --- running one measurement ---------------------------------------------------
+declare -A MIBPS RPS P50 P99 ERRS
+ANY_ERRORS=0
+
+# run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
+run_load() {
+  local scn=$1 server=$2; shift 2
+  local log="$TMP/load-$scn-$server.log" rc=0
+  echo "-- $scn / $server"
+  "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
+  sed 's/^/   /' "$log"
+  local result
+  result=$(grep '^RESULT ' "$log" | tail -n 1 || true)
+  if [[ -z "$result" ]]; then
+    ERRS[$scn,$server]="failed"; ANY_ERRORS=1; return 0
+  fi
+  field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$result"; }
+  MIBPS[$scn,$server]=$(field mibps)
+  RPS[$scn,$server]=$(field rps)
+  P50[$scn,$server]=$(field p50_ms)
+  P99[$scn,$server]=$(field p99_ms)
+  local errors; errors=$(field errors)
+  if [[ $rc -ne 0 || "$errors" != 0 ]]; then
+    ERRS[$scn,$server]="$errors errors"; ANY_ERRORS=1
+  fi
+}
+
+# Flush dirty pages and drop uploaded files so one run does not pay for another's writeback.
+settle() {
+  rm -rf "${NGX:?}/www/up" && mkdir -p "$NGX/www/up"
+  sync
+}
+
+# scenario name free_bytes_needed load-args...
+run_scenario() {
+  local scn=$1 need=$2; shift 2
+  local free
+  free=$(( $(df -Pk "$TMP" | awk 'NR==2 {print $4}') * 1024 ))
+  if (( free < need )); then
+    echo "-- $scn: skipped, $((free >> 20)) MiB free in $TMP, need $((need >> 20)) MiB"
+    ERRS[$scn,nginx]="skipped"; ERRS[$scn,upgate]="skipped"
+    return 0
+  fi
+  settle
+  run_load "$scn" nginx --url "http://127.0.0.1:$NGINX_PORT/up/$scn/" --method PUT --unique-path "$@"
+  settle
+  if [[ $UPGATE_OK == 1 ]] && start_upgate "$scn"; then
+    run_load "$scn" upgate --url "http://127.0.0.1:$UPGATE_PORT/v1/files?name=bench-$scn-{id}" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" --unique-path "$@"
+    stop_upgate
+  else
+    UPGATE_OK=0
+    ERRS[$scn,upgate]="not run"
+    echo "-- $scn / upgate: not run: $UPGATE_WHY"
+  fi
+  settle
+}
+
+SCENARIOS=" ${BENCH_SCENARIOS:-a b c} "
+wanted() { [[ "$SCENARIOS" == *" $1 "* ]]; }
+echo
+# Free space needed: 4x the upload for a (both servers write a temp file, then the final one).
+wanted a && run_scenario a $((SINGLE_SIZE * 4)) --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+wanted b && run_scenario b $((PAR_CONNS * PAR_SIZE * 2 + (1 << 30))) --size "$PAR_SIZE" --concurrency "$PAR_CONNS" --requests-per-conn 1
+wanted c && run_scenario c $((1 << 30)) --size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS"
+
+# --- report --------------------------------------------------------------------
+# cell scenario server metric-array: the figure, or why there is none.
+cell() {
+  local -n arr=$3
+  local key="$1,$2"
+  if [[ -n "${ERRS[$key]:-}" ]]; then
+    if [[ -n "${arr[$key]:-}" ]]; then echo "${arr[$key]} (${ERRS[$key]})"; else echo "${ERRS[$key]}"; fi
+  else
+    echo "${arr[$key]:-?}"
+  fi
+}
+ratio() {  # scenario metric-array
+  local -n arr=$2
+  local n="${arr[$1,nginx]:-}" u="${arr[$1,upgate]:-}"
+  if [[ -z "$n" || -z "$u" || -n "${ERRS[$1,nginx]:-}" || -n "${ERRS[$1,upgate]:-}" ]]; then echo "n/a"; return; fi
+  awk -v n="$n" -v u="$u" 'BEGIN { if (n > 0) printf "%.2f", u / n; else print "n/a" }'
+}
+row() { printf '%-40s | %-20s | %-20s | %s\n' "$@"; }
+
+echo
+echo "== results ($(date -u '+%Y-%m-%d'), $(nproc) CPUs, $MODEL)"
+row "scenario" "nginx" "upgate" "ratio upgate/nginx"
+row "----------------------------------------" "--------------------" "--------------------" "------------------"
+wanted a && row "a) 1 x $SINGLE_LABEL, 1 conn (MiB/s)" "$(cell a nginx MIBPS)" "$(cell a upgate MIBPS)" "$(ratio a MIBPS)"
+wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b nginx MIBPS)" "$(cell b upgate MIBPS)" "$(ratio b MIBPS)"
+wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
+echo
+echo "latency p50 / p99 (ms, request start to full response):"
+for s in ${BENCH_SCENARIOS:-a b c}; do
+  row "  $s" "${P50[$s,nginx]:-?} / ${P99[$s,nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
+done
+echo
+echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."
+echo "Note: upgate fsyncs each upload before answering (durability); nginx does not,"
+echo "so nginx's figures include no durability cost. Both write to $FS_INFO."
+echo "nginx: 2 worker processes; the load generator shares the same $(nproc) CPUs."
+
+if [[ $UPGATE_OK != 1 ]]; then
+  echo
+  echo "bench: upgate half FAILED: $UPGATE_WHY" >&2
+  if [[ -n "$UPGATE_LOG_TAIL" ]]; then
+    echo "last lines of upgate's output:" >&2
+    sed 's/^/  /' <<<"$UPGATE_LOG_TAIL" >&2
+  fi
+  exit 1
+fi
+if [[ $ANY_ERRORS == 1 ]]; then
+  echo "bench: some runs had errors (see above)" >&2
+  exit 1
+fi

@@ -1,0 +1,260 @@
+// upgate: the server (`upgate serve`) and its admin CLI (`upgate tenants|apps|keys|sweep`).
+// Every option can also come from a config file (--config, TOML or INI) or an
+// environment variable (UPGATE_<OPTION>, e.g. UPGATE_LISTEN, UPGATE_DATA).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "app/runtime.h"
+#include "cli/commands.h"
+#include "core/ids.h"
+#include "dialects/native/native.h"
+#include "http/server.h"
+
+namespace {
+
+using namespace up;
+
+struct ServeOptions {
+  std::vector<std::string> listen = {"127.0.0.1:8080"};
+  unsigned threads = 2;
+  unsigned blocking_threads = 8;
+  std::string bootstrap_key;
+  std::string tls_cert, tls_key;
+  uint32_t header_limit = 16 * 1024;
+  long header_timeout_ms = 10'000;
+  long idle_timeout_ms = 60'000;
+  long shutdown_grace_ms = 15'000;
+  long sweep_interval_ms = 60'000;
+  long orphan_grace_ms = 3'600'000;
+  bool no_access_log = false;
+};
+
+// Runs the sweeper now and then until stopped. At start-up it also collects
+// orphans with no grace: nothing of this process is in flight yet, and the
+// embedded store is not shared with other servers.
+class SweeperThread {
+ public:
+  SweeperThread(core::Sweeper& sweeper, long interval_ms, long orphan_grace_ms)
+      : thread_([this, &sweeper, interval_ms, orphan_grace_ms] {
+          report(sweeper.collect_orphans(0));
+          auto last_orphans = std::chrono::steady_clock::now();
+          std::unique_lock lock(mu_);
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_; })) {
+            lock.unlock();
+            report(sweeper.sweep());
+            if (std::chrono::steady_clock::now() - last_orphans > std::chrono::milliseconds(orphan_grace_ms)) {
+              report(sweeper.collect_orphans(orphan_grace_ms));
+              last_orphans = std::chrono::steady_clock::now();
+            }
+            lock.lock();
+          }
+        }) {}
+  ~SweeperThread() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  static void report(const Result<core::SweepStats>& r) {
+    if (!r) std::fprintf(stderr, "upgate: sweep failed: %s\n", r.error().message.c_str());
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
+  auto rt = app::Runtime::open(ropts);
+  if (!rt) {
+    std::fprintf(stderr, "upgate: %s\n", rt.error().message.c_str());
+    return 1;
+  }
+  core::Services& s = (*rt)->services();
+
+  // Bootstrap admin key: the given one, or a generated one shown once when
+  // the default tenant has no key yet.
+  std::string shown_key;
+  if (!o.bootstrap_key.empty()) {
+    auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap", KeyRole::kAdmin);
+    if (!k) {
+      std::fprintf(stderr, "upgate: bootstrap key: %s\n", k.error().message.c_str());
+      return 1;
+    }
+    shown_key = o.bootstrap_key;
+  } else {
+    auto keys = s.auth.list_keys(core::Directory::kDefaultTenant);
+    if (!keys) {
+      std::fprintf(stderr, "upgate: %s\n", keys.error().message.c_str());
+      return 1;
+    }
+    if (keys->empty()) {
+      auto k = s.auth.create_key(core::Directory::kDefaultTenant, "bootstrap", KeyRole::kAdmin);
+      if (!k) {
+        std::fprintf(stderr, "upgate: %s\n", k.error().message.c_str());
+        return 1;
+      }
+      shown_key = k->token;
+    }
+  }
+
+  http::ServerConfig cfg;
+  cfg.listen = o.listen;
+  cfg.io_threads = o.threads;
+  cfg.blocking_threads = o.blocking_threads;
+  cfg.header_limit_bytes = o.header_limit;
+  cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
+  cfg.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  cfg.shutdown_grace = std::chrono::milliseconds(o.shutdown_grace_ms);
+  cfg.tls_cert_file = o.tls_cert;
+  cfg.tls_key_file = o.tls_key;
+  cfg.access_log = !o.no_access_log;
+  cfg.cors_allowed = [&s](std::string_view origin) { return s.directory.origin_allowed(origin); };
+
+  std::vector<http::HandlerPtr> handlers;
+  handlers.push_back(dialects::native::make_handler(s));
+  http::Server server(std::move(cfg), std::move(handlers));
+  if (auto st = server.start(); !st) {
+    std::fprintf(stderr, "upgate: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
+  if (!shown_key.empty()) {
+    std::printf("bootstrap admin key (tenant \"default\"): %s\n", shown_key.c_str());
+    if (o.bootstrap_key.empty()) std::printf("  (generated on first start; it is shown only once: keep it)\n");
+  }
+  std::fflush(stdout);
+  {
+    SweeperThread sweeper((*rt)->sweeper(), o.sweep_interval_ms, o.orphan_grace_ms);
+    server.run();
+  }
+  std::printf("upgate stopped\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"upgate: a self-hosted file-upload service"};
+  app.require_subcommand(1);
+  app.fallthrough();  // `upgate serve --data DIR` as well as `upgate --data DIR serve`
+  app.set_config("--config", "", "config file (TOML or INI)");
+  app::RuntimeOptions ropts;
+  app.add_option("--data", ropts.data_dir, "data directory (SQLite + blobs)")
+      ->envname("UPGATE_DATA")
+      ->capture_default_str();
+
+  ServeOptions so;
+  auto* serve_cmd = app.add_subcommand("serve", "run the server");
+  serve_cmd->add_option("--listen", so.listen, "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
+      ->envname("UPGATE_LISTEN")
+      ->capture_default_str();
+  serve_cmd->add_option("--threads", so.threads, "I/O threads")->envname("UPGATE_THREADS")->capture_default_str();
+  serve_cmd->add_option("--blocking-threads", so.blocking_threads, "threads for disk and database work")
+      ->envname("UPGATE_BLOCKING_THREADS")
+      ->capture_default_str();
+  serve_cmd->add_option("--bootstrap-key", so.bootstrap_key, "admin key of the default tenant to create")
+      ->envname("UPGATE_BOOTSTRAP_KEY");
+  serve_cmd->add_option("--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS")->envname("UPGATE_TLS_CERT");
+  serve_cmd->add_option("--tls-key", so.tls_key, "PEM private key")->envname("UPGATE_TLS_KEY");
+  serve_cmd->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
+      ->envname("UPGATE_MAX_OBJECT_BYTES")
+      ->capture_default_str();
+  serve_cmd->add_option("--header-limit", so.header_limit, "bytes of request line and headers")
+      ->envname("UPGATE_HEADER_LIMIT")
+      ->capture_default_str();
+  serve_cmd->add_option("--header-timeout-ms", so.header_timeout_ms, "time to receive a request's headers")
+      ->envname("UPGATE_HEADER_TIMEOUT_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--idle-timeout-ms", so.idle_timeout_ms, "idle time allowed between requests and body reads")
+      ->envname("UPGATE_IDLE_TIMEOUT_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--shutdown-grace-ms", so.shutdown_grace_ms, "time for in-flight requests at shutdown")
+      ->envname("UPGATE_SHUTDOWN_GRACE_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--sweep-interval-ms", so.sweep_interval_ms, "how often expired files are collected")
+      ->envname("UPGATE_SWEEP_INTERVAL_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--orphan-grace-ms", so.orphan_grace_ms, "age before an unreferenced blob is removed")
+      ->envname("UPGATE_ORPHAN_GRACE_MS")
+      ->capture_default_str();
+  serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
+  serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
+
+  auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
+    auto rt = app::Runtime::open(ropts);
+    if (!rt) {
+      std::fprintf(stderr, "upgate: %s\n", rt.error().message.c_str());
+      std::exit(1);
+    }
+    return std::move(*rt);
+  };
+
+  std::string tenant, id, name, dialect = "native", app_id, key_id;
+  bool admin = false;
+  long long grace = -1;
+  int rc = 0;
+
+  auto* tenants = app.add_subcommand("tenants", "manage tenants")->require_subcommand(1);
+  auto* tc = tenants->add_subcommand("create", "create a tenant (with its default app)");
+  tc->add_option("id", id, "tenant id")->required();
+  tc->add_option("--name", name, "display name");
+  tc->callback([&] { rc = cli::tenants_create(open_services()->services(), id, name); });
+  tenants->add_subcommand("list", "list tenants")->callback([&] { rc = cli::tenants_list(open_services()->services()); });
+
+  auto* apps = app.add_subcommand("apps", "manage apps")->require_subcommand(1);
+  auto* ac = apps->add_subcommand("create", "create an app in a tenant");
+  ac->add_option("id", id, "app id")->required();
+  ac->add_option("--tenant", tenant, "tenant id")->required();
+  ac->add_option("--name", name, "display name");
+  ac->add_option("--dialect", dialect, "native, jodoo, openim, kintone or jpush")->capture_default_str();
+  ac->callback([&] { rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect); });
+  auto* al = apps->add_subcommand("list", "list a tenant's apps");
+  al->add_option("--tenant", tenant, "tenant id")->required();
+  al->callback([&] { rc = cli::apps_list(open_services()->services(), tenant); });
+
+  auto* keys = app.add_subcommand("keys", "manage API keys")->require_subcommand(1);
+  auto* kc = keys->add_subcommand("create", "create a key; its token is printed once");
+  kc->add_option("--tenant", tenant, "tenant id")->required();
+  kc->add_option("--name", name, "what the key is for");
+  kc->add_flag("--admin", admin, "may manage the tenant (keys, apps)");
+  kc->add_option("--app", app_id, "bind the key to one app");
+  kc->callback([&] { rc = cli::keys_create(open_services()->services(), tenant, name, admin, app_id); });
+  auto* kl = keys->add_subcommand("list", "list a tenant's keys");
+  kl->add_option("--tenant", tenant, "tenant id")->required();
+  kl->callback([&] { rc = cli::keys_list(open_services()->services(), tenant); });
+  for (const char* verb : {"enable", "disable", "delete"}) {
+    auto* k = keys->add_subcommand(verb, std::string(verb) + " a key");
+    k->add_option("id", key_id, "key id")->required();
+    const std::string v = verb;
+    k->callback([&, v] {
+      auto rt = open_services();
+      rc = v == "delete" ? cli::keys_delete(rt->services(), key_id)
+                         : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
+    });
+  }
+
+  auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
+  sweep->add_option("--orphan-grace-ms", grace, "also remove unreferenced blobs older than this");
+  sweep->callback([&] { rc = cli::sweep(open_services()->services(), grace); });
+
+  serve_cmd->callback([&] { rc = serve(ropts, so); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return rc;
+}

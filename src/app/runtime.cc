@@ -1,0 +1,42 @@
+#include "app/runtime.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "meta/sqlite/sqlite_meta_store.h"
+#include "storage/local/local_blob_store.h"
+
+namespace up::app {
+
+Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
+  std::error_code ec;
+  std::filesystem::create_directories(options.data_dir, ec);
+  if (ec) return fail(Errc::kStorageIo, "cannot create data directory " + options.data_dir + ": " + ec.message());
+  std::unique_ptr<Runtime> rt(new Runtime());
+  auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
+  if (!meta) return fail(meta.error());
+  rt->meta_ = std::move(*meta);
+  auto blobs = storage::open_local_blob_store(options.data_dir);
+  if (!blobs) return fail(blobs.error());
+  rt->blobs_ = std::move(*blobs);
+  rt->directory_ = std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);
+  rt->auth_ = std::make_unique<core::AuthService>(*rt->meta_, rt->clock_);
+  rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_, rt->clock_);
+  rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
+  rt->rate_limiter_ = std::make_unique<core::RateLimiter>(rt->clock_);
+  rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);
+  std::function<void(int64_t)> advance;
+  if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
+  rt->services_.reset(new core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_,
+                                         *rt->files_, *rt->rate_limiter_, *rt->sweeper_,
+                                         std::move(advance)});
+  // The default tenant always exists: the bootstrap key belongs to it.
+  if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
+    if (t.error().code != Errc::kTenantNotFound) return fail(t.error());
+    auto created = rt->directory_->create_tenant(core::Directory::kDefaultTenant, "default");
+    if (!created && created.error().code != Errc::kAlreadyExists) return fail(created.error());
+  }
+  return rt;
+}
+
+}  // namespace up::app

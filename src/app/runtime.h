@@ -1,0 +1,43 @@
+#pragma once
+// The composition root: the only place that names concrete backends. Builds
+// the core services over SQLite + local disk under a data directory.
+
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+#include "core/services.h"
+#include "meta/meta_store.h"
+#include "storage/blob_store.h"
+
+namespace up::app {
+
+struct RuntimeOptions {
+  std::string data_dir = "./data";
+  uint64_t max_object_bytes = 10ull << 30;
+  bool dev_clock = false;  // allow tests to move the clock (POST /v1/admin/clock)
+};
+
+class Runtime {
+ public:
+  static Result<std::unique_ptr<Runtime>> open(const RuntimeOptions& options);
+
+  core::Services& services() { return *services_; }
+  core::Sweeper& sweeper() { return *sweeper_; }
+
+ private:
+  Runtime() = default;
+
+  SystemClock clock_;
+  meta::MetaStorePtr meta_;
+  storage::BlobStorePtr blobs_;
+  std::unique_ptr<core::Directory> directory_;
+  std::unique_ptr<core::AuthService> auth_;
+  std::unique_ptr<core::UploadService> uploads_;
+  std::unique_ptr<core::FileService> files_;
+  std::unique_ptr<core::RateLimiter> rate_limiter_;
+  std::unique_ptr<core::Sweeper> sweeper_;
+  std::unique_ptr<core::Services> services_;
+};
+
+}  // namespace up::app

@@ -1,0 +1,27 @@
+#pragma once
+// The admin CLI's commands (`upgate tenants|apps|keys ...`). They act through
+// the same core services as the server, on the same data directory; SQLite's
+// WAL lets them run while the server is up. Each prints its result as JSON on
+// stdout and returns a process exit code.
+
+#include <string>
+
+namespace up::core {
+struct Services;
+}
+
+namespace up::cli {
+
+int tenants_create(core::Services& s, const std::string& id, const std::string& name);
+int tenants_list(core::Services& s);
+int apps_create(core::Services& s, const std::string& tenant, const std::string& id,
+                const std::string& name, const std::string& dialect);
+int apps_list(core::Services& s, const std::string& tenant);
+int keys_create(core::Services& s, const std::string& tenant, const std::string& name, bool admin,
+                const std::string& app);
+int keys_list(core::Services& s, const std::string& tenant);
+int keys_set_enabled(core::Services& s, const std::string& key_id, bool enabled);
+int keys_delete(core::Services& s, const std::string& key_id);
+int sweep(core::Services& s, long long orphan_grace_ms);
+
+}  // namespace up::cli

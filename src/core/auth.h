@@ -1,0 +1,71 @@
+#pragma once
+// API keys: creation, verification and lifecycle. A key is presented as a
+// bearer token ("upk_" + 40 random characters when upgate makes it); only its
+// SHA-256 is stored, and it is compared in constant time.
+
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "core/types.h"
+
+namespace up::meta {
+class MetaStore;
+}
+
+namespace up::core {
+
+// Who a request acts as.
+struct Principal {
+  std::string tenant_id;
+  std::string key_id;
+  KeyRole role = KeyRole::kMember;
+  std::string app_id;  // empty: any app of the tenant
+  // An admin key of the default tenant: may manage every tenant.
+  bool is_root() const;
+  bool is_admin() const { return role == KeyRole::kAdmin; }
+};
+
+struct CreatedKey {
+  ApiKey key;
+  std::string token;  // shown once; never stored
+};
+
+// Thread-safe. Calls may block on the metadata store.
+class AuthService {
+ public:
+  static constexpr uint32_t kMaxKeysPerTenant = 500;
+  // Verified keys are cached this long, so a key disabled by another process
+  // stops working within this time (at once in this process).
+  static constexpr UnixMs kCacheMs = 2000;
+
+  AuthService(meta::MetaStore& meta, const Clock& clock);
+
+  Result<Principal> authenticate(std::string_view token);
+
+  Result<CreatedKey> create_key(std::string_view tenant_id, std::string name, KeyRole role,
+                                std::string app_id = {});
+  // Creates a key with a caller-chosen token (the bootstrap key); idempotent
+  // when a key with that token already exists. kInvalidArgument for a token not
+  // of 16-256 printable ASCII characters.
+  Result<ApiKey> ensure_key(std::string_view tenant_id, std::string_view token, std::string name,
+                            KeyRole role, std::string app_id = {});
+  Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id);
+  Result<ApiKey> get_key(std::string_view key_id);
+  Status set_key_enabled(std::string_view key_id, bool enabled);
+  Status delete_key(std::string_view key_id);
+
+  static bool well_formed(std::string_view token);
+
+ private:
+  meta::MetaStore& meta_;
+  const Clock& clock_;
+  std::mutex mu_;
+  struct Cached { Principal principal; std::string secret_sha256; UnixMs at; };
+  std::map<std::string, Cached, std::less<>> cache_;  // by key id
+};
+
+}  // namespace up::core

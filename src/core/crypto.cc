@@ -1,0 +1,162 @@
+#include "core/crypto.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <array>
+#include <cstdlib>
+
+namespace up::crypto {
+namespace {
+
+const EVP_MD* md_of(Digest::Algo algo) {
+  switch (algo) {
+    case Digest::Algo::kSha256: return EVP_sha256();
+    case Digest::Algo::kMd5: return EVP_md5();
+    case Digest::Algo::kSha1: return EVP_sha1();
+  }
+  return EVP_sha256();
+}
+
+std::string one_shot(Digest::Algo algo, std::string_view data) {
+  Digest d(algo);
+  d.update(data);
+  return d.final();
+}
+
+std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  HMAC(md, key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
+  return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+}  // namespace
+
+struct Digest::Impl {
+  EVP_MD_CTX* ctx = nullptr;
+  ~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Digest::Digest(Algo algo) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = EVP_MD_CTX_new();
+  // Allocation failure of a digest context is not recoverable here.
+  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, md_of(algo), nullptr) != 1) std::abort();
+}
+Digest::~Digest() = default;
+Digest::Digest(Digest&&) noexcept = default;
+Digest& Digest::operator=(Digest&&) noexcept = default;
+
+void Digest::update(std::string_view data) {
+  EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
+}
+
+std::string Digest::final() {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(impl_->ctx, out.data(), &len);
+  return std::string(reinterpret_cast<const char*>(out.data()), len);
+}
+
+std::string sha256(std::string_view data) { return one_shot(Digest::Algo::kSha256, data); }
+std::string sha1(std::string_view data) { return one_shot(Digest::Algo::kSha1, data); }
+std::string md5(std::string_view data) { return one_shot(Digest::Algo::kMd5, data); }
+std::string hmac_sha1(std::string_view key, std::string_view data) {
+  return hmac(EVP_sha1(), key, data);
+}
+std::string hmac_sha256(std::string_view key, std::string_view data) {
+  return hmac(EVP_sha256(), key, data);
+}
+
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string to_hex(std::string_view raw) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(raw.size() * 2);
+  for (unsigned char c : raw) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+  return out;
+}
+
+namespace {
+constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string encode(std::string_view raw, bool url, bool pad) {
+  std::string out;
+  out.reserve((raw.size() + 2) / 3 * 4);
+  size_t i = 0;
+  auto put = [&](unsigned v) {
+    char c = kB64[v & 63];
+    if (url && c == '+') c = '-';
+    if (url && c == '/') c = '_';
+    out.push_back(c);
+  };
+  for (; i + 3 <= raw.size(); i += 3) {
+    unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 | (unsigned char)raw[i + 2];
+    put(v >> 18); put(v >> 12); put(v >> 6); put(v);
+  }
+  size_t rest = raw.size() - i;
+  if (rest == 1) {
+    unsigned v = (unsigned char)raw[i] << 16;
+    put(v >> 18); put(v >> 12);
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8;
+    put(v >> 18); put(v >> 12); put(v >> 6);
+    if (pad) out += "=";
+  }
+  return out;
+}
+}  // namespace
+
+std::string base64(std::string_view raw) { return encode(raw, false, true); }
+std::string base64url(std::string_view raw, bool pad) { return encode(raw, true, pad); }
+
+bool base64_decode(std::string_view in, std::string& out) {
+  out.clear();
+  while (!in.empty() && in.back() == '=') in.remove_suffix(1);
+  if (in.size() % 4 == 1) return false;
+  out.reserve(in.size() * 3 / 4);
+  unsigned acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else return false;
+    acc = (acc << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xff));
+    }
+  }
+  return true;
+}
+
+uint32_t crc32_update(uint32_t crc, std::string_view data) {
+  static const auto kTable = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  crc = ~crc;
+  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
+  return ~crc;
+}
+
+}  // namespace up::crypto

@@ -1,0 +1,57 @@
+#include "core/files.h"
+
+namespace up::core {
+
+FileService::FileService(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock)
+    : meta_(meta), blobs_(blobs), clock_(clock) {}
+
+bool FileService::live(const Object& o) const {
+  return o.state != ObjectState::kDeleted && (!o.expires_at || *o.expires_at > clock_.now());
+}
+
+Result<Object> FileService::get(std::string_view tenant_id, std::string_view id) {
+  auto o = meta_.get_object(tenant_id, id);
+  if (o && !live(*o)) return fail(Errc::kObjectNotFound);
+  return o;
+}
+
+Result<Object> FileService::get_by_key(std::string_view tenant_id, std::string_view app_id,
+                                       std::string_view key) {
+  auto o = meta_.get_object_by_key(tenant_id, app_id, key);
+  if (o && !live(*o)) return fail(Errc::kObjectNotFound);
+  return o;
+}
+
+Result<OpenedObject> FileService::open(std::string_view tenant_id, std::string_view id) {
+  auto o = get(tenant_id, id);
+  if (!o) return fail(o.error());
+  auto reader = open_blob(*o);
+  if (!reader) return fail(reader.error());
+  return OpenedObject{std::move(*o), std::move(*reader)};
+}
+
+Result<storage::BlobReaderPtr> FileService::open_blob(const Object& object) {
+  auto reader = blobs_.open(object.locator);
+  // A live row whose blob is missing means stored data was lost: say so, loudly.
+  if (!reader && reader.error().code == Errc::kObjectNotFound)
+    return fail(Errc::kStorageIo, "blob missing for object " + object.id);
+  return reader;
+}
+
+Result<meta::ObjectPage> FileService::list(meta::ObjectQuery query) {
+  query.live_at = clock_.now();
+  return meta_.list_objects(query);
+}
+
+Status FileService::remove(std::string_view tenant_id, std::string_view id) {
+  auto r = meta_.mark_deleted(tenant_id, id);
+  if (!r) return fail(r.error());
+  return ok();
+}
+
+Status FileService::set_state(std::string_view tenant_id, std::string_view id, ObjectState state,
+                              std::optional<UnixMs> expires_at) {
+  return meta_.update_object_state(tenant_id, id, state, expires_at);
+}
+
+}  // namespace up::core

@@ -1,0 +1,29 @@
+#pragma once
+// Everything a dialect may use, built once by the composition root (src/app).
+
+#include <functional>
+
+#include "core/auth.h"
+#include "core/clock.h"
+#include "core/directory.h"
+#include "core/files.h"
+#include "core/rate_limiter.h"
+#include "core/sweeper.h"
+#include "core/uploads.h"
+
+namespace up::core {
+
+struct Services {
+  const Clock& clock;
+  Directory& directory;
+  AuthService& auth;
+  UploadService& uploads;
+  FileService& files;
+  RateLimiter& rate_limiter;
+  Sweeper& sweeper;
+  // Moves the clock forward; set only when the server runs with --dev-clock
+  // (integration tests drive expiry with it instead of sleeping).
+  std::function<void(int64_t ms)> advance_clock;
+};
+
+}  // namespace up::core

@@ -1,0 +1,62 @@
+#include "core/sweeper.h"
+
+#include <vector>
+
+#include "meta/meta_store.h"
+#include "storage/blob_store.h"
+
+namespace up::core {
+namespace {
+constexpr uint32_t kBatch = 500;
+}
+
+Sweeper::Sweeper(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock)
+    : meta_(meta), blobs_(blobs), clock_(clock) {}
+
+Result<SweepStats> Sweeper::sweep() {
+  SweepStats stats;
+  const UnixMs now = clock_.now();
+  auto txs = meta_.expire_transactions(now);
+  if (!txs) return fail(txs.error());
+  stats.expired_transactions = *txs;
+  UP_TRY(meta_.expire_used_grants(now));
+  for (;;) {
+    auto n = meta_.expire_objects(now, kBatch);
+    if (!n) return fail(n.error());
+    stats.expired_objects += *n;
+    if (*n < kBatch) break;
+  }
+  for (;;) {
+    auto doomed = meta_.deleted_objects(kBatch);
+    if (!doomed) return fail(doomed.error());
+    for (const Object& o : *doomed) {
+      UP_TRY(blobs_.remove(o.locator));
+      UP_TRY(meta_.purge_object(o.id));
+      ++stats.purged_objects;
+    }
+    if (doomed->size() < kBatch) break;
+  }
+  return stats;
+}
+
+Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
+  SweepStats stats;
+  const UnixMs cutoff = clock_.now() - grace_ms;
+  std::vector<std::string> candidates;
+  UP_TRY(blobs_.list([&](const storage::BlobEntry& e) {
+    if (e.modified_at < cutoff) candidates.push_back(e.locator);
+  }));
+  for (const std::string& locator : candidates) {
+    auto referenced = meta_.locator_exists(locator);
+    if (!referenced) return fail(referenced.error());
+    if (*referenced) continue;
+    UP_TRY(blobs_.remove(locator));
+    ++stats.orphan_blobs;
+  }
+  auto temps = blobs_.remove_stale_temporaries(cutoff);
+  if (!temps) return fail(temps.error());
+  stats.stale_temporaries = *temps;
+  return stats;
+}
+
+}  // namespace up::core

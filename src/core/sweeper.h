@@ -1,0 +1,51 @@
+#pragma once
+// Background lifecycle shared by every dialect: expires transactions, used
+// grants and objects past their expiry (temporaries nobody bound, TTL'd files),
+// and removes deleted objects in a crash-safe order:
+//   1. the row is marked deleted (invisible at once, out of the usage totals),
+//   2. the blob is removed,
+//   3. the row is dropped.
+// A crash between any two steps is finished by the next sweep; a blob is never
+// removed while a live row references it. Orphans (a blob committed by an
+// upload that crashed before its metadata commit) and stale temporaries are
+// removed once older than a grace period, so uploads in flight are never hit.
+
+#include <cstdint>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace up::meta {
+class MetaStore;
+}
+namespace up::storage {
+class BlobStore;
+}
+
+namespace up::core {
+
+struct SweepStats {
+  uint64_t expired_objects = 0;
+  uint64_t purged_objects = 0;
+  uint64_t expired_transactions = 0;
+  uint64_t orphan_blobs = 0;
+  uint64_t stale_temporaries = 0;
+};
+
+class Sweeper {
+ public:
+  Sweeper(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock);
+
+  // One pass over expiries and deletions. Blocking.
+  Result<SweepStats> sweep();
+  // Removes orphan blobs and temp files last written before now - grace_ms.
+  // Walks the whole blob store: run at start-up and now and then, not often.
+  Result<SweepStats> collect_orphans(UnixMs grace_ms);
+
+ private:
+  meta::MetaStore& meta_;
+  storage::BlobStore& blobs_;
+  const Clock& clock_;
+};
+
+}  // namespace up::core

@@ -1,0 +1,671 @@
+// Routes of the native API. The wire shapes are documented in docs/openapi.yaml.
+
+#include <cstdio>
+
+#include <boost/json.hpp>
+
+#include "core/services.h"
+#include "core/text.h"
+#include "dialects/native/errors.h"
+#include "dialects/native/native.h"
+#include "http/exchange.h"
+#include "http/header_params.h"
+#include "http/multipart.h"
+
+namespace up::dialects::native {
+namespace {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+using http::Exchange;
+using http::blocking;
+
+constexpr uint64_t kJsonBodyLimit = 64 * 1024;
+constexpr uint64_t kFieldLimit = 8 * 1024;          // a non-file multipart field
+constexpr uint64_t kMultipartSlack = 1024 * 1024;   // framing allowed above the file limit
+constexpr uint32_t kDefaultPageSize = 100;
+constexpr uint32_t kMaxPageSize = 1000;
+constexpr long long kMaxTtlSeconds = 10ll * 365 * 24 * 3600;
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  return parts;
+}
+
+// Ids in paths are plain tokens; anything else cannot name an object.
+bool plain_token(std::string_view s) {
+  if (s.empty() || s.size() > 128) return false;
+  for (unsigned char c : s)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+json::value optional_time(const std::optional<UnixMs>& t) {
+  if (!t) return nullptr;
+  return json::value(format_iso8601(*t));
+}
+
+json::object object_json(const Object& o) {
+  json::object j;
+  j["id"] = o.id;
+  j["name"] = o.name;
+  j["size"] = o.size;
+  j["content_type"] = o.content_type;
+  j["sha256"] = o.sha256;
+  j["created_at"] = format_iso8601(o.created_at);
+  j["app_id"] = o.app_id;
+  j["state"] = to_string(o.state);
+  j["expires_at"] = optional_time(o.expires_at);
+  return j;
+}
+
+json::value quota_json(const Quota& q) {
+  json::object j;
+  auto put = [&](const char* name, const std::optional<uint64_t>& v) {
+    if (v) j[name] = *v;
+    else j[name] = nullptr;
+  };
+  put("max_bytes", q.max_bytes);
+  put("max_objects", q.max_objects);
+  put("max_object_bytes", q.max_object_bytes);
+  return j;
+}
+
+json::object tenant_json(const Tenant& t) {
+  json::object j;
+  j["id"] = t.id;
+  j["name"] = t.name;
+  json::array origins;
+  for (auto& o : t.cors_origins) origins.emplace_back(o);
+  j["cors_origins"] = std::move(origins);
+  j["quota"] = quota_json(t.quota);
+  j["created_at"] = format_iso8601(t.created_at);
+  return j;
+}
+
+json::object app_json(const App& a) {
+  json::object j;
+  j["id"] = a.id;
+  j["tenant_id"] = a.tenant_id;
+  j["name"] = a.name;
+  j["dialect"] = a.dialect;
+  j["quota"] = quota_json(a.quota);
+  j["created_at"] = format_iso8601(a.created_at);
+  return j;
+}
+
+json::object key_json(const ApiKey& k) {
+  json::object j;
+  j["id"] = k.id;
+  j["tenant_id"] = k.tenant_id;
+  j["name"] = k.name;
+  j["role"] = to_string(k.role);
+  j["app_id"] = k.app_id;
+  j["enabled"] = k.enabled;
+  j["created_at"] = format_iso8601(k.created_at);
+  return j;
+}
+
+// {"<name>": value}. (A plain function: g++ 12 miscompiles string-literal
+// initializer lists inside coroutines.)
+json::object single(std::string_view name, json::value value) {
+  json::object o;
+  o[name] = std::move(value);
+  return o;
+}
+
+http::Response json_ok(int status, const json::value& v) {
+  return http::json_response(status, json::serialize(v));
+}
+
+// Reads a quota object; absent members stay unset, null clears.
+Status read_quota(const json::value& v, Quota& q) {
+  if (!v.is_object()) return fail(Errc::kInvalidArgument, "quota must be an object");
+  auto field = [&](const char* name, std::optional<uint64_t>& out) -> Status {
+    auto* m = v.as_object().if_contains(name);
+    if (!m) return ok();
+    if (m->is_null()) {
+      out.reset();
+      return ok();
+    }
+    if (m->is_uint64()) out = m->as_uint64();
+    else if (m->is_int64() && m->as_int64() >= 0) out = static_cast<uint64_t>(m->as_int64());
+    else return fail(Errc::kInvalidArgument, std::string("quota.") + name + " must be a non-negative integer");
+    return ok();
+  };
+  UP_TRY(field("max_bytes", q.max_bytes));
+  UP_TRY(field("max_objects", q.max_objects));
+  UP_TRY(field("max_object_bytes", q.max_object_bytes));
+  return ok();
+}
+
+Result<std::string> string_member(const json::object& o, const char* name, bool required) {
+  auto* m = o.if_contains(name);
+  if (!m || m->is_null()) {
+    if (required) return fail(Errc::kMissingField, std::string("missing field: ") + name);
+    return std::string();
+  }
+  if (!m->is_string()) return fail(Errc::kInvalidArgument, std::string(name) + " must be a string");
+  return std::string(m->as_string());
+}
+
+// Feeds the `file` part of a multipart body into an upload; small other fields are kept.
+class UploadSink final : public http::MultipartSink {
+ public:
+  explicit UploadSink(core::Upload& upload) : upload_(upload) {}
+
+  Status on_part_begin(const http::PartHeaders& part) override {
+    if (part.name == "file") {
+      if (saw_file_) return fail(Errc::kBadMultipart, "more than one file part");
+      saw_file_ = in_file_ = true;
+      filename_ = part.filename;
+      content_type_ = part.content_type;
+      return ok();
+    }
+    current_ = &fields_[part.name];
+    return ok();
+  }
+  Status on_part_data(std::string_view data) override {
+    if (in_file_) return upload_.append(data);
+    if (current_->size() + data.size() > kFieldLimit)
+      return fail(Errc::kInvalidArgument, "form field too large");
+    current_->append(data);
+    return ok();
+  }
+  Status on_part_end() override {
+    in_file_ = false;
+    current_ = nullptr;
+    return ok();
+  }
+
+  bool saw_file() const { return saw_file_; }
+  const std::string& filename() const { return filename_; }
+  const std::string& content_type() const { return content_type_; }
+  const std::string* field(const std::string& name) const {
+    auto it = fields_.find(name);
+    return it == fields_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  core::Upload& upload_;
+  bool saw_file_ = false, in_file_ = false;
+  std::string filename_, content_type_;
+  std::map<std::string, std::string> fields_;
+  std::string* current_ = nullptr;
+};
+
+class NativeHandler final : public http::Handler {
+ public:
+  explicit NativeHandler(core::Services& services) : s_(services) {}
+
+  // http::Handler
+  bool matches(std::string_view method, std::string_view path) const override {
+    return path == "/healthz" || path == "/v1" || path.starts_with("/v1/");
+  }
+
+  net::awaitable<void> handle(Exchange& ex) override {
+    auto parts = split_path(ex.path());
+    const std::string_view method = ex.method();
+    if (parts.size() == 1 && parts[0] == "healthz") {
+      co_await ex.send(http::json_response(200, R"({"status":"ok"})"));
+      co_return;
+    }
+    auto principal = co_await authenticate(ex);
+    if (!principal) {
+      co_await ex.send(error_response(principal.error()));
+      co_return;
+    }
+    ex.log_field("tenant", principal->tenant_id);
+    const core::Principal& p = *principal;
+
+    if (parts.size() >= 2 && parts[1] == "files") {
+      if (parts.size() == 2 && method == "POST") co_return co_await upload(ex, p);
+      if (parts.size() == 2 && method == "GET") co_return co_await list(ex, p);
+      if (parts.size() == 3 && method == "GET") co_return co_await get(ex, p, parts[2]);
+      if (parts.size() == 3 && method == "DELETE") co_return co_await remove(ex, p, parts[2]);
+      if (parts.size() == 4 && parts[3] == "content" && method == "GET")
+        co_return co_await content(ex, p, parts[2]);
+    }
+    if (parts.size() >= 2 && parts[1] == "admin") co_return co_await admin(ex, p, parts);
+    co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
+  }
+
+ private:
+  net::awaitable<Result<core::Principal>> authenticate(Exchange& ex) {
+    auto h = ex.header("Authorization");
+    if (!h || h->size() < 7 || !std::equal(h->begin(), h->begin() + 7, "Bearer ",
+                                           [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
+    std::string token(h->substr(7));
+    while (!token.empty() && token.back() == ' ') token.pop_back();
+    co_return co_await blocking(ex, [&] { return s_.auth.authenticate(token); });
+  }
+
+  // The app a request acts on: ?app= or the key's own; a key bound to an app
+  // cannot reach another.
+  Result<std::string> app_of(Exchange& ex, const core::Principal& p) {
+    auto asked = ex.query("app");
+    if (!p.app_id.empty()) {
+      if (asked && *asked != p.app_id) return fail(Errc::kPermissionDenied, "this key is bound to another app");
+      return p.app_id;
+    }
+    if (!asked || asked->empty()) return std::string(core::Directory::kDefaultApp);
+    if (!plain_token(*asked)) return fail(Errc::kAppNotFound);
+    return *asked;
+  }
+
+  net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
+    // The client gets a generic message for internal errors; the detail goes to the log.
+    if (e.kind() == Kind::kInternal)
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+    co_await ex.send(error_response(e));
+  }
+
+  net::awaitable<void> upload(Exchange& ex, const core::Principal& p) {
+    auto app = app_of(ex, p);
+    if (!app) co_return co_await fail_with(ex, app.error());
+    const std::string content_type(ex.header("Content-Type").value_or(""));
+    const bool multipart = http::media_type(content_type) == "multipart/form-data";
+
+    core::UploadSpec spec;
+    spec.tenant_id = p.tenant_id;
+    spec.app_id = *app;
+    spec.owner = p.key_id;
+    spec.name = ex.query("name").value_or("");
+    if (auto ct = ex.query("content_type")) spec.content_type = *ct;
+    else if (!multipart && !content_type.empty()) spec.content_type = content_type;
+    if (auto ttl = ex.query("ttl")) {
+      char* end = nullptr;
+      const long long secs = std::strtoll(ttl->c_str(), &end, 10);
+      if (ttl->empty() || *end || secs <= 0 || secs > kMaxTtlSeconds)
+        co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "ttl must be 1-315360000 seconds"});
+      spec.expires_at = s_.clock.now() + secs * 1000;
+    }
+    if (!multipart) {
+      if (spec.name.empty())
+        co_return co_await fail_with(ex, Error{Errc::kMissingField, "a raw upload needs ?name="});
+      spec.declared_size = ex.content_length();
+    }
+    if (!spec.name.empty() && !acceptable_file_name(spec.name))
+      co_return co_await fail_with(ex, Error{Errc::kBadName, "name must be UTF-8 without control characters, at most 1024 bytes"});
+    Result<std::string> boundary;
+    if (multipart) {
+      boundary = http::multipart_boundary(content_type);
+      if (!boundary) co_return co_await fail_with(ex, boundary.error());
+    }
+
+    auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
+    if (!up) co_return co_await fail_with(ex, up.error());
+    core::Upload& upload = **up;
+    if (multipart && ex.content_length() && *ex.content_length() > upload.limit() + kMultipartSlack)
+      co_return co_await fail_with(ex, Error{Errc::kTooLarge, "file larger than " + std::to_string(upload.limit()) + " bytes"});
+
+    if (multipart) {
+      http::MultipartParser parser(*boundary);
+      UploadSink sink(upload);
+      for (;;) {
+        auto chunk = co_await ex.read_chunk();
+        if (!chunk) co_return co_await fail_with(ex, chunk.error());
+        if (chunk->empty()) break;
+        if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
+      }
+      if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
+      if (!sink.saw_file())
+        co_return co_await fail_with(ex, Error{Errc::kMissingField, "no multipart part named \"file\""});
+      if (upload.spec().name.empty()) {
+        const std::string* field = sink.field("name");
+        upload.spec().name = field ? *field : sink.filename();
+      }
+      if (upload.spec().name.empty()) upload.spec().name = "file";
+      if (!acceptable_file_name(upload.spec().name))
+        co_return co_await fail_with(ex, Error{Errc::kBadName, "file name must be UTF-8 without control characters"});
+      if (!ex.query("content_type") && !sink.content_type().empty())
+        upload.spec().content_type = sink.content_type();
+    } else {
+      for (;;) {
+        auto chunk = co_await ex.read_chunk();
+        if (!chunk) co_return co_await fail_with(ex, chunk.error());
+        if (chunk->empty()) break;
+        if (auto st = upload.append(*chunk); !st) co_return co_await fail_with(ex, st.error());
+      }
+    }
+    auto object = co_await blocking(ex, [&] { return upload.commit(); });
+    if (!object) co_return co_await fail_with(ex, object.error());
+    auto res = json_ok(201, object_json(*object));
+    res.header("Location", "/v1/files/" + object->id);
+    res.header("ETag", "\"" + object->sha256 + "\"");
+    co_await ex.send(std::move(res));
+  }
+
+  net::awaitable<void> list(Exchange& ex, const core::Principal& p) {
+    meta::ObjectQuery q;
+    q.tenant_id = p.tenant_id;
+    if (ex.query("app") || !p.app_id.empty()) {
+      auto app = app_of(ex, p);
+      if (!app) co_return co_await fail_with(ex, app.error());
+      q.app_id = *app;
+    }
+    q.limit = kDefaultPageSize;
+    if (auto l = ex.query("limit")) {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(l->c_str(), &end, 10);
+      if (l->empty() || *end || v == 0 || v > kMaxPageSize)
+        co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "limit must be 1-1000"});
+      q.limit = static_cast<uint32_t>(v);
+    }
+    if (auto c = ex.query("cursor"); c && !c->empty()) {
+      if (!plain_token(*c)) co_return co_await fail_with(ex, Error{Errc::kBadCursor, "invalid pagination cursor"});
+      q.after_id = *c;
+    }
+    auto page = co_await blocking(ex, [&] { return s_.files.list(q); });
+    if (!page) co_return co_await fail_with(ex, page.error());
+    json::array files;
+    for (const Object& o : page->objects) files.push_back(object_json(o));
+    json::object body;
+    body["files"] = std::move(files);
+    if (page->more && !page->objects.empty()) body["next_cursor"] = page->objects.back().id;
+    else body["next_cursor"] = nullptr;
+    co_await ex.send(json_ok(200, body));
+  }
+
+  net::awaitable<void> get(Exchange& ex, const core::Principal& p, std::string_view id) {
+    auto o = co_await find(ex, p, id);
+    if (!o) co_return co_await fail_with(ex, o.error());
+    co_await ex.send(json_ok(200, object_json(*o)));
+  }
+
+  // An object the principal may see: its tenant's, and its app's for app keys.
+  // Everything else is "not found", so existence does not leak.
+  net::awaitable<Result<Object>> find(Exchange& ex, const core::Principal& p, std::string_view id) {
+    if (!plain_token(id)) co_return fail(Errc::kObjectNotFound);
+    std::string key(id);
+    auto o = co_await blocking(ex, [&] { return s_.files.get(p.tenant_id, key); });
+    if (o && !p.app_id.empty() && o->app_id != p.app_id) co_return fail(Errc::kObjectNotFound);
+    co_return o;
+  }
+
+  net::awaitable<void> remove(Exchange& ex, const core::Principal& p, std::string_view id) {
+    auto o = co_await find(ex, p, id);
+    if (!o) {
+      // Idempotent: deleting what is not there (any more) succeeds.
+      if (o.error().code == Errc::kObjectNotFound) co_return co_await ex.send(http::empty_response(204));
+      co_return co_await fail_with(ex, o.error());
+    }
+    auto st = co_await blocking(ex, [&] { return s_.files.remove(p.tenant_id, o->id); });
+    if (!st) co_return co_await fail_with(ex, st.error());
+    co_await ex.send(http::empty_response(204));
+  }
+
+  net::awaitable<void> content(Exchange& ex, const core::Principal& p, std::string_view id) {
+    auto o = co_await find(ex, p, id);
+    if (!o) co_return co_await fail_with(ex, o.error());
+    const std::string etag = "\"" + o->sha256 + "\"";
+    http::Response head;
+    head.header("ETag", etag);
+    head.header("Accept-Ranges", "bytes");
+    head.header("Cache-Control", "private, no-cache");
+    if (auto inm = ex.header("If-None-Match"); inm && (*inm == "*" || inm->find(etag) != std::string_view::npos)) {
+      head.status = 304;
+      co_return co_await ex.send(std::move(head));
+    }
+    std::optional<http::ByteRange> range;
+    auto range_header = ex.header("Range");
+    auto if_range = ex.header("If-Range");
+    if (range_header && (!if_range || *if_range == etag)) {
+      auto r = http::parse_range(*range_header, o->size);
+      if (!r) {
+        auto res = error_response(r.error());
+        res.header("Content-Range", "bytes */" + std::to_string(o->size));
+        co_return co_await ex.send(std::move(res));
+      }
+      range = *r;
+    }
+    auto reader = co_await blocking(ex, [&] { return s_.files.open_blob(*o); });
+    if (!reader) co_return co_await fail_with(ex, reader.error());
+    head.header("Content-Type", o->content_type.empty() ? "application/octet-stream" : o->content_type);
+    head.header("Content-Disposition", http::format_content_disposition("attachment", o->name));
+    head.header("X-Content-Type-Options", "nosniff");
+    uint64_t first = 0, length = o->size;
+    head.status = 200;
+    if (range) {
+      first = range->first;
+      length = range->length();
+      head.status = 206;
+      head.header("Content-Range", "bytes " + std::to_string(range->first) + "-" +
+                                       std::to_string(range->last) + "/" + std::to_string(o->size));
+    }
+    co_await ex.send_blob(std::move(head), std::move(*reader), first, length);
+  }
+
+  // ---- /v1/admin ----------------------------------------------------------
+
+  // Root keys manage every tenant; a tenant's admin keys manage their own.
+  static Status may_manage(const core::Principal& p, std::string_view tenant_id) {
+    if (p.is_root() || (p.is_admin() && p.tenant_id == tenant_id)) return ok();
+    if (!p.is_admin()) return fail(Errc::kPermissionDenied, "an admin key is required");
+    return fail(Errc::kTenantNotFound);
+  }
+
+  net::awaitable<Result<json::object>> read_json_object(Exchange& ex) {
+    auto body = co_await ex.read_all(kJsonBodyLimit);
+    if (!body) co_return fail(body.error());
+    if (body->empty()) co_return json::object{};
+    boost::system::error_code ec;
+    json::value v = json::parse(*body, ec);
+    if (ec || !v.is_object()) co_return fail(Errc::kBadJson, "body must be a JSON object");
+    co_return std::move(v.as_object());
+  }
+
+  net::awaitable<void> admin(Exchange& ex, const core::Principal& p, const std::vector<std::string_view>& parts) {
+    const std::string_view method = ex.method();
+    if (!p.is_admin()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "an admin key is required"});
+    // /v1/admin/tenants[/{t}[/apps|/keys]]
+    if (parts.size() >= 3 && parts[2] == "tenants") {
+      if (parts.size() == 3 && method == "GET") co_return co_await list_tenants(ex, p);
+      if (parts.size() == 3 && method == "POST") co_return co_await create_tenant(ex, p);
+      if (parts.size() >= 4) {
+        std::string tenant(parts[3]);
+        if (auto st = may_manage(p, tenant); !st) co_return co_await fail_with(ex, st.error());
+        if (parts.size() == 4 && method == "GET") {
+          auto t = co_await blocking(ex, [&] { return s_.directory.tenant(tenant); });
+          if (!t) co_return co_await fail_with(ex, t.error());
+          co_return co_await ex.send(json_ok(200, tenant_json(*t)));
+        }
+        if (parts.size() == 4 && method == "PATCH") co_return co_await update_tenant(ex, tenant);
+        if (parts.size() == 5 && parts[4] == "apps" && method == "GET") {
+          auto apps = co_await blocking(ex, [&] { return s_.directory.apps(tenant); });
+          if (!apps) co_return co_await fail_with(ex, apps.error());
+          json::array arr;
+          for (auto& a : *apps) arr.push_back(app_json(a));
+          co_return co_await ex.send(json_ok(200, single("apps", std::move(arr))));
+        }
+        if (parts.size() == 5 && parts[4] == "apps" && method == "POST") co_return co_await create_app(ex, tenant);
+        if (parts.size() == 5 && parts[4] == "keys" && method == "GET") {
+          auto keys = co_await blocking(ex, [&] { return s_.auth.list_keys(tenant); });
+          if (!keys) co_return co_await fail_with(ex, keys.error());
+          json::array arr;
+          for (auto& k : *keys) arr.push_back(key_json(k));
+          co_return co_await ex.send(json_ok(200, single("keys", std::move(arr))));
+        }
+        if (parts.size() == 5 && parts[4] == "keys" && method == "POST") co_return co_await create_key(ex, tenant);
+      }
+    }
+    // /v1/admin/keys/{id}[/enable|/disable]
+    if (parts.size() >= 4 && parts[2] == "keys") co_return co_await manage_key(ex, p, parts);
+    if (parts.size() == 3 && parts[2] == "sweep" && method == "POST") co_return co_await sweep(ex, p);
+    if (parts.size() == 3 && parts[2] == "clock" && method == "POST" && s_.advance_clock && p.is_root())
+      co_return co_await advance_clock(ex);
+    co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
+  }
+
+  net::awaitable<void> list_tenants(Exchange& ex, const core::Principal& p) {
+    auto tenants = co_await blocking(ex, [&] { return s_.directory.tenants(); });
+    if (!tenants) co_return co_await fail_with(ex, tenants.error());
+    json::array arr;
+    for (auto& t : *tenants)
+      if (p.is_root() || t.id == p.tenant_id) arr.push_back(tenant_json(t));
+    co_await ex.send(json_ok(200, single("tenants", std::move(arr))));
+  }
+
+  net::awaitable<void> create_tenant(Exchange& ex, const core::Principal& p) {
+    if (!p.is_root()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "only a root key may create tenants"});
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    auto id = string_member(*body, "id", true);
+    if (!id) co_return co_await fail_with(ex, id.error());
+    auto name = string_member(*body, "name", false);
+    if (!name) co_return co_await fail_with(ex, name.error());
+    auto t = co_await blocking(ex, [&] { return s_.directory.create_tenant(*id, *name); });
+    if (!t) co_return co_await fail_with(ex, t.error());
+    if (body->contains("cors_origins") || body->contains("quota")) {
+      co_return co_await apply_tenant_patch(ex, *t, *body, 201);
+    }
+    co_await ex.send(json_ok(201, tenant_json(*t)));
+  }
+
+  net::awaitable<void> update_tenant(Exchange& ex, const std::string& tenant_id) {
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    auto t = co_await blocking(ex, [&] { return s_.directory.tenant(tenant_id); });
+    if (!t) co_return co_await fail_with(ex, t.error());
+    co_await apply_tenant_patch(ex, *t, *body, 200);
+  }
+
+  net::awaitable<void> apply_tenant_patch(Exchange& ex, Tenant t, const json::object& body, int status) {
+    if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
+    if (auto* o = body.if_contains("cors_origins")) {
+      if (!o->is_array()) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "cors_origins must be an array of strings"});
+      t.cors_origins.clear();
+      for (auto& v : o->as_array()) {
+        if (!v.is_string()) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "cors_origins must be an array of strings"});
+        t.cors_origins.emplace_back(v.as_string());
+      }
+    }
+    if (auto* q = body.if_contains("quota")) {
+      if (auto st = read_quota(*q, t.quota); !st) co_return co_await fail_with(ex, st.error());
+    }
+    auto st = co_await blocking(ex, [&] { return s_.directory.update_tenant(t); });
+    if (!st) co_return co_await fail_with(ex, st.error());
+    co_await ex.send(json_ok(status, tenant_json(t)));
+  }
+
+  net::awaitable<void> create_app(Exchange& ex, const std::string& tenant_id) {
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    App a;
+    a.tenant_id = tenant_id;
+    auto id = string_member(*body, "id", true);
+    if (!id) co_return co_await fail_with(ex, id.error());
+    a.id = *id;
+    auto name = string_member(*body, "name", false);
+    auto dialect = string_member(*body, "dialect", false);
+    if (!name || !dialect) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "name and dialect must be strings"});
+    a.name = *name;
+    a.dialect = *dialect;
+    if (auto* q = body->if_contains("quota")) {
+      if (auto st = read_quota(*q, a.quota); !st) co_return co_await fail_with(ex, st.error());
+    }
+    auto created = co_await blocking(ex, [&] { return s_.directory.create_app(a); });
+    if (!created) co_return co_await fail_with(ex, created.error());
+    co_await ex.send(json_ok(201, app_json(*created)));
+  }
+
+  net::awaitable<void> create_key(Exchange& ex, const std::string& tenant_id) {
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    auto name = string_member(*body, "name", false);
+    auto role = string_member(*body, "role", false);
+    auto app = string_member(*body, "app_id", false);
+    if (!name || !role || !app) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "name, role and app_id must be strings"});
+    if (!role->empty() && *role != "admin" && *role != "member")
+      co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "role must be \"admin\" or \"member\""});
+    const KeyRole r = *role == "admin" ? KeyRole::kAdmin : KeyRole::kMember;
+    auto created = co_await blocking(ex, [&]() -> Result<core::CreatedKey> {
+      UP_TRY(s_.directory.tenant(tenant_id));
+      if (!app->empty()) UP_TRY(s_.directory.app(tenant_id, *app));
+      return s_.auth.create_key(tenant_id, *name, r, *app);
+    });
+    if (!created) co_return co_await fail_with(ex, created.error());
+    json::object j = key_json(created->key);
+    j["token"] = created->token;
+    co_await ex.send(json_ok(201, j));
+  }
+
+  net::awaitable<void> manage_key(Exchange& ex, const core::Principal& p, const std::vector<std::string_view>& parts) {
+    const std::string_view method = ex.method();
+    std::string id(parts[3]);
+    auto key = co_await blocking(ex, [&] { return s_.auth.get_key(id); });
+    if (!key) co_return co_await fail_with(ex, key.error());
+    if (auto st = may_manage(p, key->tenant_id); !st)
+      co_return co_await fail_with(ex, Error{Errc::kKeyNotFound, "key not found"});
+    Status st = fail(Errc::kRouteNotFound);
+    if (parts.size() == 4 && method == "DELETE") {
+      st = co_await blocking(ex, [&] { return s_.auth.delete_key(id); });
+      if (st) co_return co_await ex.send(http::empty_response(204));
+    } else if (parts.size() == 5 && method == "POST" && (parts[4] == "enable" || parts[4] == "disable")) {
+      const bool enable = parts[4] == "enable";
+      st = co_await blocking(ex, [&] { return s_.auth.set_key_enabled(id, enable); });
+      if (st) {
+        key->enabled = enable;
+        co_return co_await ex.send(json_ok(200, key_json(*key)));
+      }
+    } else if (parts.size() == 4 && method == "GET") {
+      co_return co_await ex.send(json_ok(200, key_json(*key)));
+    }
+    co_await fail_with(ex, st.error());
+  }
+
+  net::awaitable<void> sweep(Exchange& ex, const core::Principal& p) {
+    if (!p.is_root()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "only a root key may sweep"});
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    int64_t grace_ms = -1;  // orphans are collected only when asked
+    if (auto* g = body->if_contains("orphan_grace_ms"); g && g->is_int64()) grace_ms = g->as_int64();
+    auto stats = co_await blocking(ex, [&]() -> Result<core::SweepStats> {
+      auto s = s_.sweeper.sweep();
+      if (!s || grace_ms < 0) return s;
+      auto o = s_.sweeper.collect_orphans(grace_ms);
+      if (!o) return fail(o.error());
+      s->orphan_blobs = o->orphan_blobs;
+      s->stale_temporaries = o->stale_temporaries;
+      return s;
+    });
+    if (!stats) co_return co_await fail_with(ex, stats.error());
+    json::object j;
+    j["expired_objects"] = stats->expired_objects;
+    j["purged_objects"] = stats->purged_objects;
+    j["expired_transactions"] = stats->expired_transactions;
+    j["orphan_blobs"] = stats->orphan_blobs;
+    j["stale_temporaries"] = stats->stale_temporaries;
+    co_await ex.send(json_ok(200, j));
+  }
+
+  net::awaitable<void> advance_clock(Exchange& ex) {
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    auto* ms = body->if_contains("advance_ms");
+    if (!ms || !ms->is_int64() || ms->as_int64() < 0)
+      co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "advance_ms must be a non-negative integer"});
+    s_.advance_clock(ms->as_int64());
+    co_await ex.send(json_ok(200, single("now", json::value(format_iso8601(s_.clock.now())))));
+  }
+
+  core::Services& s_;
+};
+
+}  // namespace
+
+http::HandlerPtr make_handler(core::Services& services) {
+  return std::make_unique<NativeHandler>(services);
+}
+
+}  // namespace up::dialects::native

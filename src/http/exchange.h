@@ -1,0 +1,85 @@
+#pragma once
+// One HTTP request/response as dialects see it. Implemented by the server
+// (http/server.cc) over Beast; this header keeps Beast out of dialect code, and
+// only Asio's small awaitable header comes along.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/result.h"
+#include "storage/blob_store.h"
+
+namespace up::http {
+
+namespace net = boost::asio;
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  Response& header(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+    return *this;
+  }
+};
+
+Response json_response(int status, std::string body);
+Response empty_response(int status);
+
+// Not thread-safe: used by the one coroutine serving the request.
+class Exchange {
+ public:
+  virtual ~Exchange() = default;
+
+  virtual std::string_view method() const = 0;
+  virtual std::string_view target() const = 0;  // as sent: path and query
+  virtual std::string_view path() const = 0;    // target before '?', still percent-encoded
+  // The first value of a query parameter, percent-decoded ('+' means space).
+  virtual std::optional<std::string> query(std::string_view name) const = 0;
+  // A request header (name case-insensitive); the first if repeated.
+  virtual std::optional<std::string_view> header(std::string_view name) const = 0;
+  virtual std::optional<uint64_t> content_length() const = 0;
+  virtual std::string_view request_id() const = 0;
+  virtual std::string_view remote_address() const = 0;
+
+  // The next piece of the body, "" once it is all read. Sends "100 Continue"
+  // first when the client asked for it. The view is valid until the next call.
+  // Errors: kTimeout (idle past the limit), kInvalidArgument for broken body
+  // framing (bad chunk sizes), kUnavailable when the peer went away.
+  virtual net::awaitable<Result<std::string_view>> read_chunk() = 0;
+  // The whole body, refused with kTooLarge past `limit` bytes (for JSON bodies).
+  virtual net::awaitable<Result<std::string>> read_all(uint64_t limit) = 0;
+
+  // Sends the response. REQUIRES: called once per request (send or send_blob).
+  virtual net::awaitable<void> send(Response response) = 0;
+  // Sends `length` bytes of a blob from `offset`, streamed in fixed chunks;
+  // `head` carries status and headers (Content-Length is set here).
+  virtual net::awaitable<void> send_blob(Response head, storage::BlobReaderPtr reader,
+                                         uint64_t offset, uint64_t length) = 0;
+
+  // Runs blocking work (metadata, fsync) on the blocking pool and resumes here.
+  virtual net::awaitable<void> offload(std::function<void()> work) = 0;
+
+  // Adds a field to this request's access-log line (e.g. the tenant).
+  virtual void log_field(std::string_view name, std::string value) = 0;
+};
+
+// `auto r = co_await blocking(ex, [&] { return core.do_something(); });`
+template <class F>
+net::awaitable<std::invoke_result_t<F&>> blocking(Exchange& ex, F&& work) {
+  using R = std::invoke_result_t<F&>;
+  std::optional<R> result;
+  co_await ex.offload([&] { result.emplace(work()); });
+  co_return std::move(*result);
+}
+
+}  // namespace up::http

@@ -1,0 +1,633 @@
+#include "http/server.h"
+
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include "core/ids.h"
+#include "core/text.h"
+#include "http/exchange.h"
+#include "http/header_params.h"
+
+namespace up::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace ssl = net::ssl;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+constexpr auto kTok = net::as_tuple(net::use_awaitable);
+constexpr size_t kChunkBytes = 64 * 1024;  // the fixed body buffer of a connection
+constexpr auto kLingerTime = 2s;           // reading what a refused client still sends
+constexpr uint64_t kLingerBytes = 64ull << 20;
+
+using TcpStream = beast::tcp_stream;
+using TlsStream = ssl::stream<beast::tcp_stream>;
+
+// What one connection shares with the shutdown path. Only touched on the
+// connection's strand.
+struct ConnState {
+  TcpStream* lowest = nullptr;
+  bool idle = true;
+  bool closed = false;
+};
+
+std::string json_escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+  return out;
+}
+
+bool safe_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (unsigned char c : id)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
+  return true;
+}
+
+bool is_http_error(const beast::error_code& ec) {
+  return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
+}
+
+Error from_beast(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return Error{Errc::kTimeout, "timed out reading the body"};
+  if (is_http_error(ec))
+    return Error{Errc::kInvalidArgument, "malformed request body: " + ec.message()};
+  return Error{Errc::kUnavailable, "connection lost: " + ec.message()};
+}
+
+TcpStream& lowest(TcpStream& s) { return s; }
+TcpStream& lowest(TlsStream& s) { return s.next_layer(); }
+
+}  // namespace
+
+struct Server::Impl {
+  explicit Impl(ServerConfig c, std::vector<HandlerPtr> h)
+      : cfg(std::move(c)), handlers(std::move(h)), pool(std::max(1u, cfg.blocking_threads)) {}
+
+  ServerConfig cfg;
+  std::vector<HandlerPtr> handlers;
+  net::io_context ioc;
+  net::thread_pool pool;
+  std::optional<ssl::context> tls;
+  std::vector<tcp::acceptor> acceptors;
+  std::vector<std::string> urls;
+  std::atomic<bool> stopping{false};
+  std::atomic<int> active{0};
+  std::mutex conns_mu;
+  std::list<std::pair<net::any_io_executor, std::shared_ptr<ConnState>>> conns;
+  std::mutex log_mu;
+
+  Status bind(const std::string& spec);
+  net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  net::awaitable<void> connection(tcp::socket socket);
+  template <class Stream>
+  net::awaitable<void> session(Stream& stream, ConnState& state, std::string remote);
+  template <class Stream>
+  net::awaitable<void> linger(Stream& stream);
+  net::awaitable<void> drain_then_stop();
+  void begin_stop();
+  void write_log(const std::string& line);
+};
+
+// ---------------------------------------------------------------------------
+// One request on a connection.
+
+template <class Stream>
+class ExchangeImpl final : public Exchange {
+ public:
+  ExchangeImpl(Server::Impl& server, Stream& stream, beast::flat_buffer& buffer,
+               bhttp::request_parser<bhttp::buffer_body>& parser, std::array<char, kChunkBytes>& chunk,
+               std::string_view remote)
+      : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_(chunk),
+        remote_(remote), started_(std::chrono::steady_clock::now()) {
+    auto& req = parser_.get();
+    target_ = std::string(req.target());
+    auto q = target_.find('?');
+    path_ = target_.substr(0, q);
+    if (q != std::string::npos) query_ = target_.substr(q + 1);
+    auto incoming = req["X-Request-Id"];
+    request_id_ = safe_request_id(incoming) ? std::string(incoming) : random_hex(8);
+  }
+
+  // http::Exchange
+  std::string_view method() const override { return parser_.get().method_string(); }
+  std::string_view target() const override { return target_; }
+  std::string_view path() const override { return path_; }
+  std::optional<std::string> query(std::string_view name) const override {
+    std::string_view rest = query_;
+    while (!rest.empty()) {
+      auto amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+      auto eq = pair.find('=');
+      std::string_view k = pair.substr(0, eq);
+      if (k != name) continue;
+      std::string v(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
+      for (char& c : v)
+        if (c == '+') c = ' ';
+      auto decoded = percent_decode(v);
+      return decoded ? *decoded : v;
+    }
+    return std::nullopt;
+  }
+  std::optional<std::string_view> header(std::string_view name) const override {
+    auto& req = parser_.get();
+    auto it = req.find(name);
+    if (it == req.end()) return std::nullopt;
+    return it->value();
+  }
+  std::optional<uint64_t> content_length() const override {
+    auto n = parser_.content_length();
+    if (!n) return std::nullopt;
+    return *n;
+  }
+  std::string_view request_id() const override { return request_id_; }
+  std::string_view remote_address() const override { return remote_; }
+
+  net::awaitable<Result<std::string_view>> read_chunk() override {
+    if (parser_.is_done()) co_return std::string_view{};
+    if (!continue_sent_) {
+      continue_sent_ = true;
+      auto expect = parser_.get()[bhttp::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
+        lowest(stream_).expires_after(server_.cfg.idle_timeout);
+        auto [ec, n] = co_await bhttp::async_write(stream_, cont, kTok);
+        if (ec) {
+          broken_ = true;
+          co_return fail(from_beast(ec));
+        }
+      }
+    }
+    for (;;) {
+      parser_.get().body().data = chunk_.data();
+      parser_.get().body().size = chunk_.size();
+      lowest(stream_).expires_after(server_.cfg.idle_timeout);
+      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kTok);
+      if (ec == bhttp::error::need_buffer) ec = {};
+      if (ec) {
+        broken_ = true;
+        co_return fail(from_beast(ec));
+      }
+      const size_t got = chunk_.size() - parser_.get().body().size;
+      bytes_in_ += got;
+      if (got > 0 || parser_.is_done()) co_return std::string_view(chunk_.data(), got);
+    }
+  }
+
+  net::awaitable<Result<std::string>> read_all(uint64_t limit) override {
+    if (auto n = content_length(); n && *n > limit)
+      co_return fail(Errc::kTooLarge, "body larger than " + std::to_string(limit) + " bytes");
+    std::string body;
+    for (;;) {
+      auto piece = co_await read_chunk();
+      if (!piece) co_return fail(piece.error());
+      if (piece->empty()) co_return body;
+      if (body.size() + piece->size() > limit)
+        co_return fail(Errc::kTooLarge, "body larger than " + std::to_string(limit) + " bytes");
+      body.append(*piece);
+    }
+  }
+
+  net::awaitable<void> send(Response r) override {
+    bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
+    add_headers(res, r);
+    res.body() = std::move(r.body);
+    res.prepare_payload();
+    status_ = r.status;
+    responded_ = true;
+    lowest(stream_).expires_after(server_.cfg.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write(stream_, res, kTok);
+    bytes_out_ += n;
+    if (ec) broken_ = true;
+  }
+
+  net::awaitable<void> send_blob(Response head, storage::BlobReaderPtr reader, uint64_t offset,
+                                 uint64_t length) override {
+    bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(head.status), 11};
+    add_headers(res, head);
+    res.content_length(length);
+    res.body().data = nullptr;
+    res.body().more = true;
+    status_ = head.status;
+    responded_ = true;
+    bhttp::response_serializer<bhttp::buffer_body> sr{res};
+    lowest(stream_).expires_after(server_.cfg.idle_timeout);
+    auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTok);
+    if (ec) {
+      broken_ = true;
+      co_return;
+    }
+    uint64_t left = length;
+    while (left > 0) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
+      auto got = reader->read_at(offset, std::span<char>(chunk_.data(), want));
+      if (!got || *got == 0) {
+        // The status line is gone already; all we can do is cut the response short.
+        broken_ = true;
+        co_return;
+      }
+      offset += *got;
+      left -= *got;
+      res.body().data = chunk_.data();
+      res.body().size = *got;
+      res.body().more = left > 0;
+      lowest(stream_).expires_after(server_.cfg.idle_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream_, sr, kTok);
+      if (wec == bhttp::error::need_buffer) wec = {};
+      if (wec) {
+        broken_ = true;
+        co_return;
+      }
+      bytes_out_ += *got;
+    }
+    res.body().data = nullptr;
+    res.body().more = false;
+    auto [fec, fn] = co_await bhttp::async_write(stream_, sr, kTok);
+    if (fec && fec != bhttp::error::need_buffer) broken_ = true;
+  }
+
+  net::awaitable<void> offload(std::function<void()> work) override {
+    co_await net::co_spawn(
+        server_.pool, [&work]() -> net::awaitable<void> {
+          work();
+          co_return;
+        },
+        net::use_awaitable);
+  }
+
+  void log_field(std::string_view name, std::string value) override {
+    log_fields_ += ",\"" + json_escape(name) + "\":\"" + json_escape(value) + "\"";
+  }
+
+  // Server side.
+  bool responded() const { return responded_; }
+  bool broken() const { return broken_; }
+  // Keep the connection when the client wants to, the body was read to its
+  // end (else the next request's start is unknown) and we are not stopping.
+  bool keep_alive() const {
+    return !broken_ && parser_.get().keep_alive() && parser_.is_done() &&
+           !server_.stopping.load();
+  }
+  std::string log_line() const {
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
+                  .count();
+    char dur[32];
+    std::snprintf(dur, sizeof dur, "%.3f", ms);
+    const UnixMs wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+    return "{\"ts\":\"" + format_iso8601(wall_ms) + "\",\"id\":\"" + request_id_ + "\",\"remote\":\"" +
+           json_escape(remote_) + "\",\"method\":\"" + json_escape(method()) + "\",\"path\":\"" +
+           json_escape(path_) + "\",\"status\":" + std::to_string(status_) +
+           ",\"bytes_in\":" + std::to_string(bytes_in_) + ",\"bytes_out\":" +
+           std::to_string(bytes_out_) + ",\"ms\":" + dur + log_fields_ + "}\n";
+  }
+
+ private:
+  template <class Res>
+  void add_headers(Res& res, const Response& r) {
+    res.set(bhttp::field::server, "upgate");
+    res.set("X-Request-Id", request_id_);
+    for (auto& [name, value] : r.headers) res.insert(name, value);
+    auto origin = parser_.get()[bhttp::field::origin];
+    if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
+      res.set(bhttp::field::access_control_allow_origin, origin);
+      res.set(bhttp::field::access_control_expose_headers,
+              "ETag, Location, X-Request-Id, Content-Disposition, Content-Range");
+      res.set(bhttp::field::vary, "Origin");
+    }
+    res.keep_alive(keep_alive());
+  }
+
+  Server::Impl& server_;
+  Stream& stream_;
+  beast::flat_buffer& buffer_;
+  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  std::array<char, kChunkBytes>& chunk_;
+  std::string_view remote_;
+  std::chrono::steady_clock::time_point started_;
+  std::string target_, path_, query_, request_id_, log_fields_;
+  bool continue_sent_ = false;
+  bool responded_ = false;
+  bool broken_ = false;
+  int status_ = 0;
+  uint64_t bytes_in_ = 0, bytes_out_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+
+template <class Stream>
+net::awaitable<void> serve(Server::Impl& server, ExchangeImpl<Stream>& ex) {
+  // CORS preflight: answered here, for every route.
+  auto origin = ex.header("Origin");
+  if (ex.method() == "OPTIONS" && origin && ex.header("Access-Control-Request-Method")) {
+    Response r = empty_response(204);
+    if (server.cfg.cors_allowed && server.cfg.cors_allowed(*origin)) {
+      r.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+      auto asked = ex.header("Access-Control-Request-Headers");
+      r.header("Access-Control-Allow-Headers", asked ? std::string(*asked) : "*");
+      r.header("Access-Control-Max-Age", "600");
+    }
+    co_await ex.send(std::move(r));
+    co_return;
+  }
+  for (auto& handler : server.handlers) {
+    if (!handler->matches(ex.method(), ex.path())) continue;
+    try {
+      co_await handler->handle(ex);
+    } catch (const std::exception& e) {
+      // Dialects report errors as Results; an exception here is a bug. Answer
+      // 500 if we still can, and keep serving.
+      std::fprintf(stderr, "upgate: request %s failed: %s\n", std::string(ex.request_id()).c_str(),
+                   e.what());
+    }
+    if (!ex.responded() && !ex.broken())
+      co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
+    co_return;
+  }
+  co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
+}
+
+template <class Stream>
+net::awaitable<void> Server::Impl::linger(Stream& stream) {
+  // The client may still be sending a body we refused. Closing now would reset
+  // the connection and could destroy our answer before it is read; read and
+  // drop what comes for a short while instead (as nginx's lingering close).
+  beast::error_code ec;
+  lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  std::array<char, 16 * 1024> scratch;
+  uint64_t dropped = 0;
+  lowest(stream).expires_after(kLingerTime);
+  while (dropped < kLingerBytes) {
+    auto [rec, n] = co_await lowest(stream).async_read_some(net::buffer(scratch), kTok);
+    if (rec) break;
+    dropped += n;
+  }
+}
+
+template <class Stream>
+net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std::string remote) {
+  beast::flat_buffer buffer;
+  auto chunk = std::make_unique<std::array<char, kChunkBytes>>();
+  for (bool first = true;; first = false) {
+    bhttp::request_parser<bhttp::buffer_body> parser;
+    parser.header_limit(cfg.header_limit_bytes);
+    parser.body_limit(boost::none);  // handlers enforce their own limits while streaming
+    state.idle = true;
+    if (stopping.load()) co_return;
+    if (!first && buffer.size() == 0) {
+      // Between requests the idle timeout applies; once bytes arrive, the
+      // header timeout (so a client trickling its headers is cut off).
+      lowest(stream).expires_after(cfg.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTok);
+      if (ec) co_return;
+      buffer.commit(n);
+    }
+    lowest(stream).expires_after(cfg.header_timeout);
+    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
+    state.idle = false;
+    if (ec) {
+      int status = 0;
+      if (ec == bhttp::error::header_limit) status = 431;
+      else if (is_http_error(ec)) status = 400;
+      else if (ec == beast::error::timeout && buffer.size() > 0) status = 408;
+      if (status) {
+        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+        res.set(bhttp::field::server, "upgate");
+        res.set(bhttp::field::content_type, "text/plain");
+        res.body() = std::string(bhttp::obsolete_reason(res.result())) + "\n";
+        res.keep_alive(false);
+        res.prepare_payload();
+        lowest(stream).expires_after(cfg.idle_timeout);
+        co_await bhttp::async_write(stream, res, kTok);
+      }
+      co_return;
+    }
+    ExchangeImpl<Stream> ex(*this, stream, buffer, parser, *chunk, remote);
+    co_await serve(*this, ex);
+    if (cfg.access_log) write_log(ex.log_line());
+    if (!ex.keep_alive()) {
+      if (!ex.broken() && !parser.is_done()) co_await linger(stream);
+      co_return;
+    }
+  }
+}
+
+net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
+  struct Active {
+    std::atomic<int>& n;
+    explicit Active(std::atomic<int>& c) : n(c) { ++n; }
+    ~Active() { --n; }
+  } active_guard(active);
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto ep = socket.remote_endpoint(ec);
+  std::string remote = ec ? "" : ep.address().to_string();
+  auto executor = socket.get_executor();
+  auto state = std::make_shared<ConnState>();
+  std::list<std::pair<net::any_io_executor, std::shared_ptr<ConnState>>>::iterator reg;
+  {
+    std::lock_guard lock(conns_mu);
+    reg = conns.emplace(conns.end(), executor, state);
+  }
+  if (tls) {
+    TlsStream stream(std::move(socket), *tls);
+    state->lowest = &stream.next_layer();
+    stream.next_layer().expires_after(cfg.header_timeout);
+    auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kTok);
+    if (!hec) {
+      co_await session(stream, *state, remote);
+      stream.next_layer().expires_after(2s);
+      co_await stream.async_shutdown(kTok);
+    }
+    state->closed = true;
+  } else {
+    TcpStream stream(std::move(socket));
+    state->lowest = &stream;
+    co_await session(stream, *state, remote);
+    stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    state->closed = true;
+  }
+  std::lock_guard lock(conns_mu);
+  conns.erase(reg);
+}
+
+net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), kTok);
+    if (stopping.load() || ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors and the like: back off rather than spin.
+      net::steady_timer t(ioc, 50ms);
+      co_await t.async_wait(kTok);
+      continue;
+    }
+    auto ex = socket.get_executor();
+    net::co_spawn(ex, connection(std::move(socket)), net::detached);
+  }
+}
+
+Status Server::Impl::bind(const std::string& spec) {
+  auto colon = spec.rfind(':');
+  if (colon == std::string::npos) return fail(Errc::kInvalidArgument, "listen address needs HOST:PORT: " + spec);
+  std::string host = spec.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  unsigned long port_num = 0;
+  try {
+    port_num = std::stoul(spec.substr(colon + 1));
+  } catch (...) {
+    return fail(Errc::kInvalidArgument, "bad port in " + spec);
+  }
+  if (port_num > 65535) return fail(Errc::kInvalidArgument, "bad port in " + spec);
+  std::vector<std::string> hosts = {host};
+  // Clients (the kintone SDK) insist on "localhost", which may resolve to either family.
+  if (host == "localhost") hosts = {"127.0.0.1", "::1"};
+  auto port = static_cast<unsigned short>(port_num);
+  for (const std::string& h : hosts) {
+    beast::error_code ec;
+    auto addr = net::ip::make_address(h, ec);
+    if (ec) return fail(Errc::kInvalidArgument, "bad listen address " + h);
+    tcp::endpoint ep(addr, port);
+    tcp::acceptor acc(ioc);
+    acc.open(ep.protocol(), ec);
+    if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec && addr.is_v6()) acc.set_option(net::ip::v6_only(true), ec);
+    if (!ec) acc.bind(ep, ec);
+    if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+    if (ec) {
+      // ::1 may be missing (IPv6 disabled): the IPv4 half of localhost is enough.
+      if (host == "localhost" && addr.is_v6()) continue;
+      return fail(Errc::kUnavailable, "cannot listen on " + h + ":" + std::to_string(port) + ": " + ec.message());
+    }
+    port = acc.local_endpoint().port();  // the second family gets the same port
+    std::string shown = addr.is_v6() ? "[" + h + "]" : h;
+    if (host == "localhost") shown = "localhost";
+    std::string url = std::string(tls ? "https" : "http") + "://" + shown + ":" + std::to_string(port);
+    if (urls.empty() || urls.back() != url) urls.push_back(url);
+    acceptors.push_back(std::move(acc));
+  }
+  return ok();
+}
+
+void Server::Impl::begin_stop() {
+  if (stopping.exchange(true)) return;
+  for (auto& acc : acceptors) {
+    beast::error_code ec;
+    acc.close(ec);
+  }
+  std::lock_guard lock(conns_mu);
+  for (auto& [executor, state] : conns) {
+    net::post(executor, [state] {
+      if (state->idle && !state->closed && state->lowest) state->lowest->cancel();
+    });
+  }
+}
+
+net::awaitable<void> Server::Impl::drain_then_stop() {
+  auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
+  net::steady_timer timer(ioc);
+  while (active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    timer.expires_after(20ms);
+    co_await timer.async_wait(kTok);
+  }
+  ioc.stop();
+}
+
+void Server::Impl::write_log(const std::string& line) {
+  std::lock_guard lock(log_mu);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+Server::Server(ServerConfig config, std::vector<HandlerPtr> handlers)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(handlers))) {}
+
+Server::~Server() {
+  impl_->pool.stop();
+  impl_->pool.join();
+}
+
+Status Server::start() {
+  auto& cfg = impl_->cfg;
+  if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) {
+    try {
+      impl_->tls.emplace(ssl::context::tls_server);
+      impl_->tls->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                              ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
+                              ssl::context::no_tlsv1_1);
+      impl_->tls->use_certificate_chain_file(cfg.tls_cert_file);
+      impl_->tls->use_private_key_file(cfg.tls_key_file, ssl::context::pem);
+    } catch (const std::exception& e) {
+      return fail(Errc::kUnavailable, std::string("TLS setup failed: ") + e.what());
+    }
+  }
+  for (const auto& spec : cfg.listen) UP_TRY(impl_->bind(spec));
+  if (impl_->acceptors.empty()) return fail(Errc::kUnavailable, "nothing to listen on");
+  return ok();
+}
+
+std::vector<std::string> Server::urls() const { return impl_->urls; }
+
+void Server::run() {
+  auto& impl = *impl_;
+  for (auto& acc : impl.acceptors) net::co_spawn(impl.ioc, impl.accept_loop(acc), net::detached);
+  net::signal_set signals(impl.ioc, SIGINT, SIGTERM);
+  signals.async_wait([this](const beast::error_code& ec, int) {
+    if (!ec) stop();
+  });
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < std::max(1u, impl.cfg.io_threads); ++i)
+    threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  net::post(impl_->ioc, [impl = impl_.get()] {
+    impl->begin_stop();
+    net::co_spawn(impl->ioc, impl->drain_then_stop(), net::detached);
+  });
+}
+
+}  // namespace up::http

@@ -1,0 +1,334 @@
+#include "meta/memory/memory_meta_store.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <tuple>
+#include <utility>
+
+namespace up::meta {
+namespace {
+
+using Pair = std::pair<std::string, std::string>;
+using Triple = std::tuple<std::string, std::string, std::string>;
+
+bool is_live(const Object& o) { return o.state != ObjectState::kDeleted; }
+
+class MemoryMetaStore final : public MetaStore {
+ public:
+  // meta::MetaStore
+  Status create_tenant(const Tenant& t) override {
+    std::lock_guard lock(mu_);
+    if (!tenants_.emplace(t.id, t).second) return fail(Errc::kAlreadyExists);
+    return ok();
+  }
+
+  Result<Tenant> get_tenant(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(std::string(id));
+    if (it == tenants_.end()) return fail(Errc::kTenantNotFound);
+    return it->second;
+  }
+
+  Result<std::vector<Tenant>> list_tenants() override {
+    std::lock_guard lock(mu_);
+    std::vector<Tenant> out;
+    for (const auto& [id, t] : tenants_) out.push_back(t);
+    return out;
+  }
+
+  Status update_tenant(const Tenant& t) override {
+    std::lock_guard lock(mu_);
+    auto it = tenants_.find(t.id);
+    if (it == tenants_.end()) return fail(Errc::kTenantNotFound);
+    // created_at is immutable, as in the SQLite store.
+    it->second.name = t.name;
+    it->second.quota = t.quota;
+    it->second.cors_origins = t.cors_origins;
+    it->second.settings_json = t.settings_json;
+    return ok();
+  }
+
+  Status create_app(const App& a) override {
+    std::lock_guard lock(mu_);
+    if (!tenants_.contains(a.tenant_id)) return fail(Errc::kTenantNotFound);
+    if (!apps_.emplace(Pair{a.tenant_id, a.id}, a).second) return fail(Errc::kAlreadyExists);
+    return ok();
+  }
+
+  Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(Pair{tenant_id, app_id});
+    if (it == apps_.end()) return fail(Errc::kAppNotFound);
+    return it->second;
+  }
+
+  Result<std::vector<App>> list_apps(std::string_view tenant_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<App> out;
+    for (auto it = apps_.lower_bound(Pair{tenant_id, ""});
+         it != apps_.end() && it->first.first == tenant_id; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
+
+  Status update_app(const App& a) override {
+    std::lock_guard lock(mu_);
+    auto it = apps_.find(Pair{a.tenant_id, a.id});
+    if (it == apps_.end()) return fail(Errc::kAppNotFound);
+    it->second.name = a.name;
+    it->second.dialect = a.dialect;
+    it->second.quota = a.quota;
+    it->second.settings_json = a.settings_json;
+    return ok();
+  }
+
+  Status create_key(const ApiKey& k, uint32_t max_per_tenant) override {
+    std::lock_guard lock(mu_);
+    if (!tenants_.contains(k.tenant_id)) return fail(Errc::kTenantNotFound);
+    if (keys_.contains(k.id)) return fail(Errc::kAlreadyExists);
+    auto n = std::count_if(keys_.begin(), keys_.end(),
+                           [&](const auto& kv) { return kv.second.tenant_id == k.tenant_id; });
+    if (static_cast<uint64_t>(n) >= max_per_tenant) return fail(Errc::kKeyLimit);
+    keys_.emplace(k.id, k);
+    return ok();
+  }
+
+  Result<ApiKey> get_key(std::string_view key_id) override {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(std::string(key_id));
+    if (it == keys_.end()) return fail(Errc::kKeyNotFound);
+    return it->second;
+  }
+
+  Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) override {
+    std::lock_guard lock(mu_);
+    std::vector<ApiKey> out;
+    for (const auto& [id, k] : keys_) {
+      if (k.tenant_id == tenant_id) out.push_back(k);
+    }
+    return out;
+  }
+
+  Status set_key_enabled(std::string_view key_id, bool enabled) override {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(std::string(key_id));
+    if (it == keys_.end()) return fail(Errc::kKeyNotFound);
+    it->second.enabled = enabled;
+    return ok();
+  }
+
+  Status delete_key(std::string_view key_id) override {
+    std::lock_guard lock(mu_);
+    if (keys_.erase(std::string(key_id)) == 0) return fail(Errc::kKeyNotFound);
+    return ok();
+  }
+
+  Status insert_object(const Object& o, const InsertOptions& opts) override {
+    std::lock_guard lock(mu_);
+    // Same order of checks as the SQLite store, so both report the same code.
+    if (!opts.grant_id.empty() && used_grants_.contains(opts.grant_id)) {
+      return fail(Errc::kGrantUsed);
+    }
+    if (objects_.contains(o.id)) return fail(Errc::kAlreadyExists);
+    const bool live = is_live(o);
+    if (live && !o.key.empty() && keys_by_name_.contains(Triple{o.tenant_id, o.app_id, o.key})) {
+      return fail(Errc::kObjectKeyExists);
+    }
+    if (live) {
+      const Usage app = usage_of(o.tenant_id, o.app_id);
+      const Usage tenant = usage_of(o.tenant_id, "");
+      if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes) {
+        return fail(Errc::kQuotaExceeded);
+      }
+      if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects) {
+        return fail(Errc::kObjectLimit);
+      }
+      if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes) {
+        return fail(Errc::kQuotaExceeded);
+      }
+      if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects) {
+        return fail(Errc::kObjectLimit);
+      }
+    }
+    if (!opts.grant_id.empty()) used_grants_.emplace(opts.grant_id, opts.grant_expires_at);
+    objects_.emplace(o.id, o);
+    if (live) add_live(o);
+    return ok();
+  }
+
+  Result<Object> get_object(std::string_view tenant_id, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    const Object* o = find_live(tenant_id, id);
+    if (!o) return fail(Errc::kObjectNotFound);
+    return *o;
+  }
+
+  Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
+                                   std::string_view key) override {
+    std::lock_guard lock(mu_);
+    auto it = keys_by_name_.find(Triple{tenant_id, app_id, key});
+    if (key.empty() || it == keys_by_name_.end()) return fail(Errc::kObjectNotFound);
+    return objects_.at(it->second);
+  }
+
+  Result<ObjectPage> list_objects(const ObjectQuery& q) override {
+    std::lock_guard lock(mu_);
+    ObjectPage page;
+    for (auto it = objects_.upper_bound(q.after_id); it != objects_.end(); ++it) {
+      const Object& o = it->second;
+      if (o.tenant_id != q.tenant_id) continue;
+      if (!q.app_id.empty() && o.app_id != q.app_id) continue;
+      if (q.state ? o.state != *q.state : !is_live(o)) continue;
+      if (q.live_at && o.expires_at && *o.expires_at <= *q.live_at) continue;
+      if (page.objects.size() >= q.limit) {
+        page.more = true;
+        break;
+      }
+      page.objects.push_back(o);
+    }
+    return page;
+  }
+
+  Status update_object_state(std::string_view tenant_id, std::string_view id, ObjectState state,
+                             std::optional<UnixMs> expires_at) override {
+    std::lock_guard lock(mu_);
+    Object* o = find_live(tenant_id, id);
+    if (!o) return fail(Errc::kObjectNotFound);
+    if (state == ObjectState::kDeleted) {
+      remove_live(*o);  // leaving the live set also leaves usage, as mark_deleted
+    } else {
+      o->state = state;
+      o->expires_at = expires_at;
+    }
+    return ok();
+  }
+
+  Result<bool> mark_deleted(std::string_view tenant_id, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    Object* o = find_live(tenant_id, id);
+    if (!o) return false;
+    remove_live(*o);
+    return true;
+  }
+
+  Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) override {
+    std::lock_guard lock(mu_);
+    return usage_of(tenant_id, app_id);
+  }
+
+  Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<Object*> due;
+    for (auto& [id, o] : objects_) {
+      if (is_live(o) && o.expires_at && *o.expires_at <= now) due.push_back(&o);
+    }
+    // Oldest deadlines first, like the SQLite store's index order.
+    std::sort(due.begin(), due.end(),
+              [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
+    if (due.size() > limit) due.resize(limit);
+    for (Object* o : due) remove_live(*o);
+    return due.size();
+  }
+
+  Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<Object> out;
+    for (const auto& [id, o] : objects_) {
+      if (out.size() >= limit) break;
+      if (!is_live(o)) out.push_back(o);
+    }
+    return out;
+  }
+
+  Status purge_object(std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = objects_.find(std::string(id));
+    if (it == objects_.end()) return ok();  // already purged: a retried sweep is fine
+    if (is_live(it->second)) return fail(Errc::kFailedPrecondition, "object is not deleted");
+    objects_.erase(it);
+    return ok();
+  }
+
+  Result<bool> locator_exists(std::string_view locator) override {
+    std::lock_guard lock(mu_);
+    return std::any_of(objects_.begin(), objects_.end(),
+                       [&](const auto& kv) { return kv.second.locator == locator; });
+  }
+
+  Status put_transaction(const Transaction& t) override {
+    std::lock_guard lock(mu_);
+    auto [it, inserted] = transactions_.emplace(Triple{t.tenant_id, t.app_id, t.id}, t);
+    if (!inserted) it->second.expires_at = std::max(it->second.expires_at, t.expires_at);
+    return ok();
+  }
+
+  Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
+                                      std::string_view id) override {
+    std::lock_guard lock(mu_);
+    auto it = transactions_.find(Triple{tenant_id, app_id, id});
+    if (it == transactions_.end()) return fail(Errc::kTransactionNotFound);
+    return it->second;
+  }
+
+  Result<uint64_t> expire_transactions(UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return std::erase_if(transactions_, [&](const auto& kv) { return kv.second.expires_at <= now; });
+  }
+
+  Result<uint64_t> expire_used_grants(UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return std::erase_if(used_grants_, [&](const auto& kv) { return kv.second < now; });
+  }
+
+ private:
+  Object* find_live(std::string_view tenant_id, std::string_view id) {
+    auto it = objects_.find(std::string(id));
+    if (it == objects_.end() || it->second.tenant_id != tenant_id || !is_live(it->second)) {
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  Usage usage_of(std::string_view tenant_id, std::string_view app_id) const {
+    auto it = usage_.find(Pair{tenant_id, app_id});
+    return it == usage_.end() ? Usage{} : it->second;
+  }
+
+  // Usage is kept per (tenant, app) and per (tenant, "") for the tenant total.
+  void add_live(const Object& o) {
+    for (const std::string& app : {o.app_id, std::string()}) {
+      Usage& u = usage_[Pair{o.tenant_id, app}];
+      u.bytes += o.size;
+      u.objects += 1;
+    }
+    if (!o.key.empty()) keys_by_name_[Triple{o.tenant_id, o.app_id, o.key}] = o.id;
+  }
+
+  void remove_live(Object& o) {
+    for (const std::string& app : {o.app_id, std::string()}) {
+      Usage& u = usage_[Pair{o.tenant_id, app}];
+      u.bytes -= o.size;
+      u.objects -= 1;
+    }
+    if (!o.key.empty()) keys_by_name_.erase(Triple{o.tenant_id, o.app_id, o.key});
+    o.state = ObjectState::kDeleted;
+  }
+
+  std::mutex mu_;
+  std::map<std::string, Tenant, std::less<>> tenants_;
+  std::map<Pair, App, std::less<>> apps_;
+  std::map<std::string, ApiKey, std::less<>> keys_;
+  std::map<std::string, Object, std::less<>> objects_;  // by id, so listing is ordered
+  std::map<Triple, std::string, std::less<>> keys_by_name_;  // live objects with a key -> id
+  std::map<Pair, Usage, std::less<>> usage_;
+  std::map<Triple, Transaction, std::less<>> transactions_;
+  std::map<std::string, UnixMs, std::less<>> used_grants_;  // grant id -> grant deadline
+};
+
+}  // namespace
+
+MetaStorePtr make_memory_meta_store() { return std::make_unique<MemoryMetaStore>(); }
+
+}  // namespace up::meta

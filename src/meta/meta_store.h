@@ -1,0 +1,118 @@
+#pragma once
+// Metadata of tenants, apps, keys, objects and transactions. Implementations:
+// meta/sqlite (the embedded default), meta/memory (tests); PostgreSQL later.
+//
+// Every call blocks and is thread-safe; callers run them off the I/O threads.
+// Ids and keys are compared byte for byte. Times are UnixMs.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace up::meta {
+
+// How insert_object guards the commit; all checks and the insert are one
+// atomic step, so two racing uploads can never both succeed.
+struct InsertOptions {
+  // When set, recorded as used; kGrantUsed if it already was (single-use grants).
+  std::string grant_id;
+  UnixMs grant_expires_at = 0;  // after this the record of its use may be dropped
+  // Limits checked against the usage of the object's app and of its tenant,
+  // including the new object. Unset: unchecked. kQuotaExceeded / kObjectLimit.
+  std::optional<uint64_t> app_max_bytes, app_max_objects;
+  std::optional<uint64_t> tenant_max_bytes, tenant_max_objects;
+};
+
+struct ObjectQuery {
+  std::string tenant_id;
+  std::string app_id;                // empty: all apps of the tenant
+  std::optional<ObjectState> state;  // unset: every state but kDeleted
+  std::string after_id;              // cursor: ids strictly greater than this
+  uint32_t limit = 100;
+  std::optional<UnixMs> live_at;     // when set, hide objects with expires_at <= live_at
+};
+
+struct ObjectPage {
+  std::vector<Object> objects;  // ascending by id
+  bool more = false;            // another page exists after the last id
+};
+
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+  MetaStore() = default;
+  MetaStore(const MetaStore&) = delete;
+  MetaStore& operator=(const MetaStore&) = delete;
+
+  // Tenants. kAlreadyExists / kTenantNotFound. Lists are ordered by id;
+  // update_* replace every field but the ids and created_at.
+  virtual Status create_tenant(const Tenant& t) = 0;
+  virtual Result<Tenant> get_tenant(std::string_view id) = 0;
+  virtual Result<std::vector<Tenant>> list_tenants() = 0;
+  virtual Status update_tenant(const Tenant& t) = 0;
+
+  // Apps. kAlreadyExists / kAppNotFound; create_app: kTenantNotFound.
+  virtual Status create_app(const App& a) = 0;
+  virtual Result<App> get_app(std::string_view tenant_id, std::string_view app_id) = 0;
+  virtual Result<std::vector<App>> list_apps(std::string_view tenant_id) = 0;
+  virtual Status update_app(const App& a) = 0;
+
+  // API keys. create_key fails with kKeyLimit when the tenant already has
+  // `max_per_tenant` keys (checked atomically with the insert); kTenantNotFound,
+  // kAlreadyExists.
+  virtual Status create_key(const ApiKey& k, uint32_t max_per_tenant) = 0;
+  virtual Result<ApiKey> get_key(std::string_view key_id) = 0;  // kKeyNotFound
+  virtual Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) = 0;
+  virtual Status set_key_enabled(std::string_view key_id, bool enabled) = 0;
+  virtual Status delete_key(std::string_view key_id) = 0;  // kKeyNotFound
+
+  // Objects. insert_object: kObjectKeyExists if (tenant, app, key) is taken
+  // by a live object (key not empty), kAlreadyExists if the id is taken, plus
+  // the InsertOptions checks. Check order: grant, id, key, app then tenant limits.
+  virtual Status insert_object(const Object& o, const InsertOptions& opts) = 0;
+  // kObjectNotFound for unknown ids, other tenants' ids, and kDeleted objects.
+  virtual Result<Object> get_object(std::string_view tenant_id, std::string_view id) = 0;
+  virtual Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
+                                           std::string_view key) = 0;
+  virtual Result<ObjectPage> list_objects(const ObjectQuery& q) = 0;
+  // Moves a live object to `state` (kAttached, kStored, ...), setting its expiry.
+  // kObjectNotFound if not live. `state` kDeleted acts as mark_deleted.
+  virtual Status update_object_state(std::string_view tenant_id, std::string_view id,
+                                     ObjectState state, std::optional<UnixMs> expires_at) = 0;
+  // Marks an object kDeleted (it disappears from reads and from usage at once);
+  // the sweeper removes its blob and then its row. Returns false if it was not live.
+  virtual Result<bool> mark_deleted(std::string_view tenant_id, std::string_view id) = 0;
+  // Totals of live objects of one app, or of the whole tenant when app_id is empty.
+  virtual Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) = 0;
+
+  // Sweeper support. Marks up to `limit` live objects with expires_at <= now
+  // as kDeleted; returns how many.
+  virtual Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) = 0;
+  // Objects in state kDeleted (id, tenant, locator filled), up to `limit`, in
+  // no particular order.
+  virtual Result<std::vector<Object>> deleted_objects(uint32_t limit) = 0;
+  // Drops the row of a kDeleted object, after its blob is gone. OK if the row
+  // is already gone (a retried sweep); kFailedPrecondition if it is live.
+  virtual Status purge_object(std::string_view id) = 0;
+  // Whether any row (any state) references this locator.
+  virtual Result<bool> locator_exists(std::string_view locator) = 0;
+
+  // Transactions. put_transaction creates or extends (expires_at = max).
+  virtual Status put_transaction(const Transaction& t) = 0;
+  virtual Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
+                                              std::string_view id) = 0;
+  // Drops transactions with expires_at <= now; returns how many.
+  virtual Result<uint64_t> expire_transactions(UnixMs now) = 0;
+  // Drops records of used grants whose grant expired before `now` (a grant
+  // past its deadline is refused anyway, so its record is no longer needed).
+  virtual Result<uint64_t> expire_used_grants(UnixMs now) = 0;
+};
+using MetaStorePtr = std::unique_ptr<MetaStore>;
+
+}  // namespace up::meta

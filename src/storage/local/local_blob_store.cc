@@ -1,0 +1,446 @@
+#include "storage/local/local_blob_store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <random>
+
+#include "storage/locator.h"
+
+namespace up::storage {
+namespace {
+
+constexpr size_t kBufferSize = 64 * 1024;
+constexpr mode_t kFileMode = 0640;
+constexpr mode_t kDirMode = 0750;
+
+// What a failing call was doing, for the few errnos whose meaning depends on it.
+enum class OsOp {
+  kOther,
+  kOpenBlob,  // ENOENT: there is no such blob
+  kPublish,   // EEXIST: a blob already has this locator
+};
+
+// The one place errno becomes an Error. `what` names the operation and the role
+// of the path ("fsync temp file"), never the path: paths carry object ids.
+Error os_error(int err, std::string_view what, OsOp op = OsOp::kOther) {
+  std::string message = "local blob store: ";
+  message += what;
+  message += ": ";
+  message += std::strerror(err);
+  if (err == ENOSPC || err == EDQUOT) return Error{Errc::kDiskFull, std::move(message)};
+  if (err == ENOENT && op == OsOp::kOpenBlob) return Error{Errc::kObjectNotFound, std::move(message)};
+  if (err == EEXIST && op == OsOp::kPublish) return Error{Errc::kAlreadyExists, std::move(message)};
+  return Error{Errc::kStorageIo, std::move(message)};
+}
+
+// Closes a descriptor on scope exit.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = other.release();
+    }
+    return *this;
+  }
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+};
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+using DirPtr = std::unique_ptr<DIR, DirCloser>;
+
+UnixMs mtime_ms(const struct stat& st) {
+  return static_cast<UnixMs>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+}
+
+// fsync retried on EINTR; any other failure means the data may not be on disk.
+int fsync_fd(int fd) {
+  while (::fsync(fd) != 0) {
+    if (errno != EINTR) return errno;
+  }
+  return 0;
+}
+
+// Makes a folder's entries (a created, renamed or removed name) durable.
+Status fsync_dir(const std::string& dir, std::string_view role) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    int err = errno;  // read before the message allocates
+    return fail(os_error(err, "open " + std::string(role)));
+  }
+  if (int err = fsync_fd(fd.get())) return fail(os_error(err, std::string("fsync ") + std::string(role)));
+  return ok();
+}
+
+// Creates `dir` unless it exists; a new folder is made durable in `parent`.
+Status ensure_dir(const std::string& dir, const std::string& parent, std::string_view role) {
+  if (::mkdir(dir.c_str(), kDirMode) == 0) return fsync_dir(parent, "parent of " + std::string(role));
+  int err = errno;
+  if (err == EEXIST) return ok();
+  return fail(os_error(err, "create " + std::string(role)));
+}
+
+Status write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return fail(os_error(errno, "write temp file"));
+    }
+    // write(2) on a regular file returns 0 only for a 0-byte request; don't spin.
+    if (w == 0) return fail(os_error(EIO, "write temp file"));
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return ok();
+}
+
+// Moves `from` to `to`, failing with EEXIST rather than replacing `to`.
+// Returns 0 or an errno.
+int rename_no_replace(const std::string& from, const std::string& to) {
+#ifdef RENAME_NOREPLACE
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  // EINVAL/ENOSYS: the kernel or file system lacks the flag; use link() below.
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+#endif
+  if (::link(from.c_str(), to.c_str()) != 0) return errno;
+  // The blob is in place already; a temp name left behind is just a second link
+  // that remove_stale_temporaries() drops later.
+  ::unlink(from.c_str());
+  return 0;
+}
+
+// Unique within the process (counter) and across processes and restarts (pid
+// plus a random nonce); O_EXCL catches what remains.
+std::string temp_name() {
+  static const uint64_t nonce = [] {
+    std::random_device rd;
+    return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  }();
+  static std::atomic<uint64_t> counter{0};
+  char buf[80];
+  std::snprintf(buf, sizeof buf, "%d-%016llx-%llu.tmp", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(nonce),
+                static_cast<unsigned long long>(counter.fetch_add(1)));
+  return buf;
+}
+
+uint32_t fnv1a(std::string_view s) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+bool is_fanout_name(const char* name) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return hex(name[0]) && hex(name[1]) && name[2] == '\0';
+}
+
+// Where a blob lives: blobs/<aa>/<bb>/<locator>.
+struct BlobPath {
+  std::string level1;  // blobs/<aa>
+  std::string level2;  // blobs/<aa>/<bb>
+  std::string file;    // blobs/<aa>/<bb>/<locator>
+};
+
+class LocalBlobWriter final : public BlobWriter {
+ public:
+  LocalBlobWriter(Fd fd, std::string temp_path, std::string blobs_dir, BlobPath dest)
+      : fd_(std::move(fd)),
+        temp_path_(std::move(temp_path)),
+        blobs_dir_(std::move(blobs_dir)),
+        dest_(std::move(dest)) {}
+
+  ~LocalBlobWriter() override {
+    fd_.reset();
+    if (!committed_) ::unlink(temp_path_.c_str());
+  }
+
+  // storage::BlobWriter
+  Status append(std::string_view data) override {
+    UP_TRY(check_usable());
+    bytes_written_ += data.size();
+    if (buffered_ + data.size() > kBufferSize) {
+      if (auto r = flush(); !r) return r;
+    }
+    // Large chunks (the usual 64 KiB) go straight to the file; small ones are
+    // coalesced so a chatty caller doesn't cost one syscall per append.
+    if (data.size() >= kBufferSize) return guard(write_all(fd_.get(), data.data(), data.size()));
+    if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
+    std::memcpy(buffer_.get() + buffered_, data.data(), data.size());
+    buffered_ += data.size();
+    return ok();
+  }
+
+  // storage::BlobWriter
+  Status commit() override {
+    UP_TRY(check_usable());
+    UP_TRY(flush());
+    if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync temp file")));
+    fd_.reset();
+    UP_TRY(guard(ensure_dir(dest_.level1, blobs_dir_, "fan-out folder")));
+    UP_TRY(guard(ensure_dir(dest_.level2, dest_.level1, "fan-out folder")));
+    if (int err = rename_no_replace(temp_path_, dest_.file)) {
+      return guard(fail(os_error(err, "rename temp file to blob", OsOp::kPublish)));
+    }
+    if (auto r = fsync_dir(dest_.level2, "fan-out folder"); !r) {
+      // Not durable, so not committed: take the name back (the contract says
+      // nothing is visible without a successful commit).
+      ::unlink(dest_.file.c_str());
+      failed_ = true;
+      return r;
+    }
+    committed_ = true;
+    return ok();
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return bytes_written_; }
+
+ private:
+  Status check_usable() const {
+    if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
+    if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
+    return ok();
+  }
+
+  // After any failure the file's content is unknown: refuse further use.
+  Status guard(Status s) {
+    if (!s) failed_ = true;
+    return s;
+  }
+
+  Status flush() {
+    if (buffered_ == 0) return ok();
+    size_t n = buffered_;
+    buffered_ = 0;
+    return guard(write_all(fd_.get(), buffer_.get(), n));
+  }
+
+  Fd fd_;
+  std::string temp_path_;
+  std::string blobs_dir_;
+  BlobPath dest_;
+  std::unique_ptr<char[]> buffer_;  // allocated on the first small append
+  size_t buffered_ = 0;
+  uint64_t bytes_written_ = 0;
+  bool committed_ = false;
+  bool failed_ = false;
+};
+
+class LocalBlobReader final : public BlobReader {
+ public:
+  LocalBlobReader(Fd fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+
+  // storage::BlobReader
+  uint64_t size() const override { return size_; }
+
+  // storage::BlobReader
+  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
+    if (out.empty()) return size_t{0};
+    for (;;) {
+      ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
+      if (n >= 0) return static_cast<size_t>(n);
+      if (errno != EINTR) return fail(os_error(errno, "read blob"));
+    }
+  }
+
+  // storage::BlobReader
+  int native_fd() const override { return fd_.get(); }
+
+ private:
+  Fd fd_;
+  uint64_t size_;
+};
+
+class LocalBlobStore final : public BlobStore {
+ public:
+  explicit LocalBlobStore(std::string root)
+      : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp") {}
+
+  // storage::BlobStore
+  Result<BlobWriterPtr> create(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    // A few retries cover names left by an earlier process with the same pid.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::string temp_path = tmp_dir_ + "/" + temp_name();
+      int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+      if (fd >= 0) {
+        return std::make_unique<LocalBlobWriter>(Fd(fd), std::move(temp_path), blobs_dir_,
+                                                 blob_path(locator));
+      }
+      if (errno != EEXIST && errno != EINTR) return fail(os_error(errno, "create temp file"));
+    }
+    return fail(Errc::kStorageIo, "local blob store: create temp file: no unique name");
+  }
+
+  // storage::BlobStore
+  Result<BlobReaderPtr> open(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    std::string path = blob_path(locator).file;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) return fail(os_error(errno, "open blob", OsOp::kOpenBlob));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return fail(os_error(errno, "stat blob"));
+    if (!S_ISREG(st.st_mode)) return fail(Errc::kStorageIo, "local blob store: blob is not a regular file");
+    return std::make_unique<LocalBlobReader>(std::move(fd), static_cast<uint64_t>(st.st_size));
+  }
+
+  // storage::BlobStore
+  Status remove(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    BlobPath path = blob_path(locator);
+    if (::unlink(path.file.c_str()) != 0) {
+      if (errno == ENOENT) return ok();
+      return fail(os_error(errno, "remove blob"));
+    }
+    return fsync_dir(path.level2, "fan-out folder");
+  }
+
+  // storage::BlobStore
+  Status list(const std::function<void(const BlobEntry&)>& visit) override {
+    return for_each_entry(blobs_dir_, "blobs folder", [&](int fd1, const char* n1) -> Status {
+      if (!is_fanout_name(n1)) return ok();
+      return for_each_entry_at(fd1, n1, "fan-out folder", [&](int fd2, const char* n2) -> Status {
+        if (!is_fanout_name(n2)) return ok();
+        return for_each_entry_at(fd2, n2, "fan-out folder", [&](int fd3, const char* name) -> Status {
+          if (!is_valid_locator(name)) return ok();
+          struct stat st;
+          if (::fstatat(fd3, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            if (errno == ENOENT) return ok();  // removed while we walk
+            return fail(os_error(errno, "stat blob"));
+          }
+          if (!S_ISREG(st.st_mode)) return ok();
+          visit(BlobEntry{name, static_cast<uint64_t>(st.st_size), mtime_ms(st)});
+          return ok();
+        });
+      });
+    });
+  }
+
+  // storage::BlobStore
+  Result<uint64_t> remove_stale_temporaries(UnixMs older_than) override {
+    uint64_t removed = 0;
+    UP_TRY(for_each_entry(tmp_dir_, "tmp folder", [&](int fd, const char* name) -> Status {
+      struct stat st;
+      if (::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT) return ok();  // committed or aborted meanwhile
+        return fail(os_error(errno, "stat temp file"));
+      }
+      if (S_ISDIR(st.st_mode) || mtime_ms(st) >= older_than) return ok();
+      if (::unlinkat(fd, name, 0) != 0) {
+        if (errno == ENOENT) return ok();
+        return fail(os_error(errno, "remove temp file"));
+      }
+      ++removed;
+      return ok();
+    }));
+    return removed;
+  }
+
+ private:
+  BlobPath blob_path(std::string_view locator) const {
+    uint32_t h = fnv1a(locator);
+    char aa[3], bb[3];
+    std::snprintf(aa, sizeof aa, "%02x", static_cast<unsigned>(h >> 24));
+    std::snprintf(bb, sizeof bb, "%02x", static_cast<unsigned>((h >> 16) & 0xff));
+    BlobPath p;
+    p.level1 = blobs_dir_ + "/" + aa;
+    p.level2 = p.level1 + "/" + bb;
+    p.file = p.level2 + "/" + std::string(locator);
+    return p;
+  }
+
+  // Calls fn(dirfd, name) for each entry of the folder `name` under `parent_fd`,
+  // skipping "." and "..". A folder that vanished meanwhile has no entries.
+  template <class Fn>
+  static Status for_each_entry_at(int parent_fd, const char* name, std::string_view role, Fn&& fn) {
+    int fd = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+      int err = errno;
+      if (err == ENOENT || err == ENOTDIR) return ok();
+      return fail(os_error(err, "open " + std::string(role)));
+    }
+    DirPtr dir(::fdopendir(fd));
+    if (!dir) {
+      int err = errno;
+      ::close(fd);
+      return fail(os_error(err, "open " + std::string(role)));
+    }
+    for (;;) {
+      errno = 0;
+      struct dirent* e = ::readdir(dir.get());
+      if (e == nullptr) {
+        int err = errno;
+        if (err != 0) return fail(os_error(err, "read " + std::string(role)));
+        return ok();
+      }
+      if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+      UP_TRY(fn(::dirfd(dir.get()), e->d_name));
+    }
+  }
+
+  template <class Fn>
+  static Status for_each_entry(const std::string& path, std::string_view role, Fn&& fn) {
+    return for_each_entry_at(AT_FDCWD, path.c_str(), role, std::forward<Fn>(fn));
+  }
+
+  std::string blobs_dir_;
+  std::string tmp_dir_;
+};
+
+}  // namespace
+
+Result<BlobStorePtr> open_local_blob_store(const std::string& root) {
+  if (root.empty()) return fail(Errc::kInvalidArgument, "local blob store: empty root");
+  // The root's own parent must exist: creating whole paths would hide a typo.
+  if (::mkdir(root.c_str(), kDirMode) == 0) {
+    std::string parent = std::filesystem::path(root).parent_path().string();
+    UP_TRY(fsync_dir(parent.empty() ? "." : parent, "parent of root folder"));
+  } else if (errno != EEXIST) {
+    return fail(os_error(errno, "create root folder"));
+  }
+  UP_TRY(ensure_dir(root + "/blobs", root, "blobs folder"));
+  UP_TRY(ensure_dir(root + "/tmp", root, "tmp folder"));
+  // Fail now, not on the first upload, when the folders are unusable.
+  for (const char* sub : {"/blobs", "/tmp"}) {
+    std::string dir = root + sub;
+    if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0) {
+      int err = errno;
+      return fail(os_error(err, std::string("access ") + (sub + 1) + " folder"));
+    }
+  }
+  return std::make_unique<LocalBlobStore>(root);
+}
+
+}  // namespace up::storage

@@ -1,0 +1,143 @@
+#include "storage/memory/memory_blob_store.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "storage/locator.h"
+
+namespace up::storage {
+namespace {
+
+UnixMs now_ms() {
+  auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
+}
+
+struct Blob {
+  // Shared with readers, so a remove() doesn't pull bytes from under them
+  // (like an unlinked file that stays readable through an open fd).
+  std::shared_ptr<const std::string> data;
+  UnixMs modified_at = 0;
+};
+
+// Shared by the store and its writers, which may outlive it.
+struct State {
+  std::mutex mu;
+  std::map<std::string, Blob, std::less<>> blobs;
+};
+
+class MemoryBlobWriter final : public BlobWriter {
+ public:
+  MemoryBlobWriter(std::shared_ptr<State> state, std::string locator)
+      : state_(std::move(state)), locator_(std::move(locator)) {}
+
+  // storage::BlobWriter
+  Status append(std::string_view data) override {
+    if (committed_) return fail(Errc::kInternal, "memory blob store: writer already committed");
+    data_.append(data);
+    bytes_written_ += data.size();
+    return ok();
+  }
+
+  // storage::BlobWriter
+  Status commit() override {
+    if (committed_) return fail(Errc::kInternal, "memory blob store: writer already committed");
+    std::lock_guard lock(state_->mu);
+    if (state_->blobs.contains(locator_)) {
+      return fail(Errc::kAlreadyExists, "memory blob store: a blob already has this locator");
+    }
+    auto bytes = std::make_shared<const std::string>(std::move(data_));
+    state_->blobs.emplace(locator_, Blob{std::move(bytes), now_ms()});
+    committed_ = true;
+    return ok();
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return bytes_written_; }
+
+ private:
+  std::shared_ptr<State> state_;
+  std::string locator_;
+  std::string data_;
+  uint64_t bytes_written_ = 0;
+  bool committed_ = false;
+};
+
+class MemoryBlobReader final : public BlobReader {
+ public:
+  explicit MemoryBlobReader(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
+
+  // storage::BlobReader
+  uint64_t size() const override { return data_->size(); }
+
+  // storage::BlobReader
+  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
+    if (offset >= data_->size()) return size_t{0};
+    size_t n = std::min<uint64_t>(out.size(), data_->size() - offset);
+    std::memcpy(out.data(), data_->data() + offset, n);
+    return n;
+  }
+
+ private:
+  std::shared_ptr<const std::string> data_;
+};
+
+class MemoryBlobStore final : public BlobStore {
+ public:
+  // storage::BlobStore
+  Result<BlobWriterPtr> create(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    return std::make_unique<MemoryBlobWriter>(state_, std::string(locator));
+  }
+
+  // storage::BlobStore
+  Result<BlobReaderPtr> open(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    std::lock_guard lock(state_->mu);
+    auto it = state_->blobs.find(locator);
+    if (it == state_->blobs.end()) return fail(Errc::kObjectNotFound);
+    return std::make_unique<MemoryBlobReader>(it->second.data);
+  }
+
+  // storage::BlobStore
+  Status remove(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    std::lock_guard lock(state_->mu);
+    if (auto it = state_->blobs.find(locator); it != state_->blobs.end()) state_->blobs.erase(it);
+    return ok();
+  }
+
+  // storage::BlobStore
+  Status list(const std::function<void(const BlobEntry&)>& visit) override {
+    // Visit a snapshot, outside the lock, so `visit` may call back into the store.
+    std::vector<BlobEntry> entries;
+    {
+      std::lock_guard lock(state_->mu);
+      entries.reserve(state_->blobs.size());
+      for (const auto& [locator, blob] : state_->blobs) {
+        entries.push_back(BlobEntry{locator, blob.data->size(), blob.modified_at});
+      }
+    }
+    for (const auto& e : entries) visit(e);
+    return ok();
+  }
+
+  // storage::BlobStore
+  Result<uint64_t> remove_stale_temporaries(UnixMs) override {
+    // Uncommitted data lives in writers and dies with them; nothing is left over.
+    return uint64_t{0};
+  }
+
+ private:
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+}  // namespace
+
+BlobStorePtr make_memory_blob_store() { return std::make_unique<MemoryBlobStore>(); }
+
+}  // namespace up::storage

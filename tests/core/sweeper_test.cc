@@ -1,0 +1,82 @@
+#include "core/sweeper.h"
+
+#include <gtest/gtest.h>
+
+#include "core/fixture.h"
+
+namespace up::core {
+namespace {
+
+class SweeperTest : public ::testing::Test, protected testing::CoreFixture {};
+
+TEST_F(SweeperTest, ExpiredTemporariesGoAndAttachedOnesStay) {
+  auto spec = testing::spec_for("t1", "tmp");
+  spec.state = ObjectState::kTemporary;
+  spec.expires_at = clock.now() + 1000;
+  auto doomed = upload(spec, "unbound");
+  auto kept = upload(spec, "bound");
+  ASSERT_TRUE(doomed && kept);
+  ASSERT_TRUE(files.set_state("t1", kept->id, ObjectState::kAttached, std::nullopt));
+  clock.advance(999);
+  auto s = sweeper.sweep();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->expired_objects, 0u);
+  clock.advance(1);
+  s = sweeper.sweep();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->expired_objects, 1u);
+  EXPECT_EQ(s->purged_objects, 1u);
+  EXPECT_FALSE(files.get("t1", doomed->id));
+  EXPECT_TRUE(files.get("t1", kept->id));
+  EXPECT_EQ(blob_count(), 1u);
+}
+
+TEST_F(SweeperTest, ExpiredObjectsAreHiddenBeforeTheSweep) {
+  auto spec = testing::spec_for("t1", "ttl");
+  spec.expires_at = clock.now() + 10;
+  auto o = upload(spec, "x");
+  ASSERT_TRUE(o);
+  clock.advance(10);
+  EXPECT_EQ(files.get("t1", o->id).error().code, Errc::kObjectNotFound);
+  meta::ObjectQuery q;
+  q.tenant_id = "t1";
+  auto page = files.list(q);
+  ASSERT_TRUE(page);
+  EXPECT_TRUE(page->objects.empty());
+}
+
+TEST_F(SweeperTest, DeletionFinishesAfterAnInterruptedSweep) {
+  auto o = upload(testing::spec_for("t1", "d"), "bytes");
+  ASSERT_TRUE(o);
+  ASSERT_TRUE(files.remove("t1", o->id));
+  // As if a sweep died after removing the blob but before dropping the row.
+  ASSERT_TRUE(blobs->remove(o->locator));
+  auto s = sweeper.sweep();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->purged_objects, 1u);
+  auto again = sweeper.sweep();
+  EXPECT_EQ(again->purged_objects, 0u);
+}
+
+TEST_F(SweeperTest, OrphansPastGraceAreRemovedReferencedBlobsAreNot) {
+  auto live = upload(testing::spec_for("t1", "live"), "referenced");
+  ASSERT_TRUE(live);
+  // A blob committed by an upload that died before its metadata commit.
+  auto w = blobs->create("orphan0000000000000000000");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append("orphan bytes"));
+  ASSERT_TRUE((*w)->commit());
+  EXPECT_EQ(blob_count(), 2u);
+  // Within the grace period nothing is touched (it may be an upload in flight).
+  auto s = sweeper.collect_orphans(3'600'000'000'000);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->orphan_blobs, 0u);
+  s = sweeper.collect_orphans(-1'000'000'000'000);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->orphan_blobs, 1u);
+  EXPECT_EQ(blob_count(), 1u);
+  EXPECT_TRUE(files.open("t1", live->id));
+}
+
+}  // namespace
+}  // namespace up::core

@@ -1,0 +1,123 @@
+#include "core/uploads.h"
+
+#include <gtest/gtest.h>
+
+#include "core/crypto.h"
+#include "core/fixture.h"
+
+namespace up::core {
+namespace {
+
+class UploadServiceTest : public ::testing::Test, protected testing::CoreFixture {};
+
+TEST_F(UploadServiceTest, CommitMakesObjectVisibleWithHashes) {
+  auto spec = testing::spec_for("t1", "a.txt");
+  spec.want_md5 = spec.want_qetag = true;
+  auto o = upload(spec, "hello world");
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->size, 11u);
+  EXPECT_EQ(o->sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+  EXPECT_EQ(o->md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+  EXPECT_EQ(o->qetag, "FiqubDXJT8-0FdvpX0CLnOke6Ebt");
+  auto got = files.get("t1", o->id);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->name, "a.txt");
+  EXPECT_EQ(blob_count(), 1u);
+}
+
+TEST_F(UploadServiceTest, QetagOfANineMibStreamMatchesTheReference) {
+  std::string data(9 * 1024 * 1024, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7 + 3) % 251);
+  auto spec = testing::spec_for("t1", "nine.bin");
+  spec.want_md5 = spec.want_qetag = true;
+  auto up = uploads.begin(spec);
+  ASSERT_TRUE(up);
+  // Odd chunk sizes so block edges fall inside chunks.
+  for (size_t off = 0; off < data.size(); off += 65537)
+    ASSERT_TRUE((*up)->append(std::string_view(data).substr(off, 65537)));
+  auto o = (*up)->commit();
+  ASSERT_TRUE(o);
+  // Computed independently (Python hashlib) from the same bytes.
+  EXPECT_EQ(o->qetag, "lk5_fzx0HE36id937TNm8Z_m-5Bn");
+  EXPECT_EQ(o->md5, "ef9d68a9a399031ae38c4c5a144879e0");
+  EXPECT_EQ(qiniu_etag(data), o->qetag);
+}
+
+TEST_F(UploadServiceTest, LimitIsEnforcedWhileStreaming) {
+  auto spec = testing::spec_for("t1", "big");
+  spec.max_bytes = 10;
+  auto up = uploads.begin(spec);
+  ASSERT_TRUE(up);
+  ASSERT_TRUE((*up)->append("0123456789"));
+  auto st = (*up)->append("x");
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::kTooLarge);
+  up->reset();  // abandoned: nothing kept
+  EXPECT_EQ(blob_count(), 0u);
+}
+
+TEST_F(UploadServiceTest, DeclaredSizeOverLimitIsRefusedUpFront) {
+  auto spec = testing::spec_for("t1", "big");
+  spec.max_bytes = 10;
+  spec.declared_size = 11;
+  auto up = uploads.begin(spec);
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().code, Errc::kTooLarge);
+}
+
+TEST_F(UploadServiceTest, KeysAreNeverOverwrittenAndGrantsAreSingleUse) {
+  auto spec = testing::spec_for("t1", "k");
+  spec.key = "saved/key";
+  spec.grant_id = "grant-1";
+  ASSERT_TRUE(upload(spec, "first"));
+  auto again = upload(spec, "second");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kGrantUsed);
+  spec.grant_id = "grant-2";
+  again = upload(spec, "second");
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kObjectKeyExists);
+  // The refused uploads left no blob behind; the first is intact.
+  EXPECT_EQ(blob_count(), 1u);
+  auto first = files.get_by_key("t1", "default", "saved/key");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->size, 5u);
+}
+
+TEST_F(UploadServiceTest, QuotaCountsBytesAndObjects) {
+  auto t = directory.tenant("t1");
+  ASSERT_TRUE(t);
+  Tenant changed = *t;
+  changed.quota.max_bytes = 10;
+  changed.quota.max_objects = 2;
+  ASSERT_TRUE(directory.update_tenant(changed));
+  ASSERT_TRUE(upload(testing::spec_for("t1", "a"), "12345"));
+  auto over = upload(testing::spec_for("t1", "b"), "123456");
+  ASSERT_FALSE(over);
+  EXPECT_EQ(over.error().code, Errc::kQuotaExceeded);
+  ASSERT_TRUE(upload(testing::spec_for("t1", "c"), "12345"));
+  auto third = upload(testing::spec_for("t1", "d"), "");
+  ASSERT_FALSE(third);
+  EXPECT_EQ(third.error().code, Errc::kObjectLimit);
+  EXPECT_EQ(blob_count(), 2u);
+}
+
+TEST_F(UploadServiceTest, MinimumSizeIsCheckedAtCommit) {
+  auto spec = testing::spec_for("t1", "tiny");
+  spec.min_bytes = 1;
+  auto o = upload(spec, "");
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().code, Errc::kTooSmall);
+  EXPECT_EQ(blob_count(), 0u);
+}
+
+TEST_F(UploadServiceTest, UnknownAppIsRefused) {
+  auto spec = testing::spec_for("t1", "x");
+  spec.app_id = "nope";
+  auto up = uploads.begin(spec);
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().code, Errc::kAppNotFound);
+}
+
+}  // namespace
+}  // namespace up::core

@@ -1,0 +1,517 @@
+// The native API over real HTTP against the real server binary.
+
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "integration/harness.h"
+
+namespace up::testing {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+json::object parse(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    ADD_FAILURE() << "not a JSON object: " << body;
+    return {};
+  }
+  return v.as_object();
+}
+
+std::string str(const json::object& o, const char* name) {
+  auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+class NativeApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start(); }
+
+  void start(std::vector<std::string> args = {}) {
+    server_ = std::make_unique<ServerProcess>(std::move(args));
+    server_->start();
+    client_ = std::make_unique<HttpClient>(server_->port());
+  }
+
+  Headers admin() const { return bearer(ServerProcess::kAdminKey); }
+
+  // Uploads `content` raw and returns the file's JSON.
+  json::object put(const std::string& name, const std::string& content, const Headers& auth = {}) {
+    auto r = client_->request("POST", "/v1/files?name=" + name, auth.empty() ? admin() : auth, content);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return parse(r.body);
+  }
+
+  // Creates a tenant and a member key in it; returns the key's token.
+  std::string tenant_with_key(const std::string& tenant) {
+    auto t = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":")" + tenant + R"("})");
+    EXPECT_EQ(t.status, 201) << t.body;
+    auto k = client_->request("POST", "/v1/admin/tenants/" + tenant + "/keys", admin(), R"({"name":"app"})");
+    EXPECT_EQ(k.status, 201) << k.body;
+    return str(parse(k.body), "token");
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(NativeApiTest, HealthzNeedsNoKey) {
+  auto r = client_->request("GET", "/healthz");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"status":"ok"})");
+}
+
+TEST_F(NativeApiTest, RoundTripsSmallAndMediumFiles) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{5} << 20}) {
+    const std::string content = pattern_string(size);
+    auto file = put("f" + std::to_string(size) + ".bin", content);
+    EXPECT_EQ(file["size"].as_int64(), static_cast<int64_t>(size));
+    EXPECT_EQ(str(file, "sha256"), sha256_hex(content));
+    EXPECT_EQ(str(file, "name"), "f" + std::to_string(size) + ".bin");
+    EXPECT_FALSE(str(file, "created_at").empty());
+    const std::string id = str(file, "id");
+
+    auto meta = client_->request("GET", "/v1/files/" + id, admin());
+    EXPECT_EQ(meta.status, 200);
+    EXPECT_EQ(str(parse(meta.body), "sha256"), sha256_hex(content));
+
+    auto got = client_->request("GET", "/v1/files/" + id + "/content", admin());
+    ASSERT_EQ(got.status, 200);
+    EXPECT_EQ(got.body.size(), size);
+    EXPECT_TRUE(got.body == content);
+    EXPECT_EQ(got.header("etag"), "\"" + sha256_hex(content) + "\"");
+  }
+  // The bytes are on disk: one blob per file.
+  EXPECT_EQ(server_->blob_files().size(), 3u);
+  EXPECT_TRUE(server_->temp_files().empty());
+}
+
+TEST_F(NativeApiTest, MultipartUploadKeepsNameAndType) {
+  const std::string content = "hello, multipart\r\n--not-a-boundary\r\n";
+  std::string body =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nignored\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.txt\"; "
+      "filename*=UTF-8''%E6%8A%A5%E5%91%8A.txt\r\nContent-Type: text/plain\r\n\r\n" +
+      content + "\r\n--XyZ--\r\n";
+  Headers h = admin();
+  h.emplace_back("Content-Type", "multipart/form-data; boundary=\"XyZ\"");
+  auto r = client_->request("POST", "/v1/files", h, body);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto file = parse(r.body);
+  EXPECT_EQ(str(file, "name"), "\xE6\x8A\xA5\xE5\x91\x8A.txt");
+  EXPECT_EQ(str(file, "content_type"), "text/plain");
+  EXPECT_EQ(file["size"].as_int64(), static_cast<int64_t>(content.size()));
+  EXPECT_EQ(r.header("location"), "/v1/files/" + str(file, "id"));
+
+  auto got = client_->request("GET", "/v1/files/" + str(file, "id") + "/content", admin());
+  EXPECT_EQ(got.body, content);
+  EXPECT_EQ(got.header("content-type"), "text/plain");
+  EXPECT_EQ(got.header("content-disposition"),
+            "attachment; filename=\"__.txt\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.txt");
+}
+
+TEST_F(NativeApiTest, MalformedMultipartIsRefusedAndNothingStored) {
+  Headers h = admin();
+  h.emplace_back("Content-Type", "multipart/form-data; boundary=XyZ");
+  // No closing boundary.
+  auto r = client_->request("POST", "/v1/files", h,
+                            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1002);
+  // No file part.
+  r = client_->request("POST", "/v1/files", h, "--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1003);
+  auto list = client_->request("GET", "/v1/files", admin());
+  EXPECT_EQ(parse(list.body)["files"].as_array().size(), 0u);
+  EXPECT_TRUE(server_->temp_files().empty());
+  EXPECT_TRUE(server_->blob_files().empty());
+}
+
+TEST_F(NativeApiTest, OneGibRoundTripStreamsWithFlatMemory) {
+  constexpr uint64_t kSize = 1ull << 30;
+  auto r = client_->upload("POST", "/v1/files?name=big.bin", admin(), kSize, pattern_bytes);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto file = parse(r.body);
+  auto d = client_->download("/v1/files/" + str(file, "id") + "/content", admin());
+  EXPECT_EQ(d.status, 200);
+  EXPECT_EQ(d.bytes, kSize);
+  EXPECT_EQ(d.sha256, str(file, "sha256"));
+  const long rss_kib = server_->peak_rss_kib();
+  std::printf("server peak RSS after 1 GiB up+down: %ld KiB\n", rss_kib);
+  EXPECT_GT(rss_kib, 0);
+  EXPECT_LT(rss_kib, 100 * 1024);
+}
+
+TEST_F(NativeApiTest, RangeAndConditionalRequests) {
+  const std::string content = pattern_string(1000);
+  auto file = put("r.bin", content);
+  const std::string url = "/v1/files/" + str(file, "id") + "/content";
+  Headers h = admin();
+  h.emplace_back("Range", "bytes=10-19");
+  auto r = client_->request("GET", url, h);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, content.substr(10, 10));
+  EXPECT_EQ(r.header("content-range"), "bytes 10-19/1000");
+
+  h.back().second = "bytes=-5";
+  r = client_->request("GET", url, h);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, content.substr(995));
+
+  h.back().second = "bytes=5000-";
+  r = client_->request("GET", url, h);
+  EXPECT_EQ(r.status, 416);
+  EXPECT_EQ(r.header("content-range"), "bytes */1000");
+
+  Headers c = admin();
+  c.emplace_back("If-None-Match", "\"" + sha256_hex(content) + "\"");
+  r = client_->request("GET", url, c);
+  EXPECT_EQ(r.status, 304);
+  EXPECT_TRUE(r.body.empty());
+  c.back().second = "\"something-else\"";
+  EXPECT_EQ(client_->request("GET", url, c).status, 200);
+}
+
+TEST_F(NativeApiTest, OversizeIsRefusedWithNoTempFileLeft) {
+  server_.reset();
+  start({"--max-object-bytes", "1048576"});
+  // Declared too large: refused before the body is read.
+  auto r = client_->upload("POST", "/v1/files?name=big", admin(), 2 << 20, pattern_bytes);
+  EXPECT_EQ(r.status, 413) << r.body;
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1500);
+  // Multipart whose file outgrows the limit while streaming.
+  std::string body = multipart_body("b0undary", "file", "x.bin", "application/octet-stream", pattern_string(1100000));
+  Headers h = admin();
+  h.emplace_back("Content-Type", "multipart/form-data; boundary=b0undary");
+  r = client_->request("POST", "/v1/files", h, body);
+  EXPECT_EQ(r.status, 413) << r.body;
+  // Chunked raw body (no Content-Length): refused while streaming.
+  std::string chunked = "POST /v1/files?name=c HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                        std::string(ServerProcess::kAdminKey) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+  const std::string piece = pattern_string(300000);
+  for (int i = 0; i < 4; ++i) {
+    char len[16];
+    std::snprintf(len, sizeof len, "%zx\r\n", piece.size());
+    chunked += len + piece + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  std::string raw = client_->raw(chunked);
+  EXPECT_EQ(raw.rfind("HTTP/1.1 413", 0), 0u) << raw.substr(0, 200);
+  EXPECT_TRUE(server_->temp_files().empty());
+  EXPECT_TRUE(server_->blob_files().empty());
+  // Exactly at the limit is fine.
+  EXPECT_EQ(client_->upload("POST", "/v1/files?name=ok", admin(), 1 << 20, pattern_bytes).status, 201);
+}
+
+TEST_F(NativeApiTest, BadKeysAre401) {
+  EXPECT_EQ(client_->request("GET", "/v1/files").status, 401);
+  auto r = client_->request("GET", "/v1/files", bearer("upk_not_a_real_key_at_all_000000"));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1100);
+  EXPECT_EQ(r.header("www-authenticate"), "Bearer");
+  EXPECT_EQ(client_->request("GET", "/v1/files", {{"Authorization", "Basic Zm9vOmJhcg=="}}).status, 401);
+}
+
+TEST_F(NativeApiTest, AnotherTenantsFileIsNotFound) {
+  const std::string other = tenant_with_key("acme");
+  ASSERT_FALSE(other.empty());
+  auto mine = put("secret.txt", "default tenant's bytes");
+  const std::string id = str(mine, "id");
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id, bearer(other)).status, 404);
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id + "/content", bearer(other)).status, 404);
+  // Delete from the other tenant "succeeds" (idempotent) but touches nothing.
+  EXPECT_EQ(client_->request("DELETE", "/v1/files/" + id, bearer(other)).status, 204);
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id, admin()).status, 200);
+  auto list = client_->request("GET", "/v1/files", bearer(other));
+  EXPECT_EQ(parse(list.body)["files"].as_array().size(), 0u);
+  // And the other tenant's own files are its own.
+  auto theirs = put("theirs.txt", "acme bytes", bearer(other));
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + str(theirs, "id"), admin()).status, 404);
+  // A member key may not administer.
+  EXPECT_EQ(client_->request("GET", "/v1/admin/tenants", bearer(other)).status, 403);
+}
+
+TEST_F(NativeApiTest, ListPaginatesWithStableCursor) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(str(put("f" + std::to_string(i), "x"), "id"));
+  std::vector<std::string> seen;
+  std::string cursor;
+  for (int page = 0; page < 10; ++page) {
+    auto r = client_->request("GET", "/v1/files?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), admin());
+    ASSERT_EQ(r.status, 200);
+    auto body = parse(r.body);
+    for (auto& f : body["files"].as_array()) seen.emplace_back(f.as_object().at("id").as_string());
+    if (page == 0) ids.push_back(str(put("late", "y"), "id"));  // arrives while paging: shows at the end
+    if (body["next_cursor"].is_null()) break;
+    cursor = std::string(body["next_cursor"].as_string());
+  }
+  EXPECT_EQ(seen, ids);
+  EXPECT_EQ(client_->request("GET", "/v1/files?limit=0", admin()).status, 400);
+  EXPECT_EQ(client_->request("GET", "/v1/files?cursor=../x", admin()).status, 400);
+}
+
+TEST_F(NativeApiTest, DeleteIsIdempotentAndTheSweepRemovesTheBlob) {
+  auto file = put("d.txt", "to be deleted");
+  const std::string id = str(file, "id");
+  EXPECT_EQ(server_->blob_files().size(), 1u);
+  EXPECT_EQ(client_->request("DELETE", "/v1/files/" + id, admin()).status, 204);
+  EXPECT_EQ(client_->request("DELETE", "/v1/files/" + id, admin()).status, 204);
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id, admin()).status, 404);
+  auto sweep = client_->request("POST", "/v1/admin/sweep", admin(), "{}");
+  EXPECT_EQ(sweep.status, 200);
+  EXPECT_EQ(parse(sweep.body)["purged_objects"].as_int64(), 1);
+  EXPECT_TRUE(server_->blob_files().empty());
+}
+
+TEST_F(NativeApiTest, TtlExpiresWithTheClock) {
+  auto file = put("ttl.txt&ttl=60", "short-lived");
+  const std::string id = str(file, "id");
+  EXPECT_FALSE(file["expires_at"].is_null());
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id, admin()).status, 200);
+  auto moved = client_->request("POST", "/v1/admin/clock", admin(), R"({"advance_ms":61000})");
+  ASSERT_EQ(moved.status, 200) << moved.body;
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id, admin()).status, 404);
+  auto sweep = client_->request("POST", "/v1/admin/sweep", admin(), "{}");
+  EXPECT_EQ(parse(sweep.body)["expired_objects"].as_int64(), 1);
+  EXPECT_TRUE(server_->blob_files().empty());
+}
+
+TEST_F(NativeApiTest, KeysCanBeDisabledEnabledAndDeleted) {
+  auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
+  ASSERT_EQ(k.status, 201);
+  auto key = parse(k.body);
+  const std::string token = str(key, "token"), id = str(key, "id");
+  EXPECT_EQ(client_->request("GET", "/v1/files", bearer(token)).status, 200);
+  EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/disable", admin(), "").status, 200);
+  auto r = client_->request("GET", "/v1/files", bearer(token));
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1101);
+  EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/enable", admin(), "").status, 200);
+  EXPECT_EQ(client_->request("GET", "/v1/files", bearer(token)).status, 200);
+  EXPECT_EQ(client_->request("DELETE", "/v1/admin/keys/" + id, admin()).status, 204);
+  EXPECT_EQ(client_->request("GET", "/v1/files", bearer(token)).status, 401);
+  // The listing never shows secrets.
+  auto list = client_->request("GET", "/v1/admin/tenants/default/keys", admin());
+  EXPECT_EQ(list.body.find("token"), std::string::npos);
+  EXPECT_EQ(list.body.find("secret"), std::string::npos);
+}
+
+TEST_F(NativeApiTest, AtMost500KeysPerTenant) {
+  ASSERT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"many"})").status, 201);
+  for (int i = 0; i < 500; ++i) {
+    auto r = client_->request("POST", "/v1/admin/tenants/many/keys", admin(), R"({"name":"k"})");
+    ASSERT_EQ(r.status, 201) << i << " " << r.body;
+  }
+  auto r = client_->request("POST", "/v1/admin/tenants/many/keys", admin(), R"({"name":"one too many"})");
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1601);
+}
+
+TEST_F(NativeApiTest, CorsPreflightAndExposedHeaders) {
+  auto t = client_->request("PATCH", "/v1/admin/tenants/default", admin(), R"({"cors_origins":["https://app.example"]})");
+  ASSERT_EQ(t.status, 200) << t.body;
+  auto pre = client_->request("OPTIONS", "/v1/files", {{"Origin", "https://app.example"},
+                                                       {"Access-Control-Request-Method", "POST"},
+                                                       {"Access-Control-Request-Headers", "authorization"}});
+  EXPECT_EQ(pre.status, 204);
+  EXPECT_EQ(pre.header("access-control-allow-origin"), "https://app.example");
+  EXPECT_NE(pre.header("access-control-allow-methods").find("POST"), std::string::npos);
+  EXPECT_EQ(pre.header("access-control-allow-headers"), "authorization");
+  Headers h = admin();
+  h.emplace_back("Origin", "https://app.example");
+  auto r = client_->request("GET", "/v1/files", h);
+  EXPECT_EQ(r.header("access-control-allow-origin"), "https://app.example");
+  EXPECT_NE(r.header("access-control-expose-headers").find("ETag"), std::string::npos);
+  EXPECT_NE(r.header("access-control-expose-headers").find("X-Request-Id"), std::string::npos);
+  auto evil = client_->request("OPTIONS", "/v1/files", {{"Origin", "https://evil.example"},
+                                                        {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(evil.header("access-control-allow-origin"), "");
+}
+
+TEST_F(NativeApiTest, RequestIdIsEchoedAndLogged) {
+  auto r = client_->request("GET", "/healthz", {{"X-Request-Id", "req-123"}});
+  EXPECT_EQ(r.header("x-request-id"), "req-123");
+  auto g = client_->request("GET", "/healthz");
+  EXPECT_EQ(g.header("x-request-id").size(), 16u);
+  std::this_thread::sleep_for(100ms);
+  const std::string log = server_->stdout_text();
+  EXPECT_NE(log.find(R"("id":"req-123")"), std::string::npos) << log;
+  EXPECT_NE(log.find(R"("path":"/healthz","status":200)"), std::string::npos) << log;
+}
+
+TEST_F(NativeApiTest, ExpectContinueIsAnsweredBeforeTheBody) {
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /v1/files?name=e.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     std::string(ServerProcess::kAdminKey) +
+                     "\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n";
+  ASSERT_EQ(::send(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, n).rfind("HTTP/1.1 100 Continue", 0), 0u);
+  ::send(fd, "hello", 5, 0);
+  n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, n).rfind("HTTP/1.1 201", 0), 0u) << std::string(buf, n);
+  ::close(fd);
+  // A request that will be refused gets the final answer instead of 100.
+  std::string refused = client_->raw("POST /v1/files?name=e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", 1000);
+  EXPECT_EQ(refused.rfind("HTTP/1.1 401", 0), 0u) << refused;
+}
+
+TEST_F(NativeApiTest, KeepAliveServesSeveralRequests) {
+  std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string out = client_->raw(two);
+  size_t first = out.find("HTTP/1.1 200");
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(out.find("HTTP/1.1 200", first + 1), std::string::npos) << out;
+}
+
+TEST_F(NativeApiTest, TrickledHeadersAreCutOff) {
+  server_.reset();
+  start({"--header-timeout-ms", "1000"});
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  const std::string line = "GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+  auto started = std::chrono::steady_clock::now();
+  bool cut = false;
+  for (char c : line) {
+    if (::send(fd, &c, 1, MSG_NOSIGNAL) <= 0) {
+      cut = true;
+      break;
+    }
+    std::this_thread::sleep_for(100ms);
+    char buf[512];
+    ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0 || (n > 0 && std::string(buf, n).find("408") != std::string::npos)) {
+      cut = true;
+      break;
+    }
+  }
+  ::close(fd);
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(cut);
+  EXPECT_LT(took, 3s);
+  // Others are still served.
+  EXPECT_EQ(client_->request("GET", "/healthz").status, 200);
+}
+
+TEST_F(NativeApiTest, OversizedHeadersAre431) {
+  std::string big = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  std::string out = client_->raw(big);
+  EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 100);
+}
+
+TEST_F(NativeApiTest, JsonBodiesHaveALimit) {
+  std::string big = R"({"id":"x","name":")" + std::string(100000, 'n') + R"("})";
+  auto r = client_->request("POST", "/v1/admin/tenants", admin(), big);
+  EXPECT_EQ(r.status, 413);
+  r = client_->request("POST", "/v1/admin/tenants", admin(), "{not json");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1001);
+}
+
+TEST_F(NativeApiTest, KilledMidUploadLeavesNoFileAndNoTempFile) {
+  const std::string data_dir = server_->data_dir();
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /v1/files?name=half.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: 50000000\r\n\r\n";
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  const std::string half = pattern_string(20'000'000);
+  ::send(fd, half.data(), half.size(), MSG_NOSIGNAL);
+  // Wait until the server has written some of it to its temp file.
+  for (int i = 0; i < 100 && server_->temp_files().empty(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_FALSE(server_->temp_files().empty());
+  server_->kill9();
+  ::close(fd);
+
+  ServerProcess restarted({}, data_dir);
+  restarted.start();
+  HttpClient c(restarted.port());
+  auto list = c.request("GET", "/v1/files", admin());
+  EXPECT_EQ(parse(list.body)["files"].as_array().size(), 0u);
+  // The start-up sweep removes what the killed upload left.
+  for (int i = 0; i < 100 && !restarted.temp_files().empty(); ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_TRUE(restarted.temp_files().empty());
+  EXPECT_TRUE(restarted.blob_files().empty());
+}
+
+TEST_F(NativeApiTest, GracefulShutdownFinishesInFlightUploads) {
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  std::string head = "POST /v1/files?name=inflight.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                     std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: 2000000\r\n\r\n";
+  const std::string body = pattern_string(2'000'000);
+  ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
+  ::send(fd, body.data(), 1'000'000, MSG_NOSIGNAL);
+  std::this_thread::sleep_for(200ms);
+  std::thread stopper([&] { EXPECT_EQ(server_->terminate(), 0); });
+  std::this_thread::sleep_for(200ms);
+  ::send(fd, body.data() + 1'000'000, 1'000'000, MSG_NOSIGNAL);
+  char buf[4096];
+  ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  std::string answer(buf, n);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 201", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
+  ::close(fd);
+  stopper.join();
+}
+
+TEST_F(NativeApiTest, CliCreatesTenantsAndKeysTheServerAccepts) {
+  int rc = -1;
+  std::string out = server_->cli({"tenants", "create", "clitenant", "--name", "From CLI"}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  out = server_->cli({"keys", "create", "--tenant", "clitenant", "--name", "uploader"}, &rc);
+  ASSERT_EQ(rc, 0) << out;
+  auto key = parse(out);
+  const std::string token = str(key, "token");
+  ASSERT_FALSE(token.empty());
+  put("from-cli.txt", "hi", bearer(token));
+  out = server_->cli({"keys", "disable", str(key, "id")}, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  // The server's key cache lasts at most 2 s.
+  std::this_thread::sleep_for(2100ms);
+  EXPECT_EQ(client_->request("GET", "/v1/files", bearer(token)).status, 401);
+  out = server_->cli({"tenants", "list"}, &rc);
+  EXPECT_NE(out.find("clitenant"), std::string::npos);
+  server_->cli({"tenants", "create", "clitenant"}, &rc);
+  EXPECT_NE(rc, 0);
+}
+
+TEST_F(NativeApiTest, ServesTls) {
+  if (std::system("command -v openssl >/dev/null && command -v curl >/dev/null") != 0)
+    GTEST_SKIP() << "openssl or curl missing";
+  TempDir certs;
+  const std::string cert = certs.path() + "/cert.pem", key = certs.path() + "/key.pem";
+  std::string gen = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+                    " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(gen.c_str()), 0);
+  server_.reset();
+  start({"--tls-cert", cert, "--tls-key", key});
+  EXPECT_NE(server_->stdout_text().find("https://127.0.0.1:"), std::string::npos);
+  std::string cmd = "curl -sk https://127.0.0.1:" + std::to_string(server_->port()) + "/healthz";
+  FILE* p = popen(cmd.c_str(), "r");
+  char buf[256] = {};
+  size_t n = fread(buf, 1, sizeof buf - 1, p);
+  pclose(p);
+  EXPECT_EQ(std::string(buf, n), R"({"status":"ok"})");
+}
+
+}  // namespace
+}  // namespace up::testing

@@ -1,0 +1,264 @@
+// What only the local-disk store promises: its folder layout, temp files and
+// crash leftovers, durability across reopening.
+
+#include "storage/local/local_blob_store.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "storage/temp_dir.h"
+
+namespace up::storage {
+namespace {
+
+namespace fs = std::filesystem;
+
+UnixMs now_ms() {
+  auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
+}
+
+// Fan-out folder names are two lower-case hex digits.
+bool is_hex2(const std::string& s) {
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  return s.size() == 2 && hex(s[0]) && hex(s[1]);
+}
+
+std::vector<fs::path> files_under(const fs::path& dir) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+    if (it->is_regular_file()) out.push_back(fs::relative(it->path(), dir));
+  }
+  return out;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class LocalBlobStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(dir_.path().empty());
+    root_ = dir_.path() + "/store";
+    auto s = open_local_blob_store(root_);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+
+  Status put(std::string_view locator, std::string_view bytes) {
+    auto w = store_->create(locator);
+    if (!w) return fail(w.error());
+    UP_TRY((*w)->append(bytes));
+    return (*w)->commit();
+  }
+
+  fs::path tmp() const { return fs::path(root_) / "tmp"; }
+  fs::path blobs() const { return fs::path(root_) / "blobs"; }
+
+  testing::TempDir dir_;
+  std::string root_;
+  BlobStorePtr store_;
+};
+
+TEST_F(LocalBlobStoreTest, OpenCreatesLayout) {
+  EXPECT_TRUE(fs::is_directory(blobs()));
+  EXPECT_TRUE(fs::is_directory(tmp()));
+  // Opening again is fine.
+  EXPECT_TRUE(open_local_blob_store(root_));
+  // A root whose parent is missing is an error, not a silently created tree.
+  auto bad = open_local_blob_store(dir_.path() + "/no/such/parent");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::kStorageIo);
+  EXPECT_EQ(bad.error().message.find(dir_.path()), std::string::npos) << "no paths in messages";
+}
+
+TEST_F(LocalBlobStoreTest, FilesLandInFanOutDirs) {
+  ASSERT_TRUE(put("01hzzzzzzzzzzzzzzzzzzzzzzz", "bytes"));
+  auto files = files_under(blobs());
+  ASSERT_EQ(files.size(), 1u);
+  std::vector<std::string> parts;
+  for (const auto& p : files[0]) parts.push_back(p.string());
+  ASSERT_EQ(parts.size(), 3u) << files[0];
+  EXPECT_TRUE(is_hex2(parts[0])) << files[0];
+  EXPECT_TRUE(is_hex2(parts[1])) << files[0];
+  EXPECT_EQ(parts[2], "01hzzzzzzzzzzzzzzzzzzzzzzz");
+  EXPECT_EQ(slurp(blobs() / files[0]), "bytes");
+}
+
+TEST_F(LocalBlobStoreTest, TimeOrderedIdsSpreadOverFanOut) {
+  // Ids created in one millisecond share a long prefix; the hash must still spread them.
+  std::set<std::string> level1;
+  for (int i = 0; i < 256; ++i) {
+    char id[32];
+    std::snprintf(id, sizeof id, "01h00000000000000000000%03d", i);
+    ASSERT_TRUE(put(id, "x"));
+  }
+  for (const auto& f : files_under(blobs())) level1.insert(f.begin()->string());
+  EXPECT_GE(level1.size(), 100u);  // ~162 expected for 256 ids over 256 folders
+}
+
+TEST_F(LocalBlobStoreTest, TempFileLivesInTmpUntilCommit) {
+  auto w = store_->create("pending");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append(std::string(100'000, 'p')));
+  EXPECT_EQ(files_under(tmp()).size(), 1u);
+  EXPECT_TRUE(files_under(blobs()).empty());
+
+  ASSERT_TRUE((*w)->commit());
+  EXPECT_TRUE(files_under(tmp()).empty());
+  EXPECT_EQ(files_under(blobs()).size(), 1u);
+}
+
+TEST_F(LocalBlobStoreTest, AbortRemovesTempFile) {
+  {
+    auto w = store_->create("aborted");
+    ASSERT_TRUE(w);
+    ASSERT_TRUE((*w)->append("some"));
+    EXPECT_EQ(files_under(tmp()).size(), 1u);
+  }
+  EXPECT_TRUE(files_under(tmp()).empty());
+  EXPECT_TRUE(files_under(blobs()).empty());
+}
+
+TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesHonoursAge) {
+  // A live writer, written just now.
+  auto live = store_->create("live");
+  ASSERT_TRUE(live);
+  ASSERT_TRUE((*live)->append(std::string(70'000, 'l')));
+
+  // A leftover whose last write was two hours ago.
+  fs::path old_file = tmp() / "12345-0000000000000000-0.tmp";
+  std::ofstream(old_file) << "old";
+  struct timespec times[2];
+  times[0].tv_sec = times[1].tv_sec = (now_ms() - 2 * 3600 * 1000) / 1000;
+  times[0].tv_nsec = times[1].tv_nsec = 0;
+  ASSERT_EQ(::utimensat(AT_FDCWD, old_file.c_str(), times, 0), 0);
+
+  auto removed = store_->remove_stale_temporaries(now_ms() - 3600 * 1000);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_FALSE(fs::exists(old_file));
+  EXPECT_EQ(files_under(tmp()).size(), 1u);  // the live one stays
+
+  ASSERT_TRUE((*live)->commit());
+  auto r = store_->open("live");
+  ASSERT_TRUE(r);
+  EXPECT_EQ((*r)->size(), 70'000u);
+}
+
+TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesAllAtMax) {
+  auto w = store_->create("doomed");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE((*w)->append("x"));
+  auto removed = store_->remove_stale_temporaries(std::numeric_limits<UnixMs>::max());
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_TRUE(files_under(tmp()).empty());
+  // Its writer can no longer publish, and says so rather than losing bytes silently.
+  EXPECT_FALSE((*w)->commit());
+  EXPECT_FALSE(store_->open("doomed"));
+}
+
+TEST_F(LocalBlobStoreTest, CrashLeftoverIsRemoved) {
+  // A process killed mid-upload: its destructors never run.
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto s = open_local_blob_store(root_);
+    if (!s) ::_exit(2);
+    auto w = (*s)->create("crashed");
+    if (!w || !(*w)->append(std::string(200'000, 'c'))) ::_exit(3);
+    ::raise(SIGKILL);
+    ::_exit(4);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
+
+  EXPECT_EQ(files_under(tmp()).size(), 1u);
+  EXPECT_FALSE(store_->open("crashed"));
+  size_t listed = 0;
+  ASSERT_TRUE(store_->list([&](const BlobEntry&) { ++listed; }));
+  EXPECT_EQ(listed, 0u);
+
+  auto removed = store_->remove_stale_temporaries(std::numeric_limits<UnixMs>::max());
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 1u);
+  EXPECT_TRUE(files_under(tmp()).empty());
+}
+
+TEST_F(LocalBlobStoreTest, DurableAfterReopen) {
+  std::string bytes(300'000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 31 + 7);
+  ASSERT_TRUE(put("durable", bytes));
+  store_.reset();
+
+  auto s = open_local_blob_store(root_);
+  ASSERT_TRUE(s);
+  auto r = (*s)->open("durable");
+  ASSERT_TRUE(r);
+  ASSERT_EQ((*r)->size(), bytes.size());
+  std::string back(bytes.size(), '\0');
+  auto n = (*r)->read_at(0, back);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, bytes.size());
+  EXPECT_TRUE(back == bytes);
+  size_t listed = 0;
+  ASSERT_TRUE((*s)->list([&](const BlobEntry& e) {
+    ++listed;
+    EXPECT_EQ(e.locator, "durable");
+    EXPECT_EQ(e.size, bytes.size());
+  }));
+  EXPECT_EQ(listed, 1u);
+}
+
+TEST_F(LocalBlobStoreTest, ReaderExposesFd) {
+  ASSERT_TRUE(put("fd", "zero-copy"));
+  auto r = store_->open("fd");
+  ASSERT_TRUE(r);
+  int fd = (*r)->native_fd();
+  ASSERT_GE(fd, 0);
+  char buf[16];
+  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  ASSERT_EQ(n, 9);
+  EXPECT_EQ(std::string(buf, 9), "zero-copy");
+  // Removing the blob does not disturb an open reader (a download in flight).
+  ASSERT_TRUE(store_->remove("fd"));
+  auto m = (*r)->read_at(5, std::span<char>(buf, sizeof buf));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(std::string(buf, *m), "copy");
+}
+
+TEST_F(LocalBlobStoreTest, ListIgnoresStrayFiles) {
+  ASSERT_TRUE(put("real", "r"));
+  std::ofstream(blobs() / "README") << "stray";
+  fs::create_directories(blobs() / "zz" / "00");
+  std::ofstream(blobs() / "zz" / "00" / "fake") << "stray";
+  auto files = files_under(blobs());
+  fs::create_directories(blobs() / files[0].parent_path() / "sub");  // a folder, not a blob
+  std::ofstream(blobs() / files[0].parent_path() / "bad.name") << "stray";
+
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_->list([&](const BlobEntry& e) { seen.push_back(e.locator); }));
+  EXPECT_EQ(seen, std::vector<std::string>{"real"});
+}
+
+}  // namespace
+}  // namespace up::storage
