@@ -36,14 +36,12 @@ struct ServeOptions {
   bool no_access_log = false;
 };
 
-// Runs the sweeper now and then until stopped. At start-up it also collects
-// orphans with no grace: nothing of this process is in flight yet, and the
-// embedded store is not shared with other servers.
+// Runs the sweeper now and then until stopped; orphans are looked for less
+// often (a walk over every blob), with a grace period for uploads in flight.
 class SweeperThread {
  public:
   SweeperThread(core::Sweeper& sweeper, long interval_ms, long orphan_grace_ms)
       : thread_([this, &sweeper, interval_ms, orphan_grace_ms] {
-          report(sweeper.collect_orphans(0));
           auto last_orphans = std::chrono::steady_clock::now();
           std::unique_lock lock(mu_);
           while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_; })) {
@@ -122,6 +120,11 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   cfg.access_log = !o.no_access_log;
   cfg.cors_allowed = [&s](std::string_view origin) { return s.directory.origin_allowed(origin); };
 
+  // Before listening, what a crash left behind goes with no grace: no upload of
+  // this process is in flight yet, and the embedded store is not shared.
+  if (auto swept = (*rt)->sweeper().collect_orphans(0); !swept)
+    std::fprintf(stderr, "upgate: start-up sweep failed: %s\n", swept.error().message.c_str());
+
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
@@ -184,9 +187,12 @@ int main(int argc, char** argv) {
       ->envname("UPGATE_SHUTDOWN_GRACE_MS")
       ->capture_default_str();
   serve_cmd->add_option("--sweep-interval-ms", so.sweep_interval_ms, "how often expired files are collected")
+      ->check(CLI::Range(100L, 86'400'000L))
       ->envname("UPGATE_SWEEP_INTERVAL_MS")
       ->capture_default_str();
+  // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
   serve_cmd->add_option("--orphan-grace-ms", so.orphan_grace_ms, "age before an unreferenced blob is removed")
+      ->check(CLI::Range(60'000L, 30L * 86'400'000L))
       ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
@@ -246,7 +252,9 @@ int main(int argc, char** argv) {
   }
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
-  sweep->add_option("--orphan-grace-ms", grace, "also remove unreferenced blobs older than this");
+  sweep->add_option("--orphan-grace-ms", grace,
+                    "also remove unreferenced blobs older than this (0 only while no server runs)")
+      ->check(CLI::NonNegativeNumber);
   sweep->callback([&] { rc = cli::sweep(open_services()->services(), grace); });
 
   serve_cmd->callback([&] { rc = serve(ropts, so); });

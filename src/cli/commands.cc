@@ -127,9 +127,11 @@ int sweep(core::Services& s, long long orphan_grace_ms) {
     orphans = o->orphan_blobs;
     temps = o->stale_temporaries;
   }
-  std::printf("{\"expired_objects\":%llu,\"purged_objects\":%llu,\"orphan_blobs\":%llu,\"stale_temporaries\":%llu}\n",
+  std::printf("{\"expired_objects\":%llu,\"purged_objects\":%llu,\"expired_transactions\":%llu,"
+              "\"orphan_blobs\":%llu,\"stale_temporaries\":%llu}\n",
               (unsigned long long)st->expired_objects, (unsigned long long)st->purged_objects,
-              (unsigned long long)orphans, (unsigned long long)temps);
+              (unsigned long long)st->expired_transactions, (unsigned long long)orphans,
+              (unsigned long long)temps);
   return 0;
 }
 

@@ -341,6 +341,22 @@ TEST_F(NativeApiTest, CorsPreflightAndExposedHeaders) {
   EXPECT_EQ(evil.header("access-control-allow-origin"), "");
 }
 
+TEST_F(NativeApiTest, BadTenantSettingsCreateNothing) {
+  auto r = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"half","cors_origins":"nope"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(client_->request("GET", "/v1/admin/tenants/half", admin()).status, 404);
+  r = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"bad id!"})");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1004);
+}
+
+TEST_F(NativeApiTest, OrphanSweepOverHttpKeepsAGracePeriod) {
+  auto r = client_->request("POST", "/v1/admin/sweep", admin(), R"({"orphan_grace_ms":0})");
+  EXPECT_EQ(r.status, 400);
+  r = client_->request("POST", "/v1/admin/sweep", admin(), R"({"orphan_grace_ms":60000})");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
 TEST_F(NativeApiTest, RequestIdIsEchoedAndLogged) {
   auto r = client_->request("GET", "/healthz", {{"X-Request-Id", "req-123"}});
   EXPECT_EQ(r.header("x-request-id"), "req-123");

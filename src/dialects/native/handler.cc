@@ -25,6 +25,7 @@ constexpr uint64_t kFieldLimit = 8 * 1024;          // a non-file multipart fiel
 constexpr uint64_t kMultipartSlack = 1024 * 1024;   // framing allowed above the file limit
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
+constexpr int64_t kMinOrphanGraceMs = 60'000;
 constexpr long long kMaxTtlSeconds = 10ll * 365 * 24 * 3600;
 
 std::vector<std::string_view> split_path(std::string_view path) {
@@ -145,6 +146,22 @@ Status read_quota(const json::value& v, Quota& q) {
   UP_TRY(field("max_bytes", q.max_bytes));
   UP_TRY(field("max_objects", q.max_objects));
   UP_TRY(field("max_object_bytes", q.max_object_bytes));
+  return ok();
+}
+
+// Applies the settable members of a tenant body (name, cors_origins, quota).
+Status patch_tenant(Tenant& t, const json::object& body) {
+  if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
+  if (auto* o = body.if_contains("cors_origins")) {
+    if (!o->is_array()) return fail(Errc::kInvalidArgument, "cors_origins must be an array of strings");
+    t.cors_origins.clear();
+    for (auto& v : o->as_array()) {
+      if (!v.is_string() || v.as_string().empty())
+        return fail(Errc::kInvalidArgument, "cors_origins must be an array of strings");
+      t.cors_origins.emplace_back(v.as_string());
+    }
+  }
+  if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, t.quota));
   return ok();
 }
 
@@ -524,6 +541,9 @@ class NativeHandler final : public http::Handler {
     if (!id) co_return co_await fail_with(ex, id.error());
     auto name = string_member(*body, "name", false);
     if (!name) co_return co_await fail_with(ex, name.error());
+    // Check the settings before anything is created, so a bad body creates nothing.
+    Tenant settings;
+    if (auto st = patch_tenant(settings, *body); !st) co_return co_await fail_with(ex, st.error());
     auto t = co_await blocking(ex, [&] { return s_.directory.create_tenant(*id, *name); });
     if (!t) co_return co_await fail_with(ex, t.error());
     if (body->contains("cors_origins") || body->contains("quota")) {
@@ -541,18 +561,7 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> apply_tenant_patch(Exchange& ex, Tenant t, const json::object& body, int status) {
-    if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
-    if (auto* o = body.if_contains("cors_origins")) {
-      if (!o->is_array()) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "cors_origins must be an array of strings"});
-      t.cors_origins.clear();
-      for (auto& v : o->as_array()) {
-        if (!v.is_string()) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "cors_origins must be an array of strings"});
-        t.cors_origins.emplace_back(v.as_string());
-      }
-    }
-    if (auto* q = body.if_contains("quota")) {
-      if (auto st = read_quota(*q, t.quota); !st) co_return co_await fail_with(ex, st.error());
-    }
+    if (auto st = patch_tenant(t, body); !st) co_return co_await fail_with(ex, st.error());
     auto st = co_await blocking(ex, [&] { return s_.directory.update_tenant(t); });
     if (!st) co_return co_await fail_with(ex, st.error());
     co_await ex.send(json_ok(status, tenant_json(t)));
@@ -629,7 +638,13 @@ class NativeHandler final : public http::Handler {
     auto body = co_await read_json_object(ex);
     if (!body) co_return co_await fail_with(ex, body.error());
     int64_t grace_ms = -1;  // orphans are collected only when asked
-    if (auto* g = body->if_contains("orphan_grace_ms"); g && g->is_int64()) grace_ms = g->as_int64();
+    if (auto* g = body->if_contains("orphan_grace_ms")) {
+      // A blob is briefly unreferenced between its rename and its metadata
+      // commit; a grace under a minute could remove an upload in flight.
+      if (!g->is_int64() || g->as_int64() < kMinOrphanGraceMs)
+        co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "orphan_grace_ms must be an integer >= 60000"));
+      grace_ms = g->as_int64();
+    }
     auto stats = co_await blocking(ex, [&]() -> Result<core::SweepStats> {
       auto s = s_.sweeper.sweep();
       if (!s || grace_ms < 0) return s;

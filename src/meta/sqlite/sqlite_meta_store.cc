@@ -13,6 +13,18 @@
 namespace up::meta {
 namespace {
 
+// SQLite result codes to the catalogue, in one place. A database locked by
+// another process past the busy timeout is worth a retry; a full disk is its own case.
+Errc code_of(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_FULL: return Errc::kDiskFull;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Errc::kUnavailable;
+    default: return Errc::kMetaIo;
+  }
+}
+
+
 // Column list shared by every query that returns whole objects; read_object()
 // reads the columns in this order.
 #define UP_OBJECT_COLUMNS                                                                      \
@@ -666,7 +678,7 @@ class SqliteMetaStore final : public MetaStore {
 
   Error db_error(int rc, std::string_view what) const {
     std::string msg = std::string(what) + ": " + sqlite3_errmsg(db_);
-    return Error{(rc & 0xff) == SQLITE_FULL ? Errc::kDiskFull : Errc::kMetaIo, std::move(msg)};
+    return Error{code_of(rc), std::move(msg)};
   }
 
   // Steps a statement that returns no rows.
@@ -794,7 +806,7 @@ Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                            nullptr);
   auto close_with = [&](std::string what) {
-    Errc code = (rc & 0xff) == SQLITE_FULL ? Errc::kDiskFull : Errc::kMetaIo;
+    Errc code = code_of(rc);
     std::string msg = what + " " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);
     return fail(code, std::move(msg));
