@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-      libexpected-dev libssl-dev libsqlite3-dev libpq-dev libcli11-dev
+      libexpected-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev curl nginx-light)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -3,7 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdlib>
 
@@ -145,18 +147,13 @@ bool base64_decode(std::string_view in, std::string& out) {
 }
 
 uint32_t crc32_update(uint32_t crc, std::string_view data) {
-  static const auto kTable = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  crc = ~crc;
-  for (unsigned char b : data) crc = kTable[(crc ^ b) & 0xff] ^ (crc >> 8);
-  return ~crc;
+  // zlib's is table-braided: several times faster than a byte-wise loop.
+  while (!data.empty()) {
+    const auto n = static_cast<uInt>(std::min<size_t>(data.size(), 1u << 30));
+    crc = static_cast<uint32_t>(::crc32(crc, reinterpret_cast<const Bytef*>(data.data()), n));
+    data.remove_prefix(n);
+  }
+  return crc;
 }
 
 }  // namespace up::crypto

@@ -46,7 +46,7 @@ Status Upload::append(std::string_view data) {
   UP_TRY(writer_->append(data));
   size_ += data.size();
   sha256_.update(data);
-  crc32_ = crypto::crc32_update(crc32_, data);
+  if (spec_.want_crc32) crc32_ = crypto::crc32_update(crc32_, data);
   if (md5_) md5_->update(data);
   while (qetag_block_ && !data.empty()) {
     const uint64_t take = std::min<uint64_t>(data.size(), kQetagBlock - qetag_block_fill_);

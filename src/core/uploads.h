@@ -40,6 +40,7 @@ struct UploadSpec {
   std::string meta_json = "{}";
   bool want_md5 = false;
   bool want_qetag = false;
+  bool want_crc32 = false;
 };
 
 // One upload in flight. Not thread-safe: one coroutine drives it.
@@ -55,7 +56,7 @@ class Upload {
   // kTooLarge as soon as the limit is passed.
   Status append(std::string_view data);
   uint64_t size() const { return size_; }
-  uint32_t crc32() const { return crc32_; }
+  uint32_t crc32() const { return crc32_; }  // REQUIRES: spec.want_crc32
   uint64_t limit() const { return limit_; }
   // Late fields (a name or meta sent after the file part) may still be set.
   UploadSpec& spec() { return spec_; }

@@ -44,6 +44,7 @@ constexpr auto kLingerTime = 2s;           // reading what a refused client stil
 constexpr uint64_t kLingerBytes = 64ull << 20;
 
 using TcpStream = beast::tcp_stream;
+using ChunkPtr = std::unique_ptr<std::array<char, kChunkBytes>>;
 using TlsStream = ssl::stream<beast::tcp_stream>;
 
 // What one connection shares with the shutdown path. Only touched on the
@@ -136,9 +137,8 @@ template <class Stream>
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, Stream& stream, beast::flat_buffer& buffer,
-               bhttp::request_parser<bhttp::buffer_body>& parser, std::array<char, kChunkBytes>& chunk,
-               std::string_view remote)
-      : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_(chunk),
+               bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk, std::string_view remote)
+      : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
         remote_(remote), started_(std::chrono::steady_clock::now()) {
     auto& req = parser_.get();
     target_ = std::string(req.target());
@@ -199,9 +199,13 @@ class ExchangeImpl final : public Exchange {
         }
       }
     }
+    // Beast reads only as much as the buffer's spare capacity: give it room
+    // for a whole chunk while a body streams (idle connections stay small).
+    if (buffer_.capacity() < kChunkBytes) buffer_.reserve(kChunkBytes);
+    auto& chunk = this->chunk();
     for (;;) {
-      parser_.get().body().data = chunk_.data();
-      parser_.get().body().size = chunk_.size();
+      parser_.get().body().data = chunk.data();
+      parser_.get().body().size = chunk.size();
       lowest(stream_).expires_after(server_.cfg.idle_timeout);
       auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kTok);
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -209,9 +213,9 @@ class ExchangeImpl final : public Exchange {
         broken_ = true;
         co_return fail(from_beast(ec));
       }
-      const size_t got = chunk_.size() - parser_.get().body().size;
+      const size_t got = chunk.size() - parser_.get().body().size;
       bytes_in_ += got;
-      if (got > 0 || parser_.is_done()) co_return std::string_view(chunk_.data(), got);
+      if (got > 0 || parser_.is_done()) co_return std::string_view(chunk.data(), got);
     }
   }
 
@@ -259,9 +263,10 @@ class ExchangeImpl final : public Exchange {
       co_return;
     }
     uint64_t left = length;
+    auto& chunk = this->chunk();
     while (left > 0) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk_.size()));
-      auto got = reader->read_at(offset, std::span<char>(chunk_.data(), want));
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
+      auto got = reader->read_at(offset, std::span<char>(chunk.data(), want));
       if (!got || *got == 0) {
         // The status line is gone already; all we can do is cut the response short.
         broken_ = true;
@@ -269,7 +274,7 @@ class ExchangeImpl final : public Exchange {
       }
       offset += *got;
       left -= *got;
-      res.body().data = chunk_.data();
+      res.body().data = chunk.data();
       res.body().size = *got;
       res.body().more = left > 0;
       lowest(stream_).expires_after(server_.cfg.idle_timeout);
@@ -325,6 +330,13 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
+  // The connection's body buffer, allocated on first use so that idle
+  // connections cost little.
+  std::array<char, kChunkBytes>& chunk() {
+    if (!chunk_storage_) chunk_storage_ = std::make_unique<std::array<char, kChunkBytes>>();
+    return *chunk_storage_;
+  }
+
   template <class Res>
   void add_headers(Res& res, const Response& r) {
     res.set(bhttp::field::server, "upgate");
@@ -344,7 +356,7 @@ class ExchangeImpl final : public Exchange {
   Stream& stream_;
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
-  std::array<char, kChunkBytes>& chunk_;
+  ChunkPtr& chunk_storage_;
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
   std::string target_, path_, query_, request_id_, log_fields_;
@@ -409,7 +421,7 @@ net::awaitable<void> Server::Impl::linger(Stream& stream) {
 template <class Stream>
 net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std::string remote) {
   beast::flat_buffer buffer;
-  auto chunk = std::make_unique<std::array<char, kChunkBytes>>();
+  ChunkPtr chunk;
   for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(cfg.header_limit_bytes);
@@ -417,6 +429,9 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
     state.idle = true;
     if (stopping.load()) co_return;
     if (!first && buffer.size() == 0) {
+      // Idle between requests: give the body buffers back.
+      buffer.shrink_to_fit();
+      chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
       // header timeout (so a client trickling its headers is cut off).
       lowest(stream).expires_after(cfg.idle_timeout);
@@ -444,7 +459,7 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
       }
       co_return;
     }
-    ExchangeImpl<Stream> ex(*this, stream, buffer, parser, *chunk, remote);
+    ExchangeImpl<Stream> ex(*this, stream, buffer, parser, chunk, remote);
     co_await serve(*this, ex);
     if (cfg.access_log) write_log(ex.log_line());
     if (!ex.keep_alive()) {

@@ -1,6 +1,8 @@
 #include "meta/sqlite/sqlite_meta_store.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <vector>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -383,11 +385,74 @@ class SqliteMetaStore final : public MetaStore {
     return ok();
   }
 
+  // Group commit: concurrent inserts share one transaction, so one WAL fsync
+  // makes a whole batch durable instead of one fsync each. The first caller to
+  // find no batch running leads: it takes everything queued, runs each insert
+  // under its own savepoint (a failed one is rolled back alone), commits once
+  // and wakes the others. A caller returns only after the commit of its batch.
   Status insert_object(const Object& o, const InsertOptions& opts) override {
+    PendingInsert me{&o, &opts};
+    std::unique_lock queue_lock(queue_mu_);
+    queue_.push_back(&me);
+    while (!me.done) {
+      if (batch_running_) {
+        queue_cv_.wait(queue_lock);
+        continue;
+      }
+      batch_running_ = true;
+      std::vector<PendingInsert*> batch;
+      batch.swap(queue_);
+      queue_lock.unlock();
+      run_insert_batch(batch);
+      queue_lock.lock();
+      for (PendingInsert* p : batch) p->done = true;
+      batch_running_ = false;
+      queue_cv_.notify_all();
+    }
+    return std::move(me.result);
+  }
+
+  struct PendingInsert {
+    const Object* object;
+    const InsertOptions* opts;
+    Status result = ok();
+    bool done = false;
+  };
+
+  void run_insert_batch(const std::vector<PendingInsert*>& batch) {
     std::lock_guard lock(mu_);
-    // BEGIN IMMEDIATE takes the write lock first, so every check below sees
-    // the state the insert commits on: two racing uploads cannot both pass.
-    return in_transaction([&]() -> Status {
+    if (batch.size() == 1) {
+      batch[0]->result = in_transaction([&] { return insert_one(*batch[0]->object, *batch[0]->opts); });
+      return;
+    }
+    auto fail_all = [&](const Error& e) {
+      for (PendingInsert* p : batch) p->result = fail(e);
+    };
+    if (auto b = exec("BEGIN IMMEDIATE"); !b) return fail_all(b.error());
+    for (PendingInsert* p : batch) {
+      if (auto sp = exec("SAVEPOINT one_insert"); !sp) {
+        rollback();
+        return fail_all(sp.error());
+      }
+      p->result = insert_one(*p->object, *p->opts);
+      Status end = p->result ? exec("RELEASE one_insert")
+                             : exec("ROLLBACK TO one_insert").and_then([&] { return exec("RELEASE one_insert"); });
+      if (!end) {
+        rollback();
+        return fail_all(end.error());
+      }
+    }
+    if (auto c = exec("COMMIT"); !c) {
+      rollback();
+      return fail_all(c.error());
+    }
+  }
+
+  // One insert's checks and writes. REQUIRES: mu_ held, inside a transaction
+  // begun with BEGIN IMMEDIATE, so every check sees the state the insert
+  // commits on: two racing uploads cannot both pass.
+  Status insert_one(const Object& o, const InsertOptions& opts) {
+    {
       if (!opts.grant_id.empty()) {
         auto used = exists("SELECT 1 FROM used_grants WHERE grant_id = ?", opts.grant_id);
         if (!used) return fail(std::move(used.error()));
@@ -447,7 +512,7 @@ class SqliteMetaStore final : public MetaStore {
       }
       if (live) UP_TRY(add_usage(o.tenant_id, o.app_id, static_cast<int64_t>(o.size), 1));
       return ok();
-    });
+    }
   }
 
   Result<Object> get_object(std::string_view tenant_id, std::string_view id) override {
@@ -788,6 +853,11 @@ class SqliteMetaStore final : public MetaStore {
   }
 
   std::mutex mu_;
+  // Group commit of insert_object (see there).
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<PendingInsert*> queue_;
+  bool batch_running_ = false;
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;  // SQL text -> prepared statement
 };

@@ -166,12 +166,18 @@ bool is_fanout_name(const char* name) {
   return hex(name[0]) && hex(name[1]) && name[2] == '\0';
 }
 
-// Where a blob lives: blobs/<aa>/<bb>/<locator>.
+// Where a blob lives: blobs/<aa>/<locator>. One level of 256 folders, all
+// made when the store opens: creating folders on the upload path is costly on
+// ext4 (directory inodes are spread over block groups), and 256 folders keep
+// each one small enough up to millions of blobs (ext4 indexes directories).
 struct BlobPath {
-  std::string level1;  // blobs/<aa>
-  std::string level2;  // blobs/<aa>/<bb>
-  std::string file;    // blobs/<aa>/<bb>/<locator>
+  std::string dir;   // blobs/<aa>
+  std::string file;  // blobs/<aa>/<locator>
 };
+constexpr int kFanOut = 256;
+constexpr int kTmpShards = 16;
+
+constexpr uint64_t kWritebackStep = 4 << 20;
 
 class LocalBlobWriter final : public BlobWriter {
  public:
@@ -195,7 +201,11 @@ class LocalBlobWriter final : public BlobWriter {
     }
     // Large chunks (the usual 64 KiB) go straight to the file; small ones are
     // coalesced so a chatty caller doesn't cost one syscall per append.
-    if (data.size() >= kBufferSize) return guard(write_all(fd_.get(), data.data(), data.size()));
+    if (data.size() >= kBufferSize) {
+      UP_TRY(guard(write_all(fd_.get(), data.data(), data.size())));
+      start_writeback();
+      return ok();
+    }
     if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
     std::memcpy(buffer_.get() + buffered_, data.data(), data.size());
     buffered_ += data.size();
@@ -208,12 +218,10 @@ class LocalBlobWriter final : public BlobWriter {
     UP_TRY(flush());
     if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync temp file")));
     fd_.reset();
-    UP_TRY(guard(ensure_dir(dest_.level1, blobs_dir_, "fan-out folder")));
-    UP_TRY(guard(ensure_dir(dest_.level2, dest_.level1, "fan-out folder")));
     if (int err = rename_no_replace(temp_path_, dest_.file)) {
       return guard(fail(os_error(err, "rename temp file to blob", OsOp::kPublish)));
     }
-    if (auto r = fsync_dir(dest_.level2, "fan-out folder"); !r) {
+    if (auto r = fsync_dir(dest_.dir, "fan-out folder"); !r) {
       // Not durable, so not committed: take the name back (the contract says
       // nothing is visible without a successful commit).
       ::unlink(dest_.file.c_str());
@@ -244,7 +252,21 @@ class LocalBlobWriter final : public BlobWriter {
     if (buffered_ == 0) return ok();
     size_t n = buffered_;
     buffered_ = 0;
-    return guard(write_all(fd_.get(), buffer_.get(), n));
+    UP_TRY(guard(write_all(fd_.get(), buffer_.get(), n)));
+    start_writeback();
+    return ok();
+  }
+
+  // Write-behind: ask the kernel to start writing what is in the file so far,
+  // every few MiB, without waiting. The fsync in commit() then finds most of a
+  // large file already on disk, so receiving and writing overlap instead of
+  // adding up. Only a hint: failures are left for fsync to report.
+  void start_writeback() {
+    const uint64_t in_file = bytes_written_ - buffered_;
+    if (in_file - writeback_started_ < kWritebackStep) return;
+    ::sync_file_range(fd_.get(), static_cast<off64_t>(writeback_started_),
+                      static_cast<off64_t>(in_file - writeback_started_), SYNC_FILE_RANGE_WRITE);
+    writeback_started_ = in_file;
   }
 
   Fd fd_;
@@ -254,6 +276,7 @@ class LocalBlobWriter final : public BlobWriter {
   std::unique_ptr<char[]> buffer_;  // allocated on the first small append
   size_t buffered_ = 0;
   uint64_t bytes_written_ = 0;
+  uint64_t writeback_started_ = 0;
   bool committed_ = false;
   bool failed_ = false;
 };
@@ -293,7 +316,7 @@ class LocalBlobStore final : public BlobStore {
     UP_TRY(check_locator(locator));
     // A few retries cover names left by an earlier process with the same pid.
     for (int attempt = 0; attempt < 8; ++attempt) {
-      std::string temp_path = tmp_dir_ + "/" + temp_name();
+      std::string temp_path = tmp_shard(locator) + "/" + temp_name();
       int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
       if (fd >= 0) {
         return std::make_unique<LocalBlobWriter>(Fd(fd), std::move(temp_path), blobs_dir_,
@@ -324,26 +347,23 @@ class LocalBlobStore final : public BlobStore {
       if (errno == ENOENT) return ok();
       return fail(os_error(errno, "remove blob"));
     }
-    return fsync_dir(path.level2, "fan-out folder");
+    return fsync_dir(path.dir, "fan-out folder");
   }
 
   // storage::BlobStore
   Status list(const std::function<void(const BlobEntry&)>& visit) override {
     return for_each_entry(blobs_dir_, "blobs folder", [&](int fd1, const char* n1) -> Status {
       if (!is_fanout_name(n1)) return ok();
-      return for_each_entry_at(fd1, n1, "fan-out folder", [&](int fd2, const char* n2) -> Status {
-        if (!is_fanout_name(n2)) return ok();
-        return for_each_entry_at(fd2, n2, "fan-out folder", [&](int fd3, const char* name) -> Status {
-          if (!is_valid_locator(name)) return ok();
-          struct stat st;
-          if (::fstatat(fd3, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT) return ok();  // removed while we walk
-            return fail(os_error(errno, "stat blob"));
-          }
-          if (!S_ISREG(st.st_mode)) return ok();
-          visit(BlobEntry{name, static_cast<uint64_t>(st.st_size), mtime_ms(st)});
-          return ok();
-        });
+      return for_each_entry_at(fd1, n1, "fan-out folder", [&](int fd2, const char* name) -> Status {
+        if (!is_valid_locator(name)) return ok();
+        struct stat st;
+        if (::fstatat(fd2, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+          if (errno == ENOENT) return ok();  // removed while we walk
+          return fail(os_error(errno, "stat blob"));
+        }
+        if (!S_ISREG(st.st_mode)) return ok();
+        visit(BlobEntry{name, static_cast<uint64_t>(st.st_size), mtime_ms(st)});
+        return ok();
       });
     });
   }
@@ -351,7 +371,7 @@ class LocalBlobStore final : public BlobStore {
   // storage::BlobStore
   Result<uint64_t> remove_stale_temporaries(UnixMs older_than) override {
     uint64_t removed = 0;
-    UP_TRY(for_each_entry(tmp_dir_, "tmp folder", [&](int fd, const char* name) -> Status {
+    auto remove_if_stale = [&](int fd, const char* name) -> Status {
       struct stat st;
       if (::fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         if (errno == ENOENT) return ok();  // committed or aborted meanwhile
@@ -364,20 +384,29 @@ class LocalBlobStore final : public BlobStore {
       }
       ++removed;
       return ok();
+    };
+    // Files in the shards, and (from older layouts) straight in tmp/.
+    UP_TRY(for_each_entry(tmp_dir_, "tmp folder", [&](int fd, const char* name) -> Status {
+      if (std::strlen(name) == 1) return for_each_entry_at(fd, name, "tmp shard", remove_if_stale);
+      return remove_if_stale(fd, name);
     }));
     return removed;
   }
 
  private:
+  // Writers in progress are spread over kTmpShards folders: creating a file
+  // holds its folder's lock while ext4 allocates the inode, and one shared
+  // tmp/ folder made concurrent uploads queue there.
+  std::string tmp_shard(std::string_view locator) const {
+    return tmp_dir_ + "/" + "0123456789abcdef"[fnv1a(locator) % kTmpShards];
+  }
+
   BlobPath blob_path(std::string_view locator) const {
-    uint32_t h = fnv1a(locator);
-    char aa[3], bb[3];
-    std::snprintf(aa, sizeof aa, "%02x", static_cast<unsigned>(h >> 24));
-    std::snprintf(bb, sizeof bb, "%02x", static_cast<unsigned>((h >> 16) & 0xff));
+    char aa[3];
+    std::snprintf(aa, sizeof aa, "%02x", static_cast<unsigned>(fnv1a(locator) >> 24));
     BlobPath p;
-    p.level1 = blobs_dir_ + "/" + aa;
-    p.level2 = p.level1 + "/" + bb;
-    p.file = p.level2 + "/" + std::string(locator);
+    p.dir = blobs_dir_ + "/" + aa;
+    p.file = p.dir + "/" + std::string(locator);
     return p;
   }
 
@@ -432,6 +461,13 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root) {
   }
   UP_TRY(ensure_dir(root + "/blobs", root, "blobs folder"));
   UP_TRY(ensure_dir(root + "/tmp", root, "tmp folder"));
+  for (int i = 0; i < kTmpShards; ++i)
+    UP_TRY(ensure_dir(root + "/tmp/" + "0123456789abcdef"[i], root + "/tmp", "tmp shard"));
+  for (int i = 0; i < kFanOut; ++i) {
+    char aa[3];
+    std::snprintf(aa, sizeof aa, "%02x", i);
+    UP_TRY(ensure_dir(root + "/blobs/" + aa, root + "/blobs", "fan-out folder"));
+  }
   // Fail now, not on the first upload, when the folders are unusable.
   for (const char* sub : {"/blobs", "/tmp"}) {
     std::string dir = root + sub;
