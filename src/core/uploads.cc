@@ -1,5 +1,8 @@
 #include "core/uploads.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "core/ids.h"
 #include "meta/meta_store.h"
 
@@ -99,6 +102,8 @@ Result<Object> Upload::commit() {
   opts.grant_expires_at = spec_.grant_expires_at;
   opts.app_max_bytes = quota_.app_max_bytes;
   opts.app_max_objects = quota_.app_max_objects;
+  if (spec_.max_app_objects)
+    opts.app_max_objects = std::min(opts.app_max_objects.value_or(UINT64_MAX), *spec_.max_app_objects);
   opts.tenant_max_bytes = quota_.tenant_max_bytes;
   opts.tenant_max_objects = quota_.tenant_max_objects;
   if (auto st = meta_.insert_object(o, opts); !st) {

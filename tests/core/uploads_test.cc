@@ -102,6 +102,15 @@ TEST_F(UploadServiceTest, QuotaCountsBytesAndObjects) {
   EXPECT_EQ(blob_count(), 2u);
 }
 
+TEST_F(UploadServiceTest, ADialectMayTightenTheObjectCount) {
+  auto spec = testing::spec_for("t1", "a");
+  spec.max_app_objects = 1;
+  ASSERT_TRUE(upload(spec, "1"));
+  auto second = upload(spec, "2");
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kObjectLimit);
+}
+
 TEST_F(UploadServiceTest, MinimumSizeIsCheckedAtCommit) {
   auto spec = testing::spec_for("t1", "tiny");
   spec.min_bytes = 1;
