@@ -14,6 +14,7 @@
 #include "app/runtime.h"
 #include "cli/commands.h"
 #include "core/ids.h"
+#include "dialects/jpush/jpush.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
 
@@ -126,6 +127,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     std::fprintf(stderr, "upgate: start-up sweep failed: %s\n", swept.error().message.c_str());
 
   std::vector<http::HandlerPtr> handlers;
+  handlers.push_back(dialects::jpush::make_handler(s));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {

@@ -3,50 +3,36 @@
 #include <cstdio>
 #include <string>
 
+#include <boost/json.hpp>
+
 #include "core/services.h"
 #include "core/text.h"
 
 namespace up::cli {
 namespace {
 
-// Minimal JSON string quoting for the CLI's output.
-std::string q(std::string_view s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(static_cast<char>(c));
-    } else if (c < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else {
-      out.push_back(static_cast<char>(c));
-    }
-  }
-  return out + "\"";
-}
+namespace json = boost::json;
 
 int report(const Error& e) {
   std::fprintf(stderr, "upgate: %s (code %d)\n", e.message.c_str(), static_cast<int>(e.code));
   return 1;
 }
 
+void print(const json::object& o) { std::printf("%s\n", json::serialize(o).c_str()); }
+
 void print_tenant(const Tenant& t) {
-  std::printf("{\"id\":%s,\"name\":%s,\"created_at\":%s}\n", q(t.id).c_str(), q(t.name).c_str(),
-              q(format_iso8601(t.created_at)).c_str());
+  print({{"id", t.id}, {"name", t.name}, {"created_at", format_iso8601(t.created_at)}});
 }
 
 void print_app(const App& a) {
-  std::printf("{\"tenant_id\":%s,\"id\":%s,\"name\":%s,\"dialect\":%s}\n", q(a.tenant_id).c_str(),
-              q(a.id).c_str(), q(a.name).c_str(), q(a.dialect).c_str());
+  print({{"tenant_id", a.tenant_id}, {"id", a.id}, {"name", a.name}, {"dialect", a.dialect}});
 }
 
 void print_key(const ApiKey& k, const std::string& token = {}) {
-  std::printf("{\"id\":%s,\"tenant_id\":%s,\"name\":%s,\"role\":%s,\"app_id\":%s,\"enabled\":%s%s}\n",
-              q(k.id).c_str(), q(k.tenant_id).c_str(), q(k.name).c_str(), q(to_string(k.role)).c_str(),
-              q(k.app_id).c_str(), k.enabled ? "true" : "false",
-              token.empty() ? "" : (",\"token\":" + q(token)).c_str());
+  json::object o{{"id", k.id},         {"tenant_id", k.tenant_id}, {"name", k.name},
+                 {"role", to_string(k.role)}, {"app_id", k.app_id}, {"enabled", k.enabled}};
+  if (!token.empty()) o["token"] = token;
+  print(o);
 }
 
 }  // namespace
@@ -113,7 +99,7 @@ int keys_set_enabled(core::Services& s, const std::string& key_id, bool enabled)
 
 int keys_delete(core::Services& s, const std::string& key_id) {
   if (auto st = s.auth.delete_key(key_id); !st) return report(st.error());
-  std::printf("{\"deleted\":%s}\n", q(key_id).c_str());
+  print({{"deleted", key_id}});
   return 0;
 }
 
@@ -127,11 +113,11 @@ int sweep(core::Services& s, long long orphan_grace_ms) {
     orphans = o->orphan_blobs;
     temps = o->stale_temporaries;
   }
-  std::printf("{\"expired_objects\":%llu,\"purged_objects\":%llu,\"expired_transactions\":%llu,"
-              "\"orphan_blobs\":%llu,\"stale_temporaries\":%llu}\n",
-              (unsigned long long)st->expired_objects, (unsigned long long)st->purged_objects,
-              (unsigned long long)st->expired_transactions, (unsigned long long)orphans,
-              (unsigned long long)temps);
+  print({{"expired_objects", st->expired_objects},
+         {"purged_objects", st->purged_objects},
+         {"expired_transactions", st->expired_transactions},
+         {"orphan_blobs", orphans},
+         {"stale_temporaries", temps}});
   return 0;
 }
 

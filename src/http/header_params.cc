@@ -7,21 +7,7 @@
 namespace up::http {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string to_lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = lower(c);
-  return out;
-}
 
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -56,7 +42,7 @@ bool for_each_param(std::string_view s, Quoting quoting, Fn&& fn) {
     if (i >= n) break;
     const size_t name_start = i;
     while (i < n && s[i] != '=' && s[i] != ';') ++i;
-    std::string_view name = trim(s.substr(name_start, i - name_start));
+    std::string_view name = trim_ows(s.substr(name_start, i - name_start));
     if (i >= n || s[i] == ';') continue;
     ++i;  // '='
     while (i < n && is_ows(s[i])) ++i;
@@ -84,7 +70,7 @@ bool for_each_param(std::string_view s, Quoting quoting, Fn&& fn) {
     } else {
       const size_t value_start = i;
       while (i < n && s[i] != ';') ++i;
-      value = std::string(trim(s.substr(value_start, i - value_start)));
+      value = std::string(trim_ows(s.substr(value_start, i - value_start)));
     }
     if (!fn(name, std::move(value))) break;
   }
@@ -127,7 +113,7 @@ std::optional<std::string> decode_ext_value(std::string_view v) {
   if (q1 == std::string_view::npos) return std::nullopt;
   const size_t q2 = v.find('\'', q1 + 1);
   if (q2 == std::string_view::npos) return std::nullopt;
-  const std::string_view charset = trim(v.substr(0, q1));
+  const std::string_view charset = trim_ows(v.substr(0, q1));
   auto decoded = percent_decode(v.substr(q2 + 1));
   if (!decoded) return std::nullopt;
   if (iequals(charset, "UTF-8")) {
@@ -195,8 +181,20 @@ bool parse_u64(std::string_view s, uint64_t& out) {
 
 }  // namespace
 
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
 std::string media_type(std::string_view content_type) {
-  return to_lower(trim(content_type.substr(0, content_type.find(';'))));
+  return to_lower_ascii(trim_ows(content_type.substr(0, content_type.find(';'))));
 }
 
 std::optional<std::string> header_param(std::string_view header_value, std::string_view name) {
@@ -227,7 +225,7 @@ Result<std::string> multipart_boundary(std::string_view content_type) {
 
 Result<ContentDisposition> parse_content_disposition(std::string_view value) {
   ContentDisposition cd;
-  cd.type = to_lower(trim(value.substr(0, value.find(';'))));
+  cd.type = to_lower_ascii(trim_ows(value.substr(0, value.find(';'))));
   if (cd.type.empty() || cd.type.find('=') != std::string::npos)
     return fail(Errc::kBadMultipart, "Content-Disposition without a disposition type");
   std::optional<std::string> plain;
@@ -293,15 +291,15 @@ std::string format_content_disposition(std::string_view disposition, std::string
 
 Result<std::optional<ByteRange>> parse_range(std::string_view value, uint64_t size) {
   using Out = std::optional<ByteRange>;
-  value = trim(value);
+  value = trim_ows(value);
   const size_t eq = value.find('=');
-  if (eq == std::string_view::npos || !iequals(trim(value.substr(0, eq)), "bytes")) return Out{};
-  const std::string_view spec = trim(value.substr(eq + 1));
+  if (eq == std::string_view::npos || !iequals(trim_ows(value.substr(0, eq)), "bytes")) return Out{};
+  const std::string_view spec = trim_ows(value.substr(eq + 1));
   if (spec.find(',') != std::string_view::npos) return Out{};  // multiple ranges: send it all
   const size_t dash = spec.find('-');
   if (dash == std::string_view::npos) return Out{};
-  const std::string_view a = trim(spec.substr(0, dash));
-  const std::string_view b = trim(spec.substr(dash + 1));
+  const std::string_view a = trim_ows(spec.substr(0, dash));
+  const std::string_view b = trim_ows(spec.substr(dash + 1));
   ByteRange r;
   if (a.empty()) {
     uint64_t suffix = 0;

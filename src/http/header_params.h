@@ -11,6 +11,11 @@
 
 namespace up::http {
 
+// Header-text basics shared by the parsers here and in multipart.cc.
+inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
+std::string_view trim_ows(std::string_view s);       // optional white space at both ends
+std::string to_lower_ascii(std::string_view s);
+
 // From a Content-Type value: the media type (lower-cased, no params) and the
 // value of one parameter (quoted or token; quotes and backslash escapes removed).
 std::string media_type(std::string_view content_type);

@@ -7,19 +7,6 @@
 namespace up::http {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-void lower_in_place(std::string& s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-}
-
 tl::unexpected<Error> bad(std::string message) {
   return fail(Errc::kBadMultipart, std::move(message));
 }
@@ -208,15 +195,14 @@ Status MultipartParser::header_line(std::string_view line, MultipartSink& sink) 
     if (part_.headers.empty()) return bad("part header starts with whitespace");
     auto& value = part_.headers.back().second;
     value += ' ';
-    value += trim(line);
+    value += trim_ows(line);
     return ok();
   }
   const size_t colon = line.find(':');
   if (colon == std::string_view::npos) return bad("part header without a colon");
-  std::string name(trim(line.substr(0, colon)));
+  std::string name = to_lower_ascii(trim_ows(line.substr(0, colon)));
   if (name.empty()) return bad("part header with an empty name");
-  lower_in_place(name);
-  part_.headers.emplace_back(std::move(name), std::string(trim(line.substr(colon + 1))));
+  part_.headers.emplace_back(std::move(name), std::string(trim_ows(line.substr(colon + 1))));
   return ok();
 }
 

@@ -26,18 +26,6 @@
 namespace up::testing {
 namespace fs = std::filesystem;
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/upgate-test-XXXXXX";
-  char* p = mkdtemp(tmpl);
-  if (!p) std::abort();
-  path_ = p;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
 namespace {
 
 std::string upgate_bin() {
@@ -203,8 +191,20 @@ ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string da
   log_path_ = data_dir_ + ".log." + std::to_string(getpid()) + "." + std::to_string(runs++);
 }
 
+namespace {
+// A sanitizer report in the server's output fails the test that ran it (the
+// server is a separate process, so its reports would otherwise go unseen).
+void check_sanitizer_reports(const std::string& log) {
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
+    auto at = log.find(marker);
+    if (at != std::string::npos) ADD_FAILURE() << "sanitizer report from upgate:\n" << log.substr(at, 4000);
+  }
+}
+}  // namespace
+
 ServerProcess::~ServerProcess() {
   if (pid_ > 0) kill9();
+  check_sanitizer_reports(read_file(log_path_));
   std::error_code ec;
   fs::remove(log_path_, ec);
 }

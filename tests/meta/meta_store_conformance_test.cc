@@ -10,7 +10,7 @@
 #include "meta/memory/memory_meta_store.h"
 #include "meta/meta_store.h"
 #include "meta/sqlite/sqlite_meta_store.h"
-#include "meta/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace up::meta {
 namespace {
@@ -110,7 +110,7 @@ class MetaStoreConformance : public ::testing::Test {
     return store_->insert_object(o, opts);
   }
 
-  test::TempDir dir_;
+  testing::TempDir dir_;
   MetaStorePtr store_;
 };
 

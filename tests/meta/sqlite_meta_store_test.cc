@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 
 #include "meta/sqlite/migrations.h"
-#include "meta/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace up::meta {
 namespace {
@@ -54,7 +54,7 @@ class RawDb {
 
 class SqliteMetaStoreTest : public ::testing::Test {
  protected:
-  std::string path() const { return (dir_.path() / "meta.db").string(); }
+  std::string path() const { return dir_.path() + "/meta.db"; }
 
   MetaStorePtr open() {
     auto store = open_sqlite_meta_store(path());
@@ -66,7 +66,7 @@ class SqliteMetaStoreTest : public ::testing::Test {
     return std::to_string(sqlite_migrations().back().version);
   }
 
-  test::TempDir dir_;
+  testing::TempDir dir_;
 };
 
 TEST_F(SqliteMetaStoreTest, DataSurvivesReopen) {
@@ -204,7 +204,7 @@ TEST_F(SqliteMetaStoreTest, RejectsAFileThatIsNotADatabase) {
 }
 
 TEST_F(SqliteMetaStoreTest, RejectsAnUnopenablePath) {
-  auto s = open_sqlite_meta_store((dir_.path() / "missing-dir" / "meta.db").string());
+  auto s = open_sqlite_meta_store(dir_.path() + "/missing-dir/meta.db");
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, Errc::kMetaIo);
 }

@@ -16,7 +16,7 @@
 #include "storage/blob_store.h"
 #include "storage/local/local_blob_store.h"
 #include "storage/memory/memory_blob_store.h"
-#include "storage/temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace up::storage {
 namespace {

@@ -195,6 +195,7 @@ class LocalBlobWriter final : public BlobWriter {
   // storage::BlobWriter
   Status append(std::string_view data) override {
     UP_TRY(check_usable());
+    if (data.empty()) return ok();
     bytes_written_ += data.size();
     if (buffered_ + data.size() > kBufferSize) {
       if (auto r = flush(); !r) return r;

@@ -78,7 +78,7 @@ class MemoryBlobReader final : public BlobReader {
   Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
     if (offset >= data_->size()) return size_t{0};
     size_t n = std::min<uint64_t>(out.size(), data_->size() - offset);
-    std::memcpy(out.data(), data_->data() + offset, n);
+    if (n > 0) std::memcpy(out.data(), data_->data() + offset, n);  // an empty span may be null
     return n;
   }
 

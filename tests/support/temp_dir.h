@@ -1,5 +1,6 @@
 #pragma once
 // A fresh folder under /tmp for one test, removed with everything in it.
+// Shared by every test folder (tests/support is on their include path).
 
 #include <cstdlib>
 #include <filesystem>

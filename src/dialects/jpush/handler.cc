@@ -1,0 +1,449 @@
+// Routes of the JPush file API (spec/jpush.md §5; vendor doc "File Management API").
+//
+// Identity mapping (no schema of its own): the JPush AppKey is the id of an
+// upgate app with dialect "jpush"; the masterSecret is an upgate API key bound
+// to that app. The 2020 devKey:devSecret form maps to tenant id : admin key of
+// that tenant. The file API names no app in its URLs, so a devKey request can
+// only act on an app when its admin key is bound to one; an unbound admin key
+// gets 1105 "no permission", which is what JPush answers developers without the
+// file-API grant.
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include <boost/json.hpp>
+
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/services.h"
+#include "core/text.h"
+#include "dialects/jpush/errors.h"
+#include "dialects/jpush/id_list.h"
+#include "dialects/jpush/jpush.h"
+#include "dialects/jpush/settings.h"
+#include "http/exchange.h"
+#include "http/header_params.h"
+#include "http/multipart.h"
+
+namespace up::dialects::jpush {
+namespace {
+
+namespace json = boost::json;
+namespace net = boost::asio;
+using http::Exchange;
+using http::blocking;
+
+constexpr const char* kDialect = "jpush";
+constexpr uint64_t kMaxFileBytes = 10ull * 1024 * 1024;  // "Max 10 MB"
+constexpr uint64_t kMultipartSlack = 64 * 1024;          // framing and small fields
+constexpr uint64_t kMaxValidFiles = 20;                  // per app, 1112 past it
+constexpr int kDefaultTtlHours = 720;
+constexpr int kMaxTtlHours = 720;
+constexpr size_t kTtlFieldLimit = 32;
+constexpr UnixMs kRateWindowMs = 60'000;
+constexpr UnixMs kHourMs = 3'600'000;
+
+// What every request after authentication carries.
+struct Context {
+  core::Principal principal;
+  App app;
+  Settings settings;
+  core::RateDecision rate;
+};
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    auto slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  return parts;
+}
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+// file ids are "<appKey>-<uuid>"; anything else cannot name one.
+bool plain_token(std::string_view s) {
+  if (s.empty() || s.size() > 200) return false;
+  for (unsigned char c : s)
+    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+  return true;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Basic credentials → (user, secret); kUnauthenticated when absent or malformed.
+Result<std::pair<std::string, std::string>> basic_credentials(std::optional<std::string_view> header) {
+  if (!header || !iequals_prefix(*header, "Basic "))
+    return fail(Errc::kUnauthenticated, "authentication failed: send Authorization: Basic base64(appKey:masterSecret)");
+  std::string decoded;
+  const std::string encoded = trim(header->substr(6));
+  if (encoded.empty() || !crypto::base64_decode(encoded, decoded))
+    return fail(Errc::kUnauthenticated, "authentication failed: malformed Basic credentials");
+  const auto colon = decoded.find(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == decoded.size())
+    return fail(Errc::kUnauthenticated, "authentication failed: expected appKey:masterSecret");
+  return std::make_pair(decoded.substr(0, colon), decoded.substr(colon + 1));
+}
+
+// Blocking: verifies the secret and resolves the JPush app (see the file comment).
+Result<Context> resolve(core::Services& s, const std::string& user, const std::string& secret) {
+  const Error auth_failed(Errc::kUnauthenticated, "authentication failed: check AppKey and MasterSecret");
+  auto p = s.auth.authenticate(secret);
+  if (!p) {
+    if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable) return fail(p.error());
+    return fail(auth_failed);
+  }
+  std::string app_id;
+  if (!p->app_id.empty() && p->app_id == user) {
+    app_id = p->app_id;  // appKey:masterSecret
+  } else if (user == p->tenant_id && p->is_admin()) {
+    // devKey:devSecret
+    if (p->app_id.empty())
+      return fail(Errc::kPermissionDenied, "no permission: a devSecret must be an admin key bound to one JPush app");
+    app_id = p->app_id;
+  } else {
+    return fail(auth_failed);
+  }
+  auto app = s.directory.app(p->tenant_id, app_id);
+  if (!app) {
+    if (app.error().kind() == Kind::kNotFound) return fail(auth_failed);
+    return fail(app.error());
+  }
+  if (app->dialect != kDialect) return fail(auth_failed);  // not a JPush AppKey
+  Context ctx;
+  ctx.principal = std::move(*p);
+  ctx.settings = parse_settings(app->settings_json);
+  ctx.app = std::move(*app);
+  return ctx;
+}
+
+// A random (version 4) UUID, as JPush file ids carry one after the AppKey.
+std::string new_uuid() {
+  std::string h = random_hex(16);
+  h[12] = '4';
+  h[16] = "89ab"[std::strtoul(h.substr(16, 1).c_str(), nullptr, 16) & 3];
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+}
+
+// "YYYY-MM-DD HH:MM:SS" at a fixed offset from UTC (JPush shows Beijing time).
+std::string format_time(UnixMs t, int offset_minutes) {
+  const int64_t ms = t + int64_t{offset_minutes} * 60'000;
+  time_t secs = static_cast<time_t>(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+// "1".."720" hours; blank means the default (form builders send empty fields).
+Result<int> parse_ttl(std::string_view raw) {
+  const std::string v = trim(raw);
+  if (v.empty()) return kDefaultTtlHours;
+  if (v.size() > 4) return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+  int hours = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+    hours = hours * 10 + (c - '0');
+  }
+  if (hours < 1 || hours > kMaxTtlHours)
+    return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+  return hours;
+}
+
+std::string type_of(const Object& o) {
+  boost::system::error_code ec;
+  json::value v = json::parse(o.meta_json, ec);
+  if (ec || !v.is_object()) return {};
+  auto* t = v.as_object().if_contains("type");
+  return t && t->is_string() ? std::string(t->as_string()) : std::string();
+}
+
+std::string upload_meta(std::string_view type, int ttl_hours, uint64_t ids) {
+  json::object o;
+  o["type"] = type;
+  o["ttl"] = ttl_hours;
+  o["ids"] = ids;
+  return json::serialize(o);
+}
+
+json::object file_json(const Object& o, const Settings& settings) {
+  json::object j;
+  j["file_id"] = o.key;
+  j["type"] = type_of(o);
+  j["create_time"] = format_time(o.created_at, settings.time_zone_offset_minutes);
+  if (o.expires_at) j["expire_time"] = format_time(*o.expires_at, settings.time_zone_offset_minutes);
+  j["file_name"] = o.name;
+  return j;
+}
+
+std::string list_body(const std::vector<Object>& files, const Settings& settings) {
+  json::array arr;
+  for (const Object& o : files) arr.push_back(file_json(o, settings));
+  json::object body;
+  body["total_count"] = files.size();
+  body["files"] = std::move(arr);
+  return json::serialize(body);
+}
+
+std::string file_id_body(const std::string& file_id) {
+  json::object o;
+  o["file_id"] = file_id;
+  return json::serialize(o);
+}
+
+// Streams the `filename` part through the id-list rules into the upload; keeps
+// the small `ttl` field; ignores other fields.
+class FileSink final : public http::MultipartSink {
+ public:
+  explicit FileSink(core::Upload& upload) : upload_(upload) {}
+
+  Status on_part_begin(const http::PartHeaders& part) override {
+    if (part.name == "filename") {
+      if (saw_file_) return fail(Errc::kInvalidArgument, "invalid parameter: more than one filename part");
+      saw_file_ = in_file_ = true;
+      filename_ = part.filename;
+      content_type_ = part.content_type;
+    } else if (part.name == "ttl") {
+      if (saw_ttl_) return fail(Errc::kInvalidArgument, "invalid ttl: sent more than once");
+      saw_ttl_ = in_ttl_ = true;
+    }
+    return ok();
+  }
+  Status on_part_data(std::string_view data) override {
+    if (in_file_) {
+      // Validate first: a refused file is never written past the bad line.
+      UP_TRY(validator_.feed(data));
+      if (auto st = upload_.append(data); !st) {
+        if (st.error().code == Errc::kTooLarge)
+          return fail(Errc::kTooLarge, "file too large: at most " + std::to_string(upload_.limit()) + " bytes");
+        return st;
+      }
+      return ok();
+    }
+    if (in_ttl_) {
+      if (ttl_.size() + data.size() > kTtlFieldLimit)
+        return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+      ttl_.append(data);
+    }
+    return ok();
+  }
+  Status on_part_end() override {
+    if (in_file_) UP_TRY(validator_.finish());
+    in_file_ = in_ttl_ = false;
+    return ok();
+  }
+
+  bool saw_file() const { return saw_file_; }
+  const std::string& filename() const { return filename_; }
+  const std::string& content_type() const { return content_type_; }
+  const std::string& ttl() const { return ttl_; }
+  uint64_t ids() const { return validator_.ids(); }
+
+ private:
+  core::Upload& upload_;
+  IdListValidator validator_;
+  bool saw_file_ = false, in_file_ = false, saw_ttl_ = false, in_ttl_ = false;
+  std::string filename_, content_type_, ttl_;
+};
+
+class JPushHandler final : public http::Handler {
+ public:
+  explicit JPushHandler(core::Services& services) : s_(services) {}
+
+  // http::Handler
+  bool matches(std::string_view, std::string_view path) const override {
+    return path == "/v3/files" || path.starts_with("/v3/files/");
+  }
+
+  net::awaitable<void> handle(Exchange& ex) override {
+    auto creds = basic_credentials(ex.header("Authorization"));
+    if (!creds) co_return co_await ex.send(error_response(creds.error()));
+    auto ctx = co_await blocking(ex, [&] { return resolve(s_, creds->first, creds->second); });
+    if (!ctx) {
+      log_internal(ex, ctx.error());
+      co_return co_await ex.send(error_response(ctx.error()));
+    }
+    co_await serve(ex, *ctx);
+  }
+
+ private:
+  net::awaitable<void> serve(Exchange& ex, Context& ctx) {
+    ex.log_field("tenant", ctx.principal.tenant_id);
+    ex.log_field("app", ctx.app.id);
+
+    // One pool per app shared by every file API, as JPush counts them.
+    const std::string rate_key = "jpush:" + ctx.app.tenant_id + ":" + ctx.app.id;
+    ctx.rate = s_.rate_limiter.hit(rate_key, ctx.settings.rate_limit_per_minute, kRateWindowMs);
+    if (!ctx.rate.allowed)
+      co_return co_await fail_with(ex, ctx, Error(Errc::kRateLimited, "Rate limit exceeded"));
+
+    const auto parts = split_path(ex.path());  // "v3", "files", ...
+    const std::string_view method = ex.method();
+    if (parts.size() == 2) {
+      if (method == "GET") co_return co_await list(ex, ctx);
+      if (method == "POST")
+        co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: POST /v3/files/{alias|registration_id}"));
+      co_return co_await fail_with(ex, ctx, Error(Errc::kMethodNotAllowed, "method not allowed"));
+    }
+    if (parts.size() == 3) {
+      if (method == "POST") co_return co_await upload(ex, ctx, parts[2]);
+      if (method == "GET") co_return co_await get(ex, ctx, parts[2]);
+      if (method == "DELETE") co_return co_await remove(ex, ctx, parts[2]);
+      co_return co_await fail_with(ex, ctx, Error(Errc::kMethodNotAllowed, "method not allowed"));
+    }
+    co_await fail_with(ex, ctx, Error(Errc::kRouteNotFound, "no such route"));
+  }
+
+  static void log_internal(Exchange& ex, const Error& e) {
+    if (e.kind() == Kind::kInternal)
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+  }
+
+  // Every answer after authentication carries the app's rate-limit state. Both
+  // names of the limit header: the Java client reads -Limit, the current doc says -Quota.
+  net::awaitable<void> reply(Exchange& ex, const Context& ctx, http::Response r) {
+    const std::string limit = std::to_string(ctx.rate.limit);
+    r.header("X-Rate-Limit-Limit", limit);
+    r.header("X-Rate-Limit-Quota", limit);
+    r.header("X-Rate-Limit-Remaining", std::to_string(ctx.rate.remaining));
+    r.header("X-Rate-Limit-Reset", std::to_string((ctx.rate.reset_in_ms + 999) / 1000));
+    co_await ex.send(std::move(r));
+  }
+
+  net::awaitable<void> fail_with(Exchange& ex, const Context& ctx, const Error& e) {
+    log_internal(ex, e);
+    co_await reply(ex, ctx, error_response(e));
+  }
+
+  net::awaitable<void> upload(Exchange& ex, const Context& ctx, std::string_view type_segment) {
+    const std::string type(type_segment);
+    if (type != "alias" && type != "registration_id")
+      co_return co_await fail_with(ex, ctx, Error(Errc::kInvalidArgument, "invalid parameter: type must be alias or registration_id"));
+    const std::string content_type(ex.header("Content-Type").value_or(""));
+    if (http::media_type(content_type) != "multipart/form-data")
+      co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: send multipart/form-data with a filename part"));
+    auto boundary = http::multipart_boundary(content_type);
+    if (!boundary) co_return co_await fail_with(ex, ctx, boundary.error());
+    // Refuse an oversized body before reading it (and before 100 Continue).
+    if (ex.content_length() && *ex.content_length() > kMaxFileBytes + kMultipartSlack)
+      co_return co_await fail_with(ex, ctx, Error(Errc::kTooLarge, "file too large: at most 10 MB"));
+
+    core::UploadSpec spec;
+    spec.tenant_id = ctx.app.tenant_id;
+    spec.app_id = ctx.app.id;
+    spec.owner = ctx.principal.key_id;
+    spec.key = ctx.app.id + "-" + new_uuid();
+    spec.content_type = "text/plain";
+    spec.max_bytes = kMaxFileBytes;
+    spec.max_app_objects = kMaxValidFiles;
+    spec.state = ObjectState::kStored;
+    auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
+    if (!up) co_return co_await fail_with(ex, ctx, up.error());
+    core::Upload& upload = **up;
+
+    http::MultipartParser parser(*boundary);
+    FileSink sink(upload);
+    for (;;) {
+      auto chunk = co_await ex.read_chunk();
+      if (!chunk) co_return co_await fail_with(ex, ctx, chunk.error());
+      if (chunk->empty()) break;
+      if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, ctx, st.error());
+    }
+    if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, ctx, st.error());
+    if (!sink.saw_file())
+      co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: filename"));
+    // ttl may come before or after the file (the Java client sends it first).
+    auto ttl = parse_ttl(sink.ttl());
+    if (!ttl) co_return co_await fail_with(ex, ctx, ttl.error());
+    // A file part without a file name (-F filename=<text>) still gets a name to show.
+    std::string name = sink.filename().empty() ? type + ".txt" : sink.filename();
+    if (!acceptable_file_name(name))
+      co_return co_await fail_with(ex, ctx, Error(Errc::kBadName, "invalid parameter: file name must be UTF-8 without control characters"));
+    upload.spec().name = std::move(name);
+    if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
+    upload.spec().expires_at = s_.clock.now() + *ttl * kHourMs;
+    upload.spec().meta_json = upload_meta(type, *ttl, sink.ids());
+
+    auto object = co_await blocking(ex, [&] { return upload.commit(); });
+    if (!object) co_return co_await fail_with(ex, ctx, object.error());
+    co_await reply(ex, ctx, http::json_response(200, file_id_body(object->key)));
+  }
+
+  net::awaitable<void> list(Exchange& ex, const Context& ctx) {
+    auto files = co_await blocking(ex, [&]() -> Result<std::vector<Object>> {
+      meta::ObjectQuery q;
+      q.tenant_id = ctx.app.tenant_id;
+      q.app_id = ctx.app.id;
+      q.state = ObjectState::kStored;
+      q.limit = 1000;
+      std::vector<Object> out;
+      for (;;) {
+        auto page = s_.files.list(q);
+        if (!page) return fail(page.error());
+        for (Object& o : page->objects)
+          if (!o.key.empty()) out.push_back(std::move(o));
+        if (!page->more || page->objects.empty()) break;
+        q.after_id = page->objects.back().id;
+      }
+      return out;
+    });
+    if (!files) co_return co_await fail_with(ex, ctx, files.error());
+    co_await reply(ex, ctx, http::json_response(200, list_body(*files, ctx.settings)));
+  }
+
+  net::awaitable<void> get(Exchange& ex, const Context& ctx, std::string_view file_id) {
+    if (!plain_token(file_id))
+      co_return co_await fail_with(ex, ctx, Error(Errc::kObjectNotFound, "file not found"));
+    const std::string key(file_id);
+    auto o = co_await blocking(ex, [&] { return s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key); });
+    if (!o) {
+      if (o.error().code == Errc::kObjectNotFound)
+        co_return co_await fail_with(ex, ctx, Error(Errc::kObjectNotFound, "file not found"));
+      co_return co_await fail_with(ex, ctx, o.error());
+    }
+    co_await reply(ex, ctx, http::json_response(200, json::serialize(file_json(*o, ctx.settings))));
+  }
+
+  // Idempotent: an unknown (or expired, or other app's) id is a success with
+  // an empty body too, as JPush documents.
+  net::awaitable<void> remove(Exchange& ex, const Context& ctx, std::string_view file_id) {
+    if (!plain_token(file_id)) co_return co_await reply(ex, ctx, http::empty_response(200));
+    const std::string key(file_id);
+    auto st = co_await blocking(ex, [&]() -> Status {
+      auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key);
+      if (!o && o.error().code == Errc::kObjectNotFound) return ok();
+      if (!o) return fail(o.error());
+      return s_.files.remove(ctx.app.tenant_id, o->id);
+    });
+    if (!st) co_return co_await fail_with(ex, ctx, st.error());
+    co_await reply(ex, ctx, http::empty_response(200));
+  }
+
+  core::Services& s_;
+};
+
+}  // namespace
+
+http::HandlerPtr make_handler(core::Services& services) {
+  return std::make_unique<JPushHandler>(services);
+}
+
+}  // namespace up::dialects::jpush
