@@ -209,7 +209,7 @@ int main(int argc, char** argv) {
     return std::move(*rt);
   };
 
-  std::string tenant, id, name, dialect = "native", app_id, key_id;
+  std::string tenant, id, name, dialect = "native", app_id, key_id, settings;
   bool admin = false;
   long long grace = -1;
   int rc = 0;
@@ -226,8 +226,11 @@ int main(int argc, char** argv) {
   ac->add_option("id", id, "app id")->required();
   ac->add_option("--tenant", tenant, "tenant id")->required();
   ac->add_option("--name", name, "display name");
-  ac->add_option("--dialect", dialect, "native, jodoo, openim, kintone or jpush")->capture_default_str();
-  ac->callback([&] { rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect); });
+  ac->add_option("--dialect", dialect, "native, jodoo, openim, kintone or jpush")
+      ->check(CLI::IsMember({"native", "jodoo", "openim", "kintone", "jpush"}))
+      ->capture_default_str();
+  ac->add_option("--settings", settings, "dialect settings as a JSON object");
+  ac->callback([&] { rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect, settings); });
   auto* al = apps->add_subcommand("list", "list a tenant's apps");
   al->add_option("--tenant", tenant, "tenant id")->required();
   al->callback([&] { rc = cli::apps_list(open_services()->services(), tenant); });

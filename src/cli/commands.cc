@@ -25,7 +25,8 @@ void print_tenant(const Tenant& t) {
 }
 
 void print_app(const App& a) {
-  print({{"tenant_id", a.tenant_id}, {"id", a.id}, {"name", a.name}, {"dialect", a.dialect}});
+  print({{"tenant_id", a.tenant_id}, {"id", a.id}, {"name", a.name}, {"dialect", a.dialect},
+         {"settings", json::parse(a.settings_json)}});
 }
 
 void print_key(const ApiKey& k, const std::string& token = {}) {
@@ -52,8 +53,14 @@ int tenants_list(core::Services& s) {
 }
 
 int apps_create(core::Services& s, const std::string& tenant, const std::string& id,
-                const std::string& name, const std::string& dialect) {
+                const std::string& name, const std::string& dialect, const std::string& settings) {
   App a;
+  if (!settings.empty()) {
+    boost::system::error_code ec;
+    json::value v = json::parse(settings, ec);
+    if (ec || !v.is_object()) return report(Error(Errc::kBadJson, "--settings must be a JSON object"));
+    a.settings_json = json::serialize(v);
+  }
   a.tenant_id = tenant;
   a.id = id;
   a.name = name;

@@ -14,8 +14,9 @@ namespace up::cli {
 
 int tenants_create(core::Services& s, const std::string& id, const std::string& name);
 int tenants_list(core::Services& s);
+// `settings` is a JSON object for the app's dialect (e.g. JPush's rate_limit_per_minute).
 int apps_create(core::Services& s, const std::string& tenant, const std::string& id,
-                const std::string& name, const std::string& dialect);
+                const std::string& name, const std::string& dialect, const std::string& settings);
 int apps_list(core::Services& s, const std::string& tenant);
 int keys_create(core::Services& s, const std::string& tenant, const std::string& name, bool admin,
                 const std::string& app);

@@ -20,12 +20,9 @@ Result<SweepStats> Sweeper::sweep() {
   if (!txs) return fail(txs.error());
   stats.expired_transactions = *txs;
   UP_TRY(meta_.expire_used_grants(now));
-  for (;;) {
-    auto n = meta_.expire_objects(now, kBatch);
-    if (!n) return fail(n.error());
-    stats.expired_objects += *n;
-    if (*n < kBatch) break;
-  }
+  auto expired = expire_due();
+  if (!expired) return fail(expired.error());
+  stats.expired_objects = *expired;
   for (;;) {
     auto doomed = meta_.deleted_objects(kBatch);
     if (!doomed) return fail(doomed.error());
@@ -37,6 +34,17 @@ Result<SweepStats> Sweeper::sweep() {
     if (doomed->size() < kBatch) break;
   }
   return stats;
+}
+
+Result<uint64_t> Sweeper::expire_due() {
+  const UnixMs now = clock_.now();
+  uint64_t total = 0;
+  for (;;) {
+    auto n = meta_.expire_objects(now, kBatch);
+    if (!n) return fail(n.error());
+    total += *n;
+    if (*n < kBatch) return total;
+  }
 }
 
 Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {

@@ -38,6 +38,9 @@ class Sweeper {
 
   // One pass over expiries and deletions. Blocking.
   Result<SweepStats> sweep();
+  // Only the first step: objects past their expiry leave the usage totals now
+  // (for quota checks that must not count them). Returns how many. Blocking.
+  Result<uint64_t> expire_due();
   // Removes orphan blobs and temp files last written before now - grace_ms.
   // Walks the whole blob store: run at start-up and now and then, not often.
   Result<SweepStats> collect_orphans(UnixMs grace_ms);

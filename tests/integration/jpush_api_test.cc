@@ -471,9 +471,8 @@ TEST_F(JPushApiTest, AtMost20ValidFilesPerApp) {
   EXPECT_EQ(client_->request("DELETE", "/v3/files/" + ids[0], auth()).status, 200);
   EXPECT_FALSE(upload("again\n", 720).empty());
   EXPECT_EQ(error_code(post_form("alias", {{"filename", "x\n", "x.txt"}})), 1112);
-  // Expired files stop counting once the sweeper has collected them.
+  // Expired files stop counting at once, without waiting for a sweep.
   advance(kHourMs + 1000);
-  admin_request("POST", "/v1/admin/sweep", "{}", 200);
   EXPECT_EQ(parse(get("/v3/files").body)["total_count"].as_int64(), 1);
   EXPECT_FALSE(upload("after-expiry\n").empty());
 }
@@ -495,6 +494,21 @@ TEST_F(JPushApiTest, FilesExpireAfterTheirTtlAndTheSweepRemovesTheBlob) {
   EXPECT_EQ(sweep["expired_objects"].as_int64(), 1);
   EXPECT_EQ(server_->blob_files().size(), 1u);
   EXPECT_EQ(client_->request("DELETE", "/v3/files/" + id, auth()).status, 200);
+}
+
+TEST_F(JPushApiTest, RateLimitAndTimeZoneAreAppSettings) {
+  auto patched = admin_request("PATCH", "/v1/admin/tenants/acme/apps/" + std::string(kAppKey),
+                               R"({"settings":{"rate_limit_per_minute":3,"time_zone_offset_minutes":0}})", 200);
+  EXPECT_EQ(patched["settings"].as_object().at("rate_limit_per_minute").as_int64(), 3);
+  fresh_rate_window();  // also moves the server clock past the 5 s app cache
+  const std::string id = upload("a\n");
+  auto one = parse(get("/v3/files/" + id).body);
+  // Offset 0: the create time is the server's UTC time, not UTC+8.
+  EXPECT_NEAR(static_cast<double>(parse_wall(str(one, "create_time"))), static_cast<double>(server_now()), 2000.0);
+  EXPECT_EQ(get("/v3/files").status, 200);
+  auto r = get("/v3/files");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.header("x-rate-limit-limit"), "3");
 }
 
 TEST_F(JPushApiTest, RateLimitHeadersCountDownTo429) {

@@ -343,6 +343,21 @@ TEST_F(NativeApiTest, CorsPreflightAndExposedHeaders) {
   EXPECT_EQ(evil.header("access-control-allow-origin"), "");
 }
 
+TEST_F(NativeApiTest, AppsCarryQuotaAndDialectSettings) {
+  auto r = client_->request("POST", "/v1/admin/tenants/default/apps", admin(),
+                            R"({"id":"pics","dialect":"native","quota":{"max_objects":1},"settings":{"k":1}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(parse(r.body)["settings"].as_object().at("k").as_int64(), 1);
+  EXPECT_EQ(client_->request("POST", "/v1/files?app=pics&name=a", admin(), "1").status, 201);
+  r = client_->request("POST", "/v1/files?app=pics&name=b", admin(), "2");
+  EXPECT_EQ(r.status, 507);
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1603);
+  r = client_->request("PATCH", "/v1/admin/tenants/default/apps/pics", admin(), R"({"settings":"no"})");
+  EXPECT_EQ(r.status, 400);
+  r = client_->request("POST", "/v1/admin/tenants/default/apps", admin(), R"({"id":"x","dialect":"ftp"})");
+  EXPECT_EQ(r.status, 400);
+}
+
 TEST_F(NativeApiTest, BadTenantSettingsCreateNothing) {
   auto r = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"half","cors_origins":"nope"})");
   EXPECT_EQ(r.status, 400);

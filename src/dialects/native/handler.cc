@@ -100,6 +100,9 @@ json::object app_json(const App& a) {
   j["name"] = a.name;
   j["dialect"] = a.dialect;
   j["quota"] = quota_json(a.quota);
+  boost::system::error_code ec;
+  json::value settings = json::parse(a.settings_json, ec);
+  j["settings"] = ec ? json::value(json::object()) : std::move(settings);
   j["created_at"] = format_iso8601(a.created_at);
   return j;
 }
@@ -162,6 +165,26 @@ Status patch_tenant(Tenant& t, const json::object& body) {
     }
   }
   if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, t.quota));
+  return ok();
+}
+
+bool known_dialect(std::string_view d) {
+  return d == "native" || d == "jodoo" || d == "openim" || d == "kintone" || d == "jpush";
+}
+
+// Applies the settable members of an app body (name, quota, settings). The
+// settings object is the dialect's (e.g. JPush's rate_limit_per_minute); core
+// keeps it as opaque JSON.
+Status patch_app(App& a, const json::object& body) {
+  if (auto* n = body.if_contains("name")) {
+    if (!n->is_string()) return fail(Errc::kInvalidArgument, "name must be a string");
+    a.name = std::string(n->as_string());
+  }
+  if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, a.quota));
+  if (auto* st = body.if_contains("settings")) {
+    if (!st->is_object()) return fail(Errc::kInvalidArgument, "settings must be a JSON object");
+    a.settings_json = json::serialize(*st);
+  }
   return ok();
 }
 
@@ -506,6 +529,8 @@ class NativeHandler final : public http::Handler {
           co_return co_await ex.send(json_ok(200, single("apps", std::move(arr))));
         }
         if (parts.size() == 5 && parts[4] == "apps" && method == "POST") co_return co_await create_app(ex, tenant);
+        if (parts.size() == 6 && parts[4] == "apps" && method == "PATCH")
+          co_return co_await update_app(ex, tenant, std::string(parts[5]));
         if (parts.size() == 5 && parts[4] == "keys" && method == "GET") {
           auto keys = co_await blocking(ex, [&] { return s_.auth.list_keys(tenant); });
           if (!keys) co_return co_await fail_with(ex, keys.error());
@@ -575,17 +600,26 @@ class NativeHandler final : public http::Handler {
     auto id = string_member(*body, "id", true);
     if (!id) co_return co_await fail_with(ex, id.error());
     a.id = *id;
-    auto name = string_member(*body, "name", false);
     auto dialect = string_member(*body, "dialect", false);
-    if (!name || !dialect) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "name and dialect must be strings"});
-    a.name = *name;
+    if (!dialect) co_return co_await fail_with(ex, dialect.error());
+    if (!dialect->empty() && !known_dialect(*dialect))
+      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "dialect must be native, jodoo, openim, kintone or jpush"));
     a.dialect = *dialect;
-    if (auto* q = body->if_contains("quota")) {
-      if (auto st = read_quota(*q, a.quota); !st) co_return co_await fail_with(ex, st.error());
-    }
+    if (auto st = patch_app(a, *body); !st) co_return co_await fail_with(ex, st.error());
     auto created = co_await blocking(ex, [&] { return s_.directory.create_app(a); });
     if (!created) co_return co_await fail_with(ex, created.error());
     co_await ex.send(json_ok(201, app_json(*created)));
+  }
+
+  net::awaitable<void> update_app(Exchange& ex, const std::string& tenant_id, std::string app_id) {
+    auto body = co_await read_json_object(ex);
+    if (!body) co_return co_await fail_with(ex, body.error());
+    auto a = co_await blocking(ex, [&] { return s_.directory.app(tenant_id, app_id); });
+    if (!a) co_return co_await fail_with(ex, a.error());
+    if (auto st = patch_app(*a, *body); !st) co_return co_await fail_with(ex, st.error());
+    auto st = co_await blocking(ex, [&] { return s_.directory.update_app(*a); });
+    if (!st) co_return co_await fail_with(ex, st.error());
+    co_await ex.send(json_ok(200, app_json(*a)));
   }
 
   net::awaitable<void> create_key(Exchange& ex, const std::string& tenant_id) {
