@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -51,6 +52,13 @@ struct ByteRange {
   uint64_t length() const { return last - first + 1; }
 };
 Result<std::optional<ByteRange>> parse_range(std::string_view value, uint64_t size);
+
+// The segments of a URL path, empty ones dropped: "/v3/files/" -> {"v3", "files"}.
+std::vector<std::string_view> split_path(std::string_view path);
+
+// Whether `s` is 1..max_len characters of [A-Za-z0-9._-]: the shape of every
+// id upgate puts in a URL; anything else cannot name an object.
+bool plain_token(std::string_view s, size_t max_len = 128);
 
 // Percent-decodes a URL component; '+' is kept as is. kInvalidArgument on a
 // bad escape.

@@ -274,16 +274,7 @@ std::string ServerProcess::stdout_text() const { return read_file(log_path_); }
 std::string ServerProcess::cli(const std::vector<std::string>& args, int* exit_code) const {
   std::string cmd = upgate_bin();
   for (auto& a : args) cmd += " '" + a + "'";
-  cmd += " --data '" + data_dir_ + "'";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int status = pclose(p);
-  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
+  return run_command(cmd + " --data '" + data_dir_ + "'", exit_code);
 }
 
 std::vector<std::string> ServerProcess::temp_files() const { return list_files(fs::path(data_dir_) / "tmp"); }
@@ -414,6 +405,33 @@ std::string HttpClient::raw(const std::string& bytes, int timeout_ms) const {
 }
 
 Headers bearer(const std::string& key) { return {{"Authorization", "Bearer " + key}}; }
+
+boost::json::object parse(const std::string& body) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) {
+    ADD_FAILURE() << "not a JSON object: " << body;
+    return {};
+  }
+  return v.as_object();
+}
+
+std::string str(const boost::json::object& o, const char* name) {
+  auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::string run_command(const std::string& cmd, int* exit_code) {
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int status = pclose(p);
+  if (exit_code) *exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
 
 std::string multipart_body(const std::string& boundary, const std::string& field, const std::string& filename,
                            const std::string& content_type, const std::string& content) {

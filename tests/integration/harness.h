@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "support/temp_dir.h"
 
 namespace up::testing {
@@ -100,6 +102,13 @@ class HttpClient {
 };
 
 Headers bearer(const std::string& key);
+
+// A response body as a JSON object (a test failure, and {}, when it is not one).
+boost::json::object parse(const std::string& body);
+// A string member, "" when absent or not a string.
+std::string str(const boost::json::object& o, const char* name);
+// Runs a shell command; returns its stdout (and its exit status).
+std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,
                            const std::string& filename, const std::string& content_type,
                            const std::string& content);

@@ -22,21 +22,6 @@ constexpr const char* kAppKey = "115cc609860982ede0e3bdd4";    // the doc's uplo
 constexpr const char* kAppKey2 = "7d431e42dfa6a6d693ac2d04";   // the doc's list/get/delete examples
 constexpr int64_t kHourMs = 3'600'000;
 
-json::object parse(const std::string& body) {
-  boost::system::error_code ec;
-  auto v = json::parse(body, ec);
-  if (ec || !v.is_object()) {
-    ADD_FAILURE() << "not a JSON object: " << body;
-    return {};
-  }
-  return v.as_object();
-}
-
-std::string str(const json::object& o, const char* name) {
-  auto* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
-}
-
 int64_t error_code(const HttpResponse& r) {
   auto o = parse(r.body);
   auto* e = o.if_contains("error");
@@ -109,19 +94,6 @@ int64_t parse_iso(const std::string& s) {
   std::tm tm{};
   if (s.size() < 24 || !strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
   return static_cast<int64_t>(timegm(&tm)) * 1000 + std::atoi(s.c_str() + 20);
-}
-
-// Runs a shell command; returns its stdout.
-std::string shell(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  int st = pclose(p);
-  if (status) *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return out;
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
@@ -209,7 +181,7 @@ TEST_F(JPushApiTest, VendorDocCurlCommandsRunVerbatim) {
     replace_all(cmd, "2e2023ade697b989087dcc53", secret_);
     replace_all(cmd, "5e987ac6d2e04d95a9d8f0d1", secret2);
     int status = -1;
-    std::string out = shell("cd '" + dir.path() + "' && " + cmd + " 2>/dev/null", &status);
+    std::string out = run_command("cd '" + dir.path() + "' && " + cmd + " 2>/dev/null", &status);
     EXPECT_EQ(status, 0) << cmd;
     return out;
   };

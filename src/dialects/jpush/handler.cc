@@ -52,33 +52,11 @@ struct Context {
   core::RateDecision rate;
 };
 
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    parts.push_back(path.substr(0, slash));
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
-  }
-  return parts;
-}
-
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i)
     if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
       return false;
-  return true;
-}
-
-// file ids are "<appKey>-<uuid>"; anything else cannot name one.
-bool plain_token(std::string_view s) {
-  if (s.empty() || s.size() > 200) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
   return true;
 }
 
@@ -295,7 +273,7 @@ class JPushHandler final : public http::Handler {
     if (!ctx.rate.allowed)
       co_return co_await fail_with(ex, ctx, Error(Errc::kRateLimited, "Rate limit exceeded"));
 
-    const auto parts = split_path(ex.path());  // "v3", "files", ...
+    const auto parts = http::split_path(ex.path());  // "v3", "files", ...
     const std::string_view method = ex.method();
     if (parts.size() == 2) {
       if (method == "GET") co_return co_await list(ex, ctx);
@@ -415,7 +393,7 @@ class JPushHandler final : public http::Handler {
   }
 
   net::awaitable<void> get(Exchange& ex, const Context& ctx, std::string_view file_id) {
-    if (!plain_token(file_id))
+    if (!http::plain_token(file_id, 200))
       co_return co_await fail_with(ex, ctx, Error(Errc::kObjectNotFound, "file not found"));
     const std::string key(file_id);
     auto o = co_await blocking(ex, [&] { return s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key); });
@@ -430,7 +408,7 @@ class JPushHandler final : public http::Handler {
   // Idempotent: an unknown (or expired, or other app's) id is a success with
   // an empty body too, as JPush documents.
   net::awaitable<void> remove(Exchange& ex, const Context& ctx, std::string_view file_id) {
-    if (!plain_token(file_id)) co_return co_await reply(ex, ctx, http::empty_response(200));
+    if (!http::plain_token(file_id, 200)) co_return co_await reply(ex, ctx, http::empty_response(200));
     const std::string key(file_id);
     auto st = co_await blocking(ex, [&]() -> Status {
       auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key);

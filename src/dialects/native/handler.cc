@@ -19,6 +19,8 @@ namespace json = boost::json;
 namespace net = boost::asio;
 using http::Exchange;
 using http::blocking;
+using http::plain_token;
+using http::split_path;
 
 constexpr uint64_t kJsonBodyLimit = 64 * 1024;
 constexpr uint64_t kFieldLimit = 8 * 1024;          // a non-file multipart field
@@ -27,28 +29,6 @@ constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr int64_t kMinOrphanGraceMs = 60'000;
 constexpr long long kMaxTtlSeconds = 10ll * 365 * 24 * 3600;
-
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  while (!path.empty()) {
-    if (path.front() == '/') {
-      path.remove_prefix(1);
-      continue;
-    }
-    auto slash = path.find('/');
-    parts.push_back(path.substr(0, slash));
-    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
-  }
-  return parts;
-}
-
-// Ids in paths are plain tokens; anything else cannot name an object.
-bool plain_token(std::string_view s) {
-  if (s.empty() || s.size() > 128) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
 
 json::value optional_time(const std::optional<UnixMs>& t) {
   if (!t) return nullptr;
