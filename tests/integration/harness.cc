@@ -340,12 +340,13 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
 }
 
 HttpResponse HttpClient::upload(const std::string& method, const std::string& target, const Headers& headers,
-                                uint64_t size, const Generator& gen) const {
+                                uint64_t size, const Generator& gen, uint64_t* bytes_sent) const {
   Fd s{connect_socket()};
   HttpResponse r;
   if (s.fd < 0) return r;
   std::string head = request_head(method, target, headers, size);
   write_all(s.fd, head.data(), head.size());
+  if (bytes_sent) *bytes_sent = 0;
   std::vector<char> buf(256 * 1024);
   for (uint64_t off = 0; off < size;) {
     size_t n = static_cast<size_t>(std::min<uint64_t>(buf.size(), size - off));
@@ -353,6 +354,7 @@ HttpResponse HttpClient::upload(const std::string& method, const std::string& ta
     ssize_t w = ::send(s.fd, buf.data(), n, MSG_NOSIGNAL);
     if (w <= 0) break;  // refused early: read the answer
     off += static_cast<uint64_t>(w);
+    if (bytes_sent) *bytes_sent = off;
   }
   ResponseReader rd(s.fd);
   if (!rd.read_head(r.status, r.headers)) return r;
