@@ -1,0 +1,128 @@
+// libFuzzer target for up::valid_utf8 and up::acceptable_file_name
+// (src/core/text.h), checked against a slow reference written independently
+// from the Unicode Standard's table of well-formed byte sequences (Table 3-7),
+// not from the decoder in text.cc.
+//
+// Checks:
+//   - valid_utf8 agrees with the reference on the input, on the input less its
+//     first or last byte (cut sequences), and on code points encoded from the
+//     input: shortest forms of scalar values are valid; surrogates, values
+//     above U+10FFFF and overlong forms are not;
+//   - a valid input decodes (by the reference) and re-encodes to itself;
+//   - acceptable_file_name agrees with its definition: valid UTF-8, 1..1024
+//     bytes, no C0 control and no DEL.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/text.h"
+#include "fuzz_check.h"
+
+namespace {
+
+// Table 3-7: lead byte range -> allowed range of the second byte, total length.
+struct Row {
+  unsigned char lead_lo, lead_hi, second_lo, second_hi;
+  int length;
+};
+constexpr Row kRows[] = {
+    {0x00, 0x7F, 0, 0, 1},          {0xC2, 0xDF, 0x80, 0xBF, 2}, {0xE0, 0xE0, 0xA0, 0xBF, 3},
+    {0xE1, 0xEC, 0x80, 0xBF, 3},    {0xED, 0xED, 0x80, 0x9F, 3}, {0xEE, 0xEF, 0x80, 0xBF, 3},
+    {0xF0, 0xF0, 0x90, 0xBF, 4},    {0xF1, 0xF3, 0x80, 0xBF, 4}, {0xF4, 0xF4, 0x80, 0x8F, 4},
+};
+
+// The code points of s, or nullopt if s is not well-formed UTF-8.
+std::optional<std::vector<uint32_t>> reference_decode(std::string_view s) {
+  std::vector<uint32_t> out;
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    const Row* row = nullptr;
+    for (const Row& r : kRows)
+      if (lead >= r.lead_lo && lead <= r.lead_hi) row = &r;
+    if (row == nullptr) return std::nullopt;
+    if (s.size() - i < static_cast<size_t>(row->length)) return std::nullopt;
+    uint32_t cp = row->length == 1 ? lead : lead & (0xFF >> (row->length + 1));
+    for (int k = 1; k < row->length; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      const unsigned char lo = k == 1 ? row->second_lo : 0x80;
+      const unsigned char hi = k == 1 ? row->second_hi : 0xBF;
+      if (b < lo || b > hi) return std::nullopt;
+      cp = (cp << 6) | (b & 0x3F);
+    }
+    out.push_back(cp);
+    i += row->length;
+  }
+  return out;
+}
+
+// Encodes cp (< 2^21) in `length` bytes, overlong if length is more than needed.
+void encode(uint32_t cp, int length, std::string& out) {
+  if (length == 1) {
+    out += static_cast<char>(cp);
+    return;
+  }
+  static constexpr unsigned char kLead[] = {0, 0, 0xC0, 0xE0, 0xF0};
+  out += static_cast<char>(kLead[length] | (cp >> (6 * (length - 1))));
+  for (int k = length - 2; k >= 0; --k) out += static_cast<char>(0x80 | ((cp >> (6 * k)) & 0x3F));
+}
+
+int shortest_length(uint32_t cp) { return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4; }
+
+void check_valid_utf8(std::string_view s) {
+  const auto ref = reference_decode(s);
+  FUZZ_CHECK(up::valid_utf8(s) == ref.has_value(), "valid_utf8 disagrees with the reference");
+  if (ref) {
+    std::string again;
+    for (uint32_t cp : *ref) encode(cp, shortest_length(cp), again);
+    FUZZ_CHECK(again == s, "valid UTF-8 does not re-encode to itself");
+  }
+}
+
+void check_file_name(std::string_view s) {
+  bool want = !s.empty() && s.size() <= 1024 && reference_decode(s).has_value();
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7F) want = false;
+  FUZZ_CHECK(up::acceptable_file_name(s) == want, "acceptable_file_name disagrees with its definition");
+}
+
+// Code points from the input, 4 bytes each: the low 21 bits are the value, the
+// top bits choose an encoding length (shortest, or 1..3 bytes longer when
+// possible: overlong).
+void check_encoded(const uint8_t* data, size_t size) {
+  std::string text;
+  bool valid = true;
+  for (size_t i = 0; i + 4 <= size; i += 4) {
+    const uint32_t word = data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) |
+                          (static_cast<uint32_t>(data[i + 3]) << 24);
+    // Bias toward the interesting edges: small values and the surrogate block.
+    uint32_t cp = word & 0x1FFFFF;
+    if ((word >> 30) == 1) cp &= 0xFFFF;
+    if ((word >> 30) == 2) cp = 0xD700 + (cp & 0x1FFF);
+    const int shortest = shortest_length(cp);
+    int length = shortest + static_cast<int>((word >> 22) & 3);
+    if (length > 4) length = shortest;
+    encode(cp, length, text);
+    if (length != shortest || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) valid = false;
+  }
+  FUZZ_CHECK(up::valid_utf8(text) == valid, "valid_utf8 wrong on encoded code points");
+  check_valid_utf8(text);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string_view s(reinterpret_cast<const char*>(data), size);
+  check_valid_utf8(s);
+  if (size > 0) {
+    check_valid_utf8(s.substr(1));
+    check_valid_utf8(s.substr(0, size - 1));
+  }
+  check_file_name(s);
+  check_encoded(data, size);
+  return 0;
+}
