@@ -4,13 +4,21 @@ BUILD_TYPE ?= RelWithDebInfo
 DATA ?= ./data
 LISTEN ?= 127.0.0.1:8080
 JOBS ?= $(shell nproc)
+# ccache hits across checkouts (a CI clone, a worktree) need relative paths.
+export CCACHE_BASEDIR ?= $(CURDIR)
+export CCACHE_NOHASHDIR ?= 1
+export CCACHE_MAXSIZE ?= 20G
 
-.PHONY: all deps configure build run test test-sanitize bench clean
+.PHONY: all deps compat-deps configure build run test test-sanitize bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
+
+# npm packages of the vendors' real clients, for tests/compat.
+compat-deps:
+	@bash scripts/install-compat.sh
 
 $(BUILD_DIR)/build.ninja:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
@@ -23,13 +31,13 @@ build: configure
 run: build
 	$(BUILD_DIR)/upgate serve --listen $(LISTEN) --data $(DATA)
 
-test: build
+test: build compat-deps
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (g++ 12 handles the coroutine code; any report fails the run).
 ASAN_DIR ?= build-asan
-test-sanitize: deps
+test-sanitize: deps compat-deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUP_SANITIZE=ON
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

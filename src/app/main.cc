@@ -28,6 +28,7 @@ struct ServeOptions {
   unsigned blocking_threads = 8;
   std::string bootstrap_key;
   std::string tls_cert, tls_key;
+  std::string public_url;
   uint32_t header_limit = 16 * 1024;
   long header_timeout_ms = 10'000;
   long idle_timeout_ms = 60'000;
@@ -134,6 +135,8 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     std::fprintf(stderr, "upgate: %s\n", st.error().message.c_str());
     return 1;
   }
+  s.public_url = o.public_url.empty() ? server.urls().front() : o.public_url;
+  while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
   for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
   if (!shown_key.empty()) {
     std::printf("bootstrap admin key (tenant \"default\"): %s\n", shown_key.c_str());
@@ -173,6 +176,10 @@ int main(int argc, char** argv) {
       ->envname("UPGATE_BOOTSTRAP_KEY");
   serve_cmd->add_option("--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS")->envname("UPGATE_TLS_CERT");
   serve_cmd->add_option("--tls-key", so.tls_key, "PEM private key")->envname("UPGATE_TLS_KEY");
+  serve_cmd->add_option("--public-url", so.public_url,
+                        "base URL clients reach upgate at, for the URLs it hands out "
+                        "(default: the first --listen address)")
+      ->envname("UPGATE_PUBLIC_URL");
   serve_cmd->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
       ->envname("UPGATE_MAX_OBJECT_BYTES")
       ->capture_default_str();

@@ -25,10 +25,16 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->rate_limiter_ = std::make_unique<core::RateLimiter>(rt->clock_);
   rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);
+  rt->records_ = std::make_unique<core::RecordService>(*rt->meta_, rt->clock_);
+  auto secrets = core::Secrets::open_or_create(options.data_dir + "/master.key");
+  if (!secrets) return fail(secrets.error());
+  rt->secrets_ = std::make_unique<core::Secrets>(std::move(*secrets));
+  rt->links_ = std::make_unique<core::DownloadLinks>(*rt->secrets_, rt->clock_);
   std::function<void(int64_t)> advance;
   if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
   rt->services_.reset(new core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_,
                                          *rt->files_, *rt->rate_limiter_, *rt->sweeper_,
+                                         *rt->records_, *rt->secrets_, *rt->links_, "",
                                          std::move(advance)});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {

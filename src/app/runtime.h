@@ -37,6 +37,9 @@ class Runtime {
   std::unique_ptr<core::FileService> files_;
   std::unique_ptr<core::RateLimiter> rate_limiter_;
   std::unique_ptr<core::Sweeper> sweeper_;
+  std::unique_ptr<core::RecordService> records_;
+  std::unique_ptr<core::Secrets> secrets_;
+  std::unique_ptr<core::DownloadLinks> links_;
   std::unique_ptr<core::Services> services_;
 };
 

@@ -54,6 +54,7 @@ enum class Kind {
   X(kAlreadyExists, 1400, kAlreadyExists, "already exists")                                \
   X(kObjectKeyExists, 1401, kAlreadyExists, "an object with this key already exists")      \
   X(kGrantUsed, 1402, kAlreadyExists, "upload credential already used")                    \
+  X(kDuplicateRequest, 1403, kAlreadyExists, "request already processed")                  \
   X(kTooLarge, 1500, kTooLarge, "payload too large")                                       \
   X(kHeadersTooLarge, 1501, kTooLarge, "request headers too large")                        \
   X(kQuotaExceeded, 1600, kResourceExhausted, "storage quota exceeded")                    \

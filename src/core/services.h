@@ -2,12 +2,15 @@
 // Everything a dialect may use, built once by the composition root (src/app).
 
 #include <functional>
+#include <string>
 
 #include "core/auth.h"
 #include "core/clock.h"
 #include "core/directory.h"
 #include "core/files.h"
 #include "core/rate_limiter.h"
+#include "core/records.h"
+#include "core/secrets.h"
 #include "core/sweeper.h"
 #include "core/uploads.h"
 
@@ -21,6 +24,13 @@ struct Services {
   FileService& files;
   RateLimiter& rate_limiter;
   Sweeper& sweeper;
+  RecordService& records;
+  const Secrets& secrets;  // derive dialect signing keys from here
+  DownloadLinks& links;
+  // The base URL clients reach this server at (no trailing '/'), for URLs the
+  // dialects hand out: --public-url, else the first listening address. Set
+  // before the server starts serving.
+  std::string public_url;
   // Moves the clock forward; set only when the server runs with --dev-clock
   // (integration tests drive expiry with it instead of sleeping).
   std::function<void(int64_t ms)> advance_clock;

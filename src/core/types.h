@@ -87,6 +87,25 @@ struct Transaction {
   UnixMs expires_at = 0;
 };
 
+// A minimal JSON document in an app's form (a Jodoo entry; a kintone app is
+// its own form, form_id ""), enough for the dialects' record APIs. Its file
+// fields reference objects; binding flips them to kAttached (meta_store.h).
+struct Record {
+  std::string tenant_id;
+  std::string app_id;
+  std::string form_id;
+  std::string id;         // dialect-visible, unique per form; the store uses seq when empty
+  uint64_t seq = 0;       // 1, 2, ... per form, assigned on insert
+  uint64_t revision = 1;  // +1 on every update
+  std::string data_json = "{}";       // the dialect's field document; opaque to core
+  std::vector<std::string> file_ids;  // ids of the objects bound to it
+  std::string batch_key;  // an idempotent batch write's key (a Jodoo transaction_id)
+  std::string creator;
+  std::string updater;
+  UnixMs created_at = 0;
+  UnixMs updated_at = 0;
+};
+
 struct Usage {
   uint64_t bytes = 0;
   uint64_t objects = 0;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -41,6 +42,43 @@ struct ObjectQuery {
 struct ObjectPage {
   std::vector<Object> objects;  // ascending by id
   bool more = false;            // another page exists after the last id
+};
+
+// How a record write binds files. Every object id in a written record's
+// file_ids must name a live object of the record's tenant and app that is
+//  - kTemporary, unexpired at `now`, and of transaction `transaction_id` when
+//    it has one: it becomes kAttached with no expiry; or
+//  - already bound to this same record (an update keeping it).
+// Else kObjectNotFound / kTransactionMismatch / kObjectNotTemporary, and the
+// write changes nothing. Objects an update or a delete leaves unreferenced are
+// marked kDeleted (the sweeper removes them).
+struct BindOptions {
+  std::string transaction_id;
+  UnixMs now = 0;
+};
+
+struct RecordUpdate {
+  std::string id;
+  std::optional<uint64_t> expected_revision;  // kRevisionConflict if it differs
+  std::string data_json;                      // replaces the record's
+  std::vector<std::string> file_ids;          // replaces the record's
+  std::string updater;
+};
+
+struct RecordQuery {
+  std::string tenant_id;
+  std::string app_id;
+  std::string form_id;
+  uint64_t after_seq = 0;   // only records with seq strictly greater
+  bool descending = false;  // by seq
+  uint32_t limit = 100;
+  uint64_t offset = 0;
+  bool with_total = false;  // count every record after_seq selects, ignoring limit/offset
+};
+
+struct RecordPage {
+  std::vector<Record> records;
+  std::optional<uint64_t> total;  // when with_total
 };
 
 class MetaStore {
@@ -102,6 +140,28 @@ class MetaStore {
   virtual Status purge_object(std::string_view id) = 0;
   // Whether any row (any state) references this locator.
   virtual Result<bool> locator_exists(std::string_view locator) = 0;
+
+  // Records (see BindOptions). All writes are all-or-nothing.
+  // insert_records assigns seq (and id, when empty, as the decimal seq),
+  // revision 1 and keeps the given timestamps; kAlreadyExists if an id is
+  // taken; kDuplicateRequest if batch_key is set and some record of the form
+  // already carries it (a retried batch). Returns the records as stored.
+  virtual Result<std::vector<Record>> insert_records(std::vector<Record> records,
+                                                     const BindOptions& bind) = 0;
+  // kRecordNotFound, kRevisionConflict. Returns the records as stored.
+  virtual Result<std::vector<Record>> update_records(std::string_view tenant_id,
+                                                     std::string_view app_id,
+                                                     std::string_view form_id,
+                                                     std::vector<RecordUpdate> updates,
+                                                     const BindOptions& bind) = 0;
+  virtual Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
+                                    std::string_view form_id, std::string_view id) = 0;
+  virtual Result<RecordPage> list_records(const RecordQuery& q) = 0;
+  // Each id with its expected revision (unset: any). kRecordNotFound,
+  // kRevisionConflict. The records' objects are marked kDeleted.
+  virtual Status delete_records(
+      std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
+      const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids, UnixMs now) = 0;
 
   // Transactions. put_transaction creates or extends (expires_at = max).
   virtual Status put_transaction(const Transaction& t) = 0;

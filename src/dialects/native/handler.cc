@@ -8,6 +8,7 @@
 #include "core/text.h"
 #include "dialects/native/errors.h"
 #include "dialects/native/native.h"
+#include "http/downloads.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
 #include "http/multipart.h"
@@ -239,6 +240,8 @@ class NativeHandler final : public http::Handler {
       co_await ex.send(http::json_response(200, R"({"status":"ok"})"));
       co_return;
     }
+    if (parts.size() == 4 && parts[1] == "links" && method == "GET")
+      co_return co_await link(ex, parts[2], parts[3]);
     auto principal = co_await authenticate(ex);
     if (!principal) {
       co_await ex.send(error_response(principal.error()));
@@ -428,42 +431,18 @@ class NativeHandler final : public http::Handler {
   net::awaitable<void> content(Exchange& ex, const core::Principal& p, std::string_view id) {
     auto o = co_await find(ex, p, id);
     if (!o) co_return co_await fail_with(ex, o.error());
-    const std::string etag = "\"" + o->sha256 + "\"";
-    http::Response head;
-    head.header("ETag", etag);
-    head.header("Accept-Ranges", "bytes");
-    head.header("Cache-Control", "private, no-cache");
-    if (auto inm = ex.header("If-None-Match"); inm && (*inm == "*" || inm->find(etag) != std::string_view::npos)) {
-      head.status = 304;
-      co_return co_await ex.send(std::move(head));
-    }
-    std::optional<http::ByteRange> range;
-    auto range_header = ex.header("Range");
-    auto if_range = ex.header("If-Range");
-    if (range_header && (!if_range || *if_range == etag)) {
-      auto r = http::parse_range(*range_header, o->size);
-      if (!r) {
-        auto res = error_response(r.error());
-        res.header("Content-Range", "bytes */" + std::to_string(o->size));
-        co_return co_await ex.send(std::move(res));
-      }
-      range = *r;
-    }
-    auto reader = co_await blocking(ex, [&] { return s_.files.open_blob(*o); });
-    if (!reader) co_return co_await fail_with(ex, reader.error());
-    head.header("Content-Type", o->content_type.empty() ? "application/octet-stream" : o->content_type);
-    head.header("Content-Disposition", http::format_content_disposition("attachment", o->name));
-    head.header("X-Content-Type-Options", "nosniff");
-    uint64_t first = 0, length = o->size;
-    head.status = 200;
-    if (range) {
-      first = range->first;
-      length = range->length();
-      head.status = 206;
-      head.header("Content-Range", "bytes " + std::to_string(range->first) + "-" +
-                                       std::to_string(range->last) + "/" + std::to_string(o->size));
-    }
-    co_await ex.send_blob(std::move(head), std::move(*reader), first, length);
+    co_await http::send_object(ex, s_.files, *o, error_response);
+  }
+
+  // GET /v1/links/{tenant}/{object id}?expires=&signature= : a signed download
+  // link a dialect handed out (core/secrets.h); the link is the credential.
+  net::awaitable<void> link(Exchange& ex, std::string_view tenant_id, std::string_view id) {
+    auto verified = s_.links.verify(tenant_id, id, ex.query("expires").value_or(""),
+                                    ex.query("signature").value_or(""));
+    if (!verified) co_return co_await fail_with(ex, verified.error());
+    auto o = co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
+    if (!o) co_return co_await fail_with(ex, o.error());
+    co_await http::send_object(ex, s_.files, *o, error_response);
   }
 
   // ---- /v1/admin ----------------------------------------------------------

@@ -282,6 +282,27 @@ class MemoryMetaStore final : public MetaStore {
     return std::erase_if(used_grants_, [&](const auto& kv) { return kv.second < now; });
   }
 
+  // Records: not implemented yet in this store.
+  Result<std::vector<Record>> insert_records(std::vector<Record>, const BindOptions&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<std::vector<Record>> update_records(std::string_view, std::string_view, std::string_view,
+                                             std::vector<RecordUpdate>, const BindOptions&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<Record> get_record(std::string_view, std::string_view, std::string_view,
+                            std::string_view) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<RecordPage> list_records(const RecordQuery&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Status delete_records(std::string_view, std::string_view, std::string_view,
+                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>&,
+                        UnixMs) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+
  private:
   Object* find_live(std::string_view tenant_id, std::string_view id) {
     auto it = objects_.find(std::string(id));

@@ -719,6 +719,27 @@ class SqliteMetaStore final : public MetaStore {
     return delete_where("DELETE FROM used_grants WHERE expires_at < ?", now);
   }
 
+  // Records: not implemented yet in this store.
+  Result<std::vector<Record>> insert_records(std::vector<Record>, const BindOptions&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<std::vector<Record>> update_records(std::string_view, std::string_view, std::string_view,
+                                             std::vector<RecordUpdate>, const BindOptions&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<Record> get_record(std::string_view, std::string_view, std::string_view,
+                            std::string_view) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Result<RecordPage> list_records(const RecordQuery&) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+  Status delete_records(std::string_view, std::string_view, std::string_view,
+                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>&,
+                        UnixMs) override {
+    return fail(Errc::kUnimplemented, "records");
+  }
+
  private:
   static constexpr const char* kAppColumns =
       "tenant_id, id, name, dialect, max_bytes, max_objects, max_object_bytes, settings_json, "

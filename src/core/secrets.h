@@ -1,0 +1,52 @@
+#pragma once
+// Server-held secrets. One master key, made on first start and kept in the data
+// directory (mode 0600); every signing key (a tenant's Qiniu secret key, the S3
+// form credentials, download links) is derived from it by purpose, so no such
+// key is stored anywhere else and none ever leaves the server. Rotating a
+// dialect key means deriving under a new purpose (e.g. bumping a version).
+
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/result.h"
+
+namespace up::core {
+
+// Thread-safe (immutable after construction).
+class Secrets {
+ public:
+  explicit Secrets(std::string master_key) : master_(std::move(master_key)) {}
+  // Reads the master key from `path`, creating it (32 random bytes, 0600,
+  // fsynced) if the file does not exist.
+  static Result<Secrets> open_or_create(const std::string& path);
+
+  // HMAC-SHA256(master, purpose): a stable 32-byte key for one purpose,
+  // e.g. "qiniu-sk/<tenant>/v1". Use raw, or hex/base64 it for a printable key.
+  std::string derive(std::string_view purpose) const;
+
+ private:
+  std::string master_;
+};
+
+// Signed, expiring download links that upgate serves itself
+// (GET /v1/links/{tenant}/{object id}?expires=<unix s>&signature=<hex>, in the
+// native dialect). Dialects hand them out as their "download url".
+class DownloadLinks {
+ public:
+  DownloadLinks(const Secrets& secrets, const Clock& clock);
+  // The path and query of a link (append to the public base URL).
+  std::string path_for(std::string_view tenant_id, std::string_view object_id,
+                       UnixMs expires_at) const;
+  // kGrantInvalid for a bad signature, kGrantExpired past `expires_unix_s`.
+  Status verify(std::string_view tenant_id, std::string_view object_id,
+                std::string_view expires_unix_s, std::string_view signature_hex) const;
+
+ private:
+  std::string sign(std::string_view tenant_id, std::string_view object_id,
+                   std::string_view expires) const;
+  std::string key_;
+  const Clock& clock_;
+};
+
+}  // namespace up::core
