@@ -6,7 +6,9 @@
 #   BENCH_QUICK=1        smoke run: 64 MiB single, 8 x 8 MiB, 3 s of small uploads
 #   BUILD_DIR=dir        cmake build dir (default: build)
 #   BENCH_SKIP_BUILD=1   use the binaries already in BUILD_DIR
-#   BENCH_SCENARIOS="a c" run only these scenarios (default: a b c)
+#   BENCH_SCENARIOS="a c" run only these scenarios (default: a b c j)
+#                        j = Jodoo: get_upload_token req/s, and 4 KiB Qiniu form uploads
+#                        (token verify + durable write + metadata) beside nginx's 4 KiB PUT
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #
 # Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
@@ -254,13 +256,64 @@ run_scenario() {
   settle
 }
 
-SCENARIOS=" ${BENCH_SCENARIOS:-a b c} "
+# Jodoo: a tenant with a Jodoo app, rate limits raised out of the way.
+jodoo_setup() {
+  local base="http://127.0.0.1:$UPGATE_PORT" auth="Authorization: Bearer $UPGATE_KEY"
+  curl -fsS -o /dev/null -H "$auth" -d '{"id":"bench","settings":{"jodoo":{"rate_limits":{"global":10000000,"get_upload_token":10000000,"upload":10000000}}}}' "$base/v1/admin/tenants" &&
+  curl -fsS -o /dev/null -H "$auth" -d '{"id":"crm","dialect":"jodoo","settings":{"entries":{"e1":{"fields":{"f":"upload"}}}}}' "$base/v1/admin/tenants/bench/apps" &&
+  JODOO_KEY=$(curl -fsS -H "$auth" -d '{"name":"bench"}' "$base/v1/admin/tenants/bench/keys" | sed -n 's/.*"token":"\([^"]*\)".*/\1/p') &&
+  [[ -n "$JODOO_KEY" ]]
+}
+
+# Single-use tokens for the form-upload run: `calls` x 100, one per line.
+jodoo_tokens() {
+  local calls=$1 out=$2 base="http://127.0.0.1:$UPGATE_PORT"
+  : >"$out"
+  for i in $(seq "$calls"); do
+    curl -fsS -H "Authorization: Bearer $JODOO_KEY" \
+      -d "{\"app_id\":\"crm\",\"entry_id\":\"e1\",\"transaction_id\":\"bench-tx-$i\"}" \
+      "$base/api/v5/app/entry/file/get_upload_token" | grep -o '"token":"[^"]*"' | cut -d'"' -f4 >>"$out" || return 1
+  done
+}
+
+run_jodoo() {
+  local small=(--size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS")
+  settle
+  run_load j2 nginx --url "http://127.0.0.1:$NGINX_PORT/up/j2/" --method PUT --unique-path "${small[@]}"
+  settle
+  if [[ $UPGATE_OK == 1 ]] && start_upgate j; then
+    if jodoo_setup; then
+      run_load j1 upgate --url "http://127.0.0.1:$UPGATE_PORT/api/v5/app/entry/file/get_upload_token" --method POST \
+        --header "Authorization: Bearer $JODOO_KEY" --header "Content-Type: application/json" \
+        --body '{"app_id":"crm","entry_id":"e1","transaction_id":"bench-{id}"}' \
+        --concurrency 16 --duration "$SMALL_SECONDS"
+      # Enough tokens for 10k uploads/s (the run stops early if they run out).
+      local calls=$(( SMALL_SECONDS * 100 ))
+      if jodoo_tokens "$calls" "$TMP/jodoo-tokens"; then
+        run_load j2 upgate --url "http://127.0.0.1:$UPGATE_PORT/" --method POST \
+          --form-tokens "$TMP/jodoo-tokens" "${small[@]}"
+      else
+        ERRS[j2,upgate]="token fetch failed"; ANY_ERRORS=1
+      fi
+    else
+      ERRS[j1,upgate]="setup failed"; ERRS[j2,upgate]="setup failed"; ANY_ERRORS=1
+    fi
+    stop_upgate
+  else
+    UPGATE_OK=0
+    ERRS[j1,upgate]="not run"; ERRS[j2,upgate]="not run"
+  fi
+  settle
+}
+
+SCENARIOS=" ${BENCH_SCENARIOS:-a b c j} "
 wanted() { [[ "$SCENARIOS" == *" $1 "* ]]; }
 echo
 # Free space needed: 4x the upload for a (both servers write a temp file, then the final one).
 wanted a && run_scenario a $((SINGLE_SIZE * 4)) --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
 wanted b && run_scenario b $((PAR_CONNS * PAR_SIZE * 2 + (1 << 30))) --size "$PAR_SIZE" --concurrency "$PAR_CONNS" --requests-per-conn 1
 wanted c && run_scenario c $((1 << 30)) --size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS"
+wanted j && run_jodoo
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -288,9 +341,11 @@ row "----------------------------------------" "--------------------" "---------
 wanted a && row "a) 1 x $SINGLE_LABEL, 1 conn (MiB/s)" "$(cell a nginx MIBPS)" "$(cell a upgate MIBPS)" "$(ratio a MIBPS)"
 wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b nginx MIBPS)" "$(cell b upgate MIBPS)" "$(ratio b MIBPS)"
 wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
+wanted j && row "j1) get_upload_token x100, 16 conns (req/s)" "-" "$(cell j1 upgate RPS)" "target >= 5000 req/s"
+wanted j && row "j2) 4 KiB Qiniu form upload, $SMALL_CONNS conns (req/s)" "$(cell j2 nginx RPS) (PUT)" "$(cell j2 upgate RPS)" "$(ratio j2 RPS)"
 echo
 echo "latency p50 / p99 (ms, request start to full response):"
-for s in ${BENCH_SCENARIOS:-a b c}; do
+for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
   row "  $s" "${P50[$s,nginx]:-?} / ${P99[$s,nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
 done
 echo

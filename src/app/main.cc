@@ -14,6 +14,7 @@
 #include "app/runtime.h"
 #include "cli/commands.h"
 #include "core/ids.h"
+#include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
@@ -36,6 +37,9 @@ struct ServeOptions {
   long sweep_interval_ms = 60'000;
   long orphan_grace_ms = 3'600'000;
   bool no_access_log = false;
+  std::vector<std::string> jodoo_callback_allow;
+  long jodoo_callback_timeout_ms = 5000;
+  std::string jodoo_upload_url;
 };
 
 // Runs the sweeper now and then until stopped; orphans are looked for less
@@ -129,6 +133,11 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));
+  dialects::jodoo::Options jodoo;
+  jodoo.callback_allow = o.jodoo_callback_allow;
+  jodoo.callback_timeout = std::chrono::milliseconds(o.jodoo_callback_timeout_ms);
+  jodoo.upload_url = o.jodoo_upload_url;
+  handlers.push_back(dialects::jodoo::make_handler(s, std::move(jodoo)));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
@@ -204,6 +213,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(60'000L, 30L * 86'400'000L))
       ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
+  serve_cmd->add_option("--jodoo-callback-allow", so.jodoo_callback_allow,
+                        "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)")
+      ->envname("UPGATE_JODOO_CALLBACK_ALLOW");
+  serve_cmd->add_option("--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
+                        "time a Jodoo upload callback may take")
+      ->check(CLI::Range(100L, 60'000L))
+      ->envname("UPGATE_JODOO_CALLBACK_TIMEOUT_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--jodoo-upload-url", so.jodoo_upload_url,
+                        "upload URL handed out with Jodoo upload tokens (default: the public URL)")
+      ->envname("UPGATE_JODOO_UPLOAD_URL");
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
 

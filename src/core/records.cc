@@ -30,6 +30,19 @@ Result<meta::RecordPage> RecordService::list(const meta::RecordQuery& query) {
   return meta_.list_records(query);
 }
 
+Result<Transaction> RecordService::open_transaction(std::string_view tenant_id,
+                                                   std::string_view app_id, std::string id,
+                                                   UnixMs ttl_ms) {
+  Transaction t;
+  t.tenant_id = std::string(tenant_id);
+  t.app_id = std::string(app_id);
+  t.id = std::move(id);
+  t.created_at = clock_.now();
+  t.expires_at = t.created_at + ttl_ms;
+  UP_TRY(meta_.put_transaction(t));
+  return t;
+}
+
 Status RecordService::remove(
     std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
     const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids) {

@@ -33,6 +33,10 @@ class RecordService {
   Result<Record> get(std::string_view tenant_id, std::string_view app_id,
                      std::string_view form_id, std::string_view id);
   Result<meta::RecordPage> list(const meta::RecordQuery& query);
+  // Creates a transaction of an app, or extends it, so that it lasts `ttl_ms`
+  // from now (uploads made under it may be bound only by writes naming it).
+  Result<Transaction> open_transaction(std::string_view tenant_id, std::string_view app_id,
+                                       std::string id, UnixMs ttl_ms);
   Status remove(std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
                 const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids);
 

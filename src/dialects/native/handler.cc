@@ -70,6 +70,9 @@ json::object tenant_json(const Tenant& t) {
   for (auto& o : t.cors_origins) origins.emplace_back(o);
   j["cors_origins"] = std::move(origins);
   j["quota"] = quota_json(t.quota);
+  boost::system::error_code ec;
+  json::value settings = json::parse(t.settings_json, ec);
+  j["settings"] = ec ? json::value(json::object()) : std::move(settings);
   j["created_at"] = format_iso8601(t.created_at);
   return j;
 }
@@ -133,7 +136,8 @@ Status read_quota(const json::value& v, Quota& q) {
   return ok();
 }
 
-// Applies the settable members of a tenant body (name, cors_origins, quota).
+// Applies the settable members of a tenant body (name, cors_origins, quota,
+// settings: dialect settings such as {"jodoo": {"fsize_limit": ...}}).
 Status patch_tenant(Tenant& t, const json::object& body) {
   if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
   if (auto* o = body.if_contains("cors_origins")) {
@@ -146,6 +150,10 @@ Status patch_tenant(Tenant& t, const json::object& body) {
     }
   }
   if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, t.quota));
+  if (auto* st = body.if_contains("settings")) {
+    if (!st->is_object()) return fail(Errc::kInvalidArgument, "settings must be a JSON object");
+    t.settings_json = json::serialize(*st);
+  }
   return ok();
 }
 
@@ -530,7 +538,7 @@ class NativeHandler final : public http::Handler {
     if (auto st = patch_tenant(settings, *body); !st) co_return co_await fail_with(ex, st.error());
     auto t = co_await blocking(ex, [&] { return s_.directory.create_tenant(*id, *name); });
     if (!t) co_return co_await fail_with(ex, t.error());
-    if (body->contains("cors_origins") || body->contains("quota")) {
+    if (body->contains("cors_origins") || body->contains("quota") || body->contains("settings")) {
       co_return co_await apply_tenant_patch(ex, *t, *body, 201);
     }
     co_await ex.send(json_ok(201, tenant_json(*t)));
