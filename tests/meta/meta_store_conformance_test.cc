@@ -880,6 +880,23 @@ TYPED_TEST(MetaStoreConformance, RecordsBatchKeyAndDelete) {
   EXPECT_EQ((*next)[0].seq, 3u);
 }
 
+TYPED_TEST(MetaStoreConformance, LimitsDoNotCountExpiredObjects) {
+  MetaStore& s = this->store();
+  Object old = object("old");
+  old.expires_at = kNow + 10;
+  ASSERT_OK(this->insert(old));
+  ASSERT_OK(this->insert(object("kept")));
+  InsertOptions opts;
+  opts.app_max_objects = 2;
+  opts.now = kNow + 5;  // "old" still valid: the limit holds
+  EXPECT_ERRC(this->insert(object("new1"), opts), Errc::kObjectLimit);
+  opts.now = kNow + 10;  // "old" expired: it leaves the count, and the live set
+  ASSERT_OK(this->insert(object("new1"), opts));
+  EXPECT_ERRC(s.get_object("t1", "old"), Errc::kObjectNotFound);
+  EXPECT_EQ(s.usage("t1", "a1")->objects, 2u);
+  EXPECT_ERRC(this->insert(object("new2"), opts), Errc::kObjectLimit);
+}
+
 TYPED_TEST(MetaStoreConformance, ConcurrentInsertsNeverExceedQuota) {
   MetaStore& s = this->store();
   InsertOptions opts;

@@ -137,20 +137,10 @@ class MemoryMetaStore final : public MetaStore {
       return fail(Errc::kObjectKeyExists);
     }
     if (live) {
-      const Usage app = usage_of(o.tenant_id, o.app_id);
-      const Usage tenant = usage_of(o.tenant_id, "");
-      if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes) {
-        return fail(Errc::kQuotaExceeded);
-      }
-      if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects) {
-        return fail(Errc::kObjectLimit);
-      }
-      if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes) {
-        return fail(Errc::kQuotaExceeded);
-      }
-      if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects) {
-        return fail(Errc::kObjectLimit);
-      }
+      Status within = check_limits(o, opts);
+      if (!within && opts.now > 0 && expire_due(opts.now, UINT32_MAX, o.tenant_id) > 0)
+        within = check_limits(o, opts);
+      UP_TRY(within);
     }
     if (!opts.grant_id.empty()) used_grants_.emplace(opts.grant_id, opts.grant_expires_at);
     objects_.emplace(o.id, o);
@@ -220,18 +210,8 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
     std::lock_guard lock(mu_);
-    std::vector<Object*> due;
-    for (auto& [id, o] : objects_) {
-      if (is_live(o) && o.expires_at && *o.expires_at <= now) due.push_back(&o);
-    }
-    // Oldest deadlines first, like the SQLite store's index order.
-    std::sort(due.begin(), due.end(),
-              [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
-    if (due.size() > limit) due.resize(limit);
-    for (Object* o : due) remove_live(*o);
-    return due.size();
+    return expire_due(now, limit, {});
   }
-
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
     std::lock_guard lock(mu_);
     std::vector<Object> out;
@@ -389,6 +369,36 @@ class MemoryMetaStore final : public MetaStore {
   }
 
  private:
+  Status check_limits(const Object& o, const InsertOptions& opts) const {
+    const Usage app = usage_of(o.tenant_id, o.app_id);
+    const Usage tenant = usage_of(o.tenant_id, "");
+    if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects)
+      return fail(Errc::kObjectLimit);
+    if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects)
+      return fail(Errc::kObjectLimit);
+    return ok();
+  }
+
+  // Live objects past their expiry (of `tenant_id` when given), oldest
+  // deadline first like the SQLite store's index order, leave the live set.
+  uint64_t expire_due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
+    std::vector<Object*> due;
+    for (auto& [id, o] : objects_) {
+      if (is_live(o) && o.expires_at && *o.expires_at <= now &&
+          (tenant_id.empty() || o.tenant_id == tenant_id))
+        due.push_back(&o);
+    }
+    std::sort(due.begin(), due.end(),
+              [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
+    if (due.size() > limit) due.resize(limit);
+    for (Object* o : due) remove_live(*o);
+    return due.size();
+  }
+
   struct Snapshot {
     std::map<std::string, Object, std::less<>> objects;
     std::map<Triple, std::string, std::less<>> keys_by_name;

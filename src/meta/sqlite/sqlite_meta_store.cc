@@ -478,22 +478,13 @@ class SqliteMetaStore final : public MetaStore {
         if (*taken) return fail(Errc::kObjectKeyExists);
       }
       if (live) {
-        auto app = read_usage(o.tenant_id, o.app_id);
-        if (!app) return fail(std::move(app.error()));
-        auto tenant = read_usage(o.tenant_id, "");
-        if (!tenant) return fail(std::move(tenant.error()));
-        if (opts.app_max_bytes && app->bytes + o.size > *opts.app_max_bytes) {
-          return fail(Errc::kQuotaExceeded);
+        Status within = check_limits(o, opts);
+        if (!within && opts.now > 0) {
+          auto expired = expire_due(opts.now, UINT32_MAX, o.tenant_id);
+          if (!expired) return fail(std::move(expired.error()));
+          if (*expired > 0) within = check_limits(o, opts);
         }
-        if (opts.app_max_objects && app->objects + 1 > *opts.app_max_objects) {
-          return fail(Errc::kObjectLimit);
-        }
-        if (opts.tenant_max_bytes && tenant->bytes + o.size > *opts.tenant_max_bytes) {
-          return fail(Errc::kQuotaExceeded);
-        }
-        if (opts.tenant_max_objects && tenant->objects + 1 > *opts.tenant_max_objects) {
-          return fail(Errc::kObjectLimit);
-        }
+        UP_TRY(within);
       }
       if (!opts.grant_id.empty()) {
         auto st = prepare("INSERT INTO used_grants(grant_id, expires_at) VALUES(?, ?)");
@@ -611,37 +602,7 @@ class SqliteMetaStore final : public MetaStore {
 
   Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
     std::lock_guard lock(mu_);
-    return in_transaction([&]() -> Result<uint64_t> {
-      struct Due {
-        std::string id, tenant_id, app_id;
-        int64_t size;
-      };
-      std::vector<Due> due;
-      {
-        auto st = prepare(
-            "SELECT id, tenant_id, app_id, size FROM objects "
-            "WHERE expires_at IS NOT NULL AND state <> 'deleted' AND expires_at <= ? "
-            "ORDER BY expires_at LIMIT ?");
-        if (!st) return fail(std::move(st.error()));
-        st->i64(now).i64(limit);
-        while (true) {
-          auto found = row(*st, "find expired objects");
-          if (!found) return fail(std::move(found.error()));
-          if (!*found) break;
-          due.push_back({st->col_text(0), st->col_text(1), st->col_text(2), st->col_i64(3)});
-        }
-      }
-      // Updated after the scan is finished: changing rows under an open cursor
-      // on the same index is not something to rely on.
-      for (const Due& d : due) {
-        auto st = prepare("UPDATE objects SET state = 'deleted' WHERE id = ?");
-        if (!st) return fail(std::move(st.error()));
-        st->text(d.id);
-        UP_TRY(done(*st, "expire object"));
-        UP_TRY(add_usage(d.tenant_id, d.app_id, -d.size, -1));
-      }
-      return static_cast<uint64_t>(due.size());
-    });
+    return in_transaction([&] { return expire_due(now, limit, {}); });
   }
 
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
@@ -1083,6 +1044,58 @@ class SqliteMetaStore final : public MetaStore {
   void rollback() {
     // Some errors (SQLITE_FULL, SQLITE_IOERR) already rolled the transaction back.
     if (!sqlite3_get_autocommit(db_)) (void)exec("ROLLBACK");
+  }
+
+  // The limits of InsertOptions against the usage totals (the new object included).
+  Status check_limits(const Object& o, const InsertOptions& opts) {
+    auto app = read_usage(o.tenant_id, o.app_id);
+    if (!app) return fail(std::move(app.error()));
+    auto tenant = read_usage(o.tenant_id, "");
+    if (!tenant) return fail(std::move(tenant.error()));
+    if (opts.app_max_bytes && app->bytes + o.size > *opts.app_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.app_max_objects && app->objects + 1 > *opts.app_max_objects)
+      return fail(Errc::kObjectLimit);
+    if (opts.tenant_max_bytes && tenant->bytes + o.size > *opts.tenant_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.tenant_max_objects && tenant->objects + 1 > *opts.tenant_max_objects)
+      return fail(Errc::kObjectLimit);
+    return ok();
+  }
+
+  // Marks up to `limit` live objects with expires_at <= now as deleted (only
+  // those of `tenant_id` when given) and takes them out of usage.
+  // REQUIRES: inside a transaction.
+  Result<uint64_t> expire_due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
+    struct Due {
+      std::string id, tenant_id, app_id;
+      int64_t size;
+    };
+    std::vector<Due> due;
+    {
+      auto st = prepare(
+          "SELECT id, tenant_id, app_id, size FROM objects "
+          "WHERE expires_at IS NOT NULL AND state <> 'deleted' AND expires_at <= ? "
+          "AND (? = '' OR tenant_id = ?) ORDER BY expires_at LIMIT ?");
+      if (!st) return fail(std::move(st.error()));
+      st->i64(now).text(tenant_id).text(tenant_id).i64(limit);
+      while (true) {
+        auto found = row(*st, "find expired objects");
+        if (!found) return fail(std::move(found.error()));
+        if (!*found) break;
+        due.push_back({st->col_text(0), st->col_text(1), st->col_text(2), st->col_i64(3)});
+      }
+    }
+    // Updated after the scan is finished: changing rows under an open cursor
+    // on the same index is not something to rely on.
+    for (const Due& d : due) {
+      auto st = prepare("UPDATE objects SET state = 'deleted' WHERE id = ?");
+      if (!st) return fail(std::move(st.error()));
+      st->text(d.id);
+      UP_TRY(done(*st, "expire object"));
+      UP_TRY(add_usage(d.tenant_id, d.app_id, -d.size, -1));
+    }
+    return static_cast<uint64_t>(due.size());
   }
 
   Result<Usage> read_usage(std::string_view tenant_id, std::string_view app_id) {
