@@ -368,6 +368,20 @@ TEST_F(JodooApiTest, FormUploadStoresATemporaryFileUnderTheSaveKey) {
   EXPECT_NE(str(o, "expires_at"), "");
 }
 
+// Qiniu etag of a 9 MiB upload (three 4 MiB blocks, the last partial), computed
+// here independently: urlsafe_b64(0x96 || SHA1(SHA1(blk0) || SHA1(blk1) || SHA1(blk2))).
+TEST_F(JodooApiTest, HashOfA9MiBUploadIsTheQiniuEtag) {
+  const std::string content = pattern_string(9 << 20);
+  std::string digests;
+  for (size_t i = 0; i < content.size(); i += 4 << 20) digests += crypto::sha1(content.substr(i, 4 << 20));
+  const std::string want = crypto::base64url("\x96" + crypto::sha1(digests), true);
+  auto t = tokens("tx-9m");
+  auto r = upload(t[0], content, "nine.bin");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(str(parse(r.body), "hash"), want);
+  EXPECT_EQ(object_named("nine.bin").at("size").as_int64(), 9 << 20);
+}
+
 TEST_F(JodooApiTest, OneFilePerTokenAndNeverAnOverwrite) {
   auto t = tokens("tx-once");
   ASSERT_EQ(upload(t[0], "first").status, 200);
