@@ -2,6 +2,8 @@
 // Every option can also come from a config file (--config, TOML or INI) or an
 // environment variable (UPGATE_<OPTION>, e.g. UPGATE_LISTEN, UPGATE_DATA).
 
+#include <malloc.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -80,6 +82,11 @@ class SweeperThread {
 };
 
 int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
+  // glibc gives freed memory at the top of each thread's heap back to the
+  // kernel (madvise + TLB shootdown) past 128 KiB; with responses of ~80 KiB
+  // (Jodoo's 100 tokens) built on the blocking threads that cost 2-3x the
+  // request's CPU (bench/README.md). Keep up to 64 MiB per heap instead.
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
   auto rt = app::Runtime::open(ropts);
   if (!rt) {
     std::fprintf(stderr, "upgate: %s\n", rt.error().message.c_str());

@@ -167,7 +167,10 @@ class MetaStore {
       std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
       const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids, UnixMs now) = 0;
 
-  // Transactions. put_transaction creates or extends (expires_at = max).
+  // Transactions. put_transaction creates or extends (expires_at = max). It
+  // need not be durable when it returns (it is with the next durable write):
+  // a transaction's uploads carry its id and expiry themselves, so a crash
+  // that loses the row loses nothing.
   virtual Status put_transaction(const Transaction& t) = 0;
   virtual Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
                                               std::string_view id) = 0;

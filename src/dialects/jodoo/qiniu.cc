@@ -1,5 +1,7 @@
 #include "dialects/jodoo/qiniu.h"
 
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
@@ -100,7 +102,6 @@ std::optional<std::string> PutPolicy::scoped_key() const {
 std::string policy_json(const PutPolicy& p) {
   json::object o;
   o["scope"] = p.scope;
-  if (!p.save_key.empty()) o["saveKey"] = p.save_key;
   if (p.force_save_key) o["forceSaveKey"] = true;
   if (p.fsize_min > 0) o["fsizeMin"] = p.fsize_min;
   if (p.fsize_limit) o["fsizeLimit"] = *p.fsize_limit;
@@ -110,6 +111,7 @@ std::string policy_json(const PutPolicy& p) {
   if (!p.callback_body_type.empty()) o["callbackBodyType"] = p.callback_body_type;
   if (!p.transaction_id.empty()) o["transactionId"] = p.transaction_id;
   o["deadline"] = p.deadline;
+  if (!p.save_key.empty()) o["saveKey"] = p.save_key;  // last: TokenMinter varies only the end
   return json::serialize(o);
 }
 
@@ -126,23 +128,79 @@ std::string make_upload_token(std::string_view access_key, std::string_view secr
   return token;
 }
 
-TokenMinter::TokenMinter(std::string access_key, std::string secret_key, const PutPolicy& policy)
-    : access_key_(std::move(access_key)), secret_key_(std::move(secret_key)) {
+// HMAC-SHA1 with its key schedule done once and a fixed message prefix
+// already hashed (RFC 2104: H(K^opad || H(K^ipad || m))).
+struct TokenMinter::Hmac {
+  EVP_MD_CTX* inner = EVP_MD_CTX_new();
+  EVP_MD_CTX* outer = EVP_MD_CTX_new();
+  EVP_MD_CTX* scratch = EVP_MD_CTX_new();
+  bool ok = false;
+
+  Hmac(std::string_view key, std::string_view prefix) {
+    if (!inner || !outer || !scratch) return;
+    std::string k(key);
+    if (k.size() > 64) k = crypto::sha1(k);
+    std::string ipad(64, '\x36'), opad(64, '\x5c');
+    for (size_t i = 0; i < k.size(); ++i) {
+      ipad[i] = static_cast<char>(ipad[i] ^ k[i]);
+      opad[i] = static_cast<char>(opad[i] ^ k[i]);
+    }
+    ok = EVP_DigestInit_ex(inner, EVP_sha1(), nullptr) == 1 && EVP_DigestUpdate(inner, ipad.data(), 64) == 1 &&
+         EVP_DigestUpdate(inner, prefix.data(), prefix.size()) == 1 &&
+         EVP_DigestInit_ex(outer, EVP_sha1(), nullptr) == 1 && EVP_DigestUpdate(outer, opad.data(), 64) == 1;
+  }
+  ~Hmac() {
+    EVP_MD_CTX_free(inner);
+    EVP_MD_CTX_free(outer);
+    EVP_MD_CTX_free(scratch);
+  }
+  // HMAC over prefix + rest; empty if OpenSSL failed.
+  std::string sign(std::string_view rest) {
+    unsigned char inner_digest[EVP_MAX_MD_SIZE], digest[EVP_MAX_MD_SIZE];
+    unsigned int n = 0, m = 0;
+    if (!ok || EVP_MD_CTX_copy_ex(scratch, inner) != 1 || EVP_DigestUpdate(scratch, rest.data(), rest.size()) != 1 ||
+        EVP_DigestFinal_ex(scratch, inner_digest, &n) != 1 || EVP_MD_CTX_copy_ex(scratch, outer) != 1 ||
+        EVP_DigestUpdate(scratch, inner_digest, n) != 1 || EVP_DigestFinal_ex(scratch, digest, &m) != 1)
+      return {};
+    return std::string(reinterpret_cast<char*>(digest), m);
+  }
+};
+
+TokenMinter::TokenMinter(std::string access_key, std::string_view secret_key, const PutPolicy& policy)
+    : access_key_(std::move(access_key)), secret_key_(secret_key) {
   PutPolicy p = policy;
   p.save_key = std::string(kSaveKeyMarker);
-  const std::string whole = policy_json(p);
+  std::string whole = policy_json(p);
   // The marker's control bytes are serialized as \u0001 escapes.
   const std::string marker = "\\u0001save-key\\u0001";
   const auto at = whole.find(marker);
   before_key_ = whole.substr(0, at);
   after_key_ = whole.substr(at + marker.size());
+  // JSON allows white space after '{': pad so the part before the key is a
+  // whole number of base64 groups.
+  before_key_.insert(1, (3 - before_key_.size() % 3) % 3, ' ');
+  encoded_before_ = crypto::base64url(before_key_, false);
+  hmac_ = std::make_unique<Hmac>(secret_key_, encoded_before_);
 }
 
-std::string TokenMinter::token(std::string_view save_key) const {
-  std::string policy;
-  policy.reserve(before_key_.size() + save_key.size() + after_key_.size());
-  policy.append(before_key_).append(save_key).append(after_key_);
-  return make_upload_token(access_key_, secret_key_, policy);
+TokenMinter::~TokenMinter() = default;
+
+std::string TokenMinter::token(std::string_view save_key) {
+  if (save_key.size() % 3 != 0) {
+    std::string policy = before_key_;
+    policy.append(save_key).append(after_key_);
+    return make_upload_token(access_key_, secret_key_, policy);
+  }
+  std::string tail;
+  tail.append(save_key).append(after_key_);
+  const std::string encoded_tail = crypto::base64url(tail, true);
+  std::string sign = hmac_->sign(encoded_tail);
+  if (sign.empty()) sign = crypto::hmac_sha1(secret_key_, encoded_before_ + encoded_tail);
+  std::string token;
+  token.reserve(access_key_.size() + 30 + encoded_before_.size() + encoded_tail.size());
+  token.append(access_key_).append(":").append(crypto::base64url(sign, true)).append(":");
+  token.append(encoded_before_).append(encoded_tail);
+  return token;
 }
 
 Result<UploadToken> parse_upload_token(std::string_view token) {
