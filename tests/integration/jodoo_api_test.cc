@@ -391,6 +391,17 @@ TEST_F(JodooApiTest, OneFilePerTokenAndNeverAnOverwrite) {
   EXPECT_EQ(upload(t[1], "other").status, 200);
 }
 
+TEST_F(JodooApiTest, AcceptFieldSetsTheAnswersContentTypeAndOnlyPostIsServed) {
+  auto t = tokens("tx-accept");
+  auto r = upload(t[0], "old IE", "ie.txt", {Part{"accept", "text/plain"}, Part{"x-qn-meta-color", "red"}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("content-type"), "text/plain");
+  EXPECT_NE(str(parse(r.body), "key"), "");
+  r = client_->request("GET", "/");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(qiniu_error(r), "method not allowed");
+}
+
 TEST_F(JodooApiTest, FormUploadRefusesBadTokens) {
   auto t = tokens("tx-bad");
   auto r = upload("", "x");
