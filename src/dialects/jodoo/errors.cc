@@ -35,8 +35,9 @@ JodooError jodoo_error(const Error& e, Api api) {
     case Errc::kRateLimited:
       if (api == Api::kCompany) return {400, 8303, "Company/Team Request Limit Exceeded"};
       return {400, 8304, "Request Limit Exceeded"};
-    case Errc::kRouteNotFound: return {404, 1, "Invalid Request"};
-    case Errc::kMethodNotAllowed: return {405, 1, "Invalid Request"};
+    // The guide answers every client error with 400, these included.
+    case Errc::kRouteNotFound:
+    case Errc::kMethodNotAllowed: return {400, 1, "Invalid Request"};
     default: break;
   }
   switch (e.kind()) {

@@ -30,6 +30,8 @@ TEST(JodooErrorsTest, MapsToTheGuidesCodes) {
   EXPECT_EQ(code_of(Errc::kRateLimited, Api::kGetUploadToken), 8304);
   EXPECT_EQ(code_of(Errc::kPermissionDenied), 8302);
   EXPECT_EQ(code_of(Errc::kDiskFull), 17027);
+  EXPECT_EQ(jodoo_error(Error(Errc::kMethodNotAllowed), Api::kOther).status, 400);
+  EXPECT_EQ(code_of(Errc::kMethodNotAllowed), 1);
 }
 
 TEST(JodooErrorsTest, EnvelopeIs400WithCodeAndMsg) {
