@@ -7,6 +7,7 @@
 // file fields hold their keys, and the record's file_ids the objects those
 // keys name, so binding (and its transaction rule) is the core's.
 
+#include <algorithm>
 #include <cstdio>
 
 #include <boost/json.hpp>
