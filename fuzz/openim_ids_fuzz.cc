@@ -1,6 +1,6 @@
 // libFuzzer target for the OpenIM dialect's opaque ids (src/dialects/openim/wire_ids.h):
-// the initiate_form_data `id`, the `token` header and the S3 access key id,
-// all read back from clients.
+// the initiate_form_data `id`, the `token` header, the multipart uploadID and
+// the S3 access key id, all read back from clients.
 //
 // Checks: nothing crashes; a decoded form id re-encodes to an id that decodes
 // to the same fields; a token that reads never verifies under a key it was not
@@ -39,6 +39,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(v.has_value() || v.error() != openim::TokenFault::kInvalid, "a token verifies under its own key");
     FUZZ_CHECK(!openim::verify_token(reissued, *back, "other-key", back->not_before * 1000).has_value(),
                "a token never verifies under another key");
+  }
+
+  if (auto upload = openim::read_upload_id(in)) {
+    FUZZ_CHECK(upload->size > 0 && upload->part_size > 0 && upload->part_count() >= 1, "an upload has parts");
+    FUZZ_CHECK(upload->part_length(upload->part_count()) > 0 &&
+                   upload->part_length(upload->part_count()) <= upload->part_size,
+               "the last part is not empty nor longer than a part");
+    const std::string resigned = openim::encode_upload_id(*upload, "fuzz-key");
+    FUZZ_CHECK(openim::verify_upload_id(resigned, "fuzz-key").has_value(), "a re-signed uploadID verifies");
+    FUZZ_CHECK(!openim::verify_upload_id(resigned, "other-key").has_value(), "an uploadID never verifies under another key");
   }
 
   std::string tenant, app;

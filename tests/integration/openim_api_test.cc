@@ -442,5 +442,142 @@ TEST_F(OpenImApiTest, AwsSdkPresignedPostUploads) {
   EXPECT_EQ(code(call("/object/access_url", R"({"name":"sdk/big.txt"})", admin_token_)), 1004);
 }
 
+// The OpenIM SDK's large-file path: part_limit, initiate, a PUT per part of
+// the presigned URLs, complete with the md5 chain.
+TEST_F(OpenImApiTest, MultipartUploadStreamsPartsAndChecksTheMd5Chain) {
+  const size_t part = 5242880, size = 2 * part + 1000;  // three parts, the last short
+  std::string content(size, '\0');
+  pattern_bytes(content.data(), content.size(), 0);
+  std::vector<std::string> md5s;
+  std::string joined;
+  for (size_t off = 0; off < size; off += part) {
+    md5s.push_back(crypto::to_hex(crypto::md5(content.substr(off, part))));
+    joined += (joined.empty() ? "" : ",") + md5s.back();
+  }
+  const std::string hash = crypto::to_hex(crypto::md5(joined));
+  auto init = call("/object/initiate_multipart_upload",
+                   R"({"hash":")" + hash + R"(","size":)" + std::to_string(size) +
+                       R"(,"partSize":5242880,"maxParts":0,"cause":"","name":"video/big.mp4","contentType":"video/mp4","urlPrefix":"http://im.example/object/"})",
+                   admin_token_);
+  ASSERT_EQ(code(init), 0) << json::serialize(init);
+  const auto upload = data(init).at("upload").as_object();
+  EXPECT_EQ(upload.at("partSize").as_int64(), 5242880);
+  const std::string upload_id = str(upload, "uploadID");
+  const auto sign = upload.at("sign").as_object();
+  ASSERT_EQ(sign.at("parts").as_array().size(), 3u);
+  // The client's way: sign.url with sign.query + part.query (KeyValues with `values`).
+  auto part_target = [&](const json::object& p) {
+    std::string url = str(sign, "url") + "?";
+    for (const auto* list : {&sign.at("query").as_array(), &p.at("query").as_array()})
+      for (const auto& kv : *list)
+        url += std::string(kv.at("key").as_string()) + "=" + std::string(kv.at("values").as_array()[0].as_string()) + "&";
+    url.pop_back();
+    EXPECT_TRUE(url.starts_with(host() + "/s3/openim/")) << url;
+    return url.substr(host().size());
+  };
+  const auto& parts = sign.at("parts").as_array();
+  // Complete before every part is there: refused.
+  auto early = call("/object/complete_multipart_upload",
+                    R"({"uploadID":")" + upload_id + R"(","parts":[")" + md5s[0] + R"(",")" + md5s[1] + R"(",")" + md5s[2] +
+                        R"("],"name":"video/big.mp4","contentType":"video/mp4","urlPrefix":"p/"})",
+                    admin_token_);
+  EXPECT_EQ(code(early), 1001);
+  // A tampered part signature is refused.
+  std::string forged = part_target(parts[0].as_object());
+  forged.back() = forged.back() == '0' ? '1' : '0';
+  EXPECT_EQ(client_->request("PUT", forged, {}, content.substr(0, part)).status, 403);
+  // A part of the wrong length is refused.
+  EXPECT_EQ(client_->request("PUT", part_target(parts[0].as_object()), {}, "short").status, 400);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& p = parts[i].as_object();
+    EXPECT_EQ(p.at("partNumber").as_int64(), static_cast<int64_t>(i + 1));
+    auto r = client_->request("PUT", part_target(p), {}, content.substr(i * part, part));
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_EQ(r.header("etag"), "\"" + md5s[i] + "\"");
+  }
+  // auth_sign renews URLs; a retried part replaces the earlier one.
+  auto resigned = call("/object/auth_sign", R"({"uploadID":")" + upload_id + R"(","partNumbers":[2]})", admin_token_);
+  ASSERT_EQ(code(resigned), 0) << json::serialize(resigned);
+  ASSERT_EQ(data(resigned).at("parts").as_array().size(), 1u);
+  EXPECT_EQ(client_->request("PUT", part_target(data(resigned).at("parts").as_array()[0].as_object()), {},
+                             content.substr(part, part)).status, 200);
+  EXPECT_EQ(code(call("/object/auth_sign", R"({"uploadID":")" + upload_id + R"(","partNumbers":[4]})", admin_token_)), 1001);
+
+  // The md5 chain must be the hash.
+  auto wrong = call("/object/complete_multipart_upload",
+                    R"({"uploadID":")" + upload_id + R"(","parts":[")" + md5s[1] + R"(",")" + md5s[0] + R"(",")" + md5s[2] +
+                        R"("],"name":"video/big.mp4","contentType":"video/mp4","urlPrefix":"p/"})",
+                    admin_token_);
+  EXPECT_EQ(code(wrong), 1001);
+  EXPECT_EQ(str(wrong, "errDlt"), "md5 mismatching");
+  auto done = call("/object/complete_multipart_upload",
+                   R"({"uploadID":")" + upload_id + R"(","parts":[")" + md5s[0] + R"(",")" + md5s[1] + R"(",")" + md5s[2] +
+                       R"("],"name":"video/big.mp4","contentType":"video/mp4","urlPrefix":"http://im.example/object/"})",
+                   admin_token_);
+  ASSERT_EQ(code(done), 0) << json::serialize(done);
+  EXPECT_EQ(str(data(done), "url"), "http://im.example/object/video/big.mp4");
+  const std::string back = fetch("video/big.mp4");
+  EXPECT_EQ(back.size(), content.size());
+  EXPECT_TRUE(back == content);
+  // The parts are gone: the final object plus the name's alias are all that is kept.
+  const std::string blobs = run_command("curl -s -H 'Authorization: Bearer " + std::string(ServerProcess::kAdminKey) +
+                                        "' -X POST " + host() + "/v1/admin/sweep");
+  EXPECT_EQ(server_->blob_files().size(), 2u) << blobs;
+
+  // The same content again: an instant answer, no upload.
+  auto again = call("/object/initiate_multipart_upload",
+                    R"({"hash":")" + hash + R"(","size":)" + std::to_string(size) +
+                        R"(,"partSize":5242880,"name":"video/copy.mp4","contentType":"video/mp4","urlPrefix":"http://im.example/object/"})",
+                    admin_token_);
+  ASSERT_EQ(code(again), 0);
+  EXPECT_EQ(str(data(again), "url"), "http://im.example/object/video/copy.mp4");
+  EXPECT_FALSE(data(again).contains("upload"));
+  EXPECT_TRUE(fetch("video/copy.mp4") == content);
+
+  // A user's upload: names under its id, its own uploadID only.
+  const std::string u1 = user_token("u1");
+  EXPECT_EQ(code(call("/object/initiate_multipart_upload", R"({"hash":")" + hash + R"(","size":10,"name":"x.bin"})", u1)), 1002);
+  EXPECT_EQ(code(call("/object/auth_sign", R"({"uploadID":")" + upload_id + R"(","partNumbers":[1]})", u1)), 1002);
+  EXPECT_EQ(code(call("/object/initiate_multipart_upload", R"({"hash":"nothex","size":10,"name":"u1/x.bin"})", u1)), 1001);
+}
+
+TEST_F(OpenImApiTest, SmallMultipartUploadIsOnePart) {
+  const std::string content = "small file through the multipart routes";
+  const std::string part_md5 = crypto::to_hex(crypto::md5(content));
+  const std::string hash = crypto::to_hex(crypto::md5(part_md5));
+  const std::string u1 = user_token("u1");
+  auto init = call("/object/initiate_multipart_upload",
+                   R"({"hash":")" + hash + R"(","size":)" + std::to_string(content.size()) +
+                       R"(,"partSize":5242880,"maxParts":1,"name":"u1/s.txt","contentType":"text/plain","urlPrefix":"x/"})",
+                   u1);
+  ASSERT_EQ(code(init), 0) << json::serialize(init);
+  const auto sign = data(init).at("upload").as_object().at("sign").as_object();
+  ASSERT_EQ(sign.at("parts").as_array().size(), 1u);
+  std::string target = str(sign, "url").substr(host().size()) + "?";
+  for (const auto* list : {&sign.at("query").as_array(), &sign.at("parts").as_array()[0].at("query").as_array()})
+    for (const auto& kv : *list)
+      target += std::string(kv.at("key").as_string()) + "=" + std::string(kv.at("values").as_array()[0].as_string()) + "&";
+  target.pop_back();
+  ASSERT_EQ(client_->request("PUT", target, {}, content).status, 200);
+  const std::string upload_id = str(data(init).at("upload").as_object(), "uploadID");
+  // Another user may not complete it.
+  EXPECT_EQ(code(call("/object/complete_multipart_upload",
+                      R"({"uploadID":")" + upload_id + R"(","parts":[")" + part_md5 + R"("],"name":"u2/s.txt"})",
+                      user_token("u2"))),
+            1002);
+  auto done = call("/object/complete_multipart_upload",
+                   R"({"uploadID":")" + upload_id + R"(","parts":[")" + part_md5 + R"("],"name":"u1/s.txt","urlPrefix":"x/"})", u1);
+  ASSERT_EQ(code(done), 0) << json::serialize(done);
+  EXPECT_EQ(str(data(done), "url"), "x/u1/s.txt");
+  EXPECT_EQ(fetch("u1/s.txt"), content);
+  // An expired uploadID is refused.
+  auto init2 = call("/object/initiate_multipart_upload",
+                    R"({"hash":")" + std::string(32, 'a') + R"(","size":5,"name":"u1/t.txt"})", u1);
+  ASSERT_EQ(code(init2), 0);
+  advance(25 * 3'600'000);
+  EXPECT_EQ(code(call("/object/auth_sign", R"({"uploadID":")" + str(data(init2).at("upload").as_object(), "uploadID") +
+                                                 R"(","partNumbers":[1]})", user_token("u1"))), 1001);
+}
+
 }  // namespace
 }  // namespace up::testing

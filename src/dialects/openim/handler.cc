@@ -10,8 +10,13 @@
 // OpenIM name differs from its key gets a small alias object keyed "/<name>"
 // (a key no S3 upload can have) so GET /object/<name> and access_url find it.
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <ctime>
+#include <optional>
+#include <span>
 
 #include <boost/json.hpp>
 
@@ -186,6 +191,137 @@ Result<int64_t> part_size_for(int64_t size) {
   if (size > kMax * kNum) return fail(Errc::kInvalidArgument, "size must be less than the maximum allowed limit");
   if (size <= kMin * kNum) return kMin;
   return (size + kNum - 1) / kNum;
+}
+
+// ---- multipart uploads ---------------------------------------------------------
+
+constexpr UnixMs kMultipartMs = 24 * 3'600'000;  // an uploadID (and its parts) lives a day
+constexpr UnixMs kPartUrlMs = 3'600'000;         // a part URL, until auth_sign renews it
+
+std::string upload_signing_key(const core::Services& s, std::string_view tenant, std::string_view app) {
+  return s.secrets.derive("openim-multipart/" + std::string(tenant) + "/" + std::string(app));
+}
+
+// Where OpenIM keeps content by hash (s3/cont: openim/data/hash/<hash>).
+std::string hash_key(const std::string& hash) { return "openim/data/hash/" + hash; }
+
+// A staged part. Keys starting with "//" cannot be S3 keys (refused) nor name
+// aliases ("/" + a name that never starts with '/').
+std::string part_key(std::string_view upload_id, int64_t n) {
+  return "//parts/" + crypto::to_hex(crypto::sha256(upload_id)).substr(0, 32) + "/" + std::to_string(n);
+}
+
+bool md5_hex(std::string_view s) {
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+json::object key_values(std::string_view key, std::string value) {
+  json::object o;
+  o["key"] = key;
+  o["values"] = json::array{json::value(std::move(value))};
+  return o;
+}
+
+// AuthSignResult: {url, query[], header[], parts[{partNumber, url, query[], header[]}]}.
+json::object auth_sign_json(const std::string& url, const std::string& upload_id, const std::vector<int64_t>& numbers,
+                            const std::string& key, UnixMs expires_at) {
+  json::array parts;
+  const int64_t expires_s = expires_at / 1000;
+  for (int64_t n : numbers) {
+    json::array query;
+    query.push_back(key_values("partNumber", std::to_string(n)));
+    query.push_back(key_values("X-Upgate-Expires", std::to_string(expires_s)));
+    query.push_back(key_values("X-Upgate-Signature", part_signature(key, upload_id, n, expires_s)));
+    json::object part;
+    part["partNumber"] = n;
+    part["url"] = "";
+    part["query"] = std::move(query);
+    part["header"] = nullptr;
+    parts.push_back(std::move(part));
+  }
+  json::object o;
+  o["url"] = url;
+  o["query"] = json::array{key_values("uploadId", upload_id)};
+  o["header"] = nullptr;
+  o["parts"] = std::move(parts);
+  return o;
+}
+
+std::string initiate_multipart_data(const std::string& upload_id, int64_t part_size, json::object sign, UnixMs expire_time) {
+  json::object upload;
+  upload["uploadID"] = upload_id;
+  upload["partSize"] = part_size;
+  upload["sign"] = std::move(sign);
+  upload["expireTime"] = expire_time;
+  json::object o;
+  o["url"] = "";
+  o["upload"] = std::move(upload);
+  return json::serialize(o);
+}
+
+Result<std::vector<std::string>> string_list(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  std::vector<std::string> out;
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return fail(Errc::kInvalidArgument, std::string(name) + " must be an array");
+  for (const auto& e : v->as_array()) {
+    if (!e.is_string()) return fail(Errc::kInvalidArgument, std::string(name) + " must hold strings");
+    out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+Result<std::vector<int64_t>> int_list(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  std::vector<int64_t> out;
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return fail(Errc::kInvalidArgument, std::string(name) + " must be an array");
+  for (const auto& e : v->as_array()) {
+    if (!e.is_int64()) return fail(Errc::kInvalidArgument, std::string(name) + " must hold integers");
+    out.push_back(e.as_int64());
+  }
+  return out;
+}
+
+struct CompleteRequest {
+  std::string upload_id;
+  std::vector<std::string> md5s;
+  std::string name, content_type, url_prefix;
+};
+
+Result<CompleteRequest> parse_complete(const json::object& req) {
+  CompleteRequest c;
+  auto upload_id = string_field(req, "uploadID");
+  if (!upload_id) return fail(upload_id.error());
+  auto md5s = string_list(req, "parts");
+  if (!md5s) return fail(md5s.error());
+  auto name = string_field(req, "name");
+  if (!name) return fail(name.error());
+  auto content_type = string_field(req, "contentType");
+  if (!content_type) return fail(content_type.error());
+  auto url_prefix = string_field(req, "urlPrefix");
+  if (!url_prefix) return fail(url_prefix.error());
+  c.upload_id = std::move(*upload_id);
+  c.md5s = std::move(*md5s);
+  c.name = std::move(*name);
+  c.content_type = std::move(*content_type);
+  c.url_prefix = std::move(*url_prefix);
+  return c;
+}
+
+// The parts' md5s (lower-cased in place) against the upload: one per part, and
+// the md5 of their comma-joined hex is the upload's hash (OpenIM's rule).
+Status check_md5_chain(std::vector<std::string>& md5s, const MultipartUpload& u) {
+  if (static_cast<int64_t>(md5s.size()) != u.part_count())
+    return fail(Errc::kInvalidArgument, "parts must list the md5 of every part");
+  std::string joined;
+  for (auto& m : md5s) {
+    for (char& c : m) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!joined.empty()) joined += ',';
+    joined += m;
+  }
+  if (crypto::to_hex(crypto::md5(joined)) != u.hash) return fail(Errc::kInvalidArgument, "md5 mismatching");
+  return ok();
 }
 
 // ---- the S3 form --------------------------------------------------------------
@@ -368,6 +504,9 @@ class OpenImHandler final : public http::Handler {
     if (route == "object/complete_form_data") co_return co_await complete_form_data(ex, ctx, *req);
     if (route == "object/access_url") co_return co_await access_url(ex, ctx, *req);
     if (route == "object/part_limit") co_return co_await ex.send(ok_response(part_limit_data()));
+    if (route == "object/initiate_multipart_upload") co_return co_await initiate_multipart(ex, ctx, *req);
+    if (route == "object/auth_sign") co_return co_await auth_sign(ex, ctx, *req);
+    if (route == "object/complete_multipart_upload") co_return co_await complete_multipart(ex, ctx, *req);
     if (route == "object/part_size") {
       auto size = int_field(*req, "size");
       if (!size) co_return co_await fail_with(ex, size.error());
@@ -605,6 +744,247 @@ class OpenImHandler final : public http::Handler {
     co_await ex.send(std::move(r));
   }
 
+  // ---- multipart uploads --------------------------------------------------------
+
+  std::string part_url(const Settings& settings) const {
+    return s_.public_url + opts_.s3_prefix + "/" + settings.bucket + "/multipart";
+  }
+
+  // POST /object/initiate_multipart_upload {hash, size, partSize, maxParts, cause, name, contentType, urlPrefix}
+  net::awaitable<void> initiate_multipart(Exchange& ex, const Context& ctx, const json::object& req) {
+    auto hash = string_field(req, "hash");
+    auto size = int_field(req, "size");
+    auto max_parts = int_field(req, "maxParts");
+    auto name = string_field(req, "name");
+    auto url_prefix = string_field(req, "urlPrefix");
+    if (!hash) co_return co_await fail_with(ex, hash.error());
+    if (!size) co_return co_await fail_with(ex, size.error());
+    if (!max_parts) co_return co_await fail_with(ex, max_parts.error());
+    if (!name) co_return co_await fail_with(ex, name.error());
+    if (!url_prefix) co_return co_await fail_with(ex, url_prefix.error());
+    if (auto st = check_name(*name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
+    if (!md5_hex(*hash)) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "hash must be a lower-case hex md5"));
+    auto part_size = part_size_for(*size);
+    if (!part_size) co_return co_await fail_with(ex, part_size.error());
+    if (static_cast<uint64_t>(*size) > s_.directory.default_max_object_bytes())
+      co_return co_await fail_with(ex, Error(Errc::kTooLarge, "size exceeds the largest file this server accepts"));
+
+    // Content already stored under its hash: no upload, just the name.
+    auto existing = co_await blocking(ex, [&]() -> Result<bool> {
+      auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, hash_key(*hash));
+      if (!o) {
+        if (o.error().code == Errc::kObjectNotFound) return false;
+        return fail(o.error());
+      }
+      if (o->size != static_cast<uint64_t>(*size)) return false;
+      UP_TRY(bind_name(ctx.app, *name, hash_key(*hash)));
+      return true;
+    });
+    if (!existing) co_return co_await fail_with(ex, existing.error());
+    if (*existing) co_return co_await ex.send(ok_response(url_data(*url_prefix + *name)));
+
+    MultipartUpload u;
+    u.tenant_id = ctx.app.tenant_id;
+    u.app_id = ctx.app.id;
+    u.user_id = ctx.claims.user_id;
+    u.hash = *hash;
+    u.size = *size;
+    u.part_size = *part_size;
+    u.expires_at = s_.clock.now() + kMultipartMs;
+    u.nonce = random_hex(8);
+    if (*max_parts > 0 && u.part_count() > *max_parts)
+      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "too many parts for maxParts"));
+    const std::string key = upload_signing_key(s_, ctx.app.tenant_id, ctx.app.id);
+    const std::string upload_id = encode_upload_id(u, key);
+    std::vector<int64_t> numbers;
+    for (int64_t n = 1; n <= u.part_count(); ++n) numbers.push_back(n);
+    const UnixMs urls_expire = std::min(u.expires_at, s_.clock.now() + kPartUrlMs);
+    http::Response answer = ok_response(initiate_multipart_data(
+        upload_id, u.part_size, auth_sign_json(part_url(ctx.settings), upload_id, numbers, key, urls_expire), u.expires_at));
+    co_await ex.send(std::move(answer));
+  }
+
+  // The upload an uploadID of this app names, unexpired.
+  Result<MultipartUpload> own_upload(const Context& ctx, const std::string& upload_id) {
+    auto u = read_upload_id(upload_id);
+    if (!u) return fail(u.error());
+    if (u->tenant_id != ctx.app.tenant_id || u->app_id != ctx.app.id) return fail(Errc::kInvalidArgument, "invalid uploadID");
+    UP_TRY(verify_upload_id(upload_id, upload_signing_key(s_, u->tenant_id, u->app_id)).map_error([](Error) {
+      return Error(Errc::kInvalidArgument, "invalid uploadID");
+    }));
+    if (u->expires_at <= s_.clock.now()) return fail(Errc::kInvalidArgument, "upload expired");
+    if (!ctx.claims.admin && u->user_id != ctx.claims.user_id) return fail(Errc::kPermissionDenied, "this upload is not yours");
+    return u;
+  }
+
+  // POST /object/auth_sign {uploadID, partNumbers[]}
+  net::awaitable<void> auth_sign(Exchange& ex, const Context& ctx, const json::object& req) {
+    auto upload_id = string_field(req, "uploadID");
+    auto numbers = int_list(req, "partNumbers");
+    if (!upload_id) co_return co_await fail_with(ex, upload_id.error());
+    if (!numbers) co_return co_await fail_with(ex, numbers.error());
+    auto u = own_upload(ctx, *upload_id);
+    if (!u) co_return co_await fail_with(ex, u.error());
+    for (int64_t n : *numbers)
+      if (n < 1 || n > u->part_count()) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "part number out of range"));
+    const UnixMs urls_expire = std::min(u->expires_at, s_.clock.now() + kPartUrlMs);
+    http::Response answer = ok_response(json::serialize(auth_sign_json(
+        part_url(ctx.settings), *upload_id, *numbers, upload_signing_key(s_, u->tenant_id, u->app_id), urls_expire)));
+    co_await ex.send(std::move(answer));
+  }
+
+  // Blocking: streams the parts in order into one new object (never whole in
+  // memory), checks each part's md5, then drops the parts.
+  Status assemble(const Context& ctx, const std::string& upload_id, const MultipartUpload& u,
+                  const std::vector<std::string>& md5s, const std::string& content_type) {
+    std::vector<Object> parts;
+    for (int64_t n = 1; n <= u.part_count(); ++n) {
+      auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, part_key(upload_id, n));
+      if (!o) {
+        if (o.error().code == Errc::kObjectNotFound)
+          return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " was not uploaded");
+        return fail(o.error());
+      }
+      if (o->md5 != md5s[n - 1]) return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " md5 mismatching");
+      parts.push_back(std::move(*o));
+    }
+    core::UploadSpec spec;
+    spec.tenant_id = ctx.app.tenant_id;
+    spec.app_id = ctx.app.id;
+    spec.key = hash_key(u.hash);
+    spec.name = u.hash;
+    if (!content_type.empty()) spec.content_type = content_type;
+    spec.declared_size = static_cast<uint64_t>(u.size);
+    spec.owner = u.user_id;
+    spec.want_md5 = true;
+    auto up = s_.uploads.begin(std::move(spec));
+    if (!up) return fail(up.error());
+    std::vector<char> buf(256 * 1024);
+    for (const Object& part : parts) {
+      auto reader = s_.files.open_blob(part);
+      if (!reader) return fail(reader.error());
+      for (uint64_t offset = 0;;) {
+        auto n = (*reader)->read_at(offset, std::span<char>(buf.data(), buf.size()));
+        if (!n) return fail(n.error());
+        if (*n == 0) break;
+        UP_TRY((*up)->append(std::string_view(buf.data(), *n)));
+        offset += *n;
+      }
+    }
+    if ((*up)->size() != static_cast<uint64_t>(u.size)) return fail(Errc::kSizeMismatch, "file size mismatch");
+    auto committed = (*up)->commit();
+    // The same content completed by someone else meanwhile is as good.
+    if (!committed && committed.error().code != Errc::kObjectKeyExists) return fail(committed.error());
+    for (const Object& part : parts) UP_TRY(s_.files.remove(ctx.app.tenant_id, part.id));
+    return ok();
+  }
+
+  // POST /object/complete_multipart_upload {uploadID, parts[], name, contentType, cause, urlPrefix}
+  net::awaitable<void> complete_multipart(Exchange& ex, const Context& ctx, const json::object& req) {
+    auto c = parse_complete(req);
+    if (!c) co_return co_await fail_with(ex, c.error());
+    if (auto st = check_name(c->name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
+    auto u = own_upload(ctx, c->upload_id);
+    if (!u) co_return co_await fail_with(ex, u.error());
+    if (auto st = check_md5_chain(c->md5s, *u); !st) co_return co_await fail_with(ex, st.error());
+    auto done = co_await blocking(ex, [&]() -> Status {
+      UP_TRY(assemble(ctx, c->upload_id, *u, c->md5s, c->content_type));
+      return bind_name(ctx.app, c->name, hash_key(u->hash));
+    });
+    if (!done) co_return co_await fail_with(ex, done.error());
+    co_await ex.send(ok_response(url_data(c->url_prefix + c->name)));
+  }
+
+  // Blocking: checks a part PUT's signed query; the upload it belongs to.
+  Result<std::pair<MultipartUpload, App>> verify_part(const std::string& upload_id, const std::string& bucket,
+                                                      int64_t n, const std::string& expires, const std::string& signature) {
+    auto u = read_upload_id(upload_id);
+    if (!u) return fail(Errc::kGrantScope, "invalid uploadId");
+    auto app = openim_app(u->tenant_id, u->app_id);
+    if (!app) {
+      if (app.error().kind() == Kind::kInternal) return fail(app.error());
+      return fail(Errc::kGrantScope, "invalid uploadId");
+    }
+    if (parse_settings(app->settings_json).bucket != bucket) return fail(Errc::kRouteNotFound, "The specified bucket does not exist");
+    const std::string key = upload_signing_key(s_, u->tenant_id, u->app_id);
+    if (!verify_upload_id(upload_id, key)) return fail(Errc::kGrantScope, "invalid uploadId");
+    if (n < 1 || n > u->part_count()) return fail(Errc::kInvalidArgument, "partNumber out of range");
+    int64_t expires_s = 0;
+    auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), expires_s);
+    if (ec != std::errc() || end != expires.data() + expires.size() ||
+        !crypto::equal_constant_time(part_signature(key, upload_id, n, expires_s), signature))
+      return fail(Errc::kGrantInvalid, "The request signature we calculated does not match the signature you provided.");
+    if (expires_s * 1000 <= s_.clock.now() || u->expires_at <= s_.clock.now())
+      return fail(Errc::kGrantExpired, "Request has expired");
+    // A retried part replaces the earlier one.
+    auto old = s_.files.get_by_key(u->tenant_id, u->app_id, part_key(upload_id, n));
+    if (old) UP_TRY(s_.files.remove(u->tenant_id, old->id));
+    else if (old.error().code != Errc::kObjectNotFound) return fail(old.error());
+    return std::make_pair(std::move(*u), std::move(*app));
+  }
+
+  // PUT <prefix>/<bucket>/multipart?uploadId=&partNumber=&X-Upgate-Expires=&X-Upgate-Signature=
+  net::awaitable<void> put_part(Exchange& ex, const std::string& bucket) {
+    const std::string resource(ex.path());
+    const std::string upload_id = ex.query("uploadId").value_or("");
+    const std::string number = ex.query("partNumber").value_or("");
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+    if (ec != std::errc() || end != number.data() + number.size()) n = 0;
+    const std::string expires = ex.query("X-Upgate-Expires").value_or("");
+    const std::string signature = ex.query("X-Upgate-Signature").value_or("");
+    auto verified = co_await blocking(ex, [&] { return verify_part(upload_id, bucket, n, expires, signature); });
+    if (!verified) co_return co_await send_s3_error(ex, verified.error(), bucket, resource);
+    const MultipartUpload& u = verified->first;
+    const uint64_t length = static_cast<uint64_t>(u.part_length(n));
+    if (ex.content_length() && *ex.content_length() != length)
+      co_return co_await send_s3_error(ex, Error(Errc::kInvalidArgument, "part " + std::to_string(n) + " must be exactly " + std::to_string(length) + " bytes"), bucket, resource);
+    core::UploadSpec spec;
+    spec.tenant_id = u.tenant_id;
+    spec.app_id = u.app_id;
+    spec.key = part_key(upload_id, n);
+    spec.name = "part-" + std::to_string(n);
+    spec.min_bytes = length;
+    spec.max_bytes = length;
+    spec.declared_size = ex.content_length();
+    spec.state = ObjectState::kTemporary;
+    spec.expires_at = u.expires_at;
+    spec.owner = u.user_id;
+    spec.want_md5 = true;
+    auto opened = co_await blocking(ex, [&] { return s_.uploads.begin(std::move(spec)); });
+    if (!opened) co_return co_await send_s3_error(ex, opened.error(), bucket, resource);
+    core::UploadPtr upload = std::move(*opened);
+    std::optional<Error> refused;
+    for (;;) {
+      auto chunk = co_await ex.read_chunk();
+      if (!chunk) {
+        refused = chunk.error();
+        break;
+      }
+      if (chunk->empty()) break;
+      if (auto st = upload->append(*chunk); !st) {
+        refused = st.error();
+        break;
+      }
+    }
+    if (!refused && upload->size() != length)
+      refused = Error(Errc::kTooSmall, "part " + std::to_string(n) + " must be exactly " + std::to_string(length) + " bytes");
+    if (refused) {
+      upload.reset();  // gone before the answer, like a refused form
+      co_return co_await send_s3_error(ex, *refused, bucket, resource);
+    }
+    auto object = co_await blocking(ex, [&] { return upload->commit(); });
+    if (!object) co_return co_await send_s3_error(ex, object.error(), bucket, resource);
+    http::Response r;
+    r.header("ETag", "\"" + object->md5 + "\"");
+    co_await ex.send(std::move(r));
+  }
+
+  net::awaitable<void> send_s3_error(Exchange& ex, const Error& e, const std::string& bucket, const std::string& resource) {
+    log_internal(ex, e);
+    co_await ex.send(s3_error_response(e, bucket, "", resource, ex.request_id()));
+  }
+
   // ---- the S3 form endpoint ----------------------------------------------------
 
   // Blocking: finds the app from the signed credential and verifies the form
@@ -646,10 +1026,15 @@ class OpenImHandler final : public http::Handler {
     const auto parts = http::split_path(ex.path().substr(opts_.s3_prefix.size()));
     const std::string bucket = parts.empty() ? std::string() : std::string(parts[0]);
     const std::string resource(ex.path());
+    core::UploadPtr upload;
+    // A refused upload is dropped before the answer goes out, so a client
+    // that sees the error never sees its bytes on disk.
     auto s3_fail = [&](const Error& e, const std::string& key) {
+      upload.reset();
       log_internal(ex, e);
       return s3_error_response(e, bucket, key, resource, ex.request_id());
     };
+    if (parts.size() == 2 && parts[1] == "multipart" && ex.method() == "PUT") co_return co_await put_part(ex, bucket);
     if (parts.size() != 1) co_return co_await ex.send(s3_fail(Error(Errc::kRouteNotFound, "no such route"), ""));
     if (ex.method() != "POST")
       co_return co_await ex.send(s3_fail(Error(Errc::kMethodNotAllowed, "The specified method is not allowed against this resource."), ""));
@@ -659,7 +1044,6 @@ class OpenImHandler final : public http::Handler {
 
     http::MultipartParser parser(*boundary);
     FormSink sink;
-    core::UploadPtr upload;
     std::optional<FormTarget> target;
     for (;;) {
       auto chunk = co_await ex.read_chunk();

@@ -162,3 +162,62 @@ bool parse_access_key_id(std::string_view ak, std::string& tenant_id, std::strin
 }
 
 }  // namespace up::dialects::openim
+
+namespace up::dialects::openim {
+
+std::string encode_upload_id(const MultipartUpload& u, std::string_view signing_key) {
+  json::object o;
+  o["t"] = u.tenant_id;
+  o["a"] = u.app_id;
+  o["u"] = u.user_id;
+  o["h"] = u.hash;
+  o["s"] = u.size;
+  o["p"] = u.part_size;
+  o["e"] = u.expires_at;
+  o["n"] = u.nonce;
+  const std::string payload = crypto::base64url(json::serialize(o), false);
+  return payload + "." + crypto::base64url(crypto::hmac_sha256(signing_key, payload), false);
+}
+
+Result<MultipartUpload> read_upload_id(std::string_view id) {
+  const auto bad = fail(Errc::kInvalidArgument, "invalid uploadID");
+  const size_t dot = id.find('.');
+  if (id.size() > 4096 || dot == std::string_view::npos || id.find('.', dot + 1) != std::string_view::npos) return bad;
+  std::string text;
+  if (!crypto::base64_decode(id.substr(0, dot), text)) return bad;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return bad;
+  const auto& o = v.as_object();
+  MultipartUpload u;
+  u.tenant_id = string_member(o, "t");
+  u.app_id = string_member(o, "a");
+  u.user_id = string_member(o, "u");
+  u.hash = string_member(o, "h");
+  u.nonce = string_member(o, "n");
+  auto size = int_member(o, "s"), part = int_member(o, "p"), exp = int_member(o, "e");
+  if (u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || !size || !part || !exp || *size <= 0 ||
+      *part <= 0 || *size / *part >= 100'000)
+    return bad;
+  u.size = *size;
+  u.part_size = *part;
+  u.expires_at = *exp;
+  return u;
+}
+
+Status verify_upload_id(std::string_view id, std::string_view signing_key) {
+  const size_t dot = id.find('.');
+  if (dot == std::string_view::npos) return fail(Errc::kGrantInvalid, "invalid uploadID");
+  const std::string expected = crypto::base64url(crypto::hmac_sha256(signing_key, id.substr(0, dot)), false);
+  if (!crypto::equal_constant_time(expected, id.substr(dot + 1))) return fail(Errc::kGrantInvalid, "invalid uploadID");
+  return ok();
+}
+
+std::string part_signature(std::string_view signing_key, std::string_view upload_id, int64_t part_number,
+                           int64_t expires_unix_s) {
+  std::string msg(upload_id);
+  msg += "\n" + std::to_string(part_number) + "\n" + std::to_string(expires_unix_s);
+  return crypto::to_hex(crypto::hmac_sha256(signing_key, msg));
+}
+
+}  // namespace up::dialects::openim

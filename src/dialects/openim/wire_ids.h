@@ -74,3 +74,33 @@ std::string access_key_id(std::string_view tenant_id, std::string_view app_id);
 bool parse_access_key_id(std::string_view access_key_id, std::string& tenant_id, std::string& app_id);
 
 }  // namespace up::dialects::openim
+
+namespace up::dialects::openim {
+
+// A multipart upload of initiate_multipart_upload, carried in its uploadID
+// (stateless: "<b64url JSON>.<b64url HMAC-SHA256>" under a key derived per app).
+struct MultipartUpload {
+  std::string tenant_id;
+  std::string app_id;
+  std::string user_id;
+  std::string hash;  // OpenIM's: hex md5 of the comma-joined hex md5s of the parts
+  int64_t size = 0;
+  int64_t part_size = 0;
+  UnixMs expires_at = 0;
+  std::string nonce;  // two uploads of the same content never share part keys
+
+  int64_t part_count() const { return part_size > 0 ? (size + part_size - 1) / part_size : 0; }
+  // The exact length of part n (1-based): part_size, the last one the rest.
+  int64_t part_length(int64_t n) const { return n < part_count() ? part_size : size - (part_count() - 1) * part_size; }
+};
+std::string encode_upload_id(const MultipartUpload& upload, std::string_view signing_key);
+// The claims without checking the signature (to find the app whose key signs
+// it); kInvalidArgument when it is not such an id.
+Result<MultipartUpload> read_upload_id(std::string_view upload_id);
+// kGrantInvalid for a bad signature (the expiry is the caller's to check).
+Status verify_upload_id(std::string_view upload_id, std::string_view signing_key);
+// Hex HMAC over the upload id, part number and expiry (unix seconds) of a part PUT URL.
+std::string part_signature(std::string_view signing_key, std::string_view upload_id, int64_t part_number,
+                           int64_t expires_unix_s);
+
+}  // namespace up::dialects::openim

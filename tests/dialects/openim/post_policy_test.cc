@@ -224,8 +224,11 @@ TEST(PostPolicyTest, MissingFieldsAreArgumentErrors) {
   const auto form = make_form(minio_request());
   for (const char* drop : {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "policy", "x-amz-signature", "key"}) {
     FormFields f;
-    for (const auto& [k, value] : form)
-      if (k != drop) ASSERT_TRUE(f.add(k, value));
+    for (const auto& [k, value] : form) {
+      if (k != drop) {
+        ASSERT_TRUE(f.add(k, value));
+      }
+    }
     auto v = verify_signature(f, kSecret, kNow);
     ASSERT_FALSE(v) << drop;
     EXPECT_EQ(v.error().code, Errc::kInvalidArgument) << drop;

@@ -98,5 +98,39 @@ TEST(AccessKeyTest, RoundTrip) {
     EXPECT_FALSE(parse_access_key_id(bad, t, a)) << bad;
 }
 
+TEST(UploadIdTest, SignedRoundTripAndPartArithmetic) {
+  MultipartUpload u;
+  u.tenant_id = "acme";
+  u.app_id = "im";
+  u.user_id = "u1";
+  u.hash = std::string(32, 'a');
+  u.size = 2 * 5242880 + 1000;
+  u.part_size = 5242880;
+  u.expires_at = 1'800'000'000'000;
+  u.nonce = "n1";
+  EXPECT_EQ(u.part_count(), 3);
+  EXPECT_EQ(u.part_length(1), 5242880);
+  EXPECT_EQ(u.part_length(3), 1000);
+  const std::string id = encode_upload_id(u, "k");
+  auto back = read_upload_id(id);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->user_id, "u1");
+  EXPECT_EQ(back->size, u.size);
+  EXPECT_EQ(back->expires_at, u.expires_at);
+  EXPECT_TRUE(verify_upload_id(id, "k"));
+  EXPECT_EQ(verify_upload_id(id, "other").error().code, Errc::kGrantInvalid);
+  // Claims of one id with the signature of another.
+  MultipartUpload bigger = u;
+  bigger.size *= 2;
+  const std::string other = encode_upload_id(bigger, "k");
+  EXPECT_FALSE(verify_upload_id(other.substr(0, other.find('.')) + id.substr(id.find('.')), "k"));
+  for (std::string bad : {std::string(), std::string("x"), std::string("a.b.c"), id.substr(1),
+                          crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10,"p":0,"e":1})", false) + ".s",
+                          crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10000000,"p":1,"e":1})", false) + ".s"})
+    EXPECT_FALSE(read_upload_id(bad)) << bad;
+  EXPECT_NE(part_signature("k", id, 1, 100), part_signature("k", id, 2, 100));
+  EXPECT_NE(part_signature("k", id, 1, 100), part_signature("k", id, 1, 101));
+}
+
 }  // namespace
 }  // namespace up::dialects::openim
