@@ -363,7 +363,6 @@ class FormSink final : public http::MultipartSink {
   Status on_part_end() override {
     if (in_file_) {
       in_file_ = false;
-      file_done_ = true;
       return ok();
     }
     in_field_ = false;
@@ -396,7 +395,7 @@ class FormSink final : public http::MultipartSink {
   s3::FormFields fields_;
   std::string field_name_, field_value_;
   size_t fields_bytes_ = 0;
-  bool in_field_ = false, in_file_ = false, saw_file_ = false, file_done_ = false;
+  bool in_field_ = false, in_file_ = false, saw_file_ = false;
   std::string filename_, file_content_type_;
   std::string pending_;
   core::Upload* upload_ = nullptr;
@@ -449,12 +448,16 @@ class OpenImHandler final : public http::Handler {
     return app;
   }
 
-  // Blocking: the token's checks that need the store (the key that obtained it).
-  tl::expected<void, TokenFault> key_live(const TokenClaims& claims) {
+  // Blocking: the token's check that needs the store, the key that obtained it
+  // (nullopt: still enabled).
+  Result<std::optional<TokenFault>> revoked(const TokenClaims& claims) {
     auto key = s_.auth.get_key(claims.key_id);
-    if (!key) return tl::unexpected(TokenFault::kNotExist);
-    if (!key->enabled) return tl::unexpected(TokenFault::kKicked);
-    return {};
+    if (!key) {
+      if (key.error().code == Errc::kKeyNotFound) return TokenFault::kNotExist;
+      return fail(key.error());
+    }
+    if (!key->enabled) return TokenFault::kKicked;
+    return std::nullopt;
   }
 
   net::awaitable<void> api(Exchange& ex) {
@@ -494,8 +497,9 @@ class OpenImHandler final : public http::Handler {
       co_return co_await ex.send(token_error_response(TokenFault::kUnknown));
     if (auto v = verify_token(*token, *claims, token_signing_key(s_, tenant, app_id), s_.clock.now()); !v)
       co_return co_await ex.send(token_error_response(v.error()));
-    auto live = co_await blocking(ex, [&] { return key_live(*claims); });
-    if (!live) co_return co_await ex.send(token_error_response(live.error()));
+    auto fault = co_await blocking(ex, [&] { return revoked(*claims); });
+    if (!fault) co_return co_await fail_with(ex, fault.error());
+    if (*fault) co_return co_await ex.send(token_error_response(**fault));
     ctx.claims = std::move(*claims);
     ex.log_field("user", ctx.claims.user_id);
 
