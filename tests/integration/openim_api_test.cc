@@ -240,8 +240,20 @@ TEST_F(OpenImApiTest, UserNamesMustStartWithTheirUserId) {
   EXPECT_TRUE(std::regex_match(key, std::regex(R"(openim/direct/\d{8}/u1/[0-9a-f]{32}\.jpg)"))) << key;
   auto r = post_form(init, content);
   ASSERT_EQ(r.status, 200) << r.body;
-  // Another user cannot confirm (and so name) it.
+  // Another user cannot confirm (and so name) it, nor a forged id name another key.
   EXPECT_EQ(code(complete(init, user_token("u2"))), 1002);
+  for (const char* key : {"openim/direct/x", "openim/direct/20261201/u1", "openim/direct/20261201/u1x/a", "docs/ok.txt"}) {
+    json::object forged;
+    forged["name"] = "u1/photo.jpg";
+    forged["size"] = 3;
+    forged["contentType"] = "";
+    forged["group"] = "";
+    forged["key"] = key;
+    std::string id = crypto::base64(json::serialize(forged));
+    while (id.back() == '=') id.pop_back();
+    auto r = call("/object/complete_form_data", R"({"id":")" + id + R"(","urlPrefix":""})", u1);
+    EXPECT_EQ(code(r), 1002) << key;
+  }
   auto done = complete(init, u1);
   ASSERT_EQ(code(done), 0) << json::serialize(done);
   EXPECT_EQ(str(data(done), "url"), "http://im.example/object/u1/photo.jpg");

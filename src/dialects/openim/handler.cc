@@ -85,6 +85,18 @@ std::string_view extension(std::string_view name) {
 
 std::string yyyymmdd(UnixMs t) { return s3::amz_date(t).substr(0, 8); }
 
+// Whether `key` is one initiate_form_data makes for a user:
+// openim/direct/<yyyymmdd>/<user>/<file>.
+bool direct_key_of(std::string_view key, std::string_view user_id) {
+  constexpr std::string_view kPrefix = "openim/direct/";
+  if (!key.starts_with(kPrefix)) return false;
+  key.remove_prefix(kPrefix.size());
+  const size_t slash = key.find('/');
+  if (slash != 8) return false;
+  key.remove_prefix(slash + 1);
+  return key.size() > user_id.size() + 1 && key.starts_with(user_id) && key[user_id.size()] == '/';
+}
+
 // ---- JSON bodies (plain functions: no JSON literals inside coroutines) ----
 
 Result<json::object> parse_body(const std::string& body) {
@@ -675,12 +687,8 @@ class OpenImHandler final : public http::Handler {
     if (!id) co_return co_await fail_with(ex, id.error());
     if (auto st = check_name(id->name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
     // A non-admin may only confirm what a form of its own could have uploaded.
-    if (!ctx.claims.admin) {
-      const std::string own = "openim/direct/";
-      const size_t user_at = own.size() + 9;  // after "<yyyymmdd>/"
-      if (!id->key.starts_with(own) || id->key.compare(user_at, ctx.claims.user_id.size() + 1, ctx.claims.user_id + "/") != 0)
-        co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "this upload is not yours"));
-    }
+    if (!ctx.claims.admin && !direct_key_of(id->key, ctx.claims.user_id))
+      co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "this upload is not yours"));
     auto done = co_await blocking(ex, [&]() -> Status {
       auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, id->key);
       if (!o) {
