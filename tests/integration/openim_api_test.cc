@@ -381,6 +381,11 @@ TEST_F(OpenImApiTest, CompleteChecksTheStoredSize) {
   ASSERT_EQ(post_form(init2, "four").status, 200);
   EXPECT_EQ(code(complete(init2)), 0);
   EXPECT_EQ(fetch("docs/ok.txt"), "four");
+  // Content-addressed keys are written by multipart uploads only.
+  auto init3 = initiate(R"({"name":"openim/data/hash/0123456789abcdef0123456789abcdef","size":4,"absolute":true})");
+  auto r = post_form(init3, "fake");
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_NE(r.body.find("<Code>AccessDenied</Code>"), std::string::npos) << r.body;
 }
 
 TEST_F(OpenImApiTest, RefusedFormsStoreNothing) {

@@ -1029,6 +1029,10 @@ class OpenImHandler final : public http::Handler {
     form->key = s3::resolve_key(form->key, filename);
     if (form->key.empty() || form->key.front() == '/' || form->key.size() > kMaxNameBytes || !valid_utf8(form->key))
       return fail(Errc::kInvalidArgument, "invalid object key");
+    // Content there is found by its md5 chain (initiate_multipart_upload's
+    // instant answer), so only an assembled multipart upload may write it.
+    if (form->key.starts_with(hash_key("")))
+      return fail(Errc::kGrantScope, "keys under " + hash_key("") + " are written by multipart uploads only");
     t.form = std::move(*form);
     t.app = std::move(*app);
     return t;
