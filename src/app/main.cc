@@ -18,6 +18,7 @@
 #include "core/ids.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
+#include "dialects/openim/openim.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
 
@@ -42,6 +43,7 @@ struct ServeOptions {
   std::vector<std::string> jodoo_callback_allow;
   long jodoo_callback_timeout_ms = 5000;
   std::string jodoo_upload_url;
+  std::string openim_s3_prefix = "/s3";
 };
 
 // Runs the sweeper now and then until stopped; orphans are looked for less
@@ -145,6 +147,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   jodoo.callback_timeout = std::chrono::milliseconds(o.jodoo_callback_timeout_ms);
   jodoo.upload_url = o.jodoo_upload_url;
   handlers.push_back(dialects::jodoo::make_handler(s, std::move(jodoo)));
+  handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
@@ -164,6 +167,23 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     server.run();
   }
   std::printf("upgate stopped\n");
+  return 0;
+}
+
+// `upgate openim credentials`: what an app needs to sign its own S3 POST policies.
+int openim_credentials(core::Services& s, const std::string& tenant, const std::string& app_id) {
+  auto app = s.directory.app(tenant, app_id);
+  if (!app) {
+    std::fprintf(stderr, "upgate: %s\n", app.error().message.c_str());
+    return 1;
+  }
+  if (app->dialect != "openim") {
+    std::fprintf(stderr, "upgate: app %s is not an OpenIM app\n", app_id.c_str());
+    return 1;
+  }
+  const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
+  std::printf("{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}\n",
+              c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
   return 0;
 }
 
@@ -231,6 +251,15 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--jodoo-upload-url", so.jodoo_upload_url,
                         "upload URL handed out with Jodoo upload tokens (default: the public URL)")
       ->envname("UPGATE_JODOO_UPLOAD_URL");
+  serve_cmd->add_option("--openim-s3-prefix", so.openim_s3_prefix,
+                        "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+      ->check([](const std::string& v) {
+        return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
+                   ? std::string()
+                   : std::string("must be a path below '/', e.g. /s3");
+      })
+      ->envname("UPGATE_OPENIM_S3_PREFIX")
+      ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
 
@@ -289,6 +318,12 @@ int main(int argc, char** argv) {
                          : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
     });
   }
+
+  auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
+  auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
+  oc->add_option("--tenant", tenant, "tenant id")->required();
+  oc->add_option("--app", app_id, "app id")->required();
+  oc->callback([&] { rc = openim_credentials(open_services()->services(), tenant, app_id); });
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
   sweep->add_option("--orphan-grace-ms", grace,
