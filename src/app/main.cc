@@ -187,6 +187,18 @@ int openim_credentials(core::Services& s, const std::string& tenant, const std::
   return 0;
 }
 
+// `upgate jodoo credentials`: what the receiver of upload callbacks needs to
+// verify their signature.
+int jodoo_credentials(core::Services& s, const std::string& tenant) {
+  auto c = dialects::jodoo::credentials(s, tenant);
+  if (!c) {
+    std::fprintf(stderr, "upgate: %s\n", c.error().message.c_str());
+    return 1;
+  }
+  std::printf("{\"access_key\":\"%s\",\"secret_key\":\"%s\"}\n", c->access_key.c_str(), c->secret_key.c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -318,6 +330,12 @@ int main(int argc, char** argv) {
                          : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
     });
   }
+
+  auto* jodoo = app.add_subcommand("jodoo", "Jodoo dialect")->require_subcommand(1);
+  auto* jc = jodoo->add_subcommand("credentials",
+                                   "print a tenant's current Qiniu AccessKey/SecretKey (to verify upload callbacks)");
+  jc->add_option("--tenant", tenant, "tenant id")->required();
+  jc->callback([&] { rc = jodoo_credentials(open_services()->services(), tenant); });
 
   auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
   auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");

@@ -244,8 +244,9 @@ class JodooApiTest : public ::testing::Test {
     while (!k.empty() && (k.back() == '\n' || k.back() == '\r')) k.pop_back();
     return k;
   }
+  // Derived here from the master key, independently of the server's code.
   std::string secret_key(int version) const {
-    return crypto::hmac_sha256(master_key(), "qiniu-sk/acme/v" + std::to_string(version));
+    return crypto::base64url(crypto::hmac_sha256(master_key(), "qiniu-sk/acme/v" + std::to_string(version)), false);
   }
 
   // The objects of app crm by file name, through the native API.
@@ -497,6 +498,12 @@ TEST_F(JodooApiTest, RotatedKeysKeepThePreviousVersionForOneRotation) {
   EXPECT_EQ(upload(v1[0], "old").status, 200);
   EXPECT_EQ(upload(v2[0], "new").status, 200);
   tenant_settings(R"({"key_version":3})");
+  // What a callback receiver is given to verify signatures: the current pair.
+  int status = -1;
+  auto creds = parse(server_->cli({"jodoo", "credentials", "--tenant", "acme"}, &status));
+  EXPECT_EQ(status, 0);
+  EXPECT_EQ(str(creds, "access_key"), "acme.v3");
+  EXPECT_EQ(str(creds, "secret_key"), secret_key(3));
   EXPECT_EQ(upload(v1[1], "too old").status, 401);
   EXPECT_EQ(upload(v2[1], "previous").status, 200);
 }
@@ -677,6 +684,17 @@ TEST_F(JodooCallbackTest, PostsTheSignedBodyAndRelaysTheAnswer) {
   // QBox <AK>:<urlsafe_b64(HMAC-SHA1(SK, path?query \n body))>, as qiniu.util.isQiniuCallback checks.
   EXPECT_EQ(cb.headers.at("authorization"),
             "QBox acme.v1:" + crypto::base64url(crypto::hmac_sha1(secret_key(1), cb.target + "\n" + cb.body), true));
+  // And as the qiniu SDK's isQiniuCallback checks it, with the pair `upgate jodoo credentials` prints.
+  auto creds = parse(server_->cli({"jodoo", "credentials", "--tenant", "acme"}));
+  TempDir dir;
+  std::ofstream(dir.path() + "/body", std::ios::binary) << cb.body;
+  const std::string url = "http://127.0.0.1:" + std::to_string(callback_->port()) + cb.target;
+  int status = -1;
+  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node jodoo_qiniu_callback.mjs '" + str(creds, "access_key") +
+                                          "' '" + str(creds, "secret_key") + "' '" + url + "' '" + dir.path() + "/body' '" +
+                                          cb.headers.at("authorization") + "' 2>&1",
+                                      &status);
+  EXPECT_EQ(status, 0) << out;
   auto body = json::parse(cb.body).as_object();
   const auto policy = json::parse(b64url_decode(t[0].substr(t[0].rfind(':') + 1))).as_object();
   EXPECT_EQ(str(body, "key"), str(policy, "saveKey"));

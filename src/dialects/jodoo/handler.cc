@@ -561,4 +561,14 @@ http::HandlerPtr make_handler(core::Services& services, Options options) {
   return std::make_unique<JodooHandler>(services, std::move(options));
 }
 
+Result<Credentials> credentials(core::Services& services, std::string_view tenant_id) {
+  auto tenant = services.directory.tenant(tenant_id);
+  if (!tenant) return fail(tenant.error());
+  const uint32_t version = parse_tenant_settings(tenant->settings_json).key_version;
+  Credentials c;
+  c.access_key = access_key(tenant_id, version);
+  c.secret_key = secret_key(services.secrets, tenant_id, version);
+  return c;
+}
+
 }  // namespace up::dialects::jodoo

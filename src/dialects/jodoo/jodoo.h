@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/result.h"
 #include "http/handler.h"
 
 namespace up::core {
@@ -26,5 +27,14 @@ struct Options {
 };
 
 http::HandlerPtr make_handler(core::Services& services, Options options);
+
+// A tenant's current AccessKey and SecretKey: what the receiver of upload
+// callbacks needs to check their `QBox` signature (e.g. with a Qiniu SDK's
+// isQiniuCallback). Blocking.
+struct Credentials {
+  std::string access_key;
+  std::string secret_key;
+};
+Result<Credentials> credentials(core::Services& services, std::string_view tenant_id);
 
 }  // namespace up::dialects::jodoo

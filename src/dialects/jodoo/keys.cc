@@ -1,5 +1,6 @@
 #include "dialects/jodoo/keys.h"
 
+#include "core/crypto.h"
 #include "core/secrets.h"
 
 namespace up::dialects::jodoo {
@@ -21,8 +22,10 @@ std::optional<AccessKey> parse_access_key(std::string_view ak) {
   return out;
 }
 
+// Printable (url-safe base64 of the derived bytes), as Qiniu secret keys are:
+// a callback receiver hands it to a Qiniu SDK as a string.
 std::string secret_key(const core::Secrets& secrets, std::string_view tenant_id, uint32_t version) {
-  return secrets.derive("qiniu-sk/" + std::string(tenant_id) + "/v" + std::to_string(version));
+  return crypto::base64url(secrets.derive("qiniu-sk/" + std::string(tenant_id) + "/v" + std::to_string(version)), false);
 }
 
 bool version_accepted(uint32_t version, uint32_t current) {

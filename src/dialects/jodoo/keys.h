@@ -1,7 +1,9 @@
 #pragma once
 // Per-tenant Qiniu signing keys. The AccessKey is public and names the tenant
 // and key version ("<tenant>.v<version>"); the SecretKey is derived from the
-// server's master key for that tenant and version and is never stored or sent.
+// server's master key for that tenant and version and is never stored, nor
+// sent over the network (`upgate jodoo credentials` prints it on the server's
+// host for the receiver of upload callbacks, which verifies their signature).
 // Rotation: bump the tenant's jodoo.key_version; tokens signed with the
 // previous version stay valid (they live an hour at most), older ones do not.
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/crypto.h"
 #include "core/secrets.h"
 
 namespace up::dialects::jodoo {
@@ -22,7 +23,9 @@ TEST(JodooKeysTest, SecretKeysDifferByTenantAndVersion) {
   EXPECT_EQ(secret_key(secrets, "acme", 1), secret_key(secrets, "acme", 1));
   EXPECT_NE(secret_key(secrets, "acme", 1), secret_key(secrets, "acme", 2));
   EXPECT_NE(secret_key(secrets, "acme", 1), secret_key(secrets, "other", 1));
-  EXPECT_EQ(secret_key(secrets, "acme", 1), secrets.derive("qiniu-sk/acme/v1"));
+  // Printable: url-safe base64 of the derived key, no padding.
+  EXPECT_EQ(secret_key(secrets, "acme", 1), crypto::base64url(secrets.derive("qiniu-sk/acme/v1"), false));
+  EXPECT_EQ(secret_key(secrets, "acme", 1).size(), 43u);
 }
 
 TEST(JodooKeysTest, PreviousVersionOverlapsOneRotation) {
