@@ -13,8 +13,10 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/kintone_commands.h"
 #include "core/ids.h"
 #include "dialects/jpush/jpush.h"
+#include "dialects/kintone/kintone.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
 
@@ -36,6 +38,7 @@ struct ServeOptions {
   long sweep_interval_ms = 60'000;
   long orphan_grace_ms = 3'600'000;
   bool no_access_log = false;
+  dialects::kintone::Options kintone;
 };
 
 // Runs the sweeper now and then until stopped; orphans are looked for less
@@ -129,6 +132,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));
+  handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
@@ -205,6 +209,21 @@ int main(int argc, char** argv) {
       ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
+  serve_cmd->add_option("--kintone-tenant", so.kintone.tenant_id,
+                        "tenant whose users log in with X-Cybozu-Authorization")
+      ->envname("UPGATE_KINTONE_TENANT")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-basic-auth", so.kintone.basic_auth,
+                        "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
+      ->envname("UPGATE_KINTONE_BASIC_AUTH");
+  serve_cmd->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
+                        "hours before a kintone upload no record attached is deleted")
+      ->check(CLI::Range(1u, 24u * 365u))
+      ->envname("UPGATE_KINTONE_UPLOAD_TTL_HOURS")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
+      ->envname("UPGATE_KINTONE_MAX_FILE_BYTES")
+      ->capture_default_str();
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
 
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
@@ -262,6 +281,32 @@ int main(int argc, char** argv) {
                          : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
     });
   }
+
+  std::string login, password, space;
+  std::vector<std::string> members, permissions = {"view", "add", "edit", "delete"};
+  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")->require_subcommand(1);
+  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")->require_subcommand(1);
+  auto* kus = kusers->add_subcommand("set", "create a user or change its password");
+  kus->add_option("login", login, "login name")->required();
+  kus->add_option("--tenant", tenant, "tenant id")->required();
+  kus->add_option("--password", password, "password")->envname("UPGATE_KINTONE_PASSWORD")->required();
+  kus->callback([&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
+  auto* kud = kusers->add_subcommand("delete", "remove a user");
+  kud->add_option("login", login, "login name")->required();
+  kud->add_option("--tenant", tenant, "tenant id")->required();
+  kud->callback([&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
+  auto* kspaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
+  auto* kss = kspaces->add_subcommand("set", "set a guest space's members");
+  kss->add_option("id", space, "guest space id (a number)")->required();
+  kss->add_option("--tenant", tenant, "tenant id")->required();
+  kss->add_option("--members", members, "member logins")->delimiter(',');
+  kss->callback([&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
+  auto* ktokens = kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
+  auto* ktc = ktokens->add_subcommand("create", "create an API token of one app; printed once");
+  ktc->add_option("--tenant", tenant, "tenant id")->required();
+  ktc->add_option("--app", app_id, "kintone app id")->required();
+  ktc->add_option("--permissions", permissions, "view, add, edit, delete")->delimiter(',')->capture_default_str();
+  ktc->callback([&] { rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions); });
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
   sweep->add_option("--orphan-grace-ms", grace,
