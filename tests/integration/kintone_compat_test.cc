@@ -130,7 +130,7 @@ TEST_F(KintoneCompatTest, CliRecordImportExportWithAttachments) {
   EXPECT_EQ(first.at("title").at("value"), "first");
   ASSERT_EQ(first.at("attachment").at("value").as_array().size(), 2u);
   EXPECT_EQ(first.at("attachment").at("value").at(1).at("name"), "b.bin");
-  EXPECT_EQ(download(std::string(first.at("attachment").at("value").at(1).at("fileKey").as_string())), big);
+  EXPECT_TRUE(download(std::string(first.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
 
   fs::create_directories(out);
   const std::string csv =
@@ -139,7 +139,7 @@ TEST_F(KintoneCompatTest, CliRecordImportExportWithAttachments) {
   EXPECT_NE(csv.find("\"first\""), std::string::npos) << csv;
   EXPECT_NE(csv.find("\"third\""), std::string::npos) << csv;
   EXPECT_EQ(read_file(out + "/attachment-1/a.txt"), "alpha\n");
-  EXPECT_EQ(read_file(out + "/attachment-1/b.bin"), big);
+  EXPECT_TRUE(read_file(out + "/attachment-1/b.bin") == big);
   EXPECT_EQ(read_file(out + "/attachment-2/数据.txt"), "中文内容");
 
   // And back in: the exported CSV and files import as new records with the same files.
@@ -154,7 +154,7 @@ TEST_F(KintoneCompatTest, CliRecordImportExportWithAttachments) {
   ASSERT_EQ(str(again, "totalCount"), "3");
   auto& copy = again["records"].as_array()[0].as_object();
   EXPECT_EQ(copy.at("title").at("value"), "first");
-  EXPECT_EQ(download(std::string(copy.at("attachment").at("value").at(1).at("fileKey").as_string())), big);
+  EXPECT_TRUE(download(std::string(copy.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
 }
 
 }  // namespace

@@ -622,7 +622,7 @@ KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) 
   Cursor cursor;
   cursor.tenant_id = c.tenant_id;
   cursor.app_id = *app_id;
-  cursor.caller = c.name();
+  cursor.caller = c.identity();
   cursor.fields = std::move(*fields);
   cursor.query = *query;
   cursor.size = size->value_or(100);
@@ -654,7 +654,7 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
     std::lock_guard lock(mu_);
     auto it = cursors_.find(id);
     if (it == cursors_.end() || it->second.expires_at <= s_.clock.now() || it->second.tenant_id != c.tenant_id ||
-        it->second.caller != c.name())
+        it->second.caller != c.identity())
       return invalid("id", "The cursor (" + id + ") does not exist or has expired.");
     cursor = it->second;
   }
@@ -695,7 +695,7 @@ KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) 
   if (!idv || !idv->is_string()) return invalid("id", "Required.");
   std::lock_guard lock(mu_);
   auto it = cursors_.find(std::string(idv->as_string()));
-  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id || it->second.caller != c.name())
+  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id || it->second.caller != c.identity())
     return invalid("id", "The cursor does not exist or has expired.");
   cursors_.erase(it);
   return json::value(json::object());

@@ -62,6 +62,13 @@ std::string Caller::name() const {
   return "api-token";
 }
 
+std::string Caller::identity() const {
+  if (!login.empty()) return "user:" + login;
+  std::string out = "tokens:";
+  for (const auto& [app, keys] : token_keys) out += app + "=" + keys + ";";
+  return out;
+}
+
 std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt, uint32_t iterations) {
   unsigned char out[32];
   PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),

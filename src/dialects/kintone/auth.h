@@ -54,6 +54,7 @@ struct Caller {
   std::string guest_space_id;
   std::string upload_app;                    // the app file.json stores uploads in
   std::string name() const;                  // who created/updated a record
+  std::string identity() const;              // the login, or the API key ids: who owns a cursor
 };
 
 // An app the caller may use, with its parsed settings.

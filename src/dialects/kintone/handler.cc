@@ -167,6 +167,8 @@ class KintoneHandler final : public http::Handler {
   // GET and DELETE carry their parameters in the query string (`qs` form),
   // everything else (and an overridden GET) in a JSON body.
   net::awaitable<KResult<json::object>> read_params(Exchange& ex, bool in_body) {
+    // kintone also takes a GET's parameters as a JSON body.
+    if (!in_body && ex.content_length().value_or(0) > 0) in_body = true;
     if (!in_body) {
       const std::string_view target = ex.target();
       const size_t q = target.find('?');
@@ -204,7 +206,6 @@ class KintoneHandler final : public http::Handler {
     spec.key = new_uuid();
     spec.owner = caller.name();
     spec.max_bytes = max_bytes;
-    spec.declared_size = std::nullopt;
     spec.state = ObjectState::kTemporary;
     spec.expires_at = s_.clock.now() + *ttl_hours * kHourMs;
     auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
