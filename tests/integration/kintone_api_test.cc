@@ -3,6 +3,7 @@
 // form fields/layout, every credential form and the kintone error envelope.
 
 #include <boost/json.hpp>
+#include <ctime>
 #include <regex>
 
 #include <gtest/gtest.h>
@@ -322,6 +323,45 @@ TEST_F(KintoneApiTest, PasswordUserUploadAttachesToAnyApp) {
   auto again = post("/k/v1/record.json", alice,
                     R"({"app":2,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" + key + R"("}]}}})");
   EXPECT_EQ(code_of(again), "GAIA_BL01");
+}
+
+TEST_F(KintoneApiTest, PasswordUploadKeySurvivesAFailedWrite) {
+  const Headers alice = user("alice", "alice-pw");
+  const std::string id = add("target");
+  const std::string key = upload_key(alice, "retry.txt", "retry me");
+  const std::string body = R"({"app":1,"id":)" + id + R"(,"revision":REV,"record":{"attachment":{"value":[{"fileKey":")" + key + R"("}]}}})";
+  auto stale = put("/k/v1/record.json", alice, std::regex_replace(body, std::regex("REV"), "7"));
+  EXPECT_EQ(code_of(stale), "GAIA_CO02");
+  auto bad = post("/k/v1/records.json", alice,
+                  R"({"app":1,"records":[{"title":{"value":"a"},"attachment":{"value":[{"fileKey":")" + key +
+                      R"("}]}},{"tags":{"value":["no title"]}}]})");
+  EXPECT_EQ(error_field(bad), "records[1].title.value");
+  auto ok = put("/k/v1/record.json", alice, std::regex_replace(body, std::regex("REV"), "1"));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(record(id)["attachment"].at("value").at(0).at("name"), "retry.txt");
+}
+
+TEST_F(KintoneApiTest, PasswordGuessesAreThrottledPerLogin) {
+  // Start a fresh (minute-aligned) rate window so the guesses all fall in one.
+  std::tm tm{};
+  const std::string now = str(admin("POST", "/v1/admin/clock", R"({"advance_ms":0})"), "now");
+  ASSERT_TRUE(strptime(now.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) << now;
+  const int64_t ms_into_minute = tm.tm_sec * 1000 + std::atoi(now.c_str() + 20);
+  admin("POST", "/v1/admin/clock", "{\"advance_ms\":" + std::to_string(60'000 - ms_into_minute + 20) + "}");
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(get("/k/v1/records.json?app=1", user("bob", "guess")).status, 401);
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("bob", "bob-pw")).status, 401);
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("alice", "alice-pw")).status, 200);  // other logins unaffected
+  admin("POST", "/v1/admin/clock", R"({"advance_ms":61000})");
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("bob", "bob-pw")).status, 200);
+}
+
+TEST_F(KintoneApiTest, TemporariesCountTowardTheAppsDiskUsage) {
+  admin("PATCH", "/v1/admin/tenants/acme/apps/1", R"({"quota":{"max_bytes":1000}})");
+  admin("POST", "/v1/admin/clock", R"({"advance_ms":10000})");  // past the app cache
+  upload_key(api(token_), "a.bin", std::string(600, 'a'));
+  auto over = upload(api(token_), "b.bin", std::string(600, 'b'));
+  EXPECT_EQ(over.status, 400) << over.body;
+  EXPECT_EQ(code_of(over), "CB_VA01");
 }
 
 TEST_F(KintoneApiTest, ExtraBasicLayer) {

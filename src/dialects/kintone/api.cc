@@ -255,6 +255,8 @@ class RecordWriter {
     core::UploadSpec spec;
     spec.tenant_id = staged.tenant_id;
     spec.app_id = app_.app.id;
+    // The same key, so a write that fails after the copy can be retried with it.
+    spec.key = staged.key;
     spec.name = staged.name;
     spec.content_type = staged.content_type;
     spec.declared_size = staged.size;

@@ -14,6 +14,7 @@ namespace {
 
 constexpr size_t kMaxTokens = 9;  // kintone accepts up to 9 tokens in one header
 constexpr size_t kVerifiedCacheLimit = 4096;
+constexpr uint32_t kLoginAttemptsPerMinute = 30;  // password checks (not cached successes) per login
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -136,6 +137,11 @@ bool Authenticator::password_matches(const std::string& login, const UserCredent
     std::lock_guard lock(mu_);
     if (verified_.count(cache_key)) return true;
   }
+  // Each guess costs a PBKDF2; bound them per login so guessing stays slow
+  // and cannot tie up the blocking pool.
+  if (!s_.rate_limiter.hit("kintone:login:" + options_.tenant_id + ":" + login, kLoginAttemptsPerMinute, 60'000)
+           .allowed)
+    return false;
   const std::string computed = pbkdf2_sha256_hex(password, cred.salt_hex, cred.iterations);
   if (!crypto::equal_constant_time(computed, cred.hash_hex)) return false;
   std::lock_guard lock(mu_);
