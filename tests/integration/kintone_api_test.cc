@@ -233,6 +233,18 @@ TEST_F(KintoneApiTest, UpdateKeepsFilesByRecordKeyAndReplacesOthers) {
   EXPECT_EQ(get("/k/v1/file.json?fileKey=" + old_key, api(token_)).status, 404);
 }
 
+TEST_F(KintoneApiTest, DeletingARecordDeletesItsFiles) {
+  const std::string id = add("doomed", upload_key(api(token_), "doomed.txt", "bye"));
+  const std::string record_key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
+  ASSERT_EQ(get("/k/v1/file.json?fileKey=" + record_key, api(token_)).status, 200);
+  const size_t blobs = server_->blob_files().size();
+  auto del = client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=" + id, api(token_));
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_EQ(code_of(get("/k/v1/file.json?fileKey=" + record_key, api(token_))), "GAIA_BL01");
+  admin("POST", "/v1/admin/sweep", "{}");
+  EXPECT_EQ(server_->blob_files().size(), blobs - 1);
+}
+
 TEST_F(KintoneApiTest, RevisionConflictIsGaiaCo02) {
   const std::string id = add("first");
   auto ok = put("/k/v1/record.json", api(token_), R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"title":{"value":"second"}}})");
