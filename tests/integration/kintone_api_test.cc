@@ -505,6 +505,24 @@ TEST_F(KintoneApiTest, BulkRequest) {
   EXPECT_TRUE(results[0].as_object().empty());
   EXPECT_EQ(results[1].at("code"), "GAIA_CO02");
 
+  // Additions only (what cli-kintone's import sends) are all or nothing, as in kintone.
+  auto before = parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"];
+  auto adds = post("/k/v1/bulkRequest.json", api(token_),
+                   R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}}]}},)"
+                   R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":1,"record":{"count":{"value":"1"}}}}]})");
+  EXPECT_EQ(adds.status, 400);
+  auto add_results = parse(adds.body)["results"].as_array();
+  ASSERT_EQ(add_results.size(), 2u);
+  EXPECT_TRUE(add_results[0].as_object().empty());
+  EXPECT_EQ(json::serialize(add_results[1].at("errors")), R"({"record.title.value":{"messages":["Required."]}})");
+  EXPECT_EQ(parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"], before);
+  auto good_adds = post("/k/v1/bulkRequest.json", api(token_),
+                        R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}},{"title":{"value":"q"}}]}},)"
+                        R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":"1","record":{"title":{"value":"r"}}}}]})");
+  ASSERT_EQ(good_adds.status, 200) << good_adds.body;
+  EXPECT_EQ(json::serialize(parse(good_adds.body)["results"]),
+            R"([{"ids":["3","4"],"revisions":["1","1"]},{"id":"5","revision":"1"}])");
+
   std::string many = R"({"requests":[)";
   for (int i = 0; i < 21; ++i)
     many += std::string(i ? "," : "") + R"({"method":"GET","api":"/k/v1/record.json","payload":{"app":1,"id":1}})";

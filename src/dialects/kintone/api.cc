@@ -337,11 +337,11 @@ KResult<json::value> Api::call(const Caller& c, std::string_view method, std::st
                                const json::object& p) {
   if (endpoint == "record") {
     if (method == "GET") return get_record(c, p);
-    if (method == "POST") return add_record(c, p);
+    if (method == "POST") return add(c, endpoint, p);
     if (method == "PUT") return update_record(c, p);
   } else if (endpoint == "records") {
     if (method == "GET") return get_records(c, p);
-    if (method == "POST") return add_records(c, p);
+    if (method == "POST") return add(c, endpoint, p);
     if (method == "PUT") return update_records(c, p);
     if (method == "DELETE") return delete_records(c, p);
   } else if (endpoint == "records/cursor") {
@@ -380,41 +380,33 @@ KResult<json::value> Api::get_record(const Caller& c, const json::object& p) {
   return json::value(std::move(out));
 }
 
-KResult<json::value> Api::add_record(const Caller& c, const json::object& p) {
-  json::object records_params;
-  if (auto* app = p.if_contains("app")) records_params["app"] = *app;
-  json::array one;
-  one.push_back(p.contains("record") ? p.at("record") : json::value(json::object()));
-  records_params["records"] = std::move(one);
-  // Same rules as records.json, with errors named "record.<code>.value".
-  auto added = add_records(c, records_params);
-  if (!added) {
-    Failure f = added.error();
-    if (f.field.starts_with("records[0]")) f.field = "record" + f.field.substr(10);
+KResult<std::vector<Record>> Api::build_additions(const Caller& c, std::string_view endpoint,
+                                                  const json::object& p) {
+  // record.json is records.json with one record and errors named "record.<code>.value".
+  const bool single = endpoint == "record";
+  auto renamed = [single](Failure f) {
+    if (single && f.field.starts_with("records[0]")) f.field = "record" + f.field.substr(10);
     return refuse(std::move(f));
-  }
-  json::object out;
-  out["id"] = added->at("ids").as_array().at(0);
-  out["revision"] = added->at("revisions").as_array().at(0);
-  return json::value(std::move(out));
-}
-
-KResult<json::value> Api::add_records(const Caller& c, const json::object& p) {
+  };
   auto app_id = required_id(p, "app");
   if (!app_id) return refuse(app_id.error());
-  const json::value* list = p.if_contains("records");
-  if (!list || !list->is_array()) return invalid("records", "Required.");
-  if (list->as_array().empty()) return invalid("records", "Required.");
-  if (list->as_array().size() > kMaxWriteRecords)
-    return invalid("records", "A request may add at most 100 records.");
+  json::array one;
+  const json::array* list = &one;
+  if (single) {
+    one.push_back(p.contains("record") ? p.at("record") : json::value(json::object()));
+  } else {
+    const json::value* v = p.if_contains("records");
+    if (!v || !v->is_array() || v->as_array().empty()) return invalid("records", "Required.");
+    list = &v->as_array();
+    if (list->size() > kMaxWriteRecords) return invalid("records", "A request may add at most 100 records.");
+  }
   auto app = auth_.open_app(c, *app_id, Need::kAdd);
   if (!app) return refuse(app.error());
   std::vector<Record> records;
-  for (size_t i = 0; i < list->as_array().size(); ++i) {
+  for (size_t i = 0; i < list->size(); ++i) {
     RecordWriter w(s_, c, *app, nullptr);
-    const json::value& item = list->as_array()[i];
     // records.json items are the record itself: {"code": {"value": ...}}.
-    if (auto st = w.apply(&item, "records[" + std::to_string(i) + "]", true); !st) return refuse(st.error());
+    if (auto st = w.apply(&(*list)[i], "records[" + std::to_string(i) + "]", true); !st) return renamed(st.error());
     Record r;
     r.tenant_id = c.tenant_id;
     r.app_id = *app_id;
@@ -424,17 +416,37 @@ KResult<json::value> Api::add_records(const Caller& c, const json::object& p) {
     r.updater = c.name();
     records.push_back(std::move(r));
   }
-  auto stored = s_.records.insert(std::move(records));
-  if (!stored) return fail(stored.error());
-  json::array ids, revisions;
-  for (const Record& r : *stored) {
-    ids.emplace_back(std::to_string(r.seq));
-    revisions.emplace_back(std::to_string(r.revision));
-  }
+  return records;
+}
+
+namespace {
+
+// What record.json / records.json answer for the records they added.
+json::value addition_result(std::string_view endpoint, const Record* first, size_t count) {
   json::object out;
+  if (endpoint == "record") {
+    out["id"] = std::to_string(first->seq);
+    out["revision"] = std::to_string(first->revision);
+    return out;
+  }
+  json::array ids, revisions;
+  for (size_t i = 0; i < count; ++i) {
+    ids.emplace_back(std::to_string(first[i].seq));
+    revisions.emplace_back(std::to_string(first[i].revision));
+  }
   out["ids"] = std::move(ids);
   out["revisions"] = std::move(revisions);
-  return json::value(std::move(out));
+  return out;
+}
+
+}  // namespace
+
+KResult<json::value> Api::add(const Caller& c, std::string_view endpoint, const json::object& p) {
+  auto records = build_additions(c, endpoint, p);
+  if (!records) return refuse(records.error());
+  auto stored = s_.records.insert(std::move(*records));
+  if (!stored) return fail(stored.error());
+  return addition_result(endpoint, stored->data(), stored->size());
 }
 
 KResult<json::value> Api::update_record(const Caller& c, const json::object& p) {
@@ -703,14 +715,20 @@ KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) 
   return json::value(json::object());
 }
 
-// Runs the requests in order and stops at the first failure. Unlike kintone,
-// the requests before a failure stay done (each one alone is atomic).
+// Additions only: one all-or-nothing insert. Otherwise the requests run in
+// order and stop at the first failure; unlike kintone, the ones before it stay
+// done (each one alone is all-or-nothing).
 KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
   const json::value* list = p.if_contains("requests");
   if (!list || !list->is_array() || list->as_array().empty()) return invalid("requests", "Required.");
   const auto& requests = list->as_array();
   if (requests.size() > kMaxBulkRequests) return invalid("requests", "A bulk request may hold at most 20 requests.");
-  json::array results;
+  // Parse every request first: a malformed one fails the bulk before anything runs.
+  struct Sub {
+    std::string method, endpoint;
+    const json::object* payload;
+  };
+  std::vector<Sub> subs;
   for (size_t i = 0; i < requests.size(); ++i) {
     const std::string path = "requests[" + std::to_string(i) + "]";
     const json::value& r = requests[i];
@@ -724,24 +742,50 @@ KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
     if (!target || target->first != c.guest_space_id ||
         (target->second != "record" && target->second != "records"))
       return invalid(path + ".api", "Not an API bulkRequest can run here.");
-    auto result = call(c, method->as_string(), target->second, payload->as_object());
-    if (!result) {
-      Failure f = result.error();
-      json::array failed;
-      for (size_t j = 0; j < requests.size(); ++j) {
-        if (j != i) {
-          failed.emplace_back(json::object());
-          continue;
-        }
-        boost::system::error_code ec;
-        failed.push_back(json::parse(error_body(f), ec));
+    subs.push_back({std::string(method->as_string()), target->second, &payload->as_object()});
+  }
+  // kintone answers the failing request's error at its index and {} elsewhere.
+  auto failed_at = [&](size_t i, Failure f) {
+    json::array failed;
+    for (size_t j = 0; j < subs.size(); ++j) {
+      if (j != i) {
+        failed.emplace_back(json::object());
+        continue;
       }
-      json::object body;
-      body["results"] = std::move(failed);
-      f.body = json::serialize(body);
-      return refuse(std::move(f));
+      boost::system::error_code ec;
+      failed.push_back(json::parse(error_body(f), ec));
     }
-    results.push_back(std::move(*result));
+    json::object body;
+    body["results"] = std::move(failed);
+    f.body = json::serialize(body);
+    return refuse(std::move(f));
+  };
+
+  json::array results;
+  const bool additions_only = std::all_of(subs.begin(), subs.end(), [](const Sub& s) { return s.method == "POST"; });
+  if (additions_only) {
+    // One insert for them all (what @kintone/cli's import sends): all or nothing, as kintone.
+    std::vector<Record> all;
+    std::vector<size_t> counts;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      auto records = build_additions(c, subs[i].endpoint, *subs[i].payload);
+      if (!records) return failed_at(i, records.error());
+      counts.push_back(records->size());
+      std::move(records->begin(), records->end(), std::back_inserter(all));
+    }
+    auto stored = s_.records.insert(std::move(all));
+    if (!stored) return failed_at(0, Failure(stored.error()));
+    size_t at = 0;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      results.push_back(addition_result(subs[i].endpoint, stored->data() + at, counts[i]));
+      at += counts[i];
+    }
+  } else {
+    for (size_t i = 0; i < subs.size(); ++i) {
+      auto result = call(c, subs[i].method, subs[i].endpoint, *subs[i].payload);
+      if (!result) return failed_at(i, result.error());
+      results.push_back(std::move(*result));
+    }
   }
   json::object out;
   out["results"] = std::move(results);

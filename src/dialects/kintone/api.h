@@ -65,10 +65,13 @@ class Api {
   };
 
   KResult<boost::json::value> get_record(const Caller& c, const boost::json::object& p);
-  KResult<boost::json::value> add_record(const Caller& c, const boost::json::object& p);
+  // POST record.json and records.json: validated and built first, then one
+  // all-or-nothing insert (a bulkRequest of additions shares that insert).
+  KResult<std::vector<Record>> build_additions(const Caller& c, std::string_view endpoint,
+                                               const boost::json::object& p);
+  KResult<boost::json::value> add(const Caller& c, std::string_view endpoint, const boost::json::object& p);
   KResult<boost::json::value> update_record(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> get_records(const Caller& c, const boost::json::object& p);
-  KResult<boost::json::value> add_records(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> update_records(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> delete_records(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> create_cursor(const Caller& c, const boost::json::object& p);
