@@ -1,7 +1,6 @@
 #include "dialects/kintone/api.h"
 
 #include <algorithm>
-#include <array>
 #include <set>
 #include <utility>
 #include <vector>

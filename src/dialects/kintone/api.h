@@ -12,11 +12,11 @@
 // update a file already on the record may be kept by its record fileKey.
 // Upload keys and record fileKeys (object ids) never resolve as each other.
 
-#include <chrono>
 #include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
