@@ -311,6 +311,10 @@ TEST_F(KintoneApiTest, CredentialsAndPermissions) {
   EXPECT_EQ(code_of(wrong_pw), "CB_AU01");
   EXPECT_EQ(get("/k/v1/records.json?app=1", user("mallory", "x")).status, 401);
   EXPECT_EQ(get("/k/v1/records.json?app=1", {{"X-Cybozu-Authorization", "%%%"}}).status, 401);
+  // Both sent: the password decides, as in kintone.
+  Headers both_kinds = user("alice", "nope");
+  both_kinds.emplace_back("X-Cybozu-API-Token", token_);
+  EXPECT_EQ(code_of(get("/k/v1/records.json?app=1", both_kinds)), "CB_AU01");
 }
 
 TEST_F(KintoneApiTest, UserPermissionsComeFromTheAppSettings) {

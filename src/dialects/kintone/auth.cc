@@ -97,8 +97,9 @@ KResult<Caller> Authenticator::authenticate(const Credentials& c) {
         !crypto::equal_constant_time(crypto::sha256(decoded), crypto::sha256(options_.basic_auth)))
       return not_logged_in("Basic authentication failed.");
   }
-  if (c.api_tokens) return token_caller(*c.api_tokens, c.guest_space_id);
+  // kintone's order when several are sent: password first, then API tokens.
   if (c.authorization) return user_caller(*c.authorization, c.guest_space_id);
+  if (c.api_tokens) return token_caller(*c.api_tokens, c.guest_space_id);
   return not_logged_in("Send X-Cybozu-API-Token or X-Cybozu-Authorization.");
 }
 
