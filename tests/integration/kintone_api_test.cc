@@ -258,6 +258,25 @@ TEST_F(KintoneApiTest, RevisionConflictIsGaiaCo02) {
   EXPECT_EQ(str(parse(any.body), "revision"), "3");
 }
 
+TEST_F(KintoneApiTest, UpdateByUpdateKey) {
+  add("alpha");
+  const std::string id = add("beta");
+  add("gamma");
+  auto r = put("/k/v1/record.json", api(token_),
+               R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{"count":{"value":"42"}}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(str(parse(r.body), "revision"), "2");
+  EXPECT_EQ(record(id)["count"].at("value"), "42");
+  auto none = put("/k/v1/record.json", api(token_), R"({"app":1,"updateKey":{"field":"title","value":"delta"},"record":{}})");
+  EXPECT_EQ(code_of(none), "GAIA_RE01");
+  add("beta");
+  auto two = put("/k/v1/record.json", api(token_), R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{}})");
+  EXPECT_EQ(code_of(two), "CB_VA01");
+  EXPECT_EQ(error_field(two), "updateKey");
+  auto upsert = put("/k/v1/records.json", api(token_), R"({"app":1,"upsert":true,"records":[{"id":1,"record":{}}]})");
+  EXPECT_EQ(code_of(upsert), "CB_VA01");
+}
+
 TEST_F(KintoneApiTest, RecordErrors) {
   auto missing = get("/k/v1/record.json?app=1&id=999", api(token_));
   EXPECT_EQ(missing.status, 404);

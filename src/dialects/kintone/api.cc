@@ -468,6 +468,41 @@ KResult<json::value> Api::update_record(const Caller& c, const json::object& p) 
   return json::value(std::move(out));
 }
 
+// The id of the one record whose field holds the value. kintone requires the
+// field to be unique; upgate has no index on it, so it reads the app's records.
+KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& app, const json::value& key,
+                                             const std::string& path) {
+  const json::value* field = key.is_object() ? key.as_object().if_contains("field") : nullptr;
+  const json::value* value = key.is_object() ? key.as_object().if_contains("value") : nullptr;
+  if (!field || !field->is_string()) return invalid(path + ".field", "Required.");
+  if (!value || !(value->is_string() || value->is_number())) return invalid(path + ".value", "Required.");
+  const FieldDef* def = app.settings.field(field->as_string());
+  if (!def || (def->type != "SINGLE_LINE_TEXT" && def->type != "NUMBER"))
+    return invalid(path + ".field", "Must be a text or number field of the app.");
+  const std::string wanted_value = value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
+  meta::RecordQuery q;
+  q.tenant_id = c.tenant_id;
+  q.app_id = app.app.id;
+  q.descending = false;
+  q.limit = 500;
+  std::optional<uint64_t> found;
+  for (;;) {
+    auto page = s_.records.list(q);
+    if (!page) return fail(page.error());
+    for (const Record& r : page->records) {
+      const json::object data = data_of(r);
+      const json::value* v = data.if_contains(def->code);
+      if (!v || !v->is_string() || v->as_string() != wanted_value) continue;
+      if (found) return invalid(path, "More than one record has this value.");
+      found = r.seq;
+    }
+    if (page->records.size() < q.limit) break;
+    q.after_seq = page->records.back().seq;
+  }
+  if (!found) return refuse(Failure(Error(Errc::kRecordNotFound, "No record has " + def->code + " = " + wanted_value + ".")));
+  return std::to_string(*found);
+}
+
 KResult<json::value> Api::update_records(const Caller& c, const json::object& p) {
   auto app_id = required_id(p, "app");
   if (!app_id) return refuse(app_id.error());
@@ -487,13 +522,17 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
     const json::value& v = list->as_array()[i];
     if (!v.is_object()) return invalid(path, "Must be an object.");
     const json::object& o = v.as_object();
-    if (o.contains("updateKey") && !o.contains("id"))
-      return invalid(path + ".updateKey", "updateKey is not supported by upgate; update by id.");
-    auto id = required_id(o, "id");
-    if (!id) {
-      Failure f = id.error();
-      f.field = path + ".id";
-      return refuse(std::move(f));
+    KResult<std::string> id = std::string();
+    if (o.contains("updateKey") && !o.contains("id")) {
+      id = find_by_update_key(c, *app, o.at("updateKey"), path + ".updateKey");
+      if (!id) return refuse(id.error());
+    } else {
+      id = required_id(o, "id");
+      if (!id) {
+        Failure f = id.error();
+        f.field = path + ".id";
+        return refuse(std::move(f));
+      }
     }
     if (!ids.insert(*id).second) return invalid(path + ".id", "The same record is given twice.");
     auto rev = revision_param(o, path);

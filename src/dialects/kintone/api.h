@@ -70,6 +70,8 @@ class Api {
   KResult<std::vector<Record>> build_additions(const Caller& c, std::string_view endpoint,
                                                const boost::json::object& p);
   KResult<boost::json::value> add(const Caller& c, std::string_view endpoint, const boost::json::object& p);
+  KResult<std::string> find_by_update_key(const Caller& c, const AppAccess& app, const boost::json::value& key,
+                                          const std::string& path);
   KResult<boost::json::value> update_record(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> get_records(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> update_records(const Caller& c, const boost::json::object& p);
