@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "dialects/jpush/jpush.h"
 #include "dialects/kintone/kintone.h"
+#include "dialects/openim/openim.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
 
@@ -39,6 +40,7 @@ struct ServeOptions {
   long orphan_grace_ms = 3'600'000;
   bool no_access_log = false;
   dialects::kintone::Options kintone;
+  std::string openim_s3_prefix = "/s3";
 };
 
 // Runs the sweeper now and then until stopped; orphans are looked for less
@@ -133,6 +135,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));
   handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
+  handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
@@ -152,6 +155,23 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     server.run();
   }
   std::printf("upgate stopped\n");
+  return 0;
+}
+
+// `upgate openim credentials`: what an app needs to sign its own S3 POST policies.
+int openim_credentials(core::Services& s, const std::string& tenant, const std::string& app_id) {
+  auto app = s.directory.app(tenant, app_id);
+  if (!app) {
+    std::fprintf(stderr, "upgate: %s\n", app.error().message.c_str());
+    return 1;
+  }
+  if (app->dialect != "openim") {
+    std::fprintf(stderr, "upgate: app %s is not an OpenIM app\n", app_id.c_str());
+    return 1;
+  }
+  const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
+  std::printf("{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}\n",
+              c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
   return 0;
 }
 
@@ -207,6 +227,15 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--orphan-grace-ms", so.orphan_grace_ms, "age before an unreferenced blob is removed")
       ->check(CLI::Range(60'000L, 30L * 86'400'000L))
       ->envname("UPGATE_ORPHAN_GRACE_MS")
+      ->capture_default_str();
+  serve_cmd->add_option("--openim-s3-prefix", so.openim_s3_prefix,
+                        "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+      ->check([](const std::string& v) {
+        return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
+                   ? std::string()
+                   : std::string("must be a path below '/', e.g. /s3");
+      })
+      ->envname("UPGATE_OPENIM_S3_PREFIX")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
   serve_cmd->add_option("--kintone-tenant", so.kintone.tenant_id,
@@ -307,6 +336,12 @@ int main(int argc, char** argv) {
   ktc->add_option("--app", app_id, "kintone app id")->required();
   ktc->add_option("--permissions", permissions, "view, add, edit, delete")->delimiter(',')->capture_default_str();
   ktc->callback([&] { rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions); });
+
+  auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
+  auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
+  oc->add_option("--tenant", tenant, "tenant id")->required();
+  oc->add_option("--app", app_id, "app id")->required();
+  oc->callback([&] { rc = openim_credentials(open_services()->services(), tenant, app_id); });
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
   sweep->add_option("--orphan-grace-ms", grace,
