@@ -15,9 +15,11 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/kintone_commands.h"
 #include "core/ids.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
+#include "dialects/kintone/kintone.h"
 #include "dialects/openim/openim.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
@@ -43,6 +45,7 @@ struct ServeOptions {
   std::vector<std::string> jodoo_callback_allow;
   long jodoo_callback_timeout_ms = 5000;
   std::string jodoo_upload_url;
+  dialects::kintone::Options kintone;
   std::string openim_s3_prefix = "/s3";
 };
 
@@ -147,6 +150,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   jodoo.callback_timeout = std::chrono::milliseconds(o.jodoo_callback_timeout_ms);
   jodoo.upload_url = o.jodoo_upload_url;
   handlers.push_back(dialects::jodoo::make_handler(s, std::move(jodoo)));
+  handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
   handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
@@ -273,6 +277,21 @@ int main(int argc, char** argv) {
       ->envname("UPGATE_OPENIM_S3_PREFIX")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
+  serve_cmd->add_option("--kintone-tenant", so.kintone.tenant_id,
+                        "tenant whose users log in with X-Cybozu-Authorization")
+      ->envname("UPGATE_KINTONE_TENANT")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-basic-auth", so.kintone.basic_auth,
+                        "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
+      ->envname("UPGATE_KINTONE_BASIC_AUTH");
+  serve_cmd->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
+                        "hours before a kintone upload no record attached is deleted")
+      ->check(CLI::Range(1u, 24u * 365u))
+      ->envname("UPGATE_KINTONE_UPLOAD_TTL_HOURS")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
+      ->envname("UPGATE_KINTONE_MAX_FILE_BYTES")
+      ->capture_default_str();
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
 
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
@@ -336,6 +355,31 @@ int main(int argc, char** argv) {
                                    "print a tenant's current Qiniu AccessKey/SecretKey (to verify upload callbacks)");
   jc->add_option("--tenant", tenant, "tenant id")->required();
   jc->callback([&] { rc = jodoo_credentials(open_services()->services(), tenant); });
+  std::string login, password, space;
+  std::vector<std::string> members, permissions = {"view", "add", "edit", "delete"};
+  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")->require_subcommand(1);
+  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")->require_subcommand(1);
+  auto* kus = kusers->add_subcommand("set", "create a user or change its password");
+  kus->add_option("login", login, "login name")->required();
+  kus->add_option("--tenant", tenant, "tenant id")->required();
+  kus->add_option("--password", password, "password")->envname("UPGATE_KINTONE_PASSWORD")->required();
+  kus->callback([&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
+  auto* kud = kusers->add_subcommand("delete", "remove a user");
+  kud->add_option("login", login, "login name")->required();
+  kud->add_option("--tenant", tenant, "tenant id")->required();
+  kud->callback([&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
+  auto* kspaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
+  auto* kss = kspaces->add_subcommand("set", "set a guest space's members");
+  kss->add_option("id", space, "guest space id (a number)")->required();
+  kss->add_option("--tenant", tenant, "tenant id")->required();
+  kss->add_option("--members", members, "member logins")->delimiter(',');
+  kss->callback([&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
+  auto* ktokens = kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
+  auto* ktc = ktokens->add_subcommand("create", "create an API token of one app; printed once");
+  ktc->add_option("--tenant", tenant, "tenant id")->required();
+  ktc->add_option("--app", app_id, "kintone app id")->required();
+  ktc->add_option("--permissions", permissions, "view, add, edit, delete")->delimiter(',')->capture_default_str();
+  ktc->callback([&] { rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions); });
 
   auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
   auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
