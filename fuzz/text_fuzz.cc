@@ -10,7 +10,7 @@
 //     above U+10FFFF and overlong forms are not;
 //   - a valid input decodes (by the reference) and re-encodes to itself;
 //   - acceptable_file_name agrees with its definition: valid UTF-8, 1..1024
-//     bytes, no C0 control and no DEL.
+//     bytes, no C0 control, no DEL and no ".." segment between '/' or '\\'.
 
 #include <cstddef>
 #include <cstdint>
@@ -87,6 +87,13 @@ void check_file_name(std::string_view s) {
   bool want = !s.empty() && s.size() <= 1024 && reference_decode(s).has_value();
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7F) want = false;
+  std::string_view rest = s;
+  for (;;) {
+    const size_t sep = rest.find_first_of("/\\");
+    if (rest.substr(0, sep) == "..") want = false;
+    if (sep == std::string_view::npos) break;
+    rest.remove_prefix(sep + 1);
+  }
   FUZZ_CHECK(up::acceptable_file_name(s) == want, "acceptable_file_name disagrees with its definition");
 }
 

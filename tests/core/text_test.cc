@@ -18,7 +18,12 @@ TEST(TextTest, Utf8Validation) {
 
 TEST(TextTest, FileNames) {
   EXPECT_TRUE(acceptable_file_name("report 2026.pdf"));
-  EXPECT_TRUE(acceptable_file_name("../../etc/passwd"));  // a name, never a path
+  EXPECT_TRUE(acceptable_file_name("alice/notes..v2/a..b.txt"));  // OpenIM names carry a folder
+  EXPECT_TRUE(acceptable_file_name("..."));
+  EXPECT_FALSE(acceptable_file_name("../../etc/passwd"));
+  EXPECT_FALSE(acceptable_file_name("a/../b"));
+  EXPECT_FALSE(acceptable_file_name("..\\windows\\x"));
+  EXPECT_FALSE(acceptable_file_name(".."));
   EXPECT_FALSE(acceptable_file_name(""));
   EXPECT_FALSE(acceptable_file_name(std::string("a\0b", 3)));
   EXPECT_FALSE(acceptable_file_name("a\nb"));
