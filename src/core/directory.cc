@@ -23,8 +23,8 @@ bool valid_id(std::string_view id) {
   // "." and ".." would read as path segments in every URL that names the id.
   if (id == "." || id == "..") return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -34,7 +34,8 @@ Directory::Directory(meta::MetaStore& meta, const Clock& clock, uint64_t default
     : meta_(meta), clock_(clock), default_max_object_bytes_(default_max_object_bytes) {}
 
 Result<Tenant> Directory::create_tenant(std::string id, std::string name) {
-  if (!valid_id(id)) return fail(Errc::kBadName, "tenant id must be 1-64 of [A-Za-z0-9._-], not . or ..");
+  if (!valid_id(id))
+    return fail(Errc::kBadName, "tenant id must be 1-64 of [A-Za-z0-9._-], not . or ..");
   Tenant t;
   t.id = std::move(id);
   t.name = name.empty() ? t.id : std::move(name);
@@ -74,7 +75,8 @@ Status Directory::update_tenant(const Tenant& t) {
 }
 
 Result<App> Directory::create_app(App app) {
-  if (!valid_id(app.id)) return fail(Errc::kBadName, "app id must be 1-64 of [A-Za-z0-9._-], not . or ..");
+  if (!valid_id(app.id))
+    return fail(Errc::kBadName, "app id must be 1-64 of [A-Za-z0-9._-], not . or ..");
   UP_TRY(tenant(app.tenant_id));
   if (app.name.empty()) app.name = app.id;
   if (app.dialect.empty()) app.dialect = "native";
@@ -132,7 +134,8 @@ bool Directory::origin_allowed(std::string_view origin) {
     lock.unlock();
     std::vector<std::string> origins;
     if (auto all = meta_.list_tenants()) {
-      for (auto& t : *all) origins.insert(origins.end(), t.cors_origins.begin(), t.cors_origins.end());
+      for (auto& t : *all)
+        origins.insert(origins.end(), t.cors_origins.begin(), t.cors_origins.end());
     }
     lock.lock();
     origins_ = std::move(origins);

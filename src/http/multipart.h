@@ -27,10 +27,10 @@ struct MultipartLimits {
 };
 
 struct PartHeaders {
-  std::string name;          // form field name from Content-Disposition
-  std::string filename;      // as sent (raw UTF-8; "%22"/"%0D"/"%0A" unescaped); filename* wins
-  bool has_filename = false; // a file part (filename or filename* present)
-  std::string content_type;  // the part's Content-Type, "" when absent
+  std::string name;           // form field name from Content-Disposition
+  std::string filename;       // as sent (raw UTF-8; "%22"/"%0D"/"%0A" unescaped); filename* wins
+  bool has_filename = false;  // a file part (filename or filename* present)
+  std::string content_type;   // the part's Content-Type, "" when absent
   std::vector<std::pair<std::string, std::string>> headers;  // all, names lower-cased
 };
 

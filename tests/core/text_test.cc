@@ -9,11 +9,11 @@ TEST(TextTest, Utf8Validation) {
   EXPECT_TRUE(valid_utf8("plain"));
   EXPECT_TRUE(valid_utf8("\xE6\x8A\xA5\xE5\x91\x8A"));  // 报告
   EXPECT_TRUE(valid_utf8("\xF0\x9F\x98\x80"));          // emoji
-  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                  // overlong '/'
-  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));              // overlong
-  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));              // surrogate
-  EXPECT_FALSE(valid_utf8("\xE6\x8A"));                  // truncated
-  EXPECT_FALSE(valid_utf8("\xB1\xA8\xB8\xE6"));          // GBK bytes
+  EXPECT_FALSE(valid_utf8("\xC0\xAF"));                 // overlong '/'
+  EXPECT_FALSE(valid_utf8("\xE0\x80\xAF"));             // overlong
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));             // surrogate
+  EXPECT_FALSE(valid_utf8("\xE6\x8A"));                 // truncated
+  EXPECT_FALSE(valid_utf8("\xB1\xA8\xB8\xE6"));         // GBK bytes
 }
 
 TEST(TextTest, FileNames) {

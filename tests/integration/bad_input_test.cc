@@ -15,9 +15,9 @@
 #include <cstdio>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <boost/json.hpp>
 
 #include "integration/harness.h"
 
@@ -55,7 +55,8 @@ std::string dump_database(const std::string& path) {
       std::string row;
       for (int i = 0; i < sqlite3_column_count(st); ++i) {
         const auto* text = sqlite3_column_text(st, i);
-        row += text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(st, i)) : "NULL";
+        row += text ? std::string(reinterpret_cast<const char*>(text), sqlite3_column_bytes(st, i))
+                    : "NULL";
         row += '|';
       }
       out.push_back(std::move(row));
@@ -133,7 +134,8 @@ RawReply read_until_close(int fd, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   char buf[65536];
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return r;
     pollfd p{fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) return r;
@@ -154,12 +156,15 @@ class BadInputTest : public ::testing::Test {
     server_->start();
     client_ = std::make_unique<HttpClient>(server_->port());
     // A JPush app whose rate limit stays out of the way, and a file in each dialect.
-    ASSERT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"acme"})").status, 201);
-    ASSERT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(),
-                               std::string(R"({"id":")") + kAppKey +
-                                   R"(","dialect":"jpush","settings":{"rate_limit_per_minute":1000000}})")
-                  .status,
+    ASSERT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"acme"})").status,
               201);
+    ASSERT_EQ(
+        client_
+            ->request("POST", "/v1/admin/tenants/acme/apps", admin(),
+                      std::string(R"({"id":")") + kAppKey +
+                          R"(","dialect":"jpush","settings":{"rate_limit_per_minute":1000000}})")
+            .status,
+        201);
     auto key = client_->request("POST", "/v1/admin/tenants/acme/keys", admin(),
                                 std::string(R"({"name":"master","app_id":")") + kAppKey + R"("})");
     ASSERT_EQ(key.status, 201) << key.body;
@@ -173,7 +178,9 @@ class BadInputTest : public ::testing::Test {
   }
 
   Headers admin() const { return bearer(ServerProcess::kAdminKey); }
-  std::string admin_line() const { return "Authorization: Bearer " + std::string(ServerProcess::kAdminKey) + "\r\n"; }
+  std::string admin_line() const {
+    return "Authorization: Bearer " + std::string(ServerProcess::kAdminKey) + "\r\n";
+  }
   std::string jpush_line() const { return "Authorization: " + jpush_basic_ + "\r\n"; }
 
   // Writes `bytes` on a new connection and reads what comes back until the
@@ -187,10 +194,11 @@ class BadInputTest : public ::testing::Test {
     return r;
   }
 
-  HttpResponse jpush_upload(const std::string& type, const std::string& filename, const std::string& content,
-                            const std::string& ttl = "24") const {
-    const std::string body = "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"ttl\"\r\n\r\n" + ttl +
-                             "\r\n" + multipart_body(kBoundary, "filename", filename, "text/plain", content);
+  HttpResponse jpush_upload(const std::string& type, const std::string& filename,
+                            const std::string& content, const std::string& ttl = "24") const {
+    const std::string body =
+        "--" + kBoundary + "\r\nContent-Disposition: form-data; name=\"ttl\"\r\n\r\n" + ttl +
+        "\r\n" + multipart_body(kBoundary, "filename", filename, "text/plain", content);
     Headers h = {{"Authorization", jpush_basic_},
                  {"Content-Type", "multipart/form-data; boundary=" + kBoundary}};
     return client_->request("POST", "/v3/files/" + type, h, body);
@@ -229,7 +237,8 @@ class BadInputTest : public ::testing::Test {
     const std::string content = pattern_string(100000);
     auto up = client_->request("POST", "/v1/files?name=after.bin", admin(), content);
     ASSERT_EQ(up.status, 201) << up.body;
-    auto got = client_->request("GET", "/v1/files/" + str(parse(up.body), "id") + "/content", admin());
+    auto got =
+        client_->request("GET", "/v1/files/" + str(parse(up.body), "id") + "/content", admin());
     EXPECT_TRUE(got.body == content);
   }
 
@@ -253,8 +262,10 @@ TEST_F(BadInputTest, OversizedHeadersAre431AndClose) {
   for (int i = 0; i < 10000; ++i) many += "X-H" + std::to_string(i) + ": v\r\n";
   const std::vector<std::string> requests = {
       "GET /v1/files HTTP/1.1\r\nHost: x\r\n" + admin_line() + "X-Big: " + big + "\r\n\r\n",
-      "POST /v1/files?name=" + big + " HTTP/1.1\r\nHost: x\r\n" + admin_line() + "Content-Length: 3\r\n\r\nabc",
-      "POST /v1/files?name=many HTTP/1.1\r\nHost: x\r\n" + admin_line() + many + "Content-Length: 3\r\n\r\nabc",
+      "POST /v1/files?name=" + big + " HTTP/1.1\r\nHost: x\r\n" + admin_line() +
+          "Content-Length: 3\r\n\r\nabc",
+      "POST /v1/files?name=many HTTP/1.1\r\nHost: x\r\n" + admin_line() + many +
+          "Content-Length: 3\r\n\r\nabc",
       "GET /v3/files HTTP/1.1\r\nHost: x\r\n" + jpush_line() + many + "\r\n",
   };
   for (const auto& req : requests) {
@@ -274,19 +285,26 @@ TEST_F(BadInputTest, MalformedRequestLinesAndHeadersAre400AndClose) {
       upload + ": no-name\r\nContent-Length: 3\r\n\r\nabc",
       upload + "Bad Name: v\r\nContent-Length: 3\r\n\r\nabc",
       upload + "X-Nul: a" + std::string(1, '\0') + "b\r\nContent-Length: 3\r\n\r\nabc",
-      upload + "X-Ctl: a\x01" "b\r\nContent-Length: 3\r\n\r\nabc",
+      upload +
+          "X-Ctl: a\x01"
+          "b\r\nContent-Length: 3\r\n\r\nabc",
       upload + "Content-Length: 3\r\n\x01\r\n\r\nabc",
       "POST /v1/files?name=a" + std::string(1, '\0') + "b HTTP/1.1\r\nHost: x\r\n" + admin_line() +
           "Content-Length: 3\r\n\r\nabc",
-      "POST /v1/files?name=a b HTTP/1.1\r\nHost: x\r\n" + admin_line() + "Content-Length: 3\r\n\r\nabc",
-      "POST /v1/files?name=a HTTP/1.1 extra\r\nHost: x\r\n" + admin_line() + "Content-Length: 3\r\n\r\nabc",
-      "POST /v1/files?name=a HTTP/1.x\r\nHost: x\r\n" + admin_line() + "Content-Length: 3\r\n\r\nabc",
-      "PO(ST /v1/files?name=a HTTP/1.1\r\nHost: x\r\n" + admin_line() + "Content-Length: 3\r\n\r\nabc",
+      "POST /v1/files?name=a b HTTP/1.1\r\nHost: x\r\n" + admin_line() +
+          "Content-Length: 3\r\n\r\nabc",
+      "POST /v1/files?name=a HTTP/1.1 extra\r\nHost: x\r\n" + admin_line() +
+          "Content-Length: 3\r\n\r\nabc",
+      "POST /v1/files?name=a HTTP/1.x\r\nHost: x\r\n" + admin_line() +
+          "Content-Length: 3\r\n\r\nabc",
+      "PO(ST /v1/files?name=a HTTP/1.1\r\nHost: x\r\n" + admin_line() +
+          "Content-Length: 3\r\n\r\nabc",
       "POST /v3/files/alias HTTP/1.1\r\nHost: x\r\n" + jpush_line() + "NoColon\r\n\r\n",
   };
   for (const auto& req : requests) {
     RawReply r = exchange(req);
-    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(req.substr(0, 60)) << " -> " << r.bytes.substr(0, 200);
+    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(req.substr(0, 60)) << " -> "
+                               << r.bytes.substr(0, 200);
     EXPECT_EQ(r.responses(), 1);
     EXPECT_TRUE(r.closed);
   }
@@ -296,7 +314,8 @@ TEST_F(BadInputTest, MalformedRequestLinesAndHeadersAre400AndClose) {
 TEST_F(BadInputTest, RequestSmugglingShapesAre400AndClose) {
   // The body ends a chunked message early and smuggles a second request in;
   // whoever reads the framing differently answers that one too.
-  const std::string smuggled = "GET /v1/files/" + kept_id_ + " HTTP/1.1\r\nHost: x\r\n" + admin_line() + "\r\n";
+  const std::string smuggled =
+      "GET /v1/files/" + kept_id_ + " HTTP/1.1\r\nHost: x\r\n" + admin_line() + "\r\n";
   const std::string body = "0\r\n\r\n" + smuggled;
   const std::string cl = "Content-Length: " + std::to_string(body.size()) + "\r\n";
   const std::string head = "POST /v1/files?name=smuggled HTTP/1.1\r\nHost: x\r\n" + admin_line();
@@ -307,7 +326,8 @@ TEST_F(BadInputTest, RequestSmugglingShapesAre400AndClose) {
       "Content-Length: 5\r\n" + cl,
       cl + cl,  // identical duplicates: refused too
       "Content-Length: 5, " + std::to_string(body.size()) + "\r\n",
-      "Content-Length: " + std::to_string(body.size()) + ", " + std::to_string(body.size()) + "\r\n",
+      "Content-Length: " + std::to_string(body.size()) + ", " + std::to_string(body.size()) +
+          "\r\n",
       "Content-Length: +5\r\n",
       "Content-Length: -5\r\n",
       "Content-Length: 0x5\r\n",
@@ -323,7 +343,8 @@ TEST_F(BadInputTest, RequestSmugglingShapesAre400AndClose) {
   };
   for (const auto& framing : framings) {
     RawReply r = exchange(head + framing + "\r\n" + body);
-    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(framing) << " -> " << r.bytes.substr(0, 300);
+    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(framing) << " -> "
+                               << r.bytes.substr(0, 300);
     EXPECT_EQ(r.responses(), 1) << ::testing::PrintToString(framing);
     EXPECT_TRUE(r.closed) << ::testing::PrintToString(framing);
   }
@@ -353,8 +374,10 @@ TEST_F(BadInputTest, InvalidChunkedBodiesAre400AndClose) {
   for (const auto& body : bodies) {
     RawReply r = exchange("POST /v1/files?name=chunked HTTP/1.1\r\nHost: x\r\n" + admin_line() +
                           "Transfer-Encoding: chunked\r\n\r\n" + body);
-    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(body.substr(0, 40)) << " -> " << r.bytes.substr(0, 300);
-    EXPECT_NE(r.bytes.find("\"code\":1000"), std::string::npos) << r.bytes.substr(0, 300);  // native envelope
+    EXPECT_EQ(r.status(), 400) << ::testing::PrintToString(body.substr(0, 40)) << " -> "
+                               << r.bytes.substr(0, 300);
+    EXPECT_NE(r.bytes.find("\"code\":1000"), std::string::npos)
+        << r.bytes.substr(0, 300);  // native envelope
     EXPECT_EQ(r.responses(), 1);
     EXPECT_TRUE(r.closed);
     // The same through the JPush form upload, answered in its envelope.
@@ -410,7 +433,8 @@ TEST_F(BadInputTest, SlowlorisIsCutOffWhileOthersAreServed) {
         if (::poll(fds.data(), fds.size(), 50) <= 0) continue;
         for (auto& p : fds) {
           if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) continue;
-          auto& s = *std::find_if(slow.begin(), slow.end(), [&](const Slow& x) { return x.fd == p.fd; });
+          auto& s =
+              *std::find_if(slow.begin(), slow.end(), [&](const Slow& x) { return x.fd == p.fd; });
           char buf[4096];
           const ssize_t n = ::recv(s.fd, buf, sizeof buf, 0);
           if (n > 0) s.reply.bytes.append(buf, static_cast<size_t>(n));
@@ -446,7 +470,8 @@ TEST_F(BadInputTest, TwoThousandIdleConnectionsDoNotStarveAFreshClient) {
   constexpr int kIdle = 2000;
   rlimit lim{};
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &lim), 0);
-  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < kIdle + 200) GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
+  if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < kIdle + 200)
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit too low";
   lim.rlim_cur = lim.rlim_max == RLIM_INFINITY ? 65536 : std::min<rlim_t>(lim.rlim_max, 65536);
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &lim), 0);
   // Default timeouts (10 s for a first request's header), so they stay open.
@@ -465,7 +490,8 @@ TEST_F(BadInputTest, TwoThousandIdleConnectionsDoNotStarveAFreshClient) {
   EXPECT_EQ(client.request("GET", "/healthz").status, 200);
   EXPECT_LT(seconds_since(t), 1.0);
   const std::string content = pattern_string(300000);
-  auto up = client.request("POST", "/v1/files?name=fresh.bin", bearer(ServerProcess::kAdminKey), content);
+  auto up =
+      client.request("POST", "/v1/files?name=fresh.bin", bearer(ServerProcess::kAdminKey), content);
   ASSERT_EQ(up.status, 201) << up.body;
   auto got = client.request("GET", "/v1/files/" + str(parse(up.body), "id") + "/content",
                             bearer(ServerProcess::kAdminKey));
@@ -485,51 +511,60 @@ TEST_F(BadInputTest, TwoThousandIdleConnectionsDoNotStarveAFreshClient) {
 
 TEST_F(BadInputTest, PathTraversalAndNulInNamesAndKeysAre4xx) {
   // File names (native raw and multipart, JPush form).
-  for (const std::string& name : std::vector<std::string>{"../../etc/passwd", "a/../../b", "..\\..\\win.ini", "..", std::string("a\0b", 3),
-                                 std::string("\0", 1)}) {
+  for (const std::string& name :
+       std::vector<std::string>{"../../etc/passwd", "a/../../b", "..\\..\\win.ini", "..",
+                                std::string("a\0b", 3), std::string("\0", 1)}) {
     auto r = client_->request("POST", "/v1/files?name=" + pct(name), admin(), "data");
     EXPECT_EQ(r.status, 400) << ::testing::PrintToString(name) << r.body;
     EXPECT_EQ(native_code(r), 1004) << r.body;
     Headers h = admin();
     h.emplace_back("Content-Type", "multipart/form-data; boundary=" + kBoundary);
-    r = client_->request("POST", "/v1/files", h, multipart_body(kBoundary, "file", name, "text/plain", "data"));
+    r = client_->request("POST", "/v1/files", h,
+                         multipart_body(kBoundary, "file", name, "text/plain", "data"));
     EXPECT_EQ(r.status, 400) << ::testing::PrintToString(name) << r.body;
     r = jpush_upload("alias", name, "alias-one\n");
     EXPECT_EQ(r.status, 400) << ::testing::PrintToString(name) << r.body;
   }
   // Ids and keys in paths never reach outside their table.
-  const std::vector<std::string> ids = {"..%2F..%2Fupgate.db", "..", "%2e%2e", "a%00b", "%00", "..%5C..%5Cx"};
+  const std::vector<std::string> ids = {"..%2F..%2Fupgate.db", "..", "%2e%2e", "a%00b", "%00",
+                                        "..%5C..%5Cx"};
   for (const auto& id : ids) {
     EXPECT_EQ(client_->request("GET", "/v1/files/" + id, admin()).status, 404) << id;
     EXPECT_EQ(client_->request("GET", "/v1/files/" + id + "/content", admin()).status, 404) << id;
     EXPECT_EQ(client_->request("GET", "/v1/admin/tenants/" + id, admin()).status, 404) << id;
-    EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/disable", admin(), "").status, 404) << id;
+    EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/disable", admin(), "").status,
+              404)
+        << id;
     EXPECT_EQ(client_->request("DELETE", "/v1/admin/keys/" + id, admin()).status, 404) << id;
     EXPECT_EQ(jpush("GET", "/v3/files/" + id).status, 400) << id;  // JPush's "file not found"
   }
   EXPECT_EQ(client_->request("GET", "/v1/files/../../upgate.db", admin()).status, 404);
-  EXPECT_EQ(client_->request("GET", "/v1/files/" + kept_id_ + "/../../../upgate.db", admin()).status, 404);
-  EXPECT_EQ(client_->request("POST", "/v1/files?app=..%2Fdefault&name=a", admin(), "data").status, 404);
+  EXPECT_EQ(
+      client_->request("GET", "/v1/files/" + kept_id_ + "/../../../upgate.db", admin()).status,
+      404);
+  EXPECT_EQ(client_->request("POST", "/v1/files?app=..%2Fdefault&name=a", admin(), "data").status,
+            404);
   // Ids in JSON bodies.
   for (const std::string id : {"../evil", "a/b", "..", "a\\u0000b"}) {
     const std::string body = R"({"id":")" + id + R"("})";
     EXPECT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), body).status, 400) << body;
-    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), body).status, 400) << body;
+    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), body).status, 400)
+        << body;
   }
   expect_unchanged_and_serving();
 }
 
 TEST_F(BadInputTest, OverlongAndInvalidUtf8IsRefused) {
   const std::vector<std::string> bad = {
-      "\xC0\xAE\xC0\xAE/x",     // overlong "../x"
-      "\xC1\x81",               // overlong 'A'
-      "\xE0\x80\xAF",           // overlong '/'
-      "\xF0\x80\x80\xAF",       // overlong '/'
-      "\xED\xA0\x80",           // a surrogate
-      "\xF4\x90\x80\x80",       // above U+10FFFF
-      "\xFF",                   // never valid
-      "a\x80",                  // lone continuation byte
-      "\xE6\x8A",               // truncated sequence
+      "\xC0\xAE\xC0\xAE/x",  // overlong "../x"
+      "\xC1\x81",            // overlong 'A'
+      "\xE0\x80\xAF",        // overlong '/'
+      "\xF0\x80\x80\xAF",    // overlong '/'
+      "\xED\xA0\x80",        // a surrogate
+      "\xF4\x90\x80\x80",    // above U+10FFFF
+      "\xFF",                // never valid
+      "a\x80",               // lone continuation byte
+      "\xE6\x8A",            // truncated sequence
   };
   for (const auto& s : bad) {
     auto r = client_->request("POST", "/v1/files?name=" + pct(s), admin(), "data");
@@ -537,11 +572,13 @@ TEST_F(BadInputTest, OverlongAndInvalidUtf8IsRefused) {
     EXPECT_EQ(native_code(r), 1004) << r.body;
     Headers h = admin();
     h.emplace_back("Content-Type", "multipart/form-data; boundary=" + kBoundary);
-    r = client_->request("POST", "/v1/files", h, multipart_body(kBoundary, "file", s, "text/plain", "data"));
+    r = client_->request("POST", "/v1/files", h,
+                         multipart_body(kBoundary, "file", s, "text/plain", "data"));
     EXPECT_EQ(r.status, 400) << ::testing::PrintToString(s) << r.body;
     EXPECT_EQ(jpush_upload("alias", s, "alias-one\n").status, 400) << ::testing::PrintToString(s);
     // In an id list (content JPush validates) and in JSON bodies.
-    EXPECT_EQ(jpush_upload("alias", "ids.txt", "alias-" + s + "\n").status, 400) << ::testing::PrintToString(s);
+    EXPECT_EQ(jpush_upload("alias", "ids.txt", "alias-" + s + "\n").status, 400)
+        << ::testing::PrintToString(s);
     r = client_->request("PATCH", "/v1/admin/tenants/acme", admin(), R"({"name":")" + s + R"("})");
     EXPECT_EQ(r.status, 400) << ::testing::PrintToString(s) << r.body;
     EXPECT_EQ(native_code(r), 1001) << r.body;
@@ -551,8 +588,14 @@ TEST_F(BadInputTest, OverlongAndInvalidUtf8IsRefused) {
 
 TEST_F(BadInputTest, SqlMetacharactersAreRefusedOrStoredVerbatim) {
   const std::vector<std::string> payloads = {
-      "'", "' OR '1'='1", "'; DROP TABLE objects; --", "\"); DELETE FROM usage; --", "%' OR 1=1 --",
-      "1; UPDATE api_keys SET enabled = 1", "\\'", "*/ --",
+      "'",
+      "' OR '1'='1",
+      "'; DROP TABLE objects; --",
+      "\"); DELETE FROM usage; --",
+      "%' OR 1=1 --",
+      "1; UPDATE api_keys SET enabled = 1",
+      "\\'",
+      "*/ --",
   };
   // Fields with a grammar refuse them.
   for (const auto& p : payloads) {
@@ -568,28 +611,38 @@ TEST_F(BadInputTest, SqlMetacharactersAreRefusedOrStoredVerbatim) {
     EXPECT_EQ(client_->request("GET", "/v1/admin/tenants/" + e, admin()).status, 404);
     EXPECT_EQ(client_->request("PATCH", "/v1/admin/tenants/" + e, admin(), "{}").status, 404);
     EXPECT_EQ(client_->request("GET", "/v1/admin/tenants/" + e + "/apps", admin()).status, 404);
-    EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + e + "/disable", admin(), "").status, 404);
+    EXPECT_EQ(client_->request("POST", "/v1/admin/keys/" + e + "/disable", admin(), "").status,
+              404);
     EXPECT_EQ(client_->request("DELETE", "/v1/admin/keys/" + e, admin()).status, 404);
     EXPECT_EQ(client_->request("GET", "/v1/files", bearer(p)).status, 401);
     json::object body;
     body["id"] = p;
     const std::string id_body = json::serialize(body);
     EXPECT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), id_body).status, 400);
-    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), id_body).status, 400);
+    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), id_body).status,
+              400);
     body["id"] = "ok";
     body["dialect"] = p;
-    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), json::serialize(body)).status, 400);
+    EXPECT_EQ(
+        client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), json::serialize(body))
+            .status,
+        400);
     json::object key;
     key["role"] = p;
-    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/keys", admin(), json::serialize(key)).status, 400);
+    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/keys", admin(), json::serialize(key))
+                  .status,
+              400);
     key.erase("role");
     key["app_id"] = p;
-    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/keys", admin(), json::serialize(key)).status, 404);
+    EXPECT_EQ(client_->request("POST", "/v1/admin/tenants/acme/keys", admin(), json::serialize(key))
+                  .status,
+              404);
     EXPECT_EQ(jpush_upload(e, "ids.txt", "alias-one\n").status, 400);
     EXPECT_EQ(jpush_upload("alias", "ids.txt", "alias-one\n", p).status, 400);
     EXPECT_EQ(jpush("GET", "/v3/files/" + e).status, 400);  // JPush's "file not found"
     // JPush answers failed authentication with 400 and its code 1101.
-    auto auth = client_->request("GET", "/v3/files", {{"Authorization", "Basic " + base64(p + ":" + p)}});
+    auto auth =
+        client_->request("GET", "/v3/files", {{"Authorization", "Basic " + base64(p + ":" + p)}});
     EXPECT_EQ(auth.status, 400) << auth.body;
     EXPECT_NE(auth.body.find("\"code\":1101"), std::string::npos) << auth.body;
   }
@@ -598,7 +651,8 @@ TEST_F(BadInputTest, SqlMetacharactersAreRefusedOrStoredVerbatim) {
   // Free text is data: stored and returned byte for byte, touching nothing else.
   std::vector<std::string> ids;
   for (const auto& p : payloads) {
-    auto r = client_->request("POST", "/v1/files?name=" + pct(p) + "&content_type=" + pct("text/x-" + p), admin(), p);
+    auto r = client_->request(
+        "POST", "/v1/files?name=" + pct(p) + "&content_type=" + pct("text/x-" + p), admin(), p);
     ASSERT_EQ(r.status, 201) << p << r.body;
     ids.push_back(str(parse(r.body), "id"));
     auto meta = parse(client_->request("GET", "/v1/files/" + ids.back(), admin()).body);
@@ -608,7 +662,8 @@ TEST_F(BadInputTest, SqlMetacharactersAreRefusedOrStoredVerbatim) {
     name["name"] = p;
     auto t = client_->request("PATCH", "/v1/admin/tenants/acme", admin(), json::serialize(name));
     EXPECT_EQ(t.status, 200) << t.body;
-    EXPECT_EQ(str(parse(client_->request("GET", "/v1/admin/tenants/acme", admin()).body), "name"), p);
+    EXPECT_EQ(str(parse(client_->request("GET", "/v1/admin/tenants/acme", admin()).body), "name"),
+              p);
   }
   auto list = parse(client_->request("GET", "/v1/files", admin()).body);
   EXPECT_EQ(list["files"].as_array().size(), payloads.size() + 1);  // + the kept file
