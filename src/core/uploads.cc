@@ -106,6 +106,7 @@ Result<Object> Upload::commit() {
     opts.app_max_objects = std::min(opts.app_max_objects.value_or(UINT64_MAX), *spec_.max_app_objects);
   opts.tenant_max_bytes = quota_.tenant_max_bytes;
   opts.tenant_max_objects = quota_.tenant_max_objects;
+  opts.now = clock_.now();
   if (auto st = meta_.insert_object(o, opts); !st) {
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.

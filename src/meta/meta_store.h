@@ -28,6 +28,10 @@ struct InsertOptions {
   // including the new object. Unset: unchecked. kQuotaExceeded / kObjectLimit.
   std::optional<uint64_t> app_max_bytes, app_max_objects;
   std::optional<uint64_t> tenant_max_bytes, tenant_max_objects;
+  // Objects of the tenant already expired at `now` do not count: when a limit
+  // would refuse the insert, they are marked kDeleted first (as the sweeper
+  // would) and the limits checked again. 0: no such step.
+  UnixMs now = 0;
 };
 
 struct ObjectQuery {

@@ -276,6 +276,36 @@ TEST_F(NativeApiTest, TtlExpiresWithTheClock) {
   EXPECT_TRUE(server_->blob_files().empty());
 }
 
+TEST_F(NativeApiTest, SignedLinksDownloadWithoutAKeyUntilTheyExpire) {
+  const std::string content = pattern_string(3000);
+  const std::string id = str(put("linked.bin", content), "id");
+  auto made = client_->request("POST", "/v1/files/" + id + "/link?ttl=60", admin());
+  ASSERT_EQ(made.status, 200) << made.body;
+  const std::string url = str(parse(made.body), "url");
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(server_->port());
+  ASSERT_EQ(url.rfind(prefix + "/v1/links/default/" + id + "?expires=", 0), 0u) << url;
+  const std::string target = url.substr(prefix.size());
+
+  auto got = client_->request("GET", target);  // no Authorization: the link is the credential
+  ASSERT_EQ(got.status, 200) << got.body;
+  EXPECT_TRUE(got.body == content);
+  auto range = client_->request("GET", target, {{"Range", "bytes=10-19"}});
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.body, content.substr(10, 10));
+
+  std::string tampered = target;
+  tampered.back() = tampered.back() == '0' ? '1' : '0';
+  EXPECT_EQ(client_->request("GET", tampered).status, 401);
+  const std::string other = put("other.bin", "x")["id"].as_string().c_str();
+  std::string swapped = target;
+  swapped.replace(swapped.find(id), id.size(), other);
+  EXPECT_EQ(client_->request("GET", swapped).status, 401);
+  EXPECT_EQ(client_->request("POST", "/v1/files/" + id + "/link?ttl=0", admin()).status, 400);
+
+  client_->request("POST", "/v1/admin/clock", admin(), R"({"advance_ms":61000})");
+  EXPECT_EQ(client_->request("GET", target).status, 401);
+}
+
 TEST_F(NativeApiTest, KeysCanBeDisabledEnabledAndDeleted) {
   auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
   ASSERT_EQ(k.status, 201);

@@ -717,6 +717,186 @@ TYPED_TEST(MetaStoreConformance, ExpireUsedGrantsDropsOnlyPastDeadlines) {
   EXPECT_ERRC(this->insert(object("01d"), g2), Errc::kGrantUsed);
 }
 
+// ---- records ---------------------------------------------------------------
+
+Object temporary(std::string id, std::string tx = "", std::optional<UnixMs> expires = kNow + 3'600'000,
+                 std::string app_id = "a1") {
+  Object o = object(std::move(id), "t1", std::move(app_id), "", 10);
+  o.state = ObjectState::kTemporary;
+  o.expires_at = expires;
+  o.transaction_id = std::move(tx);
+  return o;
+}
+
+Record record(std::string id, std::vector<std::string> files = {}, std::string form = "f1") {
+  Record r;
+  r.tenant_id = "t1";
+  r.app_id = "a1";
+  r.form_id = std::move(form);
+  r.id = std::move(id);
+  r.data_json = R"({"title":"x"})";
+  r.file_ids = std::move(files);
+  r.created_at = r.updated_at = kNow;
+  return r;
+}
+
+TYPED_TEST(MetaStoreConformance, RecordsInsertBindGetList) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(temporary("o1", "tx1")));
+  ASSERT_OK(this->insert(temporary("o2", "tx1")));
+  auto ins = s.insert_records({record("r1", {"o1", "o2"}), record("")}, BindOptions{"tx1", kNow});
+  ASSERT_TRUE(ins) << ins.error().message;
+  ASSERT_EQ(ins->size(), 2u);
+  EXPECT_EQ((*ins)[0].seq, 1u);
+  EXPECT_EQ((*ins)[0].revision, 1u);
+  EXPECT_EQ((*ins)[1].seq, 2u);
+  EXPECT_EQ((*ins)[1].id, "2");  // no id given: the seq
+
+  auto o1 = s.get_object("t1", "o1");
+  ASSERT_TRUE(o1);
+  EXPECT_EQ(o1->state, ObjectState::kAttached);
+  EXPECT_FALSE(o1->expires_at.has_value());
+
+  auto got = s.get_record("t1", "a1", "f1", "r1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->data_json, R"({"title":"x"})");
+  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"o1", "o2"}));
+  EXPECT_ERRC(s.get_record("t1", "a1", "f2", "r1"), Errc::kRecordNotFound);
+  EXPECT_ERRC(s.get_record("t2", "a1", "f1", "r1"), Errc::kRecordNotFound);
+
+  RecordQuery q{"t1", "a1", "f1"};
+  q.with_total = true;
+  q.limit = 1;
+  auto page = s.list_records(q);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].id, "r1");
+  EXPECT_EQ(page->records[0].file_ids.size(), 2u);
+  EXPECT_EQ(page->total, 2u);
+  q.after_seq = 1;
+  page = s.list_records(q);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].id, "2");
+  EXPECT_EQ(page->total, 1u);
+  q = RecordQuery{"t1", "a1", "f1"};
+  q.descending = true;
+  q.offset = 1;
+  page = s.list_records(q);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->records.size(), 1u);
+  EXPECT_EQ(page->records[0].id, "r1");
+  EXPECT_FALSE(page->total.has_value());
+}
+
+TYPED_TEST(MetaStoreConformance, RecordsBindingRules) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(temporary("tx_a", "tx1")));
+  ASSERT_OK(this->insert(temporary("expired", "", kNow - 1)));
+  ASSERT_OK(this->insert(temporary("other_app", "", kNow + 1000, "a2")));
+  ASSERT_OK(this->insert(object("stored")));  // kStored: not awaiting binding
+  ASSERT_OK(this->insert(temporary("free")));
+  const BindOptions bind{"tx2", kNow};
+  EXPECT_ERRC(s.insert_records({record("r", {"tx_a"})}, bind), Errc::kTransactionMismatch);
+  EXPECT_ERRC(s.insert_records({record("r", {"expired"})}, bind), Errc::kObjectNotFound);
+  EXPECT_ERRC(s.insert_records({record("r", {"other_app"})}, bind), Errc::kObjectNotFound);
+  EXPECT_ERRC(s.insert_records({record("r", {"nope"})}, bind), Errc::kObjectNotFound);
+  EXPECT_ERRC(s.insert_records({record("r", {"stored"})}, bind), Errc::kObjectNotTemporary);
+  EXPECT_ERRC(s.insert_records({record("r", {"free", "free"})}, bind), Errc::kInvalidArgument);
+  // All or nothing: the second record fails, so the first is not kept and
+  // "free" stays temporary.
+  EXPECT_ERRC(s.insert_records({record("r1", {"free"}), record("r2", {"free"})}, bind),
+              Errc::kObjectNotTemporary);
+  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "r1"), Errc::kRecordNotFound);
+  EXPECT_EQ(s.get_object("t1", "free")->state, ObjectState::kTemporary);
+  // Numbers given out by failed writes may be skipped, never reused.
+  ASSERT_OK(s.insert_records({record("r1", {"free"})}, bind));
+  EXPECT_ERRC(s.insert_records({record("r1")}, bind), Errc::kAlreadyExists);
+  // Bound to r1: another record cannot take it.
+  EXPECT_ERRC(s.insert_records({record("r3", {"free"})}, bind), Errc::kObjectNotTemporary);
+}
+
+TYPED_TEST(MetaStoreConformance, RecordsUpdateKeepsReplacesAndDropsFiles) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(temporary("keep")));
+  ASSERT_OK(this->insert(temporary("drop")));
+  ASSERT_OK(this->insert(temporary("add")));
+  ASSERT_OK(s.insert_records({record("r1", {"keep", "drop"})}, BindOptions{"", kNow}));
+  RecordUpdate u;
+  u.id = "r1";
+  u.expected_revision = 1;
+  u.data_json = R"({"title":"y"})";
+  u.file_ids = {"add", "keep"};
+  u.updater = "bob";
+  auto up = s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow + 5});
+  ASSERT_TRUE(up) << up.error().message;
+  EXPECT_EQ((*up)[0].revision, 2u);
+  EXPECT_EQ((*up)[0].updated_at, kNow + 5);
+  auto got = s.get_record("t1", "a1", "f1", "r1");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->data_json, R"({"title":"y"})");
+  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"add", "keep"}));
+  EXPECT_EQ(got->updater, "bob");
+  EXPECT_EQ(s.get_object("t1", "add")->state, ObjectState::kAttached);
+  EXPECT_ERRC(s.get_object("t1", "drop"), Errc::kObjectNotFound);  // unreferenced: deleted
+  // A stale revision changes nothing.
+  u.expected_revision = 1;
+  u.file_ids = {};
+  EXPECT_ERRC(s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow}),
+              Errc::kRevisionConflict);
+  EXPECT_EQ(s.get_record("t1", "a1", "f1", "r1")->revision, 2u);
+  EXPECT_EQ(s.get_object("t1", "keep")->state, ObjectState::kAttached);
+  u.id = "missing";
+  u.expected_revision.reset();
+  EXPECT_ERRC(s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow}),
+              Errc::kRecordNotFound);
+}
+
+TYPED_TEST(MetaStoreConformance, RecordsBatchKeyAndDelete) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(temporary("o1", "tx")));
+  Record a = record("");
+  Record b = record("", {"o1"});
+  a.batch_key = b.batch_key = "tx";
+  ASSERT_OK(s.insert_records({a, b}, BindOptions{"tx", kNow}));
+  Record retry = record("");
+  retry.batch_key = "tx";
+  EXPECT_ERRC(s.insert_records({retry}, BindOptions{"tx", kNow}), Errc::kDuplicateRequest);
+  RecordQuery q{"t1", "a1", "f1"};
+  q.with_total = true;
+  EXPECT_EQ(s.list_records(q)->total, 2u);
+
+  EXPECT_ERRC(s.delete_records("t1", "a1", "f1", {{"2", 7}}, kNow), Errc::kRevisionConflict);
+  EXPECT_ERRC(s.delete_records("t1", "a1", "f1", {{"1", std::nullopt}, {"9", std::nullopt}}, kNow),
+              Errc::kRecordNotFound);
+  EXPECT_TRUE(s.get_record("t1", "a1", "f1", "1"));  // all or nothing
+  ASSERT_OK(s.delete_records("t1", "a1", "f1", {{"2", 1}}, kNow));
+  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "2"), Errc::kRecordNotFound);
+  EXPECT_ERRC(s.get_object("t1", "o1"), Errc::kObjectNotFound);  // its file went with it
+  EXPECT_EQ(s.usage("t1", "a1")->objects, 0u);
+  // A deleted record's number is not given out again.
+  auto next = s.insert_records({record("")}, BindOptions{"", kNow});
+  ASSERT_TRUE(next);
+  EXPECT_EQ((*next)[0].seq, 3u);
+}
+
+TYPED_TEST(MetaStoreConformance, LimitsDoNotCountExpiredObjects) {
+  MetaStore& s = this->store();
+  Object old = object("old");
+  old.expires_at = kNow + 10;
+  ASSERT_OK(this->insert(old));
+  ASSERT_OK(this->insert(object("kept")));
+  InsertOptions opts;
+  opts.app_max_objects = 2;
+  opts.now = kNow + 5;  // "old" still valid: the limit holds
+  EXPECT_ERRC(this->insert(object("new1"), opts), Errc::kObjectLimit);
+  opts.now = kNow + 10;  // "old" expired: it leaves the count, and the live set
+  ASSERT_OK(this->insert(object("new1"), opts));
+  EXPECT_ERRC(s.get_object("t1", "old"), Errc::kObjectNotFound);
+  EXPECT_EQ(s.usage("t1", "a1")->objects, 2u);
+  EXPECT_ERRC(this->insert(object("new2"), opts), Errc::kObjectLimit);
+}
+
 TYPED_TEST(MetaStoreConformance, ConcurrentInsertsNeverExceedQuota) {
   MetaStore& s = this->store();
   InsertOptions opts;

@@ -360,12 +360,9 @@ class JPushHandler final : public http::Handler {
     upload.spec().expires_at = s_.clock.now() + *ttl * kHourMs;
     upload.spec().meta_json = upload_meta(type, *ttl, sink.ids());
 
-    // Expired files are not "valid" ones: take them out of the count before
-    // the 20-file check, even if the periodic sweep has not run yet.
-    auto object = co_await blocking(ex, [&]() -> Result<Object> {
-      UP_TRY(s_.sweeper.expire_due());
-      return upload.commit();
-    });
+    // Expired files are not "valid" ones: the commit's limit check does not
+    // count them, even before the periodic sweep (meta::InsertOptions::now).
+    auto object = co_await blocking(ex, [&] { return upload.commit(); });
     if (!object) co_return co_await fail_with(ex, ctx, object.error());
     co_await reply(ex, ctx, http::json_response(200, file_id_body(object->key)));
   }

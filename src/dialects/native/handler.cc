@@ -36,6 +36,22 @@ json::value optional_time(const std::optional<UnixMs>& t) {
   return json::value(format_iso8601(*t));
 }
 
+// A ?ttl= value: whole seconds, 1 to ten years.
+Result<long long> ttl_seconds(const std::string& v) {
+  char* end = nullptr;
+  const long long secs = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end || secs <= 0 || secs > kMaxTtlSeconds)
+    return fail(Errc::kInvalidArgument, "ttl must be 1-315360000 seconds");
+  return secs;
+}
+
+json::object link_json(std::string url, UnixMs expires_at) {
+  json::object j;
+  j["url"] = std::move(url);
+  j["expires_at"] = format_iso8601(expires_at);
+  return j;
+}
+
 json::object object_json(const Object& o) {
   json::object j;
   j["id"] = o.id;
@@ -257,6 +273,8 @@ class NativeHandler final : public http::Handler {
       if (parts.size() == 3 && method == "DELETE") co_return co_await remove(ex, p, parts[2]);
       if (parts.size() == 4 && parts[3] == "content" && method == "GET")
         co_return co_await content(ex, p, parts[2]);
+      if (parts.size() == 4 && parts[3] == "link" && method == "POST")
+        co_return co_await make_link(ex, p, parts[2]);
     }
     if (parts.size() >= 2 && parts[1] == "admin") co_return co_await admin(ex, p, parts);
     co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
@@ -307,11 +325,9 @@ class NativeHandler final : public http::Handler {
     if (auto ct = ex.query("content_type")) spec.content_type = *ct;
     else if (!multipart && !content_type.empty()) spec.content_type = content_type;
     if (auto ttl = ex.query("ttl")) {
-      char* end = nullptr;
-      const long long secs = std::strtoll(ttl->c_str(), &end, 10);
-      if (ttl->empty() || *end || secs <= 0 || secs > kMaxTtlSeconds)
-        co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "ttl must be 1-315360000 seconds"});
-      spec.expires_at = s_.clock.now() + secs * 1000;
+      auto secs = ttl_seconds(*ttl);
+      if (!secs) co_return co_await fail_with(ex, secs.error());
+      spec.expires_at = s_.clock.now() + *secs * 1000;
     }
     if (!multipart) {
       if (spec.name.empty())
@@ -432,6 +448,18 @@ class NativeHandler final : public http::Handler {
     auto o = co_await find(ex, p, id);
     if (!o) co_return co_await fail_with(ex, o.error());
     co_await http::send_object(ex, s_.files, *o, error_response);
+  }
+
+  // POST /v1/files/{id}/link?ttl=<seconds, default 3600>: a signed download link
+  // anyone holding it may use until it expires.
+  net::awaitable<void> make_link(Exchange& ex, const core::Principal& p, std::string_view id) {
+    auto o = co_await find(ex, p, id);
+    if (!o) co_return co_await fail_with(ex, o.error());
+    auto ttl = ttl_seconds(ex.query("ttl").value_or("3600"));
+    if (!ttl) co_return co_await fail_with(ex, ttl.error());
+    const UnixMs expires_at = s_.clock.now() + *ttl * 1000;
+    co_await ex.send(json_ok(200, link_json(s_.public_url + s_.links.path_for(o->tenant_id, o->id, expires_at),
+                                            expires_at)));
   }
 
   // GET /v1/links/{tenant}/{object id}?expires=&signature= : a signed download

@@ -137,20 +137,10 @@ class MemoryMetaStore final : public MetaStore {
       return fail(Errc::kObjectKeyExists);
     }
     if (live) {
-      const Usage app = usage_of(o.tenant_id, o.app_id);
-      const Usage tenant = usage_of(o.tenant_id, "");
-      if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes) {
-        return fail(Errc::kQuotaExceeded);
-      }
-      if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects) {
-        return fail(Errc::kObjectLimit);
-      }
-      if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes) {
-        return fail(Errc::kQuotaExceeded);
-      }
-      if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects) {
-        return fail(Errc::kObjectLimit);
-      }
+      Status within = check_limits(o, opts);
+      if (!within && opts.now > 0 && expire_due(opts.now, UINT32_MAX, o.tenant_id) > 0)
+        within = check_limits(o, opts);
+      UP_TRY(within);
     }
     if (!opts.grant_id.empty()) used_grants_.emplace(opts.grant_id, opts.grant_expires_at);
     objects_.emplace(o.id, o);
@@ -220,18 +210,8 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
     std::lock_guard lock(mu_);
-    std::vector<Object*> due;
-    for (auto& [id, o] : objects_) {
-      if (is_live(o) && o.expires_at && *o.expires_at <= now) due.push_back(&o);
-    }
-    // Oldest deadlines first, like the SQLite store's index order.
-    std::sort(due.begin(), due.end(),
-              [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
-    if (due.size() > limit) due.resize(limit);
-    for (Object* o : due) remove_live(*o);
-    return due.size();
+    return expire_due(now, limit, {});
   }
-
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
     std::lock_guard lock(mu_);
     std::vector<Object> out;
@@ -282,28 +262,203 @@ class MemoryMetaStore final : public MetaStore {
     return std::erase_if(used_grants_, [&](const auto& kv) { return kv.second < now; });
   }
 
-  // Records: not implemented yet in this store.
-  Result<std::vector<Record>> insert_records(std::vector<Record>, const BindOptions&) override {
-    return fail(Errc::kUnimplemented, "records");
+  // Records. Writes are all-or-nothing: they work on a copy of the state they
+  // touch and put it back on failure (a test double; simplicity over speed).
+  Result<std::vector<Record>> insert_records(std::vector<Record> records,
+                                             const BindOptions& bind) override {
+    std::lock_guard lock(mu_);
+    Snapshot before = snapshot();
+    auto r = [&]() -> Result<std::vector<Record>> {
+      // A batch key seen before this write means a retried batch.
+      for (const Record& rec : records) {
+        const auto& rows = records_[Triple{rec.tenant_id, rec.app_id, rec.form_id}];
+        if (!rec.batch_key.empty() &&
+            std::any_of(rows.begin(), rows.end(),
+                        [&](const auto& kv) { return kv.second.batch_key == rec.batch_key; }))
+          return fail(Errc::kDuplicateRequest);
+      }
+      for (Record& rec : records) {
+        const Triple form{rec.tenant_id, rec.app_id, rec.form_id};
+        auto& rows = records_[form];
+        rec.seq = ++sequences_[form];
+        if (rec.id.empty()) rec.id = std::to_string(rec.seq);
+        if (find_record(form, rec.id)) return fail(Errc::kAlreadyExists, "record id taken");
+        rec.revision = 1;
+        UP_TRY(bind_files(form, rec.id, {}, rec.file_ids, bind));
+        rows.emplace(rec.seq, rec);
+      }
+      return std::move(records);
+    }();
+    if (!r) restore(std::move(before));
+    return r;
   }
-  Result<std::vector<Record>> update_records(std::string_view, std::string_view, std::string_view,
-                                             std::vector<RecordUpdate>, const BindOptions&) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<std::vector<Record>> update_records(std::string_view tenant_id, std::string_view app_id,
+                                             std::string_view form_id,
+                                             std::vector<RecordUpdate> updates,
+                                             const BindOptions& bind) override {
+    std::lock_guard lock(mu_);
+    Snapshot before = snapshot();
+    const Triple form{tenant_id, app_id, form_id};
+    auto r = [&]() -> Result<std::vector<Record>> {
+      std::vector<Record> out;
+      for (RecordUpdate& u : updates) {
+        Record* rec = find_record(form, u.id);
+        if (!rec) return fail(Errc::kRecordNotFound);
+        if (u.expected_revision && *u.expected_revision != rec->revision)
+          return fail(Errc::kRevisionConflict);
+        UP_TRY(bind_files(form, rec->id, rec->file_ids, u.file_ids, bind));
+        rec->data_json = std::move(u.data_json);
+        rec->file_ids = std::move(u.file_ids);
+        rec->updater = std::move(u.updater);
+        rec->updated_at = bind.now;
+        rec->revision += 1;
+        out.push_back(*rec);
+      }
+      return out;
+    }();
+    if (!r) restore(std::move(before));
+    return r;
   }
-  Result<Record> get_record(std::string_view, std::string_view, std::string_view,
-                            std::string_view) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
+                            std::string_view form_id, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    const Record* rec = find_record(Triple{tenant_id, app_id, form_id}, id);
+    if (!rec) return fail(Errc::kRecordNotFound);
+    return *rec;
   }
-  Result<RecordPage> list_records(const RecordQuery&) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<RecordPage> list_records(const RecordQuery& q) override {
+    std::lock_guard lock(mu_);
+    RecordPage page;
+    std::vector<const Record*> selected;
+    if (auto it = records_.find(Triple{q.tenant_id, q.app_id, q.form_id}); it != records_.end()) {
+      for (auto r = it->second.upper_bound(q.after_seq); r != it->second.end(); ++r)
+        selected.push_back(&r->second);
+    }
+    if (q.descending) std::reverse(selected.begin(), selected.end());
+    if (q.with_total) page.total = selected.size();
+    for (size_t i = q.offset; i < selected.size() && page.records.size() < q.limit; ++i)
+      page.records.push_back(*selected[i]);
+    return page;
   }
-  Status delete_records(std::string_view, std::string_view, std::string_view,
-                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>&,
+
+  Status delete_records(std::string_view tenant_id, std::string_view app_id,
+                        std::string_view form_id,
+                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids,
                         UnixMs) override {
-    return fail(Errc::kUnimplemented, "records");
+    std::lock_guard lock(mu_);
+    Snapshot before = snapshot();
+    const Triple form{tenant_id, app_id, form_id};
+    auto r = [&]() -> Status {
+      for (const auto& [id, revision] : ids) {
+        Record* rec = find_record(form, id);
+        if (!rec) return fail(Errc::kRecordNotFound);
+        if (revision && *revision != rec->revision) return fail(Errc::kRevisionConflict);
+        for (const std::string& object_id : rec->file_ids) {
+          bound_.erase(object_id);
+          if (Object* o = find_live(tenant_id, object_id)) remove_live(*o);
+        }
+        records_[form].erase(rec->seq);
+      }
+      return ok();
+    }();
+    if (!r) restore(std::move(before));
+    return r;
   }
 
  private:
+  Status check_limits(const Object& o, const InsertOptions& opts) const {
+    const Usage app = usage_of(o.tenant_id, o.app_id);
+    const Usage tenant = usage_of(o.tenant_id, "");
+    if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects)
+      return fail(Errc::kObjectLimit);
+    if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects)
+      return fail(Errc::kObjectLimit);
+    return ok();
+  }
+
+  // Live objects past their expiry (of `tenant_id` when given), oldest
+  // deadline first like the SQLite store's index order, leave the live set.
+  uint64_t expire_due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
+    std::vector<Object*> due;
+    for (auto& [id, o] : objects_) {
+      if (is_live(o) && o.expires_at && *o.expires_at <= now &&
+          (tenant_id.empty() || o.tenant_id == tenant_id))
+        due.push_back(&o);
+    }
+    std::sort(due.begin(), due.end(),
+              [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
+    if (due.size() > limit) due.resize(limit);
+    for (Object* o : due) remove_live(*o);
+    return due.size();
+  }
+
+  struct Snapshot {
+    std::map<std::string, Object, std::less<>> objects;
+    std::map<Triple, std::string, std::less<>> keys_by_name;
+    std::map<Pair, Usage, std::less<>> usage;
+    std::map<Triple, std::map<uint64_t, Record>, std::less<>> records;
+    std::map<Triple, uint64_t, std::less<>> sequences;
+    std::map<std::string, std::pair<Triple, std::string>, std::less<>> bound;
+  };
+  Snapshot snapshot() const {
+    return {objects_, keys_by_name_, usage_, records_, sequences_, bound_};
+  }
+  void restore(Snapshot s) {
+    objects_ = std::move(s.objects);
+    keys_by_name_ = std::move(s.keys_by_name);
+    usage_ = std::move(s.usage);
+    records_ = std::move(s.records);
+    sequences_ = std::move(s.sequences);
+    bound_ = std::move(s.bound);
+  }
+
+  Record* find_record(const Triple& form, std::string_view id) {
+    auto it = records_.find(form);
+    if (it == records_.end()) return nullptr;
+    for (auto& [seq, rec] : it->second)
+      if (rec.id == id) return &rec;
+    return nullptr;
+  }
+
+  // The binding rules of BindOptions, for a record whose files go from `old_ids`
+  // to `new_ids`; the caller restores the snapshot if this fails.
+  Status bind_files(const Triple& form, const std::string& record_id,
+                    const std::vector<std::string>& old_ids,
+                    const std::vector<std::string>& new_ids, const BindOptions& bind) {
+    const auto& [tenant_id, app_id, form_id] = form;
+    for (size_t i = 0; i < new_ids.size(); ++i) {
+      const std::string& id = new_ids[i];
+      if (std::find(new_ids.begin(), new_ids.begin() + i, id) != new_ids.begin() + i)
+        return fail(Errc::kInvalidArgument, "a file is listed twice");
+      Object* o = find_live(tenant_id, id);
+      if (!o || o->app_id != app_id) return fail(Errc::kObjectNotFound);
+      if (auto b = bound_.find(id); b != bound_.end()) {
+        if (b->second != std::pair{form, record_id}) return fail(Errc::kObjectNotTemporary);
+        continue;
+      }
+      if (o->state != ObjectState::kTemporary) return fail(Errc::kObjectNotTemporary);
+      if (o->expires_at && *o->expires_at <= bind.now) return fail(Errc::kObjectNotFound);
+      if (!o->transaction_id.empty() && o->transaction_id != bind.transaction_id)
+        return fail(Errc::kTransactionMismatch);
+      o->state = ObjectState::kAttached;
+      o->expires_at.reset();
+      bound_[id] = {form, record_id};
+    }
+    for (const std::string& id : old_ids) {
+      if (std::find(new_ids.begin(), new_ids.end(), id) != new_ids.end()) continue;
+      bound_.erase(id);
+      if (Object* o = find_live(tenant_id, id)) remove_live(*o);
+    }
+    return ok();
+  }
+
   Object* find_live(std::string_view tenant_id, std::string_view id) {
     auto it = objects_.find(std::string(id));
     if (it == objects_.end() || it->second.tenant_id != tenant_id || !is_live(it->second)) {
@@ -346,6 +501,9 @@ class MemoryMetaStore final : public MetaStore {
   std::map<Pair, Usage, std::less<>> usage_;
   std::map<Triple, Transaction, std::less<>> transactions_;
   std::map<std::string, UnixMs, std::less<>> used_grants_;  // grant id -> grant deadline
+  std::map<Triple, std::map<uint64_t, Record>, std::less<>> records_;  // form -> seq -> record
+  std::map<Triple, uint64_t, std::less<>> sequences_;  // form -> last seq given out
+  std::map<std::string, std::pair<Triple, std::string>, std::less<>> bound_;  // object -> form, record
 };
 
 }  // namespace

@@ -109,8 +109,54 @@ CREATE TABLE usage (
 ) WITHOUT ROWID;
 )sql";
 
+// v2: records (core/records.h) and which object each record binds.
+// - seq is per form and never reused: record_sequences remembers the last one
+//   given out, so a deleted record's number does not come back (kintone ids).
+// - record_files holds each binding; object_id is unique, so an object is bound
+//   to at most one record; position keeps the order of a record's files.
+constexpr std::string_view kV2 = R"sql(
+CREATE TABLE records (
+  tenant_id  TEXT NOT NULL,
+  app_id     TEXT NOT NULL,
+  form_id    TEXT NOT NULL,
+  seq        INTEGER NOT NULL,
+  id         TEXT NOT NULL,
+  revision   INTEGER NOT NULL,
+  data_json  TEXT NOT NULL,
+  batch_key  TEXT NOT NULL DEFAULT '',
+  creator    TEXT NOT NULL DEFAULT '',
+  updater    TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, app_id, form_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX records_id ON records(tenant_id, app_id, form_id, id);
+CREATE INDEX records_batch ON records(tenant_id, app_id, form_id, batch_key)
+  WHERE batch_key <> '';
+
+CREATE TABLE record_sequences (
+  tenant_id TEXT NOT NULL,
+  app_id    TEXT NOT NULL,
+  form_id   TEXT NOT NULL,
+  last_seq  INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, app_id, form_id)
+) WITHOUT ROWID;
+
+CREATE TABLE record_files (
+  tenant_id TEXT NOT NULL,
+  app_id    TEXT NOT NULL,
+  form_id   TEXT NOT NULL,
+  record_id TEXT NOT NULL,
+  position  INTEGER NOT NULL,
+  object_id TEXT NOT NULL,
+  PRIMARY KEY (tenant_id, app_id, form_id, record_id, position)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX record_files_object ON record_files(object_id);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 Error db_error(sqlite3* db, int rc, std::string_view what) {

@@ -1,5 +1,6 @@
 #include "meta/sqlite/sqlite_meta_store.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <vector>
@@ -29,6 +30,10 @@ Errc code_of(int rc) {
 
 // Column list shared by every query that returns whole objects; read_object()
 // reads the columns in this order.
+#define UP_RECORD_COLUMNS                                                             \
+  "tenant_id, app_id, form_id, seq, id, revision, data_json, batch_key, creator, updater, " \
+  "created_at, updated_at"
+
 #define UP_OBJECT_COLUMNS                                                                      \
   "id, tenant_id, app_id, key, name, content_type, size, sha256, md5, qetag, locator, state, " \
   "created_at, expires_at, transaction_id, owner, meta_json"
@@ -473,22 +478,13 @@ class SqliteMetaStore final : public MetaStore {
         if (*taken) return fail(Errc::kObjectKeyExists);
       }
       if (live) {
-        auto app = read_usage(o.tenant_id, o.app_id);
-        if (!app) return fail(std::move(app.error()));
-        auto tenant = read_usage(o.tenant_id, "");
-        if (!tenant) return fail(std::move(tenant.error()));
-        if (opts.app_max_bytes && app->bytes + o.size > *opts.app_max_bytes) {
-          return fail(Errc::kQuotaExceeded);
+        Status within = check_limits(o, opts);
+        if (!within && opts.now > 0) {
+          auto expired = expire_due(opts.now, UINT32_MAX, o.tenant_id);
+          if (!expired) return fail(std::move(expired.error()));
+          if (*expired > 0) within = check_limits(o, opts);
         }
-        if (opts.app_max_objects && app->objects + 1 > *opts.app_max_objects) {
-          return fail(Errc::kObjectLimit);
-        }
-        if (opts.tenant_max_bytes && tenant->bytes + o.size > *opts.tenant_max_bytes) {
-          return fail(Errc::kQuotaExceeded);
-        }
-        if (opts.tenant_max_objects && tenant->objects + 1 > *opts.tenant_max_objects) {
-          return fail(Errc::kObjectLimit);
-        }
+        UP_TRY(within);
       }
       if (!opts.grant_id.empty()) {
         auto st = prepare("INSERT INTO used_grants(grant_id, expires_at) VALUES(?, ?)");
@@ -606,37 +602,7 @@ class SqliteMetaStore final : public MetaStore {
 
   Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
     std::lock_guard lock(mu_);
-    return in_transaction([&]() -> Result<uint64_t> {
-      struct Due {
-        std::string id, tenant_id, app_id;
-        int64_t size;
-      };
-      std::vector<Due> due;
-      {
-        auto st = prepare(
-            "SELECT id, tenant_id, app_id, size FROM objects "
-            "WHERE expires_at IS NOT NULL AND state <> 'deleted' AND expires_at <= ? "
-            "ORDER BY expires_at LIMIT ?");
-        if (!st) return fail(std::move(st.error()));
-        st->i64(now).i64(limit);
-        while (true) {
-          auto found = row(*st, "find expired objects");
-          if (!found) return fail(std::move(found.error()));
-          if (!*found) break;
-          due.push_back({st->col_text(0), st->col_text(1), st->col_text(2), st->col_i64(3)});
-        }
-      }
-      // Updated after the scan is finished: changing rows under an open cursor
-      // on the same index is not something to rely on.
-      for (const Due& d : due) {
-        auto st = prepare("UPDATE objects SET state = 'deleted' WHERE id = ?");
-        if (!st) return fail(std::move(st.error()));
-        st->text(d.id);
-        UP_TRY(done(*st, "expire object"));
-        UP_TRY(add_usage(d.tenant_id, d.app_id, -d.size, -1));
-      }
-      return static_cast<uint64_t>(due.size());
-    });
+    return in_transaction([&] { return expire_due(now, limit, {}); });
   }
 
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
@@ -719,28 +685,284 @@ class SqliteMetaStore final : public MetaStore {
     return delete_where("DELETE FROM used_grants WHERE expires_at < ?", now);
   }
 
-  // Records: not implemented yet in this store.
-  Result<std::vector<Record>> insert_records(std::vector<Record>, const BindOptions&) override {
-    return fail(Errc::kUnimplemented, "records");
+  // Records. Each write is one BEGIN IMMEDIATE transaction: the binding
+  // checks see the state the write commits on.
+  Result<std::vector<Record>> insert_records(std::vector<Record> records,
+                                             const BindOptions& bind) override {
+    std::lock_guard lock(mu_);
+    return in_transaction([&]() -> Result<std::vector<Record>> {
+      // A batch key seen before this write means a retried batch (the records of
+      // this write may all carry the same key).
+      for (size_t i = 0; i < records.size(); ++i) {
+        const Record& r = records[i];
+        if (!r.batch_key.empty() && (i == 0 || records[i - 1].batch_key != r.batch_key)) {
+          auto st = prepare(
+              "SELECT 1 FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
+              "AND batch_key = ? AND batch_key <> ''");
+          if (!st) return fail(std::move(st.error()));
+          st->text(r.tenant_id).text(r.app_id).text(r.form_id).text(r.batch_key);
+          auto seen = row(*st, "check batch key");
+          if (!seen) return fail(std::move(seen.error()));
+          if (*seen) return fail(Errc::kDuplicateRequest);
+        }
+      }
+      for (Record& r : records) {
+        auto seq = next_seq(r.tenant_id, r.app_id, r.form_id);
+        if (!seq) return fail(std::move(seq.error()));
+        r.seq = *seq;
+        if (r.id.empty()) r.id = std::to_string(r.seq);
+        r.revision = 1;
+        auto st = prepare("INSERT INTO records(" UP_RECORD_COLUMNS
+                          ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        if (!st) return fail(std::move(st.error()));
+        st->text(r.tenant_id).text(r.app_id).text(r.form_id).u64(r.seq).text(r.id);
+        st->u64(r.revision).text(r.data_json).text(r.batch_key).text(r.creator);
+        st->text(r.updater).i64(r.created_at).i64(r.updated_at);
+        if (int rc = st->step(); rc != SQLITE_DONE) {
+          if (is_constraint(rc)) return fail(Errc::kAlreadyExists, "record id taken");
+          return fail(db_error(rc, "insert record"));
+        }
+        UP_TRY(bind_files(r, {}, bind));
+      }
+      return std::move(records);
+    });
   }
-  Result<std::vector<Record>> update_records(std::string_view, std::string_view, std::string_view,
-                                             std::vector<RecordUpdate>, const BindOptions&) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<std::vector<Record>> update_records(std::string_view tenant_id, std::string_view app_id,
+                                             std::string_view form_id,
+                                             std::vector<RecordUpdate> updates,
+                                             const BindOptions& bind) override {
+    std::lock_guard lock(mu_);
+    return in_transaction([&]() -> Result<std::vector<Record>> {
+      std::vector<Record> out;
+      for (RecordUpdate& u : updates) {
+        auto current = read_record(tenant_id, app_id, form_id, u.id);
+        if (!current) return fail(std::move(current.error()));
+        Record r = std::move(*current);
+        if (u.expected_revision && *u.expected_revision != r.revision)
+          return fail(Errc::kRevisionConflict);
+        std::vector<std::string> old_files = std::move(r.file_ids);
+        r.file_ids = std::move(u.file_ids);
+        r.data_json = std::move(u.data_json);
+        r.updater = std::move(u.updater);
+        r.updated_at = bind.now;
+        r.revision += 1;
+        auto st = prepare(
+            "UPDATE records SET revision = ?, data_json = ?, updater = ?, updated_at = ? "
+            "WHERE tenant_id = ? AND app_id = ? AND form_id = ? AND seq = ?");
+        if (!st) return fail(std::move(st.error()));
+        st->u64(r.revision).text(r.data_json).text(r.updater).i64(r.updated_at);
+        st->text(tenant_id).text(app_id).text(form_id).u64(r.seq);
+        UP_TRY(done(*st, "update record"));
+        UP_TRY(bind_files(r, old_files, bind));
+        out.push_back(std::move(r));
+      }
+      return out;
+    });
   }
-  Result<Record> get_record(std::string_view, std::string_view, std::string_view,
-                            std::string_view) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
+                            std::string_view form_id, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return read_record(tenant_id, app_id, form_id, id);
   }
-  Result<RecordPage> list_records(const RecordQuery&) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Result<RecordPage> list_records(const RecordQuery& q) override {
+    std::lock_guard lock(mu_);
+    RecordPage page;
+    if (q.with_total) {
+      auto st = prepare(
+          "SELECT COUNT(*) FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
+          "AND seq > ?");
+      if (!st) return fail(std::move(st.error()));
+      st->text(q.tenant_id).text(q.app_id).text(q.form_id).u64(q.after_seq);
+      auto found = row(*st, "count records");
+      if (!found) return fail(std::move(found.error()));
+      page.total = st->col_u64(0);
+    }
+    auto st = prepare(std::string("SELECT " UP_RECORD_COLUMNS
+                                  " FROM records WHERE tenant_id = ? AND app_id = ? "
+                                  "AND form_id = ? AND seq > ? ORDER BY seq ") +
+                      (q.descending ? "DESC" : "ASC") + " LIMIT ? OFFSET ?");
+    if (!st) return fail(std::move(st.error()));
+    st->text(q.tenant_id).text(q.app_id).text(q.form_id).u64(q.after_seq);
+    st->i64(q.limit).u64(q.offset);
+    while (true) {
+      auto found = row(*st, "list records");
+      if (!found) return fail(std::move(found.error()));
+      if (!*found) break;
+      page.records.push_back(read_record_row(*st));
+    }
+    // Read after the scan: the statement cache lends one statement per SQL text.
+    for (Record& r : page.records) {
+      auto files = read_record_files(r);
+      if (!files) return fail(std::move(files.error()));
+      r.file_ids = std::move(*files);
+    }
+    return page;
   }
-  Status delete_records(std::string_view, std::string_view, std::string_view,
-                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>&,
-                        UnixMs) override {
-    return fail(Errc::kUnimplemented, "records");
+
+  Status delete_records(std::string_view tenant_id, std::string_view app_id,
+                        std::string_view form_id,
+                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids,
+                        UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return in_transaction([&]() -> Status {
+      for (const auto& [id, revision] : ids) {
+        auto current = read_record(tenant_id, app_id, form_id, id);
+        if (!current) return fail(std::move(current.error()));
+        if (revision && *revision != current->revision) return fail(Errc::kRevisionConflict);
+        auto st = prepare(
+            "DELETE FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? AND seq = ?");
+        if (!st) return fail(std::move(st.error()));
+        st->text(tenant_id).text(app_id).text(form_id).u64(current->seq);
+        UP_TRY(done(*st, "delete record"));
+        Record gone = std::move(*current);
+        std::vector<std::string> files;
+        files.swap(gone.file_ids);  // it binds nothing now; its files go
+        UP_TRY(bind_files(gone, files, BindOptions{{}, now}));
+      }
+      return ok();
+    });
   }
 
  private:
+  // Record helpers. REQUIRE mu_ held; the writing ones run inside a transaction.
+
+  Result<uint64_t> next_seq(std::string_view tenant_id, std::string_view app_id,
+                            std::string_view form_id) {
+    auto st = prepare(
+        "INSERT INTO record_sequences(tenant_id, app_id, form_id, last_seq) VALUES(?, ?, ?, 1) "
+        "ON CONFLICT(tenant_id, app_id, form_id) DO UPDATE SET last_seq = last_seq + 1 "
+        "RETURNING last_seq");
+    if (!st) return fail(std::move(st.error()));
+    st->text(tenant_id).text(app_id).text(form_id);
+    auto found = row(*st, "next record number");
+    if (!found) return fail(std::move(found.error()));
+    uint64_t seq = st->col_u64(0);
+    while (true) {  // step to the end so the statement completes
+      auto more = row(*st, "next record number");
+      if (!more) return fail(std::move(more.error()));
+      if (!*more) break;
+    }
+    return seq;
+  }
+
+  static Record read_record_row(const Stmt& st) {
+    Record r;
+    r.tenant_id = st.col_text(0);
+    r.app_id = st.col_text(1);
+    r.form_id = st.col_text(2);
+    r.seq = st.col_u64(3);
+    r.id = st.col_text(4);
+    r.revision = st.col_u64(5);
+    r.data_json = st.col_text(6);
+    r.batch_key = st.col_text(7);
+    r.creator = st.col_text(8);
+    r.updater = st.col_text(9);
+    r.created_at = st.col_i64(10);
+    r.updated_at = st.col_i64(11);
+    return r;
+  }
+
+  Result<Record> read_record(std::string_view tenant_id, std::string_view app_id,
+                             std::string_view form_id, std::string_view id) {
+    Record r;
+    {
+      auto st = prepare("SELECT " UP_RECORD_COLUMNS
+                        " FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? AND id = ?");
+      if (!st) return fail(std::move(st.error()));
+      st->text(tenant_id).text(app_id).text(form_id).text(id);
+      auto found = row(*st, "read record");
+      if (!found) return fail(std::move(found.error()));
+      if (!*found) return fail(Errc::kRecordNotFound);
+      r = read_record_row(*st);
+    }
+    auto files = read_record_files(r);
+    if (!files) return fail(std::move(files.error()));
+    r.file_ids = std::move(*files);
+    return r;
+  }
+
+  Result<std::vector<std::string>> read_record_files(const Record& r) {
+    auto st = prepare(
+        "SELECT object_id FROM record_files WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
+        "AND record_id = ? ORDER BY position");
+    if (!st) return fail(std::move(st.error()));
+    st->text(r.tenant_id).text(r.app_id).text(r.form_id).text(r.id);
+    std::vector<std::string> ids;
+    while (true) {
+      auto found = row(*st, "read record files");
+      if (!found) return fail(std::move(found.error()));
+      if (!*found) break;
+      ids.push_back(st->col_text(0));
+    }
+    return ids;
+  }
+
+  // The binding rules of BindOptions: record `r` now binds r.file_ids and used
+  // to bind `old_ids`. Rewrites its record_files rows; objects it dropped are
+  // marked deleted.
+  Status bind_files(const Record& r, const std::vector<std::string>& old_ids,
+                    const BindOptions& bind) {
+    {
+      auto st = prepare(
+          "DELETE FROM record_files WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
+          "AND record_id = ?");
+      if (!st) return fail(std::move(st.error()));
+      st->text(r.tenant_id).text(r.app_id).text(r.form_id).text(r.id);
+      UP_TRY(done(*st, "unbind files"));
+    }
+    const std::vector<std::string>& ids = r.file_ids;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const std::string& id = ids[i];
+      if (std::find(ids.begin(), ids.begin() + static_cast<long>(i), id) != ids.begin() + static_cast<long>(i))
+        return fail(Errc::kInvalidArgument, "a file is listed twice");
+      const bool kept = std::find(old_ids.begin(), old_ids.end(), id) != old_ids.end();
+      if (!kept) UP_TRY(attach(r, id, bind));
+      auto st = prepare(
+          "INSERT INTO record_files(tenant_id, app_id, form_id, record_id, position, object_id) "
+          "VALUES(?, ?, ?, ?, ?, ?)");
+      if (!st) return fail(std::move(st.error()));
+      st->text(r.tenant_id).text(r.app_id).text(r.form_id).text(r.id).i64(static_cast<int64_t>(i));
+      st->text(id);
+      if (int rc = st->step(); rc != SQLITE_DONE) {
+        // Bound to another record (record_files_object is unique).
+        if (is_constraint(rc)) return fail(Errc::kObjectNotTemporary);
+        return fail(db_error(rc, "bind file"));
+      }
+    }
+    for (const std::string& id : old_ids) {
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) continue;
+      auto gone = delete_live(r.tenant_id, id);
+      if (!gone) return fail(std::move(gone.error()));
+    }
+    return ok();
+  }
+
+  // Flips one unbound temporary object of r's app to attached.
+  Status attach(const Record& r, std::string_view object_id, const BindOptions& bind) {
+    auto st = prepare(
+        "SELECT app_id, state, expires_at, transaction_id FROM objects "
+        "WHERE id = ? AND tenant_id = ? AND state <> 'deleted'");
+    if (!st) return fail(std::move(st.error()));
+    st->text(object_id).text(r.tenant_id);
+    auto found = row(*st, "find file to bind");
+    if (!found) return fail(std::move(found.error()));
+    if (!*found || st->col_text(0) != r.app_id) return fail(Errc::kObjectNotFound);
+    if (st->col_text(1) != to_string(ObjectState::kTemporary)) {
+      return fail(Errc::kObjectNotTemporary);
+    }
+    if (auto expires = st->col_opt_i64(2); expires && *expires <= bind.now)
+      return fail(Errc::kObjectNotFound);
+    if (std::string tx = st->col_text(3); !tx.empty() && tx != bind.transaction_id)
+      return fail(Errc::kTransactionMismatch);
+    auto up = prepare("UPDATE objects SET state = 'attached', expires_at = NULL WHERE id = ?");
+    if (!up) return fail(std::move(up.error()));
+    up->text(object_id);
+    return done(*up, "attach file");
+  }
+
   static constexpr const char* kAppColumns =
       "tenant_id, id, name, dialect, max_bytes, max_objects, max_object_bytes, settings_json, "
       "created_at";
@@ -822,6 +1044,58 @@ class SqliteMetaStore final : public MetaStore {
   void rollback() {
     // Some errors (SQLITE_FULL, SQLITE_IOERR) already rolled the transaction back.
     if (!sqlite3_get_autocommit(db_)) (void)exec("ROLLBACK");
+  }
+
+  // The limits of InsertOptions against the usage totals (the new object included).
+  Status check_limits(const Object& o, const InsertOptions& opts) {
+    auto app = read_usage(o.tenant_id, o.app_id);
+    if (!app) return fail(std::move(app.error()));
+    auto tenant = read_usage(o.tenant_id, "");
+    if (!tenant) return fail(std::move(tenant.error()));
+    if (opts.app_max_bytes && app->bytes + o.size > *opts.app_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.app_max_objects && app->objects + 1 > *opts.app_max_objects)
+      return fail(Errc::kObjectLimit);
+    if (opts.tenant_max_bytes && tenant->bytes + o.size > *opts.tenant_max_bytes)
+      return fail(Errc::kQuotaExceeded);
+    if (opts.tenant_max_objects && tenant->objects + 1 > *opts.tenant_max_objects)
+      return fail(Errc::kObjectLimit);
+    return ok();
+  }
+
+  // Marks up to `limit` live objects with expires_at <= now as deleted (only
+  // those of `tenant_id` when given) and takes them out of usage.
+  // REQUIRES: inside a transaction.
+  Result<uint64_t> expire_due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
+    struct Due {
+      std::string id, tenant_id, app_id;
+      int64_t size;
+    };
+    std::vector<Due> due;
+    {
+      auto st = prepare(
+          "SELECT id, tenant_id, app_id, size FROM objects "
+          "WHERE expires_at IS NOT NULL AND state <> 'deleted' AND expires_at <= ? "
+          "AND (? = '' OR tenant_id = ?) ORDER BY expires_at LIMIT ?");
+      if (!st) return fail(std::move(st.error()));
+      st->i64(now).text(tenant_id).text(tenant_id).i64(limit);
+      while (true) {
+        auto found = row(*st, "find expired objects");
+        if (!found) return fail(std::move(found.error()));
+        if (!*found) break;
+        due.push_back({st->col_text(0), st->col_text(1), st->col_text(2), st->col_i64(3)});
+      }
+    }
+    // Updated after the scan is finished: changing rows under an open cursor
+    // on the same index is not something to rely on.
+    for (const Due& d : due) {
+      auto st = prepare("UPDATE objects SET state = 'deleted' WHERE id = ?");
+      if (!st) return fail(std::move(st.error()));
+      st->text(d.id);
+      UP_TRY(done(*st, "expire object"));
+      UP_TRY(add_usage(d.tenant_id, d.app_id, -d.size, -1));
+    }
+    return static_cast<uint64_t>(due.size());
   }
 
   Result<Usage> read_usage(std::string_view tenant_id, std::string_view app_id) {
@@ -920,5 +1194,6 @@ Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
 }
 
 #undef UP_OBJECT_COLUMNS
+#undef UP_RECORD_COLUMNS
 
 }  // namespace up::meta
