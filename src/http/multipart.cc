@@ -13,7 +13,7 @@ tl::unexpected<Error> bad(std::string message) {
 
 }  // namespace
 
-MultipartParser::MultipartParser(std::string boundary, MultipartLimits limits)
+MultipartParser::MultipartParser(const std::string& boundary, MultipartLimits limits)
     : delimiter_("\r\n--" + boundary), limits_(limits) {
   // scan() relies on '\r' appearing in the delimiter only at index 0, so a kept
   // partial match never hides the start of another one.

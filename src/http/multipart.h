@@ -47,7 +47,7 @@ class MultipartSink {
 class MultipartParser {
  public:
   // `boundary` is the bare boundary value (without leading "--", unquoted).
-  explicit MultipartParser(std::string boundary, MultipartLimits limits = {});
+  explicit MultipartParser(const std::string& boundary, MultipartLimits limits = {});
 
   // Feeds the next bytes of the body. kBadMultipart on malformed input (with a
   // message saying what), or whatever a sink callback returned.

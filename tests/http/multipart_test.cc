@@ -524,7 +524,7 @@ TEST(MultipartParserTest, SinkErrorStopsTheParse) {
 }
 
 TEST(MultipartParserTest, InvalidBoundaryFails) {
-  for (std::string b : {std::string(), std::string("a\r\nb")}) {
+  for (const std::string& b : {std::string(), std::string("a\r\nb")}) {
     MultipartParser parser(b);
     RecordingSink sink;
     expect_bad(parser.feed("--\r\n", sink));

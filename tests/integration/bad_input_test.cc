@@ -158,13 +158,9 @@ class BadInputTest : public ::testing::Test {
     // A JPush app whose rate limit stays out of the way, and a file in each dialect.
     ASSERT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"acme"})").status,
               201);
-    ASSERT_EQ(
-        client_
-            ->request("POST", "/v1/admin/tenants/acme/apps", admin(),
-                      std::string(R"({"id":")") + kAppKey +
-                          R"(","dialect":"jpush","settings":{"rate_limit_per_minute":1000000}})")
-            .status,
-        201);
+    const std::string app = std::string(R"({"id":")") + kAppKey +
+                            R"(","dialect":"jpush","settings":{"rate_limit_per_minute":1000000}})";
+    ASSERT_EQ(client_->request("POST", "/v1/admin/tenants/acme/apps", admin(), app).status, 201);
     auto key = client_->request("POST", "/v1/admin/tenants/acme/keys", admin(),
                                 std::string(R"({"name":"master","app_id":")") + kAppKey + R"("})");
     ASSERT_EQ(key.status, 201) << key.body;

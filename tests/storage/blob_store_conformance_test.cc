@@ -302,6 +302,7 @@ TYPED_TEST(BlobStoreConformance, InvalidLocatorRejected) {
 TYPED_TEST(BlobStoreConformance, ConcurrentWriters) {
   constexpr int kThreads = 4, kPerThread = 25;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

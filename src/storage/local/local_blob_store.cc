@@ -310,7 +310,7 @@ class LocalBlobReader final : public BlobReader {
 
 class LocalBlobStore final : public BlobStore {
  public:
-  explicit LocalBlobStore(std::string root)
+  explicit LocalBlobStore(const std::string& root)
       : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp") {}
 
   // storage::BlobStore
