@@ -13,8 +13,11 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/kintone_commands.h"
 #include "core/ids.h"
 #include "dialects/jpush/jpush.h"
+#include "dialects/kintone/kintone.h"
+#include "dialects/openim/openim.h"
 #include "dialects/native/native.h"
 #include "http/server.h"
 
@@ -36,6 +39,8 @@ struct ServeOptions {
   long sweep_interval_ms = 60'000;
   long orphan_grace_ms = 3'600'000;
   bool no_access_log = false;
+  dialects::kintone::Options kintone;
+  std::string openim_s3_prefix = "/s3";
 };
 
 // Runs the sweeper now and then until stopped; orphans are looked for less
@@ -129,6 +134,8 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));
+  handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
+  handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
@@ -148,6 +155,23 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     server.run();
   }
   std::printf("upgate stopped\n");
+  return 0;
+}
+
+// `upgate openim credentials`: what an app needs to sign its own S3 POST policies.
+int openim_credentials(core::Services& s, const std::string& tenant, const std::string& app_id) {
+  auto app = s.directory.app(tenant, app_id);
+  if (!app) {
+    std::fprintf(stderr, "upgate: %s\n", app.error().message.c_str());
+    return 1;
+  }
+  if (app->dialect != "openim") {
+    std::fprintf(stderr, "upgate: app %s is not an OpenIM app\n", app_id.c_str());
+    return 1;
+  }
+  const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
+  std::printf("{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}\n",
+              c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
   return 0;
 }
 
@@ -204,7 +228,31 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(60'000L, 30L * 86'400'000L))
       ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
+  serve_cmd->add_option("--openim-s3-prefix", so.openim_s3_prefix,
+                        "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+      ->check([](const std::string& v) {
+        return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
+                   ? std::string()
+                   : std::string("must be a path below '/', e.g. /s3");
+      })
+      ->envname("UPGATE_OPENIM_S3_PREFIX")
+      ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
+  serve_cmd->add_option("--kintone-tenant", so.kintone.tenant_id,
+                        "tenant whose users log in with X-Cybozu-Authorization")
+      ->envname("UPGATE_KINTONE_TENANT")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-basic-auth", so.kintone.basic_auth,
+                        "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
+      ->envname("UPGATE_KINTONE_BASIC_AUTH");
+  serve_cmd->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
+                        "hours before a kintone upload no record attached is deleted")
+      ->check(CLI::Range(1u, 24u * 365u))
+      ->envname("UPGATE_KINTONE_UPLOAD_TTL_HOURS")
+      ->capture_default_str();
+  serve_cmd->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
+      ->envname("UPGATE_KINTONE_MAX_FILE_BYTES")
+      ->capture_default_str();
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
 
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
@@ -262,6 +310,38 @@ int main(int argc, char** argv) {
                          : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
     });
   }
+
+  std::string login, password, space;
+  std::vector<std::string> members, permissions = {"view", "add", "edit", "delete"};
+  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")->require_subcommand(1);
+  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")->require_subcommand(1);
+  auto* kus = kusers->add_subcommand("set", "create a user or change its password");
+  kus->add_option("login", login, "login name")->required();
+  kus->add_option("--tenant", tenant, "tenant id")->required();
+  kus->add_option("--password", password, "password")->envname("UPGATE_KINTONE_PASSWORD")->required();
+  kus->callback([&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
+  auto* kud = kusers->add_subcommand("delete", "remove a user");
+  kud->add_option("login", login, "login name")->required();
+  kud->add_option("--tenant", tenant, "tenant id")->required();
+  kud->callback([&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
+  auto* kspaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
+  auto* kss = kspaces->add_subcommand("set", "set a guest space's members");
+  kss->add_option("id", space, "guest space id (a number)")->required();
+  kss->add_option("--tenant", tenant, "tenant id")->required();
+  kss->add_option("--members", members, "member logins")->delimiter(',');
+  kss->callback([&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
+  auto* ktokens = kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
+  auto* ktc = ktokens->add_subcommand("create", "create an API token of one app; printed once");
+  ktc->add_option("--tenant", tenant, "tenant id")->required();
+  ktc->add_option("--app", app_id, "kintone app id")->required();
+  ktc->add_option("--permissions", permissions, "view, add, edit, delete")->delimiter(',')->capture_default_str();
+  ktc->callback([&] { rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions); });
+
+  auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
+  auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
+  oc->add_option("--tenant", tenant, "tenant id")->required();
+  oc->add_option("--app", app_id, "app id")->required();
+  oc->callback([&] { rc = openim_credentials(open_services()->services(), tenant, app_id); });
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
   sweep->add_option("--orphan-grace-ms", grace,

@@ -1,0 +1,923 @@
+#include "dialects/kintone/api.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include <boost/json.hpp>
+
+#include "core/ids.h"
+#include "core/services.h"
+#include "core/text.h"
+#include "dialects/kintone/params.h"
+#include "http/header_params.h"
+
+namespace up::dialects::kintone {
+namespace json = boost::json;
+namespace {
+
+constexpr int kUpdateAttempts = 5;  // re-reads after a concurrent update when the client sent no revision
+constexpr size_t kCopyChunk = 256 * 1024;
+
+tl::unexpected<Failure> invalid(std::string field, std::string message) {
+  return refuse(Failure(Error(Errc::kInvalidArgument, std::move(message)), std::move(field)));
+}
+
+KResult<std::string> required_id(const json::object& p, const char* name) {
+  auto v = id_param(p, name);
+  if (!v) return invalid(name, v.error().message);
+  if (!*v) return invalid(name, "Required.");
+  return std::to_string(**v);
+}
+
+// kintone writes times without fractions: "2026-12-01T20:00:00Z".
+std::string kintone_time(UnixMs t) {
+  std::string s = format_iso8601(t);
+  if (auto dot = s.find('.'); dot != std::string::npos) s = s.substr(0, dot) + "Z";
+  return s;
+}
+
+json::object typed(std::string_view type, json::value value) {
+  json::object o;
+  o["type"] = type;
+  o["value"] = std::move(value);
+  return o;
+}
+
+json::object user_value(const std::string& name) {
+  json::object o;
+  o["code"] = name;
+  o["name"] = name;
+  return o;
+}
+
+json::object data_of(const Record& r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r.data_json, ec);
+  if (ec || !v.is_object()) return {};
+  return std::move(v.as_object());
+}
+
+bool wanted(const std::vector<std::string>& fields, std::string_view code) {
+  return fields.empty() || std::find(fields.begin(), fields.end(), code) != fields.end();
+}
+
+json::object record_json(const Record& r, const AppSettings& app, const std::vector<std::string>& fields) {
+  json::object data = data_of(r);
+  json::object out;
+  for (const FieldDef& f : app.fields) {
+    if (!wanted(fields, f.code)) continue;
+    if (f.type == "RECORD_NUMBER") out[f.code] = typed(f.type, json::string(std::to_string(r.seq)));
+    else if (f.type == "CREATED_TIME") out[f.code] = typed(f.type, json::string(kintone_time(r.created_at)));
+    else if (f.type == "UPDATED_TIME") out[f.code] = typed(f.type, json::string(kintone_time(r.updated_at)));
+    else if (f.type == "CREATOR") out[f.code] = typed(f.type, user_value(r.creator));
+    else if (f.type == "MODIFIER") out[f.code] = typed(f.type, user_value(r.updater.empty() ? r.creator : r.updater));
+    else if (auto* v = data.if_contains(f.code)) out[f.code] = typed(f.type, *v);
+    else if (is_list_type(f.type) || f.type == "SUBTABLE") out[f.code] = typed(f.type, json::array());
+    else out[f.code] = typed(f.type, json::string());
+  }
+  if (wanted(fields, "$id")) out["$id"] = typed("__ID__", json::string(std::to_string(r.seq)));
+  if (wanted(fields, "$revision")) out["$revision"] = typed("__REVISION__", json::string(std::to_string(r.revision)));
+  return out;
+}
+
+KResult<std::vector<std::string>> field_list(const json::object& p) {
+  std::vector<std::string> out;
+  const json::value* v = p.if_contains("fields");
+  if (!v || v->is_null()) return out;
+  if (!v->is_array()) return invalid("fields", "Must be an array of field codes.");
+  for (const auto& f : v->as_array()) {
+    if (!f.is_string()) return invalid("fields", "Must be an array of field codes.");
+    out.emplace_back(f.as_string());
+  }
+  if (out.size() > 1000) return invalid("fields", "Too many field codes.");
+  return out;
+}
+
+bool numeric_text(std::string_view s) {
+  if (s.empty()) return true;
+  size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
+  bool digits = false, dot = false;
+  for (; i < s.size(); ++i) {
+    if (s[i] >= '0' && s[i] <= '9') digits = true;
+    else if (s[i] == '.' && !dot) dot = true;
+    else return false;
+  }
+  return digits;
+}
+
+// One record write being built: its fields resolved against the app schema,
+// upload keys resolved to objects.
+class RecordWriter {
+ public:
+  RecordWriter(core::Services& s, const Caller& caller, const AppAccess& app, const Record* existing)
+      : s_(s), caller_(caller), app_(app), existing_(existing) {
+    if (existing_) data_ = data_of(*existing_);
+  }
+
+  // `path` is "record" or "records[3].record": the prefix of `errors` keys.
+  KResult<void> apply(const json::value* record, const std::string& path, bool adding) {
+    if (record && !record->is_null() && !record->is_object()) return invalid(path, "Must be an object.");
+    if (record && record->is_object()) {
+      for (const auto& [code, field] : record->as_object()) {
+        const std::string key = path + "." + std::string(code) + ".value";
+        const FieldDef* def = app_.settings.field(code);
+        if (!def) return invalid(key, "The field (code: " + std::string(code) + ") not found.");
+        if (is_system_type(def->type)) continue;
+        if (!field.is_object() || !field.as_object().contains("value"))
+          return invalid(key, "Must be an object with a value.");
+        auto value = field_value(*def, field.as_object().at("value"), key);
+        if (!value) return refuse(value.error());
+        data_[def->code] = std::move(*value);
+      }
+    }
+    if (adding) {
+      for (const FieldDef& f : app_.settings.fields) {
+        if (!f.required || is_system_type(f.type)) continue;
+        const json::value* v = data_.if_contains(f.code);
+        const bool empty = !v || (v->is_string() && v->as_string().empty()) || (v->is_array() && v->as_array().empty());
+        if (empty) return invalid(path + "." + f.code + ".value", "Required.");
+      }
+    }
+    return {};
+  }
+
+  std::string data_json() const { return json::serialize(data_); }
+
+  // Every object the record references after this write.
+  std::vector<std::string> file_ids() const {
+    std::vector<std::string> ids;
+    for (const FieldDef& f : app_.settings.fields) {
+      if (f.type != "FILE") continue;
+      const json::value* v = data_.if_contains(f.code);
+      if (!v || !v->is_array()) continue;
+      for (const auto& item : v->as_array())
+        if (item.is_object())
+          if (auto* k = item.as_object().if_contains("fileKey"); k && k->is_string()) ids.emplace_back(k->as_string());
+    }
+    return ids;
+  }
+
+ private:
+  KResult<json::value> field_value(const FieldDef& def, const json::value& v, const std::string& key) {
+    if (def.type == "FILE") return files(v, key);
+    if (def.type == "SUBTABLE") {
+      if (!v.is_array()) return invalid(key, "Must be an array.");
+      return v;
+    }
+    if (is_list_type(def.type)) {
+      if (!v.is_array()) return invalid(key, "Must be an array.");
+      return v;
+    }
+    if (v.is_null()) return json::value(json::string());
+    if (v.is_int64()) return json::value(json::string(std::to_string(v.as_int64())));
+    if (v.is_uint64()) return json::value(json::string(std::to_string(v.as_uint64())));
+    if (v.is_double()) return json::value(json::string(json::serialize(v)));
+    if (!v.is_string()) return invalid(key, "Must be a string.");
+    if (def.type == "NUMBER" && !numeric_text(v.as_string())) return invalid(key, "Must be a number.");
+    return v;
+  }
+
+  KResult<json::value> files(const json::value& v, const std::string& key) {
+    if (v.is_null()) return json::value(json::array());
+    if (!v.is_array()) return invalid(key, "Must be an array of {\"fileKey\": ...}.");
+    json::array out;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < v.as_array().size(); ++i) {
+      const std::string item_key = key + "[" + std::to_string(i) + "].fileKey";
+      const json::value& item = v.as_array()[i];
+      const json::value* fk = item.is_object() ? item.as_object().if_contains("fileKey") : nullptr;
+      if (!fk || !fk->is_string()) return invalid(item_key, "Required.");
+      // The vendor doc's own example has a leading space in its fileKey.
+      const std::string file_key(http::trim_ows(fk->as_string()));
+      auto entry = resolve(file_key, item_key);
+      if (!entry) return refuse(entry.error());
+      const std::string id(entry->at("fileKey").as_string());
+      if (!seen.insert(id).second) return invalid(item_key, "The same file is given twice.");
+      out.push_back(std::move(*entry));
+    }
+    return json::value(std::move(out));
+  }
+
+  static json::object entry_of(const Object& o) {
+    json::object e;
+    e["contentType"] = o.content_type;
+    e["fileKey"] = o.id;
+    e["name"] = o.name;
+    e["size"] = std::to_string(o.size);
+    return e;
+  }
+
+  // An upload key (the key of a temporary of this app, or of the caller's
+  // upload app, copied in), or on update the record fileKey of a file the
+  // record already has.
+  KResult<json::object> resolve(const std::string& file_key, const std::string& field) {
+    const tl::unexpected<Failure> not_found =
+        refuse(Failure(Error(Errc::kObjectNotFound, "The file (fileKey: " + file_key + ") not found."), field));
+    if (!http::plain_token(file_key, 128)) return not_found;
+    if (existing_ && std::find(existing_->file_ids.begin(), existing_->file_ids.end(), file_key) !=
+                         existing_->file_ids.end()) {
+      if (auto kept = kept_entry(file_key)) return *kept;
+    }
+    auto o = s_.files.get_by_key(caller_.tenant_id, app_.app.id, file_key);
+    if (!o && o.error().code != Errc::kObjectNotFound) return fail(o.error());
+    if (!o && caller_.upload_app != app_.app.id) {
+      auto staged = s_.files.get_by_key(caller_.tenant_id, caller_.upload_app, file_key);
+      if (!staged && staged.error().code != Errc::kObjectNotFound) return fail(staged.error());
+      if (staged && staged->state == ObjectState::kTemporary) o = copy_into_app(*staged);
+      if (!o && o.error().code != Errc::kObjectNotFound) return fail(o.error());
+    }
+    if (!o) return not_found;
+    if (o->state != ObjectState::kTemporary)
+      return invalid(field, "The fileKey (" + file_key + ") was already attached; upload the file again.");
+    return entry_of(*o);
+  }
+
+  std::optional<json::object> kept_entry(const std::string& id) const {
+    for (const auto& [code, v] : data_of(*existing_)) {
+      const FieldDef* def = app_.settings.field(code);
+      if (!def || def->type != "FILE" || !v.is_array()) continue;
+      for (const auto& item : v.as_array())
+        if (item.is_object())
+          if (auto* k = item.as_object().if_contains("fileKey"); k && k->is_string() && k->as_string() == id)
+            return item.as_object();
+    }
+    return std::nullopt;
+  }
+
+  // A password user's upload lands in the tenant's default app (file.json names
+  // no app); the record's app gets its own copy, and the staged one goes.
+  Result<Object> copy_into_app(const Object& staged) {
+    auto reader = s_.files.open_blob(staged);
+    if (!reader) return fail(reader.error());
+    core::UploadSpec spec;
+    spec.tenant_id = staged.tenant_id;
+    spec.app_id = app_.app.id;
+    // The same key, so a write that fails after the copy can be retried with it.
+    spec.key = staged.key;
+    spec.name = staged.name;
+    spec.content_type = staged.content_type;
+    spec.declared_size = staged.size;
+    spec.state = ObjectState::kTemporary;
+    spec.expires_at = staged.expires_at;
+    spec.owner = staged.owner;
+    auto up = s_.uploads.begin(spec);
+    if (!up) return fail(up.error());
+    std::vector<char> buf(kCopyChunk);
+    for (uint64_t off = 0; off < staged.size;) {
+      auto n = (*reader)->read_at(off, std::span<char>(buf.data(), buf.size()));
+      if (!n) return fail(n.error());
+      if (*n == 0) return fail(Errc::kStorageIo, "staged upload shorter than recorded");
+      UP_TRY((*up)->append(std::string_view(buf.data(), *n)));
+      off += *n;
+    }
+    auto copy = (*up)->commit();
+    if (!copy) return fail(copy.error());
+    UP_TRY(s_.files.remove(staged.tenant_id, staged.id));
+    return copy;
+  }
+
+  core::Services& s_;
+  const Caller& caller_;
+  const AppAccess& app_;
+  const Record* existing_;
+  json::object data_;
+};
+
+// Revision from a write: absent, null or -1 means "do not check".
+KResult<std::optional<uint64_t>> revision_param(const json::object& p, const std::string& path) {
+  const json::value* v = p.if_contains("revision");
+  if (!v || v->is_null()) return std::optional<uint64_t>();
+  if ((v->is_int64() && v->as_int64() == -1) || (v->is_string() && v->as_string() == "-1"))
+    return std::optional<uint64_t>();
+  auto r = id_param(p, "revision");
+  if (!r) return invalid(path.empty() ? "revision" : path + ".revision", "Must be an integer.");
+  return *r;
+}
+
+struct UpdateItem {
+  std::string id;
+  std::optional<uint64_t> revision;  // the client's
+  const json::value* record = nullptr;
+  std::string path;  // errors prefix for the item
+};
+
+json::object id_revision(const Record& r) {
+  json::object o;
+  o["id"] = std::to_string(r.seq);
+  o["revision"] = std::to_string(r.revision);
+  return o;
+}
+
+// "/k/v1/records.json" or "/k/guest/5/v1/records.json" -> ("5", "records").
+std::optional<std::pair<std::string, std::string>> split_api(std::string_view api) {
+  if (!api.starts_with("/k/")) return std::nullopt;
+  api.remove_prefix(3);
+  std::string guest;
+  if (api.starts_with("guest/")) {
+    api.remove_prefix(6);
+    const size_t slash = api.find('/');
+    if (slash == std::string_view::npos) return std::nullopt;
+    guest = std::string(api.substr(0, slash));
+    api.remove_prefix(slash + 1);
+  }
+  if (!api.starts_with("v1/") || !api.ends_with(".json")) return std::nullopt;
+  api.remove_prefix(3);
+  api.remove_suffix(5);
+  return std::make_pair(guest, std::string(api));
+}
+
+}  // namespace
+
+Api::Api(core::Services& services, Authenticator& auth) : s_(services), auth_(auth) {}
+
+KResult<json::value> Api::call(const Caller& c, std::string_view method, std::string_view endpoint,
+                               const json::object& p) {
+  if (endpoint == "record") {
+    if (method == "GET") return get_record(c, p);
+    if (method == "POST") return add(c, endpoint, p);
+    if (method == "PUT") return update_record(c, p);
+  } else if (endpoint == "records") {
+    if (method == "GET") return get_records(c, p);
+    if (method == "POST") return add(c, endpoint, p);
+    if (method == "PUT") return update_records(c, p);
+    if (method == "DELETE") return delete_records(c, p);
+  } else if (endpoint == "records/cursor") {
+    if (method == "POST") return create_cursor(c, p);
+    if (method == "GET") return read_cursor(c, p);
+    if (method == "DELETE") return delete_cursor(c, p);
+  } else if (endpoint == "bulkRequest") {
+    if (method == "POST") return bulk(c, p);
+  } else if (endpoint == "app") {
+    if (method == "GET") return app_info(c, p);
+  } else if (endpoint == "app/form/fields" || endpoint == "preview/app/form/fields") {
+    if (method == "GET") return form_fields(c, p);
+  } else if (endpoint == "app/form/layout" || endpoint == "preview/app/form/layout") {
+    if (method == "GET") return form_layout(c, p);
+  } else {
+    return fail(Errc::kRouteNotFound, "The API (" + std::string(endpoint) + ") does not exist.");
+  }
+  return fail(Errc::kMethodNotAllowed, "The API does not accept " + std::string(method) + ".");
+}
+
+KResult<json::value> Api::get_record(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto id = required_id(p, "id");
+  if (!id) return refuse(id.error());
+  auto app = auth_.open_app(c, *app_id, Need::kView);
+  if (!app) return refuse(app.error());
+  auto r = s_.records.get(c.tenant_id, *app_id, "", *id);
+  if (!r) {
+    if (r.error().code == Errc::kRecordNotFound)
+      return fail(Errc::kRecordNotFound, "The record (ID: " + *id + ") not found.");
+    return fail(r.error());
+  }
+  json::object out;
+  out["record"] = record_json(*r, app->settings, {});
+  return json::value(std::move(out));
+}
+
+KResult<std::vector<Record>> Api::build_additions(const Caller& c, std::string_view endpoint,
+                                                  const json::object& p) {
+  // record.json is records.json with one record and errors named "record.<code>.value".
+  const bool single = endpoint == "record";
+  auto renamed = [single](Failure f) {
+    if (single && f.field.starts_with("records[0]")) f.field = "record" + f.field.substr(10);
+    return refuse(std::move(f));
+  };
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  json::array one;
+  const json::array* list = &one;
+  if (single) {
+    one.push_back(p.contains("record") ? p.at("record") : json::value(json::object()));
+  } else {
+    const json::value* v = p.if_contains("records");
+    if (!v || !v->is_array() || v->as_array().empty()) return invalid("records", "Required.");
+    list = &v->as_array();
+    if (list->size() > kMaxWriteRecords) return invalid("records", "A request may add at most 100 records.");
+  }
+  auto app = auth_.open_app(c, *app_id, Need::kAdd);
+  if (!app) return refuse(app.error());
+  std::vector<Record> records;
+  for (size_t i = 0; i < list->size(); ++i) {
+    RecordWriter w(s_, c, *app, nullptr);
+    // records.json items are the record itself: {"code": {"value": ...}}.
+    if (auto st = w.apply(&(*list)[i], "records[" + std::to_string(i) + "]", true); !st) return renamed(st.error());
+    Record r;
+    r.tenant_id = c.tenant_id;
+    r.app_id = *app_id;
+    r.data_json = w.data_json();
+    r.file_ids = w.file_ids();
+    r.creator = c.name();
+    r.updater = c.name();
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+namespace {
+
+// What record.json / records.json answer for the records they added.
+json::value addition_result(std::string_view endpoint, const Record* first, size_t count) {
+  json::object out;
+  if (endpoint == "record") {
+    out["id"] = std::to_string(first->seq);
+    out["revision"] = std::to_string(first->revision);
+    return out;
+  }
+  json::array ids, revisions;
+  for (size_t i = 0; i < count; ++i) {
+    ids.emplace_back(std::to_string(first[i].seq));
+    revisions.emplace_back(std::to_string(first[i].revision));
+  }
+  out["ids"] = std::move(ids);
+  out["revisions"] = std::move(revisions);
+  return out;
+}
+
+}  // namespace
+
+KResult<json::value> Api::add(const Caller& c, std::string_view endpoint, const json::object& p) {
+  auto records = build_additions(c, endpoint, p);
+  if (!records) return refuse(records.error());
+  auto stored = s_.records.insert(std::move(*records));
+  if (!stored) return fail(stored.error());
+  return addition_result(endpoint, stored->data(), stored->size());
+}
+
+KResult<json::value> Api::update_record(const Caller& c, const json::object& p) {
+  json::object records_params;
+  if (auto* app = p.if_contains("app")) records_params["app"] = *app;
+  json::object item;
+  for (const char* name : {"id", "updateKey", "record", "revision"})
+    if (auto* v = p.if_contains(name)) item[name] = *v;
+  json::array one;
+  one.push_back(std::move(item));
+  records_params["records"] = std::move(one);
+  auto updated = update_records(c, records_params);
+  if (!updated) {
+    Failure f = updated.error();
+    if (f.field.starts_with("records[0].")) f.field = f.field.substr(11);
+    return refuse(std::move(f));
+  }
+  json::object out;
+  out["revision"] = updated->at("records").as_array().at(0).at("revision");
+  return json::value(std::move(out));
+}
+
+// The id of the one record whose field holds the value. kintone requires the
+// field to be unique; upgate has no index on it, so it reads the app's records.
+KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& app, const json::value& key,
+                                             const std::string& path) {
+  const json::value* field = key.is_object() ? key.as_object().if_contains("field") : nullptr;
+  const json::value* value = key.is_object() ? key.as_object().if_contains("value") : nullptr;
+  if (!field || !field->is_string()) return invalid(path + ".field", "Required.");
+  if (!value || !(value->is_string() || value->is_number())) return invalid(path + ".value", "Required.");
+  const FieldDef* def = app.settings.field(field->as_string());
+  if (!def || (def->type != "SINGLE_LINE_TEXT" && def->type != "NUMBER"))
+    return invalid(path + ".field", "Must be a text or number field of the app.");
+  const std::string wanted_value = value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
+  meta::RecordQuery q;
+  q.tenant_id = c.tenant_id;
+  q.app_id = app.app.id;
+  q.descending = false;
+  q.limit = 500;
+  std::optional<uint64_t> found;
+  for (;;) {
+    auto page = s_.records.list(q);
+    if (!page) return fail(page.error());
+    for (const Record& r : page->records) {
+      const json::object data = data_of(r);
+      const json::value* v = data.if_contains(def->code);
+      if (!v || !v->is_string() || v->as_string() != wanted_value) continue;
+      if (found) return invalid(path, "More than one record has this value.");
+      found = r.seq;
+    }
+    if (page->records.size() < q.limit) break;
+    q.after_seq = page->records.back().seq;
+  }
+  if (!found) return refuse(Failure(Error(Errc::kRecordNotFound, "No record has " + def->code + " = " + wanted_value + ".")));
+  return std::to_string(*found);
+}
+
+KResult<json::value> Api::update_records(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  if (auto upsert = bool_param(p, "upsert"); !upsert || *upsert)
+    return invalid("upsert", "upsert is not supported by upgate; update by id.");
+  const json::value* list = p.if_contains("records");
+  if (!list || !list->is_array() || list->as_array().empty()) return invalid("records", "Required.");
+  if (list->as_array().size() > kMaxWriteRecords)
+    return invalid("records", "A request may update at most 100 records.");
+  auto app = auth_.open_app(c, *app_id, Need::kEdit);
+  if (!app) return refuse(app.error());
+
+  std::vector<UpdateItem> items;
+  std::set<std::string> ids;
+  for (size_t i = 0; i < list->as_array().size(); ++i) {
+    const std::string path = "records[" + std::to_string(i) + "]";
+    const json::value& v = list->as_array()[i];
+    if (!v.is_object()) return invalid(path, "Must be an object.");
+    const json::object& o = v.as_object();
+    KResult<std::string> id = std::string();
+    if (o.contains("updateKey") && !o.contains("id")) {
+      id = find_by_update_key(c, *app, o.at("updateKey"), path + ".updateKey");
+      if (!id) return refuse(id.error());
+    } else {
+      id = required_id(o, "id");
+      if (!id) {
+        Failure f = id.error();
+        f.field = path + ".id";
+        return refuse(std::move(f));
+      }
+    }
+    if (!ids.insert(*id).second) return invalid(path + ".id", "The same record is given twice.");
+    auto rev = revision_param(o, path);
+    if (!rev) return refuse(rev.error());
+    items.push_back({*id, *rev, o.if_contains("record"), path + ".record"});
+  }
+
+  // Fields not sent keep their values, so each update merges into the record
+  // as read; when the client sent no revision, the one read is checked so a
+  // concurrent update is never overwritten but retried.
+  for (int attempt = 0;; ++attempt) {
+    std::vector<meta::RecordUpdate> updates;
+    bool client_checked = true;
+    for (const UpdateItem& item : items) {
+      auto existing = s_.records.get(c.tenant_id, *app_id, "", item.id);
+      if (!existing) {
+        if (existing.error().code == Errc::kRecordNotFound)
+          return refuse(Failure(Error(Errc::kRecordNotFound, "The record (ID: " + item.id + ") not found.")));
+        return fail(existing.error());
+      }
+      if (item.revision && *item.revision != existing->revision)
+        return fail(Errc::kRevisionConflict, "revision " + std::to_string(*item.revision) + " is not the latest");
+      client_checked = client_checked && item.revision.has_value();
+      RecordWriter w(s_, c, *app, &*existing);
+      if (auto st = w.apply(item.record, item.path, false); !st) return refuse(st.error());
+      meta::RecordUpdate u;
+      u.id = item.id;
+      u.expected_revision = existing->revision;
+      u.data_json = w.data_json();
+      u.file_ids = w.file_ids();
+      u.updater = c.name();
+      updates.push_back(std::move(u));
+    }
+    auto stored = s_.records.update(c.tenant_id, *app_id, "", std::move(updates));
+    if (!stored && stored.error().code == Errc::kRevisionConflict && !client_checked &&
+        attempt + 1 < kUpdateAttempts)
+      continue;
+    if (!stored) return fail(stored.error());
+    json::array out_records;
+    for (const Record& r : *stored) out_records.push_back(id_revision(r));
+    json::object out;
+    out["records"] = std::move(out_records);
+    return json::value(std::move(out));
+  }
+}
+
+KResult<json::value> Api::get_records(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto fields = field_list(p);
+  if (!fields) return refuse(fields.error());
+  std::string query_text;
+  if (auto* q = p.if_contains("query"); q && !q->is_null()) {
+    if (!q->is_string()) return invalid("query", "Must be a string.");
+    query_text = std::string(q->as_string());
+  }
+  auto query = parse_query(query_text);
+  if (!query) return invalid("query", query.error().message);
+  auto total = bool_param(p, "totalCount");
+  if (!total) return invalid("totalCount", total.error().message);
+  auto app = auth_.open_app(c, *app_id, Need::kView);
+  if (!app) return refuse(app.error());
+  meta::RecordQuery q;
+  q.tenant_id = c.tenant_id;
+  q.app_id = *app_id;
+  q.after_seq = query->after_id;
+  q.descending = query->descending;
+  q.limit = static_cast<uint32_t>(query->limit.value_or(100));
+  q.offset = query->offset;
+  q.with_total = *total;
+  auto page = s_.records.list(q);
+  if (!page) return fail(page.error());
+  json::array records;
+  for (const Record& r : page->records) records.push_back(record_json(r, app->settings, *fields));
+  json::object out;
+  out["records"] = std::move(records);
+  if (page->total) out["totalCount"] = std::to_string(*page->total);
+  else out["totalCount"] = nullptr;
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::delete_records(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  const json::value* ids = p.if_contains("ids");
+  if (!ids || !ids->is_array() || ids->as_array().empty()) return invalid("ids", "Required.");
+  if (ids->as_array().size() > kMaxWriteRecords) return invalid("ids", "A request may delete at most 100 records.");
+  const json::value* revisions = p.if_contains("revisions");
+  if (revisions && !revisions->is_null() &&
+      (!revisions->is_array() || revisions->as_array().size() != ids->as_array().size()))
+    return invalid("revisions", "Must have one revision per id.");
+  auto app = auth_.open_app(c, *app_id, Need::kDelete);
+  if (!app) return refuse(app.error());
+  std::vector<std::pair<std::string, std::optional<uint64_t>>> items;
+  for (size_t i = 0; i < ids->as_array().size(); ++i) {
+    json::object one;
+    one["id"] = ids->as_array()[i];
+    if (revisions && revisions->is_array()) one["revision"] = revisions->as_array()[i];
+    auto id = required_id(one, "id");
+    if (!id) return invalid("ids[" + std::to_string(i) + "]", "Must be a record id.");
+    auto rev = revision_param(one, "");
+    if (!rev) return invalid("revisions[" + std::to_string(i) + "]", "Must be an integer.");
+    items.emplace_back(*id, *rev);
+  }
+  auto st = s_.records.remove(c.tenant_id, *app_id, "", items);
+  if (!st) return fail(st.error());
+  return json::value(json::object());
+}
+
+KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto fields = field_list(p);
+  if (!fields) return refuse(fields.error());
+  std::string query_text;
+  if (auto* q = p.if_contains("query"); q && !q->is_null()) {
+    if (!q->is_string()) return invalid("query", "Must be a string.");
+    query_text = std::string(q->as_string());
+  }
+  auto query = parse_query(query_text);
+  if (!query) return invalid("query", query.error().message);
+  auto size = id_param(p, "size");
+  if (!size) return invalid("size", size.error().message);
+  if (*size && (**size == 0 || **size > kMaxReadRecords)) return invalid("size", "Must be from 1 to 500.");
+  auto app = auth_.open_app(c, *app_id, Need::kView);
+  if (!app) return refuse(app.error());
+  meta::RecordQuery q;
+  q.tenant_id = c.tenant_id;
+  q.app_id = *app_id;
+  q.after_seq = query->after_id;
+  q.limit = 1;
+  q.with_total = true;
+  auto page = s_.records.list(q);
+  if (!page) return fail(page.error());
+  uint64_t total = page->total.value_or(0);
+  total = total > query->offset ? total - query->offset : 0;
+  if (query->limit) total = std::min(total, *query->limit);
+
+  Cursor cursor;
+  cursor.tenant_id = c.tenant_id;
+  cursor.app_id = *app_id;
+  cursor.caller = c.identity();
+  cursor.fields = std::move(*fields);
+  cursor.query = *query;
+  cursor.size = size->value_or(100);
+  cursor.total = total;
+  const UnixMs now = s_.clock.now();
+  cursor.expires_at = now + kCursorLifetimeMs;
+  const std::string id = random_token(32);
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(cursors_, [now](const auto& kv) { return kv.second.expires_at <= now; });
+    const auto open = std::count_if(cursors_.begin(), cursors_.end(),
+                                    [&](const auto& kv) { return kv.second.tenant_id == c.tenant_id; });
+    if (static_cast<size_t>(open) >= kMaxCursors)
+      return fail(Errc::kRateLimited, "Too many cursors are open; delete some first.");
+    cursors_.emplace(id, std::move(cursor));
+  }
+  json::object out;
+  out["id"] = id;
+  out["totalCount"] = std::to_string(total);
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
+  const json::value* idv = p.if_contains("id");
+  if (!idv || !idv->is_string()) return invalid("id", "Required.");
+  const std::string id(idv->as_string());
+  Cursor cursor;
+  {
+    std::lock_guard lock(mu_);
+    auto it = cursors_.find(id);
+    if (it == cursors_.end() || it->second.expires_at <= s_.clock.now() || it->second.tenant_id != c.tenant_id ||
+        it->second.caller != c.identity())
+      return invalid("id", "The cursor (" + id + ") does not exist or has expired.");
+    cursor = it->second;
+  }
+  auto app = auth_.open_app(c, cursor.app_id, Need::kView);
+  if (!app) return refuse(app.error());
+  const uint64_t remaining = cursor.total - std::min(cursor.total, cursor.served);
+  meta::RecordQuery q;
+  q.tenant_id = c.tenant_id;
+  q.app_id = cursor.app_id;
+  q.after_seq = cursor.query.after_id;
+  q.descending = cursor.query.descending;
+  q.offset = cursor.query.offset + cursor.served;
+  q.limit = static_cast<uint32_t>(std::min(cursor.size, remaining));
+  json::array records;
+  if (q.limit > 0) {
+    auto page = s_.records.list(q);
+    if (!page) return fail(page.error());
+    for (const Record& r : page->records) records.push_back(record_json(r, app->settings, cursor.fields));
+  }
+  const uint64_t served = cursor.served + records.size();
+  const bool next = !records.empty() && served < cursor.total;
+  {
+    std::lock_guard lock(mu_);
+    if (next) {
+      if (auto it = cursors_.find(id); it != cursors_.end()) it->second.served = served;
+    } else {
+      cursors_.erase(id);
+    }
+  }
+  json::object out;
+  out["records"] = std::move(records);
+  out["next"] = next;
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) {
+  const json::value* idv = p.if_contains("id");
+  if (!idv || !idv->is_string()) return invalid("id", "Required.");
+  std::lock_guard lock(mu_);
+  auto it = cursors_.find(std::string(idv->as_string()));
+  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id || it->second.caller != c.identity())
+    return invalid("id", "The cursor does not exist or has expired.");
+  cursors_.erase(it);
+  return json::value(json::object());
+}
+
+// Additions only: one all-or-nothing insert. Otherwise the requests run in
+// order and stop at the first failure; unlike kintone, the ones before it stay
+// done (each one alone is all-or-nothing).
+KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
+  const json::value* list = p.if_contains("requests");
+  if (!list || !list->is_array() || list->as_array().empty()) return invalid("requests", "Required.");
+  const auto& requests = list->as_array();
+  if (requests.size() > kMaxBulkRequests) return invalid("requests", "A bulk request may hold at most 20 requests.");
+  // Parse every request first: a malformed one fails the bulk before anything runs.
+  struct Sub {
+    std::string method, endpoint;
+    const json::object* payload;
+  };
+  std::vector<Sub> subs;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::string path = "requests[" + std::to_string(i) + "]";
+    const json::value& r = requests[i];
+    const json::value* method = r.is_object() ? r.as_object().if_contains("method") : nullptr;
+    const json::value* api = r.is_object() ? r.as_object().if_contains("api") : nullptr;
+    const json::value* payload = r.is_object() ? r.as_object().if_contains("payload") : nullptr;
+    if (!method || !method->is_string()) return invalid(path + ".method", "Required.");
+    if (!api || !api->is_string()) return invalid(path + ".api", "Required.");
+    if (!payload || !payload->is_object()) return invalid(path + ".payload", "Required.");
+    auto target = split_api(api->as_string());
+    if (!target || target->first != c.guest_space_id ||
+        (target->second != "record" && target->second != "records"))
+      return invalid(path + ".api", "Not an API bulkRequest can run here.");
+    subs.push_back({std::string(method->as_string()), target->second, &payload->as_object()});
+  }
+  // kintone answers the failing request's error at its index and {} elsewhere.
+  auto failed_at = [&](size_t i, Failure f) {
+    json::array failed;
+    for (size_t j = 0; j < subs.size(); ++j) {
+      if (j != i) {
+        failed.emplace_back(json::object());
+        continue;
+      }
+      boost::system::error_code ec;
+      failed.push_back(json::parse(error_body(f), ec));
+    }
+    json::object body;
+    body["results"] = std::move(failed);
+    f.body = json::serialize(body);
+    return refuse(std::move(f));
+  };
+
+  json::array results;
+  const bool additions_only = std::all_of(subs.begin(), subs.end(), [](const Sub& s) { return s.method == "POST"; });
+  if (additions_only) {
+    // One insert for them all (what @kintone/cli's import sends): all or nothing, as kintone.
+    std::vector<Record> all;
+    std::vector<size_t> counts;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      auto records = build_additions(c, subs[i].endpoint, *subs[i].payload);
+      if (!records) return failed_at(i, records.error());
+      counts.push_back(records->size());
+      std::move(records->begin(), records->end(), std::back_inserter(all));
+    }
+    auto stored = s_.records.insert(std::move(all));
+    if (!stored) return failed_at(0, Failure(stored.error()));
+    size_t at = 0;
+    for (size_t i = 0; i < subs.size(); ++i) {
+      results.push_back(addition_result(subs[i].endpoint, stored->data() + at, counts[i]));
+      at += counts[i];
+    }
+  } else {
+    for (size_t i = 0; i < subs.size(); ++i) {
+      auto result = call(c, subs[i].method, subs[i].endpoint, *subs[i].payload);
+      if (!result) return failed_at(i, result.error());
+      results.push_back(std::move(*result));
+    }
+  }
+  json::object out;
+  out["results"] = std::move(results);
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::app_info(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "id");
+  if (!app_id) return refuse(app_id.error());
+  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  if (!app) return refuse(app.error());
+  json::object out;
+  out["appId"] = app->app.id;
+  out["code"] = "";
+  out["name"] = app->app.name.empty() ? app->app.id : app->app.name;
+  out["description"] = "";
+  if (app->settings.guest_space_id.empty()) out["spaceId"] = nullptr;
+  else out["spaceId"] = app->settings.guest_space_id;
+  out["threadId"] = nullptr;
+  out["createdAt"] = kintone_time(app->app.created_at);
+  out["creator"] = user_value("administrator");
+  out["modifiedAt"] = kintone_time(app->app.created_at);
+  out["modifier"] = user_value("administrator");
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::form_fields(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  if (!app) return refuse(app.error());
+  json::object properties;
+  for (const FieldDef& f : app->settings.fields) {
+    json::object prop;
+    prop["type"] = f.type;
+    prop["code"] = f.code;
+    prop["label"] = f.label;
+    prop["noLabel"] = false;
+    prop["required"] = f.required;
+    if (f.type == "FILE") prop["thumbnailSize"] = "150";
+    properties[f.code] = std::move(prop);
+  }
+  json::object out;
+  out["properties"] = std::move(properties);
+  out["revision"] = "1";
+  return json::value(std::move(out));
+}
+
+KResult<json::value> Api::form_layout(const Caller& c, const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  if (!app) return refuse(app.error());
+  json::array layout;
+  for (const FieldDef& f : app->settings.fields) {
+    if (f.type == "RECORD_NUMBER" || f.type == "CREATED_TIME" || f.type == "UPDATED_TIME" ||
+        f.type == "CREATOR" || f.type == "MODIFIER" || f.type == "STATUS" || f.type == "STATUS_ASSIGNEE" ||
+        f.type == "CATEGORY")
+      continue;  // kintone lays these out outside the form
+    json::object field;
+    field["type"] = f.type;
+    field["code"] = f.code;
+    json::object size;
+    size["width"] = "200";
+    field["size"] = std::move(size);
+    json::array fields;
+    fields.push_back(std::move(field));
+    json::object row;
+    row["type"] = "ROW";
+    row["fields"] = std::move(fields);
+    layout.push_back(std::move(row));
+  }
+  json::object out;
+  out["layout"] = std::move(layout);
+  out["revision"] = "1";
+  return json::value(std::move(out));
+}
+
+KResult<Object> Api::downloadable(const Caller& c, std::string_view file_key) {
+  const tl::unexpected<Failure> not_found =
+      refuse(Failure(Error(Errc::kObjectNotFound, "The file (fileKey: " + std::string(file_key) + ") not found.")));
+  if (!http::plain_token(file_key, 128)) return not_found;
+  auto o = s_.files.get(c.tenant_id, file_key);
+  if (!o) {
+    if (o.error().code == Errc::kObjectNotFound) return not_found;
+    return fail(o.error());
+  }
+  if (o->state != ObjectState::kAttached) return not_found;
+  auto app = auth_.open_app(c, o->app_id, Need::kView);
+  if (!app) {
+    if (app.error().error.code == Errc::kAppNotFound) return not_found;
+    return refuse(app.error());
+  }
+  return *o;
+}
+
+}  // namespace up::dialects::kintone

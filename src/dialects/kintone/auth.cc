@@ -1,0 +1,223 @@
+#include "dialects/kintone/auth.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/crypto.h"
+#include "core/ids.h"
+#include "core/services.h"
+
+namespace up::dialects::kintone {
+namespace {
+
+constexpr size_t kMaxTokens = 9;  // kintone accepts up to 9 tokens in one header
+constexpr size_t kVerifiedCacheLimit = 4096;
+constexpr uint32_t kLoginAttemptsPerMinute = 30;  // password checks (not cached successes) per login
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals_prefix(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+bool has(const Permissions& p, Need need) {
+  switch (need) {
+    case Need::kView: return p.view;
+    case Need::kAdd: return p.add;
+    case Need::kEdit: return p.edit;
+    case Need::kDelete: return p.remove;
+    case Need::kAny: return p.view || p.add || p.edit || p.remove;
+  }
+  return false;
+}
+
+const char* need_word(Need need) {
+  switch (need) {
+    case Need::kView: return "view";
+    case Need::kAdd: return "add";
+    case Need::kEdit: return "edit";
+    case Need::kDelete: return "delete";
+    case Need::kAny: return "use";
+  }
+  return "use";
+}
+
+tl::unexpected<Failure> not_logged_in(std::string message) {
+  return refuse(Failure(Error(Errc::kUnauthenticated, std::move(message))));
+}
+
+}  // namespace
+
+std::string Caller::name() const {
+  if (!login.empty()) return login;
+  return "api-token";
+}
+
+std::string Caller::identity() const {
+  if (!login.empty()) return "user:" + login;
+  std::string out = "tokens:";
+  for (const auto& [app, keys] : token_keys) out += app + "=" + keys + ";";
+  return out;
+}
+
+std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt, uint32_t iterations) {
+  unsigned char out[32];
+  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
+                    static_cast<int>(iterations), EVP_sha256(), sizeof out, out);
+  return crypto::to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
+}
+
+UserCredential make_user_credential(std::string_view password, uint32_t iterations) {
+  UserCredential c;
+  c.salt_hex = random_hex(16);
+  c.iterations = iterations;
+  c.hash_hex = pbkdf2_sha256_hex(password, c.salt_hex, iterations);
+  return c;
+}
+
+Authenticator::Authenticator(core::Services& services, Options options)
+    : s_(services), options_(std::move(options)), pepper_(random_hex(32)) {}
+
+KResult<Caller> Authenticator::authenticate(const Credentials& c) {
+  if (!options_.basic_auth.empty()) {
+    std::string decoded;
+    if (!c.basic || !iequals_prefix(*c.basic, "Basic ") ||
+        !crypto::base64_decode(trim(c.basic->substr(6)), decoded) ||
+        !crypto::equal_constant_time(crypto::sha256(decoded), crypto::sha256(options_.basic_auth)))
+      return not_logged_in("Basic authentication failed.");
+  }
+  // kintone's order when several are sent: password first, then API tokens.
+  if (c.authorization) return user_caller(*c.authorization, c.guest_space_id);
+  if (c.api_tokens) return token_caller(*c.api_tokens, c.guest_space_id);
+  return not_logged_in("Send X-Cybozu-API-Token or X-Cybozu-Authorization.");
+}
+
+KResult<Caller> Authenticator::token_caller(std::string_view header, const std::string& guest_space) {
+  Caller caller;
+  caller.guest_space_id = guest_space;
+  size_t count = 0;
+  while (true) {
+    const size_t comma = header.find(',');
+    const std::string_view token = trim(header.substr(0, comma));
+    if (token.empty() || ++count > kMaxTokens) return bad_api_token("Malformed X-Cybozu-API-Token.");
+    auto p = s_.auth.authenticate(token);
+    if (!p) {
+      if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable) return fail(p.error());
+      return bad_api_token("Unknown or disabled API token.");
+    }
+    if (p->app_id.empty()) return bad_api_token("The API token is not bound to an app.");
+    if (!caller.tenant_id.empty() && caller.tenant_id != p->tenant_id)
+      return bad_api_token("The API tokens belong to different domains.");
+    caller.tenant_id = p->tenant_id;
+    if (caller.upload_app.empty()) caller.upload_app = p->app_id;
+    std::string& keys = caller.token_keys[p->app_id];
+    if (!keys.empty()) keys += ',';
+    keys += p->key_id;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return caller;
+}
+
+bool Authenticator::password_matches(const std::string& login, const UserCredential& cred,
+                                     std::string_view password) {
+  const std::string cache_key =
+      crypto::sha256(login + '\0' + cred.hash_hex + '\0' + pepper_ + std::string(password));
+  {
+    std::lock_guard lock(mu_);
+    if (verified_.count(cache_key)) return true;
+  }
+  // Each guess costs a PBKDF2; bound them per login so guessing stays slow
+  // and cannot tie up the blocking pool.
+  if (!s_.rate_limiter.hit("kintone:login:" + options_.tenant_id + ":" + login, kLoginAttemptsPerMinute, 60'000)
+           .allowed)
+    return false;
+  const std::string computed = pbkdf2_sha256_hex(password, cred.salt_hex, cred.iterations);
+  if (!crypto::equal_constant_time(computed, cred.hash_hex)) return false;
+  std::lock_guard lock(mu_);
+  if (verified_.size() >= kVerifiedCacheLimit) verified_.clear();
+  verified_[cache_key] = true;
+  return true;
+}
+
+KResult<Caller> Authenticator::user_caller(std::string_view header, const std::string& guest_space) {
+  std::string decoded;
+  if (!crypto::base64_decode(trim(header), decoded)) return not_logged_in("Malformed X-Cybozu-Authorization.");
+  const size_t colon = decoded.find(':');
+  if (colon == std::string::npos || colon == 0) return not_logged_in("Malformed X-Cybozu-Authorization.");
+  const std::string login = decoded.substr(0, colon);
+  const std::string_view password = std::string_view(decoded).substr(colon + 1);
+  auto tenant = s_.directory.tenant(options_.tenant_id);
+  if (!tenant) {
+    if (tenant.error().kind() == Kind::kNotFound) return not_logged_in("Login failed.");
+    return fail(tenant.error());
+  }
+  const TenantSettings settings = parse_tenant_settings(tenant->settings_json);
+  auto user = settings.users.find(login);
+  if (user == settings.users.end()) {
+    // Same work as for a known user, so timing does not tell which logins exist.
+    pbkdf2_sha256_hex(password, "unknown-user", Authenticator::kPasswordIterations);
+    return not_logged_in("Login failed.");
+  }
+  if (!password_matches(login, user->second, password)) return not_logged_in("Login failed.");
+  if (!guest_space.empty()) {
+    auto space = settings.guest_spaces.find(guest_space);
+    if (space == settings.guest_spaces.end() ||
+        std::find(space->second.begin(), space->second.end(), login) == space->second.end())
+      return fail(Errc::kPermissionDenied, "Not a member of guest space " + guest_space + ".");
+  }
+  Caller caller;
+  caller.tenant_id = tenant->id;
+  caller.login = login;
+  caller.guest_space_id = guest_space;
+  caller.upload_app = core::Directory::kDefaultApp;
+  return caller;
+}
+
+KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_view app_id, Need need) {
+  const Error not_found(Errc::kAppNotFound, "The app (ID: " + std::string(app_id) + ") not found.");
+  auto app = s_.directory.app(caller.tenant_id, app_id);
+  if (!app) {
+    if (app.error().kind() == Kind::kNotFound) return fail(not_found);
+    return fail(app.error());
+  }
+  if (app->dialect != "kintone") return fail(not_found);
+  AppAccess access{std::move(*app), {}};
+  access.settings = parse_app_settings(access.app.settings_json);
+  const std::string& space = access.settings.guest_space_id;
+  if (space != caller.guest_space_id) {
+    if (!caller.guest_space_id.empty()) return fail(not_found);  // not in the space the path names
+    return fail(Errc::kPermissionDenied, "The app is in guest space " + space + ": use /k/guest/" + space + "/v1/.");
+  }
+  Permissions perms;
+  if (caller.login.empty()) {
+    auto keys = caller.token_keys.find(std::string(app_id));
+    if (keys == caller.token_keys.end())
+      return bad_api_token("No API token of app " + std::string(app_id) + " was sent.");
+    std::string_view list = keys->second;
+    while (!list.empty()) {
+      const size_t comma = list.find(',');
+      perms |= access.settings.token_permissions(list.substr(0, comma));
+      list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    }
+  } else {
+    perms = access.settings.user_permissions(caller.login);
+  }
+  if (!has(perms, need))
+    return fail(Errc::kPermissionDenied, std::string("Missing the permission to ") + need_word(need) + " records of app " +
+                                             std::string(app_id) + ".");
+  return access;
+}
+
+}  // namespace up::dialects::kintone

@@ -1,0 +1,98 @@
+#pragma once
+// Who a kintone request acts as, and what it may do with an app.
+//
+// Credentials (spec/kintone.md §4.2):
+//  - X-Cybozu-API-Token: one or several comma-separated tokens. Each is an
+//    upgate API key bound to one kintone app (ApiKey::app_id); its permissions
+//    are in the app's settings (settings.h). Unknown, disabled or unbound
+//    tokens: GAIA_IA02.
+//  - X-Cybozu-Authorization: base64(login:password) of a user of the kintone
+//    tenant (server option), verified against a salted PBKDF2-HMAC-SHA256 in
+//    the tenant's settings. CB_AU01 on failure.
+//  - Authorization: Basic, required in addition when the server is configured
+//    with one (--kintone-basic-auth); compared in constant time.
+// Guest spaces: a request under /k/guest/{id}/v1/ reaches only apps of that
+// space, and a user must be one of its members; apps of a guest space are
+// reachable only that way.
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "core/types.h"
+#include "dialects/kintone/errors.h"
+#include "dialects/kintone/settings.h"
+
+namespace up::core {
+struct Services;
+}
+
+namespace up::dialects::kintone {
+
+struct Options {
+  std::string tenant_id = "default";  // whose users X-Cybozu-Authorization logs in
+  std::string basic_auth;             // "user:password" of the extra Basic layer; empty: none
+  uint32_t upload_ttl_hours = 72;     // unattached uploads are deleted after this
+  uint64_t max_file_bytes = 1ull << 30;
+};
+
+struct Credentials {
+  std::optional<std::string> api_tokens;     // X-Cybozu-API-Token
+  std::optional<std::string> authorization;  // X-Cybozu-Authorization
+  std::optional<std::string> basic;          // Authorization
+  std::string guest_space_id;                // from the path; empty outside /k/guest/
+};
+
+struct Caller {
+  std::string tenant_id;
+  std::string login;                         // a password user; empty for API tokens
+  std::map<std::string, std::string> token_keys;  // app id -> API key ids ("," joined), tokens only
+  std::string guest_space_id;
+  std::string upload_app;                    // the app file.json stores uploads in
+  std::string name() const;                  // who created/updated a record
+  std::string identity() const;              // the login, or the API key ids: who owns a cursor
+};
+
+// An app the caller may use, with its parsed settings.
+struct AppAccess {
+  App app;
+  AppSettings settings;
+};
+
+enum class Need { kView, kAdd, kEdit, kDelete, kAny };
+
+// Thread-safe; calls block (metadata reads, PBKDF2).
+class Authenticator {
+ public:
+  static constexpr uint32_t kPasswordIterations = 100'000;
+
+  Authenticator(core::Services& services, Options options);
+
+  KResult<Caller> authenticate(const Credentials& credentials);
+  // GAIA_AP01 for unknown apps (and apps of another guest space), CB_NO02 for
+  // missing permissions, GAIA_IA02 when no token of the caller is the app's.
+  KResult<AppAccess> open_app(const Caller& caller, std::string_view app_id, Need need);
+
+  const Options& options() const { return options_; }
+
+ private:
+  KResult<Caller> token_caller(std::string_view header, const std::string& guest_space);
+  KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
+  bool password_matches(const std::string& login, const UserCredential& cred, std::string_view password);
+
+  core::Services& s_;
+  Options options_;
+  std::string pepper_;  // per process: cache keys reveal nothing about passwords
+  std::mutex mu_;
+  std::map<std::string, bool> verified_;  // hash of (login, stored hash, peppered password)
+};
+
+// PBKDF2-HMAC-SHA256 as stored in the tenant settings (for the CLI and tests).
+UserCredential make_user_credential(std::string_view password, uint32_t iterations);
+std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt, uint32_t iterations);
+
+}  // namespace up::dialects::kintone

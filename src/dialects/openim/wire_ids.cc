@@ -1,0 +1,223 @@
+#include "dialects/openim/wire_ids.h"
+
+#include <cctype>
+
+#include <boost/json.hpp>
+
+#include "core/crypto.h"
+
+namespace up::dialects::openim {
+namespace {
+
+namespace json = boost::json;
+
+// Unpadded standard base64 (Go's base64.RawStdEncoding).
+std::string raw_std_base64(std::string_view raw) {
+  std::string s = crypto::base64(raw);
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  return s;
+}
+
+std::string string_member(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+std::optional<int64_t> int_member(const json::object& o, const char* name) {
+  const auto* v = o.if_contains(name);
+  if (!v) return std::nullopt;
+  if (v->is_int64()) return v->as_int64();
+  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->as_uint64());
+  return std::nullopt;
+}
+
+constexpr std::string_view kJwtHeader = R"({"alg":"HS256","typ":"JWT"})";
+
+std::string claims_json(const TokenClaims& c) {
+  json::object o;
+  o["UserID"] = c.user_id;
+  o["PlatformID"] = c.platform_id;
+  o["tid"] = c.tenant_id;
+  o["aid"] = c.app_id;
+  o["kid"] = c.key_id;
+  o["adm"] = c.admin;
+  o["iat"] = c.issued_at;
+  o["nbf"] = c.not_before;
+  o["exp"] = c.expires_at;
+  return json::serialize(o);
+}
+
+}  // namespace
+
+std::string encode_form_id(const FormId& id) {
+  json::object o;
+  o["name"] = id.name;
+  o["size"] = id.size;
+  o["contentType"] = id.content_type;
+  o["group"] = id.group;
+  o["key"] = id.key;
+  return raw_std_base64(json::serialize(o));
+}
+
+Result<FormId> decode_form_id(std::string_view id) {
+  std::string text;
+  if (id.empty() || id.size() > 16 * 1024 || !crypto::base64_decode(id, text))
+    return fail(Errc::kInvalidArgument, "invalid id");
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return fail(Errc::kInvalidArgument, "invalid id");
+  const auto& o = v.as_object();
+  FormId f;
+  f.name = string_member(o, "name");
+  f.content_type = string_member(o, "contentType");
+  f.group = string_member(o, "group");
+  f.key = string_member(o, "key");
+  auto size = int_member(o, "size");
+  if (f.key.empty() || f.name.empty() || !size) return fail(Errc::kInvalidArgument, "invalid id");
+  f.size = *size;
+  return f;
+}
+
+std::string issue_token(const TokenClaims& claims, std::string_view signing_key) {
+  std::string token = crypto::base64url(kJwtHeader, false) + "." + crypto::base64url(claims_json(claims), false);
+  return token + "." + crypto::base64url(crypto::hmac_sha256(signing_key, token), false);
+}
+
+tl::expected<TokenClaims, TokenFault> read_token(std::string_view token) {
+  const auto bad = tl::unexpected(TokenFault::kMalformed);
+  if (token.size() > 4096) return bad;
+  const size_t dot1 = token.find('.');
+  const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return bad;
+  std::string header, payload;
+  if (!crypto::base64_decode(token.substr(0, dot1), header) ||
+      !crypto::base64_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))
+    return bad;
+  boost::system::error_code ec;
+  json::value h = json::parse(header, ec);
+  if (ec || !h.is_object() || string_member(h.as_object(), "alg") != "HS256") return bad;
+  json::value p = json::parse(payload, ec);
+  if (ec || !p.is_object()) return bad;
+  const auto& o = p.as_object();
+  TokenClaims c;
+  c.user_id = string_member(o, "UserID");
+  c.tenant_id = string_member(o, "tid");
+  c.app_id = string_member(o, "aid");
+  c.key_id = string_member(o, "kid");
+  const auto* adm = o.if_contains("adm");
+  c.admin = adm && adm->is_bool() && adm->as_bool();
+  auto platform = int_member(o, "PlatformID");
+  auto iat = int_member(o, "iat"), nbf = int_member(o, "nbf"), exp = int_member(o, "exp");
+  if (c.user_id.empty() || c.tenant_id.empty() || c.app_id.empty() || !platform || !iat || !nbf || !exp)
+    return bad;
+  c.platform_id = static_cast<int>(*platform);
+  c.issued_at = *iat;
+  c.not_before = *nbf;
+  c.expires_at = *exp;
+  return c;
+}
+
+tl::expected<void, TokenFault> verify_token(std::string_view token, const TokenClaims& claims,
+                                            std::string_view signing_key, UnixMs now) {
+  const size_t dot2 = token.rfind('.');
+  if (dot2 == std::string_view::npos) return tl::unexpected(TokenFault::kMalformed);
+  const std::string expected = crypto::base64url(crypto::hmac_sha256(signing_key, token.substr(0, dot2)), false);
+  if (!crypto::equal_constant_time(expected, token.substr(dot2 + 1))) return tl::unexpected(TokenFault::kInvalid);
+  if (now < claims.not_before * 1000) return tl::unexpected(TokenFault::kNotValidYet);
+  if (now >= claims.expires_at * 1000) return tl::unexpected(TokenFault::kExpired);
+  return {};
+}
+
+}  // namespace up::dialects::openim
+
+namespace up::dialects::openim {
+
+std::string access_key_id(std::string_view tenant_id, std::string_view app_id) {
+  std::string hex = crypto::to_hex(std::string(tenant_id) + "/" + std::string(app_id));
+  for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return "UPG" + hex;
+}
+
+bool parse_access_key_id(std::string_view ak, std::string& tenant_id, std::string& app_id) {
+  if (!ak.starts_with("UPG") || ak.size() % 2 == 0 || ak.size() > 3 + 2 * 200) return false;
+  std::string raw;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (size_t i = 3; i + 1 < ak.size(); i += 2) {
+    int hi = nibble(ak[i]), lo = nibble(ak[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    raw.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  const size_t slash = raw.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == raw.size() ||
+      raw.find('/', slash + 1) != std::string::npos)
+    return false;
+  tenant_id = raw.substr(0, slash);
+  app_id = raw.substr(slash + 1);
+  return true;
+}
+
+}  // namespace up::dialects::openim
+
+namespace up::dialects::openim {
+
+std::string encode_upload_id(const MultipartUpload& u, std::string_view signing_key) {
+  json::object o;
+  o["t"] = u.tenant_id;
+  o["a"] = u.app_id;
+  o["u"] = u.user_id;
+  o["h"] = u.hash;
+  o["s"] = u.size;
+  o["p"] = u.part_size;
+  o["e"] = u.expires_at;
+  o["n"] = u.nonce;
+  const std::string payload = crypto::base64url(json::serialize(o), false);
+  return payload + "." + crypto::base64url(crypto::hmac_sha256(signing_key, payload), false);
+}
+
+Result<MultipartUpload> read_upload_id(std::string_view id) {
+  const auto bad = fail(Errc::kInvalidArgument, "invalid uploadID");
+  const size_t dot = id.find('.');
+  if (id.size() > 4096 || dot == std::string_view::npos || id.find('.', dot + 1) != std::string_view::npos) return bad;
+  std::string text;
+  if (!crypto::base64_decode(id.substr(0, dot), text)) return bad;
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return bad;
+  const auto& o = v.as_object();
+  MultipartUpload u;
+  u.tenant_id = string_member(o, "t");
+  u.app_id = string_member(o, "a");
+  u.user_id = string_member(o, "u");
+  u.hash = string_member(o, "h");
+  u.nonce = string_member(o, "n");
+  auto size = int_member(o, "s"), part = int_member(o, "p"), exp = int_member(o, "e");
+  if (u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || !size || !part || !exp || *size <= 0 ||
+      *part <= 0 || *size / *part >= 100'000)
+    return bad;
+  u.size = *size;
+  u.part_size = *part;
+  u.expires_at = *exp;
+  return u;
+}
+
+Status verify_upload_id(std::string_view id, std::string_view signing_key) {
+  const size_t dot = id.find('.');
+  if (dot == std::string_view::npos) return fail(Errc::kGrantInvalid, "invalid uploadID");
+  const std::string expected = crypto::base64url(crypto::hmac_sha256(signing_key, id.substr(0, dot)), false);
+  if (!crypto::equal_constant_time(expected, id.substr(dot + 1))) return fail(Errc::kGrantInvalid, "invalid uploadID");
+  return ok();
+}
+
+std::string part_signature(std::string_view signing_key, std::string_view upload_id, int64_t part_number,
+                           int64_t expires_unix_s) {
+  std::string msg(upload_id);
+  msg += "\n" + std::to_string(part_number) + "\n" + std::to_string(expires_unix_s);
+  return crypto::to_hex(crypto::hmac_sha256(signing_key, msg));
+}
+
+}  // namespace up::dialects::openim
