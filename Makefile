@@ -9,7 +9,7 @@ export CCACHE_BASEDIR ?= $(CURDIR)
 export CCACHE_NOHASHDIR ?= 1
 export CCACHE_MAXSIZE ?= 20G
 
-.PHONY: all deps compat-deps configure build run test test-sanitize bench clean
+.PHONY: all deps compat-deps configure build run test test-sanitize lint bench clean
 
 all: build
 
@@ -49,6 +49,11 @@ FUZZ_SECONDS ?= 60
 .PHONY: fuzz
 fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
+
+# clang-format-14 and clang-tidy-14 over the sources (.clang-format, .clang-tidy);
+# any finding fails. See docs/quality.md.
+lint: configure
+	JOBS=$(JOBS) bash scripts/lint.sh
 
 bench: build
 	bash bench/run.sh

@@ -38,10 +38,10 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-constexpr size_t kChunk = 256 * 1024;         // one send() of body bytes
-constexpr size_t kReadChunk = 64 * 1024;      // one recv() of response bytes
-constexpr size_t kMaxHead = 64 * 1024;        // response head larger than this is an error
-constexpr size_t kErrorSnippet = 300;         // bytes of an error body kept for printing
+constexpr size_t kChunk = 256 * 1024;     // one send() of body bytes
+constexpr size_t kReadChunk = 64 * 1024;  // one recv() of response bytes
+constexpr size_t kMaxHead = 64 * 1024;    // response head larger than this is an error
+constexpr size_t kErrorSnippet = 300;     // bytes of an error body kept for printing
 constexpr int kMaxPrintedErrors = 20;
 
 struct options {
@@ -169,8 +169,10 @@ options parse_args(int argc, char** argv) {
     else if (a == "--method") o.method = next();
     else if (a == "--header" || a == "-H") o.headers.push_back(next());
     else if (a == "--size") o.size = parse_u64("--size", next());
-    else if (a == "--concurrency" || a == "-c") o.concurrency = static_cast<int>(parse_u64("--concurrency", next()));
-    else if (a == "--requests-per-conn" || a == "-n") o.requests_per_conn = parse_u64("--requests-per-conn", next());
+    else if (a == "--concurrency" || a == "-c")
+      o.concurrency = static_cast<int>(parse_u64("--concurrency", next()));
+    else if (a == "--requests-per-conn" || a == "-n")
+      o.requests_per_conn = parse_u64("--requests-per-conn", next());
     else if (a == "--duration" || a == "-d") o.duration_s = parse_double("--duration", next());
     else if (a == "--unique-path") o.unique_path = true;
     else if (a == "--max-seconds") o.max_seconds = parse_double("--max-seconds", next());
@@ -189,7 +191,8 @@ options parse_args(int argc, char** argv) {
   if (o.url.empty()) usage("--url is required");
   if (o.method != "PUT" && o.method != "POST") usage("--method must be PUT or POST");
   if (o.concurrency < 1 || o.concurrency > 4096) usage("--concurrency must be 1-4096");
-  if (o.requests_per_conn && o.duration_s) usage("give --requests-per-conn or --duration, not both");
+  if (o.requests_per_conn && o.duration_s)
+    usage("give --requests-per-conn or --duration, not both");
   if (!o.requests_per_conn && !o.duration_s) o.requests_per_conn = 1;
   if (o.requests_per_conn && *o.requests_per_conn == 0) usage("--requests-per-conn must be >= 1");
   for (auto& h : o.headers) {
@@ -217,13 +220,15 @@ std::vector<char> make_pattern() {
 }
 
 bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return std::tolower(x) == std::tolower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(x) == std::tolower(y);
+         });
 }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -234,13 +239,14 @@ struct io_error {
 
 struct response {
   int status = 0;
-  bool close = false;     // server asked to close, or body ran to EOF
-  std::string snippet;    // first bytes of the body, for error messages
+  bool close = false;   // server asked to close, or body ran to EOF
+  std::string snippet;  // first bytes of the body, for error messages
 };
 
 class connection {
  public:
-  connection(const options& o, steady::time_point hard_deadline) : o_(o), deadline_(hard_deadline) {}
+  connection(const options& o, steady::time_point hard_deadline)
+      : o_(o), deadline_(hard_deadline) {}
   ~connection() { close(); }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -259,7 +265,8 @@ class connection {
     fd_ = ::socket(o_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw io_error{std::string("socket: ") + std::strerror(errno)};
     int one = 1;
-    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small requests must not wait on Nagle
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one,
+                 sizeof one);  // small requests must not wait on Nagle
     if (::connect(fd_, reinterpret_cast<const sockaddr*>(&o_.addr), o_.addr_len) < 0) {
       if (errno != EINPROGRESS) throw io_error{std::string("connect: ") + std::strerror(errno)};
       wait(POLLOUT);
@@ -280,7 +287,8 @@ class connection {
     while (head_off < head.size() || sent < size) {
       iovec iov[2];
       int n = 0;
-      if (head_off < head.size()) iov[n++] = {const_cast<char*>(head.data()) + head_off, head.size() - head_off};
+      if (head_off < head.size())
+        iov[n++] = {const_cast<char*>(head.data()) + head_off, head.size() - head_off};
       if (sent < size) {
         size_t off = static_cast<size_t>(sent % pattern.size());
         size_t len = static_cast<size_t>(std::min<uint64_t>(size - sent, pattern.size() - off));
@@ -326,7 +334,8 @@ class connection {
       if (rc > 0) {
         // On POLLERR/POLLHUP report every asked event ready: the caller's next
         // send/recv then surfaces the real error or EOF.
-        if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) return static_cast<short>(pfd.revents | events);
+        if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))
+          return static_cast<short>(pfd.revents | events);
         return pfd.revents;
       }
     }
@@ -398,7 +407,8 @@ class connection {
     if (!status_line.starts_with("HTTP/1.") || status_line.size() < 12 || status_line[8] != ' ')
       throw io_error{"bad status line: " + status_line.substr(0, 80)};
     r.status = std::atoi(status_line.c_str() + 9);
-    if (r.status < 100 || r.status > 999) throw io_error{"bad status code: " + status_line.substr(0, 80)};
+    if (r.status < 100 || r.status > 999)
+      throw io_error{"bad status code: " + status_line.substr(0, 80)};
     const bool http10 = status_line[7] == '0';
     r.close = http10;
 
@@ -432,7 +442,8 @@ class connection {
       }
     }
 
-    if ((r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304) return r;  // no body
+    if ((r.status >= 100 && r.status < 200) || r.status == 204 || r.status == 304)
+      return r;  // no body
     if (chunked) {
       for (;;) {
         std::string size_line = read_line();
@@ -453,7 +464,8 @@ class connection {
       // No framing: the body runs to EOF, and the connection is done.
       for (;;) {
         auto a = avail();
-        if (r.snippet.size() < kErrorSnippet) r.snippet.append(a.substr(0, kErrorSnippet - r.snippet.size()));
+        if (r.snippet.size() < kErrorSnippet)
+          r.snippet.append(a.substr(0, kErrorSnippet - r.snippet.size()));
         pos_ = buf_.size();
         if (!fill()) break;
       }
@@ -499,7 +511,7 @@ std::string form_body(const std::string& token, uint64_t size, const std::vector
 struct worker_result {
   uint64_t ok = 0;
   uint64_t errors = 0;
-  uint64_t bytes = 0;               // body bytes of successful requests
+  uint64_t bytes = 0;                // body bytes of successful requests
   std::vector<double> latencies_ms;  // successful requests only
   steady::time_point last_done{};
 };
@@ -526,8 +538,9 @@ std::string target_for(const options& o, int conn, uint64_t i) {
   return path + id + query;
 }
 
-void run_worker(const options& o, int conn, const std::vector<char>& pattern, steady::time_point start,
-                steady::time_point hard_deadline, shared_state& st, worker_result& out) {
+void run_worker(const options& o, int conn, const std::vector<char>& pattern,
+                steady::time_point start, steady::time_point hard_deadline, shared_state& st,
+                worker_result& out) {
   connection c(o, hard_deadline);
   std::string fixed_headers = "Host: " + o.host_header + "\r\nUser-Agent: upgate_load\r\n";
   bool has_ct = false;
@@ -540,9 +553,9 @@ void run_worker(const options& o, int conn, const std::vector<char>& pattern, st
   else if (!has_ct) fixed_headers += "Content-Type: application/octet-stream\r\n";
   if (!whole_body) fixed_headers += "Content-Length: " + std::to_string(o.size) + "\r\n\r\n";
 
-  const auto soft_end = o.duration_s
-                            ? start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(*o.duration_s))
-                            : steady::time_point::max();
+  const auto soft_end = o.duration_s ? start + std::chrono::duration_cast<steady::duration>(
+                                                   std::chrono::duration<double>(*o.duration_s))
+                                     : steady::time_point::max();
   for (uint64_t i = 0;; ++i) {
     if (o.requests_per_conn && i >= *o.requests_per_conn) break;
     if (o.duration_s && steady::now() >= soft_end) break;
@@ -583,8 +596,8 @@ void run_worker(const options& o, int conn, const std::vector<char>& pattern, st
         for (auto& ch : body)
           if (ch == '\n' || ch == '\r') ch = ' ';
         report_error(st, conn,
-                     "HTTP " + std::to_string(r.status) + (complete ? "" : " (answered before the body was sent)") +
-                         ": " + body);
+                     "HTTP " + std::to_string(r.status) +
+                         (complete ? "" : " (answered before the body was sent)") + ": " + body);
       }
       if (r.close || !complete) c.close();
     } catch (const io_error& e) {
@@ -614,15 +627,15 @@ int main(int argc, char** argv) {
   const std::vector<char> pattern = make_pattern();
 
   const auto start = steady::now();
-  const auto hard_deadline =
-      start + std::chrono::duration_cast<steady::duration>(std::chrono::duration<double>(o.max_seconds));
+  const auto hard_deadline = start + std::chrono::duration_cast<steady::duration>(
+                                         std::chrono::duration<double>(o.max_seconds));
   shared_state st;
   std::vector<worker_result> results(static_cast<size_t>(o.concurrency));
   std::vector<std::thread> threads;
   threads.reserve(results.size());
   for (int i = 0; i < o.concurrency; ++i)
-    threads.emplace_back(run_worker, std::cref(o), i, std::cref(pattern), start, hard_deadline, std::ref(st),
-                         std::ref(results[static_cast<size_t>(i)]));
+    threads.emplace_back(run_worker, std::cref(o), i, std::cref(pattern), start, hard_deadline,
+                         std::ref(st), std::ref(results[static_cast<size_t>(i)]));
   for (auto& t : threads) t.join();
   auto end = steady::now();
   // Elapsed runs to the last completed request, not to thread teardown.
@@ -642,17 +655,19 @@ int main(int argc, char** argv) {
   const double elapsed = std::chrono::duration<double>(end - start).count();
   const double mibps = elapsed > 0 ? static_cast<double>(bytes) / 1048576.0 / elapsed : 0;
   const double rps = elapsed > 0 ? static_cast<double>(ok) / elapsed : 0;
-  const double p50 = percentile(lat, 50), p99 = percentile(lat, 99), max = lat.empty() ? 0 : lat.back();
+  const double p50 = percentile(lat, 50), p99 = percentile(lat, 99),
+               max = lat.empty() ? 0 : lat.back();
 
-  std::printf("target:      %s %s (%d conn, %" PRIu64 " B body)\n", o.method.c_str(), o.url.c_str(), o.concurrency,
-              o.size);
+  std::printf("target:      %s %s (%d conn, %" PRIu64 " B body)\n", o.method.c_str(), o.url.c_str(),
+              o.concurrency, o.size);
   std::printf("requests:    %" PRIu64 " ok, %" PRIu64 " errors\n", ok, errors);
   std::printf("bytes:       %" PRIu64 " (request bodies of ok requests)\n", bytes);
   std::printf("elapsed:     %.3f s\n", elapsed);
   std::printf("throughput:  %.1f MiB/s (MiB = 2^20 bytes)\n", mibps);
   std::printf("rate:        %.1f requests/s\n", rps);
-  std::printf("latency:     p50 %.3f ms, p99 %.3f ms, max %.3f ms (request start to full response)\n", p50, p99,
-              max);
+  std::printf(
+      "latency:     p50 %.3f ms, p99 %.3f ms, max %.3f ms (request start to full response)\n", p50,
+      p99, max);
   std::printf("RESULT name=%s requests=%" PRIu64 " errors=%" PRIu64 " bytes=%" PRIu64
               " elapsed_s=%.3f mibps=%.2f rps=%.2f p50_ms=%.3f p99_ms=%.3f max_ms=%.3f\n",
               o.name.c_str(), ok, errors, bytes, elapsed, mibps, rps, p50, p99, max);

@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <cstdlib>
 
-#define FUZZ_CHECK(cond, what)                                                   \
-  do {                                                                           \
-    if (!(cond)) {                                                               \
-      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__, \
-                   __LINE__, what, #cond);                                       \
-      std::abort();                                                              \
-    }                                                                            \
+#define FUZZ_CHECK(cond, what)                                                                   \
+  do {                                                                                           \
+    if (!(cond)) {                                                                               \
+      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  (%s)\n", __FILE__, __LINE__, what, \
+                   #cond);                                                                       \
+      std::abort();                                                                              \
+    }                                                                                            \
   } while (0)

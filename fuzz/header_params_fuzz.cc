@@ -72,7 +72,8 @@ void check_media_type(std::string_view v) {
   FUZZ_CHECK(m.size() <= v.size(), "media_type longer than its input");
   FUZZ_CHECK(m.find(';') == std::string::npos, "media_type holds ';'");
   for (char c : m) FUZZ_CHECK(!(c >= 'A' && c <= 'Z'), "media_type not lower-cased");
-  FUZZ_CHECK(m.empty() || (!h::is_ows(m.front()) && !h::is_ows(m.back())), "media_type not trimmed");
+  FUZZ_CHECK(m.empty() || (!h::is_ows(m.front()) && !h::is_ows(m.back())),
+             "media_type not trimmed");
 }
 
 void check_boundary(std::string_view v) {
@@ -160,7 +161,8 @@ void check_format(std::string_view v) {
   for (size_t i = 0; i < encoded.size(); ++i) {
     const char c = encoded[i];
     if (c == '%') {
-      FUZZ_CHECK(i + 2 < encoded.size() && std::isxdigit(static_cast<unsigned char>(encoded[i + 1])) &&
+      FUZZ_CHECK(i + 2 < encoded.size() &&
+                     std::isxdigit(static_cast<unsigned char>(encoded[i + 1])) &&
                      std::isxdigit(static_cast<unsigned char>(encoded[i + 2])),
                  "bad escape in filename*");
       i += 2;
@@ -174,7 +176,8 @@ void check_format(std::string_view v) {
   FUZZ_CHECK(decoded && *decoded == v, "filename* does not decode to the name");
 
   auto back = h::parse_content_disposition(out);
-  FUZZ_CHECK(back && back->type == "attachment" && back->has_filename, "formatted value not parsed");
+  FUZZ_CHECK(back && back->type == "attachment" && back->has_filename,
+             "formatted value not parsed");
   if (up::valid_utf8(v)) FUZZ_CHECK(back->filename == v, "formatted UTF-8 name not recovered");
   else FUZZ_CHECK(back->filename == fallback, "invalid UTF-8 name: fallback not used");
 }
@@ -190,7 +193,9 @@ void check_range_result(const up::Result<std::optional<h::ByteRange>>& r, uint64
   FUZZ_CHECK(br.length() >= 1 && br.length() <= size, "range length");
 }
 
-std::string with_ows(std::string_view s, bool yes) { return yes ? " \t" + std::string(s) + " " : std::string(s); }
+std::string with_ows(std::string_view s, bool yes) {
+  return yes ? " \t" + std::string(s) + " " : std::string(s);
+}
 
 // A well-formed single range, resolved by RFC 9110 §14.1.2.
 void check_written_range(uint64_t a, uint64_t b, uint64_t size, unsigned form) {
@@ -204,7 +209,8 @@ void check_written_range(uint64_t a, uint64_t b, uint64_t size, unsigned form) {
   };
   switch (form & 3) {
     case 0: {  // a-b
-      auto r = h::parse_range(unit + "=" + with_ows(std::to_string(a), ows) + "-" + std::to_string(b), size);
+      auto r = h::parse_range(
+          unit + "=" + with_ows(std::to_string(a), ows) + "-" + std::to_string(b), size);
       bool bad = b >= a && a >= size;
       Out want = (b < a || bad) ? Out{} : Out{h::ByteRange{a, std::min(b, size - 1)}};
       FUZZ_CHECK(same(r, bad, want), "bytes=a-b misresolved");
@@ -213,7 +219,8 @@ void check_written_range(uint64_t a, uint64_t b, uint64_t size, unsigned form) {
     case 1: {  // a-
       auto r = h::parse_range(with_ows(unit + "=" + std::to_string(a) + "-", ows), size);
       bool bad = a >= size;
-      FUZZ_CHECK(same(r, bad, bad ? Out{} : Out{h::ByteRange{a, size - 1}}), "bytes=a- misresolved");
+      FUZZ_CHECK(same(r, bad, bad ? Out{} : Out{h::ByteRange{a, size - 1}}),
+                 "bytes=a- misresolved");
       break;
     }
     default: {  // -n
@@ -277,7 +284,8 @@ void check_path(std::string_view v) {
   for (size_t max_len : {size_t{1}, size_t{8}, size_t{128}}) {
     bool want = !v.empty() && v.size() <= max_len;
     for (char c : v)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') want = false;
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+        want = false;
     FUZZ_CHECK(h::plain_token(v, max_len) == want, "plain_token disagrees with its definition");
   }
 }

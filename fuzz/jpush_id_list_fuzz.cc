@@ -91,7 +91,8 @@ Reference reference(std::string_view data) {
     }
     for (size_t i = 0; i < line.size();) {
       const uint32_t cp = next_code_point(line, i);
-      if (!(cp < 0x80 && blank(static_cast<char>(cp))) && (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))) {
+      if (!(cp < 0x80 && blank(static_cast<char>(cp))) &&
+          (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))) {
         r.line = line_no;
         return r;
       }

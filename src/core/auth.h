@@ -64,7 +64,11 @@ class AuthService {
   meta::MetaStore& meta_;
   const Clock& clock_;
   std::mutex mu_;
-  struct Cached { Principal principal; std::string secret_sha256; UnixMs at; };
+  struct Cached {
+    Principal principal;
+    std::string secret_sha256;
+    UnixMs at;
+  };
   std::map<std::string, Cached, std::less<>> cache_;  // by key id
 };
 

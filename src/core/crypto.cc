@@ -101,17 +101,24 @@ std::string encode(std::string_view raw, bool url, bool pad) {
     out.push_back(c);
   };
   for (; i + 3 <= raw.size(); i += 3) {
-    unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 | (unsigned char)raw[i + 2];
-    put(v >> 18); put(v >> 12); put(v >> 6); put(v);
+    unsigned v =
+        (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 | (unsigned char)raw[i + 2];
+    put(v >> 18);
+    put(v >> 12);
+    put(v >> 6);
+    put(v);
   }
   size_t rest = raw.size() - i;
   if (rest == 1) {
     unsigned v = (unsigned char)raw[i] << 16;
-    put(v >> 18); put(v >> 12);
+    put(v >> 18);
+    put(v >> 12);
     if (pad) out += "==";
   } else if (rest == 2) {
     unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8;
-    put(v >> 18); put(v >> 12); put(v >> 6);
+    put(v >> 18);
+    put(v >> 12);
+    put(v >> 6);
     if (pad) out += "=";
   }
   return out;

@@ -26,9 +26,9 @@ class Digest {
   std::unique_ptr<Impl> impl_;
 };
 
-std::string sha256(std::string_view data);  // raw 32 bytes
-std::string sha1(std::string_view data);    // raw 20 bytes
-std::string md5(std::string_view data);     // raw 16 bytes
+std::string sha256(std::string_view data);                             // raw 32 bytes
+std::string sha1(std::string_view data);                               // raw 20 bytes
+std::string md5(std::string_view data);                                // raw 16 bytes
 std::string hmac_sha1(std::string_view key, std::string_view data);    // raw 20 bytes
 std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32 bytes
 
@@ -36,8 +36,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data);  // raw 32
 bool equal_constant_time(std::string_view a, std::string_view b);
 
 std::string to_hex(std::string_view raw);
-std::string base64(std::string_view raw);                 // standard, padded
-std::string base64url(std::string_view raw, bool pad);   // '-' '_'
+std::string base64(std::string_view raw);               // standard, padded
+std::string base64url(std::string_view raw, bool pad);  // '-' '_'
 // Accepts standard and url-safe alphabets, padded or not; nullopt-like empty+false on error.
 bool base64_decode(std::string_view in, std::string& out);
 

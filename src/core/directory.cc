@@ -20,9 +20,11 @@ std::string app_cache_key(std::string_view tenant_id, std::string_view app_id) {
 
 bool valid_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
+  // "." and ".." would read as path segments in every URL that names the id.
+  if (id == "." || id == "..") return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -32,7 +34,8 @@ Directory::Directory(meta::MetaStore& meta, const Clock& clock, uint64_t default
     : meta_(meta), clock_(clock), default_max_object_bytes_(default_max_object_bytes) {}
 
 Result<Tenant> Directory::create_tenant(std::string id, std::string name) {
-  if (!valid_id(id)) return fail(Errc::kBadName, "tenant id must be 1-64 of [A-Za-z0-9._-]");
+  if (!valid_id(id))
+    return fail(Errc::kBadName, "tenant id must be 1-64 of [A-Za-z0-9._-], not . or ..");
   Tenant t;
   t.id = std::move(id);
   t.name = name.empty() ? t.id : std::move(name);
@@ -72,7 +75,8 @@ Status Directory::update_tenant(const Tenant& t) {
 }
 
 Result<App> Directory::create_app(App app) {
-  if (!valid_id(app.id)) return fail(Errc::kBadName, "app id must be 1-64 of [A-Za-z0-9._-]");
+  if (!valid_id(app.id))
+    return fail(Errc::kBadName, "app id must be 1-64 of [A-Za-z0-9._-], not . or ..");
   UP_TRY(tenant(app.tenant_id));
   if (app.name.empty()) app.name = app.id;
   if (app.dialect.empty()) app.dialect = "native";
@@ -98,6 +102,7 @@ Result<App> Directory::app(std::string_view tenant_id, std::string_view app_id) 
 }
 
 Result<std::vector<App>> Directory::apps(std::string_view tenant_id) {
+  UP_TRY(tenant(tenant_id));  // an unknown tenant is not one without apps
   return meta_.list_apps(tenant_id);
 }
 
@@ -129,7 +134,8 @@ bool Directory::origin_allowed(std::string_view origin) {
     lock.unlock();
     std::vector<std::string> origins;
     if (auto all = meta_.list_tenants()) {
-      for (auto& t : *all) origins.insert(origins.end(), t.cors_origins.begin(), t.cors_origins.end());
+      for (auto& t : *all)
+        origins.insert(origins.end(), t.cors_origins.begin(), t.cors_origins.end());
     }
     lock.lock();
     origins_ = std::move(origins);

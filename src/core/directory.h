@@ -58,8 +58,14 @@ class Directory {
   const Clock& clock_;
   uint64_t default_max_object_bytes_;
   std::mutex mu_;
-  struct CachedTenant { Tenant value; UnixMs at; };
-  struct CachedApp { App value; UnixMs at; };
+  struct CachedTenant {
+    Tenant value;
+    UnixMs at;
+  };
+  struct CachedApp {
+    App value;
+    UnixMs at;
+  };
   std::map<std::string, CachedTenant, std::less<>> tenants_;
   std::map<std::string, CachedApp, std::less<>> apps_;  // key: tenant + '\0' + app
   std::vector<std::string> origins_;

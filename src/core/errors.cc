@@ -5,8 +5,7 @@ namespace up {
 Kind kind_of(Errc code) {
   switch (code) {
 #define UP_X(name, number, kind, msg) \
-  case Errc::name:                    \
-    return Kind::kind;
+  case Errc::name: return Kind::kind;
     UP_ERROR_CATALOGUE(UP_X)
 #undef UP_X
   }
@@ -16,8 +15,7 @@ Kind kind_of(Errc code) {
 std::string_view default_message(Errc code) {
   switch (code) {
 #define UP_X(name, number, kind, msg) \
-  case Errc::name:                    \
-    return msg;
+  case Errc::name: return msg;
     UP_ERROR_CATALOGUE(UP_X)
 #undef UP_X
   }
@@ -27,8 +25,7 @@ std::string_view default_message(Errc code) {
 std::string_view name_of(Errc code) {
   switch (code) {
 #define UP_X(name, number, kind, msg) \
-  case Errc::name:                    \
-    return #name;
+  case Errc::name: return #name;
     UP_ERROR_CATALOGUE(UP_X)
 #undef UP_X
   }

@@ -27,7 +27,10 @@ class RateLimiter {
   RateDecision hit(std::string_view key, uint32_t limit, UnixMs window_ms);
 
  private:
-  struct Window { UnixMs start = 0; uint32_t count = 0; };
+  struct Window {
+    UnixMs start = 0;
+    uint32_t count = 0;
+  };
   const Clock& clock_;
   std::mutex mu_;
   std::unordered_map<std::string, Window> windows_;

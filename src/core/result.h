@@ -40,7 +40,7 @@ inline Status ok() { return {}; }
 }  // namespace up
 
 // Propagates an error: `UP_TRY(writer->append(buf));`
-#define UP_TRY(expr)                                            \
-  do {                                                          \
+#define UP_TRY(expr)                                                                          \
+  do {                                                                                        \
     if (auto up_try_r_ = (expr); !up_try_r_) return ::up::fail(std::move(up_try_r_.error())); \
   } while (0)

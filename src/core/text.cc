@@ -37,6 +37,14 @@ bool acceptable_file_name(std::string_view name) {
   if (name.empty() || name.size() > 1024 || !valid_utf8(name)) return false;
   for (unsigned char c : name)
     if (c < 0x20 || c == 0x7f) return false;
+  // A ".." segment: harmless here, but a client that saves a download under
+  // its name would write outside its folder.
+  size_t start = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i < name.size() && name[i] != '/' && name[i] != '\\') continue;
+    if (name.substr(start, i - start) == "..") return false;
+    start = i + 1;
+  }
   return true;
 }
 

@@ -11,7 +11,7 @@ namespace {
 
 constexpr uint64_t kQetagBlock = 4 * 1024 * 1024;
 
-std::string finish_qetag(std::string block_digests, bool single_block) {
+std::string finish_qetag(const std::string& block_digests, bool single_block) {
   // One block: 0x16 + sha1(data); more: 0x96 + sha1(concatenated block sha1s).
   std::string raw;
   if (single_block) {
@@ -27,13 +27,8 @@ std::string finish_qetag(std::string block_digests, bool single_block) {
 Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
                storage::BlobWriterPtr writer, storage::BlobStore& blobs, meta::MetaStore& meta,
                const Clock& clock)
-    : spec_(std::move(spec)),
-      quota_(quota),
-      locator_(std::move(locator)),
-      writer_(std::move(writer)),
-      blobs_(blobs),
-      meta_(meta),
-      clock_(clock) {
+    : spec_(std::move(spec)), quota_(quota), locator_(std::move(locator)),
+      writer_(std::move(writer)), blobs_(blobs), meta_(meta), clock_(clock) {
   limit_ = quota_.max_object_bytes;
   if (spec_.max_bytes) limit_ = std::min(limit_, *spec_.max_bytes);
   if (spec_.want_md5) md5_.emplace(crypto::Digest::Algo::kMd5);
@@ -103,7 +98,8 @@ Result<Object> Upload::commit() {
   opts.app_max_bytes = quota_.app_max_bytes;
   opts.app_max_objects = quota_.app_max_objects;
   if (spec_.max_app_objects)
-    opts.app_max_objects = std::min(opts.app_max_objects.value_or(UINT64_MAX), *spec_.max_app_objects);
+    opts.app_max_objects =
+        std::min(opts.app_max_objects.value_or(UINT64_MAX), *spec_.max_app_objects);
   opts.tenant_max_bytes = quota_.tenant_max_bytes;
   opts.tenant_max_objects = quota_.tenant_max_objects;
   opts.now = clock_.now();
@@ -116,8 +112,8 @@ Result<Object> Upload::commit() {
   return o;
 }
 
-UploadService::UploadService(Directory& directory, meta::MetaStore& meta,
-                             storage::BlobStore& blobs, const Clock& clock)
+UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
+                             const Clock& clock)
     : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock) {}
 
 Result<UploadPtr> UploadService::begin(UploadSpec spec) {
@@ -143,7 +139,7 @@ std::string qiniu_etag(std::string_view data) {
     off += kQetagBlock;
   } while (off < data.size());
   const bool single = digests.size() == 20;
-  return finish_qetag(std::move(digests), single);
+  return finish_qetag(digests, single);
 }
 
 }  // namespace up::core

@@ -30,7 +30,7 @@ struct UploadSpec {
   std::string content_type = "application/octet-stream";
   std::optional<uint64_t> declared_size;  // Content-Length when known: checked up front
   uint64_t min_bytes = 0;
-  std::optional<uint64_t> max_bytes;  // tighter than the app's limit (a grant's bound)
+  std::optional<uint64_t> max_bytes;        // tighter than the app's limit (a grant's bound)
   std::optional<uint64_t> max_app_objects;  // tighter than the app's quota (a dialect's rule)
   ObjectState state = ObjectState::kStored;
   std::optional<UnixMs> expires_at;

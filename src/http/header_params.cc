@@ -153,11 +153,19 @@ size_t utf8_sequence_length(std::string_view s) {
 bool is_attr_char(unsigned char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '!': case '#': case '$': case '&': case '+': case '-':
-    case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
+    case '!':
+    case '#':
+    case '$':
+    case '&':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~': return true;
+    default: return false;
   }
 }
 
@@ -199,12 +207,11 @@ std::string media_type(std::string_view content_type) {
 
 std::optional<std::string> header_param(std::string_view header_value, std::string_view name) {
   std::optional<std::string> found;
-  for_each_param(params_of(header_value), Quoting::kHttp,
-                 [&](std::string_view n, std::string&& v) {
-                   if (!iequals(n, name)) return true;
-                   found = std::move(v);
-                   return false;
-                 });
+  for_each_param(params_of(header_value), Quoting::kHttp, [&](std::string_view n, std::string&& v) {
+    if (!iequals(n, name)) return true;
+    found = std::move(v);
+    return false;
+  });
   return found;
 }
 
@@ -219,7 +226,8 @@ Result<std::string> multipart_boundary(std::string_view content_type) {
   // RFC 2046 allows fewer characters; real clients stay within them, but only
   // what would break the parser (CR, LF, other controls, non-ASCII) is refused.
   for (unsigned char c : *boundary)
-    if (c < 0x20 || c >= 0x7f) return fail(Errc::kBadMultipart, "invalid character in multipart boundary");
+    if (c < 0x20 || c >= 0x7f)
+      return fail(Errc::kBadMultipart, "invalid character in multipart boundary");
   return std::move(*boundary);
 }
 
@@ -266,7 +274,8 @@ std::string format_content_disposition(std::string_view disposition, std::string
   for (size_t i = 0; i < filename.size();) {
     const auto c = static_cast<unsigned char>(filename[i]);
     const size_t len = utf8_sequence_length(filename.substr(i));
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%') fallback += static_cast<char>(c);
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%')
+      fallback += static_cast<char>(c);
     else fallback += '_';
     // Invalid bytes are encoded one by one, valid sequences byte-wise as well.
     const size_t step = len == 0 ? 1 : len;
@@ -293,7 +302,8 @@ Result<std::optional<ByteRange>> parse_range(std::string_view value, uint64_t si
   using Out = std::optional<ByteRange>;
   value = trim_ows(value);
   const size_t eq = value.find('=');
-  if (eq == std::string_view::npos || !iequals(trim_ows(value.substr(0, eq)), "bytes")) return Out{};
+  if (eq == std::string_view::npos || !iequals(trim_ows(value.substr(0, eq)), "bytes"))
+    return Out{};
   const std::string_view spec = trim_ows(value.substr(eq + 1));
   if (spec.find(',') != std::string_view::npos) return Out{};  // multiple ranges: send it all
   const size_t dash = spec.find('-');
@@ -330,8 +340,7 @@ Result<std::string> percent_decode(std::string_view s) {
       out += s[i];
       continue;
     }
-    if (i + 2 >= s.size())
-      return fail(Errc::kInvalidArgument, "truncated percent escape");
+    if (i + 2 >= s.size()) return fail(Errc::kInvalidArgument, "truncated percent escape");
     const int hi = hex_value(s[i + 1]);
     const int lo = hex_value(s[i + 2]);
     if (hi < 0 || lo < 0) return fail(Errc::kInvalidArgument, "invalid percent escape");

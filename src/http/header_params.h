@@ -14,7 +14,7 @@ namespace up::http {
 
 // Header-text basics shared by the parsers here and in multipart.cc.
 inline bool is_ows(char c) { return c == ' ' || c == '\t'; }
-std::string_view trim_ows(std::string_view s);       // optional white space at both ends
+std::string_view trim_ows(std::string_view s);  // optional white space at both ends
 std::string to_lower_ascii(std::string_view s);
 
 // From a Content-Type value: the media type (lower-cased, no params) and the
@@ -27,9 +27,10 @@ std::optional<std::string> header_param(std::string_view header_value, std::stri
 Result<std::string> multipart_boundary(std::string_view content_type);
 
 struct ContentDisposition {
-  std::string type;      // "form-data", "attachment", ... lower-cased
+  std::string type;  // "form-data", "attachment", ... lower-cased
   std::string name;
-  std::string filename;  // filename* (RFC 5987, UTF-8 or ISO-8859-1 decoded to UTF-8) wins over filename
+  std::string
+      filename;  // filename* (RFC 5987, UTF-8 or ISO-8859-1 decoded to UTF-8) wins over filename
   bool has_filename = false;
 };
 // Parses a part's Content-Disposition. Quoted `filename` values are taken as raw

@@ -13,7 +13,7 @@ tl::unexpected<Error> bad(std::string message) {
 
 }  // namespace
 
-MultipartParser::MultipartParser(std::string boundary, MultipartLimits limits)
+MultipartParser::MultipartParser(const std::string& boundary, MultipartLimits limits)
     : delimiter_("\r\n--" + boundary), limits_(limits) {
   // scan() relies on '\r' appearing in the delimiter only at index 0, so a kept
   // partial match never hides the start of another one.
@@ -101,7 +101,8 @@ Status MultipartParser::run(std::string_view data, MultipartSink& sink) {
         const size_t take = nl == std::string_view::npos ? data.size() : nl + 1;
         header_bytes_ += take;
         if (header_bytes_ > limits_.max_part_header_bytes)
-          return bad("part headers over " + std::to_string(limits_.max_part_header_bytes) + " bytes");
+          return bad("part headers over " + std::to_string(limits_.max_part_header_bytes) +
+                     " bytes");
         if (nl == std::string_view::npos) {
           pending_.append(data);
           data = {};
@@ -119,10 +120,8 @@ Status MultipartParser::run(std::string_view data, MultipartSink& sink) {
         if (!st) return st;
         break;
       }
-      case State::kEpilogue:
-        return ok();  // epilogue: ignored
-      case State::kFailed:
-        return fail(error_);
+      case State::kEpilogue: return ok();  // epilogue: ignored
+      case State::kFailed: return fail(error_);
     }
   }
   return ok();

@@ -27,10 +27,10 @@ struct MultipartLimits {
 };
 
 struct PartHeaders {
-  std::string name;          // form field name from Content-Disposition
-  std::string filename;      // as sent (raw UTF-8; "%22"/"%0D"/"%0A" unescaped); filename* wins
-  bool has_filename = false; // a file part (filename or filename* present)
-  std::string content_type;  // the part's Content-Type, "" when absent
+  std::string name;           // form field name from Content-Disposition
+  std::string filename;       // as sent (raw UTF-8; "%22"/"%0D"/"%0A" unescaped); filename* wins
+  bool has_filename = false;  // a file part (filename or filename* present)
+  std::string content_type;   // the part's Content-Type, "" when absent
   std::vector<std::pair<std::string, std::string>> headers;  // all, names lower-cased
 };
 
@@ -47,7 +47,7 @@ class MultipartSink {
 class MultipartParser {
  public:
   // `boundary` is the bare boundary value (without leading "--", unquoted).
-  explicit MultipartParser(std::string boundary, MultipartLimits limits = {});
+  explicit MultipartParser(const std::string& boundary, MultipartLimits limits = {});
 
   // Feeds the next bytes of the body. kBadMultipart on malformed input (with a
   // message saying what), or whatever a sink callback returned.

@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <sys/resource.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -42,6 +44,10 @@ constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr size_t kChunkBytes = 64 * 1024;  // the fixed body buffer of a connection
 constexpr auto kLingerTime = 2s;           // reading what a refused client still sends
 constexpr uint64_t kLingerBytes = 64ull << 20;
+// Room in a connection's read buffer beyond the header limit: one body chunk.
+// Beast lets chunk extensions and trailers grow the buffer without bound;
+// this caps them (the read then fails with http::error::buffer_overflow).
+constexpr size_t kBufferSlack = 2 * kChunkBytes;
 
 using TcpStream = beast::tcp_stream;
 using ChunkPtr = std::unique_ptr<std::array<char, kChunkBytes>>;
@@ -99,6 +105,72 @@ Error from_beast(const beast::error_code& ec) {
 TcpStream& lowest(TcpStream& s) { return s; }
 TcpStream& lowest(TlsStream& s) { return s.next_layer(); }
 
+// A deadline for one read. Unlike tcp_stream's own expiry, which closes the
+// socket, it only cancels the read, so the client can still be told 408.
+class ReadDeadline {
+ public:
+  ReadDeadline(TcpStream& stream, std::chrono::milliseconds timeout)
+      : timer_(stream.get_executor()), state_(std::make_shared<State>()) {
+    stream.expires_never();
+    timer_.expires_after(timeout);
+    // Runs on the connection's strand; `stream` is touched only while armed,
+    // that is while this object (and so the read) still lives.
+    timer_.async_wait([&stream, state = state_](const beast::error_code& ec) {
+      if (ec || !state->armed) return;
+      state->passed = true;
+      stream.cancel();
+    });
+  }
+  ~ReadDeadline() {
+    state_->armed = false;
+    timer_.cancel();
+  }
+  ReadDeadline(const ReadDeadline&) = delete;
+  ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+  // The read's error as the caller should see it.
+  beast::error_code result(beast::error_code ec) const {
+    return state_->passed ? beast::error_code(beast::error::timeout) : ec;
+  }
+
+ private:
+  struct State {
+    bool armed = true;
+    bool passed = false;
+  };
+  net::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
+// Why a request whose header Beast accepted still has ambiguous framing or
+// routing (RFC 9112 sections 3.2 and 6), or nullptr. Two parties reading such a
+// request differently is what request smuggling exploits, so it is refused
+// and the connection closed. Beast itself refuses Content-Length together
+// with chunked and differing Content-Length values.
+const char* ambiguous_framing(const bhttp::request_parser<bhttp::buffer_body>& parser) {
+  const auto& req = parser.get();
+  if (req.count(bhttp::field::content_length) > 1 ||
+      req[bhttp::field::content_length].find(',') != beast::string_view::npos)
+    return "more than one Content-Length";
+  if (req.count(bhttp::field::transfer_encoding) > 0) {
+    if (req.version() < 11) return "Transfer-Encoding in an HTTP/1.0 request";
+    if (!parser.chunked()) return "Transfer-Encoding whose final coding is not chunked";
+  }
+  const size_t hosts = req.count(bhttp::field::host);
+  if (hosts > 1) return "more than one Host";
+  if (hosts == 0 && req.version() >= 11) return "no Host header";
+  return nullptr;
+}
+
+// Lets the process hold as many connections as its hard limit allows: the
+// usual soft limit (1024) is far below what idle keep-alive clients need.
+void raise_open_file_limit() {
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur >= lim.rlim_max) return;
+  lim.rlim_cur = lim.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lim);
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -125,6 +197,8 @@ struct Server::Impl {
   net::awaitable<void> session(Stream& stream, ConnState& state, std::string remote);
   template <class Stream>
   net::awaitable<void> linger(Stream& stream);
+  template <class Stream>
+  net::awaitable<void> refuse(Stream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
   void begin_stop();
   void write_log(const std::string& line);
@@ -137,7 +211,8 @@ template <class Stream>
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, Stream& stream, beast::flat_buffer& buffer,
-               bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk, std::string_view remote)
+               bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk,
+               std::string_view remote)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
         remote_(remote), started_(std::chrono::steady_clock::now()) {
     auto& req = parser_.get();
@@ -206,11 +281,14 @@ class ExchangeImpl final : public Exchange {
     for (;;) {
       parser_.get().body().data = chunk.data();
       parser_.get().body().size = chunk.size();
-      lowest(stream_).expires_after(server_.cfg.idle_timeout);
-      auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kTok);
+      ReadDeadline deadline(lowest(stream_), server_.cfg.idle_timeout);
+      auto [rec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kTok);
+      beast::error_code ec = deadline.result(rec);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
-        broken_ = true;
+        // A malformed body still gets its answer (the session then lingers
+        // and closes); a lost or timed-out connection gets none.
+        if (!is_http_error(ec)) broken_ = true;
         co_return fail(from_beast(ec));
       }
       const size_t got = chunk.size() - parser_.get().body().size;
@@ -294,7 +372,8 @@ class ExchangeImpl final : public Exchange {
 
   net::awaitable<void> offload(std::function<void()> work) override {
     co_await net::co_spawn(
-        server_.pool, [&work]() -> net::awaitable<void> {
+        server_.pool,
+        [&work]() -> net::awaitable<void> {
           work();
           co_return;
         },
@@ -311,8 +390,7 @@ class ExchangeImpl final : public Exchange {
   // Keep the connection when the client wants to, the body was read to its
   // end (else the next request's start is unknown) and we are not stopping.
   bool keep_alive() const {
-    return !broken_ && parser_.get().keep_alive() && parser_.is_done() &&
-           !server_.stopping.load();
+    return !broken_ && parser_.get().keep_alive() && parser_.is_done() && !server_.stopping.load();
   }
   std::string log_line() const {
     auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
@@ -322,11 +400,11 @@ class ExchangeImpl final : public Exchange {
     const UnixMs wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
-    return "{\"ts\":\"" + format_iso8601(wall_ms) + "\",\"id\":\"" + request_id_ + "\",\"remote\":\"" +
-           json_escape(remote_) + "\",\"method\":\"" + json_escape(method()) + "\",\"path\":\"" +
-           json_escape(path_) + "\",\"status\":" + std::to_string(status_) +
-           ",\"bytes_in\":" + std::to_string(bytes_in_) + ",\"bytes_out\":" +
-           std::to_string(bytes_out_) + ",\"ms\":" + dur + log_fields_ + "}\n";
+    return "{\"ts\":\"" + format_iso8601(wall_ms) + "\",\"id\":\"" + request_id_ +
+           "\",\"remote\":\"" + json_escape(remote_) + "\",\"method\":\"" + json_escape(method()) +
+           "\",\"path\":\"" + json_escape(path_) + "\",\"status\":" + std::to_string(status_) +
+           ",\"bytes_in\":" + std::to_string(bytes_in_) +
+           ",\"bytes_out\":" + std::to_string(bytes_out_) + ",\"ms\":" + dur + log_fields_ + "}\n";
   }
 
  private:
@@ -418,9 +496,23 @@ net::awaitable<void> Server::Impl::linger(Stream& stream) {
   }
 }
 
+// Answers a request that never reached a handler and closes the connection.
+template <class Stream>
+net::awaitable<void> Server::Impl::refuse(Stream& stream, int status, std::string reason) {
+  bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
+  res.set(bhttp::field::server, "upgate");
+  res.set(bhttp::field::content_type, "text/plain");
+  res.body() = std::string(bhttp::obsolete_reason(res.result())) + ": " + reason + "\n";
+  res.keep_alive(false);
+  res.prepare_payload();
+  lowest(stream).expires_after(cfg.idle_timeout);
+  auto [ec, n] = co_await bhttp::async_write(stream, res, kTok);
+  if (!ec) co_await linger(stream);
+}
+
 template <class Stream>
 net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std::string remote) {
-  beast::flat_buffer buffer;
+  beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
   for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::buffer_body> parser;
@@ -439,24 +531,29 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
       if (ec) co_return;
       buffer.commit(n);
     }
-    lowest(stream).expires_after(cfg.header_timeout);
-    auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
+    ReadDeadline deadline(lowest(stream), cfg.header_timeout);
+    auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
+    const beast::error_code ec = deadline.result(rec);
     state.idle = false;
     if (ec) {
       int status = 0;
-      if (ec == bhttp::error::header_limit) status = 431;
-      else if (is_http_error(ec)) status = 400;
-      else if (ec == beast::error::timeout && buffer.size() > 0) status = 408;
-      if (status) {
-        bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
-        res.set(bhttp::field::server, "upgate");
-        res.set(bhttp::field::content_type, "text/plain");
-        res.body() = std::string(bhttp::obsolete_reason(res.result())) + "\n";
-        res.keep_alive(false);
-        res.prepare_payload();
-        lowest(stream).expires_after(cfg.idle_timeout);
-        co_await bhttp::async_write(stream, res, kTok);
+      std::string reason;
+      if (ec == bhttp::error::header_limit) {
+        status = 431;
+        reason =
+            "request line and headers exceed " + std::to_string(cfg.header_limit_bytes) + " bytes";
+      } else if (is_http_error(ec)) {
+        status = 400;
+        reason = ec.message();
+      } else if (ec == beast::error::timeout && buffer.size() > 0) {
+        status = 408;
+        reason = "headers not received in time";
       }
+      if (status) co_await refuse(stream, status, std::move(reason));
+      co_return;
+    }
+    if (const char* problem = ambiguous_framing(parser)) {
+      co_await refuse(stream, 400, problem);
       co_return;
     }
     ExchangeImpl<Stream> ex(*this, stream, buffer, parser, chunk, remote);
@@ -525,9 +622,11 @@ net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
 
 Status Server::Impl::bind(const std::string& spec) {
   auto colon = spec.rfind(':');
-  if (colon == std::string::npos) return fail(Errc::kInvalidArgument, "listen address needs HOST:PORT: " + spec);
+  if (colon == std::string::npos)
+    return fail(Errc::kInvalidArgument, "listen address needs HOST:PORT: " + spec);
   std::string host = spec.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long port_num = 0;
   try {
     port_num = std::stoul(spec.substr(colon + 1));
@@ -553,12 +652,14 @@ Status Server::Impl::bind(const std::string& spec) {
     if (ec) {
       // ::1 may be missing (IPv6 disabled): the IPv4 half of localhost is enough.
       if (host == "localhost" && addr.is_v6()) continue;
-      return fail(Errc::kUnavailable, "cannot listen on " + h + ":" + std::to_string(port) + ": " + ec.message());
+      return fail(Errc::kUnavailable,
+                  "cannot listen on " + h + ":" + std::to_string(port) + ": " + ec.message());
     }
     port = acc.local_endpoint().port();  // the second family gets the same port
     std::string shown = addr.is_v6() ? "[" + h + "]" : h;
     if (host == "localhost") shown = "localhost";
-    std::string url = std::string(tls ? "https" : "http") + "://" + shown + ":" + std::to_string(port);
+    std::string url =
+        std::string(tls ? "https" : "http") + "://" + shown + ":" + std::to_string(port);
     if (urls.empty() || urls.back() != url) urls.push_back(url);
     acceptors.push_back(std::move(acc));
   }
@@ -572,8 +673,9 @@ void Server::Impl::begin_stop() {
     acc.close(ec);
   }
   std::lock_guard lock(conns_mu);
-  for (auto& [executor, state] : conns) {
-    net::post(executor, [state] {
+  // (No structured binding: clang 14, which lint runs, cannot capture one.)
+  for (auto& conn : conns) {
+    net::post(conn.first, [state = conn.second] {
       if (state->idle && !state->closed && state->lowest) state->lowest->cancel();
     });
   }
@@ -605,6 +707,7 @@ Server::~Server() {
 
 Status Server::start() {
   auto& cfg = impl_->cfg;
+  raise_open_file_limit();
   if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) {
     try {
       impl_->tls.emplace(ssl::context::tls_server);

@@ -20,11 +20,11 @@ struct ServerConfig {
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned io_threads = 2;
   unsigned blocking_threads = 8;
-  uint32_t header_limit_bytes = 16 * 1024;  // request line + all headers
+  uint32_t header_limit_bytes = 16 * 1024;           // request line + all headers
   std::chrono::milliseconds header_timeout{10'000};  // to receive a complete header
   std::chrono::milliseconds idle_timeout{60'000};    // between requests and per body read
   std::chrono::milliseconds shutdown_grace{15'000};  // in-flight requests after SIGTERM
-  std::string tls_cert_file;  // PEM; TLS is on when both are set
+  std::string tls_cert_file;                         // PEM; TLS is on when both are set
   std::string tls_key_file;
   // Whether browsers on this origin may call (CORS). Unset: no CORS headers.
   std::function<bool(std::string_view origin)> cors_allowed;

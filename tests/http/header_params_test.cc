@@ -22,7 +22,7 @@ TEST(HeaderParamsTest, ParseRangeSingleRanges) {
   EXPECT_EQ(range("bytes=2-5", 10), "2-5");
   EXPECT_EQ(range("bytes=5-", 10), "5-9");
   EXPECT_EQ(range("bytes=-3", 10), "7-9");
-  EXPECT_EQ(range("bytes=-30", 10), "0-9");   // suffix longer than the body
+  EXPECT_EQ(range("bytes=-30", 10), "0-9");    // suffix longer than the body
   EXPECT_EQ(range("bytes=3-999", 10), "3-9");  // beyond size: clamped
   EXPECT_EQ(range("bytes=3-99999999999999999999999", 10), "3-9");
   EXPECT_EQ(range("Bytes = 1 - 2 ", 10), "1-2");
@@ -68,16 +68,18 @@ TEST(HeaderParamsTest, MediaTypeAndParams) {
 TEST(HeaderParamsTest, MultipartBoundary) {
   EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=abc").value(), "abc");
   EXPECT_EQ(multipart_boundary("multipart/form-data; boundary=\"-----abc\"").value(), "-----abc");
-  EXPECT_EQ(multipart_boundary("Multipart/Form-Data;charset=utf-8;BOUNDARY=----x1").value(), "----x1");
+  EXPECT_EQ(multipart_boundary("Multipart/Form-Data;charset=utf-8;BOUNDARY=----x1").value(),
+            "----x1");
   EXPECT_EQ(multipart_boundary(std::string("multipart/form-data; boundary=") + std::string(70, 'b'))
                 .value()
                 .size(),
             70u);
-  for (const std::string& bad : std::vector<std::string>{"multipart/form-data", "multipart/form-data; boundary=",
-                          "multipart/form-data; boundary=\"\"", "multipart/mixed; boundary=abc",
-                          "application/json; boundary=abc", "",
-                          "multipart/form-data; boundary=" + std::string(71, 'b'),
-                          "multipart/form-data; boundary=\"a\rb\""}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "multipart/form-data",
+           "multipart/form-data; boundary=", "multipart/form-data; boundary=\"\"",
+           "multipart/mixed; boundary=abc", "application/json; boundary=abc", "",
+           "multipart/form-data; boundary=" + std::string(71, 'b'),
+           "multipart/form-data; boundary=\"a\rb\""}) {
     auto r = multipart_boundary(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::kBadMultipart);
@@ -134,7 +136,9 @@ TEST(HeaderParamsTest, FormatContentDispositionChinese) {
 
 TEST(HeaderParamsTest, FormatContentDispositionInvalidUtf8) {
   // A lone continuation byte and a truncated sequence: one '_' per bad byte.
-  EXPECT_EQ(format_content_disposition("attachment", std::string("a\x80" "b\xE4\xB8", 5)),
+  EXPECT_EQ(format_content_disposition("attachment", std::string("a\x80"
+                                                                 "b\xE4\xB8",
+                                                                 5)),
             "attachment; filename=\"a_b__\"; filename*=UTF-8''a%80b%E4%B8");
   // Whatever the input, the header value has no control bytes, quotes inside
   // the fallback, or non-ASCII.

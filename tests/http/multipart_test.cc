@@ -54,7 +54,7 @@ std::string binary_payload() {
   for (int i = 0; i < 256; ++i) p += static_cast<char>(i);
   p += "\r\n";
   p += "\n--\r\r\n-";
-  p += "--" + kBoundary;  // no CRLF before it: content
+  p += "--" + kBoundary;                                            // no CRLF before it: content
   p += "\r\n--" + kBoundary.substr(0, kBoundary.size() - 1) + "X";  // one byte short
   p += "\r\n--" + kBoundary.substr(0, 10);
   p += "\r\r\n-\r\n--";
@@ -175,7 +175,8 @@ TEST(MultipartParserTest, DeliversBodyBytesAsSoonAsTheyCannotBeADelimiter) {
 }
 
 TEST(MultipartParserTest, LargeBodyIsStreamedInLargeSlices) {
-  std::string head = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n\r\n";
+  std::string head =
+      "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big\"\r\n\r\n";
   const size_t kSize = 8 << 20;
   const size_t kChunk = 64 << 10;
   MultipartParser parser("B");
@@ -206,7 +207,8 @@ TEST(MultipartParserTest, SkipsPreambleAndEpilogue) {
 TEST(MultipartParserTest, EpilogueFedLaterIsIgnored) {
   MultipartParser parser("B");
   RecordingSink sink;
-  ASSERT_TRUE(parser.feed("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--", sink));
+  ASSERT_TRUE(
+      parser.feed("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--", sink));
   EXPECT_TRUE(parser.done());
   ASSERT_TRUE(parser.feed("\r\ngarbage that is not multipart at all\r\n--B\r\n", sink));
   ASSERT_TRUE(parser.finish(sink));
@@ -273,7 +275,8 @@ TEST(MultipartParserTest, QuotedBoundary) {
   ASSERT_TRUE(boundary);
   EXPECT_EQ(*boundary, "-----abc:def");
   std::string body =
-      "-------abc:def\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n-------abc:def--\r\n";
+      "-------abc:def\r\nContent-Disposition: form-data; "
+      "name=\"a\"\r\n\r\nv\r\n-------abc:def--\r\n";
   RecordingSink sink;
   ASSERT_TRUE(parse(body, *boundary, sink));
   ASSERT_EQ(sink.parts.size(), 1u);
@@ -363,10 +366,10 @@ void expect_bad(const Status& st, std::string_view what = {}) {
 TEST(MultipartParserTest, MissingClosingBoundaryFailsAtFinish) {
   const std::string body = sample_body();
   const std::string truncated[] = {
-      body.substr(0, body.size() - 4),                    // "\r\n--B" without "--"
-      body.substr(0, body.find("photo.bin")),             // inside part headers
-      body.substr(0, body.size() - kBoundary.size() - 8), // inside the file body
-      "",                                                 // empty body
+      body.substr(0, body.size() - 4),                     // "\r\n--B" without "--"
+      body.substr(0, body.find("photo.bin")),              // inside part headers
+      body.substr(0, body.size() - kBoundary.size() - 8),  // inside the file body
+      "",                                                  // empty body
   };
   for (const auto& t : truncated) {
     MultipartParser parser(kBoundary);
@@ -387,9 +390,9 @@ TEST(MultipartParserTest, GarbageInsteadOfBoundary) {
   {
     // The boundary followed by something other than "--", padding or CRLF.
     RecordingSink sink;
-    expect_bad(parse("--Bxyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--", "B",
-                     sink),
-               "after a multipart boundary");
+    expect_bad(
+        parse("--Bxyz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--B--", "B", sink),
+        "after a multipart boundary");
   }
   {
     RecordingSink sink;
@@ -410,7 +413,8 @@ TEST(MultipartParserTest, HeaderWithoutColon) {
 TEST(MultipartParserTest, TooManyParts) {
   std::string body;
   for (int i = 0; i < 3; ++i)
-    body += "--B\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\nv\r\n";
+    body +=
+        "--B\r\nContent-Disposition: form-data; name=\"f" + std::to_string(i) + "\"\r\n\r\nv\r\n";
   body += "--B--";
   MultipartLimits limits;
   limits.max_parts = 3;
@@ -469,8 +473,9 @@ TEST(MultipartParserTest, MissingName) {
   }
   {
     RecordingSink sink;
-    expect_bad(parse("--B\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n1\r\n--B--", "B", sink),
-               "name");
+    expect_bad(
+        parse("--B\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n1\r\n--B--", "B", sink),
+        "name");
   }
   {
     RecordingSink sink;
@@ -483,16 +488,18 @@ TEST(MultipartParserTest, MissingName) {
   }
   {
     RecordingSink sink;
-    expect_bad(parse("--B\r\nContent-Disposition: form-data; name=\"a\r\n\r\n1\r\n--B--", "B", sink),
-               "unterminated");
+    expect_bad(
+        parse("--B\r\nContent-Disposition: form-data; name=\"a\r\n\r\n1\r\n--B--", "B", sink),
+        "unterminated");
   }
 }
 
 TEST(MultipartParserTest, TwoContentDispositionsAreRefused) {
   RecordingSink sink;
-  expect_bad(parse("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n"
-                   "Content-Disposition: form-data; name=\"b\"\r\n\r\n1\r\n--B--",
-                   "B", sink));
+  expect_bad(
+      parse("--B\r\nContent-Disposition: form-data; name=\"a\"\r\n"
+            "Content-Disposition: form-data; name=\"b\"\r\n\r\n1\r\n--B--",
+            "B", sink));
 }
 
 TEST(MultipartParserTest, SinkErrorStopsTheParse) {
@@ -517,7 +524,7 @@ TEST(MultipartParserTest, SinkErrorStopsTheParse) {
 }
 
 TEST(MultipartParserTest, InvalidBoundaryFails) {
-  for (std::string b : {std::string(), std::string("a\r\nb")}) {
+  for (const std::string& b : {std::string(), std::string("a\r\nb")}) {
     MultipartParser parser(b);
     RecordingSink sink;
     expect_bad(parser.feed("--\r\n", sink));

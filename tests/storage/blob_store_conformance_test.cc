@@ -281,8 +281,8 @@ TYPED_TEST(BlobStoreConformance, ListSeesCommitted) {
 }
 
 TYPED_TEST(BlobStoreConformance, InvalidLocatorRejected) {
-  const std::string bad[] = {"../x", "a/b", "", std::string("a\0b", 3), ".", "..",
-                             "a b", "a.b", "caf\xc3\xa9", std::string(129, 'x')};
+  const std::string bad[] = {"../x", "a/b", "",    std::string("a\0b", 3), ".",
+                             "..",   "a b", "a.b", "caf\xc3\xa9",          std::string(129, 'x')};
   for (const auto& locator : bad) {
     auto w = this->store_->create(locator);
     ASSERT_FALSE(w) << locator;
@@ -302,6 +302,7 @@ TYPED_TEST(BlobStoreConformance, InvalidLocatorRejected) {
 TYPED_TEST(BlobStoreConformance, ConcurrentWriters) {
   constexpr int kThreads = 4, kPerThread = 25;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::vector<int> failures(kThreads, 0);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {

@@ -41,7 +41,8 @@ bool is_hex2(const std::string& s) {
 std::vector<fs::path> files_under(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
     if (it->is_regular_file()) out.push_back(fs::relative(it->path(), dir));
   }
   return out;

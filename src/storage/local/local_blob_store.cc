@@ -38,7 +38,8 @@ Error os_error(int err, std::string_view what, OsOp op = OsOp::kOther) {
   message += ": ";
   message += std::strerror(err);
   if (err == ENOSPC || err == EDQUOT) return Error{Errc::kDiskFull, std::move(message)};
-  if (err == ENOENT && op == OsOp::kOpenBlob) return Error{Errc::kObjectNotFound, std::move(message)};
+  if (err == ENOENT && op == OsOp::kOpenBlob)
+    return Error{Errc::kObjectNotFound, std::move(message)};
   if (err == EEXIST && op == OsOp::kPublish) return Error{Errc::kAlreadyExists, std::move(message)};
   return Error{Errc::kStorageIo, std::move(message)};
 }
@@ -95,13 +96,15 @@ Status fsync_dir(const std::string& dir, std::string_view role) {
     int err = errno;  // read before the message allocates
     return fail(os_error(err, "open " + std::string(role)));
   }
-  if (int err = fsync_fd(fd.get())) return fail(os_error(err, std::string("fsync ") + std::string(role)));
+  if (int err = fsync_fd(fd.get()))
+    return fail(os_error(err, std::string("fsync ") + std::string(role)));
   return ok();
 }
 
 // Creates `dir` unless it exists; a new folder is made durable in `parent`.
 Status ensure_dir(const std::string& dir, const std::string& parent, std::string_view role) {
-  if (::mkdir(dir.c_str(), kDirMode) == 0) return fsync_dir(parent, "parent of " + std::string(role));
+  if (::mkdir(dir.c_str(), kDirMode) == 0)
+    return fsync_dir(parent, "parent of " + std::string(role));
   int err = errno;
   if (err == EEXIST) return ok();
   return fail(os_error(err, "create " + std::string(role)));
@@ -182,9 +185,7 @@ constexpr uint64_t kWritebackStep = 4 << 20;
 class LocalBlobWriter final : public BlobWriter {
  public:
   LocalBlobWriter(Fd fd, std::string temp_path, std::string blobs_dir, BlobPath dest)
-      : fd_(std::move(fd)),
-        temp_path_(std::move(temp_path)),
-        blobs_dir_(std::move(blobs_dir)),
+      : fd_(std::move(fd)), temp_path_(std::move(temp_path)), blobs_dir_(std::move(blobs_dir)),
         dest_(std::move(dest)) {}
 
   ~LocalBlobWriter() override {
@@ -309,7 +310,7 @@ class LocalBlobReader final : public BlobReader {
 
 class LocalBlobStore final : public BlobStore {
  public:
-  explicit LocalBlobStore(std::string root)
+  explicit LocalBlobStore(const std::string& root)
       : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp") {}
 
   // storage::BlobStore
@@ -336,7 +337,8 @@ class LocalBlobStore final : public BlobStore {
     if (fd.get() < 0) return fail(os_error(errno, "open blob", OsOp::kOpenBlob));
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return fail(os_error(errno, "stat blob"));
-    if (!S_ISREG(st.st_mode)) return fail(Errc::kStorageIo, "local blob store: blob is not a regular file");
+    if (!S_ISREG(st.st_mode))
+      return fail(Errc::kStorageIo, "local blob store: blob is not a regular file");
     return std::make_unique<LocalBlobReader>(std::move(fd), static_cast<uint64_t>(st.st_size));
   }
 
