@@ -70,18 +70,19 @@ struct options {
 
 [[noreturn]] void usage(const char* why) {
   if (why) std::fprintf(stderr, "upgate_load: %s\n", why);
-  std::fprintf(stderr,
-               "usage: upgate_load --url http://127.0.0.1:PORT/path [--method PUT|POST]\n"
-               "         [--header 'Name: value']... --size BYTES [--concurrency N]\n"
-               "         [--requests-per-conn M | --duration SECONDS] [--unique-path]\n"
-               "         [--max-seconds S (default 120)] [--name LABEL]\n"
-               "         [--body TEXT | --form-tokens FILE]\n"
-               "  --unique-path: each request gets its own target: '{id}' in the url is\n"
-               "    replaced by <conn>-<i>; without '{id}', '/<conn>-<i>' is appended to the path.\n"
-               "  --body: send TEXT as the body ('{id}' as above) instead of --size bytes.\n"
-               "  --form-tokens: Qiniu form uploads (multipart token + file of --size bytes),\n"
-               "    each request using the next token of FILE (one per line).\n"
-               "  Only loopback hosts (127.0.0.0/8, ::1, localhost) are accepted.\n");
+  std::fprintf(
+      stderr,
+      "usage: upgate_load --url http://127.0.0.1:PORT/path [--method PUT|POST]\n"
+      "         [--header 'Name: value']... --size BYTES [--concurrency N]\n"
+      "         [--requests-per-conn M | --duration SECONDS] [--unique-path]\n"
+      "         [--max-seconds S (default 120)] [--name LABEL]\n"
+      "         [--body TEXT | --form-tokens FILE]\n"
+      "  --unique-path: each request gets its own target: '{id}' in the url is\n"
+      "    replaced by <conn>-<i>; without '{id}', '/<conn>-<i>' is appended to the path.\n"
+      "  --body: send TEXT as the body ('{id}' as above) instead of --size bytes.\n"
+      "  --form-tokens: Qiniu form uploads (multipart token + file of --size bytes),\n"
+      "    each request using the next token of FILE (one per line).\n"
+      "  Only loopback hosts (127.0.0.0/8, ::1, localhost) are accepted.\n");
   std::exit(2);
 }
 
@@ -184,8 +185,7 @@ options parse_args(int argc, char** argv) {
       for (std::string line; std::getline(in, line);)
         if (!line.empty()) o.form_tokens.push_back(line);
       if (o.form_tokens.empty()) usage("--form-tokens file has no tokens");
-    }
-    else if (a == "--help" || a == "-h") usage(nullptr);
+    } else if (a == "--help" || a == "-h") usage(nullptr);
     else usage(("unknown argument " + a).c_str());
   }
   if (o.url.empty()) usage("--url is required");
@@ -497,7 +497,8 @@ constexpr const char* kFormBoundary = "upgateLoadBoundary7MA4YWxkTrZu0gW";
 // A Qiniu form-upload body: the token, then the file.
 std::string form_body(const std::string& token, uint64_t size, const std::vector<char>& pattern) {
   std::string b = std::string("--") + kFormBoundary +
-                  "\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + token + "\r\n--" + kFormBoundary +
+                  "\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + token + "\r\n--" +
+                  kFormBoundary +
                   "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"bench.bin\"\r\n"
                   "Content-Type: application/octet-stream\r\n\r\n";
   for (uint64_t sent = 0; sent < size;) {
@@ -549,7 +550,9 @@ void run_worker(const options& o, int conn, const std::vector<char>& pattern,
     if (iequals(trim(std::string_view(h).substr(0, h.find(':'))), "Content-Type")) has_ct = true;
   }
   const bool whole_body = !o.body.empty() || !o.form_tokens.empty();
-  if (!o.form_tokens.empty()) fixed_headers += std::string("Content-Type: multipart/form-data; boundary=") + kFormBoundary + "\r\n";
+  if (!o.form_tokens.empty())
+    fixed_headers +=
+        std::string("Content-Type: multipart/form-data; boundary=") + kFormBoundary + "\r\n";
   else if (!has_ct) fixed_headers += "Content-Type: application/octet-stream\r\n";
   if (!whole_body) fixed_headers += "Content-Length: " + std::to_string(o.size) + "\r\n\r\n";
 

@@ -27,7 +27,8 @@ namespace {
 using up::dialects::kintone::RecordQuerySpec;
 
 std::string canonical(const RecordQuerySpec& q) {
-  std::string s = "$id > " + std::to_string(q.after_id) + " order by $id " + (q.descending ? "desc" : "asc");
+  std::string s =
+      "$id > " + std::to_string(q.after_id) + " order by $id " + (q.descending ? "desc" : "asc");
   if (q.limit) s += " limit " + std::to_string(*q.limit);
   s += " offset " + std::to_string(q.offset);
   return s;
@@ -39,12 +40,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view in(reinterpret_cast<const char*>(data), size);
 
   if (auto q = up::dialects::kintone::parse_query(in)) {
-    FUZZ_CHECK(!q->limit || *q->limit <= up::dialects::kintone::kMaxReadRecords, "limit over 500 accepted");
+    FUZZ_CHECK(!q->limit || *q->limit <= up::dialects::kintone::kMaxReadRecords,
+               "limit over 500 accepted");
     FUZZ_CHECK(q->offset <= up::dialects::kintone::kMaxOffset, "offset over 10000 accepted");
     auto again = up::dialects::kintone::parse_query(canonical(*q));
     FUZZ_CHECK(again.has_value(), "canonical form refused");
-    FUZZ_CHECK(again->after_id == q->after_id && again->descending == q->descending && again->limit == q->limit &&
-                   again->offset == q->offset,
+    FUZZ_CHECK(again->after_id == q->after_id && again->descending == q->descending &&
+                   again->limit == q->limit && again->offset == q->offset,
                "canonical form parses differently");
   }
 
@@ -52,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [name, value] : *p) {
       FUZZ_CHECK(value.is_string() || value.is_array(), "a parameter neither string nor array");
       if (value.is_array())
-        for (const auto& item : value.as_array()) FUZZ_CHECK(item.is_string(), "an array item not a string");
+        for (const auto& item : value.as_array())
+          FUZZ_CHECK(item.is_string(), "an array item not a string");
     }
   }
 

@@ -38,12 +38,13 @@ void check_token(std::string_view input) {
   auto back = parse_upload_token(again);
   FUZZ_CHECK(back.has_value(), "a re-made token does not parse");
   const PutPolicy& q = back->policy;
-  FUZZ_CHECK(q.scope == p.scope && q.save_key == p.save_key && q.force_save_key == p.force_save_key &&
-                 q.fsize_min == p.fsize_min && q.fsize_limit == p.fsize_limit && q.deadline == p.deadline &&
-                 q.callback_url == p.callback_url && q.callback_host == p.callback_host &&
-                 q.callback_body == p.callback_body && q.callback_body_type == p.callback_body_type &&
-                 q.transaction_id == p.transaction_id,
-             "the policy changed in a round trip");
+  FUZZ_CHECK(
+      q.scope == p.scope && q.save_key == p.save_key && q.force_save_key == p.force_save_key &&
+          q.fsize_min == p.fsize_min && q.fsize_limit == p.fsize_limit &&
+          q.deadline == p.deadline && q.callback_url == p.callback_url &&
+          q.callback_host == p.callback_host && q.callback_body == p.callback_body &&
+          q.callback_body_type == p.callback_body_type && q.transaction_id == p.transaction_id,
+      "the policy changed in a round trip");
   FUZZ_CHECK(signature_matches(*back, "sk"), "a re-made token does not verify");
   FUZZ_CHECK(!signature_matches(*back, "other"), "a token verifies under another key");
 }
@@ -59,19 +60,23 @@ void check_substitution(std::string_view input) {
   if (!up::valid_utf8(input)) return;
   const std::string value(input);
   auto echo = [&](std::string_view) -> std::optional<std::string> { return value; };
-  auto json_out = substitute_magic_variables(R"j({"a":"$(key)","b":"${x:y}"})j", echo, BodyEscape::kJsonString);
+  auto json_out =
+      substitute_magic_variables(R"j({"a":"$(key)","b":"${x:y}"})j", echo, BodyEscape::kJsonString);
   FUZZ_CHECK(json_out.has_value(), "a small JSON template failed");
   boost::system::error_code ec;
   auto v = boost::json::parse(*json_out, ec);
   FUZZ_CHECK(!ec, "substitution broke the JSON template");
-  FUZZ_CHECK(v.as_object().at("a").as_string() == value, "the JSON value is not the substituted text");
+  FUZZ_CHECK(v.as_object().at("a").as_string() == value,
+             "the JSON value is not the substituted text");
 }
 
 void check_crc32(std::string_view input) {
   auto v = parse_crc32_field(input);
   if (!v) return;
   std::string digits(input);
-  while (!digits.empty() && (digits.back() == ' ' || digits.back() == '\r' || digits.back() == '\n')) digits.pop_back();
+  while (!digits.empty() &&
+         (digits.back() == ' ' || digits.back() == '\r' || digits.back() == '\n'))
+    digits.pop_back();
   digits.erase(0, digits.find_first_not_of(' '));
   digits.erase(0, std::min(digits.find_first_not_of('0'), digits.size() - 1));
   FUZZ_CHECK(std::to_string(*v) == digits, "crc32 does not print back to its digits");

@@ -34,7 +34,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string policy_b64 = up::crypto::base64(first);
   auto policy = s3::parse_policy(policy_b64);
   if (policy && policy->length_range)
-    FUZZ_CHECK(policy->length_range->first <= policy->length_range->second, "length range in order");
+    FUZZ_CHECK(policy->length_range->first <= policy->length_range->second,
+               "length range in order");
   (void)s3::parse_policy(first);
 
   s3::FormFields fields;
@@ -44,7 +45,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (end == std::string_view::npos) end = in.size();
     const std::string_view line = in.substr(start, end - start);
     const size_t eq = line.find('=');
-    if (eq != std::string_view::npos) (void)fields.add(line.substr(0, eq), std::string(line.substr(eq + 1)));
+    if (eq != std::string_view::npos)
+      (void)fields.add(line.substr(0, eq), std::string(line.substr(eq + 1)));
     start = end + 1;
   }
   // Sign the first line as the policy when the fields carry a usable credential.
@@ -61,10 +63,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto verified = s3::verify_signature(fields, "fuzz-secret", 1'700'000'000'000);
   if (!signature.empty() && !verified)
-    FUZZ_CHECK(verified.error().code != up::Errc::kGrantInvalid, "a correctly signed form passes the signature check");
+    FUZZ_CHECK(verified.error().code != up::Errc::kGrantInvalid,
+               "a correctly signed form passes the signature check");
   if (verified) {
     FUZZ_CHECK(!verified->key.empty(), "a verified form has a key");
-    FUZZ_CHECK(!verified->max_size || verified->min_size <= *verified->max_size, "size bounds in order");
+    FUZZ_CHECK(!verified->max_size || verified->min_size <= *verified->max_size,
+               "size bounds in order");
     (void)s3::check_conditions(verified->policy, fields, "bucket", "f.txt", false);
     (void)s3::check_conditions(verified->policy, fields, "bucket", "f.txt", true);
     (void)s3::check_size(verified->policy, in.size());

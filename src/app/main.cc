@@ -20,8 +20,8 @@
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
 #include "dialects/kintone/kintone.h"
-#include "dialects/openim/openim.h"
 #include "dialects/native/native.h"
+#include "dialects/openim/openim.h"
 #include "http/server.h"
 
 namespace {
@@ -57,10 +57,12 @@ class SweeperThread {
       : thread_([this, &sweeper, interval_ms, orphan_grace_ms] {
           auto last_orphans = std::chrono::steady_clock::now();
           std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [this] { return stop_; })) {
+          while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                               [this] { return stop_; })) {
             lock.unlock();
             report(sweeper.sweep());
-            if (std::chrono::steady_clock::now() - last_orphans > std::chrono::milliseconds(orphan_grace_ms)) {
+            if (std::chrono::steady_clock::now() - last_orphans >
+                std::chrono::milliseconds(orphan_grace_ms)) {
               report(sweeper.collect_orphans(orphan_grace_ms));
               last_orphans = std::chrono::steady_clock::now();
             }
@@ -103,7 +105,8 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   // the default tenant has no key yet.
   std::string shown_key;
   if (!o.bootstrap_key.empty()) {
-    auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap", KeyRole::kAdmin);
+    auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
+                               KeyRole::kAdmin);
     if (!k) {
       std::fprintf(stderr, "upgate: bootstrap key: %s\n", k.error().message.c_str());
       return 1;
@@ -163,7 +166,8 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
   if (!shown_key.empty()) {
     std::printf("bootstrap admin key (tenant \"default\"): %s\n", shown_key.c_str());
-    if (o.bootstrap_key.empty()) std::printf("  (generated on first start; it is shown only once: keep it)\n");
+    if (o.bootstrap_key.empty())
+      std::printf("  (generated on first start; it is shown only once: keep it)\n");
   }
   std::fflush(stdout);
   {
@@ -186,8 +190,10 @@ int openim_credentials(core::Services& s, const std::string& tenant, const std::
     return 1;
   }
   const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
-  std::printf("{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}\n",
-              c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
+  std::printf(
+      "{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}"
+      "\n",
+      c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
   return 0;
 }
 
@@ -199,7 +205,8 @@ int jodoo_credentials(core::Services& s, const std::string& tenant) {
     std::fprintf(stderr, "upgate: %s\n", c.error().message.c_str());
     return 1;
   }
-  std::printf("{\"access_key\":\"%s\",\"secret_key\":\"%s\"}\n", c->access_key.c_str(), c->secret_key.c_str());
+  std::printf("{\"access_key\":\"%s\",\"secret_key\":\"%s\"}\n", c->access_key.c_str(),
+              c->secret_key.c_str());
   return 0;
 }
 
@@ -217,58 +224,82 @@ int main(int argc, char** argv) {
 
   ServeOptions so;
   auto* serve_cmd = app.add_subcommand("serve", "run the server");
-  serve_cmd->add_option("--listen", so.listen, "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
+  serve_cmd
+      ->add_option("--listen", so.listen,
+                   "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
       ->envname("UPGATE_LISTEN")
       ->capture_default_str();
-  serve_cmd->add_option("--threads", so.threads, "I/O threads")->envname("UPGATE_THREADS")->capture_default_str();
-  serve_cmd->add_option("--blocking-threads", so.blocking_threads, "threads for disk and database work")
+  serve_cmd->add_option("--threads", so.threads, "I/O threads")
+      ->envname("UPGATE_THREADS")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--blocking-threads", so.blocking_threads, "threads for disk and database work")
       ->envname("UPGATE_BLOCKING_THREADS")
       ->capture_default_str();
-  serve_cmd->add_option("--bootstrap-key", so.bootstrap_key, "admin key of the default tenant to create")
+  serve_cmd
+      ->add_option("--bootstrap-key", so.bootstrap_key, "admin key of the default tenant to create")
       ->envname("UPGATE_BOOTSTRAP_KEY");
-  serve_cmd->add_option("--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS")->envname("UPGATE_TLS_CERT");
+  serve_cmd->add_option("--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS")
+      ->envname("UPGATE_TLS_CERT");
   serve_cmd->add_option("--tls-key", so.tls_key, "PEM private key")->envname("UPGATE_TLS_KEY");
-  serve_cmd->add_option("--public-url", so.public_url,
-                        "base URL clients reach upgate at, for the URLs it hands out "
-                        "(default: the first --listen address)")
+  serve_cmd
+      ->add_option("--public-url", so.public_url,
+                   "base URL clients reach upgate at, for the URLs it hands out "
+                   "(default: the first --listen address)")
       ->envname("UPGATE_PUBLIC_URL");
-  serve_cmd->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
+  serve_cmd
+      ->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
       ->envname("UPGATE_MAX_OBJECT_BYTES")
       ->capture_default_str();
   serve_cmd->add_option("--header-limit", so.header_limit, "bytes of request line and headers")
       ->envname("UPGATE_HEADER_LIMIT")
       ->capture_default_str();
-  serve_cmd->add_option("--header-timeout-ms", so.header_timeout_ms, "time to receive a request's headers")
+  serve_cmd
+      ->add_option("--header-timeout-ms", so.header_timeout_ms,
+                   "time to receive a request's headers")
       ->envname("UPGATE_HEADER_TIMEOUT_MS")
       ->capture_default_str();
-  serve_cmd->add_option("--idle-timeout-ms", so.idle_timeout_ms, "idle time allowed between requests and body reads")
+  serve_cmd
+      ->add_option("--idle-timeout-ms", so.idle_timeout_ms,
+                   "idle time allowed between requests and body reads")
       ->envname("UPGATE_IDLE_TIMEOUT_MS")
       ->capture_default_str();
-  serve_cmd->add_option("--shutdown-grace-ms", so.shutdown_grace_ms, "time for in-flight requests at shutdown")
+  serve_cmd
+      ->add_option("--shutdown-grace-ms", so.shutdown_grace_ms,
+                   "time for in-flight requests at shutdown")
       ->envname("UPGATE_SHUTDOWN_GRACE_MS")
       ->capture_default_str();
-  serve_cmd->add_option("--sweep-interval-ms", so.sweep_interval_ms, "how often expired files are collected")
+  serve_cmd
+      ->add_option("--sweep-interval-ms", so.sweep_interval_ms,
+                   "how often expired files are collected")
       ->check(CLI::Range(100L, 86'400'000L))
       ->envname("UPGATE_SWEEP_INTERVAL_MS")
       ->capture_default_str();
   // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
-  serve_cmd->add_option("--orphan-grace-ms", so.orphan_grace_ms, "age before an unreferenced blob is removed")
+  serve_cmd
+      ->add_option("--orphan-grace-ms", so.orphan_grace_ms,
+                   "age before an unreferenced blob is removed")
       ->check(CLI::Range(60'000L, 30L * 86'400'000L))
       ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
-  serve_cmd->add_option("--jodoo-callback-allow", so.jodoo_callback_allow,
-                        "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)")
+  serve_cmd
+      ->add_option(
+          "--jodoo-callback-allow", so.jodoo_callback_allow,
+          "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)")
       ->envname("UPGATE_JODOO_CALLBACK_ALLOW");
-  serve_cmd->add_option("--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
-                        "time a Jodoo upload callback may take")
+  serve_cmd
+      ->add_option("--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
+                   "time a Jodoo upload callback may take")
       ->check(CLI::Range(100L, 60'000L))
       ->envname("UPGATE_JODOO_CALLBACK_TIMEOUT_MS")
       ->capture_default_str();
-  serve_cmd->add_option("--jodoo-upload-url", so.jodoo_upload_url,
-                        "upload URL handed out with Jodoo upload tokens (default: the public URL)")
+  serve_cmd
+      ->add_option("--jodoo-upload-url", so.jodoo_upload_url,
+                   "upload URL handed out with Jodoo upload tokens (default: the public URL)")
       ->envname("UPGATE_JODOO_UPLOAD_URL");
-  serve_cmd->add_option("--openim-s3-prefix", so.openim_s3_prefix,
-                        "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+  serve_cmd
+      ->add_option("--openim-s3-prefix", so.openim_s3_prefix,
+                   "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
       ->check([](const std::string& v) {
         return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
                    ? std::string()
@@ -277,22 +308,28 @@ int main(int argc, char** argv) {
       ->envname("UPGATE_OPENIM_S3_PREFIX")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
-  serve_cmd->add_option("--kintone-tenant", so.kintone.tenant_id,
-                        "tenant whose users log in with X-Cybozu-Authorization")
+  serve_cmd
+      ->add_option("--kintone-tenant", so.kintone.tenant_id,
+                   "tenant whose users log in with X-Cybozu-Authorization")
       ->envname("UPGATE_KINTONE_TENANT")
       ->capture_default_str();
-  serve_cmd->add_option("--kintone-basic-auth", so.kintone.basic_auth,
-                        "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
+  serve_cmd
+      ->add_option(
+          "--kintone-basic-auth", so.kintone.basic_auth,
+          "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
       ->envname("UPGATE_KINTONE_BASIC_AUTH");
-  serve_cmd->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
-                        "hours before a kintone upload no record attached is deleted")
+  serve_cmd
+      ->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
+                   "hours before a kintone upload no record attached is deleted")
       ->check(CLI::Range(1u, 24u * 365u))
       ->envname("UPGATE_KINTONE_UPLOAD_TTL_HOURS")
       ->capture_default_str();
-  serve_cmd->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
+  serve_cmd
+      ->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
       ->envname("UPGATE_KINTONE_MAX_FILE_BYTES")
       ->capture_default_str();
-  serve_cmd->add_flag("--dev-clock", ropts.dev_clock, "tests only: allow POST /v1/admin/clock to move time");
+  serve_cmd->add_flag("--dev-clock", ropts.dev_clock,
+                      "tests only: allow POST /v1/admin/clock to move time");
 
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
     auto rt = app::Runtime::open(ropts);
@@ -313,7 +350,9 @@ int main(int argc, char** argv) {
   tc->add_option("id", id, "tenant id")->required();
   tc->add_option("--name", name, "display name");
   tc->callback([&] { rc = cli::tenants_create(open_services()->services(), id, name); });
-  tenants->add_subcommand("list", "list tenants")->callback([&] { rc = cli::tenants_list(open_services()->services()); });
+  tenants->add_subcommand("list", "list tenants")->callback([&] {
+    rc = cli::tenants_list(open_services()->services());
+  });
 
   auto* apps = app.add_subcommand("apps", "manage apps")->require_subcommand(1);
   auto* ac = apps->add_subcommand("create", "create an app in a tenant");
@@ -324,7 +363,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"native", "jodoo", "openim", "kintone", "jpush"}))
       ->capture_default_str();
   ac->add_option("--settings", settings, "dialect settings as a JSON object");
-  ac->callback([&] { rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect, settings); });
+  ac->callback([&] {
+    rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect, settings);
+  });
   auto* al = apps->add_subcommand("list", "list a tenant's apps");
   al->add_option("--tenant", tenant, "tenant id")->required();
   al->callback([&] { rc = cli::apps_list(open_services()->services(), tenant); });
@@ -335,7 +376,8 @@ int main(int argc, char** argv) {
   kc->add_option("--name", name, "what the key is for");
   kc->add_flag("--admin", admin, "may manage the tenant (keys, apps)");
   kc->add_option("--app", app_id, "bind the key to one app");
-  kc->callback([&] { rc = cli::keys_create(open_services()->services(), tenant, name, admin, app_id); });
+  kc->callback(
+      [&] { rc = cli::keys_create(open_services()->services(), tenant, name, admin, app_id); });
   auto* kl = keys->add_subcommand("list", "list a tenant's keys");
   kl->add_option("--tenant", tenant, "tenant id")->required();
   kl->callback([&] { rc = cli::keys_list(open_services()->services(), tenant); });
@@ -351,45 +393,60 @@ int main(int argc, char** argv) {
   }
 
   auto* jodoo = app.add_subcommand("jodoo", "Jodoo dialect")->require_subcommand(1);
-  auto* jc = jodoo->add_subcommand("credentials",
-                                   "print a tenant's current Qiniu AccessKey/SecretKey (to verify upload callbacks)");
+  auto* jc = jodoo->add_subcommand(
+      "credentials",
+      "print a tenant's current Qiniu AccessKey/SecretKey (to verify upload callbacks)");
   jc->add_option("--tenant", tenant, "tenant id")->required();
   jc->callback([&] { rc = jodoo_credentials(open_services()->services(), tenant); });
   std::string login, password, space;
   std::vector<std::string> members, permissions = {"view", "add", "edit", "delete"};
-  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")->require_subcommand(1);
-  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")->require_subcommand(1);
+  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")
+                      ->require_subcommand(1);
+  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")
+                     ->require_subcommand(1);
   auto* kus = kusers->add_subcommand("set", "create a user or change its password");
   kus->add_option("login", login, "login name")->required();
   kus->add_option("--tenant", tenant, "tenant id")->required();
-  kus->add_option("--password", password, "password")->envname("UPGATE_KINTONE_PASSWORD")->required();
-  kus->callback([&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
+  kus->add_option("--password", password, "password")
+      ->envname("UPGATE_KINTONE_PASSWORD")
+      ->required();
+  kus->callback(
+      [&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
   auto* kud = kusers->add_subcommand("delete", "remove a user");
   kud->add_option("login", login, "login name")->required();
   kud->add_option("--tenant", tenant, "tenant id")->required();
-  kud->callback([&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
+  kud->callback(
+      [&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
   auto* kspaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
   auto* kss = kspaces->add_subcommand("set", "set a guest space's members");
   kss->add_option("id", space, "guest space id (a number)")->required();
   kss->add_option("--tenant", tenant, "tenant id")->required();
   kss->add_option("--members", members, "member logins")->delimiter(',');
-  kss->callback([&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
-  auto* ktokens = kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
+  kss->callback(
+      [&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
+  auto* ktokens =
+      kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
   auto* ktc = ktokens->add_subcommand("create", "create an API token of one app; printed once");
   ktc->add_option("--tenant", tenant, "tenant id")->required();
   ktc->add_option("--app", app_id, "kintone app id")->required();
-  ktc->add_option("--permissions", permissions, "view, add, edit, delete")->delimiter(',')->capture_default_str();
-  ktc->callback([&] { rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions); });
+  ktc->add_option("--permissions", permissions, "view, add, edit, delete")
+      ->delimiter(',')
+      ->capture_default_str();
+  ktc->callback([&] {
+    rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions);
+  });
 
   auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
-  auto* oc = openim->add_subcommand("credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
+  auto* oc = openim->add_subcommand(
+      "credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
   oc->add_option("--tenant", tenant, "tenant id")->required();
   oc->add_option("--app", app_id, "app id")->required();
   oc->callback([&] { rc = openim_credentials(open_services()->services(), tenant, app_id); });
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
-  sweep->add_option("--orphan-grace-ms", grace,
-                    "also remove unreferenced blobs older than this (0 only while no server runs)")
+  sweep
+      ->add_option("--orphan-grace-ms", grace,
+                   "also remove unreferenced blobs older than this (0 only while no server runs)")
       ->check(CLI::NonNegativeNumber);
   sweep->callback([&] { rc = cli::sweep(open_services()->services(), grace); });
 

@@ -11,7 +11,9 @@ namespace up::app {
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
-  if (ec) return fail(Errc::kStorageIo, "cannot create data directory " + options.data_dir + ": " + ec.message());
+  if (ec)
+    return fail(Errc::kStorageIo,
+                "cannot create data directory " + options.data_dir + ": " + ec.message());
   std::unique_ptr<Runtime> rt(new Runtime());
   auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
   if (!meta) return fail(meta.error());
@@ -19,9 +21,11 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   auto blobs = storage::open_local_blob_store(options.data_dir);
   if (!blobs) return fail(blobs.error());
   rt->blobs_ = std::move(*blobs);
-  rt->directory_ = std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);
+  rt->directory_ =
+      std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);
   rt->auth_ = std::make_unique<core::AuthService>(*rt->meta_, rt->clock_);
-  rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_, rt->clock_);
+  rt->uploads_ =
+      std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_, rt->clock_);
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->rate_limiter_ = std::make_unique<core::RateLimiter>(rt->clock_);
   rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);
@@ -32,10 +36,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->links_ = std::make_unique<core::DownloadLinks>(*rt->secrets_, rt->clock_);
   std::function<void(int64_t)> advance;
   if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
-  rt->services_.reset(new core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_,
-                                         *rt->files_, *rt->rate_limiter_, *rt->sweeper_,
-                                         *rt->records_, *rt->secrets_, *rt->links_, "",
-                                         std::move(advance)});
+  rt->services_.reset(new core::Services{
+      rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_, *rt->rate_limiter_,
+      *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_, "", std::move(advance)});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
     if (t.error().code != Errc::kTenantNotFound) return fail(t.error());

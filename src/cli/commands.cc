@@ -25,13 +25,17 @@ void print_tenant(const Tenant& t) {
 }
 
 void print_app(const App& a) {
-  print({{"tenant_id", a.tenant_id}, {"id", a.id}, {"name", a.name}, {"dialect", a.dialect},
+  print({{"tenant_id", a.tenant_id},
+         {"id", a.id},
+         {"name", a.name},
+         {"dialect", a.dialect},
          {"settings", json::parse(a.settings_json)}});
 }
 
 void print_key(const ApiKey& k, const std::string& token = {}) {
-  json::object o{{"id", k.id},         {"tenant_id", k.tenant_id}, {"name", k.name},
-                 {"role", to_string(k.role)}, {"app_id", k.app_id}, {"enabled", k.enabled}};
+  json::object o{{"id", k.id},         {"tenant_id", k.tenant_id},
+                 {"name", k.name},     {"role", to_string(k.role)},
+                 {"app_id", k.app_id}, {"enabled", k.enabled}};
   if (!token.empty()) o["token"] = token;
   print(o);
 }
@@ -58,7 +62,8 @@ int apps_create(core::Services& s, const std::string& tenant, const std::string&
   if (!settings.empty()) {
     boost::system::error_code ec;
     json::value v = json::parse(settings, ec);
-    if (ec || !v.is_object()) return report(Error(Errc::kBadJson, "--settings must be a JSON object"));
+    if (ec || !v.is_object())
+      return report(Error(Errc::kBadJson, "--settings must be a JSON object"));
     a.settings_json = json::serialize(v);
   }
   a.tenant_id = tenant;

@@ -50,7 +50,8 @@ int kintone_users_set(core::Services& s, const std::string& tenant, const std::s
                       const std::string& password) {
   if (login.empty() || login.find(':') != std::string::npos)
     return report(Error(Errc::kInvalidArgument, "a login must be non-empty and without ':'"));
-  if (password.empty()) return report(Error(Errc::kInvalidArgument, "the password must not be empty"));
+  if (password.empty())
+    return report(Error(Errc::kInvalidArgument, "the password must not be empty"));
   const kintone::UserCredential c =
       kintone::make_user_credential(password, kintone::Authenticator::kPasswordIterations);
   auto t = edit_tenant(s, tenant, [&](json::object& k) {
@@ -83,7 +84,8 @@ int kintone_spaces_set(core::Services& s, const std::string& tenant, const std::
     return report(Error(Errc::kInvalidArgument, "a guest space id is a number"));
   json::array list;
   for (const auto& m : members) list.emplace_back(m);
-  auto t = edit_tenant(s, tenant, [&](json::object& k) { member_object(k, "guest_spaces")[space_id] = list; });
+  auto t = edit_tenant(s, tenant,
+                       [&](json::object& k) { member_object(k, "guest_spaces")[space_id] = list; });
   if (!t) return report(t.error());
   json::object out;
   out["tenant_id"] = tenant;
@@ -96,10 +98,12 @@ int kintone_spaces_set(core::Services& s, const std::string& tenant, const std::
 int kintone_tokens_create(core::Services& s, const std::string& tenant, const std::string& app_id,
                           const std::vector<std::string>& permissions) {
   auto perms = kintone::parse_permissions(permissions);
-  if (!perms) return report(Error(Errc::kInvalidArgument, "permissions are view, add, edit and delete"));
+  if (!perms)
+    return report(Error(Errc::kInvalidArgument, "permissions are view, add, edit and delete"));
   auto app = s.directory.app(tenant, app_id);
   if (!app) return report(app.error());
-  if (app->dialect != "kintone") return report(Error(Errc::kInvalidArgument, "not a kintone app: " + app_id));
+  if (app->dialect != "kintone")
+    return report(Error(Errc::kInvalidArgument, "not a kintone app: " + app_id));
   auto key = s.auth.create_key(tenant, "kintone API token", KeyRole::kMember, app_id);
   if (!key) return report(key.error());
   json::object settings = parse_object(app->settings_json);

@@ -9,12 +9,12 @@ Result<std::vector<Record>> RecordService::insert(std::vector<Record> records,
     r.created_at = now;
     r.updated_at = now;
   }
-  return meta_.insert_records(std::move(records), meta::BindOptions{std::move(transaction_id), now});
+  return meta_.insert_records(std::move(records),
+                              meta::BindOptions{std::move(transaction_id), now});
 }
 
 Result<std::vector<Record>> RecordService::update(std::string_view tenant_id,
-                                                  std::string_view app_id,
-                                                  std::string_view form_id,
+                                                  std::string_view app_id, std::string_view form_id,
                                                   std::vector<meta::RecordUpdate> updates,
                                                   std::string transaction_id) {
   return meta_.update_records(tenant_id, app_id, form_id, std::move(updates),
@@ -31,8 +31,8 @@ Result<meta::RecordPage> RecordService::list(const meta::RecordQuery& query) {
 }
 
 Result<Transaction> RecordService::open_transaction(std::string_view tenant_id,
-                                                   std::string_view app_id, std::string id,
-                                                   UnixMs ttl_ms) {
+                                                    std::string_view app_id, std::string id,
+                                                    UnixMs ttl_ms) {
   Transaction t;
   t.tenant_id = std::string(tenant_id);
   t.app_id = std::string(app_id);

@@ -24,14 +24,13 @@ class RecordService {
 
   // Binds each record's file_ids under `transaction_id` (may be empty);
   // sets created_at/updated_at to now. See MetaStore::insert_records.
-  Result<std::vector<Record>> insert(std::vector<Record> records,
-                                     std::string transaction_id = {});
+  Result<std::vector<Record>> insert(std::vector<Record> records, std::string transaction_id = {});
   Result<std::vector<Record>> update(std::string_view tenant_id, std::string_view app_id,
                                      std::string_view form_id,
                                      std::vector<meta::RecordUpdate> updates,
                                      std::string transaction_id = {});
-  Result<Record> get(std::string_view tenant_id, std::string_view app_id,
-                     std::string_view form_id, std::string_view id);
+  Result<Record> get(std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
+                     std::string_view id);
   Result<meta::RecordPage> list(const meta::RecordQuery& query);
   // Creates a transaction of an app, or extends it, so that it lasts `ttl_ms`
   // from now (uploads made under it may be bound only by writes naming it).

@@ -72,7 +72,8 @@ std::string DownloadLinks::path_for(std::string_view tenant_id, std::string_view
 }
 
 Status DownloadLinks::verify(std::string_view tenant_id, std::string_view object_id,
-                             std::string_view expires_unix_s, std::string_view signature_hex) const {
+                             std::string_view expires_unix_s,
+                             std::string_view signature_hex) const {
   int64_t expires = 0;
   auto [end, ec] = std::from_chars(expires_unix_s.data(),
                                    expires_unix_s.data() + expires_unix_s.size(), expires);

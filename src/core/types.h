@@ -24,17 +24,17 @@ struct Tenant {
   std::string name;
   Quota quota;
   std::vector<std::string> cors_origins;  // origins allowed to call from a browser; "*" for any
-  std::string settings_json = "{}";       // dialect settings (e.g. Jodoo fsizeLimit); opaque to core
+  std::string settings_json = "{}";  // dialect settings (e.g. Jodoo fsizeLimit); opaque to core
   UnixMs created_at = 0;
 };
 
 struct App {
   std::string tenant_id;
-  std::string id;                   // unique inside its tenant
+  std::string id;  // unique inside its tenant
   std::string name;
-  std::string dialect;              // "native", "jodoo", "openim", "kintone", "jpush"
+  std::string dialect;  // "native", "jodoo", "openim", "kintone", "jpush"
   Quota quota;
-  std::string settings_json = "{}"; // dialect settings; opaque to core
+  std::string settings_json = "{}";  // dialect settings; opaque to core
   UnixMs created_at = 0;
 };
 
@@ -47,7 +47,7 @@ struct ApiKey {
   std::string tenant_id;
   std::string name;
   KeyRole role = KeyRole::kMember;
-  std::string app_id;  // empty: every app of the tenant
+  std::string app_id;         // empty: every app of the tenant
   std::string secret_sha256;  // hex
   bool enabled = true;
   UnixMs created_at = 0;
@@ -66,10 +66,10 @@ struct Object {
   std::string name;  // the client's file name, UTF-8; never used as a path
   std::string content_type;
   uint64_t size = 0;
-  std::string sha256;  // hex, always computed
-  std::string md5;     // hex, when the upload asked for it
-  std::string qetag;   // Qiniu etag, when the upload asked for it
-  std::string locator; // where the blob store keeps the bytes
+  std::string sha256;   // hex, always computed
+  std::string md5;      // hex, when the upload asked for it
+  std::string qetag;    // Qiniu etag, when the upload asked for it
+  std::string locator;  // where the blob store keeps the bytes
   ObjectState state = ObjectState::kStored;
   UnixMs created_at = 0;
   std::optional<UnixMs> expires_at;  // temporaries and TTL'd objects
@@ -94,12 +94,12 @@ struct Record {
   std::string tenant_id;
   std::string app_id;
   std::string form_id;
-  std::string id;         // dialect-visible, unique per form; the store uses seq when empty
-  uint64_t seq = 0;       // 1, 2, ... per form, assigned on insert
-  uint64_t revision = 1;  // +1 on every update
-  std::string data_json = "{}";       // the dialect's field document; opaque to core
+  std::string id;                // dialect-visible, unique per form; the store uses seq when empty
+  uint64_t seq = 0;              // 1, 2, ... per form, assigned on insert
+  uint64_t revision = 1;         // +1 on every update
+  std::string data_json = "{}";  // the dialect's field document; opaque to core
   std::vector<std::string> file_ids;  // ids of the objects bound to it
-  std::string batch_key;  // an idempotent batch write's key (a Jodoo transaction_id)
+  std::string batch_key;              // an idempotent batch write's key (a Jodoo transaction_id)
   std::string creator;
   std::string updater;
   UnixMs created_at = 0;

@@ -40,7 +40,7 @@ struct ObjectQuery {
   std::optional<ObjectState> state;  // unset: every state but kDeleted
   std::string after_id;              // cursor: ids strictly greater than this
   uint32_t limit = 100;
-  std::optional<UnixMs> live_at;     // when set, hide objects with expires_at <= live_at
+  std::optional<UnixMs> live_at;  // when set, hide objects with expires_at <= live_at
 };
 
 struct ObjectPage {

@@ -66,10 +66,10 @@ TEST(CrashConsistencyTest, KilledServersLoseNothingAcknowledged) {
           const uint64_t seq = next_seq.fetch_add(1);
           const uint64_t size = size_of(seq);
           uint64_t sent = 0;
-          auto r = client.upload("POST", "/v1/files?name=s" + std::to_string(seq),
-                                 bearer(ServerProcess::kAdminKey), size,
-                                 [&](char* buf, size_t len, uint64_t off) { content_of(seq, buf, len, off); },
-                                 &sent);
+          auto r = client.upload(
+              "POST", "/v1/files?name=s" + std::to_string(seq), bearer(ServerProcess::kAdminKey),
+              size, [&](char* buf, size_t len, uint64_t off) { content_of(seq, buf, len, off); },
+              &sent);
           std::lock_guard lock(ledger.mu);
           if (sent == size) ledger.fully_sent.insert(seq);
           if (r.status == 201) ledger.acknowledged[str(parse(r.body), "id")] = seq;
@@ -89,8 +89,9 @@ TEST(CrashConsistencyTest, KilledServersLoseNothingAcknowledged) {
   std::map<std::string, std::string> visible;  // id -> name
   std::string cursor;
   for (;;) {
-    auto r = client.request("GET", "/v1/files?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor),
-                            bearer(ServerProcess::kAdminKey));
+    auto r =
+        client.request("GET", "/v1/files?limit=1000" + (cursor.empty() ? "" : "&cursor=" + cursor),
+                       bearer(ServerProcess::kAdminKey));
     ASSERT_EQ(r.status, 200);
     auto body = parse(r.body);
     for (auto& f : body["files"].as_array()) {
@@ -100,12 +101,13 @@ TEST(CrashConsistencyTest, KilledServersLoseNothingAcknowledged) {
     if (body["next_cursor"].is_null()) break;
     cursor = std::string(body["next_cursor"].as_string());
   }
-  std::printf("%d kills: %zu uploads acknowledged, %zu files visible\n", kKills, ledger.acknowledged.size(),
-              visible.size());
+  std::printf("%d kills: %zu uploads acknowledged, %zu files visible\n", kKills,
+              ledger.acknowledged.size(), visible.size());
   ASSERT_GT(ledger.acknowledged.size(), static_cast<size_t>(kKills));
 
   for (const auto& [id, seq] : ledger.acknowledged) {
-    ASSERT_TRUE(visible.count(id)) << "acknowledged upload " << id << " (seq " << seq << ") is lost";
+    ASSERT_TRUE(visible.count(id))
+        << "acknowledged upload " << id << " (seq " << seq << ") is lost";
     auto d = client.download("/v1/files/" + id + "/content", bearer(ServerProcess::kAdminKey));
     EXPECT_EQ(d.status, 200);
     EXPECT_EQ(d.bytes, size_of(seq)) << id;

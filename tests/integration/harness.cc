@@ -44,8 +44,8 @@ std::vector<std::string> list_files(const fs::path& dir) {
   std::vector<std::string> out;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (it->is_regular_file(ec)) out.push_back(it->path().string());
   }
@@ -162,9 +162,10 @@ class ResponseReader {
   std::string buf_;
 };
 
-std::string request_head(const std::string& method, const std::string& target, const Headers& headers,
-                         std::optional<uint64_t> content_length) {
-  std::string head = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+std::string request_head(const std::string& method, const std::string& target,
+                         const Headers& headers, std::optional<uint64_t> content_length) {
+  std::string head =
+      method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (auto& [k, v] : headers) head += k + ": " + v + "\r\n";
   if (content_length) head += "Content-Length: " + std::to_string(*content_length) + "\r\n";
   head += "\r\n";
@@ -197,7 +198,8 @@ namespace {
 void check_sanitizer_reports(const std::string& log) {
   for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"}) {
     auto at = log.find(marker);
-    if (at != std::string::npos) ADD_FAILURE() << "sanitizer report from upgate:\n" << log.substr(at, 4000);
+    if (at != std::string::npos)
+      ADD_FAILURE() << "sanitizer report from upgate:\n" << log.substr(at, 4000);
   }
 }
 }  // namespace
@@ -210,7 +212,8 @@ ServerProcess::~ServerProcess() {
 }
 
 void ServerProcess::start() {
-  std::vector<std::string> args = {upgate_bin(), "serve", "--listen", "127.0.0.1:0", "--data", data_dir_,
+  std::vector<std::string> args = {upgate_bin(),      "serve",   "--listen",
+                                   "127.0.0.1:0",     "--data",  data_dir_,
                                    "--bootstrap-key", kAdminKey, "--dev-clock"};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
@@ -277,8 +280,12 @@ std::string ServerProcess::cli(const std::vector<std::string>& args, int* exit_c
   return run_command(cmd + " --data '" + data_dir_ + "'", exit_code);
 }
 
-std::vector<std::string> ServerProcess::temp_files() const { return list_files(fs::path(data_dir_) / "tmp"); }
-std::vector<std::string> ServerProcess::blob_files() const { return list_files(fs::path(data_dir_) / "blobs"); }
+std::vector<std::string> ServerProcess::temp_files() const {
+  return list_files(fs::path(data_dir_) / "tmp");
+}
+std::vector<std::string> ServerProcess::blob_files() const {
+  return list_files(fs::path(data_dir_) / "blobs");
+}
 
 void pattern_bytes(char* buf, size_t len, uint64_t offset) {
   // xorshift of the 8-byte-aligned position: cheap, and no two blocks alike.
@@ -324,13 +331,14 @@ int HttpClient::connect_socket() const {
   return fd;
 }
 
-HttpResponse HttpClient::request(const std::string& method, const std::string& target, const Headers& headers,
-                                 const std::string& body) const {
+HttpResponse HttpClient::request(const std::string& method, const std::string& target,
+                                 const Headers& headers, const std::string& body) const {
   Fd s{connect_socket()};
   HttpResponse r;
   if (s.fd < 0) return r;
   bool has_body = !body.empty() || method == "POST" || method == "PUT" || method == "PATCH";
-  std::string head = request_head(method, target, headers, has_body ? std::optional<uint64_t>(body.size()) : std::nullopt);
+  std::string head = request_head(method, target, headers,
+                                  has_body ? std::optional<uint64_t>(body.size()) : std::nullopt);
   write_all(s.fd, head.data(), head.size());
   write_all(s.fd, body.data(), body.size());
   ResponseReader rd(s.fd);
@@ -339,8 +347,9 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& t
   return r;
 }
 
-HttpResponse HttpClient::upload(const std::string& method, const std::string& target, const Headers& headers,
-                                uint64_t size, const Generator& gen, uint64_t* bytes_sent) const {
+HttpResponse HttpClient::upload(const std::string& method, const std::string& target,
+                                const Headers& headers, uint64_t size, const Generator& gen,
+                                uint64_t* bytes_sent) const {
   Fd s{connect_socket()};
   HttpResponse r;
   if (s.fd < 0) return r;
@@ -395,7 +404,9 @@ std::string HttpClient::raw(const std::string& bytes, int timeout_ms) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   char buf[65536];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
     if (left <= 0) break;
     pollfd p{s.fd, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left)) <= 0) break;
@@ -435,11 +446,12 @@ std::string run_command(const std::string& cmd, int* exit_code) {
   return out;
 }
 
-std::string multipart_body(const std::string& boundary, const std::string& field, const std::string& filename,
-                           const std::string& content_type, const std::string& content) {
-  std::string b = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field + "\"; filename=\"" +
-                  filename + "\"\r\nContent-Type: " + content_type + "\r\n\r\n" + content + "\r\n--" + boundary +
-                  "--\r\n";
+std::string multipart_body(const std::string& boundary, const std::string& field,
+                           const std::string& filename, const std::string& content_type,
+                           const std::string& content) {
+  std::string b = "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + field +
+                  "\"; filename=\"" + filename + "\"\r\nContent-Type: " + content_type +
+                  "\r\n\r\n" + content + "\r\n--" + boundary + "--\r\n";
   return b;
 }
 

@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include "core/crypto.h"
 #include "integration/harness.h"
@@ -46,8 +46,10 @@ std::string b64url_decode(const std::string& s) {
 }
 
 struct Part {
-  Part(std::string n, std::string c, std::string f = {}, std::string ct = "application/octet-stream")
-      : name(std::move(n)), content(std::move(c)), filename(std::move(f)), content_type(std::move(ct)) {}
+  Part(std::string n, std::string c, std::string f = {},
+       std::string ct = "application/octet-stream")
+      : name(std::move(n)), content(std::move(c)), filename(std::move(f)),
+        content_type(std::move(ct)) {}
   std::string name;
   std::string content;
   std::string filename;  // set: a file part
@@ -58,7 +60,8 @@ std::string form(const std::string& boundary, const std::vector<Part>& parts) {
   std::string b;
   for (const Part& p : parts) {
     b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
-    if (!p.filename.empty()) b += "; filename=\"" + p.filename + "\"\r\nContent-Type: " + p.content_type;
+    if (!p.filename.empty())
+      b += "; filename=\"" + p.filename + "\"\r\nContent-Type: " + p.content_type;
     b += "\r\n\r\n" + p.content + "\r\n";
   }
   return b + "--" + boundary + "--\r\n";
@@ -116,10 +119,12 @@ class CallbackServer {
         ssize_t n = ::recv(c, buf, sizeof buf, 0);
         if (n <= 0) break;
         data.append(buf, static_cast<size_t>(n));
-        if (header_end == std::string::npos && (header_end = data.find("\r\n\r\n")) != std::string::npos) {
+        if (header_end == std::string::npos &&
+            (header_end = data.find("\r\n\r\n")) != std::string::npos) {
           std::smatch m;
           std::string head = data.substr(0, header_end);
-          if (std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: *([0-9]+)"))) want = std::stoul(m[1]);
+          if (std::regex_search(head, m, std::regex("[Cc]ontent-[Ll]ength: *([0-9]+)")))
+            want = std::stoul(m[1]);
         }
         if (header_end != std::string::npos && data.size() >= header_end + 4 + want) break;
       }
@@ -146,8 +151,10 @@ class CallbackServer {
         status = status_;
         body = body_;
       }
-      std::string out = "HTTP/1.1 " + std::to_string(status) + " X\r\nContent-Type: application/json\r\nContent-Length: " +
-                        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      std::string out =
+          "HTTP/1.1 " + std::to_string(status) +
+          " X\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
       ::send(c, out.data(), out.size(), MSG_NOSIGNAL);
       ::close(c);
     }
@@ -174,21 +181,26 @@ class JodooApiTest : public ::testing::Test {
     admin_request("POST", "/v1/admin/tenants", R"({"id":"acme"})", 201);
     admin_request("POST", "/v1/admin/tenants/acme/apps",
                   R"({"id":"crm","dialect":"jodoo","settings":)" + app_settings + "}", 201);
-    key_ = str(admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"jodoo"})", 201), "token");
+    key_ = str(admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"jodoo"})", 201),
+               "token");
     fresh_rate_window();
   }
 
-  json::object admin_request(const std::string& method, const std::string& target, const std::string& body, int want) {
+  json::object admin_request(const std::string& method, const std::string& target,
+                             const std::string& body, int want) {
     auto r = client_->request(method, target, bearer(ServerProcess::kAdminKey), body);
     EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
     return parse(r.body);
   }
 
   void tenant_settings(const std::string& jodoo) {
-    admin_request("PATCH", "/v1/admin/tenants/acme", R"({"settings":{"jodoo":)" + jodoo + "}}", 200);
+    admin_request("PATCH", "/v1/admin/tenants/acme", R"({"settings":{"jodoo":)" + jodoo + "}}",
+                  200);
   }
 
-  void advance(int64_t ms) { admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200); }
+  void advance(int64_t ms) {
+    admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200);
+  }
 
   // Rate windows are whole seconds of the server clock: start tests at the
   // beginning of one so that counts are predictable.
@@ -200,11 +212,14 @@ class JodooApiTest : public ::testing::Test {
   }
 
   HttpResponse api(const std::string& path, const std::string& body, const std::string& key = {}) {
-    return client_->request("POST", "/api/v5/app/entry/" + path, bearer(key.empty() ? key_ : key), body);
+    return client_->request("POST", "/api/v5/app/entry/" + path, bearer(key.empty() ? key_ : key),
+                            body);
   }
 
-  std::string token_request(const std::string& tx, const std::string& app = "crm", const std::string& entry = kEntry) {
-    return R"({"app_id":")" + app + R"(","entry_id":")" + entry + R"(","transaction_id":")" + tx + R"("})";
+  std::string token_request(const std::string& tx, const std::string& app = "crm",
+                            const std::string& entry = kEntry) {
+    return R"({"app_id":")" + app + R"(","entry_id":")" + entry + R"(","transaction_id":")" + tx +
+           R"("})";
   }
 
   // get_upload_token; returns the tokens.
@@ -218,19 +233,22 @@ class JodooApiTest : public ::testing::Test {
     return out;
   }
 
-  HttpResponse upload(const std::string& token, const std::string& content, const std::string& filename = "a.txt",
-                      std::vector<Part> extra = {}, bool crc_last = true) {
+  HttpResponse upload(const std::string& token, const std::string& content,
+                      const std::string& filename = "a.txt", std::vector<Part> extra = {},
+                      bool crc_last = true) {
     std::vector<Part> parts;
     parts.push_back(Part{"token", token});
     for (auto& p : extra) parts.push_back(p);
     parts.push_back(Part{"file", content, filename, "text/plain"});
     if (crc_last) parts.push_back(Part{"crc32", std::to_string(crypto::crc32_update(0, content))});
     const std::string boundary = "----qiniu6fd6ff237027ae34";
-    return client_->request("POST", "/", {{"Content-Type", "multipart/form-data; boundary=" + boundary}},
+    return client_->request("POST", "/",
+                            {{"Content-Type", "multipart/form-data; boundary=" + boundary}},
                             form(boundary, parts));
   }
 
-  std::string uploaded_key(const std::string& token, const std::string& content, const std::string& filename = "a.txt") {
+  std::string uploaded_key(const std::string& token, const std::string& content,
+                           const std::string& filename = "a.txt") {
     auto r = upload(token, content, filename);
     EXPECT_EQ(r.status, 200) << r.body;
     return str(parse(r.body), "key");
@@ -246,7 +264,8 @@ class JodooApiTest : public ::testing::Test {
   }
   // Derived here from the master key, independently of the server's code.
   std::string secret_key(int version) const {
-    return crypto::base64url(crypto::hmac_sha256(master_key(), "qiniu-sk/acme/v" + std::to_string(version)), false);
+    return crypto::base64url(
+        crypto::hmac_sha256(master_key(), "qiniu-sk/acme/v" + std::to_string(version)), false);
   }
 
   // The objects of app crm by file name, through the native API.
@@ -260,7 +279,8 @@ class JodooApiTest : public ::testing::Test {
     return {};
   }
 
-  std::string create_body(const std::string& tx, const std::vector<std::string>& keys, const std::string& text = "hi") {
+  std::string create_body(const std::string& tx, const std::vector<std::string>& keys,
+                          const std::string& text = "hi") {
     json::array arr;
     for (auto& k : keys) arr.emplace_back(k);
     json::object data;
@@ -298,12 +318,15 @@ TEST_F(JodooApiTest, GetUploadTokenIssues100SignedQiniuTokens) {
     EXPECT_EQ(token.substr(0, c1), "acme.v1");
     const std::string sign = token.substr(c1 + 1, c2 - c1 - 1), encoded = token.substr(c2 + 1);
     EXPECT_EQ(sign.size(), 28u);
-    EXPECT_EQ(sign, crypto::base64url(crypto::hmac_sha1(sk, encoded), true));  // HMAC-SHA1, url-safe, padded
+    EXPECT_EQ(sign, crypto::base64url(crypto::hmac_sha1(sk, encoded),
+                                      true));  // HMAC-SHA1, url-safe, padded
     EXPECT_EQ(encoded.find_first_of("+/"), std::string::npos);
     auto policy = json::parse(b64url_decode(encoded)).as_object();
     EXPECT_EQ(str(policy, "scope"), "acme.crm");
     const std::string save_key = str(policy, "saveKey");
-    EXPECT_TRUE(std::regex_match(save_key, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+    EXPECT_TRUE(std::regex_match(
+        save_key,
+        std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
         << save_key;
     save_keys.insert(save_key);
     EXPECT_EQ(policy.at("forceSaveKey").as_bool(), true);
@@ -332,13 +355,17 @@ TEST_F(JodooApiTest, GetUploadTokenErrorsUseTheJodooEnvelope) {
   EXPECT_EQ(code(api("file/get_upload_token", R"({"entry_id":"x","transaction_id":"t"})")), 3005);
   EXPECT_EQ(code(api("file/get_upload_token", token_request("tx", "nope"))), 2004);
   EXPECT_EQ(code(api("file/get_upload_token", token_request("tx", "crm", "nope"))), 3000);
-  EXPECT_EQ(code(api("file/get_upload_token", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"("})")), 17025);
+  EXPECT_EQ(code(api("file/get_upload_token",
+                     R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"("})")),
+            17025);
   EXPECT_EQ(code(api("file/get_upload_token", token_request("has space"))), 17025);
   // The tenant's default app is not a Jodoo app.
   EXPECT_EQ(code(api("file/get_upload_token", token_request("tx", "default"))), 2004);
   // A key bound to another app.
   admin_request("POST", "/v1/admin/tenants/acme/apps", R"({"id":"other","dialect":"jodoo"})", 201);
-  const std::string bound = str(admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"b","app_id":"other"})", 201), "token");
+  const std::string bound = str(
+      admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"b","app_id":"other"})", 201),
+      "token");
   EXPECT_EQ(code(api("file/get_upload_token", ok, bound)), 8302);
   // A disabled key.
   auto k = admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"d"})", 201);
@@ -358,7 +385,8 @@ TEST_F(JodooApiTest, GetUploadTokenErrorsUseTheJodooEnvelope) {
 TEST_F(JodooApiTest, FormUploadStoresATemporaryFileUnderTheSaveKey) {
   auto t = tokens("tx-up");
   ASSERT_EQ(t.size(), 100u);
-  auto r = upload(t[0], "hello world", "hello.txt", {Part{"x:user", "u1"}, Part{"key", "client-key-ignored"}});
+  auto r = upload(t[0], "hello world", "hello.txt",
+                  {Part{"x:user", "u1"}, Part{"key", "client-key-ignored"}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto body = parse(r.body);
   const auto policy = json::parse(b64url_decode(t[0].substr(t[0].rfind(':') + 1))).as_object();
@@ -377,7 +405,8 @@ TEST_F(JodooApiTest, FormUploadStoresATemporaryFileUnderTheSaveKey) {
 TEST_F(JodooApiTest, HashOfA9MiBUploadIsTheQiniuEtag) {
   const std::string content = pattern_string(9 << 20);
   std::string digests;
-  for (size_t i = 0; i < content.size(); i += 4 << 20) digests += crypto::sha1(content.substr(i, 4 << 20));
+  for (size_t i = 0; i < content.size(); i += 4 << 20)
+    digests += crypto::sha1(content.substr(i, 4 << 20));
   const std::string want = crypto::base64url("\x96" + crypto::sha1(digests), true);
   auto t = tokens("tx-9m");
   auto r = upload(t[0], content, "nine.bin");
@@ -397,7 +426,8 @@ TEST_F(JodooApiTest, OneFilePerTokenAndNeverAnOverwrite) {
 
 TEST_F(JodooApiTest, AcceptFieldSetsTheAnswersContentTypeAndOnlyPostIsServed) {
   auto t = tokens("tx-accept");
-  auto r = upload(t[0], "old IE", "ie.txt", {Part{"accept", "text/plain"}, Part{"x-qn-meta-color", "red"}});
+  auto r = upload(t[0], "old IE", "ie.txt",
+                  {Part{"accept", "text/plain"}, Part{"x-qn-meta-color", "red"}});
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.header("content-type"), "text/plain");
   EXPECT_NE(str(parse(r.body), "key"), "");
@@ -422,9 +452,11 @@ TEST_F(JodooApiTest, FormUploadRefusesBadTokens) {
   r = upload("acme.v9" + t[0].substr(t[0].find(':')), "x");
   EXPECT_EQ(r.status, 401);
   // A token whose scope is not this tenant's bucket (signed correctly).
-  const std::string foreign = R"({"scope":"other.crm","saveKey":"k1","forceSaveKey":true,"deadline":4000000000})";
+  const std::string foreign =
+      R"({"scope":"other.crm","saveKey":"k1","forceSaveKey":true,"deadline":4000000000})";
   const std::string enc = crypto::base64url(foreign, true);
-  r = upload("acme.v1:" + crypto::base64url(crypto::hmac_sha1(secret_key(1), enc), true) + ":" + enc, "x");
+  r = upload(
+      "acme.v1:" + crypto::base64url(crypto::hmac_sha1(secret_key(1), enc), true) + ":" + enc, "x");
   EXPECT_EQ(r.status, 403) << r.body;
   // File before the token: refused rather than buffered.
   const std::string boundary = "b0undary";
@@ -452,11 +484,13 @@ TEST_F(JodooApiTest, Crc32AfterTheFileIsVerifiedBeforeCommit) {
   ASSERT_EQ(r.status, 200) << r.body;  // no crc32: fine
   const std::string boundary = "crcbnd";
   r = client_->request("POST", "/", {{"Content-Type", "multipart/form-data; boundary=" + boundary}},
-                       form(boundary, {Part{"token", t[1]}, Part{"file", "hello world", "bad.txt"}, Part{"crc32", "12345"}}));
+                       form(boundary, {Part{"token", t[1]}, Part{"file", "hello world", "bad.txt"},
+                                       Part{"crc32", "12345"}}));
   EXPECT_EQ(r.status, 406) << r.body;
   EXPECT_TRUE(object_named("bad.txt").empty());  // nothing kept
   r = client_->request("POST", "/", {{"Content-Type", "multipart/form-data; boundary=" + boundary}},
-                       form(boundary, {Part{"token", t[1]}, Part{"file", "hello world", "good.txt"}, Part{"crc32", "222957957"}}));
+                       form(boundary, {Part{"token", t[1]}, Part{"file", "hello world", "good.txt"},
+                                       Part{"crc32", "222957957"}}));
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
@@ -464,10 +498,13 @@ TEST_F(JodooApiTest, ChunkedBodyWithoutContentLength) {
   auto t = tokens("tx-chunked");
   const std::string boundary = "chunky";
   const std::string content(100'000, 'z');
-  const std::string body = form(boundary, {Part{"token", t[0]}, Part{"file", content, "chunked.bin"},
-                                           Part{"crc32", std::to_string(crypto::crc32_update(0, content))}});
-  std::string raw = "POST / HTTP/1.1\r\nHost: upload\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
-                    "Content-Type: multipart/form-data; boundary=" + boundary + "\r\n\r\n";
+  const std::string body =
+      form(boundary, {Part{"token", t[0]}, Part{"file", content, "chunked.bin"},
+                      Part{"crc32", std::to_string(crypto::crc32_update(0, content))}});
+  std::string raw =
+      "POST / HTTP/1.1\r\nHost: upload\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+      "Content-Type: multipart/form-data; boundary=" +
+      boundary + "\r\n\r\n";
   for (size_t i = 0; i < body.size(); i += 7000) {
     const std::string piece = body.substr(i, 7000);
     std::ostringstream hex;
@@ -522,7 +559,8 @@ TEST_F(JodooApiTest, CreateBindsKeysOfTheSameTransactionAndGetServesThem) {
   EXPECT_EQ(str(data, "_widget_text"), "hello");
   EXPECT_EQ(str(object_named("one.txt"), "state"), "attached");
 
-  r = api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":")" + id + R"("})");
+  r = api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":")" +
+                          id + R"("})");
   ASSERT_EQ(r.status, 200) << r.body;
   data = parse(r.body).at("data").as_object();
   EXPECT_EQ(str(data, "appId"), "crm");
@@ -604,8 +642,11 @@ TEST_F(JodooApiTest, UpdateReplacesNamedFieldsAndDeleteRemoves) {
   auto r = api("data/create", create_body("tx-U", {k1}, "before"));
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string id = str(parse(r.body).at("data").as_object(), "_id");
-  const std::string where = R"("app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":")" + id + "\"";
-  r = api("data/update", "{" + where + R"(,"transaction_id":"tx-U","data":{"_widget_file":{"value":[")" + k2 + R"("]}}})");
+  const std::string where =
+      R"("app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":")" + id + "\"";
+  r = api("data/update", "{" + where +
+                             R"(,"transaction_id":"tx-U","data":{"_widget_file":{"value":[")" + k2 +
+                             R"("]}}})");
   ASSERT_EQ(r.status, 200) << r.body;
   auto data = parse(r.body).at("data").as_object();
   EXPECT_EQ(str(data, "_widget_text"), "before");  // untouched
@@ -614,7 +655,8 @@ TEST_F(JodooApiTest, UpdateReplacesNamedFieldsAndDeleteRemoves) {
   EXPECT_TRUE(object_named("u1.txt").empty());  // unreferenced now: deleted
   EXPECT_EQ(code(api("data/update", "{" + where + R"(,"data":{"_nope":{"value":1}}})")), 3005);
   EXPECT_EQ(code(api("data/update", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) +
-                                        R"(","data_id":"000000000000000000000000","data":{}})")), 4001);
+                                        R"(","data_id":"000000000000000000000000","data":{}})")),
+            4001);
 
   // batch_update: one data for many records, at most 100.
   json::array ids;
@@ -645,8 +687,12 @@ TEST_F(JodooApiTest, PerApiAndCompanyRateLimits) {
   EXPECT_EQ(api("file/get_upload_token", token_request("r1")).status, 200);
   EXPECT_EQ(api("file/get_upload_token", token_request("r2")).status, 200);
   EXPECT_EQ(code(api("file/get_upload_token", token_request("r3"))), 8304);
-  EXPECT_EQ(code(api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":"x"})")), 4001);
-  EXPECT_EQ(code(api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) + R"(","data_id":"x"})")), 8303);
+  EXPECT_EQ(code(api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) +
+                                     R"(","data_id":"x"})")),
+            4001);
+  EXPECT_EQ(code(api("data/get", R"({"app_id":"crm","entry_id":")" + std::string(kEntry) +
+                                     R"(","data_id":"x"})")),
+            8303);
   fresh_rate_window();
   auto t = tokens("r4");
   EXPECT_EQ(upload(t[0], "one").status, 200);
@@ -663,7 +709,8 @@ class JodooCallbackTest : public JodooApiTest {
     callback_ = std::make_unique<CallbackServer>();
     const std::string target = "127.0.0.1:" + std::to_string(callback_->port());
     start({"--jodoo-callback-allow", target, "--jodoo-callback-timeout-ms", "2000"},
-          R"({"callback_url":"http://)" + target + R"(/file/upload/api_callback?src=upgate","entries":{")" + kEntry +
+          R"({"callback_url":"http://)" + target +
+              R"(/file/upload/api_callback?src=upgate","entries":{")" + kEntry +
               R"(":{"fields":{"_widget_file":"upload","_widget_text":"text"}}}})");
   }
   std::unique_ptr<CallbackServer> callback_;
@@ -681,19 +728,24 @@ TEST_F(JodooCallbackTest, PostsTheSignedBodyAndRelaysTheAnswer) {
   const auto& cb = reqs[0];
   EXPECT_EQ(cb.target, "/file/upload/api_callback?src=upgate");
   EXPECT_EQ(cb.headers.at("content-type"), "application/json");
-  // QBox <AK>:<urlsafe_b64(HMAC-SHA1(SK, path?query \n body))>, as qiniu.util.isQiniuCallback checks.
-  EXPECT_EQ(cb.headers.at("authorization"),
-            "QBox acme.v1:" + crypto::base64url(crypto::hmac_sha1(secret_key(1), cb.target + "\n" + cb.body), true));
-  // And as the qiniu SDK's isQiniuCallback checks it, with the pair `upgate jodoo credentials` prints.
+  // QBox <AK>:<urlsafe_b64(HMAC-SHA1(SK, path?query \n body))>, as qiniu.util.isQiniuCallback
+  // checks.
+  EXPECT_EQ(
+      cb.headers.at("authorization"),
+      "QBox acme.v1:" +
+          crypto::base64url(crypto::hmac_sha1(secret_key(1), cb.target + "\n" + cb.body), true));
+  // And as the qiniu SDK's isQiniuCallback checks it, with the pair `upgate jodoo credentials`
+  // prints.
   auto creds = parse(server_->cli({"jodoo", "credentials", "--tenant", "acme"}));
   TempDir dir;
   std::ofstream(dir.path() + "/body", std::ios::binary) << cb.body;
   const std::string url = "http://127.0.0.1:" + std::to_string(callback_->port()) + cb.target;
   int status = -1;
-  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node jodoo_qiniu_callback.mjs '" + str(creds, "access_key") +
-                                          "' '" + str(creds, "secret_key") + "' '" + url + "' '" + dir.path() + "/body' '" +
-                                          cb.headers.at("authorization") + "' 2>&1",
-                                      &status);
+  const std::string out =
+      run_command("cd " UPGATE_COMPAT_DIR " && node jodoo_qiniu_callback.mjs '" +
+                      str(creds, "access_key") + "' '" + str(creds, "secret_key") + "' '" + url +
+                      "' '" + dir.path() + "/body' '" + cb.headers.at("authorization") + "' 2>&1",
+                  &status);
   EXPECT_EQ(status, 0) << out;
   auto body = json::parse(cb.body).as_object();
   const auto policy = json::parse(b64url_decode(t[0].substr(t[0].rfind(':') + 1))).as_object();
@@ -723,8 +775,8 @@ TEST_F(JodooCallbackTest, AFailingCallbackAnswers579AndKeepsNothing) {
 TEST_F(JodooApiTest, CallbacksToTargetsNotAllowedAreRefused) {
   // This server allows no callback target at all (no --jodoo-callback-allow).
   admin_request("PATCH", "/v1/admin/tenants/acme/apps/crm",
-                R"({"settings":{"callback_url":"http://127.0.0.1:1/steal","entries":{")" + std::string(kEntry) +
-                    R"(":{"fields":{"_widget_file":"upload"}}}}})",
+                R"({"settings":{"callback_url":"http://127.0.0.1:1/steal","entries":{")" +
+                    std::string(kEntry) + R"(":{"fields":{"_widget_file":"upload"}}}}})",
                 200);
   auto t = tokens("tx-ssrf");
   auto r = upload(t[0], "x", "ssrf.txt");
@@ -741,10 +793,11 @@ TEST_F(JodooApiTest, QiniuNodeSdkUploadsWithUpgateTokens) {
   std::ofstream(file, std::ios::binary) << content;
   auto t = tokens("tx-sdk");
   int status = -1;
-  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node jodoo_qiniu.mjs 127.0.0.1:" +
-                                          std::to_string(server_->port()) + " '" + file + "' '" + t[0] + "' '" + t[1] +
-                                          "' '" + t[2] + "' 2>&1",
-                                      &status);
+  const std::string out =
+      run_command("cd " UPGATE_COMPAT_DIR " && node jodoo_qiniu.mjs 127.0.0.1:" +
+                      std::to_string(server_->port()) + " '" + file + "' '" + t[0] + "' '" + t[1] +
+                      "' '" + t[2] + "' 2>&1",
+                  &status);
   ASSERT_EQ(status, 0) << out;
   std::vector<std::string> keys;
   std::istringstream lines(out);

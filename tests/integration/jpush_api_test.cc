@@ -18,8 +18,8 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr const char* kAppKey = "115cc609860982ede0e3bdd4";    // the doc's upload example
-constexpr const char* kAppKey2 = "7d431e42dfa6a6d693ac2d04";   // the doc's list/get/delete examples
+constexpr const char* kAppKey = "115cc609860982ede0e3bdd4";   // the doc's upload example
+constexpr const char* kAppKey2 = "7d431e42dfa6a6d693ac2d04";  // the doc's list/get/delete examples
 constexpr int64_t kHourMs = 3'600'000;
 
 int64_t error_code(const HttpResponse& r) {
@@ -64,7 +64,8 @@ Headers basic(const std::string& user, const std::string& secret) {
 
 struct Part {
   Part(std::string n, std::string c, std::string f = {}, std::string ct = "text/plain")
-      : name(std::move(n)), content(std::move(c)), filename(std::move(f)), content_type(std::move(ct)) {}
+      : name(std::move(n)), content(std::move(c)), filename(std::move(f)),
+        content_type(std::move(ct)) {}
   std::string name;
   std::string content;
   std::string filename;  // empty: a plain field
@@ -76,7 +77,8 @@ std::string form(const std::string& boundary, const std::vector<Part>& parts) {
   std::string b;
   for (auto& p : parts) {
     b += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + p.name + "\"";
-    if (!p.filename.empty()) b += "; filename=\"" + p.filename + "\"\r\nContent-Type: " + p.content_type;
+    if (!p.filename.empty())
+      b += "; filename=\"" + p.filename + "\"\r\nContent-Type: " + p.content_type;
     b += "\r\n\r\n" + p.content + "\r\n";
   }
   return b + "--" + boundary + "--\r\n";
@@ -97,7 +99,8 @@ int64_t parse_iso(const std::string& s) {
 }
 
 void replace_all(std::string& s, const std::string& from, const std::string& to) {
-  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
+    s.replace(pos, from.size(), to);
 }
 
 class JPushApiTest : public ::testing::Test {
@@ -112,8 +115,8 @@ class JPushApiTest : public ::testing::Test {
 
   Headers admin() const { return bearer(ServerProcess::kAdminKey); }
 
-  json::object admin_request(const std::string& method, const std::string& target, const std::string& body,
-                             int want) {
+  json::object admin_request(const std::string& method, const std::string& target,
+                             const std::string& body, int want) {
     auto r = client_->request(method, target, admin(), body);
     EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
     return parse(r.body);
@@ -121,8 +124,8 @@ class JPushApiTest : public ::testing::Test {
 
   // Creates a JPush app in tenant acme and its master secret; returns the secret.
   std::string jpush_app(const std::string& app_key, const std::string& dialect = "jpush") {
-    admin_request("POST", "/v1/admin/tenants/acme/apps", R"({"id":")" + app_key + R"(","dialect":")" + dialect + R"("})",
-                  201);
+    admin_request("POST", "/v1/admin/tenants/acme/apps",
+                  R"({"id":")" + app_key + R"(","dialect":")" + dialect + R"("})", 201);
     auto k = admin_request("POST", "/v1/admin/tenants/acme/keys",
                            R"({"name":"master","app_id":")" + app_key + R"("})", 201);
     return str(k, "token");
@@ -138,9 +141,10 @@ class JPushApiTest : public ::testing::Test {
   }
 
   // Uploads a small valid file; returns its file_id.
-  std::string upload(const std::string& content = "1a0018970a1b2c3\n1a0018970a1b2c4\n", int ttl = 720,
-                     const std::string& type = "registration_id", Headers h = {}) {
-    auto r = post_form(type, {{"filename", content, "registration_id.txt"}, {"ttl", std::to_string(ttl)}}, h);
+  std::string upload(const std::string& content = "1a0018970a1b2c3\n1a0018970a1b2c4\n",
+                     int ttl = 720, const std::string& type = "registration_id", Headers h = {}) {
+    auto r = post_form(
+        type, {{"filename", content, "registration_id.txt"}, {"ttl", std::to_string(ttl)}}, h);
     EXPECT_EQ(r.status, 200) << r.body;
     return str(parse(r.body), "file_id");
   }
@@ -186,9 +190,12 @@ TEST_F(JPushApiTest, VendorDocCurlCommandsRunVerbatim) {
     return out;
   };
 
-  auto up = parse(run(R"(curl -F "filename=@registration_id.txt" -F "ttl=720" https://api.jpush.cn/v3/files/registration_id -u "115cc609860982ede0e3bdd4:2e2023ade697b989087dcc53")"));
+  auto up = parse(run(
+      R"(curl -F "filename=@registration_id.txt" -F "ttl=720" https://api.jpush.cn/v3/files/registration_id -u "115cc609860982ede0e3bdd4:2e2023ade697b989087dcc53")"));
   const std::string file_id = str(up, "file_id");
-  EXPECT_TRUE(std::regex_match(file_id, std::regex("115cc609860982ede0e3bdd4-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(
+      std::regex_match(file_id, std::regex("115cc609860982ede0e3bdd4-[0-9a-f]{8}-[0-9a-f]{4}-4[0-"
+                                           "9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << file_id;
   auto mine = parse(get("/v3/files/" + file_id).body);
   EXPECT_EQ(str(mine, "type"), "registration_id");
@@ -196,12 +203,15 @@ TEST_F(JPushApiTest, VendorDocCurlCommandsRunVerbatim) {
 
   // The second app's commands act on a file of that app.
   const std::string id2 = upload("alias-one\n", 720, "alias", basic(kAppKey2, secret2));
-  auto list = parse(run(R"(curl -X GET -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files)"));
+  auto list = parse(run(
+      R"(curl -X GET -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files)"));
   ASSERT_EQ(list["total_count"].as_int64(), 1);
   EXPECT_EQ(str(list["files"].as_array()[0].as_object(), "file_id"), id2);
 
-  std::string get_cmd = R"(curl -XGET -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files/7d431e42dfa6a6d693ac2d04-374004a2-bc6c-4abc-bde5-9f1a9671d307)";
-  std::string del_cmd = R"(curl -X DELETE -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files/7d431e42dfa6a6d693ac2d04-374004a2-bc6c-4abc-bde5-9f1a9671d307)";
+  std::string get_cmd =
+      R"(curl -XGET -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files/7d431e42dfa6a6d693ac2d04-374004a2-bc6c-4abc-bde5-9f1a9671d307)";
+  std::string del_cmd =
+      R"(curl -X DELETE -u "7d431e42dfa6a6d693ac2d04:5e987ac6d2e04d95a9d8f0d1" https://api.jpush.cn/v3/files/7d431e42dfa6a6d693ac2d04-374004a2-bc6c-4abc-bde5-9f1a9671d307)";
   // As printed, the doc's id is unknown here: 1104 on GET, a silent success on DELETE.
   EXPECT_EQ(parse(run(get_cmd))["error"].as_object()["code"].as_int64(), 1104);
   EXPECT_EQ(run(del_cmd), "");
@@ -243,7 +253,8 @@ TEST_F(JPushApiTest, UploadListGetDeleteRoundTrip) {
   auto f = parse(r.body);
   EXPECT_EQ(str(f, "file_id"), id);
   // Times are Beijing time (UTC+8) by default, "YYYY-MM-DD HH:MM:SS".
-  const int64_t created = parse_wall(str(f, "create_time")), expires = parse_wall(str(f, "expire_time"));
+  const int64_t created = parse_wall(str(f, "create_time")),
+                expires = parse_wall(str(f, "expire_time"));
   ASSERT_GT(created, 0) << str(f, "create_time");
   EXPECT_NEAR(static_cast<double>(created - 8 * kHourMs), static_cast<double>(before), 5000.0);
   EXPECT_NEAR(static_cast<double>(expires - created), static_cast<double>(48 * kHourMs), 1000.0);
@@ -267,8 +278,10 @@ TEST_F(JPushApiTest, AcceptsAJavaClientShapedBody) {
   // FileClient.uploadFile via NativeHttpClient.formUpload: a CRLF preamble, ttl
   // first, "Content-Type:" without a space, a closing boundary with CRLF.
   const std::string boundary = "========7d4a6d158c9";
-  std::string body = "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"ttl\"\r\n\r\n1";
-  body += "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"ids.txt\"\r\n";
+  std::string body =
+      "\r\n--" + boundary + "\r\nContent-Disposition: form-data; name=\"ttl\"\r\n\r\n1";
+  body += "\r\n--" + boundary +
+          "\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"ids.txt\"\r\n";
   body += "Content-Type:text/plain\r\n\r\n";
   body += "1a0018970a1b2c3\n";
   body += "\r\n--" + boundary + "--\r\n";
@@ -279,21 +292,24 @@ TEST_F(JPushApiTest, AcceptsAJavaClientShapedBody) {
   const std::string id = str(parse(r.body), "file_id");
   auto f = parse(get("/v3/files/" + id).body);
   EXPECT_EQ(str(f, "file_name"), "ids.txt");
-  EXPECT_NEAR(static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
-              static_cast<double>(kHourMs), 1000.0);
+  EXPECT_NEAR(
+      static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
+      static_cast<double>(kHourMs), 1000.0);
 }
 
 TEST_F(JPushApiTest, TtlMayFollowTheFileAndDefaultsTo720Hours) {
   auto r = post_form("alias", {{"filename", "a\n", "a.txt"}, {"ttl", "2"}});
   ASSERT_EQ(r.status, 200) << r.body;
   auto f = parse(get("/v3/files/" + str(parse(r.body), "file_id")).body);
-  EXPECT_NEAR(static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
-              static_cast<double>(2 * kHourMs), 1000.0);
+  EXPECT_NEAR(
+      static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
+      static_cast<double>(2 * kHourMs), 1000.0);
   r = post_form("alias", {{"filename", "a\n", "b.txt"}});
   ASSERT_EQ(r.status, 200) << r.body;
   f = parse(get("/v3/files/" + str(parse(r.body), "file_id")).body);
-  EXPECT_NEAR(static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
-              static_cast<double>(720 * kHourMs), 1000.0);
+  EXPECT_NEAR(
+      static_cast<double>(parse_wall(str(f, "expire_time")) - parse_wall(str(f, "create_time"))),
+      static_cast<double>(720 * kHourMs), 1000.0);
 }
 
 TEST_F(JPushApiTest, RefusesFilesBreakingTheRulesAndStoresNothing) {
@@ -303,7 +319,9 @@ TEST_F(JPushApiTest, RefusesFilesBreakingTheRulesAndStoresNothing) {
     std::string message_part;
   };
   const std::vector<Case> cases = {
-      {{{"filename", "ok\n" + std::string(41, 'x') + "\n", "f.txt"}}, 1103, "line 2: id longer than 40 bytes"},
+      {{{"filename", "ok\n" + std::string(41, 'x') + "\n", "f.txt"}},
+       1103,
+       "line 2: id longer than 40 bytes"},
       {{{"filename", "ok\nab\xFF\n", "f.txt"}}, 1103, "line 2: not valid UTF-8"},
       {{{"filename", "\xD6\xD0\xCE\xC4\n", "gbk.txt"}}, 1103, "line 1: not valid UTF-8"},
       {{{"filename", "", "f.txt"}}, 1103, "empty file"},
@@ -321,7 +339,8 @@ TEST_F(JPushApiTest, RefusesFilesBreakingTheRulesAndStoresNothing) {
     auto r = post_form("registration_id", cases[i].parts);
     EXPECT_EQ(r.status, 400) << "case " << i << ": " << r.body;
     EXPECT_EQ(error_code(r), cases[i].code) << "case " << i << ": " << r.body;
-    EXPECT_NE(error_message(r).find(cases[i].message_part), std::string::npos) << "case " << i << ": " << r.body;
+    EXPECT_NE(error_message(r).find(cases[i].message_part), std::string::npos)
+        << "case " << i << ": " << r.body;
   }
   fresh_rate_window();
   // A type other than alias / registration_id.
@@ -338,7 +357,9 @@ TEST_F(JPushApiTest, RefusesFilesBreakingTheRulesAndStoresNothing) {
   // Malformed multipart (no closing boundary).
   h = auth();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=XyZ");
-  r = client_->request("POST", "/v3/files/alias", h, "--XyZ\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"a\"\r\n\r\nabc");
+  r = client_->request(
+      "POST", "/v3/files/alias", h,
+      "--XyZ\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"a\"\r\n\r\nabc");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(error_code(r), 1103);
 
@@ -350,9 +371,10 @@ TEST_F(JPushApiTest, RefusesFilesBreakingTheRulesAndStoresNothing) {
 TEST_F(JPushApiTest, RefusesFilesOver10MegabytesWhileStreaming) {
   const uint64_t limit = 10ull * 1024 * 1024;
   const std::string boundary = "b0undary";
-  const std::string head = "--" + boundary +
-                           "\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"big.txt\"\r\n"
-                           "Content-Type: text/plain\r\n\r\n";
+  const std::string head =
+      "--" + boundary +
+      "\r\nContent-Disposition: form-data; name=\"filename\"; filename=\"big.txt\"\r\n"
+      "Content-Type: text/plain\r\n\r\n";
   const std::string tail = "\r\n--" + boundary + "--\r\n";
   // Valid lines ("abcdefghi\n"), 10 bytes past the limit: only the size rule fails.
   auto body_of = [&](uint64_t file_bytes) {
@@ -366,13 +388,14 @@ TEST_F(JPushApiTest, RefusesFilesOver10MegabytesWhileStreaming) {
   };
   Headers h = auth();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=" + boundary);
-  auto r = client_->upload("POST", "/v3/files/registration_id", h, head.size() + limit + 10 + tail.size(),
-                           body_of(limit + 10));
+  auto r = client_->upload("POST", "/v3/files/registration_id", h,
+                           head.size() + limit + 10 + tail.size(), body_of(limit + 10));
   EXPECT_EQ(r.status, 400) << r.body;
   EXPECT_EQ(error_code(r), 1103);
   EXPECT_NE(error_message(r).find("too large"), std::string::npos) << r.body;
   // Exactly 10 MB is fine.
-  r = client_->upload("POST", "/v3/files/registration_id", h, head.size() + limit + tail.size(), body_of(limit));
+  r = client_->upload("POST", "/v3/files/registration_id", h, head.size() + limit + tail.size(),
+                      body_of(limit));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(parse(get("/v3/files").body)["total_count"].as_int64(), 1);
   EXPECT_EQ(server_->blob_files().size(), 1u);
@@ -386,7 +409,9 @@ TEST_F(JPushApiTest, AuthFailuresAre400With1101) {
   EXPECT_EQ(r.header("x-rate-limit-remaining"), "");
   EXPECT_EQ(error_code(get("/v3/files", Headers{{"Authorization", "Basic !!!"}})), 1101);
   EXPECT_EQ(error_code(get("/v3/files", Headers{{"Authorization", "Bearer " + secret_}})), 1101);
-  EXPECT_EQ(error_code(get("/v3/files", basic(kAppKey, "upk_wrong_secret_0000000000000000000000000"))), 1101);
+  EXPECT_EQ(
+      error_code(get("/v3/files", basic(kAppKey, "upk_wrong_secret_0000000000000000000000000"))),
+      1101);
   EXPECT_EQ(error_code(get("/v3/files", basic("otherapp", secret_))), 1101);
   // A key of a non-JPush app.
   const std::string native_secret = jpush_app("nativeapp", "native");
@@ -404,12 +429,14 @@ TEST_F(JPushApiTest, AuthFailuresAre400With1101) {
 
 TEST_F(JPushApiTest, DevKeyNeedsAnAdminKeyBoundToAnApp) {
   // devKey = tenant id, devSecret = an admin key of that tenant.
-  auto unbound = admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"dev","role":"admin"})", 201);
+  auto unbound =
+      admin_request("POST", "/v1/admin/tenants/acme/keys", R"({"name":"dev","role":"admin"})", 201);
   auto r = get("/v3/files", basic("acme", str(unbound, "token")));
   EXPECT_EQ(r.status, 403);
   EXPECT_EQ(error_code(r), 1105);
-  auto bound = admin_request("POST", "/v1/admin/tenants/acme/keys",
-                             R"({"name":"dev2","role":"admin","app_id":")" + std::string(kAppKey) + R"("})", 201);
+  auto bound = admin_request(
+      "POST", "/v1/admin/tenants/acme/keys",
+      R"({"name":"dev2","role":"admin","app_id":")" + std::string(kAppKey) + R"("})", 201);
   const std::string id = upload("a\n", 720, "alias", basic("acme", str(bound, "token")));
   EXPECT_EQ(get("/v3/files/" + id).status, 200);
   // A member key is no devSecret.
@@ -469,14 +496,16 @@ TEST_F(JPushApiTest, FilesExpireAfterTheirTtlAndTheSweepRemovesTheBlob) {
 }
 
 TEST_F(JPushApiTest, RateLimitAndTimeZoneAreAppSettings) {
-  auto patched = admin_request("PATCH", "/v1/admin/tenants/acme/apps/" + std::string(kAppKey),
-                               R"({"settings":{"rate_limit_per_minute":3,"time_zone_offset_minutes":0}})", 200);
+  auto patched = admin_request(
+      "PATCH", "/v1/admin/tenants/acme/apps/" + std::string(kAppKey),
+      R"({"settings":{"rate_limit_per_minute":3,"time_zone_offset_minutes":0}})", 200);
   EXPECT_EQ(patched["settings"].as_object().at("rate_limit_per_minute").as_int64(), 3);
   fresh_rate_window();  // also moves the server clock past the 5 s app cache
   const std::string id = upload("a\n");
   auto one = parse(get("/v3/files/" + id).body);
   // Offset 0: the create time is the server's UTC time, not UTC+8.
-  EXPECT_NEAR(static_cast<double>(parse_wall(str(one, "create_time"))), static_cast<double>(server_now()), 2000.0);
+  EXPECT_NEAR(static_cast<double>(parse_wall(str(one, "create_time"))),
+              static_cast<double>(server_now()), 2000.0);
   EXPECT_EQ(get("/v3/files").status, 200);
   auto r = get("/v3/files");
   EXPECT_EQ(r.status, 429);
@@ -530,9 +559,13 @@ TEST_F(JPushApiTest, SetUpFromScratchWithTheCli) {
   int rc = -1;
   server_->cli({"tenants", "create", "shop"}, &rc);
   ASSERT_EQ(rc, 0);
-  server_->cli({"apps", "create", "a1b2c3d4e5f6a7b8c9d0e1f2", "--tenant", "shop", "--dialect", "jpush"}, &rc);
+  server_->cli(
+      {"apps", "create", "a1b2c3d4e5f6a7b8c9d0e1f2", "--tenant", "shop", "--dialect", "jpush"},
+      &rc);
   ASSERT_EQ(rc, 0);
-  auto out = server_->cli({"keys", "create", "--tenant", "shop", "--app", "a1b2c3d4e5f6a7b8c9d0e1f2", "--name", "master"}, &rc);
+  auto out = server_->cli({"keys", "create", "--tenant", "shop", "--app",
+                           "a1b2c3d4e5f6a7b8c9d0e1f2", "--name", "master"},
+                          &rc);
   ASSERT_EQ(rc, 0) << out;
   const std::string secret = str(parse(out), "token");
   ASSERT_FALSE(secret.empty()) << out;

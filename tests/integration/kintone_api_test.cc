@@ -39,7 +39,9 @@ std::string b64(const std::string& in) {
     out += std::string{kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63]} + "==";
   } else if (i + 2 == in.size()) {
     uint32_t n = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += std::string{kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63], kAlphabet[(n >> 6) & 63]} + "=";
+    out += std::string{kAlphabet[(n >> 18) & 63], kAlphabet[(n >> 12) & 63],
+                       kAlphabet[(n >> 6) & 63]} +
+           "=";
   }
   return out;
 }
@@ -64,12 +66,15 @@ class KintoneApiTest : public ::testing::Test {
     server_ = std::make_unique<ServerProcess>(extra);
     cli({"tenants", "create", "acme"});
     cli({"tenants", "create", "other"});
-    cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--name", "Main", "--settings", kAppSettings});
-    cli({"apps", "create", "2", "--tenant", "acme", "--dialect", "kintone", "--settings", kAppSettings});
+    cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--name", "Main",
+         "--settings", kAppSettings});
+    cli({"apps", "create", "2", "--tenant", "acme", "--dialect", "kintone", "--settings",
+         kAppSettings});
     std::string guest = kAppSettings;
     guest.insert(1, R"("guest_space_id":"5",)");
     cli({"apps", "create", "5", "--tenant", "acme", "--dialect", "kintone", "--settings", guest});
-    cli({"apps", "create", "9", "--tenant", "other", "--dialect", "kintone", "--settings", kAppSettings});
+    cli({"apps", "create", "9", "--tenant", "other", "--dialect", "kintone", "--settings",
+         kAppSettings});
     token_ = token("acme", "1", "view,add,edit,delete");
     view_token_ = token("acme", "1", "view");
     token2_ = token("acme", "2", "view,add,edit,delete");
@@ -90,7 +95,8 @@ class KintoneApiTest : public ::testing::Test {
   }
 
   std::string token(const std::string& tenant, const std::string& app, const std::string& perms) {
-    return str(parse(cli({"kintone", "tokens", "create", "--tenant", tenant, "--app", app, "--permissions", perms})),
+    return str(parse(cli({"kintone", "tokens", "create", "--tenant", tenant, "--app", app,
+                          "--permissions", perms})),
                "token");
   }
 
@@ -107,7 +113,8 @@ class KintoneApiTest : public ::testing::Test {
                       const std::string& type = "text/plain", const std::string& prefix = "/k/v1") {
     Headers hh = h;
     hh.emplace_back("Content-Type", std::string("multipart/form-data; boundary=") + kBoundary);
-    return client_->request("POST", prefix + "/file.json", hh, multipart_body(kBoundary, "file", name, type, content));
+    return client_->request("POST", prefix + "/file.json", hh,
+                            multipart_body(kBoundary, "file", name, type, content));
   }
   std::string upload_key(const Headers& h, const std::string& name, const std::string& content,
                          const std::string& prefix = "/k/v1") {
@@ -122,15 +129,18 @@ class KintoneApiTest : public ::testing::Test {
   HttpResponse put(const std::string& path, const Headers& h, const std::string& body) {
     return client_->request("PUT", path, with_json(h), body);
   }
-  HttpResponse get(const std::string& target, const Headers& h) { return client_->request("GET", target, h); }
+  HttpResponse get(const std::string& target, const Headers& h) {
+    return client_->request("GET", target, h);
+  }
 
   // Adds a record to app 1 with the main token; returns its id.
-  std::string add(const std::string& title, const std::string& file_key = {}, const std::string& app = "1",
-                  Headers h = {}) {
+  std::string add(const std::string& title, const std::string& file_key = {},
+                  const std::string& app = "1", Headers h = {}) {
     std::string rec = R"({"title":{"value":")" + title + R"("})";
     if (!file_key.empty()) rec += R"(,"attachment":{"value":[{"fileKey":")" + file_key + R"("}]})";
     rec += "}";
-    auto r = post("/k/v1/record.json", h.empty() ? api(token_) : h, R"({"app":)" + app + R"(,"record":)" + rec + "}");
+    auto r = post("/k/v1/record.json", h.empty() ? api(token_) : h,
+                  R"({"app":)" + app + R"(,"record":)" + rec + "}");
     EXPECT_EQ(r.status, 200) << r.body;
     return str(parse(r.body), "id");
   }
@@ -142,7 +152,8 @@ class KintoneApiTest : public ::testing::Test {
     return o.contains("record") ? o["record"].as_object() : json::object();
   }
 
-  json::object admin(const std::string& method, const std::string& target, const std::string& body) {
+  json::object admin(const std::string& method, const std::string& target,
+                     const std::string& body) {
     auto r = client_->request(method, target, bearer(ServerProcess::kAdminKey), body);
     EXPECT_EQ(r.status, 200) << target << ": " << r.body;
     return parse(r.body);
@@ -157,7 +168,8 @@ TEST_F(KintoneApiTest, UploadGivesAnUploadKeyThatCannotDownload) {
   auto r = upload(api(token_), "test.txt", "test");
   ASSERT_EQ(r.status, 200) << r.body;
   const std::string key = str(parse(r.body), "fileKey");
-  EXPECT_TRUE(std::regex_match(key, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
+  EXPECT_TRUE(std::regex_match(
+      key, std::regex("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")))
       << key;
   auto d = get("/k/v1/file.json?fileKey=" + key, api(token_));
   EXPECT_EQ(d.status, 404);
@@ -191,19 +203,23 @@ TEST_F(KintoneApiTest, AttachedFileReadsAsKintoneFileValueAndDownloads) {
   EXPECT_TRUE(d.body == content) << d.body.size() << " bytes";
   EXPECT_EQ(d.header("content-type"), "application/pdf");
   // The same, with the parameters as a JSON body.
-  auto d2 = client_->request("GET", "/k/v1/file.json", with_json(api(view_token_)), R"({"fileKey":")" + record_key + R"("})");
+  auto d2 = client_->request("GET", "/k/v1/file.json", with_json(api(view_token_)),
+                             R"({"fileKey":")" + record_key + R"("})");
   EXPECT_EQ(d2.status, 200) << d2.body.substr(0, 200);
   EXPECT_TRUE(d2.body == content) << d2.body.size() << " bytes";
 
   // A record fileKey cannot attach; an upload key attaches once.
-  auto again = post("/k/v1/record.json", api(token_),
-                    R"({"app":1,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" + record_key + R"("}]}}})");
+  auto again =
+      post("/k/v1/record.json", api(token_),
+           R"({"app":1,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" +
+               record_key + R"("}]}}})");
   EXPECT_EQ(again.status, 404) << again.body;
   EXPECT_EQ(code_of(again), "GAIA_BL01");
   EXPECT_EQ(error_field(again), "record.attachment.value[0].fileKey");
-  auto reuse = post("/k/v1/record.json", api(token_),
-                    R"({"app":1,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" +
-                        str(parse(r.body), "fileKey") + R"("}]}}})");
+  auto reuse =
+      post("/k/v1/record.json", api(token_),
+           R"({"app":1,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" +
+               str(parse(r.body), "fileKey") + R"("}]}}})");
   EXPECT_EQ(reuse.status, 400) << reuse.body;
   EXPECT_EQ(code_of(reuse), "CB_VA01");
 
@@ -217,7 +233,8 @@ TEST_F(KintoneApiTest, UpdateKeepsFilesByRecordKeyAndReplacesOthers) {
   const std::string old_key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
   const std::string new_upload = upload_key(api(token_), "b.txt", "BBB");
   auto r = put("/k/v1/record.json", api(token_),
-               R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"attachment":{"value":[{"fileKey":")" + old_key +
+               R"({"app":1,"id":)" + id +
+                   R"(,"revision":1,"record":{"attachment":{"value":[{"fileKey":")" + old_key +
                    R"("},{"fileKey":")" + new_upload + R"("}]}}})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(str(parse(r.body), "revision"), "2");
@@ -235,7 +252,8 @@ TEST_F(KintoneApiTest, UpdateKeepsFilesByRecordKeyAndReplacesOthers) {
 
 TEST_F(KintoneApiTest, DeletingARecordDeletesItsFiles) {
   const std::string id = add("doomed", upload_key(api(token_), "doomed.txt", "bye"));
-  const std::string record_key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
+  const std::string record_key(
+      record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
   ASSERT_EQ(get("/k/v1/file.json?fileKey=" + record_key, api(token_)).status, 200);
   const size_t blobs = server_->blob_files().size();
   auto del = client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=" + id, api(token_));
@@ -247,13 +265,19 @@ TEST_F(KintoneApiTest, DeletingARecordDeletesItsFiles) {
 
 TEST_F(KintoneApiTest, RevisionConflictIsGaiaCo02) {
   const std::string id = add("first");
-  auto ok = put("/k/v1/record.json", api(token_), R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"title":{"value":"second"}}})");
+  auto ok =
+      put("/k/v1/record.json", api(token_),
+          R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"title":{"value":"second"}}})");
   ASSERT_EQ(ok.status, 200) << ok.body;
-  auto stale = put("/k/v1/record.json", api(token_), R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"title":{"value":"third"}}})");
+  auto stale =
+      put("/k/v1/record.json", api(token_),
+          R"({"app":1,"id":)" + id + R"(,"revision":1,"record":{"title":{"value":"third"}}})");
   EXPECT_EQ(stale.status, 409);
   EXPECT_EQ(code_of(stale), "GAIA_CO02");
   EXPECT_EQ(record(id)["title"].at("value"), "second");
-  auto any = put("/k/v1/record.json", api(token_), R"({"app":1,"id":)" + id + R"(,"revision":-1,"record":{"title":{"value":"fourth"}}})");
+  auto any =
+      put("/k/v1/record.json", api(token_),
+          R"({"app":1,"id":)" + id + R"(,"revision":-1,"record":{"title":{"value":"fourth"}}})");
   EXPECT_EQ(any.status, 200);
   EXPECT_EQ(str(parse(any.body), "revision"), "3");
 }
@@ -262,18 +286,22 @@ TEST_F(KintoneApiTest, UpdateByUpdateKey) {
   add("alpha");
   const std::string id = add("beta");
   add("gamma");
-  auto r = put("/k/v1/record.json", api(token_),
-               R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{"count":{"value":"42"}}})");
+  auto r = put(
+      "/k/v1/record.json", api(token_),
+      R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{"count":{"value":"42"}}})");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(str(parse(r.body), "revision"), "2");
   EXPECT_EQ(record(id)["count"].at("value"), "42");
-  auto none = put("/k/v1/record.json", api(token_), R"({"app":1,"updateKey":{"field":"title","value":"delta"},"record":{}})");
+  auto none = put("/k/v1/record.json", api(token_),
+                  R"({"app":1,"updateKey":{"field":"title","value":"delta"},"record":{}})");
   EXPECT_EQ(code_of(none), "GAIA_RE01");
   add("beta");
-  auto two = put("/k/v1/record.json", api(token_), R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{}})");
+  auto two = put("/k/v1/record.json", api(token_),
+                 R"({"app":1,"updateKey":{"field":"title","value":"beta"},"record":{}})");
   EXPECT_EQ(code_of(two), "CB_VA01");
   EXPECT_EQ(error_field(two), "updateKey");
-  auto upsert = put("/k/v1/records.json", api(token_), R"({"app":1,"upsert":true,"records":[{"id":1,"record":{}}]})");
+  auto upsert = put("/k/v1/records.json", api(token_),
+                    R"({"app":1,"upsert":true,"records":[{"id":1,"record":{}}]})");
   EXPECT_EQ(code_of(upsert), "CB_VA01");
 }
 
@@ -281,14 +309,17 @@ TEST_F(KintoneApiTest, RecordErrors) {
   auto missing = get("/k/v1/record.json?app=1&id=999", api(token_));
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(code_of(missing), "GAIA_RE01");
-  auto bad_json = client_->request("POST", "/k/v1/record.json", with_json(api(token_)), "{\"app\":");
+  auto bad_json =
+      client_->request("POST", "/k/v1/record.json", with_json(api(token_)), "{\"app\":");
   EXPECT_EQ(bad_json.status, 400);
   EXPECT_EQ(code_of(bad_json), "CB_IJ01");
-  auto required = post("/k/v1/record.json", api(token_), R"({"app":1,"record":{"count":{"value":"3"}}})");
+  auto required =
+      post("/k/v1/record.json", api(token_), R"({"app":1,"record":{"count":{"value":"3"}}})");
   EXPECT_EQ(required.status, 400);
   EXPECT_EQ(code_of(required), "CB_VA01");
   EXPECT_EQ(error_field(required), "record.title.value");
-  auto number = post("/k/v1/record.json", api(token_), R"({"app":1,"record":{"title":{"value":"t"},"count":{"value":"x"}}})");
+  auto number = post("/k/v1/record.json", api(token_),
+                     R"({"app":1,"record":{"title":{"value":"t"},"count":{"value":"x"}}})");
   EXPECT_EQ(error_field(number), "record.count.value");
   auto unknown_app = get("/k/v1/records.json?app=77", api(token_));
   EXPECT_EQ(unknown_app.status, 404);
@@ -296,8 +327,9 @@ TEST_F(KintoneApiTest, RecordErrors) {
   auto no_route = get("/k/v1/nothing.json", api(token_));
   EXPECT_EQ(no_route.status, 404);
   // Errors of one of many records name its index, which clients parse.
-  auto many = post("/k/v1/records.json", api(token_),
-                   R"({"app":1,"records":[{"title":{"value":"a"}},{"title":{"value":"b"}},{"count":{"value":"1"}}]})");
+  auto many = post(
+      "/k/v1/records.json", api(token_),
+      R"({"app":1,"records":[{"title":{"value":"a"}},{"title":{"value":"b"}},{"count":{"value":"1"}}]})");
   EXPECT_EQ(many.status, 400);
   EXPECT_EQ(error_field(many), "records[2].title.value");
   auto page = parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body);
@@ -313,7 +345,8 @@ TEST_F(KintoneApiTest, CredentialsAndPermissions) {
   EXPECT_EQ(code_of(bad_token), "GAIA_IA02");
   auto wrong_app = get("/k/v1/records.json?app=1", api(token2_));
   EXPECT_EQ(code_of(wrong_app), "GAIA_IA02");
-  auto view_only = post("/k/v1/record.json", api(view_token_), R"({"app":1,"record":{"title":{"value":"x"}}})");
+  auto view_only =
+      post("/k/v1/record.json", api(view_token_), R"({"app":1,"record":{"title":{"value":"x"}}})");
   EXPECT_EQ(view_only.status, 403);
   EXPECT_EQ(code_of(view_only), "CB_NO02");
   // Several tokens: permissions of the app's tokens add up; other apps' tokens open those apps.
@@ -338,10 +371,12 @@ TEST_F(KintoneApiTest, CredentialsAndPermissions) {
 
 TEST_F(KintoneApiTest, UserPermissionsComeFromTheAppSettings) {
   admin("PATCH", "/v1/admin/tenants/acme/apps/2",
-        std::string(R"({"settings":)") + std::string(kAppSettings).insert(1, R"("users":{"bob":["view"]},)") + "}");
+        std::string(R"({"settings":)") +
+            std::string(kAppSettings).insert(1, R"("users":{"bob":["view"]},)") + "}");
   admin("POST", "/v1/admin/clock", R"({"advance_ms":10000})");  // past the app cache
   EXPECT_EQ(get("/k/v1/records.json?app=2", user("bob", "bob-pw")).status, 200);
-  auto add_denied = post("/k/v1/record.json", user("bob", "bob-pw"), R"({"app":2,"record":{"title":{"value":"x"}}})");
+  auto add_denied = post("/k/v1/record.json", user("bob", "bob-pw"),
+                         R"({"app":2,"record":{"title":{"value":"x"}}})");
   EXPECT_EQ(code_of(add_denied), "CB_NO02");
   EXPECT_EQ(code_of(get("/k/v1/records.json?app=2", user("alice", "alice-pw"))), "CB_NO02");
 }
@@ -350,13 +385,16 @@ TEST_F(KintoneApiTest, PasswordUserUploadAttachesToAnyApp) {
   const Headers alice = user("alice", "alice-pw");
   const std::string key = upload_key(alice, "alice.txt", "from alice");
   const std::string id = add("alice's", key, "1", alice);
-  const std::string record_key(record(id, alice)["attachment"].at("value").at(0).at("fileKey").as_string());
+  const std::string record_key(
+      record(id, alice)["attachment"].at("value").at(0).at("fileKey").as_string());
   auto d = get("/k/v1/file.json?fileKey=" + record_key, alice);
   EXPECT_EQ(d.status, 200);
   EXPECT_EQ(d.body, "from alice");
   // The staged upload is gone once copied.
-  auto again = post("/k/v1/record.json", alice,
-                    R"({"app":2,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" + key + R"("}]}}})");
+  auto again =
+      post("/k/v1/record.json", alice,
+           R"({"app":2,"record":{"title":{"value":"x"},"attachment":{"value":[{"fileKey":")" + key +
+               R"("}]}}})");
   EXPECT_EQ(code_of(again), "GAIA_BL01");
 }
 
@@ -364,12 +402,15 @@ TEST_F(KintoneApiTest, PasswordUploadKeySurvivesAFailedWrite) {
   const Headers alice = user("alice", "alice-pw");
   const std::string id = add("target");
   const std::string key = upload_key(alice, "retry.txt", "retry me");
-  const std::string body = R"({"app":1,"id":)" + id + R"(,"revision":REV,"record":{"attachment":{"value":[{"fileKey":")" + key + R"("}]}}})";
+  const std::string body = R"({"app":1,"id":)" + id +
+                           R"(,"revision":REV,"record":{"attachment":{"value":[{"fileKey":")" +
+                           key + R"("}]}}})";
   auto stale = put("/k/v1/record.json", alice, std::regex_replace(body, std::regex("REV"), "7"));
   EXPECT_EQ(code_of(stale), "GAIA_CO02");
-  auto bad = post("/k/v1/records.json", alice,
-                  R"({"app":1,"records":[{"title":{"value":"a"},"attachment":{"value":[{"fileKey":")" + key +
-                      R"("}]}},{"tags":{"value":["no title"]}}]})");
+  auto bad =
+      post("/k/v1/records.json", alice,
+           R"({"app":1,"records":[{"title":{"value":"a"},"attachment":{"value":[{"fileKey":")" +
+               key + R"("}]}},{"tags":{"value":["no title"]}}]})");
   EXPECT_EQ(error_field(bad), "records[1].title.value");
   auto ok = put("/k/v1/record.json", alice, std::regex_replace(body, std::regex("REV"), "1"));
   ASSERT_EQ(ok.status, 200) << ok.body;
@@ -382,10 +423,13 @@ TEST_F(KintoneApiTest, PasswordGuessesAreThrottledPerLogin) {
   const std::string now = str(admin("POST", "/v1/admin/clock", R"({"advance_ms":0})"), "now");
   ASSERT_TRUE(strptime(now.c_str(), "%Y-%m-%dT%H:%M:%S", &tm)) << now;
   const int64_t ms_into_minute = tm.tm_sec * 1000 + std::atoi(now.c_str() + 20);
-  admin("POST", "/v1/admin/clock", "{\"advance_ms\":" + std::to_string(60'000 - ms_into_minute + 20) + "}");
-  for (int i = 0; i < 30; ++i) ASSERT_EQ(get("/k/v1/records.json?app=1", user("bob", "guess")).status, 401);
+  admin("POST", "/v1/admin/clock",
+        "{\"advance_ms\":" + std::to_string(60'000 - ms_into_minute + 20) + "}");
+  for (int i = 0; i < 30; ++i)
+    ASSERT_EQ(get("/k/v1/records.json?app=1", user("bob", "guess")).status, 401);
   EXPECT_EQ(get("/k/v1/records.json?app=1", user("bob", "bob-pw")).status, 401);
-  EXPECT_EQ(get("/k/v1/records.json?app=1", user("alice", "alice-pw")).status, 200);  // other logins unaffected
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("alice", "alice-pw")).status,
+            200);  // other logins unaffected
   admin("POST", "/v1/admin/clock", R"({"advance_ms":61000})");
   EXPECT_EQ(get("/k/v1/records.json?app=1", user("bob", "bob-pw")).status, 200);
 }
@@ -421,17 +465,21 @@ TEST_F(KintoneApiTest, FileNamesUtf8AndGbk) {
   EXPECT_EQ(record(id2)["attachment"].at("value").at(0).at("name"), json::value(chinese));
   auto bad = upload(api(token_), "\xFF\xFE.txt", "x");
   EXPECT_EQ(bad.status, 400);
-  auto broken = client_->request("POST", "/k/v1/file.json",
-                                 {{"X-Cybozu-API-Token", token_}, {"Content-Type", "multipart/form-data; boundary=xyz"}},
-                                 "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc");
+  auto broken = client_->request(
+      "POST", "/k/v1/file.json",
+      {{"X-Cybozu-API-Token", token_}, {"Content-Type", "multipart/form-data; boundary=xyz"}},
+      "--xyz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc");
   EXPECT_EQ(broken.status, 400);
   EXPECT_EQ(code_of(broken), "CB_IL02");
 }
 
 TEST_F(KintoneApiTest, RecordsListFieldsTotalCountAndQuery) {
   for (int i = 1; i <= 7; ++i) add("r" + std::to_string(i));
-  auto r = get("/k/v1/records.json?app=1&fields%5B0%5D=%24id&fields%5B1%5D=title&query=%24id%20%3E%202%20order%20by%20%24id%20asc%20limit%203&totalCount=true",
-               api(token_));
+  auto r =
+      get("/k/v1/"
+          "records.json?app=1&fields%5B0%5D=%24id&fields%5B1%5D=title&query=%24id%20%3E%202%"
+          "20order%20by%20%24id%20asc%20limit%203&totalCount=true",
+          api(token_));
   ASSERT_EQ(r.status, 200) << r.body;
   auto o = parse(r.body);
   EXPECT_EQ(o["totalCount"], "5");
@@ -442,7 +490,8 @@ TEST_F(KintoneApiTest, RecordsListFieldsTotalCountAndQuery) {
   EXPECT_FALSE(records[0].as_object().contains("count"));  // not in fields[]
   EXPECT_FALSE(records[0].as_object().contains("$revision"));
 
-  auto newest = parse(get("/k/v1/records.json?app=1&query=limit%202%20offset%201", api(token_)).body);
+  auto newest =
+      parse(get("/k/v1/records.json?app=1&query=limit%202%20offset%201", api(token_)).body);
   EXPECT_EQ(newest["totalCount"], nullptr);
   ASSERT_EQ(newest["records"].as_array().size(), 2u);
   EXPECT_EQ(newest["records"].at(0).at("$id").at("value"), "6");  // $id desc by default
@@ -454,20 +503,23 @@ TEST_F(KintoneApiTest, RecordsListFieldsTotalCountAndQuery) {
   // A long GET sent as POST with X-HTTP-Method-Override (what the client does past 4096 chars).
   Headers h = with_json(api(token_));
   h.emplace_back("X-HTTP-Method-Override", "GET");
-  auto over = client_->request("POST", "/k/v1/records.json", h, R"({"app":1,"query":"$id > 6","fields":["title"]})");
+  auto over = client_->request("POST", "/k/v1/records.json", h,
+                               R"({"app":1,"query":"$id > 6","fields":["title"]})");
   ASSERT_EQ(over.status, 200) << over.body;
   EXPECT_EQ(parse(over.body)["records"].at(0).at("title").at("value"), "r7");
 }
 
 TEST_F(KintoneApiTest, RecordsWriteLimitsAndBulkUpdateDelete) {
   std::string hundred_one = R"({"app":1,"records":[)";
-  for (int i = 0; i < 101; ++i) hundred_one += std::string(i ? "," : "") + R"({"title":{"value":"x"}})";
+  for (int i = 0; i < 101; ++i)
+    hundred_one += std::string(i ? "," : "") + R"({"title":{"value":"x"}})";
   auto over = post("/k/v1/records.json", api(token_), hundred_one + "]}");
   EXPECT_EQ(over.status, 400);
   EXPECT_EQ(code_of(over), "CB_VA01");
 
-  auto added = post("/k/v1/records.json", api(token_),
-                    R"({"app":1,"records":[{"title":{"value":"a"}},{"title":{"value":"b"},"tags":{"value":["x","y"]}}]})");
+  auto added = post(
+      "/k/v1/records.json", api(token_),
+      R"({"app":1,"records":[{"title":{"value":"a"}},{"title":{"value":"b"},"tags":{"value":["x","y"]}}]})");
   ASSERT_EQ(added.status, 200) << added.body;
   auto ids = parse(added.body)["ids"].as_array();
   ASSERT_EQ(ids.size(), 2u);
@@ -475,24 +527,30 @@ TEST_F(KintoneApiTest, RecordsWriteLimitsAndBulkUpdateDelete) {
   EXPECT_EQ(parse(added.body)["revisions"].at(1), "1");
   EXPECT_EQ(record("2")["tags"].at("value").at(1), "y");
 
-  auto upd = put("/k/v1/records.json", api(token_),
-                 R"({"app":1,"records":[{"id":1,"record":{"title":{"value":"A"}}},{"id":"2","revision":"1","record":{"title":{"value":"B"}}}]})");
+  auto upd = put(
+      "/k/v1/records.json", api(token_),
+      R"({"app":1,"records":[{"id":1,"record":{"title":{"value":"A"}}},{"id":"2","revision":"1","record":{"title":{"value":"B"}}}]})");
   ASSERT_EQ(upd.status, 200) << upd.body;
-  EXPECT_EQ(json::serialize(parse(upd.body)["records"]), R"([{"id":"1","revision":"2"},{"id":"2","revision":"2"}])");
+  EXPECT_EQ(json::serialize(parse(upd.body)["records"]),
+            R"([{"id":"1","revision":"2"},{"id":"2","revision":"2"}])");
 
-  auto del_conflict = client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1&revisions%5B0%5D=1", api(token_));
+  auto del_conflict = client_->request(
+      "DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1&revisions%5B0%5D=1", api(token_));
   EXPECT_EQ(code_of(del_conflict), "GAIA_CO02");
-  auto del = client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1&ids%5B1%5D=2", api(token_));
+  auto del =
+      client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1&ids%5B1%5D=2", api(token_));
   ASSERT_EQ(del.status, 200) << del.body;
   EXPECT_EQ(del.body, "{}");
   EXPECT_EQ(code_of(get("/k/v1/record.json?app=1&id=1", api(token_))), "GAIA_RE01");
-  auto denied = client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1", api(view_token_));
+  auto denied =
+      client_->request("DELETE", "/k/v1/records.json?app=1&ids%5B0%5D=1", api(view_token_));
   EXPECT_EQ(code_of(denied), "CB_NO02");
 }
 
 TEST_F(KintoneApiTest, Cursor) {
   for (int i = 1; i <= 5; ++i) add("c" + std::to_string(i));
-  auto c = post("/k/v1/records/cursor.json", api(token_), R"({"app":1,"fields":["title"],"query":"$id > 1 order by $id asc","size":3})");
+  auto c = post("/k/v1/records/cursor.json", api(token_),
+                R"({"app":1,"fields":["title"],"query":"$id > 1 order by $id asc","size":3})");
   ASSERT_EQ(c.status, 200) << c.body;
   const std::string id = str(parse(c.body), "id");
   EXPECT_EQ(str(parse(c.body), "totalCount"), "4");
@@ -508,20 +566,24 @@ TEST_F(KintoneApiTest, Cursor) {
   auto c2 = post("/k/v1/records/cursor.json", api(token_), R"({"app":1})");
   const std::string id2 = str(parse(c2.body), "id");
   EXPECT_EQ(get("/k/v1/records/cursor.json?id=" + id2, api(token2_)).status, 400);  // not theirs
-  EXPECT_EQ(client_->request("DELETE", "/k/v1/records/cursor.json?id=" + id2, api(token_)).status, 200);
+  EXPECT_EQ(client_->request("DELETE", "/k/v1/records/cursor.json?id=" + id2, api(token_)).status,
+            200);
   EXPECT_EQ(get("/k/v1/records/cursor.json?id=" + id2, api(token_)).status, 400);
 }
 
 TEST_F(KintoneApiTest, BulkRequest) {
-  auto ok = post("/k/v1/bulkRequest.json", api(token_),
-                 R"({"requests":[{"method":"POST","api":"/k/v1/record.json","payload":{"app":1,"record":{"title":{"value":"x"}}}},)"
-                 R"({"method":"PUT","api":"/k/v1/record.json","payload":{"app":1,"id":1,"revision":1,"record":{"title":{"value":"y"}}}}]})");
+  auto ok = post(
+      "/k/v1/bulkRequest.json", api(token_),
+      R"({"requests":[{"method":"POST","api":"/k/v1/record.json","payload":{"app":1,"record":{"title":{"value":"x"}}}},)"
+      R"({"method":"PUT","api":"/k/v1/record.json","payload":{"app":1,"id":1,"revision":1,"record":{"title":{"value":"y"}}}}]})");
   ASSERT_EQ(ok.status, 200) << ok.body;
-  EXPECT_EQ(json::serialize(parse(ok.body)["results"]), R"([{"id":"1","revision":"1"},{"revision":"2"}])");
+  EXPECT_EQ(json::serialize(parse(ok.body)["results"]),
+            R"([{"id":"1","revision":"1"},{"revision":"2"}])");
 
-  auto failed = post("/k/v1/bulkRequest.json", api(token_),
-                     R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"z"}}]}},)"
-                     R"({"method":"PUT","api":"/k/v1/record.json","payload":{"app":1,"id":1,"revision":1,"record":{"title":{"value":"w"}}}}]})");
+  auto failed = post(
+      "/k/v1/bulkRequest.json", api(token_),
+      R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"z"}}]}},)"
+      R"({"method":"PUT","api":"/k/v1/record.json","payload":{"app":1,"id":1,"revision":1,"record":{"title":{"value":"w"}}}}]})");
   EXPECT_EQ(failed.status, 409);
   auto results = parse(failed.body)["results"].as_array();
   ASSERT_EQ(results.size(), 2u);
@@ -529,26 +591,32 @@ TEST_F(KintoneApiTest, BulkRequest) {
   EXPECT_EQ(results[1].at("code"), "GAIA_CO02");
 
   // Additions only (what cli-kintone's import sends) are all or nothing, as in kintone.
-  auto before = parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"];
-  auto adds = post("/k/v1/bulkRequest.json", api(token_),
-                   R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}}]}},)"
-                   R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":1,"record":{"count":{"value":"1"}}}}]})");
+  auto before =
+      parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"];
+  auto adds = post(
+      "/k/v1/bulkRequest.json", api(token_),
+      R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}}]}},)"
+      R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":1,"record":{"count":{"value":"1"}}}}]})");
   EXPECT_EQ(adds.status, 400);
   auto add_results = parse(adds.body)["results"].as_array();
   ASSERT_EQ(add_results.size(), 2u);
   EXPECT_TRUE(add_results[0].as_object().empty());
-  EXPECT_EQ(json::serialize(add_results[1].at("errors")), R"({"record.title.value":{"messages":["Required."]}})");
-  EXPECT_EQ(parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"], before);
-  auto good_adds = post("/k/v1/bulkRequest.json", api(token_),
-                        R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}},{"title":{"value":"q"}}]}},)"
-                        R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":"1","record":{"title":{"value":"r"}}}}]})");
+  EXPECT_EQ(json::serialize(add_results[1].at("errors")),
+            R"({"record.title.value":{"messages":["Required."]}})");
+  EXPECT_EQ(parse(get("/k/v1/records.json?app=1&totalCount=true", api(token_)).body)["totalCount"],
+            before);
+  auto good_adds = post(
+      "/k/v1/bulkRequest.json", api(token_),
+      R"({"requests":[{"method":"POST","api":"/k/v1/records.json","payload":{"app":1,"records":[{"title":{"value":"p"}},{"title":{"value":"q"}}]}},)"
+      R"({"method":"POST","api":"/k/v1/record.json","payload":{"app":"1","record":{"title":{"value":"r"}}}}]})");
   ASSERT_EQ(good_adds.status, 200) << good_adds.body;
   EXPECT_EQ(json::serialize(parse(good_adds.body)["results"]),
             R"([{"ids":["3","4"],"revisions":["1","1"]},{"id":"5","revision":"1"}])");
 
   std::string many = R"({"requests":[)";
   for (int i = 0; i < 21; ++i)
-    many += std::string(i ? "," : "") + R"({"method":"GET","api":"/k/v1/record.json","payload":{"app":1,"id":1}})";
+    many += std::string(i ? "," : "") +
+            R"({"method":"GET","api":"/k/v1/record.json","payload":{"app":1,"id":1}})";
   EXPECT_EQ(code_of(post("/k/v1/bulkRequest.json", api(token_), many + "]}")), "CB_VA01");
 }
 
@@ -570,11 +638,14 @@ TEST_F(KintoneApiTest, FormFieldsLayoutAndApp) {
 TEST_F(KintoneApiTest, GuestSpace) {
   const Headers alice = user("alice", "alice-pw");
   const std::string key = upload_key(api(guest_token_), "g.txt", "guest bytes", "/k/guest/5/v1");
-  auto add = post("/k/guest/5/v1/record.json", api(guest_token_),
-                  R"({"app":5,"record":{"title":{"value":"g"},"attachment":{"value":[{"fileKey":")" + key + R"("}]}}})");
+  auto add =
+      post("/k/guest/5/v1/record.json", api(guest_token_),
+           R"({"app":5,"record":{"title":{"value":"g"},"attachment":{"value":[{"fileKey":")" + key +
+               R"("}]}}})");
   ASSERT_EQ(add.status, 200) << add.body;
   auto rec = parse(get("/k/guest/5/v1/record.json?app=5&id=1", alice).body);
-  const std::string record_key(rec["record"].at("attachment").at("value").at(0).at("fileKey").as_string());
+  const std::string record_key(
+      rec["record"].at("attachment").at("value").at(0).at("fileKey").as_string());
   EXPECT_EQ(get("/k/guest/5/v1/file.json?fileKey=" + record_key, alice).body, "guest bytes");
 
   auto outside = get("/k/v1/record.json?app=5&id=1", alice);
@@ -584,17 +655,20 @@ TEST_F(KintoneApiTest, GuestSpace) {
   EXPECT_EQ(code_of(not_member), "CB_NO02");
   EXPECT_EQ(code_of(get("/k/guest/6/v1/record.json?app=5&id=1", api(guest_token_))), "GAIA_AP01");
   EXPECT_EQ(code_of(get("/k/guest/5/v1/record.json?app=1&id=1", api(token_))), "GAIA_AP01");
-  EXPECT_EQ(get("/k/guest/5/v1/file.json?fileKey=" + record_key, user("bob", "bob-pw")).status, 403);
+  EXPECT_EQ(get("/k/guest/5/v1/file.json?fileKey=" + record_key, user("bob", "bob-pw")).status,
+            403);
 }
 
 TEST_F(KintoneApiTest, UnattachedUploadExpiresAttachedOneStays) {
   const std::string kept = upload_key(api(token_), "kept.txt", "kept");
   const std::string lost = upload_key(api(token_), "lost.txt", "lost");
   const std::string id = add("keeps one", kept);
-  const std::string record_key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
+  const std::string record_key(
+      record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
   const size_t blobs_before = server_->blob_files().size();
 
-  admin("POST", "/v1/admin/clock", "{\"advance_ms\":" + std::to_string(72 * kHourMs - 60'000) + "}");
+  admin("POST", "/v1/admin/clock",
+        "{\"advance_ms\":" + std::to_string(72 * kHourMs - 60'000) + "}");
   admin("POST", "/v1/admin/sweep", "{}");
   EXPECT_EQ(server_->blob_files().size(), blobs_before);  // not yet: 3 days have not passed
 
@@ -602,8 +676,10 @@ TEST_F(KintoneApiTest, UnattachedUploadExpiresAttachedOneStays) {
   auto sweep = admin("POST", "/v1/admin/sweep", "{}");
   EXPECT_EQ(sweep["expired_objects"].as_int64(), 1);
   EXPECT_EQ(server_->blob_files().size(), blobs_before - 1);
-  auto late = post("/k/v1/record.json", api(token_),
-                   R"({"app":1,"record":{"title":{"value":"late"},"attachment":{"value":[{"fileKey":")" + lost + R"("}]}}})");
+  auto late =
+      post("/k/v1/record.json", api(token_),
+           R"({"app":1,"record":{"title":{"value":"late"},"attachment":{"value":[{"fileKey":")" +
+               lost + R"("}]}}})");
   EXPECT_EQ(code_of(late), "GAIA_BL01");
   auto d = get("/k/v1/file.json?fileKey=" + record_key, api(token_));
   EXPECT_EQ(d.status, 200);

@@ -36,7 +36,8 @@ class KintoneCompatTest : public ::testing::Test {
     server_ = std::make_unique<ServerProcess>(
         std::vector<std::string>{"--listen", "localhost:0", "--kintone-tenant", "acme"});
     cli({"tenants", "create", "acme"});
-    cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--settings", kSettings});
+    cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--settings",
+         kSettings});
     std::string guest = kSettings;
     guest.insert(1, R"("guest_space_id":"5",)");
     cli({"apps", "create", "5", "--tenant", "acme", "--dialect", "kintone", "--settings", guest});
@@ -59,7 +60,8 @@ class KintoneCompatTest : public ::testing::Test {
     return out;
   }
   std::string token(const std::string& app) {
-    return str(parse(cli({"kintone", "tokens", "create", "--tenant", "acme", "--app", app})), "token");
+    return str(parse(cli({"kintone", "tokens", "create", "--tenant", "acme", "--app", app})),
+               "token");
   }
 
   // What the server serves for a record fileKey.
@@ -77,10 +79,11 @@ class KintoneCompatTest : public ::testing::Test {
 
 TEST_F(KintoneCompatTest, RestApiClient) {
   int rc = -1;
-  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && KINTONE_URL=" + base_url_ + " KINTONE_TOKEN=" +
-                                          token_ + " KINTONE_GUEST_TOKEN=" + guest_token_ +
-                                          " KINTONE_USER=alice KINTONE_PASSWORD=alice-pw node kintone_client.mjs 2>&1",
-                                      &rc);
+  const std::string out =
+      run_command("cd " UPGATE_COMPAT_DIR " && KINTONE_URL=" + base_url_ +
+                      " KINTONE_TOKEN=" + token_ + " KINTONE_GUEST_TOKEN=" + guest_token_ +
+                      " KINTONE_USER=alice KINTONE_PASSWORD=alice-pw node kintone_client.mjs 2>&1",
+                  &rc);
   ASSERT_EQ(rc, 0) << out;
   const size_t at = out.find("{\"viaToken\"");
   ASSERT_NE(at, std::string::npos) << out;
@@ -117,24 +120,28 @@ TEST_F(KintoneCompatTest, CliRecordImportExportWithAttachments) {
   const std::string cli_kintone = std::string(UPGATE_COMPAT_DIR) + "/node_modules/.bin/cli-kintone";
   const std::string common = " --base-url " + base_url_ + " --app 1 --api-token " + token_;
   int rc = -1;
-  std::string log = run_command(cli_kintone + " record import" + common + " --file-path " + dir.path() +
-                                    "/records.csv --attachments-dir " + in + " 2>&1",
+  std::string log = run_command(cli_kintone + " record import" + common + " --file-path " +
+                                    dir.path() + "/records.csv --attachments-dir " + in + " 2>&1",
                                 &rc);
   ASSERT_EQ(rc, 0) << log;
 
-  auto page = parse(client_->request("GET", "/k/v1/records.json?app=1&query=order%20by%20%24id%20asc&totalCount=true",
-                                     {{"X-Cybozu-API-Token", token_}})
-                        .body);
+  auto page =
+      parse(client_
+                ->request("GET",
+                          "/k/v1/records.json?app=1&query=order%20by%20%24id%20asc&totalCount=true",
+                          {{"X-Cybozu-API-Token", token_}})
+                .body);
   ASSERT_EQ(str(page, "totalCount"), "3");
   auto& first = page["records"].as_array()[0].as_object();
   EXPECT_EQ(first.at("title").at("value"), "first");
   ASSERT_EQ(first.at("attachment").at("value").as_array().size(), 2u);
   EXPECT_EQ(first.at("attachment").at("value").at(1).at("name"), "b.bin");
-  EXPECT_TRUE(download(std::string(first.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
+  EXPECT_TRUE(download(std::string(
+                  first.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
 
   fs::create_directories(out);
-  const std::string csv =
-      run_command(cli_kintone + " record export" + common + " --attachments-dir " + out + " 2>/dev/null", &rc);
+  const std::string csv = run_command(
+      cli_kintone + " record export" + common + " --attachments-dir " + out + " 2>/dev/null", &rc);
   ASSERT_EQ(rc, 0) << csv;
   EXPECT_NE(csv.find("\"first\""), std::string::npos) << csv;
   EXPECT_NE(csv.find("\"third\""), std::string::npos) << csv;
@@ -148,13 +155,19 @@ TEST_F(KintoneCompatTest, CliRecordImportExportWithAttachments) {
                         "/exported.csv --attachments-dir " + out + " 2>&1",
                     &rc);
   ASSERT_EQ(rc, 0) << log;
-  auto again = parse(client_->request("GET", "/k/v1/records.json?app=1&query=%24id%20%3E%203%20order%20by%20%24id%20asc&totalCount=true",
-                                      {{"X-Cybozu-API-Token", token_}})
-                         .body);
+  auto again = parse(
+      client_
+          ->request(
+              "GET",
+              "/k/v1/"
+              "records.json?app=1&query=%24id%20%3E%203%20order%20by%20%24id%20asc&totalCount=true",
+              {{"X-Cybozu-API-Token", token_}})
+          .body);
   ASSERT_EQ(str(again, "totalCount"), "3");
   auto& copy = again["records"].as_array()[0].as_object();
   EXPECT_EQ(copy.at("title").at("value"), "first");
-  EXPECT_TRUE(download(std::string(copy.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
+  EXPECT_TRUE(download(std::string(
+                  copy.at("attachment").at("value").at(1).at("fileKey").as_string())) == big);
 }
 
 }  // namespace

@@ -34,16 +34,19 @@ class NativeApiTest : public ::testing::Test {
 
   // Uploads `content` raw and returns the file's JSON.
   json::object put(const std::string& name, const std::string& content, const Headers& auth = {}) {
-    auto r = client_->request("POST", "/v1/files?name=" + name, auth.empty() ? admin() : auth, content);
+    auto r =
+        client_->request("POST", "/v1/files?name=" + name, auth.empty() ? admin() : auth, content);
     EXPECT_EQ(r.status, 201) << r.body;
     return parse(r.body);
   }
 
   // Creates a tenant and a member key in it; returns the key's token.
   std::string tenant_with_key(const std::string& tenant) {
-    auto t = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":")" + tenant + R"("})");
+    auto t =
+        client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":")" + tenant + R"("})");
     EXPECT_EQ(t.status, 201) << t.body;
-    auto k = client_->request("POST", "/v1/admin/tenants/" + tenant + "/keys", admin(), R"({"name":"app"})");
+    auto k = client_->request("POST", "/v1/admin/tenants/" + tenant + "/keys", admin(),
+                              R"({"name":"app"})");
     EXPECT_EQ(k.status, 201) << k.body;
     return str(parse(k.body), "token");
   }
@@ -111,12 +114,15 @@ TEST_F(NativeApiTest, MalformedMultipartIsRefusedAndNothingStored) {
   Headers h = admin();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=XyZ");
   // No closing boundary.
-  auto r = client_->request("POST", "/v1/files", h,
-                            "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc");
+  auto r = client_->request(
+      "POST", "/v1/files", h,
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a\"\r\n\r\nabc");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1002);
   // No file part.
-  r = client_->request("POST", "/v1/files", h, "--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n");
+  r = client_->request(
+      "POST", "/v1/files", h,
+      "--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--\r\n");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1003);
   auto list = client_->request("GET", "/v1/files", admin());
@@ -180,14 +186,16 @@ TEST_F(NativeApiTest, OversizeIsRefusedWithNoTempFileLeft) {
   EXPECT_EQ(r.status, 413) << r.body;
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1500);
   // Multipart whose file outgrows the limit while streaming.
-  std::string body = multipart_body("b0undary", "file", "x.bin", "application/octet-stream", pattern_string(1100000));
+  std::string body = multipart_body("b0undary", "file", "x.bin", "application/octet-stream",
+                                    pattern_string(1100000));
   Headers h = admin();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=b0undary");
   r = client_->request("POST", "/v1/files", h, body);
   EXPECT_EQ(r.status, 413) << r.body;
   // Chunked raw body (no Content-Length): refused while streaming.
   std::string chunked = "POST /v1/files?name=c HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                        std::string(ServerProcess::kAdminKey) + "\r\nTransfer-Encoding: chunked\r\n\r\n";
+                        std::string(ServerProcess::kAdminKey) +
+                        "\r\nTransfer-Encoding: chunked\r\n\r\n";
   const std::string piece = pattern_string(300000);
   for (int i = 0; i < 4; ++i) {
     char len[16];
@@ -200,7 +208,8 @@ TEST_F(NativeApiTest, OversizeIsRefusedWithNoTempFileLeft) {
   EXPECT_TRUE(server_->temp_files().empty());
   EXPECT_TRUE(server_->blob_files().empty());
   // Exactly at the limit is fine.
-  EXPECT_EQ(client_->upload("POST", "/v1/files?name=ok", admin(), 1 << 20, pattern_bytes).status, 201);
+  EXPECT_EQ(client_->upload("POST", "/v1/files?name=ok", admin(), 1 << 20, pattern_bytes).status,
+            201);
 }
 
 TEST_F(NativeApiTest, BadKeysAre401) {
@@ -209,7 +218,8 @@ TEST_F(NativeApiTest, BadKeysAre401) {
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1100);
   EXPECT_EQ(r.header("www-authenticate"), "Bearer");
-  EXPECT_EQ(client_->request("GET", "/v1/files", {{"Authorization", "Basic Zm9vOmJhcg=="}}).status, 401);
+  EXPECT_EQ(client_->request("GET", "/v1/files", {{"Authorization", "Basic Zm9vOmJhcg=="}}).status,
+            401);
 }
 
 TEST_F(NativeApiTest, AnotherTenantsFileIsNotFound) {
@@ -237,11 +247,13 @@ TEST_F(NativeApiTest, ListPaginatesWithStableCursor) {
   std::vector<std::string> seen;
   std::string cursor;
   for (int page = 0; page < 10; ++page) {
-    auto r = client_->request("GET", "/v1/files?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), admin());
+    auto r = client_->request(
+        "GET", "/v1/files?limit=2" + (cursor.empty() ? "" : "&cursor=" + cursor), admin());
     ASSERT_EQ(r.status, 200);
     auto body = parse(r.body);
     for (auto& f : body["files"].as_array()) seen.emplace_back(f.as_object().at("id").as_string());
-    if (page == 0) ids.push_back(str(put("late", "y"), "id"));  // arrives while paging: shows at the end
+    if (page == 0)
+      ids.push_back(str(put("late", "y"), "id"));  // arrives while paging: shows at the end
     if (body["next_cursor"].is_null()) break;
     cursor = std::string(body["next_cursor"].as_string());
   }
@@ -332,17 +344,20 @@ TEST_F(NativeApiTest, AtMost500KeysPerTenant) {
     auto r = client_->request("POST", "/v1/admin/tenants/many/keys", admin(), R"({"name":"k"})");
     ASSERT_EQ(r.status, 201) << i << " " << r.body;
   }
-  auto r = client_->request("POST", "/v1/admin/tenants/many/keys", admin(), R"({"name":"one too many"})");
+  auto r = client_->request("POST", "/v1/admin/tenants/many/keys", admin(),
+                            R"({"name":"one too many"})");
   EXPECT_EQ(r.status, 409);
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1601);
 }
 
 TEST_F(NativeApiTest, CorsPreflightAndExposedHeaders) {
-  auto t = client_->request("PATCH", "/v1/admin/tenants/default", admin(), R"({"cors_origins":["https://app.example"]})");
+  auto t = client_->request("PATCH", "/v1/admin/tenants/default", admin(),
+                            R"({"cors_origins":["https://app.example"]})");
   ASSERT_EQ(t.status, 200) << t.body;
-  auto pre = client_->request("OPTIONS", "/v1/files", {{"Origin", "https://app.example"},
-                                                       {"Access-Control-Request-Method", "POST"},
-                                                       {"Access-Control-Request-Headers", "authorization"}});
+  auto pre = client_->request("OPTIONS", "/v1/files",
+                              {{"Origin", "https://app.example"},
+                               {"Access-Control-Request-Method", "POST"},
+                               {"Access-Control-Request-Headers", "authorization"}});
   EXPECT_EQ(pre.status, 204);
   EXPECT_EQ(pre.header("access-control-allow-origin"), "https://app.example");
   EXPECT_NE(pre.header("access-control-allow-methods").find("POST"), std::string::npos);
@@ -353,28 +368,33 @@ TEST_F(NativeApiTest, CorsPreflightAndExposedHeaders) {
   EXPECT_EQ(r.header("access-control-allow-origin"), "https://app.example");
   EXPECT_NE(r.header("access-control-expose-headers").find("ETag"), std::string::npos);
   EXPECT_NE(r.header("access-control-expose-headers").find("X-Request-Id"), std::string::npos);
-  auto evil = client_->request("OPTIONS", "/v1/files", {{"Origin", "https://evil.example"},
-                                                        {"Access-Control-Request-Method", "POST"}});
+  auto evil = client_->request(
+      "OPTIONS", "/v1/files",
+      {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
   EXPECT_EQ(evil.header("access-control-allow-origin"), "");
 }
 
 TEST_F(NativeApiTest, AppsCarryQuotaAndDialectSettings) {
-  auto r = client_->request("POST", "/v1/admin/tenants/default/apps", admin(),
-                            R"({"id":"pics","dialect":"native","quota":{"max_objects":1},"settings":{"k":1}})");
+  auto r = client_->request(
+      "POST", "/v1/admin/tenants/default/apps", admin(),
+      R"({"id":"pics","dialect":"native","quota":{"max_objects":1},"settings":{"k":1}})");
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(parse(r.body)["settings"].as_object().at("k").as_int64(), 1);
   EXPECT_EQ(client_->request("POST", "/v1/files?app=pics&name=a", admin(), "1").status, 201);
   r = client_->request("POST", "/v1/files?app=pics&name=b", admin(), "2");
   EXPECT_EQ(r.status, 507);
   EXPECT_EQ(parse(r.body)["code"].as_int64(), 1603);
-  r = client_->request("PATCH", "/v1/admin/tenants/default/apps/pics", admin(), R"({"settings":"no"})");
+  r = client_->request("PATCH", "/v1/admin/tenants/default/apps/pics", admin(),
+                       R"({"settings":"no"})");
   EXPECT_EQ(r.status, 400);
-  r = client_->request("POST", "/v1/admin/tenants/default/apps", admin(), R"({"id":"x","dialect":"ftp"})");
+  r = client_->request("POST", "/v1/admin/tenants/default/apps", admin(),
+                       R"({"id":"x","dialect":"ftp"})");
   EXPECT_EQ(r.status, 400);
 }
 
 TEST_F(NativeApiTest, BadTenantSettingsCreateNothing) {
-  auto r = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"half","cors_origins":"nope"})");
+  auto r = client_->request("POST", "/v1/admin/tenants", admin(),
+                            R"({"id":"half","cors_origins":"nope"})");
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(client_->request("GET", "/v1/admin/tenants/half", admin()).status, 404);
   r = client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"bad id!"})");
@@ -417,12 +437,17 @@ TEST_F(NativeApiTest, ExpectContinueIsAnsweredBeforeTheBody) {
   EXPECT_EQ(std::string(buf, n).rfind("HTTP/1.1 201", 0), 0u) << std::string(buf, n);
   ::close(fd);
   // A request that will be refused gets the final answer instead of 100.
-  std::string refused = client_->raw("POST /v1/files?name=e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n", 1000);
+  std::string refused = client_->raw(
+      "POST /v1/files?name=e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: "
+      "100-continue\r\n\r\n",
+      1000);
   EXPECT_EQ(refused.rfind("HTTP/1.1 401", 0), 0u) << refused;
 }
 
 TEST_F(NativeApiTest, KeepAliveServesSeveralRequests) {
-  std::string two = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string two =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+      "close\r\n\r\n";
   std::string out = client_->raw(two);
   size_t first = out.find("HTTP/1.1 200");
   ASSERT_NE(first, std::string::npos);
@@ -434,7 +459,8 @@ TEST_F(NativeApiTest, TrickledHeadersAreCutOff) {
   start({"--header-timeout-ms", "1000"});
   int fd = client_->connect_socket();
   ASSERT_GE(fd, 0);
-  const std::string line = "GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+  const std::string line =
+      "GET /healthz HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
   auto started = std::chrono::steady_clock::now();
   bool cut = false;
   for (char c : line) {
@@ -459,7 +485,8 @@ TEST_F(NativeApiTest, TrickledHeadersAreCutOff) {
 }
 
 TEST_F(NativeApiTest, OversizedHeadersAre431) {
-  std::string big = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
+  std::string big =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n";
   std::string out = client_->raw(big);
   EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 100);
 }
@@ -494,7 +521,8 @@ TEST_F(NativeApiTest, KilledMidUploadLeavesNoFileAndNoTempFile) {
   auto list = c.request("GET", "/v1/files", admin());
   EXPECT_EQ(parse(list.body)["files"].as_array().size(), 0u);
   // The start-up sweep removes what the killed upload left.
-  for (int i = 0; i < 100 && !restarted.temp_files().empty(); ++i) std::this_thread::sleep_for(20ms);
+  for (int i = 0; i < 100 && !restarted.temp_files().empty(); ++i)
+    std::this_thread::sleep_for(20ms);
   EXPECT_TRUE(restarted.temp_files().empty());
   EXPECT_TRUE(restarted.blob_files().empty());
 }
@@ -502,8 +530,9 @@ TEST_F(NativeApiTest, KilledMidUploadLeavesNoFileAndNoTempFile) {
 TEST_F(NativeApiTest, GracefulShutdownFinishesInFlightUploads) {
   int fd = client_->connect_socket();
   ASSERT_GE(fd, 0);
-  std::string head = "POST /v1/files?name=inflight.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
-                     std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: 2000000\r\n\r\n";
+  std::string head =
+      "POST /v1/files?name=inflight.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: 2000000\r\n\r\n";
   const std::string body = pattern_string(2'000'000);
   ::send(fd, head.data(), head.size(), MSG_NOSIGNAL);
   ::send(fd, body.data(), 1'000'000, MSG_NOSIGNAL);
@@ -534,7 +563,8 @@ TEST_F(NativeApiTest, CliCreatesTenantsAndKeysTheServerAccepts) {
   out = server_->cli({"keys", "disable", str(key, "id")}, &rc);
   EXPECT_EQ(rc, 0) << out;
   // The server's key cache lasts at most 2 s (of its clock).
-  ASSERT_EQ(client_->request("POST", "/v1/admin/clock", admin(), R"({"advance_ms":2100})").status, 200);
+  ASSERT_EQ(client_->request("POST", "/v1/admin/clock", admin(), R"({"advance_ms":2100})").status,
+            200);
   EXPECT_EQ(client_->request("GET", "/v1/files", bearer(token)).status, 401);
   out = server_->cli({"tenants", "list"}, &rc);
   EXPECT_NE(out.find("clitenant"), std::string::npos);
@@ -547,8 +577,9 @@ TEST_F(NativeApiTest, ServesTls) {
     GTEST_SKIP() << "openssl or curl missing";
   TempDir certs;
   const std::string cert = certs.path() + "/cert.pem", key = certs.path() + "/key.pem";
-  std::string gen = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
-                    " -out " + cert + " >/dev/null 2>&1";
+  std::string gen =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
+      " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(gen.c_str()), 0);
   server_.reset();
   start({"--tls-cert", cert, "--tls-key", key});

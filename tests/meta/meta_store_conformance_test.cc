@@ -27,21 +27,21 @@ struct SqliteBackend {
   }
 };
 
-#define EXPECT_OK(expr)                                        \
-  do {                                                         \
-    auto r_ = (expr);                                          \
-    EXPECT_TRUE(r_) << #expr << ": " << r_.error().message;    \
+#define EXPECT_OK(expr)                                     \
+  do {                                                      \
+    auto r_ = (expr);                                       \
+    EXPECT_TRUE(r_) << #expr << ": " << r_.error().message; \
   } while (0)
-#define ASSERT_OK(expr)                                        \
-  do {                                                         \
-    auto r_ = (expr);                                          \
-    ASSERT_TRUE(r_) << #expr << ": " << r_.error().message;    \
+#define ASSERT_OK(expr)                                     \
+  do {                                                      \
+    auto r_ = (expr);                                       \
+    ASSERT_TRUE(r_) << #expr << ": " << r_.error().message; \
   } while (0)
-#define EXPECT_ERRC(expr, errc)                                \
-  do {                                                         \
-    auto r_ = (expr);                                          \
-    ASSERT_FALSE(r_) << #expr << " succeeded";                 \
-    EXPECT_EQ(r_.error().code, errc) << r_.error().message;    \
+#define EXPECT_ERRC(expr, errc)                             \
+  do {                                                      \
+    auto r_ = (expr);                                       \
+    ASSERT_FALSE(r_) << #expr << " succeeded";              \
+    EXPECT_EQ(r_.error().code, errc) << r_.error().message; \
   } while (0)
 
 constexpr UnixMs kNow = 1'700'000'000'000;
@@ -719,8 +719,8 @@ TYPED_TEST(MetaStoreConformance, ExpireUsedGrantsDropsOnlyPastDeadlines) {
 
 // ---- records ---------------------------------------------------------------
 
-Object temporary(std::string id, std::string tx = "", std::optional<UnixMs> expires = kNow + 3'600'000,
-                 std::string app_id = "a1") {
+Object temporary(std::string id, std::string tx = "",
+                 std::optional<UnixMs> expires = kNow + 3'600'000, std::string app_id = "a1") {
   Object o = object(std::move(id), "t1", std::move(app_id), "", 10);
   o.state = ObjectState::kTemporary;
   o.expires_at = expires;

@@ -62,9 +62,7 @@ class SqliteMetaStoreTest : public ::testing::Test {
     return store ? std::move(*store) : nullptr;
   }
 
-  std::string latest_version() const {
-    return std::to_string(sqlite_migrations().back().version);
-  }
+  std::string latest_version() const { return std::to_string(sqlite_migrations().back().version); }
 
   testing::TempDir dir_;
 };

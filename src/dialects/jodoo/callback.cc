@@ -1,11 +1,11 @@
 #include "dialects/jodoo/callback.h"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -20,7 +20,9 @@ using tcp = net::ip::tcp;
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr uint64_t kMaxResponseBytes = 64 * 1024;
 
-Error callback_failed(std::string why) { return Error(Errc::kCallbackFailed, "callback failed: " + why); }
+Error callback_failed(std::string why) {
+  return Error(Errc::kCallbackFailed, "callback failed: " + why);
+}
 
 net::awaitable<Result<std::string>> exchange(CallbackUrl url, const CallbackRequest& request,
                                              std::chrono::milliseconds timeout) {
@@ -77,10 +79,12 @@ Result<CallbackUrl> parse_callback_url(std::string_view url) {
   std::string_view port = "80";
   if (authority.front() == '[') {  // [v6]:port
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) return fail(Errc::kInvalidArgument, "callbackUrl has a bad host");
+    if (close == std::string_view::npos)
+      return fail(Errc::kInvalidArgument, "callbackUrl has a bad host");
     out.host = std::string(authority.substr(1, close - 1));
     if (close + 1 < authority.size()) {
-      if (authority[close + 1] != ':') return fail(Errc::kInvalidArgument, "callbackUrl has a bad host");
+      if (authority[close + 1] != ':')
+        return fail(Errc::kInvalidArgument, "callbackUrl has a bad host");
       port = authority.substr(close + 2);
     }
   } else {
@@ -99,7 +103,8 @@ Result<CallbackUrl> parse_callback_url(std::string_view url) {
 }
 
 bool CallbackClient::allowed(const CallbackUrl& url) const {
-  const std::string target = (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host) + ":" + url.port;
+  const std::string target =
+      (url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host) + ":" + url.port;
   for (const auto& a : allow_)
     if (a == target) return true;
   return false;

@@ -12,7 +12,17 @@ namespace up::dialects::jodoo {
 
 // Which REST API failed: a few codes depend on it (17023 vs 17024), and
 // kCompany marks the tenant-wide rate limit (8303 rather than 8304).
-enum class Api { kGetUploadToken, kCreate, kBatchCreate, kUpdate, kBatchUpdate, kGet, kDelete, kCompany, kOther };
+enum class Api {
+  kGetUploadToken,
+  kCreate,
+  kBatchCreate,
+  kUpdate,
+  kBatchUpdate,
+  kGet,
+  kDelete,
+  kCompany,
+  kOther
+};
 
 struct JodooError {
   int status;

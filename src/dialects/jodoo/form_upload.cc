@@ -52,13 +52,15 @@ class FormSink final : public http::MultipartSink {
   Status on_part_begin(const http::PartHeaders& part) override {
     if (part.name == "file") {
       if (saw_file_) return fail(Errc::kBadMultipart, "more than one file part");
-      if (!token_complete_) return fail(Errc::kBadMultipart, "the token field must come before the file part");
+      if (!token_complete_)
+        return fail(Errc::kBadMultipart, "the token field must come before the file part");
       saw_file_ = in_file_ = true;
       filename_ = part.filename;
       content_type_ = part.content_type;
       return ok();
     }
-    if (fields_.count(part.name)) return fail(Errc::kBadMultipart, "field sent twice: " + part.name);
+    if (fields_.count(part.name))
+      return fail(Errc::kBadMultipart, "field sent twice: " + part.name);
     field_ = &fields_[part.name];
     in_token_ = part.name == "token";
     fields_bytes_ += part.name.size();
@@ -107,7 +109,8 @@ class FormSink final : public http::MultipartSink {
   Status append(std::string_view data) {
     if (auto st = upload_->append(data); !st) {
       if (st.error().code == Errc::kTooLarge)
-        return fail(Errc::kTooLarge, "exceeded fsizeLimit: at most " + std::to_string(upload_->limit()) + " bytes");
+        return fail(Errc::kTooLarge,
+                    "exceeded fsizeLimit: at most " + std::to_string(upload_->limit()) + " bytes");
       return st;
     }
     return ok();
@@ -134,17 +137,20 @@ Result<Grant> verify(core::Services& s, std::string_view token_text) {
     return fail(tenant.error());
   }
   const TenantSettings settings = parse_tenant_settings(tenant->settings_json);
-  if (!version_accepted(ak->version, settings.key_version)) return fail(Errc::kGrantInvalid, "bad token");
+  if (!version_accepted(ak->version, settings.key_version))
+    return fail(Errc::kGrantInvalid, "bad token");
   Grant g;
   g.secret_key = secret_key(s.secrets, ak->tenant_id, ak->version);
   if (!signature_matches(*token, g.secret_key)) return fail(Errc::kGrantInvalid, "bad token");
-  if (token->policy.deadline * 1000 < s.clock.now()) return fail(Errc::kGrantExpired, "token out of date");
+  if (token->policy.deadline * 1000 < s.clock.now())
+    return fail(Errc::kGrantExpired, "token out of date");
 
   const auto app_id = app_of_bucket(token->policy.bucket(), ak->tenant_id);
   if (!app_id) return fail(Errc::kGrantScope, "key doesn't match scope");
   auto app = s.directory.app(ak->tenant_id, *app_id);
   if (!app || app->dialect != "jodoo") {
-    if (app || app.error().kind() == Kind::kNotFound) return fail(Errc::kAppNotFound, "no such bucket");
+    if (app || app.error().kind() == Kind::kNotFound)
+      return fail(Errc::kAppNotFound, "no such bucket");
     return fail(app.error());
   }
   const std::string prefix = "jodoo:" + ak->tenant_id;
@@ -191,7 +197,8 @@ Result<std::string> resolve_key(const PutPolicy& p, const std::string* form_key)
     if (form_key && *form_key != *pinned) return fail(Errc::kGrantScope, "key doesn't match scope");
     return *pinned;
   }
-  if (!p.save_key.empty() && (p.force_save_key || !form_key || form_key->empty())) return p.save_key;
+  if (!p.save_key.empty() && (p.force_save_key || !form_key || form_key->empty()))
+    return p.save_key;
   if (form_key && !form_key->empty()) return *form_key;
   return random_hex(16);
 }
@@ -224,7 +231,8 @@ BodyEscape escape_for(std::string_view body_type) {
 // the callback's answer. On failure the object is removed (nothing is kept
 // for a 579).
 Result<std::string> run_callback(core::Services& s, const CallbackClient& callbacks, const Grant& g,
-                                 const Object& o, const std::map<std::string, std::string>& fields) {
+                                 const Object& o,
+                                 const std::map<std::string, std::string>& fields) {
   const PutPolicy& p = g.token.policy;
   auto lookup = [&](std::string_view name) -> std::optional<std::string> {
     if (name == "key") return o.key;
@@ -239,7 +247,8 @@ Result<std::string> run_callback(core::Services& s, const CallbackClient& callba
     }
     return std::nullopt;
   };
-  const std::string body_type = p.callback_body_type.empty() ? "application/x-www-form-urlencoded" : p.callback_body_type;
+  const std::string body_type =
+      p.callback_body_type.empty() ? "application/x-www-form-urlencoded" : p.callback_body_type;
   auto answer = [&]() -> Result<std::string> {
     auto body = substitute_magic_variables(p.callback_body, lookup, escape_for(body_type));
     if (!body) return fail(Errc::kCallbackFailed, "callback failed: " + body.error().message);
@@ -249,7 +258,8 @@ Result<std::string> run_callback(core::Services& s, const CallbackClient& callba
     req.url = p.callback_url;
     req.host_header = p.callback_host;
     req.content_type = body_type;
-    req.authorization = qbox_authorization(g.token.access_key, g.secret_key, url->path_and_query, *body);
+    req.authorization =
+        qbox_authorization(g.token.access_key, g.secret_key, url->path_and_query, *body);
     req.body = std::move(*body);
     return callbacks.post(req);
   }();
@@ -283,17 +293,21 @@ net::awaitable<void> reply(Exchange& ex, http::Response r) {
 
 net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
   if (e.kind() == Kind::kInternal)
-    std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+    std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                 e.message.c_str());
   co_await reply(ex, qiniu_error_response(e));
 }
 
 }  // namespace
 
-net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s, const CallbackClient& callbacks) {
-  if (ex.method() != "POST") co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "method not allowed"));
+net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
+                                       const CallbackClient& callbacks) {
+  if (ex.method() != "POST")
+    co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "method not allowed"));
   const std::string content_type(ex.header("Content-Type").value_or(""));
   auto boundary = http::multipart_boundary(content_type);
-  if (!boundary) co_return co_await fail_with(ex, Error(Errc::kBadMultipart, "invalid multipart format"));
+  if (!boundary)
+    co_return co_await fail_with(ex, Error(Errc::kBadMultipart, "invalid multipart format"));
 
   http::MultipartParser parser(*boundary);
   FormSink sink;
@@ -320,7 +334,8 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s, const Ca
   }
   if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
   if (!upload) co_return co_await fail_with(ex, Error(Errc::kGrantInvalid, "token not specified"));
-  if (!sink.saw_file()) co_return co_await fail_with(ex, Error(Errc::kMissingField, "file not specified"));
+  if (!sink.saw_file())
+    co_return co_await fail_with(ex, Error(Errc::kMissingField, "file not specified"));
 
   const PutPolicy& policy = grant->token.policy;
   if (policy.deadline * 1000 < s.clock.now())
@@ -328,7 +343,8 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s, const Ca
   if (const std::string* crc = sink.field("crc32")) {
     const auto want = parse_crc32_field(*crc);
     if (!want) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "invalid crc32"));
-    if (*want != upload->crc32()) co_return co_await fail_with(ex, Error(Errc::kChecksumMismatch, "crc32 not match"));
+    if (*want != upload->crc32())
+      co_return co_await fail_with(ex, Error(Errc::kChecksumMismatch, "crc32 not match"));
   }
   auto key = resolve_key(policy, sink.field("key"));
   if (!key) co_return co_await fail_with(ex, key.error());
@@ -356,7 +372,8 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s, const Ca
 
   std::string body;
   if (!policy.callback_url.empty()) {
-    auto answer = co_await blocking(ex, [&] { return run_callback(s, callbacks, *grant, *object, sink.fields()); });
+    auto answer = co_await blocking(
+        ex, [&] { return run_callback(s, callbacks, *grant, *object, sink.fields()); });
     if (!answer) co_return co_await fail_with(ex, answer.error());
     body = std::move(*answer);
   } else {

@@ -35,7 +35,7 @@ using http::Exchange;
 
 constexpr std::string_view kPrefix = "/api/v5/app/entry/";
 constexpr UnixMs kRateWindowMs = 1000;
-constexpr UnixMs kTransactionMs = 3'600'000;         // tokens, transactions and keys live 1 h
+constexpr UnixMs kTransactionMs = 3'600'000;          // tokens, transactions and keys live 1 h
 constexpr UnixMs kDownloadUrlMs = 15 * 86'400'000LL;  // data/get urls: 15 days
 constexpr size_t kTokensPerRequest = 100;
 constexpr size_t kMaxBatch = 100;
@@ -81,8 +81,10 @@ Result<Caller> authenticate(core::Services& s, std::optional<std::string_view> h
     return fail(Errc::kUnauthenticated, "send Authorization: Bearer <API key>");
   auto p = s.auth.authenticate(http::trim_ows(header->substr(kBearer.size())));
   if (!p) {
-    if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable) return fail(p.error());
-    if (p.error().code == Errc::kKeyDisabled) return fail(Errc::kKeyDisabled, "the API key is disabled");
+    if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable)
+      return fail(p.error());
+    if (p.error().code == Errc::kKeyDisabled)
+      return fail(Errc::kKeyDisabled, "the API key is disabled");
     return fail(Errc::kKeyNotFound, "unknown API key");
   }
   auto tenant = s.directory.tenant(p->tenant_id);
@@ -100,7 +102,8 @@ Result<std::string> string_member(const json::object& o, const char* name, bool 
     return std::string();
   }
   if (!v->is_string() || v->as_string().size() > kMaxIdBytes)
-    return fail(Errc::kInvalidArgument, std::string(name) + " must be a string of at most 128 bytes");
+    return fail(Errc::kInvalidArgument,
+                std::string(name) + " must be a string of at most 128 bytes");
   return std::string(v->as_string());
 }
 
@@ -114,7 +117,8 @@ Result<Target> resolve_target(core::Services& s, const Caller& caller, const jso
     return fail(Errc::kPermissionDenied, "the API key is bound to another app");
   auto app = s.directory.app(caller.principal.tenant_id, *app_id);
   if (!app) {
-    if (app.error().kind() == Kind::kNotFound) return fail(Errc::kAppNotFound, "no such app: " + *app_id);
+    if (app.error().kind() == Kind::kNotFound)
+      return fail(Errc::kAppNotFound, "no such app: " + *app_id);
     return fail(app.error());
   }
   if (app->dialect != "jodoo") return fail(Errc::kAppNotFound, "no such app: " + *app_id);
@@ -139,7 +143,8 @@ Result<std::string> transaction_member(const json::object& body, bool required) 
   if (!v->is_string() || v->as_string().empty() || v->as_string().size() > kMaxIdBytes)
     return fail(Errc::kTransactionNotFound, "transaction_id must be a string of 1-128 characters");
   for (char c : v->as_string())
-    if (c <= 0x20 || c > 0x7e) return fail(Errc::kTransactionNotFound, "transaction_id must be printable ASCII");
+    if (c <= 0x20 || c > 0x7e)
+      return fail(Errc::kTransactionNotFound, "transaction_id must be printable ASCII");
   return std::string(v->as_string());
 }
 
@@ -156,8 +161,15 @@ std::vector<std::string> new_uuids(size_t n) {
     h[16] = "89ab"[(h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0') & 3];
     std::string u;
     u.reserve(36);
-    u.append(h, 0, 8).append("-").append(h, 8, 4).append("-").append(h, 12, 4).append("-").append(h, 16, 4)
-        .append("-").append(h, 20, 12);
+    u.append(h, 0, 8)
+        .append("-")
+        .append(h, 8, 4)
+        .append("-")
+        .append(h, 12, 4)
+        .append("-")
+        .append(h, 16, 4)
+        .append("-")
+        .append(h, 20, 12);
     out.push_back(std::move(u));
   }
   return out;
@@ -179,7 +191,8 @@ std::string callback_body(const Target& t, const std::string& transaction_id) {
 }
 
 std::string token_list_body(const Caller& c, const Target& t, const std::string& transaction_id,
-                            const Transaction& tx, const core::Secrets& secrets, const std::string& url) {
+                            const Transaction& tx, const core::Secrets& secrets,
+                            const std::string& url) {
   PutPolicy p;
   p.scope = bucket_of(t.app.tenant_id, t.app.id);
   p.force_save_key = true;
@@ -191,14 +204,18 @@ std::string token_list_body(const Caller& c, const Target& t, const std::string&
   p.callback_url = t.settings.callback_url;
   p.transaction_id = transaction_id;
   TokenMinter minter(access_key(t.app.tenant_id, c.settings.key_version),
-                           secret_key(secrets, t.app.tenant_id, c.settings.key_version), p);
+                     secret_key(secrets, t.app.tenant_id, c.settings.key_version), p);
   const std::string url_json = json::serialize(json::value(url));
   std::string out = R"({"token_and_url_list":[)";
   bool first = true;
   for (const std::string& key : new_uuids(kTokensPerRequest)) {
     if (!first) out += ',';
     first = false;
-    out.append(R"({"url":)").append(url_json).append(R"(,"token":")").append(minter.token(key)).append("\"}");
+    out.append(R"({"url":)")
+        .append(url_json)
+        .append(R"(,"token":")")
+        .append(minter.token(key))
+        .append("\"}");
   }
   out += "]}";
   return out;
@@ -215,15 +232,21 @@ Result<json::object> read_data(const Target& t, const json::value* data) {
     auto field = t.entry->fields.find(std::string_view(name));
     if (field == t.entry->fields.end())
       return fail(Errc::kInvalidArgument, "no such field: " + std::string(name));
-    const json::value* value = wrapped.is_object() ? wrapped.as_object().if_contains("value") : nullptr;
-    if (!value) return fail(Errc::kInvalidArgument, "field " + std::string(name) + " must be {\"value\": ...}");
+    const json::value* value =
+        wrapped.is_object() ? wrapped.as_object().if_contains("value") : nullptr;
+    if (!value)
+      return fail(Errc::kInvalidArgument,
+                  "field " + std::string(name) + " must be {\"value\": ...}");
     if (field->second == FieldType::kFile) {
-      if (!value->is_array()) return fail(Errc::kInvalidArgument, "field " + std::string(name) + " takes an array of file keys");
+      if (!value->is_array())
+        return fail(Errc::kInvalidArgument,
+                    "field " + std::string(name) + " takes an array of file keys");
       if (value->as_array().size() > kMaxFilesPerField)
         return fail(Errc::kObjectLimit, "at most 100 files per field");
       for (const auto& k : value->as_array())
         if (!k.is_string() || k.as_string().empty() || k.as_string().size() > 750)
-          return fail(Errc::kInvalidArgument, "field " + std::string(name) + " takes an array of file keys");
+          return fail(Errc::kInvalidArgument,
+                      "field " + std::string(name) + " takes an array of file keys");
     }
     out[name] = *value;
   }
@@ -234,7 +257,8 @@ std::vector<std::string> file_keys(const Target& t, const json::object& fields) 
   std::vector<std::string> keys;
   for (const auto& [name, value] : fields) {
     auto field = t.entry->fields.find(std::string_view(name));
-    if (field == t.entry->fields.end() || field->second != FieldType::kFile || !value.is_array()) continue;
+    if (field == t.entry->fields.end() || field->second != FieldType::kFile || !value.is_array())
+      continue;
     for (const auto& k : value.as_array())
       if (k.is_string()) keys.emplace_back(k.as_string());
   }
@@ -243,13 +267,15 @@ std::vector<std::string> file_keys(const Target& t, const json::object& fields) 
 
 // Blocking: the object ids of a record's file keys (kObjectNotFound for a key
 // that names no live file of the app, e.g. one gone with its transaction).
-Result<std::vector<std::string>> resolve_keys(core::Services& s, const Target& t, const json::object& fields) {
+Result<std::vector<std::string>> resolve_keys(core::Services& s, const Target& t,
+                                              const json::object& fields) {
   std::vector<std::string> ids;
   for (const std::string& key : file_keys(t, fields)) {
     auto o = s.files.get_by_key(t.app.tenant_id, t.app.id, key);
     if (!o) {
       if (o.error().code == Errc::kObjectNotFound)
-        return fail(Errc::kObjectNotFound, "file key " + key + " is unknown or expired with its transaction");
+        return fail(Errc::kObjectNotFound,
+                    "file key " + key + " is unknown or expired with its transaction");
       return fail(o.error());
     }
     if (std::find(ids.begin(), ids.end(), o->id) != ids.end())
@@ -272,7 +298,8 @@ Result<json::object> render(core::Services& s, const Target& t, const Record& r)
   d["updateTime"] = format_iso8601(r.updated_at);
   boost::system::error_code ec;
   json::value stored = json::parse(r.data_json, ec);
-  if (ec || !stored.is_object()) return fail(Errc::kInternal, "record " + r.id + " has a malformed document");
+  if (ec || !stored.is_object())
+    return fail(Errc::kInternal, "record " + r.id + " has a malformed document");
   const UnixMs expires = s.clock.now() + kDownloadUrlMs;
   for (auto& [name, value] : stored.as_object()) {
     auto field = t.entry->fields.find(std::string_view(name));
@@ -329,7 +356,8 @@ std::string creator_of(const Caller& c, const json::object& body) {
 
 // Blocking: one record per data object, bound under the transaction.
 Result<std::vector<Record>> create_records(core::Services& s, const Caller& c, const Target& t,
-                                           const json::object& body, const std::vector<const json::value*>& datas,
+                                           const json::object& body,
+                                           const std::vector<const json::value*>& datas,
                                            const std::string& transaction_id, bool batch) {
   std::vector<Record> records;
   records.reserve(datas.size());
@@ -355,7 +383,8 @@ Result<std::vector<Record>> create_records(core::Services& s, const Caller& c, c
 // Blocking: applies `data` to each record (named fields replace theirs,
 // others stay), rebinding the file fields under the transaction.
 Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, const Target& t,
-                                           const std::vector<std::string>& ids, const json::value* data,
+                                           const std::vector<std::string>& ids,
+                                           const json::value* data,
                                            const std::string& transaction_id) {
   auto fields = read_data(t, data);
   if (!fields) return fail(fields.error());
@@ -365,7 +394,8 @@ Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, c
     if (!current) return fail(current.error());
     boost::system::error_code ec;
     json::value doc = json::parse(current->data_json, ec);
-    if (ec || !doc.is_object()) return fail(Errc::kInternal, "record " + id + " has a malformed document");
+    if (ec || !doc.is_object())
+      return fail(Errc::kInternal, "record " + id + " has a malformed document");
     for (const auto& [name, value] : *fields) doc.as_object()[name] = value;
     auto file_ids = resolve_keys(s, t, doc.as_object());
     if (!file_ids) return fail(file_ids.error());
@@ -377,7 +407,8 @@ Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, c
     u.updater = c.principal.key_id;
     updates.push_back(std::move(u));
   }
-  return s.records.update(t.app.tenant_id, t.app.id, t.entry_id, std::move(updates), transaction_id);
+  return s.records.update(t.app.tenant_id, t.app.id, t.entry_id, std::move(updates),
+                          transaction_id);
 }
 
 Result<std::vector<std::string>> data_ids(const json::object& body) {
@@ -395,7 +426,8 @@ Result<std::vector<std::string>> data_ids(const json::object& body) {
 }
 
 // Blocking: the whole of one data API call after authentication; returns the body.
-Result<std::string> run_data_api(core::Services& s, const Caller& c, Api api, const json::object& body) {
+Result<std::string> run_data_api(core::Services& s, const Caller& c, Api api,
+                                 const json::object& body) {
   auto t = resolve_target(s, c, body);
   if (!t) return fail(t.error());
   auto tx = transaction_member(body, false);
@@ -412,7 +444,8 @@ Result<std::string> run_data_api(core::Services& s, const Caller& c, Api api, co
       auto* list = body.if_contains("data_list");
       if (!list || !list->is_array() || list->as_array().empty())
         return fail(Errc::kMissingField, "data_list must be a non-empty array");
-      if (list->as_array().size() > kMaxBatch) return fail(Errc::kTooLarge, "at most 100 records per batch");
+      if (list->as_array().size() > kMaxBatch)
+        return fail(Errc::kTooLarge, "at most 100 records per batch");
       std::vector<const json::value*> datas;
       for (const auto& d : list->as_array()) datas.push_back(&d);
       auto created = create_records(s, c, *t, body, datas, *tx, true);
@@ -456,8 +489,8 @@ Result<std::string> run_data_api(core::Services& s, const Caller& c, Api api, co
 }
 
 // Blocking: get_upload_token after authentication.
-Result<std::string> run_get_upload_token(core::Services& s, const Caller& c, const json::object& body,
-                                         const std::string& upload_url) {
+Result<std::string> run_get_upload_token(core::Services& s, const Caller& c,
+                                         const json::object& body, const std::string& upload_url) {
   auto t = resolve_target(s, c, body);
   if (!t) return fail(t.error());
   auto tx_id = transaction_member(body, true);
@@ -465,7 +498,8 @@ Result<std::string> run_get_upload_token(core::Services& s, const Caller& c, con
   // One write per call, not per token: the tokens carry the transaction.
   auto tx = s.records.open_transaction(t->app.tenant_id, t->app.id, *tx_id, kTransactionMs);
   if (!tx) return fail(tx.error());
-  return token_list_body(c, *t, *tx_id, *tx, s.secrets, upload_url.empty() ? s.public_url : upload_url);
+  return token_list_body(c, *t, *tx_id, *tx, s.secrets,
+                         upload_url.empty() ? s.public_url : upload_url);
 }
 
 // Company-wide then per-API limits; `blame` says which one refused.
@@ -475,7 +509,9 @@ Status check_rate(core::Services& s, const Caller& c, const Route& route, Api& b
     blame = Api::kCompany;
     return fail(Errc::kRateLimited, "company limit reached");
   }
-  if (!s.rate_limiter.hit(key + ":" + route.rate_name, c.settings.rate_limit(route.rate_name), kRateWindowMs).allowed)
+  if (!s.rate_limiter
+           .hit(key + ":" + route.rate_name, c.settings.rate_limit(route.rate_name), kRateWindowMs)
+           .allowed)
     return fail(Errc::kRateLimited, "API limit reached");
   return ok();
 }
@@ -493,8 +529,7 @@ Result<std::string> run_api(core::Services& s, const Caller& c, Api api, const s
 class JodooHandler final : public http::Handler {
  public:
   JodooHandler(core::Services& services, Options options)
-      : s_(services),
-        upload_url_(std::move(options.upload_url)),
+      : s_(services), upload_url_(std::move(options.upload_url)),
         callbacks_(std::move(options.callback_allow), options.callback_timeout) {}
 
   // http::Handler
@@ -505,7 +540,8 @@ class JodooHandler final : public http::Handler {
   net::awaitable<void> handle(Exchange& ex) override {
     if (ex.path() == "/") co_return co_await serve_form_upload(ex, s_, callbacks_);
     const auto route = route_of(ex.path().substr(kPrefix.size()));
-    if (!route) co_return co_await fail_with(ex, Error(Errc::kRouteNotFound, "no such API"), Api::kOther);
+    if (!route)
+      co_return co_await fail_with(ex, Error(Errc::kRouteNotFound, "no such API"), Api::kOther);
     if (ex.method() != "POST")
       co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "use POST"), route->api);
     // get_upload_token's body is small: read it first and do everything else
@@ -536,7 +572,8 @@ class JodooHandler final : public http::Handler {
       }
       auto raw = co_await ex.read_all(kMaxBodyBytes);
       if (!raw) co_return co_await fail_with(ex, raw.error(), Api::kOther);
-      answer = co_await blocking(ex, [&] { return run_api(s_, *caller, route->api, *raw, upload_url_); });
+      answer = co_await blocking(
+          ex, [&] { return run_api(s_, *caller, route->api, *raw, upload_url_); });
     }
     if (caller) ex.log_field("tenant", caller->principal.tenant_id);
     if (!answer) co_return co_await fail_with(ex, answer.error(), blame);
@@ -546,7 +583,8 @@ class JodooHandler final : public http::Handler {
  private:
   static net::awaitable<void> fail_with(Exchange& ex, const Error& e, Api api) {
     if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                   e.message.c_str());
     co_await ex.send(jodoo_error_response(e, api));
   }
 

@@ -70,8 +70,8 @@ void append_form_encoded(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~') {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '_' || c == '.' || c == '~') {
       out += c;
     } else {
       out += '%';
@@ -85,8 +85,8 @@ void append_form_encoded(std::string& out, std::string_view s) {
 bool variable_name(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
-    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':' ||
-          c == '.' || c == '-'))
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+          c == ':' || c == '.' || c == '-'))
       return false;
   return true;
 }
@@ -124,7 +124,11 @@ std::string make_upload_token(std::string_view access_key, std::string_view secr
   const std::string encoded = crypto::base64url(policy, true);
   std::string token;
   token.reserve(access_key.size() + 30 + encoded.size());
-  token.append(access_key).append(":").append(encoded_sign(secret_key, encoded)).append(":").append(encoded);
+  token.append(access_key)
+      .append(":")
+      .append(encoded_sign(secret_key, encoded))
+      .append(":")
+      .append(encoded);
   return token;
 }
 
@@ -145,9 +149,11 @@ struct TokenMinter::Hmac {
       ipad[i] = static_cast<char>(ipad[i] ^ k[i]);
       opad[i] = static_cast<char>(opad[i] ^ k[i]);
     }
-    ok = EVP_DigestInit_ex(inner, EVP_sha1(), nullptr) == 1 && EVP_DigestUpdate(inner, ipad.data(), 64) == 1 &&
+    ok = EVP_DigestInit_ex(inner, EVP_sha1(), nullptr) == 1 &&
+         EVP_DigestUpdate(inner, ipad.data(), 64) == 1 &&
          EVP_DigestUpdate(inner, prefix.data(), prefix.size()) == 1 &&
-         EVP_DigestInit_ex(outer, EVP_sha1(), nullptr) == 1 && EVP_DigestUpdate(outer, opad.data(), 64) == 1;
+         EVP_DigestInit_ex(outer, EVP_sha1(), nullptr) == 1 &&
+         EVP_DigestUpdate(outer, opad.data(), 64) == 1;
   }
   ~Hmac() {
     EVP_MD_CTX_free(inner);
@@ -158,15 +164,19 @@ struct TokenMinter::Hmac {
   std::string sign(std::string_view rest) {
     unsigned char inner_digest[EVP_MAX_MD_SIZE], digest[EVP_MAX_MD_SIZE];
     unsigned int n = 0, m = 0;
-    if (!ok || EVP_MD_CTX_copy_ex(scratch, inner) != 1 || EVP_DigestUpdate(scratch, rest.data(), rest.size()) != 1 ||
-        EVP_DigestFinal_ex(scratch, inner_digest, &n) != 1 || EVP_MD_CTX_copy_ex(scratch, outer) != 1 ||
-        EVP_DigestUpdate(scratch, inner_digest, n) != 1 || EVP_DigestFinal_ex(scratch, digest, &m) != 1)
+    if (!ok || EVP_MD_CTX_copy_ex(scratch, inner) != 1 ||
+        EVP_DigestUpdate(scratch, rest.data(), rest.size()) != 1 ||
+        EVP_DigestFinal_ex(scratch, inner_digest, &n) != 1 ||
+        EVP_MD_CTX_copy_ex(scratch, outer) != 1 ||
+        EVP_DigestUpdate(scratch, inner_digest, n) != 1 ||
+        EVP_DigestFinal_ex(scratch, digest, &m) != 1)
       return {};
     return std::string(reinterpret_cast<char*>(digest), m);
   }
 };
 
-TokenMinter::TokenMinter(std::string access_key, std::string_view secret_key, const PutPolicy& policy)
+TokenMinter::TokenMinter(std::string access_key, std::string_view secret_key,
+                         const PutPolicy& policy)
     : access_key_(std::move(access_key)), secret_key_(secret_key) {
   PutPolicy p = policy;
   p.save_key = std::string(kSaveKeyMarker);
@@ -214,10 +224,12 @@ Result<UploadToken> parse_upload_token(std::string_view token) {
   t.access_key = std::string(token.substr(0, first));
   t.sign = std::string(token.substr(first + 1, second - first - 1));
   t.encoded_policy = std::string(token.substr(second + 1));
-  if (t.access_key.empty() || t.sign.empty() || t.encoded_policy.empty()) return fail(bad_token("bad token"));
+  if (t.access_key.empty() || t.sign.empty() || t.encoded_policy.empty())
+    return fail(bad_token("bad token"));
 
   std::string raw;
-  if (!crypto::base64_decode(t.encoded_policy, raw)) return fail(bad_token("bad token: policy is not base64"));
+  if (!crypto::base64_decode(t.encoded_policy, raw))
+    return fail(bad_token("bad token: policy is not base64"));
   boost::system::error_code ec;
   json::value v = json::parse(raw, ec);
   if (ec || !v.is_object()) return fail(bad_token("bad token: policy is not a JSON object"));
@@ -227,7 +239,8 @@ Result<UploadToken> parse_upload_token(std::string_view token) {
   if (!read_string(o, "scope", p.scope) || !read_string(o, "saveKey", p.save_key) ||
       !read_bool(o, "forceSaveKey", p.force_save_key) || !read_uint(o, "fsizeMin", fsize_min) ||
       !read_uint(o, "fsizeLimit", p.fsize_limit) || !read_uint(o, "deadline", deadline) ||
-      !read_string(o, "callbackUrl", p.callback_url) || !read_string(o, "callbackHost", p.callback_host) ||
+      !read_string(o, "callbackUrl", p.callback_url) ||
+      !read_string(o, "callbackHost", p.callback_host) ||
       !read_string(o, "callbackBody", p.callback_body) ||
       !read_string(o, "callbackBodyType", p.callback_body_type) ||
       !read_string(o, "transactionId", p.transaction_id))
@@ -253,8 +266,9 @@ std::string qbox_authorization(std::string_view access_key, std::string_view sec
 }
 
 Result<std::string> substitute_magic_variables(
-    std::string_view tmpl, const std::function<std::optional<std::string>(std::string_view)>& lookup,
-    BodyEscape escape, size_t max_bytes) {
+    std::string_view tmpl,
+    const std::function<std::optional<std::string>(std::string_view)>& lookup, BodyEscape escape,
+    size_t max_bytes) {
   std::string out;
   out.reserve(tmpl.size());
   size_t i = 0;
@@ -287,7 +301,8 @@ Result<std::string> substitute_magic_variables(
 }
 
 std::optional<uint32_t> parse_crc32_field(std::string_view text) {
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\r' || text.back() == '\n')) text.remove_suffix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\r' || text.back() == '\n'))
+    text.remove_suffix(1);
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   if (text.empty() || text.size() > 10) return std::nullopt;
   uint64_t v = 0;

@@ -103,10 +103,12 @@ enum class BodyEscape { kJsonString, kFormUrlEncoded, kNone };
 // Replaces `$(name)` and `${name}` in `tmpl` with lookup(name) escaped per
 // `escape`; a name lookup does not know becomes "". Text that is not a
 // well-formed variable (no closing bracket, a name that is empty, over 128
-// bytes or not of [A-Za-z0-9_:.-]) is copied as is. The result is at most `max_bytes` (kTooLarge past it).
+// bytes or not of [A-Za-z0-9_:.-]) is copied as is. The result is at most `max_bytes` (kTooLarge
+// past it).
 Result<std::string> substitute_magic_variables(
-    std::string_view tmpl, const std::function<std::optional<std::string>(std::string_view)>& lookup,
-    BodyEscape escape, size_t max_bytes = 64 * 1024);
+    std::string_view tmpl,
+    const std::function<std::optional<std::string>(std::string_view)>& lookup, BodyEscape escape,
+    size_t max_bytes = 64 * 1024);
 
 // The form's `crc32` field: decimal, unsigned 32 bits. nullopt when malformed.
 std::optional<uint32_t> parse_crc32_field(std::string_view text);

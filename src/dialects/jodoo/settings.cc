@@ -33,7 +33,8 @@ AppSettings parse_app_settings(std::string_view settings_json) {
   json::value holder;
   const json::object* o = parse_object(settings_json, holder);
   if (!o) return s;
-  if (auto* cb = o->if_contains("callback_url"); cb && cb->is_string()) s.callback_url = cb->as_string();
+  if (auto* cb = o->if_contains("callback_url"); cb && cb->is_string())
+    s.callback_url = cb->as_string();
   auto* entries = o->if_contains("entries");
   if (!entries || !entries->is_object()) return s;
   for (const auto& [entry_id, entry] : entries->as_object()) {
@@ -41,7 +42,8 @@ AppSettings parse_app_settings(std::string_view settings_json) {
     if (entry.is_object()) {
       if (auto* fields = entry.as_object().if_contains("fields"); fields && fields->is_object()) {
         for (const auto& [name, type] : fields->as_object()) {
-          const bool file = type.is_string() && (type.as_string() == "upload" || type.as_string() == "image");
+          const bool file =
+              type.is_string() && (type.as_string() == "upload" || type.as_string() == "image");
           e.fields.emplace(std::string(name), file ? FieldType::kFile : FieldType::kOther);
         }
       }
@@ -60,10 +62,12 @@ TenantSettings parse_tenant_settings(std::string_view settings_json) {
   if (!j || !j->is_object()) return s;
   const json::object& jo = j->as_object();
   if (auto v = positive(jo.if_contains("fsize_limit"), 1ull << 50)) s.fsize_limit = *v;
-  if (auto v = positive(jo.if_contains("key_version"), 1'000'000)) s.key_version = static_cast<uint32_t>(*v);
+  if (auto v = positive(jo.if_contains("key_version"), 1'000'000))
+    s.key_version = static_cast<uint32_t>(*v);
   if (auto* rl = jo.if_contains("rate_limits"); rl && rl->is_object()) {
     for (const auto& [api, limit] : rl->as_object())
-      if (auto v = positive(&limit, 10'000'000)) s.rate_limits[std::string(api)] = static_cast<uint32_t>(*v);
+      if (auto v = positive(&limit, 10'000'000))
+        s.rate_limits[std::string(api)] = static_cast<uint32_t>(*v);
   }
   return s;
 }

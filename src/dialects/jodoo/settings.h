@@ -36,8 +36,9 @@ struct TenantSettings {
   uint32_t key_version = 1;             // bump to rotate the upload-token signing key
   // Requests per second; "global" counts every Jodoo request of the tenant.
   std::map<std::string, uint32_t, std::less<>> rate_limits = {
-      {"global", 50}, {"get_upload_token", 20}, {"upload", 20}, {"create", 20}, {"batch_create", 10},
-      {"update", 20}, {"batch_update", 10},     {"get", 30},    {"delete", 20}};
+      {"global", 50},       {"get_upload_token", 20}, {"upload", 20},       {"create", 20},
+      {"batch_create", 10}, {"update", 20},           {"batch_update", 10}, {"get", 30},
+      {"delete", 20}};
   uint32_t rate_limit(std::string_view api) const;
 };
 

@@ -43,7 +43,8 @@ http::Response error_response(const Error& e) {
   const WireError w = wire_error(e);
   boost::json::object inner;
   inner["code"] = w.code;
-  if (e.code == Errc::kRateLimited) inner["message"] = "Rate limit exceeded";  // the vendor's exact text
+  if (e.code == Errc::kRateLimited)
+    inner["message"] = "Rate limit exceeded";  // the vendor's exact text
   else if (w.code == 1100) inner["message"] = std::string(default_message(e.code));
   else inner["message"] = e.message;
   boost::json::object body;

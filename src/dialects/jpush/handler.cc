@@ -31,8 +31,8 @@ namespace {
 
 namespace json = boost::json;
 namespace net = boost::asio;
-using http::Exchange;
 using http::blocking;
+using http::Exchange;
 
 constexpr const char* kDialect = "jpush";
 constexpr uint64_t kMaxFileBytes = 10ull * 1024 * 1024;  // "Max 10 MB"
@@ -55,7 +55,8 @@ struct Context {
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
       return false;
   return true;
 }
@@ -67,9 +68,11 @@ std::string trim(std::string_view s) {
 }
 
 // Basic credentials → (user, secret); kUnauthenticated when absent or malformed.
-Result<std::pair<std::string, std::string>> basic_credentials(std::optional<std::string_view> header) {
+Result<std::pair<std::string, std::string>> basic_credentials(
+    std::optional<std::string_view> header) {
   if (!header || !iequals_prefix(*header, "Basic "))
-    return fail(Errc::kUnauthenticated, "authentication failed: send Authorization: Basic base64(appKey:masterSecret)");
+    return fail(Errc::kUnauthenticated,
+                "authentication failed: send Authorization: Basic base64(appKey:masterSecret)");
   std::string decoded;
   const std::string encoded = trim(header->substr(6));
   if (encoded.empty() || !crypto::base64_decode(encoded, decoded))
@@ -82,10 +85,12 @@ Result<std::pair<std::string, std::string>> basic_credentials(std::optional<std:
 
 // Blocking: verifies the secret and resolves the JPush app (see the file comment).
 Result<Context> resolve(core::Services& s, const std::string& user, const std::string& secret) {
-  const Error auth_failed(Errc::kUnauthenticated, "authentication failed: check AppKey and MasterSecret");
+  const Error auth_failed(Errc::kUnauthenticated,
+                          "authentication failed: check AppKey and MasterSecret");
   auto p = s.auth.authenticate(secret);
   if (!p) {
-    if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable) return fail(p.error());
+    if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable)
+      return fail(p.error());
     return fail(auth_failed);
   }
   std::string app_id;
@@ -94,7 +99,8 @@ Result<Context> resolve(core::Services& s, const std::string& user, const std::s
   } else if (user == p->tenant_id && p->is_admin()) {
     // devKey:devSecret
     if (p->app_id.empty())
-      return fail(Errc::kPermissionDenied, "no permission: a devSecret must be an admin key bound to one JPush app");
+      return fail(Errc::kPermissionDenied,
+                  "no permission: a devSecret must be an admin key bound to one JPush app");
     app_id = p->app_id;
   } else {
     return fail(auth_failed);
@@ -117,7 +123,8 @@ std::string new_uuid() {
   std::string h = random_hex(16);
   h[12] = '4';
   h[16] = "89ab"[std::strtoul(h.substr(16, 1).c_str(), nullptr, 16) & 3];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 // "YYYY-MM-DD HH:MM:SS" at a fixed offset from UTC (JPush shows Beijing time).
@@ -135,10 +142,12 @@ std::string format_time(UnixMs t, int offset_minutes) {
 Result<int> parse_ttl(std::string_view raw) {
   const std::string v = trim(raw);
   if (v.empty()) return kDefaultTtlHours;
-  if (v.size() > 4) return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+  if (v.size() > 4)
+    return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
   int hours = 0;
   for (char c : v) {
-    if (c < '0' || c > '9') return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+    if (c < '0' || c > '9')
+      return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
     hours = hours * 10 + (c - '0');
   }
   if (hours < 1 || hours > kMaxTtlHours)
@@ -167,7 +176,8 @@ json::object file_json(const Object& o, const Settings& settings) {
   j["file_id"] = o.key;
   j["type"] = type_of(o);
   j["create_time"] = format_time(o.created_at, settings.time_zone_offset_minutes);
-  if (o.expires_at) j["expire_time"] = format_time(*o.expires_at, settings.time_zone_offset_minutes);
+  if (o.expires_at)
+    j["expire_time"] = format_time(*o.expires_at, settings.time_zone_offset_minutes);
   j["file_name"] = o.name;
   return j;
 }
@@ -195,7 +205,8 @@ class FileSink final : public http::MultipartSink {
 
   Status on_part_begin(const http::PartHeaders& part) override {
     if (part.name == "filename") {
-      if (saw_file_) return fail(Errc::kInvalidArgument, "invalid parameter: more than one filename part");
+      if (saw_file_)
+        return fail(Errc::kInvalidArgument, "invalid parameter: more than one filename part");
       saw_file_ = in_file_ = true;
       filename_ = part.filename;
       content_type_ = part.content_type;
@@ -211,14 +222,16 @@ class FileSink final : public http::MultipartSink {
       UP_TRY(validator_.feed(data));
       if (auto st = upload_.append(data); !st) {
         if (st.error().code == Errc::kTooLarge)
-          return fail(Errc::kTooLarge, "file too large: at most " + std::to_string(upload_.limit()) + " bytes");
+          return fail(Errc::kTooLarge,
+                      "file too large: at most " + std::to_string(upload_.limit()) + " bytes");
         return st;
       }
       return ok();
     }
     if (in_ttl_) {
       if (ttl_.size() + data.size() > kTtlFieldLimit)
-        return fail(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+        return fail(Errc::kInvalidArgument,
+                    "invalid ttl: must be an integer from 1 to 720 (hours)");
       ttl_.append(data);
     }
     return ok();
@@ -278,7 +291,10 @@ class JPushHandler final : public http::Handler {
     if (parts.size() == 2) {
       if (method == "GET") co_return co_await list(ex, ctx);
       if (method == "POST")
-        co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: POST /v3/files/{alias|registration_id}"));
+        co_return co_await fail_with(
+            ex, ctx,
+            Error(Errc::kMissingField,
+                  "missing parameter: POST /v3/files/{alias|registration_id}"));
       co_return co_await fail_with(ex, ctx, Error(Errc::kMethodNotAllowed, "method not allowed"));
     }
     if (parts.size() == 3) {
@@ -292,7 +308,8 @@ class JPushHandler final : public http::Handler {
 
   static void log_internal(Exchange& ex, const Error& e) {
     if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                   e.message.c_str());
   }
 
   // Every answer after authentication carries the app's rate-limit state. Both
@@ -314,15 +331,22 @@ class JPushHandler final : public http::Handler {
   net::awaitable<void> upload(Exchange& ex, const Context& ctx, std::string_view type_segment) {
     const std::string type(type_segment);
     if (type != "alias" && type != "registration_id")
-      co_return co_await fail_with(ex, ctx, Error(Errc::kInvalidArgument, "invalid parameter: type must be alias or registration_id"));
+      co_return co_await fail_with(
+          ex, ctx,
+          Error(Errc::kInvalidArgument,
+                "invalid parameter: type must be alias or registration_id"));
     const std::string content_type(ex.header("Content-Type").value_or(""));
     if (http::media_type(content_type) != "multipart/form-data")
-      co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: send multipart/form-data with a filename part"));
+      co_return co_await fail_with(
+          ex, ctx,
+          Error(Errc::kMissingField,
+                "missing parameter: send multipart/form-data with a filename part"));
     auto boundary = http::multipart_boundary(content_type);
     if (!boundary) co_return co_await fail_with(ex, ctx, boundary.error());
     // Refuse an oversized body before reading it (and before 100 Continue).
     if (ex.content_length() && *ex.content_length() > kMaxFileBytes + kMultipartSlack)
-      co_return co_await fail_with(ex, ctx, Error(Errc::kTooLarge, "file too large: at most 10 MB"));
+      co_return co_await fail_with(ex, ctx,
+                                   Error(Errc::kTooLarge, "file too large: at most 10 MB"));
 
     core::UploadSpec spec;
     spec.tenant_id = ctx.app.tenant_id;
@@ -343,18 +367,23 @@ class JPushHandler final : public http::Handler {
       auto chunk = co_await ex.read_chunk();
       if (!chunk) co_return co_await fail_with(ex, ctx, chunk.error());
       if (chunk->empty()) break;
-      if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, ctx, st.error());
+      if (auto st = parser.feed(*chunk, sink); !st)
+        co_return co_await fail_with(ex, ctx, st.error());
     }
     if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, ctx, st.error());
     if (!sink.saw_file())
-      co_return co_await fail_with(ex, ctx, Error(Errc::kMissingField, "missing parameter: filename"));
+      co_return co_await fail_with(ex, ctx,
+                                   Error(Errc::kMissingField, "missing parameter: filename"));
     // ttl may come before or after the file (the Java client sends it first).
     auto ttl = parse_ttl(sink.ttl());
     if (!ttl) co_return co_await fail_with(ex, ctx, ttl.error());
     // A file part without a file name (-F filename=<text>) still gets a name to show.
     std::string name = sink.filename().empty() ? type + ".txt" : sink.filename();
     if (!acceptable_file_name(name))
-      co_return co_await fail_with(ex, ctx, Error(Errc::kBadName, "invalid parameter: file name must be UTF-8 without control characters"));
+      co_return co_await fail_with(
+          ex, ctx,
+          Error(Errc::kBadName,
+                "invalid parameter: file name must be UTF-8 without control characters"));
     upload.spec().name = std::move(name);
     if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
     upload.spec().expires_at = s_.clock.now() + *ttl * kHourMs;
@@ -393,7 +422,8 @@ class JPushHandler final : public http::Handler {
     if (!http::plain_token(file_id, 200))
       co_return co_await fail_with(ex, ctx, Error(Errc::kObjectNotFound, "file not found"));
     const std::string key(file_id);
-    auto o = co_await blocking(ex, [&] { return s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key); });
+    auto o = co_await blocking(
+        ex, [&] { return s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key); });
     if (!o) {
       if (o.error().code == Errc::kObjectNotFound)
         co_return co_await fail_with(ex, ctx, Error(Errc::kObjectNotFound, "file not found"));
@@ -405,7 +435,8 @@ class JPushHandler final : public http::Handler {
   // Idempotent: an unknown (or expired, or other app's) id is a success with
   // an empty body too, as JPush documents.
   net::awaitable<void> remove(Exchange& ex, const Context& ctx, std::string_view file_id) {
-    if (!http::plain_token(file_id, 200)) co_return co_await reply(ex, ctx, http::empty_response(200));
+    if (!http::plain_token(file_id, 200))
+      co_return co_await reply(ex, ctx, http::empty_response(200));
     const std::string key(file_id);
     auto st = co_await blocking(ex, [&]() -> Status {
       auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, key);

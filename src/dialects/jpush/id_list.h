@@ -36,9 +36,9 @@ class IdListValidator {
 
   uint64_t line_ = 1;
   uint64_t ids_ = 0;
-  uint64_t id_bytes_ = 0;     // from the first to the last non-blank character
-  uint64_t pending_ws_ = 0;   // blanks after the last non-blank (kept only if more follows)
-  bool first_cp_ = true;      // BOM detection
+  uint64_t id_bytes_ = 0;    // from the first to the last non-blank character
+  uint64_t pending_ws_ = 0;  // blanks after the last non-blank (kept only if more follows)
+  bool first_cp_ = true;     // BOM detection
   // UTF-8 decoder state: the code point so far, bytes still expected, the
   // sequence length, and the allowed range of the second byte.
   uint32_t cp_ = 0;

@@ -17,7 +17,8 @@ namespace up::dialects::kintone {
 namespace json = boost::json;
 namespace {
 
-constexpr int kUpdateAttempts = 5;  // re-reads after a concurrent update when the client sent no revision
+constexpr int kUpdateAttempts =
+    5;  // re-reads after a concurrent update when the client sent no revision
 constexpr size_t kCopyChunk = 256 * 1024;
 
 tl::unexpected<Failure> invalid(std::string field, std::string message) {
@@ -63,22 +64,28 @@ bool wanted(const std::vector<std::string>& fields, std::string_view code) {
   return fields.empty() || std::find(fields.begin(), fields.end(), code) != fields.end();
 }
 
-json::object record_json(const Record& r, const AppSettings& app, const std::vector<std::string>& fields) {
+json::object record_json(const Record& r, const AppSettings& app,
+                         const std::vector<std::string>& fields) {
   json::object data = data_of(r);
   json::object out;
   for (const FieldDef& f : app.fields) {
     if (!wanted(fields, f.code)) continue;
     if (f.type == "RECORD_NUMBER") out[f.code] = typed(f.type, json::string(std::to_string(r.seq)));
-    else if (f.type == "CREATED_TIME") out[f.code] = typed(f.type, json::string(kintone_time(r.created_at)));
-    else if (f.type == "UPDATED_TIME") out[f.code] = typed(f.type, json::string(kintone_time(r.updated_at)));
+    else if (f.type == "CREATED_TIME")
+      out[f.code] = typed(f.type, json::string(kintone_time(r.created_at)));
+    else if (f.type == "UPDATED_TIME")
+      out[f.code] = typed(f.type, json::string(kintone_time(r.updated_at)));
     else if (f.type == "CREATOR") out[f.code] = typed(f.type, user_value(r.creator));
-    else if (f.type == "MODIFIER") out[f.code] = typed(f.type, user_value(r.updater.empty() ? r.creator : r.updater));
+    else if (f.type == "MODIFIER")
+      out[f.code] = typed(f.type, user_value(r.updater.empty() ? r.creator : r.updater));
     else if (auto* v = data.if_contains(f.code)) out[f.code] = typed(f.type, *v);
-    else if (is_list_type(f.type) || f.type == "SUBTABLE") out[f.code] = typed(f.type, json::array());
+    else if (is_list_type(f.type) || f.type == "SUBTABLE")
+      out[f.code] = typed(f.type, json::array());
     else out[f.code] = typed(f.type, json::string());
   }
   if (wanted(fields, "$id")) out["$id"] = typed("__ID__", json::string(std::to_string(r.seq)));
-  if (wanted(fields, "$revision")) out["$revision"] = typed("__REVISION__", json::string(std::to_string(r.revision)));
+  if (wanted(fields, "$revision"))
+    out["$revision"] = typed("__REVISION__", json::string(std::to_string(r.revision)));
   return out;
 }
 
@@ -111,14 +118,16 @@ bool numeric_text(std::string_view s) {
 // upload keys resolved to objects.
 class RecordWriter {
  public:
-  RecordWriter(core::Services& s, const Caller& caller, const AppAccess& app, const Record* existing)
+  RecordWriter(core::Services& s, const Caller& caller, const AppAccess& app,
+               const Record* existing)
       : s_(s), caller_(caller), app_(app), existing_(existing) {
     if (existing_) data_ = data_of(*existing_);
   }
 
   // `path` is "record" or "records[3].record": the prefix of `errors` keys.
   KResult<void> apply(const json::value* record, const std::string& path, bool adding) {
-    if (record && !record->is_null() && !record->is_object()) return invalid(path, "Must be an object.");
+    if (record && !record->is_null() && !record->is_object())
+      return invalid(path, "Must be an object.");
     if (record && record->is_object()) {
       for (const auto& [code, field] : record->as_object()) {
         const std::string key = path + "." + std::string(code) + ".value";
@@ -136,7 +145,8 @@ class RecordWriter {
       for (const FieldDef& f : app_.settings.fields) {
         if (!f.required || is_system_type(f.type)) continue;
         const json::value* v = data_.if_contains(f.code);
-        const bool empty = !v || (v->is_string() && v->as_string().empty()) || (v->is_array() && v->as_array().empty());
+        const bool empty = !v || (v->is_string() && v->as_string().empty()) ||
+                           (v->is_array() && v->as_array().empty());
         if (empty) return invalid(path + "." + f.code + ".value", "Required.");
       }
     }
@@ -154,13 +164,15 @@ class RecordWriter {
       if (!v || !v->is_array()) continue;
       for (const auto& item : v->as_array())
         if (item.is_object())
-          if (auto* k = item.as_object().if_contains("fileKey"); k && k->is_string()) ids.emplace_back(k->as_string());
+          if (auto* k = item.as_object().if_contains("fileKey"); k && k->is_string())
+            ids.emplace_back(k->as_string());
     }
     return ids;
   }
 
  private:
-  KResult<json::value> field_value(const FieldDef& def, const json::value& v, const std::string& key) {
+  KResult<json::value> field_value(const FieldDef& def, const json::value& v,
+                                   const std::string& key) {
     if (def.type == "FILE") return files(v, key);
     if (def.type == "SUBTABLE") {
       if (!v.is_array()) return invalid(key, "Must be an array.");
@@ -175,7 +187,8 @@ class RecordWriter {
     if (v.is_uint64()) return json::value(json::string(std::to_string(v.as_uint64())));
     if (v.is_double()) return json::value(json::string(json::serialize(v)));
     if (!v.is_string()) return invalid(key, "Must be a string.");
-    if (def.type == "NUMBER" && !numeric_text(v.as_string())) return invalid(key, "Must be a number.");
+    if (def.type == "NUMBER" && !numeric_text(v.as_string()))
+      return invalid(key, "Must be a number.");
     return v;
   }
 
@@ -213,8 +226,8 @@ class RecordWriter {
   // upload app, copied in), or on update the record fileKey of a file the
   // record already has.
   KResult<json::object> resolve(const std::string& file_key, const std::string& field) {
-    const tl::unexpected<Failure> not_found =
-        refuse(Failure(Error(Errc::kObjectNotFound, "The file (fileKey: " + file_key + ") not found."), field));
+    const tl::unexpected<Failure> not_found = refuse(Failure(
+        Error(Errc::kObjectNotFound, "The file (fileKey: " + file_key + ") not found."), field));
     if (!http::plain_token(file_key, 128)) return not_found;
     if (existing_ && std::find(existing_->file_ids.begin(), existing_->file_ids.end(), file_key) !=
                          existing_->file_ids.end()) {
@@ -230,7 +243,8 @@ class RecordWriter {
     }
     if (!o) return not_found;
     if (o->state != ObjectState::kTemporary)
-      return invalid(field, "The fileKey (" + file_key + ") was already attached; upload the file again.");
+      return invalid(field,
+                     "The fileKey (" + file_key + ") was already attached; upload the file again.");
     return entry_of(*o);
   }
 
@@ -240,7 +254,8 @@ class RecordWriter {
       if (!def || def->type != "FILE" || !v.is_array()) continue;
       for (const auto& item : v.as_array())
         if (item.is_object())
-          if (auto* k = item.as_object().if_contains("fileKey"); k && k->is_string() && k->as_string() == id)
+          if (auto* k = item.as_object().if_contains("fileKey");
+              k && k->is_string() && k->as_string() == id)
             return item.as_object();
     }
     return std::nullopt;
@@ -397,7 +412,8 @@ KResult<std::vector<Record>> Api::build_additions(const Caller& c, std::string_v
     const json::value* v = p.if_contains("records");
     if (!v || !v->is_array() || v->as_array().empty()) return invalid("records", "Required.");
     list = &v->as_array();
-    if (list->size() > kMaxWriteRecords) return invalid("records", "A request may add at most 100 records.");
+    if (list->size() > kMaxWriteRecords)
+      return invalid("records", "A request may add at most 100 records.");
   }
   auto app = auth_.open_app(c, *app_id, Need::kAdd);
   if (!app) return refuse(app.error());
@@ -405,7 +421,8 @@ KResult<std::vector<Record>> Api::build_additions(const Caller& c, std::string_v
   for (size_t i = 0; i < list->size(); ++i) {
     RecordWriter w(s_, c, *app, nullptr);
     // records.json items are the record itself: {"code": {"value": ...}}.
-    if (auto st = w.apply(&(*list)[i], "records[" + std::to_string(i) + "]", true); !st) return renamed(st.error());
+    if (auto st = w.apply(&(*list)[i], "records[" + std::to_string(i) + "]", true); !st)
+      return renamed(st.error());
     Record r;
     r.tenant_id = c.tenant_id;
     r.app_id = *app_id;
@@ -470,16 +487,18 @@ KResult<json::value> Api::update_record(const Caller& c, const json::object& p) 
 
 // The id of the one record whose field holds the value. kintone requires the
 // field to be unique; upgate has no index on it, so it reads the app's records.
-KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& app, const json::value& key,
-                                             const std::string& path) {
+KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& app,
+                                             const json::value& key, const std::string& path) {
   const json::value* field = key.is_object() ? key.as_object().if_contains("field") : nullptr;
   const json::value* value = key.is_object() ? key.as_object().if_contains("value") : nullptr;
   if (!field || !field->is_string()) return invalid(path + ".field", "Required.");
-  if (!value || !(value->is_string() || value->is_number())) return invalid(path + ".value", "Required.");
+  if (!value || !(value->is_string() || value->is_number()))
+    return invalid(path + ".value", "Required.");
   const FieldDef* def = app.settings.field(field->as_string());
   if (!def || (def->type != "SINGLE_LINE_TEXT" && def->type != "NUMBER"))
     return invalid(path + ".field", "Must be a text or number field of the app.");
-  const std::string wanted_value = value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
+  const std::string wanted_value =
+      value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
   meta::RecordQuery q;
   q.tenant_id = c.tenant_id;
   q.app_id = app.app.id;
@@ -499,7 +518,9 @@ KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& a
     if (page->records.size() < q.limit) break;
     q.after_seq = page->records.back().seq;
   }
-  if (!found) return refuse(Failure(Error(Errc::kRecordNotFound, "No record has " + def->code + " = " + wanted_value + ".")));
+  if (!found)
+    return refuse(Failure(
+        Error(Errc::kRecordNotFound, "No record has " + def->code + " = " + wanted_value + ".")));
   return std::to_string(*found);
 }
 
@@ -509,7 +530,8 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
   if (auto upsert = bool_param(p, "upsert"); !upsert || *upsert)
     return invalid("upsert", "upsert is not supported by upgate; update by id.");
   const json::value* list = p.if_contains("records");
-  if (!list || !list->is_array() || list->as_array().empty()) return invalid("records", "Required.");
+  if (!list || !list->is_array() || list->as_array().empty())
+    return invalid("records", "Required.");
   if (list->as_array().size() > kMaxWriteRecords)
     return invalid("records", "A request may update at most 100 records.");
   auto app = auth_.open_app(c, *app_id, Need::kEdit);
@@ -550,11 +572,13 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
       auto existing = s_.records.get(c.tenant_id, *app_id, "", item.id);
       if (!existing) {
         if (existing.error().code == Errc::kRecordNotFound)
-          return refuse(Failure(Error(Errc::kRecordNotFound, "The record (ID: " + item.id + ") not found.")));
+          return refuse(
+              Failure(Error(Errc::kRecordNotFound, "The record (ID: " + item.id + ") not found.")));
         return fail(existing.error());
       }
       if (item.revision && *item.revision != existing->revision)
-        return fail(Errc::kRevisionConflict, "revision " + std::to_string(*item.revision) + " is not the latest");
+        return fail(Errc::kRevisionConflict,
+                    "revision " + std::to_string(*item.revision) + " is not the latest");
       client_checked = client_checked && item.revision.has_value();
       RecordWriter w(s_, c, *app, &*existing);
       if (auto st = w.apply(item.record, item.path, false); !st) return refuse(st.error());
@@ -619,7 +643,8 @@ KResult<json::value> Api::delete_records(const Caller& c, const json::object& p)
   if (!app_id) return refuse(app_id.error());
   const json::value* ids = p.if_contains("ids");
   if (!ids || !ids->is_array() || ids->as_array().empty()) return invalid("ids", "Required.");
-  if (ids->as_array().size() > kMaxWriteRecords) return invalid("ids", "A request may delete at most 100 records.");
+  if (ids->as_array().size() > kMaxWriteRecords)
+    return invalid("ids", "A request may delete at most 100 records.");
   const json::value* revisions = p.if_contains("revisions");
   if (revisions && !revisions->is_null() &&
       (!revisions->is_array() || revisions->as_array().size() != ids->as_array().size()))
@@ -656,7 +681,8 @@ KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) 
   if (!query) return invalid("query", query.error().message);
   auto size = id_param(p, "size");
   if (!size) return invalid("size", size.error().message);
-  if (*size && (**size == 0 || **size > kMaxReadRecords)) return invalid("size", "Must be from 1 to 500.");
+  if (*size && (**size == 0 || **size > kMaxReadRecords))
+    return invalid("size", "Must be from 1 to 500.");
   auto app = auth_.open_app(c, *app_id, Need::kView);
   if (!app) return refuse(app.error());
   meta::RecordQuery q;
@@ -685,8 +711,9 @@ KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) 
   {
     std::lock_guard lock(mu_);
     std::erase_if(cursors_, [now](const auto& kv) { return kv.second.expires_at <= now; });
-    const auto open = std::count_if(cursors_.begin(), cursors_.end(),
-                                    [&](const auto& kv) { return kv.second.tenant_id == c.tenant_id; });
+    const auto open = std::count_if(cursors_.begin(), cursors_.end(), [&](const auto& kv) {
+      return kv.second.tenant_id == c.tenant_id;
+    });
     if (static_cast<size_t>(open) >= kMaxCursors)
       return fail(Errc::kRateLimited, "Too many cursors are open; delete some first.");
     cursors_.emplace(id, std::move(cursor));
@@ -705,8 +732,8 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
   {
     std::lock_guard lock(mu_);
     auto it = cursors_.find(id);
-    if (it == cursors_.end() || it->second.expires_at <= s_.clock.now() || it->second.tenant_id != c.tenant_id ||
-        it->second.caller != c.identity())
+    if (it == cursors_.end() || it->second.expires_at <= s_.clock.now() ||
+        it->second.tenant_id != c.tenant_id || it->second.caller != c.identity())
       return invalid("id", "The cursor (" + id + ") does not exist or has expired.");
     cursor = it->second;
   }
@@ -724,7 +751,8 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
   if (q.limit > 0) {
     auto page = s_.records.list(q);
     if (!page) return fail(page.error());
-    for (const Record& r : page->records) records.push_back(record_json(r, app->settings, cursor.fields));
+    for (const Record& r : page->records)
+      records.push_back(record_json(r, app->settings, cursor.fields));
   }
   const uint64_t served = cursor.served + records.size();
   const bool next = !records.empty() && served < cursor.total;
@@ -747,7 +775,8 @@ KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) 
   if (!idv || !idv->is_string()) return invalid("id", "Required.");
   std::lock_guard lock(mu_);
   auto it = cursors_.find(std::string(idv->as_string()));
-  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id || it->second.caller != c.identity())
+  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id ||
+      it->second.caller != c.identity())
     return invalid("id", "The cursor does not exist or has expired.");
   cursors_.erase(it);
   return json::value(json::object());
@@ -758,9 +787,11 @@ KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) 
 // done (each one alone is all-or-nothing).
 KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
   const json::value* list = p.if_contains("requests");
-  if (!list || !list->is_array() || list->as_array().empty()) return invalid("requests", "Required.");
+  if (!list || !list->is_array() || list->as_array().empty())
+    return invalid("requests", "Required.");
   const auto& requests = list->as_array();
-  if (requests.size() > kMaxBulkRequests) return invalid("requests", "A bulk request may hold at most 20 requests.");
+  if (requests.size() > kMaxBulkRequests)
+    return invalid("requests", "A bulk request may hold at most 20 requests.");
   // Parse every request first: a malformed one fails the bulk before anything runs.
   struct Sub {
     std::string method, endpoint;
@@ -800,7 +831,8 @@ KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
   };
 
   json::array results;
-  const bool additions_only = std::all_of(subs.begin(), subs.end(), [](const Sub& s) { return s.method == "POST"; });
+  const bool additions_only =
+      std::all_of(subs.begin(), subs.end(), [](const Sub& s) { return s.method == "POST"; });
   if (additions_only) {
     // One insert for them all (what @kintone/cli's import sends): all or nothing, as kintone.
     std::vector<Record> all;
@@ -880,8 +912,8 @@ KResult<json::value> Api::form_layout(const Caller& c, const json::object& p) {
   json::array layout;
   for (const FieldDef& f : app->settings.fields) {
     if (f.type == "RECORD_NUMBER" || f.type == "CREATED_TIME" || f.type == "UPDATED_TIME" ||
-        f.type == "CREATOR" || f.type == "MODIFIER" || f.type == "STATUS" || f.type == "STATUS_ASSIGNEE" ||
-        f.type == "CATEGORY")
+        f.type == "CREATOR" || f.type == "MODIFIER" || f.type == "STATUS" ||
+        f.type == "STATUS_ASSIGNEE" || f.type == "CATEGORY")
       continue;  // kintone lays these out outside the form
     json::object field;
     field["type"] = f.type;
@@ -903,8 +935,8 @@ KResult<json::value> Api::form_layout(const Caller& c, const json::object& p) {
 }
 
 KResult<Object> Api::downloadable(const Caller& c, std::string_view file_key) {
-  const tl::unexpected<Failure> not_found =
-      refuse(Failure(Error(Errc::kObjectNotFound, "The file (fileKey: " + std::string(file_key) + ") not found.")));
+  const tl::unexpected<Failure> not_found = refuse(Failure(Error(
+      Errc::kObjectNotFound, "The file (fileKey: " + std::string(file_key) + ") not found.")));
   if (!http::plain_token(file_key, 128)) return not_found;
   auto o = s_.files.get(c.tenant_id, file_key);
   if (!o) {

@@ -34,7 +34,7 @@ namespace up::dialects::kintone {
 
 inline constexpr size_t kMaxWriteRecords = 100;
 inline constexpr size_t kMaxBulkRequests = 20;
-inline constexpr size_t kMaxCursors = 10;          // per tenant, as kintone
+inline constexpr size_t kMaxCursors = 10;             // per tenant, as kintone
 inline constexpr UnixMs kCursorLifetimeMs = 600'000;  // 10 minutes
 
 // Thread-safe; calls block. Cursors live in this process only.
@@ -44,8 +44,8 @@ class Api {
 
   // `endpoint` is the path between "/v1/" and ".json" ("records/cursor").
   // CB_NO01 (kRouteNotFound) for endpoints not served here.
-  KResult<boost::json::value> call(const Caller& caller, std::string_view method, std::string_view endpoint,
-                                   const boost::json::object& params);
+  KResult<boost::json::value> call(const Caller& caller, std::string_view method,
+                                   std::string_view endpoint, const boost::json::object& params);
 
   // The object of a record fileKey the caller may read (it is attached to a
   // record of an app the caller may view). GAIA_BL01 otherwise.
@@ -69,9 +69,10 @@ class Api {
   // all-or-nothing insert (a bulkRequest of additions shares that insert).
   KResult<std::vector<Record>> build_additions(const Caller& c, std::string_view endpoint,
                                                const boost::json::object& p);
-  KResult<boost::json::value> add(const Caller& c, std::string_view endpoint, const boost::json::object& p);
-  KResult<std::string> find_by_update_key(const Caller& c, const AppAccess& app, const boost::json::value& key,
-                                          const std::string& path);
+  KResult<boost::json::value> add(const Caller& c, std::string_view endpoint,
+                                  const boost::json::object& p);
+  KResult<std::string> find_by_update_key(const Caller& c, const AppAccess& app,
+                                          const boost::json::value& key, const std::string& path);
   KResult<boost::json::value> update_record(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> get_records(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> update_records(const Caller& c, const boost::json::object& p);

@@ -14,7 +14,8 @@ namespace {
 
 constexpr size_t kMaxTokens = 9;  // kintone accepts up to 9 tokens in one header
 constexpr size_t kVerifiedCacheLimit = 4096;
-constexpr uint32_t kLoginAttemptsPerMinute = 30;  // password checks (not cached successes) per login
+constexpr uint32_t kLoginAttemptsPerMinute =
+    30;  // password checks (not cached successes) per login
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -25,7 +26,8 @@ std::string_view trim(std::string_view s) {
 bool iequals_prefix(std::string_view s, std::string_view prefix) {
   if (s.size() < prefix.size()) return false;
   for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) != std::tolower(static_cast<unsigned char>(prefix[i])))
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
       return false;
   return true;
 }
@@ -70,11 +72,13 @@ std::string Caller::identity() const {
   return out;
 }
 
-std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt, uint32_t iterations) {
+std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt,
+                              uint32_t iterations) {
   unsigned char out[32];
   PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()), static_cast<int>(salt.size()),
-                    static_cast<int>(iterations), EVP_sha256(), sizeof out, out);
+                    reinterpret_cast<const unsigned char*>(salt.data()),
+                    static_cast<int>(salt.size()), static_cast<int>(iterations), EVP_sha256(),
+                    sizeof out, out);
   return crypto::to_hex(std::string_view(reinterpret_cast<const char*>(out), sizeof out));
 }
 
@@ -103,17 +107,20 @@ KResult<Caller> Authenticator::authenticate(const Credentials& c) {
   return not_logged_in("Send X-Cybozu-API-Token or X-Cybozu-Authorization.");
 }
 
-KResult<Caller> Authenticator::token_caller(std::string_view header, const std::string& guest_space) {
+KResult<Caller> Authenticator::token_caller(std::string_view header,
+                                            const std::string& guest_space) {
   Caller caller;
   caller.guest_space_id = guest_space;
   size_t count = 0;
   while (true) {
     const size_t comma = header.find(',');
     const std::string_view token = trim(header.substr(0, comma));
-    if (token.empty() || ++count > kMaxTokens) return bad_api_token("Malformed X-Cybozu-API-Token.");
+    if (token.empty() || ++count > kMaxTokens)
+      return bad_api_token("Malformed X-Cybozu-API-Token.");
     auto p = s_.auth.authenticate(token);
     if (!p) {
-      if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable) return fail(p.error());
+      if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable)
+        return fail(p.error());
       return bad_api_token("Unknown or disabled API token.");
     }
     if (p->app_id.empty()) return bad_api_token("The API token is not bound to an app.");
@@ -140,7 +147,9 @@ bool Authenticator::password_matches(const std::string& login, const UserCredent
   }
   // Each guess costs a PBKDF2; bound them per login so guessing stays slow
   // and cannot tie up the blocking pool.
-  if (!s_.rate_limiter.hit("kintone:login:" + options_.tenant_id + ":" + login, kLoginAttemptsPerMinute, 60'000)
+  if (!s_.rate_limiter
+           .hit("kintone:login:" + options_.tenant_id + ":" + login, kLoginAttemptsPerMinute,
+                60'000)
            .allowed)
     return false;
   const std::string computed = pbkdf2_sha256_hex(password, cred.salt_hex, cred.iterations);
@@ -151,11 +160,14 @@ bool Authenticator::password_matches(const std::string& login, const UserCredent
   return true;
 }
 
-KResult<Caller> Authenticator::user_caller(std::string_view header, const std::string& guest_space) {
+KResult<Caller> Authenticator::user_caller(std::string_view header,
+                                           const std::string& guest_space) {
   std::string decoded;
-  if (!crypto::base64_decode(trim(header), decoded)) return not_logged_in("Malformed X-Cybozu-Authorization.");
+  if (!crypto::base64_decode(trim(header), decoded))
+    return not_logged_in("Malformed X-Cybozu-Authorization.");
   const size_t colon = decoded.find(':');
-  if (colon == std::string::npos || colon == 0) return not_logged_in("Malformed X-Cybozu-Authorization.");
+  if (colon == std::string::npos || colon == 0)
+    return not_logged_in("Malformed X-Cybozu-Authorization.");
   const std::string login = decoded.substr(0, colon);
   const std::string_view password = std::string_view(decoded).substr(colon + 1);
   auto tenant = s_.directory.tenant(options_.tenant_id);
@@ -185,7 +197,8 @@ KResult<Caller> Authenticator::user_caller(std::string_view header, const std::s
   return caller;
 }
 
-KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_view app_id, Need need) {
+KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_view app_id,
+                                           Need need) {
   const Error not_found(Errc::kAppNotFound, "The app (ID: " + std::string(app_id) + ") not found.");
   auto app = s_.directory.app(caller.tenant_id, app_id);
   if (!app) {
@@ -198,7 +211,8 @@ KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_vie
   const std::string& space = access.settings.guest_space_id;
   if (space != caller.guest_space_id) {
     if (!caller.guest_space_id.empty()) return fail(not_found);  // not in the space the path names
-    return fail(Errc::kPermissionDenied, "The app is in guest space " + space + ": use /k/guest/" + space + "/v1/.");
+    return fail(Errc::kPermissionDenied,
+                "The app is in guest space " + space + ": use /k/guest/" + space + "/v1/.");
   }
   Permissions perms;
   if (caller.login.empty()) {
@@ -215,7 +229,8 @@ KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_vie
     perms = access.settings.user_permissions(caller.login);
   }
   if (!has(perms, need))
-    return fail(Errc::kPermissionDenied, std::string("Missing the permission to ") + need_word(need) + " records of app " +
+    return fail(Errc::kPermissionDenied, std::string("Missing the permission to ") +
+                                             need_word(need) + " records of app " +
                                              std::string(app_id) + ".");
   return access;
 }

@@ -49,12 +49,12 @@ struct Credentials {
 
 struct Caller {
   std::string tenant_id;
-  std::string login;                         // a password user; empty for API tokens
+  std::string login;                              // a password user; empty for API tokens
   std::map<std::string, std::string> token_keys;  // app id -> API key ids ("," joined), tokens only
   std::string guest_space_id;
-  std::string upload_app;                    // the app file.json stores uploads in
-  std::string name() const;                  // who created/updated a record
-  std::string identity() const;              // the login, or the API key ids: who owns a cursor
+  std::string upload_app;        // the app file.json stores uploads in
+  std::string name() const;      // who created/updated a record
+  std::string identity() const;  // the login, or the API key ids: who owns a cursor
 };
 
 // An app the caller may use, with its parsed settings.
@@ -82,7 +82,8 @@ class Authenticator {
  private:
   KResult<Caller> token_caller(std::string_view header, const std::string& guest_space);
   KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
-  bool password_matches(const std::string& login, const UserCredential& cred, std::string_view password);
+  bool password_matches(const std::string& login, const UserCredential& cred,
+                        std::string_view password);
 
   core::Services& s_;
   Options options_;
@@ -93,6 +94,7 @@ class Authenticator {
 
 // PBKDF2-HMAC-SHA256 as stored in the tenant settings (for the CLI and tests).
 UserCredential make_user_credential(std::string_view password, uint32_t iterations);
-std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt, uint32_t iterations);
+std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt,
+                              uint32_t iterations);
 
 }  // namespace up::dialects::kintone

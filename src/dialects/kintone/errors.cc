@@ -36,7 +36,8 @@ WireError wire_error(const Error& e) {
     case Kind::kUnauthenticated: return {401, "CB_AU01"};
     case Kind::kPermissionDenied: return {403, "CB_NO02"};
     case Kind::kNotFound: return {404, "CB_VA01"};
-    case Kind::kResourceExhausted: return e.code == Errc::kRateLimited ? WireError{429, "CB_VA01"} : WireError{400, "CB_VA01"};
+    case Kind::kResourceExhausted:
+      return e.code == Errc::kRateLimited ? WireError{429, "CB_VA01"} : WireError{400, "CB_VA01"};
     case Kind::kUnavailable:
     case Kind::kDeadlineExceeded: return {503, "CB_UN01"};
     case Kind::kInternal:

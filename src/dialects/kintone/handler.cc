@@ -64,7 +64,8 @@ std::string new_uuid() {
   std::string h = random_hex(16);
   h[12] = '4';
   h[16] = "89ab"[std::strtoul(h.substr(16, 1).c_str(), nullptr, 16) & 3];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 std::string file_key_body(const std::string& key) {
@@ -93,7 +94,8 @@ class FileSink final : public http::MultipartSink {
     if (!in_file_) return ok();
     if (auto st = upload_.append(data); !st) {
       if (st.error().code == Errc::kTooLarge)
-        return fail(Errc::kTooLarge, "The file is too large: at most " + std::to_string(upload_.limit()) + " bytes.");
+        return fail(Errc::kTooLarge, "The file is too large: at most " +
+                                         std::to_string(upload_.limit()) + " bytes.");
       return st;
     }
     return ok();
@@ -125,7 +127,9 @@ class KintoneHandler final : public http::Handler {
 
   net::awaitable<void> handle(Exchange& ex) override {
     auto route = parse_route(ex.path());
-    if (!route) co_return co_await fail_with(ex, Failure(Error(Errc::kRouteNotFound, "The API does not exist.")));
+    if (!route)
+      co_return co_await fail_with(ex,
+                                   Failure(Error(Errc::kRouteNotFound, "The API does not exist.")));
     Credentials creds;
     if (auto h = ex.header("X-Cybozu-API-Token")) creds.api_tokens = std::string(*h);
     if (auto h = ex.header("X-Cybozu-Authorization")) creds.authorization = std::string(*h);
@@ -141,18 +145,21 @@ class KintoneHandler final : public http::Handler {
     bool params_in_body = method == "POST" || method == "PUT";
     if (auto o = ex.header("X-HTTP-Method-Override"); o && method == "POST") {
       if (*o != "GET" && *o != "POST" && *o != "PUT" && *o != "DELETE")
-        co_return co_await fail_with(ex, Failure(Error(Errc::kInvalidArgument, "Unsupported X-HTTP-Method-Override.")));
+        co_return co_await fail_with(
+            ex, Failure(Error(Errc::kInvalidArgument, "Unsupported X-HTTP-Method-Override.")));
       method = std::string(*o);
     }
     if (route->endpoint == "file") {
       if (method == "POST" && ex.method() == "POST" && !ex.header("X-HTTP-Method-Override"))
         co_return co_await upload(ex, *caller);
       if (method == "GET") co_return co_await download(ex, *caller, params_in_body);
-      co_return co_await fail_with(ex, Failure(Error(Errc::kMethodNotAllowed, "The API does not accept " + method + ".")));
+      co_return co_await fail_with(
+          ex, Failure(Error(Errc::kMethodNotAllowed, "The API does not accept " + method + ".")));
     }
     auto params = co_await read_params(ex, params_in_body);
     if (!params) co_return co_await fail_with(ex, params.error());
-    auto result = co_await blocking(ex, [&] { return api_.call(*caller, method, route->endpoint, *params); });
+    auto result =
+        co_await blocking(ex, [&] { return api_.call(*caller, method, route->endpoint, *params); });
     if (!result) co_return co_await fail_with(ex, result.error());
     co_await ex.send(http::json_response(200, body_of(*result)));
   }
@@ -160,7 +167,8 @@ class KintoneHandler final : public http::Handler {
  private:
   net::awaitable<void> fail_with(Exchange& ex, const Failure& f) {
     if (f.error.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), f.error.message.c_str());
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                   f.error.message.c_str());
     co_await ex.send(error_response(f));
   }
 
@@ -172,7 +180,8 @@ class KintoneHandler final : public http::Handler {
     if (!in_body) {
       const std::string_view target = ex.target();
       const size_t q = target.find('?');
-      auto params = parse_query_string(q == std::string_view::npos ? std::string_view() : target.substr(q + 1));
+      auto params = parse_query_string(q == std::string_view::npos ? std::string_view()
+                                                                   : target.substr(q + 1));
       if (!params) co_return refuse(Failure(params.error()));
       co_return std::move(*params);
     }
@@ -225,7 +234,8 @@ class KintoneHandler final : public http::Handler {
       co_return co_await fail_with(ex, Failure(Error(Errc::kMissingField, "Required."), "file"));
     auto name = decode_file_name(sink.raw_name());
     if (!name)
-      co_return co_await fail_with(ex, Failure(Error(Errc::kBadName, "The file name must be UTF-8 or GBK text."), "file"));
+      co_return co_await fail_with(
+          ex, Failure(Error(Errc::kBadName, "The file name must be UTF-8 or GBK text."), "file"));
     upload.spec().name = std::move(*name);
     if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
     auto object = co_await blocking(ex, [&] { return upload.commit(); });
@@ -242,7 +252,8 @@ class KintoneHandler final : public http::Handler {
     const std::string file_key(key->as_string());
     auto object = co_await blocking(ex, [&] { return api_.downloadable(caller, file_key); });
     if (!object) co_return co_await fail_with(ex, object.error());
-    co_await http::send_object(ex, s_.files, *object, [](const Error& e) { return error_response(Failure(e)); });
+    co_await http::send_object(ex, s_.files, *object,
+                               [](const Error& e) { return error_response(Failure(e)); });
   }
 
   core::Services& s_;

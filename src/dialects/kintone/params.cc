@@ -60,7 +60,8 @@ Result<json::object> parse_query_string(std::string_view query) {
     const size_t eq = pair.find('=');
     auto name = form_decode(pair.substr(0, eq));
     if (!name) return fail(name.error());
-    auto value = form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
+    auto value =
+        form_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1));
     if (!value) return fail(value.error());
     const size_t open = name->find('[');
     if (open != std::string::npos && open > 0 && name->back() == ']') {
@@ -70,7 +71,8 @@ Result<json::object> parse_query_string(std::string_view query) {
       if (index.empty()) i = appended[base]++;
       else if (all_digits(index)) i = std::stoull(index);
       else return fail(Errc::kInvalidArgument, "unsupported query parameter " + *name);
-      if (out.contains(base)) return fail(Errc::kInvalidArgument, "query parameter " + base + " given twice");
+      if (out.contains(base))
+        return fail(Errc::kInvalidArgument, "query parameter " + base + " given twice");
       if (!arrays[base].emplace(i, std::move(*value)).second)
         return fail(Errc::kInvalidArgument, "query parameter " + *name + " given twice");
       continue;
@@ -83,7 +85,8 @@ Result<json::object> parse_query_string(std::string_view query) {
     json::array arr;
     uint64_t expected = 0;
     for (auto& [i, v] : items) {
-      if (i != expected++) return fail(Errc::kInvalidArgument, "query parameter " + name + " has gaps");
+      if (i != expected++)
+        return fail(Errc::kInvalidArgument, "query parameter " + name + " has gaps");
       arr.emplace_back(v);
     }
     out[name] = std::move(arr);
@@ -103,7 +106,8 @@ Result<std::optional<uint64_t>> id_param(const json::object& params, std::string
   const json::value* v = params.if_contains(name);
   if (!v || v->is_null()) return std::optional<uint64_t>();
   if (v->is_uint64()) return std::optional<uint64_t>(v->as_uint64());
-  if (v->is_int64() && v->as_int64() >= 0) return std::optional<uint64_t>(static_cast<uint64_t>(v->as_int64()));
+  if (v->is_int64() && v->as_int64() >= 0)
+    return std::optional<uint64_t>(static_cast<uint64_t>(v->as_int64()));
   if (v->is_string()) {
     const auto& s = v->as_string();
     if (!s.empty() && s.size() <= 18) {
@@ -126,7 +130,8 @@ Result<bool> bool_param(const json::object& params, std::string_view name) {
   const json::value* v = params.if_contains(name);
   if (!v || v->is_null()) return false;
   if (v->is_bool()) return v->as_bool();
-  if (v->is_string() && (v->as_string() == "true" || v->as_string() == "false")) return v->as_string() == "true";
+  if (v->is_string() && (v->as_string() == "true" || v->as_string() == "false"))
+    return v->as_string() == "true";
   return fail(Errc::kInvalidArgument, std::string(name) + ": must be true or false");
 }
 

@@ -25,7 +25,8 @@ Result<std::vector<Token>> tokenize(std::string_view q) {
       ++i;
     } else if (c == '"') {
       const size_t end = q.find('"', i + 1);
-      if (end == std::string_view::npos) return fail(Errc::kInvalidArgument, "query: unterminated string");
+      if (end == std::string_view::npos)
+        return fail(Errc::kInvalidArgument, "query: unterminated string");
       out.push_back({std::string(q.substr(i + 1, end - i - 1)), true});
       i = end + 1;
     } else if (c == '>' || c == '<' || c == '=' || c == '!') {
@@ -52,11 +53,13 @@ Result<std::vector<Token>> tokenize(std::string_view q) {
 
 Result<uint64_t> number(const Token& t, const char* what) {
   if (t.text.empty() || t.text.size() > 18)
-    return fail(Errc::kInvalidArgument, std::string("query: ") + what + " must be a non-negative integer");
+    return fail(Errc::kInvalidArgument,
+                std::string("query: ") + what + " must be a non-negative integer");
   uint64_t v = 0;
   for (char c : t.text) {
     if (c < '0' || c > '9')
-      return fail(Errc::kInvalidArgument, std::string("query: ") + what + " must be a non-negative integer");
+      return fail(Errc::kInvalidArgument,
+                  std::string("query: ") + what + " must be a non-negative integer");
     v = v * 10 + static_cast<uint64_t>(c - '0');
   }
   return v;
@@ -93,7 +96,8 @@ class Parser {
         ++pos_;
         auto n = next_number("offset");
         if (!n) return fail(n.error());
-        if (*n > kMaxOffset) return fail(Errc::kInvalidArgument, "query: offset must be at most 10000");
+        if (*n > kMaxOffset)
+          return fail(Errc::kInvalidArgument, "query: offset must be at most 10000");
         spec.offset = *n;
       } else {
         return fail(Errc::kInvalidArgument, "query: unsupported near '" + k.text + "'");
@@ -108,13 +112,15 @@ class Parser {
   }
 
   Status expect(std::string_view word) {
-    if (!at(word)) return fail(Errc::kInvalidArgument, "query: expected '" + std::string(word) + "'");
+    if (!at(word))
+      return fail(Errc::kInvalidArgument, "query: expected '" + std::string(word) + "'");
     ++pos_;
     return ok();
   }
 
   Result<uint64_t> next_number(const char* what) {
-    if (pos_ >= t_.size()) return fail(Errc::kInvalidArgument, std::string("query: missing ") + what);
+    if (pos_ >= t_.size())
+      return fail(Errc::kInvalidArgument, std::string("query: missing ") + what);
     return number(t_[pos_++], what);
   }
 

@@ -94,7 +94,8 @@ AppSettings parse_app_settings(std::string_view settings_json) {
       d.type = string_of(f.as_object(), "type");
       d.label = string_of(f.as_object(), "label");
       if (d.label.empty()) d.label = d.code;
-      if (auto* r = f.as_object().if_contains("required"); r && r->is_bool()) d.required = r->as_bool();
+      if (auto* r = f.as_object().if_contains("required"); r && r->is_bool())
+        d.required = r->as_bool();
       // Codes starting with '$' are kintone's own ($id, $revision).
       if (d.code.empty() || d.code[0] == '$' || d.type.empty() || s.field(d.code)) continue;
       s.fields.push_back(std::move(d));
@@ -103,8 +104,8 @@ AppSettings parse_app_settings(std::string_view settings_json) {
   s.guest_space_id = string_of(o, "guest_space_id");
   s.api_tokens = permission_map(o.if_contains("api_tokens"));
   if (auto* u = o.if_contains("users"); u && u->is_object()) s.users = permission_map(u);
-  if (auto* t = o.if_contains("upload_ttl_hours"); t && t->is_int64() && t->as_int64() >= 1 &&
-                                                    t->as_int64() <= 24 * 365)
+  if (auto* t = o.if_contains("upload_ttl_hours");
+      t && t->is_int64() && t->as_int64() >= 1 && t->as_int64() <= 24 * 365)
     s.upload_ttl_hours = static_cast<uint32_t>(t->as_int64());
   return s;
 }
@@ -121,8 +122,8 @@ TenantSettings parse_tenant_settings(std::string_view settings_json) {
       UserCredential cred;
       cred.salt_hex = string_of(c.as_object(), "salt");
       cred.hash_hex = string_of(c.as_object(), "pbkdf2_sha256");
-      if (auto* it = c.as_object().if_contains("iterations"); it && it->is_int64() && it->as_int64() > 0 &&
-                                                              it->as_int64() <= 10'000'000)
+      if (auto* it = c.as_object().if_contains("iterations");
+          it && it->is_int64() && it->as_int64() > 0 && it->as_int64() <= 10'000'000)
         cred.iterations = static_cast<uint32_t>(it->as_int64());
       if (cred.salt_hex.empty() || cred.hash_hex.empty() || cred.iterations == 0) continue;
       s.users[std::string(login)] = std::move(cred);
@@ -145,9 +146,9 @@ bool is_list_type(std::string_view type) {
 }
 
 bool is_system_type(std::string_view type) {
-  return type == "RECORD_NUMBER" || type == "CREATED_TIME" || type == "UPDATED_TIME" || type == "CREATOR" ||
-         type == "MODIFIER" || type == "STATUS" || type == "STATUS_ASSIGNEE" || type == "CALC" ||
-         type == "__ID__" || type == "__REVISION__";
+  return type == "RECORD_NUMBER" || type == "CREATED_TIME" || type == "UPDATED_TIME" ||
+         type == "CREATOR" || type == "MODIFIER" || type == "STATUS" || type == "STATUS_ASSIGNEE" ||
+         type == "CALC" || type == "__ID__" || type == "__REVISION__";
 }
 
 }  // namespace up::dialects::kintone

@@ -13,7 +13,8 @@
 // permissions are its entry in api_tokens ("view" alone when it has none).
 //
 // Tenant::settings_json, member "kintone" (written by `upgate kintone ...`):
-//   {"kintone": {"users": {"alice": {"salt": "<hex>", "iterations": 100000, "pbkdf2_sha256": "<hex>"}},
+//   {"kintone": {"users": {"alice": {"salt": "<hex>", "iterations": 100000, "pbkdf2_sha256":
+//   "<hex>"}},
 //                "guest_spaces": {"5": ["alice"]}}}
 //
 // Malformed members are ignored (an app with a bad schema just has fewer
@@ -64,7 +65,7 @@ struct UserCredential {
 };
 
 struct TenantSettings {
-  std::map<std::string, UserCredential> users;  // by login
+  std::map<std::string, UserCredential> users;                   // by login
   std::map<std::string, std::vector<std::string>> guest_spaces;  // space id -> member logins
 };
 

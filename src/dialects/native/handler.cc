@@ -18,14 +18,14 @@ namespace {
 
 namespace json = boost::json;
 namespace net = boost::asio;
-using http::Exchange;
 using http::blocking;
+using http::Exchange;
 using http::plain_token;
 using http::split_path;
 
 constexpr uint64_t kJsonBodyLimit = 64 * 1024;
-constexpr uint64_t kFieldLimit = 8 * 1024;          // a non-file multipart field
-constexpr uint64_t kMultipartSlack = 1024 * 1024;   // framing allowed above the file limit
+constexpr uint64_t kFieldLimit = 8 * 1024;         // a non-file multipart field
+constexpr uint64_t kMultipartSlack = 1024 * 1024;  // framing allowed above the file limit
 constexpr uint32_t kDefaultPageSize = 100;
 constexpr uint32_t kMaxPageSize = 1000;
 constexpr int64_t kMinOrphanGraceMs = 60'000;
@@ -143,7 +143,9 @@ Status read_quota(const json::value& v, Quota& q) {
     }
     if (m->is_uint64()) out = m->as_uint64();
     else if (m->is_int64() && m->as_int64() >= 0) out = static_cast<uint64_t>(m->as_int64());
-    else return fail(Errc::kInvalidArgument, std::string("quota.") + name + " must be a non-negative integer");
+    else
+      return fail(Errc::kInvalidArgument,
+                  std::string("quota.") + name + " must be a non-negative integer");
     return ok();
   };
   UP_TRY(field("max_bytes", q.max_bytes));
@@ -157,7 +159,8 @@ Status read_quota(const json::value& v, Quota& q) {
 Status patch_tenant(Tenant& t, const json::object& body) {
   if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
   if (auto* o = body.if_contains("cors_origins")) {
-    if (!o->is_array()) return fail(Errc::kInvalidArgument, "cors_origins must be an array of strings");
+    if (!o->is_array())
+      return fail(Errc::kInvalidArgument, "cors_origins must be an array of strings");
     t.cors_origins.clear();
     for (auto& v : o->as_array()) {
       if (!v.is_string() || v.as_string().empty())
@@ -291,8 +294,9 @@ class NativeHandler final : public http::Handler {
  private:
   net::awaitable<Result<core::Principal>> authenticate(Exchange& ex) {
     auto h = ex.header("Authorization");
-    if (!h || h->size() < 7 || !std::equal(h->begin(), h->begin() + 7, "Bearer ",
-                                           [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    if (!h || h->size() < 7 ||
+        !std::equal(h->begin(), h->begin() + 7, "Bearer ",
+                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
       co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
     std::string token(h->substr(7));
     while (!token.empty() && token.back() == ' ') token.pop_back();
@@ -304,7 +308,8 @@ class NativeHandler final : public http::Handler {
   Result<std::string> app_of(Exchange& ex, const core::Principal& p) {
     auto asked = ex.query("app");
     if (!p.app_id.empty()) {
-      if (asked && *asked != p.app_id) return fail(Errc::kPermissionDenied, "this key is bound to another app");
+      if (asked && *asked != p.app_id)
+        return fail(Errc::kPermissionDenied, "this key is bound to another app");
       return p.app_id;
     }
     if (!asked || asked->empty()) return std::string(core::Directory::kDefaultApp);
@@ -315,7 +320,8 @@ class NativeHandler final : public http::Handler {
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
     // The client gets a generic message for internal errors; the detail goes to the log.
     if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                   e.message.c_str());
     co_await ex.send(error_response(e));
   }
 
@@ -343,7 +349,9 @@ class NativeHandler final : public http::Handler {
       spec.declared_size = ex.content_length();
     }
     if (!spec.name.empty() && !acceptable_file_name(spec.name))
-      co_return co_await fail_with(ex, Error{Errc::kBadName, "name must be UTF-8 without control characters, at most 1024 bytes"});
+      co_return co_await fail_with(
+          ex, Error{Errc::kBadName,
+                    "name must be UTF-8 without control characters, at most 1024 bytes"});
     Result<std::string> boundary;
     if (multipart) {
       boundary = http::multipart_boundary(content_type);
@@ -354,7 +362,9 @@ class NativeHandler final : public http::Handler {
     if (!up) co_return co_await fail_with(ex, up.error());
     core::Upload& upload = **up;
     if (multipart && ex.content_length() && *ex.content_length() > upload.limit() + kMultipartSlack)
-      co_return co_await fail_with(ex, Error{Errc::kTooLarge, "file larger than " + std::to_string(upload.limit()) + " bytes"});
+      co_return co_await fail_with(
+          ex,
+          Error{Errc::kTooLarge, "file larger than " + std::to_string(upload.limit()) + " bytes"});
 
     if (multipart) {
       http::MultipartParser parser(*boundary);
@@ -367,14 +377,16 @@ class NativeHandler final : public http::Handler {
       }
       if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
       if (!sink.saw_file())
-        co_return co_await fail_with(ex, Error{Errc::kMissingField, "no multipart part named \"file\""});
+        co_return co_await fail_with(
+            ex, Error{Errc::kMissingField, "no multipart part named \"file\""});
       if (upload.spec().name.empty()) {
         const std::string* field = sink.field("name");
         upload.spec().name = field ? *field : sink.filename();
       }
       if (upload.spec().name.empty()) upload.spec().name = "file";
       if (!acceptable_file_name(upload.spec().name))
-        co_return co_await fail_with(ex, Error{Errc::kBadName, "file name must be UTF-8 without control characters"});
+        co_return co_await fail_with(
+            ex, Error{Errc::kBadName, "file name must be UTF-8 without control characters"});
       if (!ex.query("content_type") && !sink.content_type().empty())
         upload.spec().content_type = sink.content_type();
     } else {
@@ -410,7 +422,8 @@ class NativeHandler final : public http::Handler {
       q.limit = static_cast<uint32_t>(v);
     }
     if (auto c = ex.query("cursor"); c && !c->empty()) {
-      if (!plain_token(*c)) co_return co_await fail_with(ex, Error{Errc::kBadCursor, "invalid pagination cursor"});
+      if (!plain_token(*c))
+        co_return co_await fail_with(ex, Error{Errc::kBadCursor, "invalid pagination cursor"});
       q.after_id = *c;
     }
     auto page = co_await blocking(ex, [&] { return s_.files.list(q); });
@@ -444,7 +457,8 @@ class NativeHandler final : public http::Handler {
     auto o = co_await find(ex, p, id);
     if (!o) {
       // Idempotent: deleting what is not there (any more) succeeds.
-      if (o.error().code == Errc::kObjectNotFound) co_return co_await ex.send(http::empty_response(204));
+      if (o.error().code == Errc::kObjectNotFound)
+        co_return co_await ex.send(http::empty_response(204));
       co_return co_await fail_with(ex, o.error());
     }
     auto st = co_await blocking(ex, [&] { return s_.files.remove(p.tenant_id, o->id); });
@@ -466,8 +480,9 @@ class NativeHandler final : public http::Handler {
     auto ttl = ttl_seconds(ex.query("ttl").value_or("3600"));
     if (!ttl) co_return co_await fail_with(ex, ttl.error());
     const UnixMs expires_at = s_.clock.now() + *ttl * 1000;
-    co_await ex.send(json_ok(200, link_json(s_.public_url + s_.links.path_for(o->tenant_id, o->id, expires_at),
-                                            expires_at)));
+    co_await ex.send(json_ok(
+        200,
+        link_json(s_.public_url + s_.links.path_for(o->tenant_id, o->id, expires_at), expires_at)));
   }
 
   // GET /v1/links/{tenant}/{object id}?expires=&signature= : a signed download
@@ -500,9 +515,11 @@ class NativeHandler final : public http::Handler {
     co_return std::move(v.as_object());
   }
 
-  net::awaitable<void> admin(Exchange& ex, const core::Principal& p, const std::vector<std::string_view>& parts) {
+  net::awaitable<void> admin(Exchange& ex, const core::Principal& p,
+                             const std::vector<std::string_view>& parts) {
     const std::string_view method = ex.method();
-    if (!p.is_admin()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "an admin key is required"});
+    if (!p.is_admin())
+      co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "an admin key is required"});
     // /v1/admin/tenants[/{t}[/apps|/keys]]
     if (parts.size() >= 3 && parts[2] == "tenants") {
       if (parts.size() == 3 && method == "GET") co_return co_await list_tenants(ex, p);
@@ -523,7 +540,8 @@ class NativeHandler final : public http::Handler {
           for (auto& a : *apps) arr.push_back(app_json(a));
           co_return co_await ex.send(json_ok(200, single("apps", std::move(arr))));
         }
-        if (parts.size() == 5 && parts[4] == "apps" && method == "POST") co_return co_await create_app(ex, tenant);
+        if (parts.size() == 5 && parts[4] == "apps" && method == "POST")
+          co_return co_await create_app(ex, tenant);
         if (parts.size() == 6 && parts[4] == "apps" && method == "PATCH")
           co_return co_await update_app(ex, tenant, std::string(parts[5]));
         if (parts.size() == 5 && parts[4] == "keys" && method == "GET") {
@@ -533,13 +551,16 @@ class NativeHandler final : public http::Handler {
           for (auto& k : *keys) arr.push_back(key_json(k));
           co_return co_await ex.send(json_ok(200, single("keys", std::move(arr))));
         }
-        if (parts.size() == 5 && parts[4] == "keys" && method == "POST") co_return co_await create_key(ex, tenant);
+        if (parts.size() == 5 && parts[4] == "keys" && method == "POST")
+          co_return co_await create_key(ex, tenant);
       }
     }
     // /v1/admin/keys/{id}[/enable|/disable]
     if (parts.size() >= 4 && parts[2] == "keys") co_return co_await manage_key(ex, p, parts);
-    if (parts.size() == 3 && parts[2] == "sweep" && method == "POST") co_return co_await sweep(ex, p);
-    if (parts.size() == 3 && parts[2] == "clock" && method == "POST" && s_.advance_clock && p.is_root())
+    if (parts.size() == 3 && parts[2] == "sweep" && method == "POST")
+      co_return co_await sweep(ex, p);
+    if (parts.size() == 3 && parts[2] == "clock" && method == "POST" && s_.advance_clock &&
+        p.is_root())
       co_return co_await advance_clock(ex);
     co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
   }
@@ -554,7 +575,9 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> create_tenant(Exchange& ex, const core::Principal& p) {
-    if (!p.is_root()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "only a root key may create tenants"});
+    if (!p.is_root())
+      co_return co_await fail_with(
+          ex, Error{Errc::kPermissionDenied, "only a root key may create tenants"});
     auto body = co_await read_json_object(ex);
     if (!body) co_return co_await fail_with(ex, body.error());
     auto id = string_member(*body, "id", true);
@@ -580,7 +603,8 @@ class NativeHandler final : public http::Handler {
     co_await apply_tenant_patch(ex, *t, *body, 200);
   }
 
-  net::awaitable<void> apply_tenant_patch(Exchange& ex, Tenant t, const json::object& body, int status) {
+  net::awaitable<void> apply_tenant_patch(Exchange& ex, Tenant t, const json::object& body,
+                                          int status) {
     if (auto st = patch_tenant(t, body); !st) co_return co_await fail_with(ex, st.error());
     auto st = co_await blocking(ex, [&] { return s_.directory.update_tenant(t); });
     if (!st) co_return co_await fail_with(ex, st.error());
@@ -598,7 +622,9 @@ class NativeHandler final : public http::Handler {
     auto dialect = string_member(*body, "dialect", false);
     if (!dialect) co_return co_await fail_with(ex, dialect.error());
     if (!dialect->empty() && !known_dialect(*dialect))
-      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "dialect must be native, jodoo, openim, kintone or jpush"));
+      co_return co_await fail_with(
+          ex,
+          Error(Errc::kInvalidArgument, "dialect must be native, jodoo, openim, kintone or jpush"));
     a.dialect = *dialect;
     if (auto st = patch_app(a, *body); !st) co_return co_await fail_with(ex, st.error());
     auto created = co_await blocking(ex, [&] { return s_.directory.create_app(a); });
@@ -623,9 +649,12 @@ class NativeHandler final : public http::Handler {
     auto name = string_member(*body, "name", false);
     auto role = string_member(*body, "role", false);
     auto app = string_member(*body, "app_id", false);
-    if (!name || !role || !app) co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "name, role and app_id must be strings"});
+    if (!name || !role || !app)
+      co_return co_await fail_with(
+          ex, Error{Errc::kInvalidArgument, "name, role and app_id must be strings"});
     if (!role->empty() && *role != "admin" && *role != "member")
-      co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "role must be \"admin\" or \"member\""});
+      co_return co_await fail_with(
+          ex, Error{Errc::kInvalidArgument, "role must be \"admin\" or \"member\""});
     const KeyRole r = *role == "admin" ? KeyRole::kAdmin : KeyRole::kMember;
     auto created = co_await blocking(ex, [&]() -> Result<core::CreatedKey> {
       UP_TRY(s_.directory.tenant(tenant_id));
@@ -638,7 +667,8 @@ class NativeHandler final : public http::Handler {
     co_await ex.send(json_ok(201, j));
   }
 
-  net::awaitable<void> manage_key(Exchange& ex, const core::Principal& p, const std::vector<std::string_view>& parts) {
+  net::awaitable<void> manage_key(Exchange& ex, const core::Principal& p,
+                                  const std::vector<std::string_view>& parts) {
     const std::string_view method = ex.method();
     std::string id(parts[3]);
     auto key = co_await blocking(ex, [&] { return s_.auth.get_key(id); });
@@ -649,7 +679,8 @@ class NativeHandler final : public http::Handler {
     if (parts.size() == 4 && method == "DELETE") {
       st = co_await blocking(ex, [&] { return s_.auth.delete_key(id); });
       if (st) co_return co_await ex.send(http::empty_response(204));
-    } else if (parts.size() == 5 && method == "POST" && (parts[4] == "enable" || parts[4] == "disable")) {
+    } else if (parts.size() == 5 && method == "POST" &&
+               (parts[4] == "enable" || parts[4] == "disable")) {
       const bool enable = parts[4] == "enable";
       st = co_await blocking(ex, [&] { return s_.auth.set_key_enabled(id, enable); });
       if (st) {
@@ -663,7 +694,8 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> sweep(Exchange& ex, const core::Principal& p) {
-    if (!p.is_root()) co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "only a root key may sweep"});
+    if (!p.is_root())
+      co_return co_await fail_with(ex, Error{Errc::kPermissionDenied, "only a root key may sweep"});
     auto body = co_await read_json_object(ex);
     if (!body) co_return co_await fail_with(ex, body.error());
     int64_t grace_ms = -1;  // orphans are collected only when asked
@@ -671,7 +703,8 @@ class NativeHandler final : public http::Handler {
       // A blob is briefly unreferenced between its rename and its metadata
       // commit; a grace under a minute could remove an upload in flight.
       if (!g->is_int64() || g->as_int64() < kMinOrphanGraceMs)
-        co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "orphan_grace_ms must be an integer >= 60000"));
+        co_return co_await fail_with(
+            ex, Error(Errc::kInvalidArgument, "orphan_grace_ms must be an integer >= 60000"));
       grace_ms = g->as_int64();
     }
     auto stats = co_await blocking(ex, [&]() -> Result<core::SweepStats> {
@@ -698,7 +731,8 @@ class NativeHandler final : public http::Handler {
     if (!body) co_return co_await fail_with(ex, body.error());
     auto* ms = body->if_contains("advance_ms");
     if (!ms || !ms->is_int64() || ms->as_int64() < 0)
-      co_return co_await fail_with(ex, Error{Errc::kInvalidArgument, "advance_ms must be a non-negative integer"});
+      co_return co_await fail_with(
+          ex, Error{Errc::kInvalidArgument, "advance_ms must be a non-negative integer"});
     s_.advance_clock(ms->as_int64());
     co_await ex.send(json_ok(200, single("now", json::value(format_iso8601(s_.clock.now())))));
   }

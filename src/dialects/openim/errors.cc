@@ -49,18 +49,24 @@ WireError wire_error(const Error& e) {
 http::Response error_response(const Error& e) {
   const WireError w = wire_error(e);
   const bool hide = e.kind() == Kind::kInternal;
-  return envelope(w.code, w.name, hide ? std::string_view(default_message(e.code)) : std::string_view(e.message));
+  return envelope(w.code, w.name,
+                  hide ? std::string_view(default_message(e.code)) : std::string_view(e.message));
 }
 
 http::Response token_error_response(TokenFault fault) {
   switch (fault) {
     case TokenFault::kExpired: return envelope(1501, "TokenExpiredError", "token is expired");
-    case TokenFault::kInvalid: return envelope(1502, "TokenInvalidError", "token signature is invalid");
+    case TokenFault::kInvalid:
+      return envelope(1502, "TokenInvalidError", "token signature is invalid");
     case TokenFault::kMalformed: return envelope(1503, "TokenMalformedError", "token is malformed");
-    case TokenFault::kNotValidYet: return envelope(1504, "TokenNotValidYetError", "token is not valid yet");
-    case TokenFault::kUnknown: return envelope(1505, "TokenUnknownError", "token names no OpenIM app of this server");
-    case TokenFault::kKicked: return envelope(1506, "TokenKickedError", "token was revoked (its secret was disabled)");
-    case TokenFault::kNotExist: return envelope(1507, "TokenNotExistError", "token was revoked (its secret was deleted)");
+    case TokenFault::kNotValidYet:
+      return envelope(1504, "TokenNotValidYetError", "token is not valid yet");
+    case TokenFault::kUnknown:
+      return envelope(1505, "TokenUnknownError", "token names no OpenIM app of this server");
+    case TokenFault::kKicked:
+      return envelope(1506, "TokenKickedError", "token was revoked (its secret was disabled)");
+    case TokenFault::kNotExist:
+      return envelope(1507, "TokenNotExistError", "token was revoked (its secret was deleted)");
   }
   return envelope(1503, "TokenMalformedError", "token is malformed");
 }
@@ -127,7 +133,8 @@ std::string xml_escape(std::string_view s) {
 http::Response s3_error_response(const Error& e, std::string_view bucket, std::string_view key,
                                  std::string_view resource, std::string_view request_id) {
   const S3Error w = s3_error(e);
-  const std::string message = e.kind() == Kind::kInternal ? std::string(default_message(e.code)) : e.message;
+  const std::string message =
+      e.kind() == Kind::kInternal ? std::string(default_message(e.code)) : e.message;
   std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>";
   body += w.code;
   body += "</Code><Message>" + xml_escape(message) + "</Message>";

@@ -38,15 +38,15 @@ namespace {
 
 namespace json = boost::json;
 namespace net = boost::asio;
-using http::Exchange;
 using http::blocking;
+using http::Exchange;
 
 constexpr const char* kDialect = "openim";
 constexpr uint64_t kJsonLimit = 64 * 1024;
 constexpr UnixMs kDefaultFormMs = 10 * 60'000;  // OpenIM's form duration for non-admins
 constexpr size_t kMaxNameBytes = 1024;
-constexpr size_t kMaxFieldBytes = 64 * 1024;     // one form text field
-constexpr size_t kMaxFieldsBytes = 256 * 1024;   // all of them
+constexpr size_t kMaxFieldBytes = 64 * 1024;          // one form text field
+constexpr size_t kMaxFieldsBytes = 256 * 1024;        // all of them
 constexpr size_t kMaxPendingBytes = 4 * 1024 * 1024;  // file bytes seen before the upload is open
 
 // An authenticated OpenIM request.
@@ -56,12 +56,14 @@ struct Context {
   TokenClaims claims;  // user_id empty for /auth/get_admin_token
 };
 
-std::string token_signing_key(const core::Services& s, std::string_view tenant, std::string_view app) {
+std::string token_signing_key(const core::Services& s, std::string_view tenant,
+                              std::string_view app) {
   return s.secrets.derive("openim-token/" + std::string(tenant) + "/" + std::string(app));
 }
 
 std::string s3_secret(const core::Services& s, std::string_view tenant, std::string_view app) {
-  return crypto::base64url(s.secrets.derive("s3-sk/" + std::string(tenant) + "/" + std::string(app) + "/v1"), false);
+  return crypto::base64url(
+      s.secrets.derive("s3-sk/" + std::string(tenant) + "/" + std::string(app) + "/v1"), false);
 }
 
 // checkUploadName (OpenIM tool.go).
@@ -117,7 +119,8 @@ Result<int64_t> int_field(const json::object& o, const char* name) {
   const auto* v = o.if_contains(name);
   if (!v || v->is_null()) return int64_t{0};
   if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX))
+    return static_cast<int64_t>(v->as_uint64());
   return fail(Errc::kInvalidArgument, std::string(name) + " must be an integer");
 }
 
@@ -147,7 +150,8 @@ std::string access_url_data(const std::string& url, UnixMs expire_time) {
 }
 
 std::string form_data(const std::string& id, const std::string& url,
-                      const std::vector<std::pair<std::string, std::string>>& fields, UnixMs expires) {
+                      const std::vector<std::pair<std::string, std::string>>& fields,
+                      UnixMs expires) {
   json::object form;
   for (const auto& [k, v] : fields) form[k] = v;
   json::object o;
@@ -189,18 +193,19 @@ std::string alias_target(const Object& alias) {
   return k && k->is_string() ? std::string(k->as_string()) : std::string();
 }
 
-std::string post_response_xml(const std::string& location, const std::string& bucket, const std::string& key,
-                              const std::string& etag) {
-  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>" + xml_escape(location) +
-         "</Location><Bucket>" + xml_escape(bucket) + "</Bucket><Key>" + xml_escape(key) + "</Key><ETag>" +
-         xml_escape(etag) + "</ETag></PostResponse>";
+std::string post_response_xml(const std::string& location, const std::string& bucket,
+                              const std::string& key, const std::string& etag) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>" +
+         xml_escape(location) + "</Location><Bucket>" + xml_escape(bucket) + "</Bucket><Key>" +
+         xml_escape(key) + "</Key><ETag>" + xml_escape(etag) + "</ETag></PostResponse>";
 }
 
 // part_size (OpenIM s3/cont controller.go over MinIO's limits).
 Result<int64_t> part_size_for(int64_t size) {
   constexpr int64_t kMin = 5242880, kMax = 5368709120, kNum = 10000;
   if (size <= 0) return fail(Errc::kInvalidArgument, "size must be greater than 0");
-  if (size > kMax * kNum) return fail(Errc::kInvalidArgument, "size must be less than the maximum allowed limit");
+  if (size > kMax * kNum)
+    return fail(Errc::kInvalidArgument, "size must be less than the maximum allowed limit");
   if (size <= kMin * kNum) return kMin;
   return (size + kNum - 1) / kNum;
 }
@@ -210,7 +215,8 @@ Result<int64_t> part_size_for(int64_t size) {
 constexpr UnixMs kMultipartMs = 24 * 3'600'000;  // an uploadID (and its parts) lives a day
 constexpr UnixMs kPartUrlMs = 3'600'000;         // a part URL, until auth_sign renews it
 
-std::string upload_signing_key(const core::Services& s, std::string_view tenant, std::string_view app) {
+std::string upload_signing_key(const core::Services& s, std::string_view tenant,
+                               std::string_view app) {
   return s.secrets.derive("openim-multipart/" + std::string(tenant) + "/" + std::string(app));
 }
 
@@ -220,11 +226,14 @@ std::string hash_key(const std::string& hash) { return "openim/data/hash/" + has
 // A staged part. Keys starting with "//" cannot be S3 keys (refused) nor name
 // aliases ("/" + a name that never starts with '/').
 std::string part_key(std::string_view upload_id, int64_t n) {
-  return "//parts/" + crypto::to_hex(crypto::sha256(upload_id)).substr(0, 32) + "/" + std::to_string(n);
+  return "//parts/" + crypto::to_hex(crypto::sha256(upload_id)).substr(0, 32) + "/" +
+         std::to_string(n);
 }
 
 bool md5_hex(std::string_view s) {
-  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return s.size() == 32 && std::all_of(s.begin(), s.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 json::object key_values(std::string_view key, std::string value) {
@@ -235,8 +244,9 @@ json::object key_values(std::string_view key, std::string value) {
 }
 
 // AuthSignResult: {url, query[], header[], parts[{partNumber, url, query[], header[]}]}.
-json::object auth_sign_json(const std::string& url, const std::string& upload_id, const std::vector<int64_t>& numbers,
-                            const std::string& key, UnixMs expires_at) {
+json::object auth_sign_json(const std::string& url, const std::string& upload_id,
+                            const std::vector<int64_t>& numbers, const std::string& key,
+                            UnixMs expires_at) {
   json::array parts;
   const int64_t expires_s = expires_at / 1000;
   for (int64_t n : numbers) {
@@ -259,7 +269,8 @@ json::object auth_sign_json(const std::string& url, const std::string& upload_id
   return o;
 }
 
-std::string initiate_multipart_data(const std::string& upload_id, int64_t part_size, json::object sign, UnixMs expire_time) {
+std::string initiate_multipart_data(const std::string& upload_id, int64_t part_size,
+                                    json::object sign, UnixMs expire_time) {
   json::object upload;
   upload["uploadID"] = upload_id;
   upload["partSize"] = part_size;
@@ -277,7 +288,8 @@ Result<std::vector<std::string>> string_list(const json::object& o, const char* 
   if (!v || v->is_null()) return out;
   if (!v->is_array()) return fail(Errc::kInvalidArgument, std::string(name) + " must be an array");
   for (const auto& e : v->as_array()) {
-    if (!e.is_string()) return fail(Errc::kInvalidArgument, std::string(name) + " must hold strings");
+    if (!e.is_string())
+      return fail(Errc::kInvalidArgument, std::string(name) + " must hold strings");
     out.emplace_back(e.as_string());
   }
   return out;
@@ -289,7 +301,8 @@ Result<std::vector<int64_t>> int_list(const json::object& o, const char* name) {
   if (!v || v->is_null()) return out;
   if (!v->is_array()) return fail(Errc::kInvalidArgument, std::string(name) + " must be an array");
   for (const auto& e : v->as_array()) {
-    if (!e.is_int64()) return fail(Errc::kInvalidArgument, std::string(name) + " must hold integers");
+    if (!e.is_int64())
+      return fail(Errc::kInvalidArgument, std::string(name) + " must hold integers");
     out.push_back(e.as_int64());
   }
   return out;
@@ -332,7 +345,8 @@ Status check_md5_chain(std::vector<std::string>& md5s, const MultipartUpload& u)
     if (!joined.empty()) joined += ',';
     joined += m;
   }
-  if (crypto::to_hex(crypto::md5(joined)) != u.hash) return fail(Errc::kInvalidArgument, "md5 mismatching");
+  if (crypto::to_hex(crypto::md5(joined)) != u.hash)
+    return fail(Errc::kInvalidArgument, "md5 mismatching");
   return ok();
 }
 
@@ -346,7 +360,8 @@ class FormSink final : public http::MultipartSink {
   Status on_part_begin(const http::PartHeaders& part) override {
     const std::string name = http::to_lower_ascii(part.name);
     if (name == "file") {
-      if (saw_file_) return fail(Errc::kInvalidArgument, "POST requires exactly one file upload per request");
+      if (saw_file_)
+        return fail(Errc::kInvalidArgument, "POST requires exactly one file upload per request");
       saw_file_ = in_file_ = true;
       filename_ = part.filename;
       file_content_type_ = part.content_type;
@@ -366,7 +381,8 @@ class FormSink final : public http::MultipartSink {
       pending_.append(data);
       return ok();
     }
-    if (field_value_.size() + data.size() > kMaxFieldBytes || fields_bytes_ + data.size() > kMaxFieldsBytes)
+    if (field_value_.size() + data.size() > kMaxFieldBytes ||
+        fields_bytes_ + data.size() > kMaxFieldsBytes)
       return fail(Errc::kInvalidArgument, "form field " + field_name_ + " is too long");
     fields_bytes_ += data.size();
     field_value_.append(data);
@@ -422,7 +438,8 @@ struct FormTarget {
 
 class OpenImHandler final : public http::Handler {
  public:
-  OpenImHandler(core::Services& services, Options options) : s_(services), opts_(std::move(options)) {
+  OpenImHandler(core::Services& services, Options options)
+      : s_(services), opts_(std::move(options)) {
     while (!opts_.s3_prefix.empty() && opts_.s3_prefix.back() == '/') opts_.s3_prefix.pop_back();
   }
 
@@ -439,7 +456,8 @@ class OpenImHandler final : public http::Handler {
  private:
   static void log_internal(Exchange& ex, const Error& e) {
     if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(), e.message.c_str());
+      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
+                   e.message.c_str());
   }
 
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
@@ -453,7 +471,8 @@ class OpenImHandler final : public http::Handler {
   Result<App> openim_app(const std::string& tenant, const std::string& app_id) {
     auto app = s_.directory.app(tenant, app_id);
     if (!app) {
-      if (app.error().kind() == Kind::kNotFound) return fail(Errc::kAppNotFound, "no OpenIM app at this address");
+      if (app.error().kind() == Kind::kNotFound)
+        return fail(Errc::kAppNotFound, "no OpenIM app at this address");
       return fail(app.error());
     }
     if (app->dialect != kDialect) return fail(Errc::kAppNotFound, "no OpenIM app at this address");
@@ -479,7 +498,8 @@ class OpenImHandler final : public http::Handler {
     ex.log_field("tenant", tenant);
     ex.log_field("app", app_id);
 
-    if (ex.method() == "GET" && group == "object") co_return co_await redirect(ex, tenant, app_id, parts);
+    if (ex.method() == "GET" && group == "object")
+      co_return co_await redirect(ex, tenant, app_id, parts);
     if (ex.method() != "POST") co_return co_await plain(ex, 404, "not found");
     // OpenIM's middleware checks the headers before routing (mw/gin.go).
     auto operation_id = ex.header("operationID");
@@ -502,12 +522,15 @@ class OpenImHandler final : public http::Handler {
     if (route == "auth/get_admin_token") co_return co_await get_admin_token(ex, ctx, *req);
 
     auto token = ex.header("token");
-    if (!token || token->empty()) co_return co_await fail_with(ex, Error(Errc::kMissingField, "header must have token"));
+    if (!token || token->empty())
+      co_return co_await fail_with(ex, Error(Errc::kMissingField, "header must have token"));
     auto claims = read_token(*token);
     if (!claims) co_return co_await ex.send(token_error_response(claims.error()));
     if (claims->tenant_id != ctx.app.tenant_id || claims->app_id != ctx.app.id)
       co_return co_await ex.send(token_error_response(TokenFault::kUnknown));
-    if (auto v = verify_token(*token, *claims, token_signing_key(s_, tenant, app_id), s_.clock.now()); !v)
+    if (auto v =
+            verify_token(*token, *claims, token_signing_key(s_, tenant, app_id), s_.clock.now());
+        !v)
       co_return co_await ex.send(token_error_response(v.error()));
     auto fault = co_await blocking(ex, [&] { return revoked(*claims); });
     if (!fault) co_return co_await fail_with(ex, fault.error());
@@ -520,9 +543,11 @@ class OpenImHandler final : public http::Handler {
     if (route == "object/complete_form_data") co_return co_await complete_form_data(ex, ctx, *req);
     if (route == "object/access_url") co_return co_await access_url(ex, ctx, *req);
     if (route == "object/part_limit") co_return co_await ex.send(ok_response(part_limit_data()));
-    if (route == "object/initiate_multipart_upload") co_return co_await initiate_multipart(ex, ctx, *req);
+    if (route == "object/initiate_multipart_upload")
+      co_return co_await initiate_multipart(ex, ctx, *req);
     if (route == "object/auth_sign") co_return co_await auth_sign(ex, ctx, *req);
-    if (route == "object/complete_multipart_upload") co_return co_await complete_multipart(ex, ctx, *req);
+    if (route == "object/complete_multipart_upload")
+      co_return co_await complete_multipart(ex, ctx, *req);
     if (route == "object/part_size") {
       auto size = int_field(*req, "size");
       if (!size) co_return co_await fail_with(ex, size.error());
@@ -566,16 +591,20 @@ class OpenImHandler final : public http::Handler {
     if (!secret) co_return co_await fail_with(ex, secret.error());
     if (!user_id) co_return co_await fail_with(ex, user_id.error());
     if (secret->empty() || user_id->empty())
-      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "secret and userID are required"));
+      co_return co_await fail_with(ex,
+                                   Error(Errc::kInvalidArgument, "secret and userID are required"));
     auto principal = co_await blocking(ex, [&] { return s_.auth.authenticate(*secret); });
-    const bool fits = principal && principal->tenant_id == ctx.app.tenant_id &&
-                      (principal->app_id == ctx.app.id || (principal->app_id.empty() && principal->is_admin()));
+    const bool fits =
+        principal && principal->tenant_id == ctx.app.tenant_id &&
+        (principal->app_id == ctx.app.id || (principal->app_id.empty() && principal->is_admin()));
     if (!fits) {
-      if (!principal && principal.error().kind() == Kind::kInternal) co_return co_await fail_with(ex, principal.error());
+      if (!principal && principal.error().kind() == Kind::kInternal)
+        co_return co_await fail_with(ex, principal.error());
       co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "secret invalid"));
     }
     if (!ctx.settings.is_admin(*user_id))
-      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "userID is not an admin of this OpenIM app"));
+      co_return co_await fail_with(
+          ex, Error(Errc::kInvalidArgument, "userID is not an admin of this OpenIM app"));
     auto token = issue(ctx, *user_id, 0, principal->key_id, true);
     if (!token) co_return co_await fail_with(ex, token.error());
     co_await ex.send(ok_response(token_data(*token, ctx.settings.token_expire_days * 86400)));
@@ -583,24 +612,31 @@ class OpenImHandler final : public http::Handler {
 
   // POST /auth/get_user_token {platformID, userID} (admin token)
   net::awaitable<void> get_user_token(Exchange& ex, const Context& ctx, const json::object& req) {
-    if (!ctx.claims.admin) co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "only an admin may get user tokens"));
+    if (!ctx.claims.admin)
+      co_return co_await fail_with(
+          ex, Error(Errc::kPermissionDenied, "only an admin may get user tokens"));
     auto user_id = string_field(req, "userID");
     auto platform = int_field(req, "platformID");
     if (!user_id) co_return co_await fail_with(ex, user_id.error());
     if (!platform) co_return co_await fail_with(ex, platform.error());
     if (user_id->empty() || user_id->find('/') != std::string::npos || user_id->size() > 64)
-      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "userID is required (at most 64 bytes, no '/')"));
+      co_return co_await fail_with(
+          ex, Error(Errc::kInvalidArgument, "userID is required (at most 64 bytes, no '/')"));
     if (ctx.settings.is_admin(*user_id))
-      co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "get_user_token cannot make admin tokens"));
+      co_return co_await fail_with(
+          ex, Error(Errc::kPermissionDenied, "get_user_token cannot make admin tokens"));
     auto token = issue(ctx, *user_id, static_cast<int>(*platform), ctx.claims.key_id, false);
     if (!token) co_return co_await fail_with(ex, token.error());
     co_await ex.send(ok_response(token_data(*token, ctx.settings.token_expire_days * 86400)));
   }
 
-  std::string form_url(const Settings& settings) const { return s_.public_url + opts_.s3_prefix + "/" + settings.bucket; }
+  std::string form_url(const Settings& settings) const {
+    return s_.public_url + opts_.s3_prefix + "/" + settings.bucket;
+  }
 
   // POST /object/initiate_form_data {name, size, contentType, group, millisecond, absolute}
-  net::awaitable<void> initiate_form_data(Exchange& ex, const Context& ctx, const json::object& req) {
+  net::awaitable<void> initiate_form_data(Exchange& ex, const Context& ctx,
+                                          const json::object& req) {
     auto name = string_field(req, "name");
     auto size = int_field(req, "size");
     auto content_type = string_field(req, "contentType");
@@ -612,15 +648,20 @@ class OpenImHandler final : public http::Handler {
     if (!group) co_return co_await fail_with(ex, group.error());
     if (!millisecond) co_return co_await fail_with(ex, millisecond.error());
     if (auto st = check_name(*name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
-    if (*size <= 0) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "size must be greater than 0"));
+    if (*size <= 0)
+      co_return co_await fail_with(ex,
+                                   Error(Errc::kInvalidArgument, "size must be greater than 0"));
     if (static_cast<uint64_t>(*size) > s_.directory.default_max_object_bytes())
-      co_return co_await fail_with(ex, Error(Errc::kTooLarge, "size exceeds the largest file this server accepts"));
+      co_return co_await fail_with(
+          ex, Error(Errc::kTooLarge, "size exceeds the largest file this server accepts"));
 
     const UnixMs now = s_.clock.now();
     const UnixMs duration = ctx.claims.admin && *millisecond > 0 ? *millisecond : kDefaultFormMs;
     std::string key;
     if (ctx.claims.admin && bool_field(req, "absolute")) key = *name;
-    else key = "openim/direct/" + yyyymmdd(now) + "/" + ctx.claims.user_id + "/" + random_hex(16) + std::string(extension(*name));
+    else
+      key = "openim/direct/" + yyyymmdd(now) + "/" + ctx.claims.user_id + "/" + random_hex(16) +
+            std::string(extension(*name));
 
     s3::FormRequest fr;
     fr.bucket = ctx.settings.bucket;
@@ -638,7 +679,8 @@ class OpenImHandler final : public http::Handler {
     id.content_type = *content_type;
     id.group = *group;
     id.key = key;
-    co_await ex.send(ok_response(form_data(encode_form_id(id), form_url(ctx.settings), s3::make_form(fr), fr.expires_at)));
+    co_await ex.send(ok_response(
+        form_data(encode_form_id(id), form_url(ctx.settings), s3::make_form(fr), fr.expires_at)));
   }
 
   // Blocking: the object an OpenIM name stands for (through its alias, if any).
@@ -678,24 +720,28 @@ class OpenImHandler final : public http::Handler {
   }
 
   // POST /object/complete_form_data {id, urlPrefix}
-  net::awaitable<void> complete_form_data(Exchange& ex, const Context& ctx, const json::object& req) {
+  net::awaitable<void> complete_form_data(Exchange& ex, const Context& ctx,
+                                          const json::object& req) {
     auto id_text = string_field(req, "id");
     auto url_prefix = string_field(req, "urlPrefix");
     if (!id_text) co_return co_await fail_with(ex, id_text.error());
     if (!url_prefix) co_return co_await fail_with(ex, url_prefix.error());
     auto id = decode_form_id(*id_text);
     if (!id) co_return co_await fail_with(ex, id.error());
-    if (auto st = check_name(id->name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = check_name(id->name, ctx.claims); !st)
+      co_return co_await fail_with(ex, st.error());
     // A non-admin may only confirm what a form of its own could have uploaded.
     if (!ctx.claims.admin && !direct_key_of(id->key, ctx.claims.user_id))
       co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "this upload is not yours"));
     auto done = co_await blocking(ex, [&]() -> Status {
       auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, id->key);
       if (!o) {
-        if (o.error().code == Errc::kObjectNotFound) return fail(Errc::kObjectNotFound, "object not found: the form was not posted");
+        if (o.error().code == Errc::kObjectNotFound)
+          return fail(Errc::kObjectNotFound, "object not found: the form was not posted");
         return fail(o.error());
       }
-      if (o->size != static_cast<uint64_t>(id->size)) return fail(Errc::kSizeMismatch, "file size mismatch");
+      if (o->size != static_cast<uint64_t>(id->size))
+        return fail(Errc::kSizeMismatch, "file size mismatch");
       return bind_name(ctx.app, id->name, id->key);
     });
     if (!done) co_return co_await fail_with(ex, done.error());
@@ -706,14 +752,16 @@ class OpenImHandler final : public http::Handler {
     auto o = resolve_name(ctx.app, name);
     if (!o) return fail(o.error());
     const UnixMs expires = s_.clock.now() + ctx.settings.access_url_expire_seconds * 1000;
-    return std::make_pair(s_.public_url + s_.links.path_for(ctx.app.tenant_id, o->id, expires), expires);
+    return std::make_pair(s_.public_url + s_.links.path_for(ctx.app.tenant_id, o->id, expires),
+                          expires);
   }
 
   // POST /object/access_url {name, query:{type, format, width, height}}
   net::awaitable<void> access_url(Exchange& ex, const Context& ctx, const json::object& req) {
     auto name = string_field(req, "name");
     if (!name) co_return co_await fail_with(ex, name.error());
-    if (name->empty()) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "name is empty"));
+    if (name->empty())
+      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "name is empty"));
     if (const auto* q = req.if_contains("query"); q && q->is_object()) {
       auto type = string_field(q->as_object(), "type");
       // Thumbnails are not made: an image is served as it is.
@@ -736,7 +784,8 @@ class OpenImHandler final : public http::Handler {
       name += *seg;
     }
     const std::string type = ex.query("type").value_or("");
-    if (name.empty() || (!type.empty() && type != "image")) co_return co_await plain(ex, 400, "bad request");
+    if (name.empty() || (!type.empty() && type != "image"))
+      co_return co_await plain(ex, 400, "bad request");
     auto url = co_await blocking(ex, [&]() -> Result<std::pair<std::string, UnixMs>> {
       auto app = openim_app(tenant, app_id);
       if (!app) return fail(app.error());
@@ -762,8 +811,10 @@ class OpenImHandler final : public http::Handler {
     return s_.public_url + opts_.s3_prefix + "/" + settings.bucket + "/multipart";
   }
 
-  // POST /object/initiate_multipart_upload {hash, size, partSize, maxParts, cause, name, contentType, urlPrefix}
-  net::awaitable<void> initiate_multipart(Exchange& ex, const Context& ctx, const json::object& req) {
+  // POST /object/initiate_multipart_upload {hash, size, partSize, maxParts, cause, name,
+  // contentType, urlPrefix}
+  net::awaitable<void> initiate_multipart(Exchange& ex, const Context& ctx,
+                                          const json::object& req) {
     auto hash = string_field(req, "hash");
     auto size = int_field(req, "size");
     auto max_parts = int_field(req, "maxParts");
@@ -775,11 +826,14 @@ class OpenImHandler final : public http::Handler {
     if (!name) co_return co_await fail_with(ex, name.error());
     if (!url_prefix) co_return co_await fail_with(ex, url_prefix.error());
     if (auto st = check_name(*name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
-    if (!md5_hex(*hash)) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "hash must be a lower-case hex md5"));
+    if (!md5_hex(*hash))
+      co_return co_await fail_with(
+          ex, Error(Errc::kInvalidArgument, "hash must be a lower-case hex md5"));
     auto part_size = part_size_for(*size);
     if (!part_size) co_return co_await fail_with(ex, part_size.error());
     if (static_cast<uint64_t>(*size) > s_.directory.default_max_object_bytes())
-      co_return co_await fail_with(ex, Error(Errc::kTooLarge, "size exceeds the largest file this server accepts"));
+      co_return co_await fail_with(
+          ex, Error(Errc::kTooLarge, "size exceeds the largest file this server accepts"));
 
     // Content already stored under its hash: no upload, just the name.
     auto existing = co_await blocking(ex, [&]() -> Result<bool> {
@@ -805,14 +859,17 @@ class OpenImHandler final : public http::Handler {
     u.expires_at = s_.clock.now() + kMultipartMs;
     u.nonce = random_hex(8);
     if (*max_parts > 0 && u.part_count() > *max_parts)
-      co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "too many parts for maxParts"));
+      co_return co_await fail_with(ex,
+                                   Error(Errc::kInvalidArgument, "too many parts for maxParts"));
     const std::string key = upload_signing_key(s_, ctx.app.tenant_id, ctx.app.id);
     const std::string upload_id = encode_upload_id(u, key);
     std::vector<int64_t> numbers;
     for (int64_t n = 1; n <= u.part_count(); ++n) numbers.push_back(n);
     const UnixMs urls_expire = std::min(u.expires_at, s_.clock.now() + kPartUrlMs);
     http::Response answer = ok_response(initiate_multipart_data(
-        upload_id, u.part_size, auth_sign_json(part_url(ctx.settings), upload_id, numbers, key, urls_expire), u.expires_at));
+        upload_id, u.part_size,
+        auth_sign_json(part_url(ctx.settings), upload_id, numbers, key, urls_expire),
+        u.expires_at));
     co_await ex.send(std::move(answer));
   }
 
@@ -820,12 +877,13 @@ class OpenImHandler final : public http::Handler {
   Result<MultipartUpload> own_upload(const Context& ctx, const std::string& upload_id) {
     auto u = read_upload_id(upload_id);
     if (!u) return fail(u.error());
-    if (u->tenant_id != ctx.app.tenant_id || u->app_id != ctx.app.id) return fail(Errc::kInvalidArgument, "invalid uploadID");
-    UP_TRY(verify_upload_id(upload_id, upload_signing_key(s_, u->tenant_id, u->app_id)).map_error([](Error) {
-      return Error(Errc::kInvalidArgument, "invalid uploadID");
-    }));
+    if (u->tenant_id != ctx.app.tenant_id || u->app_id != ctx.app.id)
+      return fail(Errc::kInvalidArgument, "invalid uploadID");
+    UP_TRY(verify_upload_id(upload_id, upload_signing_key(s_, u->tenant_id, u->app_id))
+               .map_error([](Error) { return Error(Errc::kInvalidArgument, "invalid uploadID"); }));
     if (u->expires_at <= s_.clock.now()) return fail(Errc::kInvalidArgument, "upload expired");
-    if (!ctx.claims.admin && u->user_id != ctx.claims.user_id) return fail(Errc::kPermissionDenied, "this upload is not yours");
+    if (!ctx.claims.admin && u->user_id != ctx.claims.user_id)
+      return fail(Errc::kPermissionDenied, "this upload is not yours");
     return u;
   }
 
@@ -838,10 +896,12 @@ class OpenImHandler final : public http::Handler {
     auto u = own_upload(ctx, *upload_id);
     if (!u) co_return co_await fail_with(ex, u.error());
     for (int64_t n : *numbers)
-      if (n < 1 || n > u->part_count()) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "part number out of range"));
+      if (n < 1 || n > u->part_count())
+        co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "part number out of range"));
     const UnixMs urls_expire = std::min(u->expires_at, s_.clock.now() + kPartUrlMs);
-    http::Response answer = ok_response(json::serialize(auth_sign_json(
-        part_url(ctx.settings), *upload_id, *numbers, upload_signing_key(s_, u->tenant_id, u->app_id), urls_expire)));
+    http::Response answer = ok_response(json::serialize(
+        auth_sign_json(part_url(ctx.settings), *upload_id, *numbers,
+                       upload_signing_key(s_, u->tenant_id, u->app_id), urls_expire)));
     co_await ex.send(std::move(answer));
   }
 
@@ -857,7 +917,8 @@ class OpenImHandler final : public http::Handler {
           return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " was not uploaded");
         return fail(o.error());
       }
-      if (o->md5 != md5s[n - 1]) return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " md5 mismatching");
+      if (o->md5 != md5s[n - 1])
+        return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " md5 mismatching");
       parts.push_back(std::move(*o));
     }
     core::UploadSpec spec;
@@ -883,19 +944,23 @@ class OpenImHandler final : public http::Handler {
         offset += *n;
       }
     }
-    if ((*up)->size() != static_cast<uint64_t>(u.size)) return fail(Errc::kSizeMismatch, "file size mismatch");
+    if ((*up)->size() != static_cast<uint64_t>(u.size))
+      return fail(Errc::kSizeMismatch, "file size mismatch");
     auto committed = (*up)->commit();
     // The same content completed by someone else meanwhile is as good.
-    if (!committed && committed.error().code != Errc::kObjectKeyExists) return fail(committed.error());
+    if (!committed && committed.error().code != Errc::kObjectKeyExists)
+      return fail(committed.error());
     for (const Object& part : parts) UP_TRY(s_.files.remove(ctx.app.tenant_id, part.id));
     return ok();
   }
 
   // POST /object/complete_multipart_upload {uploadID, parts[], name, contentType, cause, urlPrefix}
-  net::awaitable<void> complete_multipart(Exchange& ex, const Context& ctx, const json::object& req) {
+  net::awaitable<void> complete_multipart(Exchange& ex, const Context& ctx,
+                                          const json::object& req) {
     auto c = parse_complete(req);
     if (!c) co_return co_await fail_with(ex, c.error());
-    if (auto st = check_name(c->name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = check_name(c->name, ctx.claims); !st)
+      co_return co_await fail_with(ex, st.error());
     auto u = own_upload(ctx, c->upload_id);
     if (!u) co_return co_await fail_with(ex, u.error());
     if (auto st = check_md5_chain(c->md5s, *u); !st) co_return co_await fail_with(ex, st.error());
@@ -908,8 +973,10 @@ class OpenImHandler final : public http::Handler {
   }
 
   // Blocking: checks a part PUT's signed query; the upload it belongs to.
-  Result<std::pair<MultipartUpload, App>> verify_part(const std::string& upload_id, const std::string& bucket,
-                                                      int64_t n, const std::string& expires, const std::string& signature) {
+  Result<std::pair<MultipartUpload, App>> verify_part(const std::string& upload_id,
+                                                      const std::string& bucket, int64_t n,
+                                                      const std::string& expires,
+                                                      const std::string& signature) {
     auto u = read_upload_id(upload_id);
     if (!u) return fail(Errc::kGrantScope, "invalid uploadId");
     auto app = openim_app(u->tenant_id, u->app_id);
@@ -917,15 +984,18 @@ class OpenImHandler final : public http::Handler {
       if (app.error().kind() == Kind::kInternal) return fail(app.error());
       return fail(Errc::kGrantScope, "invalid uploadId");
     }
-    if (parse_settings(app->settings_json).bucket != bucket) return fail(Errc::kRouteNotFound, "The specified bucket does not exist");
+    if (parse_settings(app->settings_json).bucket != bucket)
+      return fail(Errc::kRouteNotFound, "The specified bucket does not exist");
     const std::string key = upload_signing_key(s_, u->tenant_id, u->app_id);
     if (!verify_upload_id(upload_id, key)) return fail(Errc::kGrantScope, "invalid uploadId");
-    if (n < 1 || n > u->part_count()) return fail(Errc::kInvalidArgument, "partNumber out of range");
+    if (n < 1 || n > u->part_count())
+      return fail(Errc::kInvalidArgument, "partNumber out of range");
     int64_t expires_s = 0;
     auto [end, ec] = std::from_chars(expires.data(), expires.data() + expires.size(), expires_s);
     if (ec != std::errc() || end != expires.data() + expires.size() ||
         !crypto::equal_constant_time(part_signature(key, upload_id, n, expires_s), signature))
-      return fail(Errc::kGrantInvalid, "The request signature we calculated does not match the signature you provided.");
+      return fail(Errc::kGrantInvalid,
+                  "The request signature we calculated does not match the signature you provided.");
     if (expires_s * 1000 <= s_.clock.now() || u->expires_at <= s_.clock.now())
       return fail(Errc::kGrantExpired, "Request has expired");
     // A retried part replaces the earlier one.
@@ -945,12 +1015,17 @@ class OpenImHandler final : public http::Handler {
     if (ec != std::errc() || end != number.data() + number.size()) n = 0;
     const std::string expires = ex.query("X-Upgate-Expires").value_or("");
     const std::string signature = ex.query("X-Upgate-Signature").value_or("");
-    auto verified = co_await blocking(ex, [&] { return verify_part(upload_id, bucket, n, expires, signature); });
+    auto verified = co_await blocking(
+        ex, [&] { return verify_part(upload_id, bucket, n, expires, signature); });
     if (!verified) co_return co_await send_s3_error(ex, verified.error(), bucket, resource);
     const MultipartUpload& u = verified->first;
     const uint64_t length = static_cast<uint64_t>(u.part_length(n));
     if (ex.content_length() && *ex.content_length() != length)
-      co_return co_await send_s3_error(ex, Error(Errc::kInvalidArgument, "part " + std::to_string(n) + " must be exactly " + std::to_string(length) + " bytes"), bucket, resource);
+      co_return co_await send_s3_error(
+          ex,
+          Error(Errc::kInvalidArgument, "part " + std::to_string(n) + " must be exactly " +
+                                            std::to_string(length) + " bytes"),
+          bucket, resource);
     core::UploadSpec spec;
     spec.tenant_id = u.tenant_id;
     spec.app_id = u.app_id;
@@ -980,7 +1055,8 @@ class OpenImHandler final : public http::Handler {
       }
     }
     if (!refused && upload->size() != length)
-      refused = Error(Errc::kTooSmall, "part " + std::to_string(n) + " must be exactly " + std::to_string(length) + " bytes");
+      refused = Error(Errc::kTooSmall, "part " + std::to_string(n) + " must be exactly " +
+                                           std::to_string(length) + " bytes");
     if (refused) {
       upload.reset();  // gone before the answer, like a refused form
       co_return co_await send_s3_error(ex, *refused, bucket, resource);
@@ -992,7 +1068,8 @@ class OpenImHandler final : public http::Handler {
     co_await ex.send(std::move(r));
   }
 
-  net::awaitable<void> send_s3_error(Exchange& ex, const Error& e, const std::string& bucket, const std::string& resource) {
+  net::awaitable<void> send_s3_error(Exchange& ex, const Error& e, const std::string& bucket,
+                                     const std::string& resource) {
     log_internal(ex, e);
     co_await ex.send(s3_error_response(e, bucket, "", resource, ex.request_id()));
   }
@@ -1001,38 +1078,46 @@ class OpenImHandler final : public http::Handler {
 
   // Blocking: finds the app from the signed credential and verifies the form
   // as far as the fields sent before the file allow.
-  Result<FormTarget> verify_form(const s3::FormFields& fields, const std::string& bucket, const std::string& filename) {
+  Result<FormTarget> verify_form(const s3::FormFields& fields, const std::string& bucket,
+                                 const std::string& filename) {
     const std::string* credential_text = fields.find("x-amz-credential");
     if (!credential_text) return fail(Errc::kGrantScope, "form field x-amz-credential is missing");
     auto credential = s3::parse_credential(*credential_text);
     if (!credential) return fail(Errc::kGrantScope, credential.error().message);
     std::string tenant, app_id;
     if (!parse_access_key_id(credential->access_key_id, tenant, app_id))
-      return fail(Errc::kGrantScope, "The AWS Access Key Id you provided does not exist in our records.");
+      return fail(Errc::kGrantScope,
+                  "The AWS Access Key Id you provided does not exist in our records.");
     auto app = openim_app(tenant, app_id);
     if (!app) {
       if (app.error().kind() == Kind::kInternal) return fail(app.error());
-      return fail(Errc::kGrantScope, "The AWS Access Key Id you provided does not exist in our records.");
+      return fail(Errc::kGrantScope,
+                  "The AWS Access Key Id you provided does not exist in our records.");
     }
     FormTarget t;
     t.settings = parse_settings(app->settings_json);
-    if (t.settings.bucket != bucket) return fail(Errc::kRouteNotFound, "The specified bucket does not exist");
+    if (t.settings.bucket != bucket)
+      return fail(Errc::kRouteNotFound, "The specified bucket does not exist");
     if (credential->region != t.settings.region)
-      return fail(Errc::kGrantScope, "the credential's region is not this bucket's region (" + t.settings.region + ")");
+      return fail(Errc::kGrantScope, "the credential's region is not this bucket's region (" +
+                                         t.settings.region + ")");
     auto form = s3::verify_signature(fields, s3_secret(s_, tenant, app_id), s_.clock.now());
     if (!form) {
       // A missing or malformed field is a policy failure to S3 too.
-      if (form.error().kind() == Kind::kInvalidArgument) return fail(Errc::kGrantScope, form.error().message);
+      if (form.error().kind() == Kind::kInvalidArgument)
+        return fail(Errc::kGrantScope, form.error().message);
       return fail(form.error());
     }
     UP_TRY(s3::check_conditions(form->policy, fields, bucket, filename, false));
     form->key = s3::resolve_key(form->key, filename);
-    if (form->key.empty() || form->key.front() == '/' || form->key.size() > kMaxNameBytes || !valid_utf8(form->key))
+    if (form->key.empty() || form->key.front() == '/' || form->key.size() > kMaxNameBytes ||
+        !valid_utf8(form->key))
       return fail(Errc::kInvalidArgument, "invalid object key");
     // Content there is found by its md5 chain (initiate_multipart_upload's
     // instant answer), so only an assembled multipart upload may write it.
     if (form->key.starts_with(hash_key("")))
-      return fail(Errc::kGrantScope, "keys under " + hash_key("") + " are written by multipart uploads only");
+      return fail(Errc::kGrantScope,
+                  "keys under " + hash_key("") + " are written by multipart uploads only");
     t.form = std::move(*form);
     t.app = std::move(*app);
     return t;
@@ -1050,13 +1135,22 @@ class OpenImHandler final : public http::Handler {
       log_internal(ex, e);
       return s3_error_response(e, bucket, key, resource, ex.request_id());
     };
-    if (parts.size() == 2 && parts[1] == "multipart" && ex.method() == "PUT") co_return co_await put_part(ex, bucket);
-    if (parts.size() != 1) co_return co_await ex.send(s3_fail(Error(Errc::kRouteNotFound, "no such route"), ""));
+    if (parts.size() == 2 && parts[1] == "multipart" && ex.method() == "PUT")
+      co_return co_await put_part(ex, bucket);
+    if (parts.size() != 1)
+      co_return co_await ex.send(s3_fail(Error(Errc::kRouteNotFound, "no such route"), ""));
     if (ex.method() != "POST")
-      co_return co_await ex.send(s3_fail(Error(Errc::kMethodNotAllowed, "The specified method is not allowed against this resource."), ""));
+      co_return co_await ex.send(
+          s3_fail(Error(Errc::kMethodNotAllowed,
+                        "The specified method is not allowed against this resource."),
+                  ""));
     const std::string content_type(ex.header("Content-Type").value_or(""));
     auto boundary = http::multipart_boundary(content_type);
-    if (!boundary) co_return co_await ex.send(s3_fail(Error(Errc::kBadMultipart, "The body of your POST request is not well-formed multipart/form-data."), ""));
+    if (!boundary)
+      co_return co_await ex.send(
+          s3_fail(Error(Errc::kBadMultipart,
+                        "The body of your POST request is not well-formed multipart/form-data."),
+                  ""));
 
     http::MultipartParser parser(*boundary);
     FormSink sink;
@@ -1072,7 +1166,8 @@ class OpenImHandler final : public http::Handler {
         co_return co_await ex.send(s3_fail(st.error(), key));
       }
       if (!sink.needs_upload()) continue;
-      auto verified = co_await blocking(ex, [&] { return verify_form(sink.fields(), bucket, sink.filename()); });
+      auto verified = co_await blocking(
+          ex, [&] { return verify_form(sink.fields(), bucket, sink.filename()); });
       if (!verified) co_return co_await ex.send(s3_fail(verified.error(), ""));
       target = std::move(*verified);
       core::UploadSpec spec;
@@ -1080,25 +1175,34 @@ class OpenImHandler final : public http::Handler {
       spec.app_id = target->app.id;
       spec.key = target->form.key;
       const size_t slash = spec.key.rfind('/');
-      spec.name = sink.filename().empty() ? spec.key.substr(slash == std::string::npos ? 0 : slash + 1) : sink.filename();
+      spec.name = sink.filename().empty()
+                      ? spec.key.substr(slash == std::string::npos ? 0 : slash + 1)
+                      : sink.filename();
       if (!acceptable_file_name(spec.name)) spec.name = "file";
-      spec.content_type = sink.file_content_type().empty() ? "application/octet-stream" : sink.file_content_type();
+      spec.content_type =
+          sink.file_content_type().empty() ? "application/octet-stream" : sink.file_content_type();
       spec.max_bytes = target->form.max_size;
       spec.want_md5 = true;
       auto opened = co_await blocking(ex, [&] { return s_.uploads.begin(std::move(spec)); });
       if (!opened) co_return co_await ex.send(s3_fail(opened.error(), target->form.key));
       upload = std::move(*opened);
-      if (auto st = sink.attach(*upload); !st) co_return co_await ex.send(s3_fail(st.error(), target->form.key));
+      if (auto st = sink.attach(*upload); !st)
+        co_return co_await ex.send(s3_fail(st.error(), target->form.key));
     }
     if (auto st = parser.finish(sink); !st) co_return co_await ex.send(s3_fail(st.error(), ""));
     if (!sink.saw_file() || !target)
-      co_return co_await ex.send(s3_fail(Error(Errc::kInvalidArgument, "POST requires exactly one file upload per request."), ""));
+      co_return co_await ex.send(s3_fail(
+          Error(Errc::kInvalidArgument, "POST requires exactly one file upload per request."), ""));
     const std::string& key = target->form.key;
     // Fields sent after the file must be covered too, and the size is known now.
-    if (auto st = s3::check_conditions(target->form.policy, sink.fields(), bucket, sink.filename(), true); !st)
+    if (auto st =
+            s3::check_conditions(target->form.policy, sink.fields(), bucket, sink.filename(), true);
+        !st)
       co_return co_await ex.send(s3_fail(st.error(), key));
-    if (auto st = s3::check_size(target->form.policy, upload->size()); !st) co_return co_await ex.send(s3_fail(st.error(), key));
-    if (const std::string* ct = sink.fields().find("content-type"); ct && !ct->empty()) upload->spec().content_type = *ct;
+    if (auto st = s3::check_size(target->form.policy, upload->size()); !st)
+      co_return co_await ex.send(s3_fail(st.error(), key));
+    if (const std::string* ct = sink.fields().find("content-type"); ct && !ct->empty())
+      upload->spec().content_type = *ct;
 
     auto object = co_await blocking(ex, [&] { return upload->commit(); });
     if (!object) co_return co_await ex.send(s3_fail(object.error(), key));
@@ -1109,7 +1213,8 @@ class OpenImHandler final : public http::Handler {
     http::Response r;
     if (status == "201") {
       r.status = 201;
-      r.body = post_response_xml(s_.public_url + opts_.s3_prefix + "/" + bucket + "/" + key, bucket, key, etag);
+      r.body = post_response_xml(s_.public_url + opts_.s3_prefix + "/" + bucket + "/" + key, bucket,
+                                 key, etag);
       r.header("Content-Type", "application/xml");
     } else {
       r.status = status == "200" ? 200 : 204;
@@ -1129,10 +1234,11 @@ http::HandlerPtr make_handler(core::Services& services, Options options) {
   return std::make_unique<OpenImHandler>(services, std::move(options));
 }
 
-S3Credentials s3_credentials(const core::Services& services, std::string_view tenant_id, std::string_view app_id,
-                             std::string_view settings_json) {
+S3Credentials s3_credentials(const core::Services& services, std::string_view tenant_id,
+                             std::string_view app_id, std::string_view settings_json) {
   const Settings settings = parse_settings(settings_json);
-  return {access_key_id(tenant_id, app_id), s3_secret(services, tenant_id, app_id), settings.region, settings.bucket};
+  return {access_key_id(tenant_id, app_id), s3_secret(services, tenant_id, app_id), settings.region,
+          settings.bucket};
 }
 
 }  // namespace up::dialects::openim

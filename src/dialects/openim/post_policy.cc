@@ -27,7 +27,9 @@ std::tm utc(UnixMs t) {
   return tm;
 }
 
-Error bad_policy(std::string what) { return Error(Errc::kInvalidArgument, "invalid policy document: " + what); }
+Error bad_policy(std::string what) {
+  return Error(Errc::kInvalidArgument, "invalid policy document: " + what);
+}
 
 // A JSON number or a decimal string (both occur in content-length-range).
 std::optional<uint64_t> length_value(const json::value& v) {
@@ -101,11 +103,12 @@ std::optional<UnixMs> parse_expiration(std::string_view s) {
     return true;
   };
   int year, mon, day, hour, min, sec;
-  if (!digits(0, 4, year) || s[4] != '-' || !digits(5, 2, mon) || s[7] != '-' || !digits(8, 2, day) ||
-      s[10] != 'T' || !digits(11, 2, hour) || s[13] != ':' || !digits(14, 2, min) || s[16] != ':' ||
-      !digits(17, 2, sec))
+  if (!digits(0, 4, year) || s[4] != '-' || !digits(5, 2, mon) || s[7] != '-' ||
+      !digits(8, 2, day) || s[10] != 'T' || !digits(11, 2, hour) || s[13] != ':' ||
+      !digits(14, 2, min) || s[16] != ':' || !digits(17, 2, sec))
     return std::nullopt;
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) return std::nullopt;
+  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+    return std::nullopt;
   int ms = 0;
   std::string_view rest = s.substr(19);
   if (rest.size() > 1 && rest[0] == '.') {
@@ -132,7 +135,8 @@ std::optional<UnixMs> parse_expiration(std::string_view s) {
 
 std::vector<std::pair<std::string, std::string>> make_form(const FormRequest& r) {
   const std::string date = amz_date(r.now);
-  const std::string credential = r.access_key_id + "/" + date.substr(0, 8) + "/" + r.region + "/s3/aws4_request";
+  const std::string credential =
+      r.access_key_id + "/" + date.substr(0, 8) + "/" + r.region + "/s3/aws4_request";
   // minio-go's marshalJSON, byte for byte (spec/openim.md §3.3): eq conditions
   // in this order, then the length range with spaces after the commas.
   json::array conditions;
@@ -160,13 +164,15 @@ std::vector<std::pair<std::string, std::string>> make_form(const FormRequest& r)
   form.emplace_back("x-amz-algorithm", std::string(kAlgorithm));
   form.emplace_back("x-amz-credential", credential);
   form.emplace_back("x-amz-date", date);
-  form.emplace_back("x-amz-signature", sign_policy(r.secret_key, date.substr(0, 8), r.region, policy));
+  form.emplace_back("x-amz-signature",
+                    sign_policy(r.secret_key, date.substr(0, 8), r.region, policy));
   return form;
 }
 
 Result<Policy> parse_policy(std::string_view policy_b64) {
   std::string text;
-  if (policy_b64.empty() || !crypto::base64_decode(policy_b64, text)) return fail(bad_policy("not base64"));
+  if (policy_b64.empty() || !crypto::base64_decode(policy_b64, text))
+    return fail(bad_policy("not base64"));
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
   if (ec || !doc.is_object()) return fail(bad_policy("not a JSON object"));
@@ -201,18 +207,20 @@ Result<Policy> parse_policy(std::string_view policy_b64) {
       continue;
     }
     if (op != "eq" && op != "starts-with") return fail(bad_policy("unknown condition " + op));
-    if (a.size() != 3 || !a[2].is_string()) return fail(bad_policy(op + " takes a field and a string"));
+    if (a.size() != 3 || !a[2].is_string())
+      return fail(bad_policy(op + " takes a field and a string"));
     auto field = field_ref(a[1]);
     if (!field) return fail(bad_policy(op + " must name a field as $name"));
-    p.conditions.push_back({op == "eq" ? Condition::Op::kEq : Condition::Op::kStartsWith, std::move(*field),
-                            std::string(a[2].as_string())});
+    p.conditions.push_back({op == "eq" ? Condition::Op::kEq : Condition::Op::kStartsWith,
+                            std::move(*field), std::string(a[2].as_string())});
   }
   return p;
 }
 
 Status FormFields::add(std::string_view name, std::string value) {
   std::string key = lower(name);
-  if (fields_.contains(key)) return fail(Errc::kInvalidArgument, "form field " + key + " sent more than once");
+  if (fields_.contains(key))
+    return fail(Errc::kInvalidArgument, "form field " + key + " sent more than once");
   fields_.emplace(std::move(key), std::move(value));
   return ok();
 }
@@ -227,27 +235,31 @@ Result<Credential> parse_credential(std::string_view s) {
   std::vector<std::string_view> parts;
   for (size_t start = 0;;) {
     size_t slash = s.find('/', start);
-    parts.push_back(s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    parts.push_back(
+        s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  if (parts.size() != 5 || parts[0].empty() || parts[1].size() != 8 || parts[2].empty() || parts[3] != "s3" ||
-      parts[4] != "aws4_request")
+  if (parts.size() != 5 || parts[0].empty() || parts[1].size() != 8 || parts[2].empty() ||
+      parts[3] != "s3" || parts[4] != "aws4_request")
     return fail(Errc::kInvalidArgument, "malformed x-amz-credential");
   for (char c : parts[1])
     if (c < '0' || c > '9') return fail(Errc::kInvalidArgument, "malformed x-amz-credential date");
   return Credential{std::string(parts[0]), std::string(parts[1]), std::string(parts[2])};
 }
 
-Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view secret_key, UnixMs now) {
+Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view secret_key,
+                                      UnixMs now) {
   auto need = [&](std::string_view name) -> Result<std::string_view> {
     const std::string* v = fields.find(name);
-    if (!v || v->empty()) return fail(Errc::kInvalidArgument, "form field " + std::string(name) + " is missing");
+    if (!v || v->empty())
+      return fail(Errc::kInvalidArgument, "form field " + std::string(name) + " is missing");
     return std::string_view(*v);
   };
   auto algorithm = need("x-amz-algorithm");
   if (!algorithm) return fail(algorithm.error());
-  if (*algorithm != kAlgorithm) return fail(Errc::kInvalidArgument, "only AWS4-HMAC-SHA256 is supported");
+  if (*algorithm != kAlgorithm)
+    return fail(Errc::kInvalidArgument, "only AWS4-HMAC-SHA256 is supported");
   auto credential_text = need("x-amz-credential");
   if (!credential_text) return fail(credential_text.error());
   auto credential = parse_credential(*credential_text);
@@ -260,12 +272,15 @@ Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view
   if (!policy_b64) return fail(policy_b64.error());
   auto signature = need("x-amz-signature");
   if (!signature) return fail(signature.error());
-  const std::string expected = sign_policy(secret_key, credential->date, credential->region, *policy_b64);
+  const std::string expected =
+      sign_policy(secret_key, credential->date, credential->region, *policy_b64);
   if (!crypto::equal_constant_time(expected, lower(*signature)))
-    return fail(Errc::kGrantInvalid, "The request signature we calculated does not match the signature you provided.");
+    return fail(Errc::kGrantInvalid,
+                "The request signature we calculated does not match the signature you provided.");
   auto policy = parse_policy(*policy_b64);
   if (!policy) return fail(policy.error());
-  if (policy->expiration <= now) return fail(Errc::kGrantExpired, "Invalid according to Policy: Policy expired.");
+  if (policy->expiration <= now)
+    return fail(Errc::kGrantExpired, "Invalid according to Policy: Policy expired.");
   auto key = need("key");
   if (!key) return fail(key.error());
 
@@ -300,17 +315,17 @@ Status check_conditions(const Policy& policy, const FormFields& fields, std::str
     }
     const bool met = c.op == Condition::Op::kEq ? value == c.value : value.starts_with(c.value);
     if (!met)
-      return fail(Errc::kGrantScope, "Invalid according to Policy: Policy Condition failed: [\"" +
-                                         std::string(c.op == Condition::Op::kEq ? "eq" : "starts-with") +
-                                         "\", \"$" + c.field + "\", \"" + c.value + "\"]");
+      return fail(Errc::kGrantScope,
+                  "Invalid according to Policy: Policy Condition failed: [\"" +
+                      std::string(c.op == Condition::Op::kEq ? "eq" : "starts-with") + "\", \"$" +
+                      c.field + "\", \"" + c.value + "\"]");
   }
   for (const auto& [name, value] : fields.all()) {
     if (exempt(name)) continue;
     bool covered = false;
     for (const Condition& c : policy.conditions) covered = covered || c.field == name;
     if (!covered)
-      return fail(Errc::kGrantScope,
-                  "Invalid according to Policy: Extra input fields: " + name);
+      return fail(Errc::kGrantScope, "Invalid according to Policy: Extra input fields: " + name);
   }
   if (const std::string* b = fields.find("bucket"); b && *b != bucket)
     return fail(Errc::kGrantScope, "Invalid according to Policy: bucket does not match the URL");

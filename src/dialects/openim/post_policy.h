@@ -26,7 +26,8 @@ namespace up::dialects::openim::s3 {
 
 inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
-// The SigV4 signing key: HMAC chain "AWS4"+secret -> yyyymmdd -> region -> service -> "aws4_request".
+// The SigV4 signing key: HMAC chain "AWS4"+secret -> yyyymmdd -> region -> service ->
+// "aws4_request".
 std::string signing_key(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
                         std::string_view service = "s3");
 // Hex HMAC-SHA256 of the base64 policy under the signing key.
@@ -97,7 +98,7 @@ Result<Credential> parse_credential(std::string_view credential);
 struct VerifiedForm {
   Credential credential;
   Policy policy;
-  std::string key;  // the `key` field, ${filename} substituted
+  std::string key;                   // the `key` field, ${filename} substituted
   std::optional<uint64_t> max_size;  // from content-length-range
   uint64_t min_size = 0;
 };
@@ -106,7 +107,8 @@ struct VerifiedForm {
 // (constant-time) with `secret_key`; expiration against `now`. Errors:
 // kInvalidArgument (missing or malformed fields), kGrantInvalid (signature does
 // not match), kGrantExpired (policy expired).
-Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view secret_key, UnixMs now);
+Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view secret_key,
+                                      UnixMs now);
 
 // Checks every condition against the fields (plus `bucket` from the URL) and
 // that every submitted field is covered by a condition (except policy,

@@ -25,21 +25,23 @@ Settings parse_settings(std::string_view settings_json) {
   // A bucket is one path segment of the form endpoint (S3 naming: 3-63 of [a-z0-9.-]).
   if (auto* b = o.if_contains("bucket"); b && b->is_string()) {
     std::string_view name = b->as_string();
-    const bool ok = name.size() >= 3 && name.size() <= 63 &&
-                    std::all_of(name.begin(), name.end(), [](char c) {
-                      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-                    });
+    const bool ok =
+        name.size() >= 3 && name.size() <= 63 && std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
+        });
     if (ok) s.bucket = std::string(name);
   }
   // A region is one segment of the SigV4 credential scope.
   if (auto* r = o.if_contains("region"); r && r->is_string()) {
     std::string_view name = r->as_string();
-    const bool ok = !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-    });
+    const bool ok =
+        !name.empty() && name.size() <= 32 && std::all_of(name.begin(), name.end(), [](char c) {
+          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+        });
     if (ok) s.region = std::string(name);
   }
-  if (auto* d = o.if_contains("token_expire_days"); d && d->is_int64() && d->as_int64() >= 1 && d->as_int64() <= 3650)
+  if (auto* d = o.if_contains("token_expire_days");
+      d && d->is_int64() && d->as_int64() >= 1 && d->as_int64() <= 3650)
     s.token_expire_days = d->as_int64();
   if (auto* e = o.if_contains("access_url_expire_seconds");
       e && e->is_int64() && e->as_int64() >= 1 && e->as_int64() <= 7 * 86400)

@@ -27,7 +27,8 @@ std::optional<int64_t> int_member(const json::object& o, const char* name) {
   const auto* v = o.if_contains(name);
   if (!v) return std::nullopt;
   if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX)) return static_cast<int64_t>(v->as_uint64());
+  if (v->is_uint64() && v->as_uint64() <= static_cast<uint64_t>(INT64_MAX))
+    return static_cast<int64_t>(v->as_uint64());
   return std::nullopt;
 }
 
@@ -79,7 +80,8 @@ Result<FormId> decode_form_id(std::string_view id) {
 }
 
 std::string issue_token(const TokenClaims& claims, std::string_view signing_key) {
-  std::string token = crypto::base64url(kJwtHeader, false) + "." + crypto::base64url(claims_json(claims), false);
+  std::string token =
+      crypto::base64url(kJwtHeader, false) + "." + crypto::base64url(claims_json(claims), false);
   return token + "." + crypto::base64url(crypto::hmac_sha256(signing_key, token), false);
 }
 
@@ -88,7 +90,8 @@ tl::expected<TokenClaims, TokenFault> read_token(std::string_view token) {
   if (token.size() > 4096) return bad;
   const size_t dot1 = token.find('.');
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
-  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos) return bad;
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return bad;
   std::string header, payload;
   if (!crypto::base64_decode(token.substr(0, dot1), header) ||
       !crypto::base64_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))
@@ -108,7 +111,8 @@ tl::expected<TokenClaims, TokenFault> read_token(std::string_view token) {
   c.admin = adm && adm->is_bool() && adm->as_bool();
   auto platform = int_member(o, "PlatformID");
   auto iat = int_member(o, "iat"), nbf = int_member(o, "nbf"), exp = int_member(o, "exp");
-  if (c.user_id.empty() || c.tenant_id.empty() || c.app_id.empty() || !platform || !iat || !nbf || !exp)
+  if (c.user_id.empty() || c.tenant_id.empty() || c.app_id.empty() || !platform || !iat || !nbf ||
+      !exp)
     return bad;
   c.platform_id = static_cast<int>(*platform);
   c.issued_at = *iat;
@@ -121,8 +125,10 @@ tl::expected<void, TokenFault> verify_token(std::string_view token, const TokenC
                                             std::string_view signing_key, UnixMs now) {
   const size_t dot2 = token.rfind('.');
   if (dot2 == std::string_view::npos) return tl::unexpected(TokenFault::kMalformed);
-  const std::string expected = crypto::base64url(crypto::hmac_sha256(signing_key, token.substr(0, dot2)), false);
-  if (!crypto::equal_constant_time(expected, token.substr(dot2 + 1))) return tl::unexpected(TokenFault::kInvalid);
+  const std::string expected =
+      crypto::base64url(crypto::hmac_sha256(signing_key, token.substr(0, dot2)), false);
+  if (!crypto::equal_constant_time(expected, token.substr(dot2 + 1)))
+    return tl::unexpected(TokenFault::kInvalid);
   if (now < claims.not_before * 1000) return tl::unexpected(TokenFault::kNotValidYet);
   if (now >= claims.expires_at * 1000) return tl::unexpected(TokenFault::kExpired);
   return {};
@@ -182,7 +188,9 @@ std::string encode_upload_id(const MultipartUpload& u, std::string_view signing_
 Result<MultipartUpload> read_upload_id(std::string_view id) {
   const auto bad = fail(Errc::kInvalidArgument, "invalid uploadID");
   const size_t dot = id.find('.');
-  if (id.size() > 4096 || dot == std::string_view::npos || id.find('.', dot + 1) != std::string_view::npos) return bad;
+  if (id.size() > 4096 || dot == std::string_view::npos ||
+      id.find('.', dot + 1) != std::string_view::npos)
+    return bad;
   std::string text;
   if (!crypto::base64_decode(id.substr(0, dot), text)) return bad;
   boost::system::error_code ec;
@@ -196,8 +204,8 @@ Result<MultipartUpload> read_upload_id(std::string_view id) {
   u.hash = string_member(o, "h");
   u.nonce = string_member(o, "n");
   auto size = int_member(o, "s"), part = int_member(o, "p"), exp = int_member(o, "e");
-  if (u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || !size || !part || !exp || *size <= 0 ||
-      *part <= 0 || *size / *part >= 100'000)
+  if (u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || !size || !part || !exp ||
+      *size <= 0 || *part <= 0 || *size / *part >= 100'000)
     return bad;
   u.size = *size;
   u.part_size = *part;
@@ -208,13 +216,15 @@ Result<MultipartUpload> read_upload_id(std::string_view id) {
 Status verify_upload_id(std::string_view id, std::string_view signing_key) {
   const size_t dot = id.find('.');
   if (dot == std::string_view::npos) return fail(Errc::kGrantInvalid, "invalid uploadID");
-  const std::string expected = crypto::base64url(crypto::hmac_sha256(signing_key, id.substr(0, dot)), false);
-  if (!crypto::equal_constant_time(expected, id.substr(dot + 1))) return fail(Errc::kGrantInvalid, "invalid uploadID");
+  const std::string expected =
+      crypto::base64url(crypto::hmac_sha256(signing_key, id.substr(0, dot)), false);
+  if (!crypto::equal_constant_time(expected, id.substr(dot + 1)))
+    return fail(Errc::kGrantInvalid, "invalid uploadID");
   return ok();
 }
 
-std::string part_signature(std::string_view signing_key, std::string_view upload_id, int64_t part_number,
-                           int64_t expires_unix_s) {
+std::string part_signature(std::string_view signing_key, std::string_view upload_id,
+                           int64_t part_number, int64_t expires_unix_s) {
   std::string msg(upload_id);
   msg += "\n" + std::to_string(part_number) + "\n" + std::to_string(expires_unix_s);
   return crypto::to_hex(crypto::hmac_sha256(signing_key, msg));

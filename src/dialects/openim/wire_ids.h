@@ -46,7 +46,8 @@ struct TokenClaims {
   int platform_id = 0;
   std::string tenant_id;
   std::string app_id;
-  std::string key_id;  // the API key ("secret") that obtained it: revoking the key revokes the token
+  std::string
+      key_id;  // the API key ("secret") that obtained it: revoking the key revokes the token
   bool admin = false;
   int64_t issued_at = 0;
   int64_t not_before = 0;
@@ -71,7 +72,8 @@ namespace up::dialects::openim {
 // from the signed credential alone. Ids never contain '/'.
 std::string access_key_id(std::string_view tenant_id, std::string_view app_id);
 // false when `access_key_id` is not of that shape.
-bool parse_access_key_id(std::string_view access_key_id, std::string& tenant_id, std::string& app_id);
+bool parse_access_key_id(std::string_view access_key_id, std::string& tenant_id,
+                         std::string& app_id);
 
 }  // namespace up::dialects::openim
 
@@ -91,7 +93,9 @@ struct MultipartUpload {
 
   int64_t part_count() const { return part_size > 0 ? (size + part_size - 1) / part_size : 0; }
   // The exact length of part n (1-based): part_size, the last one the rest.
-  int64_t part_length(int64_t n) const { return n < part_count() ? part_size : size - (part_count() - 1) * part_size; }
+  int64_t part_length(int64_t n) const {
+    return n < part_count() ? part_size : size - (part_count() - 1) * part_size;
+  }
 };
 std::string encode_upload_id(const MultipartUpload& upload, std::string_view signing_key);
 // The claims without checking the signature (to find the app whose key signs
@@ -100,7 +104,7 @@ Result<MultipartUpload> read_upload_id(std::string_view upload_id);
 // kGrantInvalid for a bad signature (the expiry is the caller's to check).
 Status verify_upload_id(std::string_view upload_id, std::string_view signing_key);
 // Hex HMAC over the upload id, part number and expiry (unix seconds) of a part PUT URL.
-std::string part_signature(std::string_view signing_key, std::string_view upload_id, int64_t part_number,
-                           int64_t expires_unix_s);
+std::string part_signature(std::string_view signing_key, std::string_view upload_id,
+                           int64_t part_number, int64_t expires_unix_s);
 
 }  // namespace up::dialects::openim

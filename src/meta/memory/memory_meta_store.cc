@@ -254,7 +254,8 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<uint64_t> expire_transactions(UnixMs now) override {
     std::lock_guard lock(mu_);
-    return std::erase_if(transactions_, [&](const auto& kv) { return kv.second.expires_at <= now; });
+    return std::erase_if(transactions_,
+                         [&](const auto& kv) { return kv.second.expires_at <= now; });
   }
 
   Result<uint64_t> expire_used_grants(UnixMs now) override {
@@ -272,9 +273,9 @@ class MemoryMetaStore final : public MetaStore {
       // A batch key seen before this write means a retried batch.
       for (const Record& rec : records) {
         const auto& rows = records_[Triple{rec.tenant_id, rec.app_id, rec.form_id}];
-        if (!rec.batch_key.empty() &&
-            std::any_of(rows.begin(), rows.end(),
-                        [&](const auto& kv) { return kv.second.batch_key == rec.batch_key; }))
+        if (!rec.batch_key.empty() && std::any_of(rows.begin(), rows.end(), [&](const auto& kv) {
+              return kv.second.batch_key == rec.batch_key;
+            }))
           return fail(Errc::kDuplicateRequest);
       }
       for (Record& rec : records) {
@@ -496,14 +497,15 @@ class MemoryMetaStore final : public MetaStore {
   std::map<std::string, Tenant, std::less<>> tenants_;
   std::map<Pair, App, std::less<>> apps_;
   std::map<std::string, ApiKey, std::less<>> keys_;
-  std::map<std::string, Object, std::less<>> objects_;  // by id, so listing is ordered
+  std::map<std::string, Object, std::less<>> objects_;       // by id, so listing is ordered
   std::map<Triple, std::string, std::less<>> keys_by_name_;  // live objects with a key -> id
   std::map<Pair, Usage, std::less<>> usage_;
   std::map<Triple, Transaction, std::less<>> transactions_;
-  std::map<std::string, UnixMs, std::less<>> used_grants_;  // grant id -> grant deadline
+  std::map<std::string, UnixMs, std::less<>> used_grants_;             // grant id -> grant deadline
   std::map<Triple, std::map<uint64_t, Record>, std::less<>> records_;  // form -> seq -> record
-  std::map<Triple, uint64_t, std::less<>> sequences_;  // form -> last seq given out
-  std::map<std::string, std::pair<Triple, std::string>, std::less<>> bound_;  // object -> form, record
+  std::map<Triple, uint64_t, std::less<>> sequences_;                  // form -> last seq given out
+  std::map<std::string, std::pair<Triple, std::string>, std::less<>>
+      bound_;  // object -> form, record
 };
 
 }  // namespace

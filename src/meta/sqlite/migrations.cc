@@ -231,8 +231,8 @@ Status apply_migrations(sqlite3* db, std::span<const Migration> steps, UnixMs no
   if (*current > known) {
     // Running an old binary on a newer schema could corrupt data it does not understand.
     return fail(Errc::kMetaIo, "metadata schema version " + std::to_string(*current) +
-                                   " is newer than this upgate supports (" +
-                                   std::to_string(known) + ")");
+                                   " is newer than this upgate supports (" + std::to_string(known) +
+                                   ")");
   }
   for (const Migration& m : steps) {
     if (m.version <= *current) continue;

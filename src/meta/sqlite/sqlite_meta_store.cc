@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <vector>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -27,10 +27,9 @@ Errc code_of(int rc) {
   }
 }
 
-
 // Column list shared by every query that returns whole objects; read_object()
 // reads the columns in this order.
-#define UP_RECORD_COLUMNS                                                             \
+#define UP_RECORD_COLUMNS                                                                   \
   "tenant_id, app_id, form_id, seq, id, revision, data_json, batch_key, creator, updater, " \
   "created_at, updated_at"
 
@@ -276,8 +275,8 @@ class SqliteMetaStore final : public MetaStore {
 
   Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
     std::lock_guard lock(mu_);
-    auto st = prepare(std::string("SELECT ") + kAppColumns +
-                      " FROM apps WHERE tenant_id = ? AND id = ?");
+    auto st =
+        prepare(std::string("SELECT ") + kAppColumns + " FROM apps WHERE tenant_id = ? AND id = ?");
     if (!st) return fail(std::move(st.error()));
     st->text(tenant_id).text(app_id);
     auto found = row(*st, "get app");
@@ -427,7 +426,8 @@ class SqliteMetaStore final : public MetaStore {
   void run_insert_batch(const std::vector<PendingInsert*>& batch) {
     std::lock_guard lock(mu_);
     if (batch.size() == 1) {
-      batch[0]->result = in_transaction([&] { return insert_one(*batch[0]->object, *batch[0]->opts); });
+      batch[0]->result =
+          in_transaction([&] { return insert_one(*batch[0]->object, *batch[0]->opts); });
       return;
     }
     auto fail_all = [&](const Error& e) {
@@ -440,8 +440,10 @@ class SqliteMetaStore final : public MetaStore {
         return fail_all(sp.error());
       }
       p->result = insert_one(*p->object, *p->opts);
-      Status end = p->result ? exec("RELEASE one_insert")
-                             : exec("ROLLBACK TO one_insert").and_then([&] { return exec("RELEASE one_insert"); });
+      Status end =
+          p->result
+              ? exec("RELEASE one_insert")
+              : exec("ROLLBACK TO one_insert").and_then([&] { return exec("RELEASE one_insert"); });
       if (!end) {
         rollback();
         return fail_all(end.error());
@@ -878,8 +880,9 @@ class SqliteMetaStore final : public MetaStore {
                              std::string_view form_id, std::string_view id) {
     Record r;
     {
-      auto st = prepare("SELECT " UP_RECORD_COLUMNS
-                        " FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? AND id = ?");
+      auto st =
+          prepare("SELECT " UP_RECORD_COLUMNS
+                  " FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? AND id = ?");
       if (!st) return fail(std::move(st.error()));
       st->text(tenant_id).text(app_id).text(form_id).text(id);
       auto found = row(*st, "read record");
@@ -925,7 +928,8 @@ class SqliteMetaStore final : public MetaStore {
     const std::vector<std::string>& ids = r.file_ids;
     for (size_t i = 0; i < ids.size(); ++i) {
       const std::string& id = ids[i];
-      if (std::find(ids.begin(), ids.begin() + static_cast<long>(i), id) != ids.begin() + static_cast<long>(i))
+      if (std::find(ids.begin(), ids.begin() + static_cast<long>(i), id) !=
+          ids.begin() + static_cast<long>(i))
         return fail(Errc::kInvalidArgument, "a file is listed twice");
       const bool kept = std::find(old_ids.begin(), old_ids.end(), id) != old_ids.end();
       if (!kept) UP_TRY(attach(r, id, bind));
@@ -1176,9 +1180,8 @@ UnixMs wall_clock_ms() {
 Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
   sqlite3* db = nullptr;
   // NOMUTEX: the store serializes every use of the connection itself.
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   auto close_with = [&](std::string what) {
     Errc code = code_of(rc);
     std::string msg = what + " " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -1189,9 +1192,8 @@ Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
   sqlite3_extended_result_codes(db, 1);
   // busy_timeout first so the WAL switch waits for other processes; FULL
   // syncs the WAL on every commit, so a returned success survives power loss.
-  for (const char* pragma :
-       {"PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
-        "PRAGMA foreign_keys = ON"}) {
+  for (const char* pragma : {"PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL",
+                             "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"}) {
     rc = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return close_with(std::string("configure (") + pragma + ")");
   }

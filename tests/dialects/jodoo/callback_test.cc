@@ -19,8 +19,8 @@ TEST(CallbackUrlTest, SplitsHttpUrls) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->path_and_query, "/?q");
-  for (const char* bad : {"https://a/", "ftp://a/", "http://", "http://user@a/", "http://a:x/", "http://a:123456/",
-                          "http://a/b c", "http://[::1/"})
+  for (const char* bad : {"https://a/", "ftp://a/", "http://", "http://user@a/", "http://a:x/",
+                          "http://a:123456/", "http://a/b c", "http://[::1/"})
     EXPECT_FALSE(parse_callback_url(bad)) << bad;
 }
 

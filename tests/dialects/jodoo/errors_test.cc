@@ -1,7 +1,7 @@
 #include "dialects/jodoo/errors.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace up::dialects::jodoo {
 namespace {
@@ -35,15 +35,16 @@ TEST(JodooErrorsTest, MapsToTheGuidesCodes) {
 }
 
 TEST(JodooErrorsTest, EnvelopeIs400WithCodeAndMsg) {
-  auto r = jodoo_error_response(Error(Errc::kTransactionMismatch, "file x belongs to another transaction"),
-                                Api::kCreate);
+  auto r = jodoo_error_response(
+      Error(Errc::kTransactionMismatch, "file x belongs to another transaction"), Api::kCreate);
   EXPECT_EQ(r.status, 400);
   auto body = boost::json::parse(r.body).as_object();
   EXPECT_EQ(body.at("code").as_int64(), 17025);
   EXPECT_EQ(std::string(body.at("msg").as_string()),
             "Invalid transaction_id Parameter(s): file x belongs to another transaction");
   // Internal detail stays in the log.
-  r = jodoo_error_response(Error(Errc::kMetaIo, "sqlite: disk I/O error at /secret/path"), Api::kGet);
+  r = jodoo_error_response(Error(Errc::kMetaIo, "sqlite: disk I/O error at /secret/path"),
+                           Api::kGet);
   EXPECT_EQ(r.status, 500);
   EXPECT_EQ(r.body.find("secret"), std::string::npos);
 }

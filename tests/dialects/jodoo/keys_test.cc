@@ -24,7 +24,8 @@ TEST(JodooKeysTest, SecretKeysDifferByTenantAndVersion) {
   EXPECT_NE(secret_key(secrets, "acme", 1), secret_key(secrets, "acme", 2));
   EXPECT_NE(secret_key(secrets, "acme", 1), secret_key(secrets, "other", 1));
   // Printable: url-safe base64 of the derived key, no padding.
-  EXPECT_EQ(secret_key(secrets, "acme", 1), crypto::base64url(secrets.derive("qiniu-sk/acme/v1"), false));
+  EXPECT_EQ(secret_key(secrets, "acme", 1),
+            crypto::base64url(secrets.derive("qiniu-sk/acme/v1"), false));
   EXPECT_EQ(secret_key(secrets, "acme", 1).size(), 43u);
 }
 

@@ -3,9 +3,9 @@
 #include <map>
 #include <string>
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
+#include <boost/json.hpp>
 
 #include "core/crypto.h"
 #include "core/uploads.h"
@@ -16,13 +16,20 @@ namespace {
 // The first token of the vendor doc's sample response (seeds/000_*).
 constexpr const char* kDocToken =
     "bM7UwVPyBBdPaleBZt21SWKzMy2qPUpn-05jZlas:ELIqACNut-t52UMPD-DZNrX8hTU=:"
-    "eyJmc2l6ZU1pbiI6MSwiZnNpemVMaW1pdCI6MjA5NzE1MjAwLCJjYWxsYmFja0JvZHlUeXBlIjoiYXBwbGljYXRpb24vanNvbiIsImNhbGxiYWNr"
-    "Qm9keSI6IntcImFwcElkXCI6XCI2MWFjNzcxNTE0MjU3NDM2ODhlZWMwYzRcIixcImVudHJ5SWRcIjpcIjYxYWM3NzNhMTQyNTc0MzY4OGVlYzBj"
-    "N1wiLFwia2V5XCI6XCIkKGtleSlcIixcImhhc2hcIjpcIiQoZXRhZylcIixcIm5hbWVcIjpcIiQoZm5hbWUpXCIsXCJzaXplXCI6XCIkKGZzaXpl"
-    "KVwiLFwibWltZVwiOlwiJChtaW1lVHlwZSlcIixcImJ1Y2tldFwiOlwiamR5LWZpbGVcIixcInVwbG9hZGVyXCI6XCI2MTFhMmQzNjRmMzQ3MDAw"
-    "MDY3NWM5ZGRcIixcInNlc3Npb25JZFwiOlwic3NkXCJ9IiwiY2FsbGJhY2tIb3N0IjoiNTA3NS0xMTQtMjI0LTE3LTIxNi5uZ3Jvay5pbyIsImNh"
-    "bGxiYWNrVXJsIjoiaHR0cDovLzUwNzUtMTE0LTIyNC0xNy0yMTYubmdyb2suaW8vZmlsZS91cGxvYWQvYXBpX2NhbGxiYWNrIiwiZm9yY2VTYXZl"
-    "S2V5Ijp0cnVlLCJzYXZlS2V5IjoiYTJjOTkwY2ItMTlhZS00NDgwLTkyYzYtZDI3N2I5ZGQ2MmFhIiwic2NvcGUiOiJkbi1qZHktdXBsb2FkIiwi"
+    "eyJmc2l6ZU1pbiI6MSwiZnNpemVMaW1pdCI6MjA5NzE1MjAwLCJjYWxsYmFja0JvZHlUeXBlIjoiYXBwbGljYXRpb24van"
+    "NvbiIsImNhbGxiYWNr"
+    "Qm9keSI6IntcImFwcElkXCI6XCI2MWFjNzcxNTE0MjU3NDM2ODhlZWMwYzRcIixcImVudHJ5SWRcIjpcIjYxYWM3NzNhMT"
+    "QyNTc0MzY4OGVlYzBj"
+    "N1wiLFwia2V5XCI6XCIkKGtleSlcIixcImhhc2hcIjpcIiQoZXRhZylcIixcIm5hbWVcIjpcIiQoZm5hbWUpXCIsXCJzaX"
+    "plXCI6XCIkKGZzaXpl"
+    "KVwiLFwibWltZVwiOlwiJChtaW1lVHlwZSlcIixcImJ1Y2tldFwiOlwiamR5LWZpbGVcIixcInVwbG9hZGVyXCI6XCI2MT"
+    "FhMmQzNjRmMzQ3MDAw"
+    "MDY3NWM5ZGRcIixcInNlc3Npb25JZFwiOlwic3NkXCJ9IiwiY2FsbGJhY2tIb3N0IjoiNTA3NS0xMTQtMjI0LTE3LTIxNi"
+    "5uZ3Jvay5pbyIsImNh"
+    "bGxiYWNrVXJsIjoiaHR0cDovLzUwNzUtMTE0LTIyNC0xNy0yMTYubmdyb2suaW8vZmlsZS91cGxvYWQvYXBpX2NhbGxiYW"
+    "NrIiwiZm9yY2VTYXZl"
+    "S2V5Ijp0cnVlLCJzYXZlS2V5IjoiYTJjOTkwY2ItMTlhZS00NDgwLTkyYzYtZDI3N2I5ZGQ2MmFhIiwic2NvcGUiOiJkbi"
+    "1qZHktdXBsb2FkIiwi"
     "ZGVhZGxpbmUiOjE2Mzk0ODU2NjV9";
 
 TEST(QiniuTokenTest, ParsesTheVendorDocToken) {
@@ -49,7 +56,9 @@ TEST(QiniuTokenTest, ParsesTheVendorDocToken) {
 TEST(QiniuTokenTest, SignsLikeTheSdk) {
   const std::string policy = R"({"scope":"my-bucket","deadline":1451491200})";
   const std::string token = make_upload_token("AK", "MY_SECRET_KEY", policy);
-  EXPECT_EQ(token, "AK:0K-i06lPC9Ew-TiiD2T4S4YLn3g=:eyJzY29wZSI6Im15LWJ1Y2tldCIsImRlYWRsaW5lIjoxNDUxNDkxMjAwfQ==");
+  EXPECT_EQ(token,
+            "AK:0K-i06lPC9Ew-TiiD2T4S4YLn3g=:"
+            "eyJzY29wZSI6Im15LWJ1Y2tldCIsImRlYWRsaW5lIjoxNDUxNDkxMjAwfQ==");
   auto parsed = parse_upload_token(token);
   ASSERT_TRUE(parsed);
   EXPECT_TRUE(signature_matches(*parsed, "MY_SECRET_KEY"));
@@ -70,7 +79,8 @@ TEST(QiniuTokenTest, MinterMakesTokensThatDifferOnlyInSaveKey) {
   p.transaction_id = "tx-1";
   TokenMinter minter("acme.v1", "secret", p);
   // UUIDs take the precomputed path; other lengths the plain one.
-  for (const char* key : {"11111111-2222-4333-8444-555555555555", "aaaaaaaa-bbbb-4ccc-9ddd-eeeeeeeeeeee", "k", "key-5"}) {
+  for (const char* key : {"11111111-2222-4333-8444-555555555555",
+                          "aaaaaaaa-bbbb-4ccc-9ddd-eeeeeeeeeeee", "k", "key-5"}) {
     auto t = parse_upload_token(minter.token(key));
     ASSERT_TRUE(t) << t.error().message;
     EXPECT_TRUE(signature_matches(*t, "secret"));
@@ -88,21 +98,23 @@ TEST(QiniuTokenTest, MinterMakesTokensThatDifferOnlyInSaveKey) {
     const std::string token = minter.token(key);
     ASSERT_TRUE(crypto::base64_decode(token.substr(token.rfind(':') + 1), decoded));
     EXPECT_EQ(boost::json::parse(decoded), boost::json::parse(policy_json(with_key)));
-    EXPECT_EQ(token.substr(token.find(':') + 1, 28),
-              crypto::base64url(crypto::hmac_sha1("secret", token.substr(token.rfind(':') + 1)), true));
+    EXPECT_EQ(
+        token.substr(token.find(':') + 1, 28),
+        crypto::base64url(crypto::hmac_sha1("secret", token.substr(token.rfind(':') + 1)), true));
   }
 }
 
 TEST(QiniuTokenTest, RefusesMalformedTokens) {
   const std::string good_policy = crypto::base64url(R"({"scope":"b","deadline":5})", true);
   for (const std::string& bad :
-       {std::string(), std::string("nocolons"), std::string("a:b"), std::string("a:b:c:d"), std::string(":s:p"),
-        std::string("ak:sig:!!!notbase64"), "ak:sig:" + crypto::base64url("[1,2]", true),
-        "ak:sig:" + crypto::base64url(R"({"deadline":5})", true),                        // no scope
-        "ak:sig:" + crypto::base64url(R"({"scope":"b"})", true),                         // no deadline
-        "ak:sig:" + crypto::base64url(R"({"scope":"b","deadline":"5"})", true),          // wrong type
+       {std::string(), std::string("nocolons"), std::string("a:b"), std::string("a:b:c:d"),
+        std::string(":s:p"), std::string("ak:sig:!!!notbase64"),
+        "ak:sig:" + crypto::base64url("[1,2]", true),
+        "ak:sig:" + crypto::base64url(R"({"deadline":5})", true),                // no scope
+        "ak:sig:" + crypto::base64url(R"({"scope":"b"})", true),                 // no deadline
+        "ak:sig:" + crypto::base64url(R"({"scope":"b","deadline":"5"})", true),  // wrong type
         "ak:sig:" + crypto::base64url(R"({"scope":"b","deadline":5,"fsizeLimit":-1})", true),
-        "ak:sig:" + crypto::base64url(R"({"scope":":k","deadline":5})", true),           // empty bucket
+        "ak:sig:" + crypto::base64url(R"({"scope":":k","deadline":5})", true),  // empty bucket
         "ak:sig:" + std::string(kMaxTokenBytes, 'A')}) {
     auto t = parse_upload_token(bad);
     ASSERT_FALSE(t) << bad;
@@ -113,7 +125,8 @@ TEST(QiniuTokenTest, RefusesMalformedTokens) {
 }
 
 TEST(QiniuTokenTest, ScopeWithKeyPinsTheKey) {
-  auto t = parse_upload_token("ak:sig:" + crypto::base64url(R"({"scope":"b:dir/x.png","deadline":5})", true));
+  auto t = parse_upload_token("ak:sig:" +
+                              crypto::base64url(R"({"scope":"b:dir/x.png","deadline":5})", true));
   ASSERT_TRUE(t);
   EXPECT_EQ(t->policy.bucket(), "b");
   EXPECT_EQ(t->policy.scoped_key(), "dir/x.png");
@@ -131,8 +144,9 @@ std::optional<std::string> lookup(std::string_view name) {
 }
 
 TEST(MagicVariablesTest, SubstitutesBothBracketFormsWithJsonEscaping) {
-  auto out = substitute_magic_variables(R"j({"key":"$(key)","name":"${fname}","size":"$(fsize)","u":"$(x:user)","n":"$(nope)"})j",
-                                        lookup, BodyEscape::kJsonString);
+  auto out = substitute_magic_variables(
+      R"j({"key":"$(key)","name":"${fname}","size":"$(fsize)","u":"$(x:user)","n":"$(nope)"})j",
+      lookup, BodyEscape::kJsonString);
   ASSERT_TRUE(out);
   EXPECT_EQ(*out, R"({"key":"k1","name":"a \"b\"&c.txt","size":"11","u":"u 1","n":""})");
   boost::system::error_code ec;
@@ -141,17 +155,22 @@ TEST(MagicVariablesTest, SubstitutesBothBracketFormsWithJsonEscaping) {
 }
 
 TEST(MagicVariablesTest, FormEncodesForUrlEncodedBodies) {
-  auto out = substitute_magic_variables("key=$(key)&name=$(fname)&u=$(x:user)", lookup, BodyEscape::kFormUrlEncoded);
+  auto out = substitute_magic_variables("key=$(key)&name=$(fname)&u=$(x:user)", lookup,
+                                        BodyEscape::kFormUrlEncoded);
   ASSERT_TRUE(out);
   EXPECT_EQ(*out, "key=k1&name=a%20%22b%22%26c.txt&u=u%201");
 }
 
 TEST(MagicVariablesTest, LeavesMalformedVariablesAlone) {
-  EXPECT_EQ(*substitute_magic_variables("$ $(key $(key) $", lookup, BodyEscape::kNone), "$ $(key k1 $");
-  EXPECT_EQ(*substitute_magic_variables("$() ${a b} $(x:user", lookup, BodyEscape::kNone), "$() ${a b} $(x:user");
-  EXPECT_EQ(*substitute_magic_variables("cost: $5 $(key)", lookup, BodyEscape::kNone), "cost: $5 k1");
-  EXPECT_EQ(*substitute_magic_variables("$(" + std::string(200, 'a') + ")", lookup, BodyEscape::kNone),
-            "$(" + std::string(200, 'a') + ")");
+  EXPECT_EQ(*substitute_magic_variables("$ $(key $(key) $", lookup, BodyEscape::kNone),
+            "$ $(key k1 $");
+  EXPECT_EQ(*substitute_magic_variables("$() ${a b} $(x:user", lookup, BodyEscape::kNone),
+            "$() ${a b} $(x:user");
+  EXPECT_EQ(*substitute_magic_variables("cost: $5 $(key)", lookup, BodyEscape::kNone),
+            "cost: $5 k1");
+  EXPECT_EQ(
+      *substitute_magic_variables("$(" + std::string(200, 'a') + ")", lookup, BodyEscape::kNone),
+      "$(" + std::string(200, 'a') + ")");
 }
 
 TEST(MagicVariablesTest, RefusesAnOversizedResult) {
@@ -164,7 +183,8 @@ TEST(QiniuCrc32FieldTest, ParsesDecimalUnsigned32) {
   EXPECT_EQ(parse_crc32_field("222957957"), 222957957u);  // "hello world", as the SDK sends it
   EXPECT_EQ(parse_crc32_field("4294967295"), 4294967295u);
   EXPECT_EQ(parse_crc32_field("0"), 0u);
-  for (const char* bad : {"", "4294967296", "-1", "0x1f", "12a", "99999999999"}) EXPECT_FALSE(parse_crc32_field(bad)) << bad;
+  for (const char* bad : {"", "4294967296", "-1", "0x1f", "12a", "99999999999"})
+    EXPECT_FALSE(parse_crc32_field(bad)) << bad;
   EXPECT_EQ(crypto::crc32_update(0, "hello world"), 222957957u);
 }
 
@@ -179,7 +199,8 @@ std::string reference_etag(const std::string& data) {
   constexpr size_t kBlock = 4 << 20;
   if (data.size() <= kBlock) return crypto::base64url("\x16" + sha1(data), true);
   std::string digests;
-  for (size_t i = 0; i < data.size(); i += kBlock) digests += sha1(std::string_view(data).substr(i, kBlock));
+  for (size_t i = 0; i < data.size(); i += kBlock)
+    digests += sha1(std::string_view(data).substr(i, kBlock));
   return crypto::base64url("\x96" + sha1(digests), true);
 }
 

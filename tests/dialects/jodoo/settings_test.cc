@@ -15,7 +15,8 @@ TEST(JodooSettingsTest, ReadsEntriesAndFileFields) {
   EXPECT_EQ(e1.fields.at("_widget_3"), FieldType::kOther);
   EXPECT_TRUE(s.entries.at("e2").fields.empty());
   EXPECT_EQ(s.callback_url, "http://127.0.0.1:9/cb");
-  for (const char* bad : {"", "[]", "nope", R"({"entries":[1]})"}) EXPECT_TRUE(parse_app_settings(bad).entries.empty());
+  for (const char* bad : {"", "[]", "nope", R"({"entries":[1]})"})
+    EXPECT_TRUE(parse_app_settings(bad).entries.empty());
 }
 
 TEST(JodooSettingsTest, TenantDefaultsAndOverrides) {

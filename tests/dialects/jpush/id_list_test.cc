@@ -72,14 +72,17 @@ TEST(IdListValidatorTest, SkipsBlankLinesButCountsThemInLineNumbers) {
   auto o = check("\n\na\n   \n\r\nb\n\n");
   EXPECT_EQ(o.error, "");
   EXPECT_EQ(o.ids, 2u);
-  EXPECT_EQ(check("a\n\n\n" + std::string(41, 'y') + "\n").error, "line 4: id longer than 40 bytes");
+  EXPECT_EQ(check("a\n\n\n" + std::string(41, 'y') + "\n").error,
+            "line 4: id longer than 40 bytes");
 }
 
 TEST(IdListValidatorTest, RefusesLinesOver40Bytes) {
   EXPECT_EQ(check(std::string(40, 'a')).error, "");
-  EXPECT_EQ(check("ok\n" + std::string(41, 'a') + "\nok\n").error, "line 2: id longer than 40 bytes");
+  EXPECT_EQ(check("ok\n" + std::string(41, 'a') + "\nok\n").error,
+            "line 2: id longer than 40 bytes");
   // Inner blanks are part of the id.
-  EXPECT_EQ(check(std::string(20, 'a') + "  " + std::string(19, 'b')).error, "line 1: id longer than 40 bytes");
+  EXPECT_EQ(check(std::string(20, 'a') + "  " + std::string(19, 'b')).error,
+            "line 1: id longer than 40 bytes");
   // Bytes, not characters: 14 three-byte characters are 42 bytes.
   std::string han;
   for (int i = 0; i < 14; ++i) han += "\xE6\x9E\x81";
@@ -100,17 +103,21 @@ TEST(IdListValidatorTest, IgnoresALeadingByteOrderMarkOnly) {
   EXPECT_EQ(o.error, "");
   EXPECT_EQ(o.ids, 1u);
   // Anywhere else U+FEFF is content.
-  EXPECT_EQ(check("a\n\xEF\xBB\xBF" + std::string(38, 'a')).error, "line 2: id longer than 40 bytes");
+  EXPECT_EQ(check("a\n\xEF\xBB\xBF" + std::string(38, 'a')).error,
+            "line 2: id longer than 40 bytes");
 }
 
 TEST(IdListValidatorTest, RefusesInvalidUtf8WithItsLine) {
   const std::string bad = ": not valid UTF-8 (the file must be UTF-8 text)";
   EXPECT_EQ(check("ok\nab\xFF\n").error, "line 2" + bad);
-  EXPECT_EQ(check("\xC0\xAF").error, "line 1" + bad);              // overlong '/'
-  EXPECT_EQ(check("a\nb\n\xED\xA0\x80").error, "line 3" + bad);    // surrogate
-  EXPECT_EQ(check("\xF4\x90\x80\x80").error, "line 1" + bad);      // above U+10FFFF
-  EXPECT_EQ(check("\xE6\x9E\n").error, "line 1" + bad);            // cut by a newline
-  EXPECT_EQ(check("\xB0" "abc").error, "line 1" + bad);            // stray continuation
+  EXPECT_EQ(check("\xC0\xAF").error, "line 1" + bad);            // overlong '/'
+  EXPECT_EQ(check("a\nb\n\xED\xA0\x80").error, "line 3" + bad);  // surrogate
+  EXPECT_EQ(check("\xF4\x90\x80\x80").error, "line 1" + bad);    // above U+10FFFF
+  EXPECT_EQ(check("\xE6\x9E\n").error, "line 1" + bad);          // cut by a newline
+  EXPECT_EQ(check("\xB0"
+                  "abc")
+                .error,
+            "line 1" + bad);  // stray continuation
   // GBK-encoded Chinese (a common mistake) is not UTF-8.
   EXPECT_EQ(check("\xD6\xD0\xCE\xC4\n").error, "line 1" + bad);
   EXPECT_EQ(check("ok\n\xE6\x9E").error,
@@ -120,7 +127,10 @@ TEST(IdListValidatorTest, RefusesInvalidUtf8WithItsLine) {
 }
 
 TEST(IdListValidatorTest, RefusesControlCharacters) {
-  EXPECT_EQ(check("a\nb\x01" "c\n").error, "line 2: control character in an id");
+  EXPECT_EQ(check("a\nb\x01"
+                  "c\n")
+                .error,
+            "line 2: control character in an id");
   EXPECT_EQ(check(std::string("a\0b", 3)).error, "line 1: control character in an id");
   EXPECT_EQ(check("a\x7F").error, "line 1: control character in an id");
   EXPECT_EQ(check("\xC2\x85").error, "line 1: control character in an id");  // NEL

@@ -1,7 +1,7 @@
 #include "dialects/kintone/params.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 namespace up::dialects::kintone {
 namespace {
@@ -10,10 +10,13 @@ namespace json = boost::json;
 
 TEST(KintoneParamsTest, QsBracketArraysAndEscapes) {
   // What @kintone/rest-api-client sends for getRecords (spec/kintone.md §4.1).
-  auto p = parse_query_string("app=1&fields%5B0%5D=%24id&fields%5B1%5D=title&query=%24id%20%3E%200+limit+5&totalCount=true");
+  auto p = parse_query_string(
+      "app=1&fields%5B0%5D=%24id&fields%5B1%5D=title&query=%24id%20%3E%200+limit+5&totalCount="
+      "true");
   ASSERT_TRUE(p) << p.error().message;
-  EXPECT_EQ(json::serialize(*p),
-            R"({"app":"1","query":"$id > 0 limit 5","totalCount":"true","fields":["$id","title"]})");
+  EXPECT_EQ(
+      json::serialize(*p),
+      R"({"app":"1","query":"$id > 0 limit 5","totalCount":"true","fields":["$id","title"]})");
 }
 
 TEST(KintoneParamsTest, EmptyBracketsAppend) {
@@ -23,8 +26,8 @@ TEST(KintoneParamsTest, EmptyBracketsAppend) {
 }
 
 TEST(KintoneParamsTest, RefusesBadInput) {
-  for (const char* bad : {"a=%zz", "a=%4", "a=1&a=2", "ids[0]=1&ids[2]=2", "ids[x]=1", "ids[0]=1&ids[0]=2",
-                          "ids=1&ids[0]=2"})
+  for (const char* bad : {"a=%zz", "a=%4", "a=1&a=2", "ids[0]=1&ids[2]=2", "ids[x]=1",
+                          "ids[0]=1&ids[0]=2", "ids=1&ids[0]=2"})
     EXPECT_FALSE(parse_query_string(bad)) << bad;
 }
 

@@ -40,9 +40,9 @@ TEST(KintoneQueryTest, QuotedNumbersAndOffsetBeforeLimit) {
 }
 
 TEST(KintoneQueryTest, RefusesWhatTheSubsetDoesNotCover) {
-  for (const char* bad : {"title = \"x\"", "$id < 5", "limit 501", "offset 10001", "limit -1", "limit",
-                          "order by title asc", "$id > 5 limit 1 limit 2", "$id > \"5", "$id > 5;", "($id > 1",
-                          "limit 99999999999999999999"}) {
+  for (const char* bad : {"title = \"x\"", "$id < 5", "limit 501", "offset 10001", "limit -1",
+                          "limit", "order by title asc", "$id > 5 limit 1 limit 2", "$id > \"5",
+                          "$id > 5;", "($id > 1", "limit 99999999999999999999"}) {
     auto q = parse_query(bad);
     EXPECT_FALSE(q) << bad;
     if (!q) {

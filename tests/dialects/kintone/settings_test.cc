@@ -8,7 +8,8 @@ namespace up::dialects::kintone {
 namespace {
 
 TEST(KintoneSettingsTest, AppSettings) {
-  auto s = parse_app_settings(R"({"fields": [{"code": "title", "type": "SINGLE_LINE_TEXT", "required": true},
+  auto s = parse_app_settings(
+      R"({"fields": [{"code": "title", "type": "SINGLE_LINE_TEXT", "required": true},
       {"code": "file", "type": "FILE", "label": "Attachment"}, {"code": "$id", "type": "X"}, {"code": "title", "type": "NUMBER"},
       {"type": "FILE"}, 7],
       "guest_space_id": 5, "api_tokens": {"k1": ["view", "add"], "k2": ["fly"]}, "users": {"alice": ["view"]},

@@ -39,15 +39,18 @@ std::string policy_text(const FormFields& f) {
 
 // A form the way @aws-sdk/s3-presigned-post builds it: X-Amz-* and Policy
 // spellings, object conditions, an expiration without milliseconds.
-FormFields aws_sdk_form(const std::string& conditions_extra = "", const std::string& key_condition = R"({"key":"uploads/a.txt"})",
+FormFields aws_sdk_form(const std::string& conditions_extra = "",
+                        const std::string& key_condition = R"({"key":"uploads/a.txt"})",
                         UnixMs expires = kNow + 3'600'000) {
   const std::string date = amz_date(kNow);
-  const std::string credential = std::string(kAk) + "/" + date.substr(0, 8) + "/us-east-1/s3/aws4_request";
+  const std::string credential =
+      std::string(kAk) + "/" + date.substr(0, 8) + "/us-east-1/s3/aws4_request";
   std::string exp = policy_expiration(expires);
   exp = exp.substr(0, 19) + "Z";
-  const std::string policy_json = R"({"expiration":")" + exp + R"(","conditions":[)" + conditions_extra +
-                                  R"({"bucket":"openim"},{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"X-Amz-Credential":")" +
-                                  credential + R"("},{"X-Amz-Date":")" + date + R"("},)" + key_condition + "]}";
+  const std::string policy_json =
+      R"({"expiration":")" + exp + R"(","conditions":[)" + conditions_extra +
+      R"({"bucket":"openim"},{"X-Amz-Algorithm":"AWS4-HMAC-SHA256"},{"X-Amz-Credential":")" +
+      credential + R"("},{"X-Amz-Date":")" + date + R"("},)" + key_condition + "]}";
   const std::string policy = crypto::base64(policy_json);
   FormFields f;
   EXPECT_TRUE(f.add("bucket", "openim"));
@@ -56,13 +59,15 @@ FormFields aws_sdk_form(const std::string& conditions_extra = "", const std::str
   EXPECT_TRUE(f.add("X-Amz-Date", date));
   EXPECT_TRUE(f.add("key", "uploads/a.txt"));
   EXPECT_TRUE(f.add("Policy", policy));
-  EXPECT_TRUE(f.add("X-Amz-Signature", sign_policy(kSecret, date.substr(0, 8), "us-east-1", policy)));
+  EXPECT_TRUE(
+      f.add("X-Amz-Signature", sign_policy(kSecret, date.substr(0, 8), "us-east-1", policy)));
   return f;
 }
 
 TEST(PostPolicyTest, SigningKeyMatchesAwsDocumentedExample) {
   // docs.aws.amazon.com "Deriving the signing key" example.
-  EXPECT_EQ(crypto::to_hex(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
+  EXPECT_EQ(crypto::to_hex(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215",
+                                       "us-east-1", "iam")),
             "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
@@ -72,8 +77,9 @@ TEST(PostPolicyTest, TimeFormats) {
   EXPECT_EQ(parse_expiration("2025-12-01T20:13:20.005Z"), kNow + 5);
   EXPECT_EQ(parse_expiration("2025-12-01T20:13:20Z"), kNow);
   EXPECT_EQ(parse_expiration("2025-12-01T20:13:20.5Z"), kNow + 500);
-  for (const char* bad : {"", "2025-12-01", "2025-12-01T20:13:20", "2025-12-01T20:13:20+01:00", "2025-13-01T20:13:20Z",
-                          "2025-12-01T20:13:20.Z", "2025-12-01 20:13:20Z", "x025-12-01T20:13:20Z"})
+  for (const char* bad : {"", "2025-12-01", "2025-12-01T20:13:20", "2025-12-01T20:13:20+01:00",
+                          "2025-13-01T20:13:20Z", "2025-12-01T20:13:20.Z", "2025-12-01 20:13:20Z",
+                          "x025-12-01T20:13:20Z"})
     EXPECT_FALSE(parse_expiration(bad).has_value()) << bad;
 }
 
@@ -81,15 +87,18 @@ TEST(PostPolicyTest, MakeFormIsMinioGoByteForByte) {
   const auto form = make_form(minio_request());
   std::vector<std::string> names;
   for (const auto& [k, v] : form) names.push_back(k);
-  EXPECT_EQ(names, (std::vector<std::string>{"key", "bucket", "success_action_status", "Content-Type", "policy",
-                                             "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"key", "bucket", "success_action_status",
+                                             "Content-Type", "policy", "x-amz-algorithm",
+                                             "x-amz-credential", "x-amz-date", "x-amz-signature"}));
   const FormFields f = fields_of(form);
-  EXPECT_EQ(policy_text(f),
-            R"({"expiration":"2025-12-01T20:23:20.000Z","conditions":[["eq","$key","openim/direct/20251201/u1/abc.png"],)"
-            R"(["eq","$success_action_status","200"],["eq","$Content-Type","image/png"],["eq","$bucket","openim"],)"
-            R"(["eq","$x-amz-date","20251201T201320Z"],["eq","$x-amz-algorithm","AWS4-HMAC-SHA256"],)"
-            R"(["eq","$x-amz-credential","UPGTESTKEY/20251201/us-east-1/s3/aws4_request"],["content-length-range", 0, 1000]]})");
-  EXPECT_EQ(*f.find("x-amz-signature"), sign_policy(kSecret, "20251201", "us-east-1", *f.find("policy")));
+  EXPECT_EQ(
+      policy_text(f),
+      R"({"expiration":"2025-12-01T20:23:20.000Z","conditions":[["eq","$key","openim/direct/20251201/u1/abc.png"],)"
+      R"(["eq","$success_action_status","200"],["eq","$Content-Type","image/png"],["eq","$bucket","openim"],)"
+      R"(["eq","$x-amz-date","20251201T201320Z"],["eq","$x-amz-algorithm","AWS4-HMAC-SHA256"],)"
+      R"(["eq","$x-amz-credential","UPGTESTKEY/20251201/us-east-1/s3/aws4_request"],["content-length-range", 0, 1000]]})");
+  EXPECT_EQ(*f.find("x-amz-signature"),
+            sign_policy(kSecret, "20251201", "us-east-1", *f.find("policy")));
 }
 
 TEST(PostPolicyTest, OwnFormVerifies) {
@@ -107,13 +116,15 @@ TEST(PostPolicyTest, OwnFormVerifies) {
 }
 
 TEST(PostPolicyTest, AwsSdkSpellingVerifies) {
-  const FormFields f = aws_sdk_form(R"(["content-length-range",0,50],["eq","$Content-Type","text/plain"],)");
+  const FormFields f =
+      aws_sdk_form(R"(["content-length-range",0,50],["eq","$Content-Type","text/plain"],)");
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->policy.expiration, kNow + 3'600'000);
   // Content-Type has an eq condition but was not sent yet: fine before the file, not at the end.
   EXPECT_TRUE(check_conditions(v->policy, f, "openim", "a.txt", false));
-  EXPECT_EQ(check_conditions(v->policy, f, "openim", "a.txt", true).error().code, Errc::kGrantScope);
+  EXPECT_EQ(check_conditions(v->policy, f, "openim", "a.txt", true).error().code,
+            Errc::kGrantScope);
   FormFields with_type = f;
   ASSERT_TRUE(with_type.add("Content-Type", "text/plain"));
   EXPECT_TRUE(check_conditions(v->policy, with_type, "openim", "a.txt", true));
@@ -130,12 +141,15 @@ TEST(PostPolicyTest, ExpiredPolicyRefused) {
 
 TEST(PostPolicyTest, WrongSecretOrTamperedSignatureOrPolicyRefused) {
   const auto form = make_form(minio_request());
-  EXPECT_EQ(verify_signature(fields_of(form), "other-secret", kNow).error().code, Errc::kGrantInvalid);
+  EXPECT_EQ(verify_signature(fields_of(form), "other-secret", kNow).error().code,
+            Errc::kGrantInvalid);
   for (const char* field : {"x-amz-signature", "policy"}) {
     auto tampered = form;
     for (auto& [k, v] : tampered)
       if (k == field) v[5] = v[5] == 'A' ? 'B' : 'A';
-    EXPECT_EQ(verify_signature(fields_of(tampered), kSecret, kNow).error().code, Errc::kGrantInvalid) << field;
+    EXPECT_EQ(verify_signature(fields_of(tampered), kSecret, kNow).error().code,
+              Errc::kGrantInvalid)
+        << field;
   }
   // Upper-case hex is the same signature.
   auto upper = form;
@@ -151,7 +165,8 @@ TEST(PostPolicyTest, KeyOutsideStartsWithRefused) {
   ASSERT_TRUE(v);
   EXPECT_TRUE(check_conditions(v->policy, f, "openim", "a.txt", true));
   FormFields other;
-  for (const auto& [k, val] : f.all()) ASSERT_TRUE(other.add(k, k == "key" ? "private/a.txt" : val));
+  for (const auto& [k, val] : f.all())
+    ASSERT_TRUE(other.add(k, k == "key" ? "private/a.txt" : val));
   auto st = check_conditions(v->policy, other, "openim", "a.txt", false);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::kGrantScope);
@@ -165,7 +180,8 @@ TEST(PostPolicyTest, FilenameVariableIsSubstituted) {
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v);
   FormFields var;
-  for (const auto& [k, val] : f.all()) ASSERT_TRUE(var.add(k, k == "key" ? "uploads/${filename}" : val));
+  for (const auto& [k, val] : f.all())
+    ASSERT_TRUE(var.add(k, k == "key" ? "uploads/${filename}" : val));
   EXPECT_TRUE(check_conditions(v->policy, var, "openim", "x.txt", true));
 }
 
@@ -198,7 +214,8 @@ TEST(PostPolicyTest, BucketMustMatchTheUrl) {
   const FormFields f = fields_of(make_form(minio_request()));
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v);
-  EXPECT_EQ(check_conditions(v->policy, f, "other", "abc.png", false).error().code, Errc::kGrantScope);
+  EXPECT_EQ(check_conditions(v->policy, f, "other", "abc.png", false).error().code,
+            Errc::kGrantScope);
 }
 
 TEST(PostPolicyTest, ChangedEqFieldRefused) {
@@ -208,7 +225,8 @@ TEST(PostPolicyTest, ChangedEqFieldRefused) {
   const FormFields f = fields_of(form);
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v);
-  EXPECT_EQ(check_conditions(v->policy, f, "openim", "abc.png", false).error().code, Errc::kGrantScope);
+  EXPECT_EQ(check_conditions(v->policy, f, "openim", "abc.png", false).error().code,
+            Errc::kGrantScope);
 }
 
 TEST(PostPolicyTest, SizeBelowRangeRefused) {
@@ -222,7 +240,8 @@ TEST(PostPolicyTest, SizeBelowRangeRefused) {
 
 TEST(PostPolicyTest, MissingFieldsAreArgumentErrors) {
   const auto form = make_form(minio_request());
-  for (const char* drop : {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "policy", "x-amz-signature", "key"}) {
+  for (const char* drop :
+       {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "policy", "x-amz-signature", "key"}) {
     FormFields f;
     for (const auto& [k, value] : form) {
       if (k != drop) {
@@ -241,25 +260,28 @@ TEST(PostPolicyTest, CredentialShape) {
   EXPECT_EQ(c->access_key_id, "AK");
   EXPECT_EQ(c->date, "20251201");
   EXPECT_EQ(c->region, "eu-west-1");
-  for (const char* bad : {"", "AK", "AK/20251201/r/s3", "AK/2025120/r/s3/aws4_request", "AK/2025120x/r/s3/aws4_request",
-                          "/20251201/r/s3/aws4_request", "AK/20251201/r/iam/aws4_request", "AK/20251201//s3/aws4_request",
+  for (const char* bad : {"", "AK", "AK/20251201/r/s3", "AK/2025120/r/s3/aws4_request",
+                          "AK/2025120x/r/s3/aws4_request", "/20251201/r/s3/aws4_request",
+                          "AK/20251201/r/iam/aws4_request", "AK/20251201//s3/aws4_request",
                           "AK/20251201/r/s3/aws4_request/x"})
     EXPECT_FALSE(parse_credential(bad)) << bad;
 }
 
 TEST(PostPolicyTest, MalformedPoliciesRefused) {
-  for (const char* doc :
-       {"", "[]", "{}", R"({"expiration":"2025-12-01T20:13:20Z"})", R"({"expiration":5,"conditions":[]})",
-        R"({"expiration":"tomorrow","conditions":[]})", R"({"expiration":"2025-12-01T20:13:20Z","conditions":{}})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[5]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[{"a":"b","c":"d"}]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[{"a":5}]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["eq","key","v"]]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["in","$key","v"]]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["eq","$key"]]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",5,1]]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",-1,1]]})",
-        R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",0,1],["content-length-range",0,2]]})"}) {
+  for (
+      const char* doc :
+      {"", "[]", "{}", R"({"expiration":"2025-12-01T20:13:20Z"})",
+       R"({"expiration":5,"conditions":[]})", R"({"expiration":"tomorrow","conditions":[]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":{}})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[5]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[{"a":"b","c":"d"}]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[{"a":5}]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["eq","key","v"]]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["in","$key","v"]]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["eq","$key"]]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",5,1]]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",-1,1]]})",
+       R"({"expiration":"2025-12-01T20:13:20Z","conditions":[["content-length-range",0,1],["content-length-range",0,2]]})"}) {
     EXPECT_FALSE(parse_policy(crypto::base64(doc))) << doc;
   }
   EXPECT_FALSE(parse_policy("!!!not base64"));

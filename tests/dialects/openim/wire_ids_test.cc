@@ -16,7 +16,8 @@ TEST(FormIdTest, IsUnpaddedStdBase64OfOpenImJson) {
   id.key = "k";
   // Go: base64.RawStdEncoding of {"name","size","contentType","group","key"}.
   EXPECT_EQ(encode_form_id(id),
-            "eyJuYW1lIjoidTEvYS5wbmciLCJzaXplIjo1LCJjb250ZW50VHlwZSI6ImltYWdlL3BuZyIsImdyb3VwIjoiZyIsImtleSI6ImsifQ");
+            "eyJuYW1lIjoidTEvYS5wbmciLCJzaXplIjo1LCJjb250ZW50VHlwZSI6ImltYWdlL3BuZyIsImdyb3VwIjoiZy"
+            "IsImtleSI6ImsifQ");
   auto back = decode_form_id(encode_form_id(id));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->name, "u1/a.png");
@@ -29,9 +30,11 @@ TEST(FormIdTest, IsUnpaddedStdBase64OfOpenImJson) {
 }
 
 TEST(FormIdTest, GarbageRefused) {
-  for (std::string bad : {std::string(), std::string("%%%"), crypto::base64("[1]"), crypto::base64("{}"),
-                          crypto::base64(R"({"name":"a","key":"k"})"), crypto::base64(R"({"name":"a","size":"5","key":"k"})"),
-                          crypto::base64(R"({"name":"","size":5,"key":"k"})"), crypto::base64("{\"name\":")}) {
+  for (std::string bad :
+       {std::string(), std::string("%%%"), crypto::base64("[1]"), crypto::base64("{}"),
+        crypto::base64(R"({"name":"a","key":"k"})"),
+        crypto::base64(R"({"name":"a","size":"5","key":"k"})"),
+        crypto::base64(R"({"name":"","size":5,"key":"k"})"), crypto::base64("{\"name\":")}) {
     auto r = decode_form_id(bad);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
@@ -81,9 +84,11 @@ TEST(TokenTest, ForgedClaimsFailTheSignature) {
 
 TEST(TokenTest, MalformedTokens) {
   const std::string t = issue_token(claims(), "k");
-  for (std::string bad : {std::string(), std::string("abc"), std::string("a.b"), std::string("a.b.c.d"), t + ".x",
-                          std::string("!.!.!"), crypto::base64url(R"({"alg":"none"})", false) + "." + t.substr(t.find('.') + 1),
-                          t.substr(0, t.find('.')) + "." + crypto::base64url("{}", false) + ".sig"})
+  for (std::string bad :
+       {std::string(), std::string("abc"), std::string("a.b"), std::string("a.b.c.d"), t + ".x",
+        std::string("!.!.!"),
+        crypto::base64url(R"({"alg":"none"})", false) + "." + t.substr(t.find('.') + 1),
+        t.substr(0, t.find('.')) + "." + crypto::base64url("{}", false) + ".sig"})
     EXPECT_EQ(read_token(bad).error(), TokenFault::kMalformed) << bad;
 }
 
@@ -94,7 +99,8 @@ TEST(AccessKeyTest, RoundTrip) {
   ASSERT_TRUE(parse_access_key_id(ak, t, a));
   EXPECT_EQ(t, "acme");
   EXPECT_EQ(a, "im.app-1");
-  for (const char* bad : {"", "UPG", "AKIA1234", "UPG6", "UPG616", "UPG2F61", "UPG612F", "UPG612F622F63", "UPGZZ2F61"})
+  for (const char* bad : {"", "UPG", "AKIA1234", "UPG6", "UPG616", "UPG2F61", "UPG612F",
+                          "UPG612F622F63", "UPGZZ2F61"})
     EXPECT_FALSE(parse_access_key_id(bad, t, a)) << bad;
 }
 
@@ -124,9 +130,10 @@ TEST(UploadIdTest, SignedRoundTripAndPartArithmetic) {
   bigger.size *= 2;
   const std::string other = encode_upload_id(bigger, "k");
   EXPECT_FALSE(verify_upload_id(other.substr(0, other.find('.')) + id.substr(id.find('.')), "k"));
-  for (std::string bad : {std::string(), std::string("x"), std::string("a.b.c"), id.substr(1),
-                          crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10,"p":0,"e":1})", false) + ".s",
-                          crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10000000,"p":1,"e":1})", false) + ".s"})
+  for (std::string bad :
+       {std::string(), std::string("x"), std::string("a.b.c"), id.substr(1),
+        crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10,"p":0,"e":1})", false) + ".s",
+        crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10000000,"p":1,"e":1})", false) + ".s"})
     EXPECT_FALSE(read_upload_id(bad)) << bad;
   EXPECT_NE(part_signature("k", id, 1, 100), part_signature("k", id, 2, 100));
   EXPECT_NE(part_signature("k", id, 1, 100), part_signature("k", id, 1, 101));
