@@ -22,6 +22,7 @@
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <sqlite3.h>
 
 namespace up::testing {
 namespace fs = std::filesystem;
@@ -284,7 +285,23 @@ std::vector<std::string> ServerProcess::temp_files() const {
   return list_files(fs::path(data_dir_) / "tmp");
 }
 std::vector<std::string> ServerProcess::blob_files() const {
-  return list_files(fs::path(data_dir_) / "blobs");
+  auto blobs = list_files(fs::path(data_dir_) / "blobs");
+  // Small blobs are rows of the pack database; read it as a second reader would.
+  const std::string pack = (fs::path(data_dir_) / "small-blobs.db").string();
+  if (!fs::exists(pack)) return blobs;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(pack.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_exec(
+        db, "SELECT locator FROM blobs",
+        [](void* out, int, char** values, char**) {
+          static_cast<std::vector<std::string>*>(out)->push_back(values[0]);
+          return 0;
+        },
+        &blobs, nullptr);
+  }
+  sqlite3_close(db);
+  return blobs;
 }
 
 void pattern_bytes(char* buf, size_t len, uint64_t offset) {

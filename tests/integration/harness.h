@@ -41,7 +41,7 @@ class ServerProcess {
   std::string cli(const std::vector<std::string>& args, int* exit_code = nullptr) const;
   // Files in <data>/tmp (uploads in progress or left behind).
   std::vector<std::string> temp_files() const;
-  // Committed blobs under <data>/blobs.
+  // Committed blobs: files under <data>/blobs and rows of <data>/small-blobs.db.
   std::vector<std::string> blob_files() const;
 
  private:

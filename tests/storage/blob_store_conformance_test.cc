@@ -25,14 +25,20 @@ struct MemoryBackend {
   BlobStorePtr make() { return make_memory_blob_store(); }
 };
 
+// The local store as configured by default (small blobs in the pack) and with
+// every blob a file.
+template <uint64_t SmallBlobMax>
 struct LocalBackend {
   testing::TempDir dir;
   BlobStorePtr make() {
     if (dir.path().empty()) return nullptr;
-    auto store = open_local_blob_store(dir.path() + "/store");
+    auto store = open_local_blob_store(dir.path() + "/store",
+                                       LocalBlobStoreOptions{.small_blob_max = SmallBlobMax});
     return store ? std::move(*store) : nullptr;
   }
 };
+using LocalPackBackend = LocalBackend<64 * 1024>;
+using LocalFilesBackend = LocalBackend<0>;
 
 template <class Backend>
 class BlobStoreConformance : public ::testing::Test {
@@ -50,11 +56,12 @@ struct BackendNames {
   template <class T>
   static std::string GetName(int) {
     if constexpr (std::is_same_v<T, MemoryBackend>) return "Memory";
+    if constexpr (std::is_same_v<T, LocalFilesBackend>) return "LocalFiles";
     return "Local";
   }
 };
 
-using Backends = ::testing::Types<MemoryBackend, LocalBackend>;
+using Backends = ::testing::Types<MemoryBackend, LocalPackBackend, LocalFilesBackend>;
 TYPED_TEST_SUITE(BlobStoreConformance, Backends, BackendNames);
 
 UnixMs now_ms() {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "core/group_commit.h"
 #include "meta/sqlite/migrations.h"
 
 namespace up::meta {
@@ -389,30 +389,13 @@ class SqliteMetaStore final : public MetaStore {
     return ok();
   }
 
-  // Group commit: concurrent inserts share one transaction, so one WAL fsync
-  // makes a whole batch durable instead of one fsync each. The first caller to
-  // find no batch running leads: it takes everything queued, runs each insert
-  // under its own savepoint (a failed one is rolled back alone), commits once
-  // and wakes the others. A caller returns only after the commit of its batch.
+  // Group commit (core/group_commit.h): concurrent inserts share one
+  // transaction, each under its own savepoint (a failed one is rolled back
+  // alone), so one WAL fsync makes a whole batch durable.
   Status insert_object(const Object& o, const InsertOptions& opts) override {
     PendingInsert me{&o, &opts};
-    std::unique_lock queue_lock(queue_mu_);
-    queue_.push_back(&me);
-    while (!me.done) {
-      if (batch_running_) {
-        queue_cv_.wait(queue_lock);
-        continue;
-      }
-      batch_running_ = true;
-      std::vector<PendingInsert*> batch;
-      batch.swap(queue_);
-      queue_lock.unlock();
-      run_insert_batch(batch);
-      queue_lock.lock();
-      for (PendingInsert* p : batch) p->done = true;
-      batch_running_ = false;
-      queue_cv_.notify_all();
-    }
+    inserts_.submit(me,
+                    [this](const std::vector<PendingInsert*>& batch) { run_insert_batch(batch); });
     return std::move(me.result);
   }
 
@@ -420,7 +403,6 @@ class SqliteMetaStore final : public MetaStore {
     const Object* object;
     const InsertOptions* opts;
     Status result = ok();
-    bool done = false;
   };
 
   void run_insert_batch(const std::vector<PendingInsert*>& batch) {
@@ -1162,10 +1144,7 @@ class SqliteMetaStore final : public MetaStore {
 
   std::mutex mu_;
   // Group commit of insert_object (see there).
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::vector<PendingInsert*> queue_;
-  bool batch_running_ = false;
+  core::GroupCommit<PendingInsert> inserts_;
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;  // SQL text -> prepared statement
 };

@@ -6,14 +6,18 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <utility>
 
+#include "storage/local/small_blob_pack.h"
 #include "storage/locator.h"
 
 namespace up::storage {
@@ -182,15 +186,39 @@ constexpr int kTmpShards = 16;
 
 constexpr uint64_t kWritebackStep = 4 << 20;
 
+// Opens a new temp file in `shard`. A few retries cover names left by an
+// earlier process with the same pid.
+Result<std::pair<Fd, std::string>> create_temp_file(const std::string& shard) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    std::string path = shard + "/" + temp_name();
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+    if (fd >= 0) return std::make_pair(Fd(fd), std::move(path));
+    if (errno != EEXIST && errno != EINTR) return fail(os_error(errno, "create temp file"));
+  }
+  return fail(Errc::kStorageIo, "local blob store: create temp file: no unique name");
+}
+
+UnixMs wall_ms() {
+  auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
+}
+
+// Where one writer's blob goes: the pack while it is small, else a file.
+struct WriterTarget {
+  std::string locator;
+  std::string tmp_shard;
+  BlobPath dest;
+  SmallBlobPack* pack = nullptr;  // null: files only
+  uint64_t small_max = 0;
+};
+
 class LocalBlobWriter final : public BlobWriter {
  public:
-  LocalBlobWriter(Fd fd, std::string temp_path, std::string blobs_dir, BlobPath dest)
-      : fd_(std::move(fd)), temp_path_(std::move(temp_path)), blobs_dir_(std::move(blobs_dir)),
-        dest_(std::move(dest)) {}
+  explicit LocalBlobWriter(WriterTarget target) : target_(std::move(target)) {}
 
   ~LocalBlobWriter() override {
     fd_.reset();
-    if (!committed_) ::unlink(temp_path_.c_str());
+    if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
   }
 
   // storage::BlobWriter
@@ -198,12 +226,15 @@ class LocalBlobWriter final : public BlobWriter {
     UP_TRY(check_usable());
     if (data.empty()) return ok();
     bytes_written_ += data.size();
+    // Up to small_max the bytes stay in the buffer (bounded: small_max is at
+    // most kBufferSize) and may go to the pack; past it they need a file.
+    if (fd_.get() < 0 && bytes_written_ > target_.small_max) UP_TRY(guard(open_temp()));
     if (buffered_ + data.size() > kBufferSize) {
       if (auto r = flush(); !r) return r;
     }
     // Large chunks (the usual 64 KiB) go straight to the file; small ones are
     // coalesced so a chatty caller doesn't cost one syscall per append.
-    if (data.size() >= kBufferSize) {
+    if (fd_.get() >= 0 && data.size() >= kBufferSize) {
       UP_TRY(guard(write_all(fd_.get(), data.data(), data.size())));
       start_writeback();
       return ok();
@@ -217,16 +248,25 @@ class LocalBlobWriter final : public BlobWriter {
   // storage::BlobWriter
   Status commit() override {
     UP_TRY(check_usable());
+    if (fd_.get() < 0) {
+      if (target_.pack) return guard(commit_to_pack());
+      UP_TRY(guard(open_temp()));  // an empty blob, files only
+    }
     UP_TRY(flush());
     if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync temp file")));
     fd_.reset();
-    if (int err = rename_no_replace(temp_path_, dest_.file)) {
+    if (target_.pack) {
+      auto taken = target_.pack->contains(target_.locator);
+      if (!taken) return guard(fail(taken.error()));
+      if (*taken) return guard(fail(already_exists()));
+    }
+    if (int err = rename_no_replace(temp_path_, target_.dest.file)) {
       return guard(fail(os_error(err, "rename temp file to blob", OsOp::kPublish)));
     }
-    if (auto r = fsync_dir(dest_.dir, "fan-out folder"); !r) {
+    if (auto r = fsync_dir(target_.dest.dir, "fan-out folder"); !r) {
       // Not durable, so not committed: take the name back (the contract says
       // nothing is visible without a successful commit).
-      ::unlink(dest_.file.c_str());
+      ::unlink(target_.dest.file.c_str());
       failed_ = true;
       return r;
     }
@@ -238,6 +278,28 @@ class LocalBlobWriter final : public BlobWriter {
   uint64_t bytes_written() const override { return bytes_written_; }
 
  private:
+  static Error already_exists() {
+    return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};
+  }
+
+  Status commit_to_pack() {
+    // Never shadow a file blob of the same locator (ids are unique; this is the
+    // same promise rename_no_replace keeps for files).
+    if (::access(target_.dest.file.c_str(), F_OK) == 0) return fail(already_exists());
+    UP_TRY(
+        target_.pack->put(target_.locator, std::string_view(buffer_.get(), buffered_), wall_ms()));
+    committed_ = true;
+    return ok();
+  }
+
+  Status open_temp() {
+    auto created = create_temp_file(target_.tmp_shard);
+    if (!created) return fail(created.error());
+    fd_ = std::move(created->first);
+    temp_path_ = std::move(created->second);
+    return ok();
+  }
+
   Status check_usable() const {
     if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
     if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
@@ -271,16 +333,35 @@ class LocalBlobWriter final : public BlobWriter {
     writeback_started_ = in_file;
   }
 
-  Fd fd_;
+  WriterTarget target_;
+  Fd fd_;  // opened once the blob outgrows small_max
   std::string temp_path_;
-  std::string blobs_dir_;
-  BlobPath dest_;
   std::unique_ptr<char[]> buffer_;  // allocated on the first small append
   size_t buffered_ = 0;
   uint64_t bytes_written_ = 0;
   uint64_t writeback_started_ = 0;
   bool committed_ = false;
   bool failed_ = false;
+};
+
+// A blob from the pack, read whole when opened (it is at most small_max bytes).
+class PackedBlobReader final : public BlobReader {
+ public:
+  explicit PackedBlobReader(std::string data) : data_(std::move(data)) {}
+
+  // storage::BlobReader
+  uint64_t size() const override { return data_.size(); }
+
+  // storage::BlobReader
+  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
+    if (offset >= data_.size()) return size_t{0};
+    const size_t n = std::min<uint64_t>(out.size(), data_.size() - offset);
+    std::memcpy(out.data(), data_.data() + offset, n);
+    return n;
+  }
+
+ private:
+  std::string data_;
 };
 
 class LocalBlobReader final : public BlobReader {
@@ -310,28 +391,30 @@ class LocalBlobReader final : public BlobReader {
 
 class LocalBlobStore final : public BlobStore {
  public:
-  explicit LocalBlobStore(const std::string& root)
-      : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp") {}
+  LocalBlobStore(const std::string& root, std::unique_ptr<SmallBlobPack> pack, uint64_t small_max)
+      : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp"), pack_(std::move(pack)),
+        small_max_(small_max) {}
 
   // storage::BlobStore
   Result<BlobWriterPtr> create(std::string_view locator) override {
     UP_TRY(check_locator(locator));
-    // A few retries cover names left by an earlier process with the same pid.
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      std::string temp_path = tmp_shard(locator) + "/" + temp_name();
-      int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
-      if (fd >= 0) {
-        return std::make_unique<LocalBlobWriter>(Fd(fd), std::move(temp_path), blobs_dir_,
-                                                 blob_path(locator));
-      }
-      if (errno != EEXIST && errno != EINTR) return fail(os_error(errno, "create temp file"));
-    }
-    return fail(Errc::kStorageIo, "local blob store: create temp file: no unique name");
+    WriterTarget target;
+    target.locator = std::string(locator);
+    target.tmp_shard = tmp_shard(locator);
+    target.dest = blob_path(locator);
+    target.pack = pack_.get();
+    target.small_max = pack_ ? small_max_ : 0;
+    return std::make_unique<LocalBlobWriter>(std::move(target));
   }
 
   // storage::BlobStore
   Result<BlobReaderPtr> open(std::string_view locator) override {
     UP_TRY(check_locator(locator));
+    if (pack_) {
+      auto packed = pack_->get(locator);
+      if (!packed) return fail(packed.error());
+      if (*packed) return std::make_unique<PackedBlobReader>(std::move(**packed));
+    }
     std::string path = blob_path(locator).file;
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
     if (fd.get() < 0) return fail(os_error(errno, "open blob", OsOp::kOpenBlob));
@@ -345,6 +428,11 @@ class LocalBlobStore final : public BlobStore {
   // storage::BlobStore
   Status remove(std::string_view locator) override {
     UP_TRY(check_locator(locator));
+    if (pack_) {
+      auto packed = pack_->contains(locator);
+      if (!packed) return fail(packed.error());
+      if (*packed) return pack_->remove(locator);
+    }
     BlobPath path = blob_path(locator);
     if (::unlink(path.file.c_str()) != 0) {
       if (errno == ENOENT) return ok();
@@ -355,6 +443,7 @@ class LocalBlobStore final : public BlobStore {
 
   // storage::BlobStore
   Status list(const std::function<void(const BlobEntry&)>& visit) override {
+    if (pack_) UP_TRY(pack_->list(visit));
     return for_each_entry(blobs_dir_, "blobs folder", [&](int fd1, const char* n1) -> Status {
       if (!is_fanout_name(n1)) return ok();
       return for_each_entry_at(fd1, n1, "fan-out folder", [&](int fd2, const char* name) -> Status {
@@ -449,11 +538,14 @@ class LocalBlobStore final : public BlobStore {
 
   std::string blobs_dir_;
   std::string tmp_dir_;
+  std::unique_ptr<SmallBlobPack> pack_;  // null when small blobs are files too
+  uint64_t small_max_;
 };
 
 }  // namespace
 
-Result<BlobStorePtr> open_local_blob_store(const std::string& root) {
+Result<BlobStorePtr> open_local_blob_store(const std::string& root,
+                                           const LocalBlobStoreOptions& options) {
   if (root.empty()) return fail(Errc::kInvalidArgument, "local blob store: empty root");
   // The root's own parent must exist: creating whole paths would hide a typo.
   if (::mkdir(root.c_str(), kDirMode) == 0) {
@@ -479,7 +571,14 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root) {
       return fail(os_error(err, std::string("access ") + (sub + 1) + " folder"));
     }
   }
-  return std::make_unique<LocalBlobStore>(root);
+  std::unique_ptr<SmallBlobPack> pack;
+  if (options.small_blob_max > 0) {
+    auto opened = SmallBlobPack::open(root + "/small-blobs.db");
+    if (!opened) return fail(opened.error());
+    pack = std::move(*opened);
+  }
+  return std::make_unique<LocalBlobStore>(root, std::move(pack),
+                                          std::min<uint64_t>(options.small_blob_max, kBufferSize));
 }
 
 }  // namespace up::storage

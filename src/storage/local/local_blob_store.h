@@ -2,15 +2,19 @@
 // A BlobStore over a folder on a local file system.
 //
 // Layout under `root`:
-//   blobs/<aa>/<bb>/<locator>   committed blobs; aa/bb are the first two bytes of
-//                               FNV-1a(locator) in hex, so time-ordered ids spread
-//                               over 65536 folders instead of piling into one
-//   tmp/<unique>.tmp            writers in progress (and leftovers of crashes)
+//   small-blobs.db          blobs up to small_blob_max bytes, as rows of one
+//                           SQLite database (small_blob_pack.h)
+//   blobs/<aa>/<locator>    larger blobs, one file each; aa is the first byte of
+//                           FNV-1a(locator) in hex, so time-ordered ids spread
+//                           over 256 folders instead of piling into one
+//   tmp/<s>/<unique>.tmp    files being written (and leftovers of crashes)
 //
-// Durability: commit() fsyncs the file, then renames it into place without ever
-// replacing an existing blob, then fsyncs the folder that received it.
+// Durability: a small blob's commit() is a group-committed SQLite transaction
+// (WAL, synchronous=FULL). A file's commit() fsyncs it, renames it into place
+// without ever replacing an existing blob, then fsyncs the folder that got it.
 // The store object is thread-safe; writers and readers are not (one per caller).
 
+#include <cstdint>
 #include <string>
 
 #include "core/result.h"
@@ -18,8 +22,15 @@
 
 namespace up::storage {
 
+struct LocalBlobStoreOptions {
+  // Blobs up to this size go to the pack; 0 keeps every blob in a file.
+  // At most 64 KiB (the writer's buffer): larger values are capped.
+  uint64_t small_blob_max = 64 * 1024;
+};
+
 // Opens (creating if needed) a store rooted at `root`. kStorageIo when the
 // folders cannot be created or are not accessible.
-Result<BlobStorePtr> open_local_blob_store(const std::string& root);
+Result<BlobStorePtr> open_local_blob_store(const std::string& root,
+                                           const LocalBlobStoreOptions& options = {});
 
 }  // namespace up::storage

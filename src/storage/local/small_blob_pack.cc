@@ -1,0 +1,224 @@
+#include "storage/local/small_blob_pack.h"
+
+#include <sqlite3.h>
+
+#include <utility>
+
+namespace up::storage {
+namespace {
+
+Error sqlite_error(sqlite3* db, int rc, std::string_view what) {
+  std::string message = "small blob pack: ";
+  message += what;
+  message += ": ";
+  message += db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if ((rc & 0xff) == SQLITE_FULL) return Error{Errc::kDiskFull, std::move(message)};
+  return Error{Errc::kStorageIo, std::move(message)};
+}
+
+// Finalizes a prepared statement on scope exit.
+struct StmtCloser {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtCloser>;
+
+// Resets a cached statement on scope exit, releasing its read snapshot.
+class Bound {
+ public:
+  explicit Bound(sqlite3_stmt* s) : s_(s) {}
+  ~Bound() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  Bound(const Bound&) = delete;
+  Bound& operator=(const Bound&) = delete;
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+};
+
+int bind_text(sqlite3_stmt* s, int i, std::string_view v) {
+  return sqlite3_bind_text(s, i, v.data() ? v.data() : "", static_cast<int>(v.size()),
+                           SQLITE_STATIC);
+}
+
+}  // namespace
+
+// A put or a remove, written in the next batch.
+struct SmallBlobPack::Op {
+  std::string_view locator;
+  std::string_view data;
+  UnixMs now = 0;
+  bool remove = false;
+  Status result = ok();
+};
+
+// One connection and its cached statements. Not thread-safe.
+class SmallBlobPack::Db {
+ public:
+  static Result<std::unique_ptr<Db>> open(const std::string& path) {
+    std::unique_ptr<Db> db(new Db());
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db->db_,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) return fail(sqlite_error(db->db_, rc, "open"));
+    // WAL with FULL syncs the log on every commit: a put that returned is on
+    // disk. One commit covers a whole batch of puts.
+    for (const char* sql :
+         {"PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+          "CREATE TABLE IF NOT EXISTS blobs (locator TEXT PRIMARY KEY, data BLOB NOT NULL, "
+          "modified_at INTEGER NOT NULL)"}) {
+      UP_TRY(db->exec(sql, "configure"));
+    }
+    return db;
+  }
+
+  ~Db() { sqlite3_close_v2(db_); }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+
+  Status exec(const char* sql, std::string_view what) {
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(sqlite_error(db_, rc, what));
+    return ok();
+  }
+
+  // A statement prepared once per connection.
+  Result<sqlite3_stmt*> stmt(StmtPtr& slot, const char* sql) {
+    if (!slot) {
+      sqlite3_stmt* s = nullptr;
+      int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr);
+      if (rc != SQLITE_OK) return fail(sqlite_error(db_, rc, "prepare"));
+      slot.reset(s);
+    }
+    return slot.get();
+  }
+
+  Status insert(std::string_view locator, std::string_view data, UnixMs now) {
+    auto s = stmt(insert_, "INSERT INTO blobs (locator, data, modified_at) VALUES (?, ?, ?)");
+    if (!s) return fail(s.error());
+    Bound b(*s);
+    bind_text(*s, 1, locator);
+    sqlite3_bind_blob64(*s, 2, data.data() ? data.data() : "", data.size(), SQLITE_STATIC);
+    sqlite3_bind_int64(*s, 3, now);
+    int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE) return ok();
+    if ((rc & 0xff) == SQLITE_CONSTRAINT)
+      return fail(Errc::kAlreadyExists, "small blob pack: a blob already has this locator");
+    return fail(sqlite_error(db_, rc, "insert"));
+  }
+
+  Status erase(std::string_view locator) {
+    auto s = stmt(delete_, "DELETE FROM blobs WHERE locator = ?");
+    if (!s) return fail(s.error());
+    Bound b(*s);
+    bind_text(*s, 1, locator);
+    int rc = sqlite3_step(*s);
+    if (rc != SQLITE_DONE) return fail(sqlite_error(db_, rc, "delete"));
+    return ok();
+  }
+
+  Result<std::optional<std::string>> select(std::string_view locator) {
+    auto s = stmt(select_, "SELECT data FROM blobs WHERE locator = ?");
+    if (!s) return fail(s.error());
+    Bound b(*s);
+    bind_text(*s, 1, locator);
+    int rc = sqlite3_step(*s);
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return fail(sqlite_error(db_, rc, "select"));
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(*s, 0));
+    const auto n = static_cast<size_t>(sqlite3_column_bytes(*s, 0));
+    return std::optional<std::string>(p ? std::string(p, n) : std::string());
+  }
+
+  Status scan(const std::function<void(const BlobEntry&)>& visit) {
+    sqlite3_stmt* s = nullptr;
+    int rc = sqlite3_prepare_v2(db_, "SELECT locator, length(data), modified_at FROM blobs", -1, &s,
+                                nullptr);
+    if (rc != SQLITE_OK) return fail(sqlite_error(db_, rc, "prepare"));
+    StmtPtr owned(s);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      visit(BlobEntry{p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, 0))) : "",
+                      static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                      static_cast<UnixMs>(sqlite3_column_int64(s, 2))});
+    }
+    if (rc != SQLITE_DONE) return fail(sqlite_error(db_, rc, "list"));
+    return ok();
+  }
+
+ private:
+  Db() = default;
+
+  sqlite3* db_ = nullptr;
+  StmtPtr insert_, delete_, select_;
+};
+
+SmallBlobPack::SmallBlobPack(std::string path) : path_(std::move(path)) {}
+SmallBlobPack::~SmallBlobPack() = default;
+
+Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& path) {
+  std::unique_ptr<SmallBlobPack> pack(new SmallBlobPack(path));
+  auto writer = Db::open(path);
+  if (!writer) return fail(writer.error());
+  auto reader = Db::open(path);
+  if (!reader) return fail(reader.error());
+  pack->writer_ = std::move(*writer);
+  pack->reader_ = std::move(*reader);
+  return pack;
+}
+
+Status SmallBlobPack::put(std::string_view locator, std::string_view data, UnixMs now) {
+  Op op;
+  op.locator = locator;
+  op.data = data;
+  op.now = now;
+  commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
+  return op.result;
+}
+
+Status SmallBlobPack::remove(std::string_view locator) {
+  Op op;
+  op.locator = locator;
+  op.remove = true;
+  commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
+  return op.result;
+}
+
+void SmallBlobPack::run_batch(const std::vector<Op*>& batch) {
+  auto fail_all = [&](const Error& e) {
+    for (Op* p : batch) p->result = fail(e);
+  };
+  if (auto st = writer_->exec("BEGIN IMMEDIATE", "begin"); !st) return fail_all(st.error());
+  // A refused insert (a taken locator) fails alone: SQLite rolls back only
+  // that statement and the transaction goes on.
+  for (Op* p : batch)
+    p->result =
+        p->remove ? writer_->erase(p->locator) : writer_->insert(p->locator, p->data, p->now);
+  if (auto st = writer_->exec("COMMIT", "commit"); !st) {
+    (void)writer_->exec("ROLLBACK", "rollback");
+    fail_all(st.error());
+  }
+}
+
+Result<std::optional<std::string>> SmallBlobPack::get(std::string_view locator) {
+  std::lock_guard lock(read_mu_);
+  return reader_->select(locator);
+}
+
+Result<bool> SmallBlobPack::contains(std::string_view locator) {
+  auto got = get(locator);
+  if (!got) return fail(got.error());
+  return got->has_value();
+}
+
+Status SmallBlobPack::list(const std::function<void(const BlobEntry&)>& visit) {
+  // Its own connection: a long walk (the orphan sweep) must not hold up
+  // downloads, and the visitor may remove what it sees.
+  auto db = Db::open(path_);
+  if (!db) return fail(db.error());
+  return (*db)->scan(visit);
+}
+
+}  // namespace up::storage

@@ -1,0 +1,58 @@
+#pragma once
+// Small blobs of the local store, kept as rows of one SQLite database instead
+// of one file each. Creating a file costs an inode allocation, a rename and
+// two fsyncs (file and folder); a small upload's bytes are cheaper as a row:
+// concurrent puts share one transaction and one WAL fsync (core/group_commit.h),
+// as the metadata store's inserts do.
+//
+// Thread-safe. Every call blocks (SQLite I/O).
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/group_commit.h"
+#include "core/result.h"
+#include "storage/blob_store.h"
+
+struct sqlite3;
+
+namespace up::storage {
+
+class SmallBlobPack {
+ public:
+  // Opens (creating if needed) the database at `path`.
+  static Result<std::unique_ptr<SmallBlobPack>> open(const std::string& path);
+  ~SmallBlobPack();
+  SmallBlobPack(const SmallBlobPack&) = delete;
+  SmallBlobPack& operator=(const SmallBlobPack&) = delete;
+
+  // Durable when it returns success. kAlreadyExists when the locator is taken.
+  Status put(std::string_view locator, std::string_view data, UnixMs now);
+  // Idempotent; durable when it returns.
+  Status remove(std::string_view locator);
+  // The blob's bytes, or nullopt when the pack has no such locator.
+  Result<std::optional<std::string>> get(std::string_view locator);
+  Result<bool> contains(std::string_view locator);
+  Status list(const std::function<void(const BlobEntry&)>& visit);
+
+ private:
+  struct Op;
+  class Db;
+  explicit SmallBlobPack(std::string path);
+
+  void run_batch(const std::vector<Op*>& batch);
+
+  std::string path_;
+  std::unique_ptr<Db> writer_;  // used only by the batch leader
+  std::mutex read_mu_;
+  std::unique_ptr<Db> reader_;
+  core::GroupCommit<Op> commits_;
+};
+
+}  // namespace up::storage
