@@ -31,7 +31,7 @@ using namespace up;
 struct ServeOptions {
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned threads = 2;
-  unsigned blocking_threads = 32;
+  unsigned blocking_threads = 8;
   std::string bootstrap_key;
   std::string tls_cert, tls_key;
   std::string public_url;

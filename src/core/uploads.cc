@@ -62,7 +62,7 @@ void Upload::finish_qetag_block() {
   qetag_block_fill_ = 0;
 }
 
-Result<Object> Upload::commit() {
+Result<Object> Upload::finish() {
   if (size_ < spec_.min_bytes) {
     return fail(Errc::kTooSmall, "file smaller than " + std::to_string(spec_.min_bytes) + " bytes");
   }
@@ -88,10 +88,10 @@ Result<Object> Upload::commit() {
   o.transaction_id = spec_.transaction_id;
   o.owner = spec_.owner;
   o.meta_json = spec_.meta_json;
+  return o;
+}
 
-  // Bytes first, then metadata: a crash in between leaves an orphan blob that
-  // the sweeper collects, never a row without its bytes.
-  UP_TRY(writer_->commit());
+meta::InsertOptions Upload::insert_options() const {
   meta::InsertOptions opts;
   opts.grant_id = spec_.grant_id;
   opts.grant_expires_at = spec_.grant_expires_at;
@@ -103,10 +103,19 @@ Result<Object> Upload::commit() {
   opts.tenant_max_bytes = quota_.tenant_max_bytes;
   opts.tenant_max_objects = quota_.tenant_max_objects;
   opts.now = clock_.now();
-  if (auto st = meta_.insert_object(o, opts); !st) {
+  return opts;
+}
+
+Result<Object> Upload::commit() {
+  auto o = finish();
+  if (!o) return o;
+  // Bytes first, then metadata: a crash in between leaves an orphan blob that
+  // the sweeper collects, never a row without its bytes.
+  UP_TRY(writer_->commit());
+  if (auto st = meta_.insert_object(*o, insert_options()); !st) {
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
-    (void)blobs_.remove(o.locator);
+    (void)blobs_.remove(o->locator);
     return fail(st.error());
   }
   return o;
@@ -115,6 +124,75 @@ Result<Object> Upload::commit() {
 UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
                              const Clock& clock)
     : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock) {}
+
+UploadService::~UploadService() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (committer_.joinable()) committer_.join();
+}
+
+void UploadService::commit_batched(Upload& upload, CommitDone done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!committer_.joinable()) committer_ = std::thread([this] { run_committer(); });
+    queue_.push_back(QueuedCommit{&upload, std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void UploadService::run_committer() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::vector<QueuedCommit> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    commit_together(batch);
+    lock.lock();
+  }
+}
+
+// Upload::commit() for many uploads at once, in the same order: every body
+// durable first (one blob-store sync), then every row (one transaction).
+void UploadService::commit_together(std::vector<QueuedCommit>& batch) {
+  std::vector<Result<Object>> objects;
+  objects.reserve(batch.size());
+  std::vector<storage::BlobWriter*> writers;
+  std::vector<size_t> writer_of;  // writers[k] belongs to batch[writer_of[k]]
+  for (size_t i = 0; i < batch.size(); ++i) {
+    objects.push_back(batch[i].upload->finish());
+    if (!objects[i]) continue;
+    writers.push_back(batch[i].upload->writer_.get());
+    writer_of.push_back(i);
+  }
+  const std::vector<Status> written = blobs_.commit_batch(writers);
+
+  std::vector<meta::InsertOptions> options(batch.size());
+  std::vector<meta::ObjectInsert> inserts;
+  std::vector<size_t> insert_of;
+  for (size_t k = 0; k < writers.size(); ++k) {
+    const size_t i = writer_of[k];
+    if (!written[k]) {
+      objects[i] = fail(written[k].error());
+      continue;
+    }
+    options[i] = batch[i].upload->insert_options();
+    inserts.push_back(meta::ObjectInsert{&*objects[i], &options[i]});
+    insert_of.push_back(i);
+  }
+  meta_.insert_objects(inserts);
+  for (size_t k = 0; k < inserts.size(); ++k) {
+    if (inserts[k].result) continue;
+    const size_t i = insert_of[k];
+    (void)blobs_.remove(objects[i]->locator);  // as in Upload::commit()
+    objects[i] = fail(inserts[k].result.error());
+  }
+  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(objects[i]));
+}
 
 Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   auto quota = directory_.quota_for(spec.tenant_id, spec.app_id);

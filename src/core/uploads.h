@@ -4,10 +4,15 @@
 // enforcing the size limit while streaming), then commits. Nothing is visible
 // before commit() returns; an Upload destroyed without commit leaves nothing.
 
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/clock.h"
 #include "core/crypto.h"
@@ -18,7 +23,8 @@
 
 namespace up::meta {
 class MetaStore;
-}
+struct InsertOptions;
+}  // namespace up::meta
 
 namespace up::core {
 
@@ -63,10 +69,20 @@ class Upload {
   UploadSpec& spec() { return spec_; }
 
   // Blocking (fsync, rename, metadata transaction): call off the I/O threads.
-  // On failure nothing is kept. REQUIRES: called at most once.
+  // On failure nothing is kept. REQUIRES: called at most once (or
+  // UploadService::commit_batched instead).
   Result<Object> commit();
+  // True while the body is small enough to be still in memory: such an upload
+  // can go to UploadService::commit_batched, which holds no thread for it.
+  bool batchable() const { return writer_->batchable(); }
 
  private:
+  friend class UploadService;
+
+  // The object as it will be stored (size, digests), once the body has ended;
+  // kTooSmall under the spec's minimum.
+  Result<Object> finish();
+  meta::InsertOptions insert_options() const;
   void finish_qetag_block();
 
   UploadSpec spec_;
@@ -93,16 +109,42 @@ class UploadService {
  public:
   UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
                 const Clock& clock);
+  ~UploadService();  // commits what is queued, then stops the committer
+  UploadService(const UploadService&) = delete;
+  UploadService& operator=(const UploadService&) = delete;
 
   // Resolves the app's limits, refuses a declared size over them (kTooLarge)
   // and opens a blob writer. May block (metadata read on a cache miss).
   Result<UploadPtr> begin(UploadSpec spec);
 
+  using CommitDone = std::function<void(Result<Object>)>;
+  // Commits an upload together with the others queued: one committer thread
+  // writes their bytes in one blob-store sync and their rows in one metadata
+  // transaction, then calls each `done` (on that thread). Returns at once;
+  // `upload` must live until `done` runs. Meant for small uploads
+  // (upload.batchable()): a large one would hold up the whole queue.
+  // Small uploads are mostly waiting for a sync: parking a pool thread per
+  // upload cost more in context switches than the work itself.
+  void commit_batched(Upload& upload, CommitDone done);
+
  private:
+  struct QueuedCommit {
+    Upload* upload;
+    CommitDone done;
+  };
+  void run_committer();
+  void commit_together(std::vector<QueuedCommit>& batch);
+
   Directory& directory_;
   meta::MetaStore& meta_;
   storage::BlobStore& blobs_;
   const Clock& clock_;
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<QueuedCommit> queue_;
+  bool stopping_ = false;
+  std::thread committer_;  // started by the first commit_batched
 };
 
 // Qiniu's etag of a whole payload (for tests and small bodies).

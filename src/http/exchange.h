@@ -15,7 +15,13 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/result.h"
+#include "core/types.h"
 #include "storage/blob_store.h"
+
+namespace up::core {
+class Upload;
+class UploadService;
+}  // namespace up::core
 
 namespace up::http {
 
@@ -68,6 +74,11 @@ class Exchange {
 
   // Runs blocking work (metadata, fsync) on the blocking pool and resumes here.
   virtual net::awaitable<void> offload(std::function<void()> work) = 0;
+  // Calls `start(resume)` and suspends until `resume` is called, exactly once,
+  // from any thread; then resumes here. For work that calls back when done.
+  // By reference: g++ 12 destroys temporaries of a co_await expression twice.
+  using Resume = std::function<void()>;
+  virtual net::awaitable<void> suspend(const std::function<void(Resume)>& start) = 0;
 
   // Adds a field to this request's access-log line (e.g. the tenant).
   virtual void log_field(std::string_view name, std::string value) = 0;
@@ -81,5 +92,10 @@ net::awaitable<std::invoke_result_t<F&>> blocking(Exchange& ex, F&& work) {
   co_await ex.offload([&] { result.emplace(work()); });
   co_return std::move(*result);
 }
+
+// Commits an upload: a small one joins the next group commit without holding
+// a thread (UploadService::commit_batched), any other commits on the pool.
+net::awaitable<Result<Object>> commit_upload(Exchange& ex, core::UploadService& uploads,
+                                             core::Upload& upload);
 
 }  // namespace up::http

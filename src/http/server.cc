@@ -380,6 +380,19 @@ class ExchangeImpl final : public Exchange {
         net::use_awaitable);
   }
 
+  net::awaitable<void> suspend(const std::function<void(Resume)>& start) override {
+    auto executor = co_await net::this_coro::executor;
+    // Named, not a temporary of the co_await expression: g++ 12 would destroy
+    // the lambda (and its executor copy, a strand reference) twice.
+    auto initiation = [&start, &executor](auto handler) {
+      // std::function needs a copyable callable; the handler is move-only.
+      auto held = std::make_shared<decltype(handler)>(std::move(handler));
+      start([held, executor] { net::post(executor, std::move(*held)); });
+    };
+    co_await net::async_initiate<const net::use_awaitable_t<>, void()>(initiation,
+                                                                       net::use_awaitable);
+  }
+
   void log_field(std::string_view name, std::string value) override {
     log_fields_ += ",\"" + json_escape(name) + "\":\"" + json_escape(value) + "\"";
   }

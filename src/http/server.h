@@ -19,7 +19,7 @@ struct ServerConfig {
   // Port 0 picks a free one (see Server::urls()).
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned io_threads = 2;
-  unsigned blocking_threads = 32;
+  unsigned blocking_threads = 8;
   uint32_t header_limit_bytes = 16 * 1024;           // request line + all headers
   std::chrono::milliseconds header_timeout{10'000};  // to receive a complete header
   std::chrono::milliseconds idle_timeout{60'000};    // between requests and per body read

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,13 @@ struct InsertOptions {
   // would refuse the insert, they are marked kDeleted first (as the sweeper
   // would) and the limits checked again. 0: no such step.
   UnixMs now = 0;
+};
+
+// One insert of a batch (MetaStore::insert_objects) and its result.
+struct ObjectInsert {
+  const Object* object = nullptr;
+  const InsertOptions* opts = nullptr;
+  Status result = ok();
 };
 
 struct ObjectQuery {
@@ -118,6 +126,11 @@ class MetaStore {
   // by a live object (key not empty), kAlreadyExists if the id is taken, plus
   // the InsertOptions checks. Check order: grant, id, key, app then tenant limits.
   virtual Status insert_object(const Object& o, const InsertOptions& opts) = 0;
+  // Several inserts, each with insert_object's checks and its own result; a
+  // store that can commit them in one transaction (one sync) does so.
+  virtual void insert_objects(std::span<ObjectInsert> inserts) {
+    for (ObjectInsert& i : inserts) i.result = insert_object(*i.object, *i.opts);
+  }
   // kObjectNotFound for unknown ids, other tenants' ids, and kDeleted objects.
   virtual Result<Object> get_object(std::string_view tenant_id, std::string_view id) = 0;
   virtual Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,

@@ -11,6 +11,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "core/types.h"
@@ -33,6 +34,9 @@ class BlobWriter {
   // REQUIRES: called at most once.
   virtual Status commit() = 0;
   virtual uint64_t bytes_written() const = 0;
+  // True while the whole blob is still in memory: BlobStore::commit_batch can
+  // then make it durable together with others in one sync.
+  virtual bool batchable() const { return false; }
 };
 using BlobWriterPtr = std::unique_ptr<BlobWriter>;
 
@@ -69,6 +73,14 @@ class BlobStore {
   // REQUIRES: locator is a plain token of [A-Za-z0-9_-] (an object id); the
   // store decides where it goes (fan-out folders, a bucket prefix, ...).
   virtual Result<BlobWriterPtr> create(std::string_view locator) = 0;
+  // Commits each writer as its commit() would; results in order. A store that
+  // can make batchable writers durable with one sync does so.
+  virtual std::vector<Status> commit_batch(std::span<BlobWriter* const> writers) {
+    std::vector<Status> results;
+    results.reserve(writers.size());
+    for (BlobWriter* w : writers) results.push_back(w->commit());
+    return results;
+  }
   // kObjectNotFound when there is no committed blob under `locator`.
   virtual Result<BlobReaderPtr> open(std::string_view locator) = 0;
   // Idempotent: removing a missing blob succeeds.

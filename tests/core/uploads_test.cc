@@ -1,5 +1,11 @@
 #include "core/uploads.h"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "core/crypto.h"
@@ -100,6 +106,49 @@ TEST_F(UploadServiceTest, QuotaCountsBytesAndObjects) {
   ASSERT_FALSE(third);
   EXPECT_EQ(third.error().code, Errc::kObjectLimit);
   EXPECT_EQ(blob_count(), 2u);
+}
+
+TEST_F(UploadServiceTest, CommitBatchedAnswersEachUpload) {
+  auto t = directory.tenant("t1");
+  ASSERT_TRUE(t);
+  Tenant changed = *t;
+  changed.quota.max_objects = 3;
+  ASSERT_TRUE(directory.update_tenant(changed));
+  // Five uploads queued at once: three fit, the fourth is over the object
+  // count, the fifth is under its minimum size; each hears its own answer.
+  std::vector<UploadPtr> ups;
+  for (int i = 0; i < 5; ++i) {
+    auto spec = testing::spec_for("t1", "f" + std::to_string(i));
+    if (i == 4) spec.min_bytes = 100;
+    auto up = uploads.begin(spec);
+    ASSERT_TRUE(up);
+    ASSERT_TRUE((*up)->append("body " + std::to_string(i)));
+    ups.push_back(std::move(*up));
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::optional<Result<Object>>> answers(ups.size());
+  size_t answered = 0;
+  for (size_t i = 0; i < ups.size(); ++i) {
+    uploads.commit_batched(*ups[i], [&, i](Result<Object> r) {
+      std::lock_guard lock(mu);
+      answers[i] = std::move(r);
+      ++answered;
+      cv.notify_one();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == ups.size(); }));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(*answers[i]) << answers[i]->error().message;
+    EXPECT_EQ((*answers[i])->size, 6u);
+    EXPECT_TRUE(files.get("t1", (*answers[i])->id));
+  }
+  ASSERT_FALSE(*answers[3]);
+  EXPECT_EQ(answers[3]->error().code, Errc::kObjectLimit);
+  ASSERT_FALSE(*answers[4]);
+  EXPECT_EQ(answers[4]->error().code, Errc::kTooSmall);
+  EXPECT_EQ(blob_count(), 3u);  // the refused ones left no bytes
 }
 
 TEST_F(UploadServiceTest, ADialectMayTightenTheObjectCount) {

@@ -366,6 +366,27 @@ TYPED_TEST(MetaStoreConformance, GrantIsSingleUse) {
   EXPECT_ERRC(this->insert(object("01e"), opts), Errc::kGrantUsed);
 }
 
+TYPED_TEST(MetaStoreConformance, InsertObjectsGivesEachItsOwnResult) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(object("01a", "t1", "a1", "taken")));
+  const Object fresh = object("01b", "t1", "a1", "k1");
+  const Object clash = object("01c", "t1", "a1", "taken");
+  const Object also_fresh = object("01d", "t1", "a1", "k2");
+  InsertOptions grant;
+  grant.grant_id = "batch-grant";
+  grant.grant_expires_at = kNow + 1000;
+  const InsertOptions none;
+  std::vector<ObjectInsert> batch = {{&fresh, &grant}, {&clash, &none}, {&also_fresh, &grant}};
+  s.insert_objects(batch);
+  ASSERT_OK(batch[0].result);
+  EXPECT_ERRC(batch[1].result, Errc::kObjectKeyExists);
+  EXPECT_ERRC(batch[2].result, Errc::kGrantUsed);  // the first insert of the batch used it
+  ASSERT_OK(s.get_object("t1", "01b"));
+  EXPECT_ERRC(s.get_object("t1", "01c"), Errc::kObjectNotFound);
+  EXPECT_ERRC(s.get_object("t1", "01d"), Errc::kObjectNotFound);
+  s.insert_objects({});  // an empty batch is fine
+}
+
 TYPED_TEST(MetaStoreConformance, AppQuotaLimitsBytesAndObjects) {
   MetaStore& s = this->store();
   InsertOptions opts;

@@ -326,5 +326,37 @@ TYPED_TEST(BlobStoreConformance, ConcurrentWriters) {
   EXPECT_EQ(get(*this->store_, "t3-24"), "t3-24" + std::string(1000, 'z'));
 }
 
+TYPED_TEST(BlobStoreConformance, CommitBatchCommitsEachInOrder) {
+  // Small and large writers together, one whose locator is taken, one empty.
+  ASSERT_TRUE(put(*this->store_, "taken", "first"));
+  const std::vector<std::pair<std::string, std::string>> blobs = {
+      {"b-small", "small bytes"},
+      {"b-large", random_bytes(200'000, 7)},
+      {"taken", "second"},
+      {"b-empty", ""},
+  };
+  std::vector<BlobWriterPtr> owned;
+  std::vector<BlobWriter*> writers;
+  for (const auto& [locator, bytes] : blobs) {
+    auto w = this->store_->create(locator);
+    ASSERT_TRUE(w) << locator;
+    ASSERT_TRUE((*w)->append(bytes));
+    writers.push_back(w->get());
+    owned.push_back(std::move(*w));
+  }
+  auto results = this->store_->commit_batch(writers);
+  ASSERT_EQ(results.size(), blobs.size());
+  EXPECT_TRUE(results[0]) << results[0].error().message;
+  EXPECT_TRUE(results[1]) << results[1].error().message;
+  ASSERT_FALSE(results[2]);
+  EXPECT_EQ(results[2].error().code, Errc::kAlreadyExists);
+  EXPECT_TRUE(results[3]) << results[3].error().message;
+  owned.clear();  // committed writers keep their blobs
+  EXPECT_EQ(get(*this->store_, "b-small"), "small bytes");
+  EXPECT_EQ(get(*this->store_, "b-large"), blobs[1].second);
+  EXPECT_EQ(get(*this->store_, "taken"), "first");
+  EXPECT_EQ(get(*this->store_, "b-empty"), "");
+}
+
 }  // namespace
 }  // namespace up::storage

@@ -361,7 +361,7 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
   if (!sink.content_type().empty()) spec.content_type = sink.content_type();
   spec.meta_json = meta_json(sink.fields());
 
-  auto object = co_await blocking(ex, [&] { return upload->commit(); });
+  auto object = co_await http::commit_upload(ex, s.uploads, *upload);
   if (!object) {
     if (object.error().code == Errc::kGrantUsed)
       co_return co_await fail_with(ex, Error(Errc::kGrantUsed, "file exists"));

@@ -391,7 +391,7 @@ class JPushHandler final : public http::Handler {
 
     // Expired files are not "valid" ones: the commit's limit check does not
     // count them, even before the periodic sweep (meta::InsertOptions::now).
-    auto object = co_await blocking(ex, [&] { return upload.commit(); });
+    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
     if (!object) co_return co_await fail_with(ex, ctx, object.error());
     co_await reply(ex, ctx, http::json_response(200, file_id_body(object->key)));
   }

@@ -238,7 +238,7 @@ class KintoneHandler final : public http::Handler {
           ex, Failure(Error(Errc::kBadName, "The file name must be UTF-8 or GBK text."), "file"));
     upload.spec().name = std::move(*name);
     if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
-    auto object = co_await blocking(ex, [&] { return upload.commit(); });
+    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
     if (!object) co_return co_await fail_with(ex, object.error());
     co_await ex.send(http::json_response(200, file_key_body(object->key)));
   }

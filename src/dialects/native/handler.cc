@@ -397,7 +397,7 @@ class NativeHandler final : public http::Handler {
         if (auto st = upload.append(*chunk); !st) co_return co_await fail_with(ex, st.error());
       }
     }
-    auto object = co_await blocking(ex, [&] { return upload.commit(); });
+    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
     if (!object) co_return co_await fail_with(ex, object.error());
     auto res = json_ok(201, object_json(*object));
     res.header("Location", "/v1/files/" + object->id);

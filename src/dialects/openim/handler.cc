@@ -1061,7 +1061,7 @@ class OpenImHandler final : public http::Handler {
       upload.reset();  // gone before the answer, like a refused form
       co_return co_await send_s3_error(ex, *refused, bucket, resource);
     }
-    auto object = co_await blocking(ex, [&] { return upload->commit(); });
+    auto object = co_await http::commit_upload(ex, s_.uploads, *upload);
     if (!object) co_return co_await send_s3_error(ex, object.error(), bucket, resource);
     http::Response r;
     r.header("ETag", "\"" + object->md5 + "\"");
@@ -1204,7 +1204,7 @@ class OpenImHandler final : public http::Handler {
     if (const std::string* ct = sink.fields().find("content-type"); ct && !ct->empty())
       upload->spec().content_type = *ct;
 
-    auto object = co_await blocking(ex, [&] { return upload->commit(); });
+    auto object = co_await http::commit_upload(ex, s_.uploads, *upload);
     if (!object) co_return co_await ex.send(s3_fail(object.error(), key));
 
     const std::string etag = "\"" + object->md5 + "\"";

@@ -393,19 +393,21 @@ class SqliteMetaStore final : public MetaStore {
   // transaction, each under its own savepoint (a failed one is rolled back
   // alone), so one WAL fsync makes a whole batch durable.
   Status insert_object(const Object& o, const InsertOptions& opts) override {
-    PendingInsert me{&o, &opts};
+    ObjectInsert me{&o, &opts};
     inserts_.submit(me,
-                    [this](const std::vector<PendingInsert*>& batch) { run_insert_batch(batch); });
+                    [this](const std::vector<ObjectInsert*>& batch) { run_insert_batch(batch); });
     return std::move(me.result);
   }
 
-  struct PendingInsert {
-    const Object* object;
-    const InsertOptions* opts;
-    Status result = ok();
-  };
+  // A batch gathered by the caller (the upload committer) is one transaction.
+  void insert_objects(std::span<ObjectInsert> inserts) override {
+    std::vector<ObjectInsert*> batch;
+    batch.reserve(inserts.size());
+    for (ObjectInsert& i : inserts) batch.push_back(&i);
+    if (!batch.empty()) run_insert_batch(batch);
+  }
 
-  void run_insert_batch(const std::vector<PendingInsert*>& batch) {
+  void run_insert_batch(const std::vector<ObjectInsert*>& batch) {
     std::lock_guard lock(mu_);
     if (batch.size() == 1) {
       batch[0]->result =
@@ -413,10 +415,10 @@ class SqliteMetaStore final : public MetaStore {
       return;
     }
     auto fail_all = [&](const Error& e) {
-      for (PendingInsert* p : batch) p->result = fail(e);
+      for (ObjectInsert* p : batch) p->result = fail(e);
     };
     if (auto b = exec("BEGIN IMMEDIATE"); !b) return fail_all(b.error());
-    for (PendingInsert* p : batch) {
+    for (ObjectInsert* p : batch) {
       if (auto sp = exec("SAVEPOINT one_insert"); !sp) {
         rollback();
         return fail_all(sp.error());
@@ -1144,7 +1146,7 @@ class SqliteMetaStore final : public MetaStore {
 
   std::mutex mu_;
   // Group commit of insert_object (see there).
-  core::GroupCommit<PendingInsert> inserts_;
+  core::GroupCommit<ObjectInsert> inserts_;
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> stmts_;  // SQL text -> prepared statement
 };

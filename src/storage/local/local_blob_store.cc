@@ -249,7 +249,7 @@ class LocalBlobWriter final : public BlobWriter {
   Status commit() override {
     UP_TRY(check_usable());
     if (fd_.get() < 0) {
-      if (target_.pack) return guard(commit_to_pack());
+      if (target_.pack) return commit_to_pack();
       UP_TRY(guard(open_temp()));  // an empty blob, files only
     }
     UP_TRY(flush());
@@ -277,19 +277,36 @@ class LocalBlobWriter final : public BlobWriter {
   // storage::BlobWriter
   uint64_t bytes_written() const override { return bytes_written_; }
 
+  // storage::BlobWriter
+  bool batchable() const override {
+    return fd_.get() < 0 && target_.pack && !committed_ && !failed_;
+  }
+
+  // The pack commit in two halves, so that LocalBlobStore::commit_batch can put
+  // many writers' bytes in one transaction. REQUIRES: batchable().
+  Status check_pack_commit() const {
+    // Never shadow a file blob of the same locator (ids are unique; this is the
+    // same promise rename_no_replace keeps for files).
+    if (::access(target_.dest.file.c_str(), F_OK) == 0) return fail(already_exists());
+    return ok();
+  }
+  SmallBlobPack::Put pack_put() const {
+    return SmallBlobPack::Put{target_.locator, std::string_view(buffer_.get(), buffered_)};
+  }
+  Status finish_pack_commit(Status s) {
+    if (s) committed_ = true;
+    return guard(std::move(s));
+  }
+
  private:
   static Error already_exists() {
     return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};
   }
 
   Status commit_to_pack() {
-    // Never shadow a file blob of the same locator (ids are unique; this is the
-    // same promise rename_no_replace keeps for files).
-    if (::access(target_.dest.file.c_str(), F_OK) == 0) return fail(already_exists());
-    UP_TRY(
-        target_.pack->put(target_.locator, std::string_view(buffer_.get(), buffered_), wall_ms()));
-    committed_ = true;
-    return ok();
+    if (auto st = check_pack_commit(); !st) return finish_pack_commit(std::move(st));
+    SmallBlobPack::Put put = pack_put();
+    return finish_pack_commit(target_.pack->put(put.locator, put.data, wall_ms()));
   }
 
   Status open_temp() {
@@ -405,6 +422,32 @@ class LocalBlobStore final : public BlobStore {
     target.pack = pack_.get();
     target.small_max = pack_ ? small_max_ : 0;
     return std::make_unique<LocalBlobWriter>(std::move(target));
+  }
+
+  // storage::BlobStore
+  // Batchable writers share one pack transaction, so one fsync.
+  std::vector<Status> commit_batch(std::span<BlobWriter* const> writers) override {
+    std::vector<Status> results(writers.size());
+    std::vector<SmallBlobPack::Put> puts;
+    std::vector<size_t> put_index;
+    for (size_t i = 0; i < writers.size(); ++i) {
+      auto* w = dynamic_cast<LocalBlobWriter*>(writers[i]);
+      if (w == nullptr || !w->batchable()) {
+        results[i] = writers[i]->commit();
+      } else if (auto st = w->check_pack_commit(); !st) {
+        results[i] = w->finish_pack_commit(std::move(st));
+      } else {
+        puts.push_back(w->pack_put());
+        put_index.push_back(i);
+      }
+    }
+    if (puts.empty()) return results;
+    pack_->put_many(puts, wall_ms());
+    for (size_t k = 0; k < puts.size(); ++k) {
+      auto* w = static_cast<LocalBlobWriter*>(writers[put_index[k]]);
+      results[put_index[k]] = w->finish_pack_commit(std::move(puts[k].result));
+    }
+    return results;
   }
 
   // storage::BlobStore

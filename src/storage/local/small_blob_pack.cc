@@ -45,12 +45,11 @@ int bind_text(sqlite3_stmt* s, int i, std::string_view v) {
 
 }  // namespace
 
-// A put or a remove, written in the next batch.
+// Puts or a removal, written in the next batch.
 struct SmallBlobPack::Op {
-  std::string_view locator;
-  std::string_view data;
+  std::span<Put> puts;
   UnixMs now = 0;
-  bool remove = false;
+  std::string_view removed;  // the locator to remove when puts is empty
   Status result = ok();
 };
 
@@ -170,32 +169,39 @@ Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& pa
 }
 
 Status SmallBlobPack::put(std::string_view locator, std::string_view data, UnixMs now) {
+  Put p{locator, data};
+  put_many(std::span<Put>(&p, 1), now);
+  return p.result;
+}
+
+void SmallBlobPack::put_many(std::span<Put> puts, UnixMs now) {
   Op op;
-  op.locator = locator;
-  op.data = data;
+  op.puts = puts;
   op.now = now;
   commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
-  return op.result;
 }
 
 Status SmallBlobPack::remove(std::string_view locator) {
   Op op;
-  op.locator = locator;
-  op.remove = true;
+  op.removed = locator;
   commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
   return op.result;
 }
 
 void SmallBlobPack::run_batch(const std::vector<Op*>& batch) {
   auto fail_all = [&](const Error& e) {
-    for (Op* p : batch) p->result = fail(e);
+    for (Op* op : batch) {
+      op->result = fail(e);
+      for (Put& p : op->puts) p.result = fail(e);
+    }
   };
   if (auto st = writer_->exec("BEGIN IMMEDIATE", "begin"); !st) return fail_all(st.error());
   // A refused insert (a taken locator) fails alone: SQLite rolls back only
   // that statement and the transaction goes on.
-  for (Op* p : batch)
-    p->result =
-        p->remove ? writer_->erase(p->locator) : writer_->insert(p->locator, p->data, p->now);
+  for (Op* op : batch) {
+    if (op->puts.empty()) op->result = writer_->erase(op->removed);
+    for (Put& p : op->puts) p.result = writer_->insert(p.locator, p.data, op->now);
+  }
   if (auto st = writer_->exec("COMMIT", "commit"); !st) {
     (void)writer_->exec("ROLLBACK", "rollback");
     fail_all(st.error());

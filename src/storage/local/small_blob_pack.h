@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,8 +33,15 @@ class SmallBlobPack {
   SmallBlobPack(const SmallBlobPack&) = delete;
   SmallBlobPack& operator=(const SmallBlobPack&) = delete;
 
+  struct Put {
+    std::string_view locator;
+    std::string_view data;
+    Status result = ok();
+  };
   // Durable when it returns success. kAlreadyExists when the locator is taken.
   Status put(std::string_view locator, std::string_view data, UnixMs now);
+  // Several puts in one transaction; each gets its own result.
+  void put_many(std::span<Put> puts, UnixMs now);
   // Idempotent; durable when it returns.
   Status remove(std::string_view locator);
   // The blob's bytes, or nullopt when the pack has no such locator.
