@@ -229,7 +229,7 @@ class LocalBlobWriter final : public BlobWriter {
     // Up to small_max the bytes stay in the buffer (bounded: small_max is at
     // most kBufferSize) and may go to the pack; past it they need a file.
     if (fd_.get() < 0 && bytes_written_ > target_.small_max) UP_TRY(guard(open_temp()));
-    if (buffered_ + data.size() > kBufferSize) {
+    if (buffer_.size() + data.size() > kBufferSize) {
       if (auto r = flush(); !r) return r;
     }
     // Large chunks (the usual 64 KiB) go straight to the file; small ones are
@@ -239,9 +239,9 @@ class LocalBlobWriter final : public BlobWriter {
       start_writeback();
       return ok();
     }
-    if (!buffer_) buffer_ = std::make_unique<char[]>(kBufferSize);
-    std::memcpy(buffer_.get() + buffered_, data.data(), data.size());
-    buffered_ += data.size();
+    // A small blob's buffer grows to its size; a file's coalesces up to kBufferSize.
+    if (fd_.get() >= 0 && buffer_.capacity() < kBufferSize) buffer_.reserve(kBufferSize);
+    buffer_.append(data);
     return ok();
   }
 
@@ -291,7 +291,7 @@ class LocalBlobWriter final : public BlobWriter {
     return ok();
   }
   SmallBlobPack::Put pack_put() const {
-    return SmallBlobPack::Put{target_.locator, std::string_view(buffer_.get(), buffered_)};
+    return SmallBlobPack::Put{target_.locator, std::string_view(buffer_)};
   }
   Status finish_pack_commit(Status s) {
     if (s) committed_ = true;
@@ -330,10 +330,10 @@ class LocalBlobWriter final : public BlobWriter {
   }
 
   Status flush() {
-    if (buffered_ == 0) return ok();
-    size_t n = buffered_;
-    buffered_ = 0;
-    UP_TRY(guard(write_all(fd_.get(), buffer_.get(), n)));
+    if (buffer_.empty()) return ok();
+    const Status written = guard(write_all(fd_.get(), buffer_.data(), buffer_.size()));
+    buffer_.clear();
+    UP_TRY(written);
     start_writeback();
     return ok();
   }
@@ -343,7 +343,7 @@ class LocalBlobWriter final : public BlobWriter {
   // large file already on disk, so receiving and writing overlap instead of
   // adding up. Only a hint: failures are left for fsync to report.
   void start_writeback() {
-    const uint64_t in_file = bytes_written_ - buffered_;
+    const uint64_t in_file = bytes_written_ - buffer_.size();
     if (in_file - writeback_started_ < kWritebackStep) return;
     ::sync_file_range(fd_.get(), static_cast<off64_t>(writeback_started_),
                       static_cast<off64_t>(in_file - writeback_started_), SYNC_FILE_RANGE_WRITE);
@@ -353,8 +353,7 @@ class LocalBlobWriter final : public BlobWriter {
   WriterTarget target_;
   Fd fd_;  // opened once the blob outgrows small_max
   std::string temp_path_;
-  std::unique_ptr<char[]> buffer_;  // allocated on the first small append
-  size_t buffered_ = 0;
+  std::string buffer_;  // a small blob, or a file's small appends not yet written
   uint64_t bytes_written_ = 0;
   uint64_t writeback_started_ = 0;
   bool committed_ = false;
