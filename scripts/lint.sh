@@ -43,7 +43,8 @@ check_tidy() {
 }
 
 case "$mode" in
-  all) check_format && check_tidy ;;
+  # Not `check_format && check_tidy`: set -e ignores a failure left of &&.
+  all) failed=0; check_format || failed=1; check_tidy || failed=1; [ "$failed" = 0 ] || exit 1 ;;
   format) check_format ;;
   tidy) check_tidy ;;
   fix) exec "$CLANG_FORMAT" -i "${files[@]}" ;;
