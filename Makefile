@@ -51,7 +51,8 @@ fuzz: deps
 	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz.sh
 
 # clang-format-14 and clang-tidy-14 over the sources (.clang-format, .clang-tidy);
-# any finding fails. See docs/quality.md.
+# any finding fails. Units clean in an earlier run with the same inputs are
+# skipped (LINT_NO_CACHE=1 runs them all). See docs/quality.md.
 lint: configure
 	JOBS=$(JOBS) bash scripts/lint.sh
 

@@ -9,7 +9,8 @@
 #
 # FILE defaults to every tracked *.cc/*.h. tidy runs on the .cc files of the
 # compilation database (headers are checked where they are included, see
-# HeaderFilterRegex in .clang-tidy), JOBS at a time.
+# HeaderFilterRegex in .clang-tidy), JOBS at a time, skipping units whose
+# cached result is clean (scripts/tidy.py; LINT_NO_CACHE=1 turns that off).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,28 +38,13 @@ check_tidy() {
     echo "lint: $db is missing; run 'make configure' first" >&2
     return 1
   fi
-  # The .cc files asked for that the build compiles (fuzz/ builds only with clang: not here).
-  local units
-  units=$(python3 - "$db" "${files[@]}" <<'PY'
-import json, os, sys
-db, wanted = sys.argv[1], sys.argv[2:]
-compiled = {os.path.realpath(e["file"]) for e in json.load(open(db))}
-for f in wanted:
-    if f.endswith(".cc") and os.path.realpath(f) in compiled:
-        print(f)
-PY
-)
-  if [ -z "$units" ]; then
-    echo "lint: no compiled .cc files to tidy"
-    return 0
-  fi
-  echo "lint: clang-tidy on $(echo "$units" | wc -l) files, $JOBS at a time"
-  # xargs exits non-zero when any clang-tidy run reports an error.
-  echo "$units" | xargs -P "$JOBS" -n 1 "$CLANG_TIDY" -p "$BUILD_DIR" --quiet
+  # Units already clean with the same key are skipped (scripts/tidy.py).
+  CLANG_TIDY="$CLANG_TIDY" python3 scripts/tidy.py "$BUILD_DIR" "$JOBS" "${files[@]}"
 }
 
 case "$mode" in
-  all) check_format && check_tidy ;;
+  # Not `check_format && check_tidy`: set -e ignores a failure left of &&.
+  all) failed=0; check_format || failed=1; check_tidy || failed=1; [ "$failed" = 0 ] || exit 1 ;;
   format) check_format ;;
   tidy) check_tidy ;;
   fix) exec "$CLANG_FORMAT" -i "${files[@]}" ;;

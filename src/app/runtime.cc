@@ -36,7 +36,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->links_ = std::make_unique<core::DownloadLinks>(*rt->secrets_, rt->clock_);
   std::function<void(int64_t)> advance;
   if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
-  rt->services_.reset(new core::Services{
+  // Services is an aggregate: clang 14 has no parenthesized aggregate init, so
+  // make_unique gets a braced temporary to move from.
+  rt->services_ = std::make_unique<core::Services>(core::Services{
       rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_, *rt->rate_limiter_,
       *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_, "", std::move(advance)});
   // The default tenant always exists: the bootstrap key belongs to it.

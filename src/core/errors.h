@@ -80,7 +80,7 @@ enum class Kind {
   X(kMethodNotAllowed, 1951, kUnimplemented, "method not allowed")
 
 enum class Errc : int {
-#define UP_X(name, number, kind, msg) name = number,
+#define UP_X(name, number, kind, msg) name = (number),
   UP_ERROR_CATALOGUE(UP_X)
 #undef UP_X
 };

@@ -60,6 +60,7 @@ TEST(CrashConsistencyTest, KilledServersLoseNothingAcknowledged) {
     HttpClient client(server.port());
     std::atomic<bool> stop{false};
     std::vector<std::thread> uploaders;
+    uploaders.reserve(kUploaders);
     for (int u = 0; u < kUploaders; ++u) {
       uploaders.emplace_back([&] {
         while (!stop.load()) {

@@ -224,6 +224,7 @@ void ServerProcess::start() {
     dup2(out, 1);
     dup2(out, 2);
     std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     execv(argv[0], argv.data());

@@ -174,7 +174,7 @@ class JodooApiTest : public ::testing::Test {
  protected:
   void SetUp() override { start({}); }
 
-  void start(std::vector<std::string> args, std::string app_settings = kSettings) {
+  void start(std::vector<std::string> args, const std::string& app_settings = kSettings) {
     server_ = std::make_unique<ServerProcess>(std::move(args));
     server_->start();
     client_ = std::make_unique<HttpClient>(server_->port());
@@ -234,7 +234,7 @@ class JodooApiTest : public ::testing::Test {
   }
 
   HttpResponse upload(const std::string& token, const std::string& content,
-                      const std::string& filename = "a.txt", std::vector<Part> extra = {},
+                      const std::string& filename = "a.txt", const std::vector<Part>& extra = {},
                       bool crc_last = true) {
     std::vector<Part> parts;
     parts.push_back(Part{"token", token});

@@ -143,13 +143,14 @@ class JPushApiTest : public ::testing::Test {
   // Uploads a small valid file; returns its file_id.
   std::string upload(const std::string& content = "1a0018970a1b2c3\n1a0018970a1b2c4\n",
                      int ttl = 720, const std::string& type = "registration_id", Headers h = {}) {
-    auto r = post_form(
-        type, {{"filename", content, "registration_id.txt"}, {"ttl", std::to_string(ttl)}}, h);
+    auto r = post_form(type,
+                       {{"filename", content, "registration_id.txt"}, {"ttl", std::to_string(ttl)}},
+                       std::move(h));
     EXPECT_EQ(r.status, 200) << r.body;
     return str(parse(r.body), "file_id");
   }
 
-  HttpResponse get(const std::string& target, Headers h = {}) {
+  HttpResponse get(const std::string& target, const Headers& h = {}) {
     return client_->request("GET", target, h.empty() ? auth() : h);
   }
 

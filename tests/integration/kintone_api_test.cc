@@ -135,7 +135,7 @@ class KintoneApiTest : public ::testing::Test {
 
   // Adds a record to app 1 with the main token; returns its id.
   std::string add(const std::string& title, const std::string& file_key = {},
-                  const std::string& app = "1", Headers h = {}) {
+                  const std::string& app = "1", const Headers& h = {}) {
     std::string rec = R"({"title":{"value":")" + title + R"("})";
     if (!file_key.empty()) rec += R"(,"attachment":{"value":[{"fileKey":")" + file_key + R"("}]})";
     rec += "}";

@@ -3,7 +3,6 @@
 // with attachments. Both insist on http://localhost, so the server also
 // listens on localhost (IPv4 and IPv6, one port).
 
-#include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -16,7 +15,6 @@
 namespace up::testing {
 namespace {
 
-namespace json = boost::json;
 namespace fs = std::filesystem;
 
 constexpr const char* kSettings =

@@ -243,6 +243,7 @@ TEST_F(NativeApiTest, AnotherTenantsFileIsNotFound) {
 
 TEST_F(NativeApiTest, ListPaginatesWithStableCursor) {
   std::vector<std::string> ids;
+  ids.reserve(5);
   for (int i = 0; i < 5; ++i) ids.push_back(str(put("f" + std::to_string(i), "x"), "id"));
   std::vector<std::string> seen;
   std::string cursor;

@@ -126,7 +126,7 @@ class OpenImApiTest : public ::testing::Test {
 
   // Posts the form of an initiate_form_data answer with extra/changed fields.
   HttpResponse post_form(const json::object& init, const std::string& file,
-                         std::vector<Field> extra_before = {}, std::vector<Field> after = {},
+                         std::vector<Field> extra_before = {}, const std::vector<Field>& after = {},
                          const std::string& drop = {}) {
     std::vector<Field> fields;
     for (const auto& [k, v] : init.at("formData").as_object()) {

@@ -924,6 +924,7 @@ TYPED_TEST(MetaStoreConformance, ConcurrentInsertsNeverExceedQuota) {
   opts.app_max_objects = 10;
   std::atomic<int> succeeded{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i) {

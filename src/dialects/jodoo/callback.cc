@@ -20,7 +20,7 @@ using tcp = net::ip::tcp;
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr uint64_t kMaxResponseBytes = 64 * 1024;
 
-Error callback_failed(std::string why) {
+Error callback_failed(const std::string& why) {
   return Error(Errc::kCallbackFailed, "callback failed: " + why);
 }
 
@@ -117,7 +117,7 @@ Result<std::string> CallbackClient::post(const CallbackRequest& request) const {
   net::io_context ioc;
   Result<std::string> result = fail(callback_failed("not run"));
   net::co_spawn(ioc, exchange(std::move(*url), request, timeout_),
-                [&result](std::exception_ptr e, Result<std::string> r) {
+                [&result](const std::exception_ptr& e, Result<std::string> r) {
                   if (e) result = fail(callback_failed("unexpected error"));
                   else result = std::move(r);
                 });

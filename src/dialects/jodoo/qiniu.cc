@@ -279,7 +279,6 @@ Result<std::string> substitute_magic_variables(
       break;
     }
     out.append(tmpl.substr(i, dollar - i));
-    i = dollar;
     const char open = dollar + 1 < tmpl.size() ? tmpl[dollar + 1] : '\0';
     const char close = open == '(' ? ')' : open == '{' ? '}' : '\0';
     const auto end = close ? tmpl.find(close, dollar + 2) : std::string_view::npos;

@@ -11,6 +11,7 @@ namespace {
 
 std::optional<std::string> gbk_to_utf8(std::string_view in) {
   iconv_t cd = iconv_open("UTF-8", "GB18030");
+  // NOLINTNEXTLINE(performance-no-int-to-ptr): (iconv_t)-1 is iconv_open's documented error value.
   if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
   std::string out(in.size() * 4 + 4, '\0');  // a GB18030 character is never more than 4 UTF-8 bytes
   char* src = const_cast<char*>(in.data());

@@ -45,9 +45,9 @@ Result<long long> ttl_seconds(const std::string& v) {
   return secs;
 }
 
-json::object link_json(std::string url, UnixMs expires_at) {
+json::object link_json(std::string_view url, UnixMs expires_at) {
   json::object j;
-  j["url"] = std::move(url);
+  j["url"] = url;
   j["expires_at"] = format_iso8601(expires_at);
   return j;
 }

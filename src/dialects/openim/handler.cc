@@ -236,10 +236,10 @@ bool md5_hex(std::string_view s) {
          });
 }
 
-json::object key_values(std::string_view key, std::string value) {
+json::object key_values(std::string_view key, std::string_view value) {
   json::object o;
   o["key"] = key;
-  o["values"] = json::array{json::value(std::move(value))};
+  o["values"] = json::array{json::value(value)};
   return o;
 }
 
@@ -880,7 +880,8 @@ class OpenImHandler final : public http::Handler {
     if (u->tenant_id != ctx.app.tenant_id || u->app_id != ctx.app.id)
       return fail(Errc::kInvalidArgument, "invalid uploadID");
     UP_TRY(verify_upload_id(upload_id, upload_signing_key(s_, u->tenant_id, u->app_id))
-               .map_error([](Error) { return Error(Errc::kInvalidArgument, "invalid uploadID"); }));
+               .map_error(
+                   [](const Error&) { return Error(Errc::kInvalidArgument, "invalid uploadID"); }));
     if (u->expires_at <= s_.clock.now()) return fail(Errc::kInvalidArgument, "upload expired");
     if (!ctx.claims.admin && u->user_id != ctx.claims.user_id)
       return fail(Errc::kPermissionDenied, "this upload is not yours");

@@ -27,7 +27,7 @@ std::tm utc(UnixMs t) {
   return tm;
 }
 
-Error bad_policy(std::string what) {
+Error bad_policy(const std::string& what) {
   return Error(Errc::kInvalidArgument, "invalid policy document: " + what);
 }
 
@@ -230,13 +230,13 @@ const std::string* FormFields::find(std::string_view lower_name) const {
   return it == fields_.end() ? nullptr : &it->second;
 }
 
-Result<Credential> parse_credential(std::string_view s) {
+Result<Credential> parse_credential(std::string_view credential) {
   // AK / date / region / service / aws4_request
   std::vector<std::string_view> parts;
   for (size_t start = 0;;) {
-    size_t slash = s.find('/', start);
-    parts.push_back(
-        s.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    size_t slash = credential.find('/', start);
+    parts.push_back(credential.substr(
+        start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }

@@ -144,8 +144,9 @@ std::string access_key_id(std::string_view tenant_id, std::string_view app_id) {
   return "UPG" + hex;
 }
 
-bool parse_access_key_id(std::string_view ak, std::string& tenant_id, std::string& app_id) {
-  if (!ak.starts_with("UPG") || ak.size() % 2 == 0 || ak.size() > 3 + 2 * 200) return false;
+bool parse_access_key_id(std::string_view key_id, std::string& tenant_id, std::string& app_id) {
+  if (!key_id.starts_with("UPG") || key_id.size() % 2 == 0 || key_id.size() > 3 + 2 * 200)
+    return false;
   std::string raw;
   auto nibble = [](char c) -> int {
     if (c >= '0' && c <= '9') return c - '0';
@@ -153,8 +154,8 @@ bool parse_access_key_id(std::string_view ak, std::string& tenant_id, std::strin
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
   };
-  for (size_t i = 3; i + 1 < ak.size(); i += 2) {
-    int hi = nibble(ak[i]), lo = nibble(ak[i + 1]);
+  for (size_t i = 3; i + 1 < key_id.size(); i += 2) {
+    int hi = nibble(key_id[i]), lo = nibble(key_id[i + 1]);
     if (hi < 0 || lo < 0) return false;
     raw.push_back(static_cast<char>(hi * 16 + lo));
   }

@@ -71,9 +71,8 @@ namespace up::dialects::openim {
 // "<tenant>/<app>", so the form endpoint finds the app (and so its secret)
 // from the signed credential alone. Ids never contain '/'.
 std::string access_key_id(std::string_view tenant_id, std::string_view app_id);
-// false when `access_key_id` is not of that shape.
-bool parse_access_key_id(std::string_view access_key_id, std::string& tenant_id,
-                         std::string& app_id);
+// false when `key_id` is not of that shape.
+bool parse_access_key_id(std::string_view key_id, std::string& tenant_id, std::string& app_id);
 
 }  // namespace up::dialects::openim
 

@@ -1163,7 +1163,7 @@ Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
   // NOMUTEX: the store serializes every use of the connection itself.
   int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  auto close_with = [&](std::string what) {
+  auto close_with = [&](const std::string& what) {
     Errc code = code_of(rc);
     std::string msg = what + " " + path + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     sqlite3_close_v2(db);

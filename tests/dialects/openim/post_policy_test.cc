@@ -86,6 +86,7 @@ TEST(PostPolicyTest, TimeFormats) {
 TEST(PostPolicyTest, MakeFormIsMinioGoByteForByte) {
   const auto form = make_form(minio_request());
   std::vector<std::string> names;
+  names.reserve(form.size());
   for (const auto& [k, v] : form) names.push_back(k);
   EXPECT_EQ(names, (std::vector<std::string>{"key", "bucket", "success_action_status",
                                              "Content-Type", "policy", "x-amz-algorithm",

@@ -30,7 +30,7 @@ TEST(FormIdTest, IsUnpaddedStdBase64OfOpenImJson) {
 }
 
 TEST(FormIdTest, GarbageRefused) {
-  for (std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("%%%"), crypto::base64("[1]"), crypto::base64("{}"),
         crypto::base64(R"({"name":"a","key":"k"})"),
         crypto::base64(R"({"name":"a","size":"5","key":"k"})"),
@@ -84,7 +84,7 @@ TEST(TokenTest, ForgedClaimsFailTheSignature) {
 
 TEST(TokenTest, MalformedTokens) {
   const std::string t = issue_token(claims(), "k");
-  for (std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("abc"), std::string("a.b"), std::string("a.b.c.d"), t + ".x",
         std::string("!.!.!"),
         crypto::base64url(R"({"alg":"none"})", false) + "." + t.substr(t.find('.') + 1),
@@ -130,7 +130,7 @@ TEST(UploadIdTest, SignedRoundTripAndPartArithmetic) {
   bigger.size *= 2;
   const std::string other = encode_upload_id(bigger, "k");
   EXPECT_FALSE(verify_upload_id(other.substr(0, other.find('.')) + id.substr(id.find('.')), "k"));
-  for (std::string bad :
+  for (const std::string& bad :
        {std::string(), std::string("x"), std::string("a.b.c"), id.substr(1),
         crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10,"p":0,"e":1})", false) + ".s",
         crypto::base64url(R"({"t":"a","a":"b","h":"c","s":10000000,"p":1,"e":1})", false) + ".s"})
