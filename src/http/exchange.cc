@@ -22,7 +22,7 @@ net::awaitable<Result<Object>> commit_upload(Exchange& ex, core::UploadService& 
                                              core::Upload& upload) {
   if (!upload.batchable()) co_return co_await blocking(ex, [&] { return upload.commit(); });
   std::optional<Result<Object>> result;
-  const std::function<void(Exchange::Resume)> start = [&](Exchange::Resume resume) {
+  const std::function<void(Exchange::Resume)> start = [&](const Exchange::Resume& resume) {
     uploads.commit_batched(upload, [&result, resume](Result<Object> r) {
       result.emplace(std::move(r));
       resume();
