@@ -370,7 +370,7 @@ class PackedBlobReader final : public BlobReader {
 
   // storage::BlobReader
   Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
-    if (offset >= data_.size()) return size_t{0};
+    if (out.empty() || offset >= data_.size()) return size_t{0};  // memcpy wants non-null
     const size_t n = std::min<uint64_t>(out.size(), data_.size() - offset);
     std::memcpy(out.data(), data_.data() + offset, n);
     return n;
