@@ -544,9 +544,14 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
       if (ec) co_return;
       buffer.commit(n);
     }
-    ReadDeadline deadline(lowest(stream), cfg.header_timeout);
-    auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
-    const beast::error_code ec = deadline.result(rec);
+    beast::error_code ec;
+    {
+      // The header timeout covers the header only: the deadline must be gone
+      // before the body streams, or it cuts every transfer longer than it.
+      ReadDeadline deadline(lowest(stream), cfg.header_timeout);
+      auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
+      ec = deadline.result(rec);
+    }
     state.idle = false;
     if (ec) {
       int status = 0;
