@@ -95,6 +95,7 @@ meta::InsertOptions Upload::insert_options() const {
   meta::InsertOptions opts;
   opts.grant_id = spec_.grant_id;
   opts.grant_expires_at = spec_.grant_expires_at;
+  opts.key_id = spec_.key_id;
   opts.app_max_bytes = quota_.app_max_bytes;
   opts.app_max_objects = quota_.app_max_objects;
   if (spec_.max_app_objects)

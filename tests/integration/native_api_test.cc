@@ -319,6 +319,51 @@ TEST_F(NativeApiTest, SignedLinksDownloadWithoutAKeyUntilTheyExpire) {
   EXPECT_EQ(client_->request("GET", target).status, 401);
 }
 
+// Revocation reaches uploads in flight: a key disabled or deleted while its
+// upload streams gets no file out of it (the commit checks the key again).
+TEST_F(NativeApiTest, KeyRevokedWhileUploadStreamsCommitsNothing) {
+  const std::string half = pattern_string(1 << 20);
+  for (const char* how : {"disable", "delete"}) {
+    auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
+    ASSERT_EQ(k.status, 201);
+    const std::string token = str(parse(k.body), "token"), id = str(parse(k.body), "id");
+    const int fd = client_->connect_socket();
+    ASSERT_GE(fd, 0);
+    const std::string head = std::string("POST /v1/files?name=revoked-") + how +
+                             " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                             "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                             std::to_string(2 * half.size()) + "\r\n\r\n";
+    for (const std::string* part : {&head, &half})
+      ASSERT_EQ(::send(fd, part->data(), part->size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(part->size()));
+    std::this_thread::sleep_for(200ms);  // the server has begun the upload
+    if (std::string(how) == "disable") {
+      ASSERT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/disable", admin(), "").status,
+                200);
+    } else {
+      ASSERT_EQ(client_->request("DELETE", "/v1/admin/keys/" + id, admin()).status, 204);
+    }
+    // No answer yet: the upload was authorized before the key went away.
+    char early;
+    EXPECT_EQ(::recv(fd, &early, 1, MSG_DONTWAIT), -1);
+    ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(half.size()));
+    std::string reply;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      reply.append(buf, static_cast<size_t>(n));
+      if (reply.find("}") != std::string::npos) break;
+    }
+    ::close(fd);
+    EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 401") << how << ": " << reply;
+    EXPECT_NE(reply.find("\"code\":1101"), std::string::npos) << reply;
+    auto list = client_->request("GET", "/v1/files?limit=1000", admin());
+    EXPECT_EQ(list.body.find(std::string("revoked-") + how), std::string::npos) << list.body;
+  }
+  EXPECT_TRUE(server_->temp_files().empty());
+  EXPECT_TRUE(server_->blob_files().empty());
+}
+
 TEST_F(NativeApiTest, KeysCanBeDisabledEnabledAndDeleted) {
   auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
   ASSERT_EQ(k.status, 201);

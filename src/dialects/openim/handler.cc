@@ -930,6 +930,7 @@ class OpenImHandler final : public http::Handler {
     if (!content_type.empty()) spec.content_type = content_type;
     spec.declared_size = static_cast<uint64_t>(u.size);
     spec.owner = u.user_id;
+    spec.key_id = ctx.claims.key_id;
     spec.want_md5 = true;
     auto up = s_.uploads.begin(std::move(spec));
     if (!up) return fail(up.error());
