@@ -110,6 +110,34 @@ TEST_F(NativeApiTest, MultipartUploadKeepsNameAndType) {
             "attachment; filename=\"__.txt\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.txt");
 }
 
+// Content types are media types; one with parameters is stored and served as
+// sent, from the raw body's header or from ?content_type= (issue 12 item 2).
+TEST_F(NativeApiTest, ContentTypesWithParametersAreKept) {
+  Headers h = admin();
+  h.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  auto r = client_->request("POST", "/v1/files?name=a.txt", h, "hello");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(str(parse(r.body), "content_type"), "text/plain; charset=utf-8");
+  auto got = client_->request("GET", "/v1/files/" + str(parse(r.body), "id") + "/content", admin());
+  EXPECT_EQ(got.header("content-type"), "text/plain; charset=utf-8");
+
+  r = client_->request("POST", "/v1/files?name=b.txt&content_type=text/plain;%20format=%22a%20b%22",
+                       admin(), "x");
+  ASSERT_EQ(r.status, 201) << r.body;
+  got = client_->request("GET", "/v1/files/" + str(parse(r.body), "id") + "/content", admin());
+  EXPECT_EQ(got.header("content-type"), "text/plain; format=\"a b\"");
+
+  // The attack of issue 12: refused, so there is nothing to download.
+  r = client_->request("POST",
+                       "/v1/files?name=c.txt&content_type=text/plain%0d%0aSet-Cookie:%20pwn=1",
+                       admin(), "x");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1008);
+  EXPECT_EQ(r.header("set-cookie"), "");
+  auto list = client_->request("GET", "/v1/files", admin());
+  EXPECT_EQ(parse(list.body)["files"].as_array().size(), 2u);
+}
+
 TEST_F(NativeApiTest, MalformedMultipartIsRefusedAndNothingStored) {
   Headers h = admin();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=XyZ");
