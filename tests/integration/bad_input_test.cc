@@ -685,6 +685,16 @@ TEST_F(BadInputTest, StoredControlBytesNeverReachAResponseHeader) {
   expect_serving();
 }
 
+// The access log is JSON lines: a path of raw 8-bit bytes must not break one.
+TEST_F(BadInputTest, AccessLogLinesStayValidUtf8) {
+  const RawReply raw =
+      exchange("GET /v1/files/\xff\xfe\xc0 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_GT(raw.status(), 0) << raw.bytes;
+  const std::string log = server_->stdout_text();
+  EXPECT_TRUE(valid_utf8(log));
+  EXPECT_NE(log.find("\"path\":\"/v1/files/\xef\xbf\xbd"), std::string::npos) << log;
+}
+
 TEST_F(BadInputTest, OverlongAndInvalidUtf8IsRefused) {
   const std::vector<std::string> bad = {
       "\xC0\xAE\xC0\xAE/x",  // overlong "../x"

@@ -352,7 +352,8 @@ TEST_F(NativeApiTest, SignedLinksDownloadWithoutAKeyUntilTheyExpire) {
 TEST_F(NativeApiTest, KeyRevokedWhileUploadStreamsCommitsNothing) {
   const std::string half = pattern_string(1 << 20);
   for (const char* how : {"disable", "delete"}) {
-    auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
+    auto k =
+        client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
     ASSERT_EQ(k.status, 201);
     const std::string token = str(parse(k.body), "token"), id = str(parse(k.body), "id");
     const int fd = client_->connect_socket();
