@@ -274,6 +274,8 @@ int main(int argc, char** argv) {
   app.fallthrough();  // `upgate serve --data DIR` as well as `upgate --data DIR serve`
   app.set_config("--config", "", "config file (TOML or INI)");
   app::RuntimeOptions ropts;
+  // Every dialect with secrets in its settings is listed here.
+  ropts.secret_settings += dialects::kintone::secret_settings();
   app.add_option("--data", ropts.data_dir, "data directory (SQLite + blobs)")
       ->envname("UPGATE_DATA")
       ->capture_default_str();

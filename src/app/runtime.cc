@@ -55,9 +55,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
   // Services is an aggregate: clang 14 has no parenthesized aggregate init, so
   // make_unique gets a braced temporary to move from.
-  rt->services_ = std::make_unique<core::Services>(core::Services{
-      rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_, *rt->rate_limiter_,
-      *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_, "", std::move(advance)});
+  rt->services_ = std::make_unique<core::Services>(
+      core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_,
+                     *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_,
+                     "", std::move(advance), options.secret_settings});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
     if (t.error().code != Errc::kTenantNotFound) return fail(t.error());

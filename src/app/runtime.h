@@ -15,7 +15,8 @@ namespace up::app {
 struct RuntimeOptions {
   std::string data_dir = "./data";
   uint64_t max_object_bytes = 10ull << 30;
-  bool dev_clock = false;  // allow tests to move the clock (POST /v1/admin/clock)
+  bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
+  core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };
 
 class Runtime {
