@@ -136,7 +136,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 
   // Bootstrap admin key: the given one, or a generated one shown once when
   // the default tenant has no key yet.
-  std::string generated_key;
+  std::string generated_key, generated_key_id;
   if (!o.bootstrap_key.empty()) {
     auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
                                KeyRole::kAdmin);
@@ -157,6 +157,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
         return 1;
       }
       generated_key = k->token;
+      generated_key_id = k->key.id;
       if (!stderr_is_terminal) {
         // A key nobody can read must not exist: the next start would show none.
         if (auto st = write_key_file(key_file_path(ropts), generated_key); !st) {
@@ -199,6 +200,12 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
     std::fprintf(stderr, "upgate: %s\n", st.error().message.c_str());
+    // A key generated for this start was never shown: drop it, so that the
+    // next start (which finds the tenant without keys) makes and shows one.
+    if (!generated_key_id.empty()) {
+      (void)s.auth.delete_key(generated_key_id);
+      ::unlink(key_file_path(ropts).c_str());
+    }
     return 1;
   }
   s.public_url = o.public_url.empty() ? server.urls().front() : o.public_url;

@@ -3,6 +3,8 @@
 // folders 0750, files 0640, key material 0600. And a generated bootstrap key
 // never reaches stdout (the access log's stream).
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -166,6 +168,32 @@ TEST_F(DataPermissionsTest, GeneratedBootstrapKeyGoesToAPrivateFileNotStdout) {
   EXPECT_FALSE(fs::exists(path));
   EXPECT_EQ(again.stdout_text().find("bootstrap admin key"), std::string::npos)
       << again.stdout_text();
+}
+
+TEST_F(DataPermissionsTest, AKeyGeneratedForAStartThatFailsIsDropped) {
+  // A port in use makes the start fail after the key was generated.
+  int busy = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(busy, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(busy, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(busy, 1), 0);
+  ASSERT_EQ(::getsockname(busy, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  TempDir dir;
+  const std::string data = dir.path() + "/data";
+  const char* bin = std::getenv("UPGATE_BIN");
+  int rc = -1;
+  run_command(std::string(bin ? bin : "./upgate") + " serve --data '" + data +
+                  "' --listen 127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + " 2>&1",
+              &rc);
+  ::close(busy);
+  EXPECT_EQ(rc, 1);
+  // Nobody saw that key: the next start must make and show another.
+  EXPECT_FALSE(fs::exists(data + "/bootstrap-key.txt"));
+  const ServerProcess never_started({}, data);
+  EXPECT_EQ(never_started.cli({"keys", "list", "--tenant", "default"}), "");
 }
 
 TEST_F(DataPermissionsTest, GivenBootstrapKeyIsNotPrinted) {
