@@ -29,6 +29,10 @@
 //   split_path          non-empty segments without '/', pointing into the input,
 //                       that joined by '/' give the input with '/' runs collapsed.
 //   plain_token         agrees with its definition ([A-Za-z0-9._-], 1..max_len).
+//   safe_header_value   true iff no byte is below 0x20 but HTAB, nor DEL (so no
+//                       CR, LF, NUL); every format_content_disposition output
+//                       is a safe value.
+//   safe_header_name    true iff 1+ tchars (RFC 9110); a safe name is a safe value.
 
 #include <algorithm>
 #include <cctype>
@@ -292,8 +296,32 @@ void check_path(std::string_view v) {
 
 }  // namespace
 
+// The last wall against response splitting (server.cc sends no header that
+// fails these).
+void check_safe_header(std::string_view v) {
+  bool want_value = true;
+  for (unsigned char c : v)
+    if ((c < 0x20 && c != '\t') || c == 0x7f) want_value = false;
+  FUZZ_CHECK(up::http::safe_header_value(v) == want_value,
+             "safe_header_value disagrees with its definition");
+  if (v.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos)
+    FUZZ_CHECK(!up::http::safe_header_value(v), "a value with CR, LF or NUL is called safe");
+  bool want_name = !v.empty();
+  for (unsigned char c : v)
+    if (!(std::isalnum(c) && c < 0x80) &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
+      want_name = false;
+  FUZZ_CHECK(up::http::safe_header_name(v) == want_name,
+             "safe_header_name disagrees with its definition");
+  if (want_name) FUZZ_CHECK(up::http::safe_header_value(v), "a safe name is no safe value");
+  for (std::string_view disposition : {"attachment", "inline"})
+    FUZZ_CHECK(up::http::safe_header_value(up::http::format_content_disposition(disposition, v)),
+               "format_content_disposition made an unsafe header value");
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view v(reinterpret_cast<const char*>(data), size);
+  check_safe_header(v);
   check_media_type(v);
   check_boundary(v);
   check_content_disposition(v);

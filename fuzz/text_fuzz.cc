@@ -1,7 +1,7 @@
-// libFuzzer target for up::valid_utf8 and up::acceptable_file_name
-// (src/core/text.h), checked against a slow reference written independently
-// from the Unicode Standard's table of well-formed byte sequences (Table 3-7),
-// not from the decoder in text.cc.
+// libFuzzer target for up::valid_utf8, up::acceptable_file_name,
+// up::to_valid_utf8 and up::valid_media_type (src/core/text.h), checked against a slow reference
+// written independently from the Unicode Standard's table of well-formed byte sequences (Table
+// 3-7), not from the decoder in text.cc.
 //
 // Checks:
 //   - valid_utf8 agrees with the reference on the input, on the input less its
@@ -10,11 +10,21 @@
 //     above U+10FFFF and overlong forms are not;
 //   - a valid input decodes (by the reference) and re-encodes to itself;
 //   - acceptable_file_name agrees with its definition: valid UTF-8, 1..1024
-//     bytes, no C0 control, no DEL and no ".." segment between '/' or '\\'.
+//     bytes, no C0 control, no DEL, no C1 control (U+0080-U+009F) and no ".."
+//     segment between '/' or '\\';
+//   - to_valid_utf8 gives valid UTF-8, leaves valid input unchanged, is
+//     idempotent, and turns each invalid byte into one U+FFFD (so the output's
+//     length is the input's plus 2 per replaced byte);
+//   - valid_media_type agrees with a regular expression written from the RFC
+//     9110 grammar (type "/" subtype *( OWS ";" OWS [ token "=" ( token /
+//     quoted-string ) ] ), obs-text excluded) plus the length cap and no
+//     trailing white space; an accepted type never holds CR, LF, NUL or 8-bit
+//     bytes.
 
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,6 +97,9 @@ void check_file_name(std::string_view s) {
   bool want = !s.empty() && s.size() <= 1024 && reference_decode(s).has_value();
   for (unsigned char c : s)
     if (c < 0x20 || c == 0x7F) want = false;
+  if (const auto cps = reference_decode(s))
+    for (uint32_t cp : *cps)
+      if (cp >= 0x80 && cp <= 0x9F) want = false;
   std::string_view rest = s;
   for (;;) {
     const size_t sep = rest.find_first_of("/\\");
@@ -121,6 +134,31 @@ void check_encoded(const uint8_t* data, size_t size) {
   check_valid_utf8(text);
 }
 
+void check_to_valid_utf8(std::string_view s) {
+  const std::string out = up::to_valid_utf8(s);
+  FUZZ_CHECK(reference_decode(out).has_value(), "to_valid_utf8 gave invalid UTF-8");
+  if (reference_decode(s)) FUZZ_CHECK(out == s, "to_valid_utf8 changed valid input");
+  FUZZ_CHECK(up::to_valid_utf8(out) == out, "to_valid_utf8 is not idempotent");
+  FUZZ_CHECK(out.size() >= s.size() && (out.size() - s.size()) % 2 == 0,
+             "to_valid_utf8 output length is not input + 2 per replacement");
+}
+
+void check_media_type(std::string_view s) {
+  static const std::regex kMediaType(
+      "[-!#$%&'*+.^_`|~0-9A-Za-z]+/[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+      "([ \t]*;[ \t]*([-!#$%&'*+.^_`|~0-9A-Za-z]+=([-!#$%&'*+.^_`|~0-9A-Za-z]+|"
+      "\"([\t !#-\\[\\]-~]|\\\\[\t -~])*\"))?)*");
+  const bool want = !s.empty() && s.size() <= up::kMaxMediaTypeBytes && s.back() != ' ' &&
+                    s.back() != '\t' && std::regex_match(s.begin(), s.end(), kMediaType);
+  const bool got = up::valid_media_type(s);
+  FUZZ_CHECK(got == want, "valid_media_type disagrees with the RFC 9110 grammar");
+  if (got)
+    for (unsigned char c : s)
+      FUZZ_CHECK(c == '\t' || (c >= 0x20 && c < 0x7f),
+                 "an accepted media type has a control or "
+                 "8-bit byte");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -132,5 +170,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   check_file_name(s);
   check_encoded(data, size);
+  check_to_valid_utf8(s);
+  if (size <= up::kMaxMediaTypeBytes + 1) check_media_type(s);
   return 0;
 }

@@ -316,6 +316,13 @@ int main(int argc, char** argv) {
       ->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
       ->envname("UPGATE_MAX_OBJECT_BYTES")
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--disk-reserve-mb", ropts.disk_reserve_mb,
+                   "MiB of free disk that uploads never take, so deletes and sweeps can run "
+                   "(-1: 1% of the disk, at most 256 MiB; 0: none)")
+      ->envname("UPGATE_DISK_RESERVE_MB")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->capture_default_str();
   serve_cmd->add_option("--header-limit", so.header_limit, "bytes of request line and headers")
       ->envname("UPGATE_HEADER_LIMIT")
       ->capture_default_str();

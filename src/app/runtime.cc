@@ -35,7 +35,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
-  auto blobs = storage::open_local_blob_store(options.data_dir);
+  storage::LocalBlobStoreOptions blob_options;
+  if (options.disk_reserve_mb >= 0)
+    blob_options.reserve_bytes = static_cast<uint64_t>(options.disk_reserve_mb) << 20;
+  auto blobs = storage::open_local_blob_store(options.data_dir, blob_options);
   if (!blobs) return fail(blobs.error());
   rt->blobs_ = std::move(*blobs);
   rt->directory_ =

@@ -15,6 +15,9 @@ namespace up::app {
 struct RuntimeOptions {
   std::string data_dir = "./data";
   uint64_t max_object_bytes = 10ull << 30;
+  // Free space uploads leave on the data directory's disk; -1: the store's
+  // default (1% of the file system, at most 256 MiB).
+  int64_t disk_reserve_mb = -1;
   bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
   core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };

@@ -36,6 +36,7 @@ enum class Kind {
   X(kBadCursor, 1005, kInvalidArgument, "invalid pagination cursor")                        \
   X(kBadContent, 1006, kInvalidArgument, "content does not meet the rules")                 \
   X(kTooSmall, 1007, kInvalidArgument, "payload smaller than allowed")                      \
+  X(kBadContentType, 1008, kInvalidArgument, "invalid content type")                        \
   X(kBadRange, 1050, kOutOfRange, "requested range not satisfiable")                        \
   X(kUnauthenticated, 1100, kUnauthenticated, "missing or invalid credentials")             \
   X(kKeyDisabled, 1101, kUnauthenticated, "credential disabled")                            \

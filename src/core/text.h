@@ -1,5 +1,6 @@
 #pragma once
-// Small text helpers shared by dialects: UTF-8 checks and time formatting.
+// Small text helpers shared by dialects: UTF-8 checks, media types and time
+// formatting.
 
 #include <string>
 #include <string_view>
@@ -11,10 +12,32 @@ namespace up {
 // Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
 bool valid_utf8(std::string_view s);
 
-// A file name fit to store: valid UTF-8, 1..1024 bytes, no control characters,
-// no ".." segment between '/' or '\\' (names are shown and sent back in headers;
-// upgate never uses them as paths, but clients saving downloads may).
+// `s` with every byte that is not part of a well-formed UTF-8 sequence (see
+// valid_utf8) replaced by U+FFFD; valid input comes back unchanged. Each
+// invalid byte becomes one U+FFFD.
+std::string to_valid_utf8(std::string_view s);
+
+// Whether `s` holds a C0 control (U+0000-U+001F), DEL or, where the bytes
+// decode as UTF-8, a C1 control (U+0080-U+009F, bytes C2 80..C2 9F).
+bool has_control_characters(std::string_view s);
+
+// A file name fit to store: valid UTF-8, 1..1024 bytes, no control characters
+// (C0, DEL, C1), no ".." segment between '/' or '\\' (names are shown and sent
+// back in headers; upgate never uses them as paths, but clients saving
+// downloads may).
 bool acceptable_file_name(std::string_view name);
+
+// The longest content type upgate stores.
+inline constexpr size_t kMaxMediaTypeBytes = 255;
+
+// Whether `s` is an RFC 9110 media type (section 8.3.1), as a stored content
+// type must be: type "/" subtype *( OWS ";" OWS [ parameter ] ), type, subtype
+// and parameter names tokens, parameter values tokens or quoted-strings; only
+// visible ASCII, space and tab; 1..kMaxMediaTypeBytes bytes; no white space at
+// either end. A content type is later sent verbatim in Content-Type, so this
+// is what keeps CR, LF and NUL (header injection) and 8-bit bytes (invalid
+// JSON) out of stored objects.
+bool valid_media_type(std::string_view s);
 
 // "2026-11-22T10:00:00.123Z"
 std::string format_iso8601(UnixMs t);

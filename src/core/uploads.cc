@@ -4,12 +4,23 @@
 #include <cstdint>
 
 #include "core/ids.h"
+#include "core/text.h"
 #include "meta/meta_store.h"
 
 namespace up::core {
 namespace {
 
 constexpr uint64_t kQetagBlock = 4 * 1024 * 1024;
+
+// A content type is sent back verbatim in Content-Type (downloads, signed
+// links) and in JSON, so only a well-formed media type may be stored. Empty
+// means "unknown" (downloads say application/octet-stream).
+Status check_content_type(const std::string& content_type) {
+  if (content_type.empty() || valid_media_type(content_type)) return ok();
+  return fail(Errc::kBadContentType,
+              "content type must be a media type (type/subtype; parameters) of at most " +
+                  std::to_string(kMaxMediaTypeBytes) + " visible ASCII characters");
+}
 
 std::string finish_qetag(const std::string& block_digests, bool single_block) {
   // One block: 0x16 + sha1(data); more: 0x96 + sha1(concatenated block sha1s).
@@ -63,6 +74,9 @@ void Upload::finish_qetag_block() {
 }
 
 Result<Object> Upload::finish() {
+  // Again here: dialects set late fields (a form's Content-Type field, a
+  // part's header) through spec() after begin().
+  UP_TRY(check_content_type(spec_.content_type));
   if (size_ < spec_.min_bytes) {
     return fail(Errc::kTooSmall, "file smaller than " + std::to_string(spec_.min_bytes) + " bytes");
   }
@@ -95,6 +109,7 @@ meta::InsertOptions Upload::insert_options() const {
   meta::InsertOptions opts;
   opts.grant_id = spec_.grant_id;
   opts.grant_expires_at = spec_.grant_expires_at;
+  opts.key_id = spec_.key_id;
   opts.app_max_bytes = quota_.app_max_bytes;
   opts.app_max_objects = quota_.app_max_objects;
   if (spec_.max_app_objects)
@@ -195,6 +210,7 @@ void UploadService::commit_together(std::vector<QueuedCommit>& batch) {
 }
 
 Result<UploadPtr> UploadService::begin(UploadSpec spec) {
+  UP_TRY(check_content_type(spec.content_type));
   auto quota = directory_.quota_for(spec.tenant_id, spec.app_id);
   if (!quota) return fail(quota.error());
   uint64_t limit = quota->max_object_bytes;

@@ -43,6 +43,9 @@ struct UploadSpec {
   std::string transaction_id;
   std::string grant_id;  // single-use: the commit fails with kGrantUsed if seen before
   UnixMs grant_expires_at = 0;
+  // The API key that authorized the upload, if one did: the commit fails with
+  // kKeyDisabled when it was disabled or deleted while the body streamed.
+  std::string key_id;
   std::string owner;
   std::string meta_json = "{}";
   bool want_md5 = false;

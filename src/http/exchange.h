@@ -38,6 +38,8 @@ struct Response {
   }
 };
 
+// A JSON answer. The body is made valid UTF-8 (invalid bytes become U+FFFD),
+// so every JSON answer is valid UTF-8 whatever bytes its strings held.
 Response json_response(int status, std::string body);
 Response empty_response(int status);
 

@@ -54,6 +54,14 @@ struct ByteRange {
 };
 Result<std::optional<ByteRange>> parse_range(std::string_view value, uint64_t size);
 
+// Whether a response header may be sent as is. A name must be a token (RFC
+// 9110 section 5.6.2); a value must hold no control byte but HTAB (no CR, LF,
+// NUL: they would end the header early and let stored text add headers or a
+// body). 8-bit bytes (obs-text) are allowed in values. The server refuses to
+// send a response that fails these, whatever a dialect put in it.
+bool safe_header_name(std::string_view name);
+bool safe_header_value(std::string_view value);
+
 // The segments of a URL path, empty ones dropped: "/v3/files/" -> {"v3", "files"}.
 std::vector<std::string_view> split_path(std::string_view path);
 

@@ -314,6 +314,15 @@ class ExchangeImpl final : public Exchange {
   net::awaitable<void> send(Response r) override {
     bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(r.status), 11};
     add_headers(res, r);
+    if (!headers_safe(res)) {
+      // Only fixed headers: the refused ones must not go out in any form.
+      r = json_response(500, R"({"error":"internal error"})");
+      res = bhttp::response<bhttp::string_body>{bhttp::status::internal_server_error, 11};
+      res.set(bhttp::field::server, "upgate");
+      res.set("X-Request-Id", request_id_);
+      res.set(bhttp::field::content_type, "application/json; charset=utf-8");
+      res.keep_alive(keep_alive());
+    }
     res.body() = std::move(r.body);
     res.prepare_payload();
     status_ = r.status;
@@ -328,6 +337,8 @@ class ExchangeImpl final : public Exchange {
                                  uint64_t length) override {
     bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(head.status), 11};
     add_headers(res, head);
+    if (!headers_safe(res))
+      co_return co_await send(json_response(500, R"({"error":"internal error"})"));
     res.content_length(length);
     res.body().data = nullptr;
     res.body().more = true;
@@ -441,6 +452,23 @@ class ExchangeImpl final : public Exchange {
       res.set(bhttp::field::vary, "Origin");
     }
     res.keep_alive(keep_alive());
+  }
+
+  // The last wall against header injection (response splitting): a header
+  // name or value with CR, LF, NUL or another control byte is never sent,
+  // whatever stored text it came from; the request is answered 500 instead.
+  // Dialects validate what they store; this catches what they missed.
+  template <class Res>
+  bool headers_safe(const Res& res) const {
+    for (const auto& f : res) {
+      if (safe_header_name(f.name_string()) && safe_header_value(f.value())) continue;
+      std::fprintf(stderr,
+                   "upgate: request %s: refused to send header \"%s\" (a control byte in its "
+                   "name or value); answered 500\n",
+                   request_id_.c_str(), json_escape(f.name_string()).c_str());
+      return false;
+    }
+    return true;
   }
 
   Server::Impl& server_;

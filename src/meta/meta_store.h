@@ -25,6 +25,10 @@ struct InsertOptions {
   // When set, recorded as used; kGrantUsed if it already was (single-use grants).
   std::string grant_id;
   UnixMs grant_expires_at = 0;  // after this the record of its use may be dropped
+  // When set, the API key that authorized the upload must still exist and be
+  // enabled as the insert commits, else kKeyDisabled: revoking a key stops its
+  // uploads in flight too.
+  std::string key_id;
   // Limits checked against the usage of the object's app and of its tenant,
   // including the new object. Unset: unchecked. kQuotaExceeded / kObjectLimit.
   std::optional<uint64_t> app_max_bytes, app_max_objects;

@@ -151,6 +151,55 @@ TEST_F(UploadServiceTest, CommitBatchedAnswersEachUpload) {
   EXPECT_EQ(blob_count(), 3u);  // the refused ones left no bytes
 }
 
+TEST_F(UploadServiceTest, ContentTypeMustBeAMediaTypeAtBegin) {
+  auto spec = testing::spec_for("t1", "a.txt");
+  spec.content_type = "text/plain\r\nSet-Cookie: pwn=1";
+  auto up = uploads.begin(spec);
+  ASSERT_FALSE(up);
+  EXPECT_EQ(up.error().code, Errc::kBadContentType);
+  EXPECT_EQ(up.error().kind(), Kind::kInvalidArgument);
+  spec.content_type = "text/plain; charset=utf-8";
+  auto good = upload(spec, "x");
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ(good->content_type, "text/plain; charset=utf-8");
+  spec.content_type = "";  // unknown: allowed, downloads say application/octet-stream
+  EXPECT_TRUE(upload(spec, "y"));
+  EXPECT_EQ(blob_count(), 2u);
+}
+
+// Dialects set a late content type (a form field after the file, a part's
+// header) through spec(): commit checks it again and keeps nothing.
+TEST_F(UploadServiceTest, LateContentTypeIsCheckedAtCommit) {
+  auto spec = testing::spec_for("t1", "a.txt");
+  auto up = uploads.begin(spec);
+  ASSERT_TRUE(up);
+  ASSERT_TRUE((*up)->append("body"));
+  (*up)->spec().content_type = "text/plain; x=\xff\xfe";
+  auto o = (*up)->commit();
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().code, Errc::kBadContentType);
+  up->reset();
+  EXPECT_EQ(blob_count(), 0u);
+
+  auto batched = uploads.begin(spec);
+  ASSERT_TRUE(batched);
+  ASSERT_TRUE((*batched)->append("body"));
+  (*batched)->spec().content_type = "text/html\nx";
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Object>> answer;
+  uploads.commit_batched(**batched, [&](Result<Object> r) {
+    std::lock_guard lock(mu);
+    answer = std::move(r);
+    cv.notify_one();
+  });
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answer.has_value(); }));
+  ASSERT_FALSE(*answer);
+  EXPECT_EQ(answer->error().code, Errc::kBadContentType);
+  EXPECT_EQ(blob_count(), 0u);
+}
+
 TEST_F(UploadServiceTest, ADialectMayTightenTheObjectCount) {
   auto spec = testing::spec_for("t1", "a");
   spec.max_app_objects = 1;

@@ -162,5 +162,39 @@ TEST(HeaderParamsTest, PercentDecode) {
   }
 }
 
+TEST(HeaderParamsTest, SafeHeaderValue) {
+  EXPECT_TRUE(safe_header_value(""));
+  EXPECT_TRUE(safe_header_value("text/plain; charset=utf-8"));
+  EXPECT_TRUE(safe_header_value("a\tb"));
+  EXPECT_TRUE(safe_header_value("obs-text \xE6\x8A\xA5 \xff"));
+  EXPECT_FALSE(safe_header_value("text/plain\r\nSet-Cookie: pwn=1"));
+  EXPECT_FALSE(safe_header_value("a\rb"));
+  EXPECT_FALSE(safe_header_value("a\nb"));
+  EXPECT_FALSE(safe_header_value(std::string("a\0b", 3)));
+  EXPECT_FALSE(safe_header_value("a\x01"));
+  EXPECT_FALSE(safe_header_value("a\x7f"));
+}
+
+TEST(HeaderParamsTest, SafeHeaderName) {
+  EXPECT_TRUE(safe_header_name("Content-Type"));
+  EXPECT_TRUE(safe_header_name("x-qn-meta-a_b.c"));
+  EXPECT_FALSE(safe_header_name(""));
+  EXPECT_FALSE(safe_header_name("Set-Cookie: x"));
+  EXPECT_FALSE(safe_header_name("a\r\nb"));
+  EXPECT_FALSE(safe_header_name(std::string("a\0", 2)));
+  EXPECT_FALSE(safe_header_name("n\xC3\xA4me"));
+}
+
+// Whatever a stored file name holds, its Content-Disposition is a safe value.
+TEST(HeaderParamsTest, ContentDispositionIsAlwaysASafeHeaderValue) {
+  for (const std::string& name :
+       {std::string("a\r\nSet-Cookie: pwn=1"), std::string("a\0b", 3), std::string("\xC2\x85"),
+        std::string("\xff\xfe\r"), std::string("\"\\%")}) {
+    const std::string v = format_content_disposition("attachment", name);
+    EXPECT_TRUE(safe_header_value(v)) << v;
+    EXPECT_EQ(v.find_first_of("\r\n"), std::string::npos) << v;
+  }
+}
+
 }  // namespace
 }  // namespace up::http

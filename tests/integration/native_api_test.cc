@@ -110,6 +110,34 @@ TEST_F(NativeApiTest, MultipartUploadKeepsNameAndType) {
             "attachment; filename=\"__.txt\"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.txt");
 }
 
+// Content types are media types; one with parameters is stored and served as
+// sent, from the raw body's header or from ?content_type= (issue 12 item 2).
+TEST_F(NativeApiTest, ContentTypesWithParametersAreKept) {
+  Headers h = admin();
+  h.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  auto r = client_->request("POST", "/v1/files?name=a.txt", h, "hello");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(str(parse(r.body), "content_type"), "text/plain; charset=utf-8");
+  auto got = client_->request("GET", "/v1/files/" + str(parse(r.body), "id") + "/content", admin());
+  EXPECT_EQ(got.header("content-type"), "text/plain; charset=utf-8");
+
+  r = client_->request("POST", "/v1/files?name=b.txt&content_type=text/plain;%20format=%22a%20b%22",
+                       admin(), "x");
+  ASSERT_EQ(r.status, 201) << r.body;
+  got = client_->request("GET", "/v1/files/" + str(parse(r.body), "id") + "/content", admin());
+  EXPECT_EQ(got.header("content-type"), "text/plain; format=\"a b\"");
+
+  // The attack of issue 12: refused, so there is nothing to download.
+  r = client_->request("POST",
+                       "/v1/files?name=c.txt&content_type=text/plain%0d%0aSet-Cookie:%20pwn=1",
+                       admin(), "x");
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_EQ(parse(r.body)["code"].as_int64(), 1008);
+  EXPECT_EQ(r.header("set-cookie"), "");
+  auto list = client_->request("GET", "/v1/files", admin());
+  EXPECT_EQ(parse(list.body)["files"].as_array().size(), 2u);
+}
+
 TEST_F(NativeApiTest, MalformedMultipartIsRefusedAndNothingStored) {
   Headers h = admin();
   h.emplace_back("Content-Type", "multipart/form-data; boundary=XyZ");
@@ -317,6 +345,51 @@ TEST_F(NativeApiTest, SignedLinksDownloadWithoutAKeyUntilTheyExpire) {
 
   client_->request("POST", "/v1/admin/clock", admin(), R"({"advance_ms":61000})");
   EXPECT_EQ(client_->request("GET", target).status, 401);
+}
+
+// Revocation reaches uploads in flight: a key disabled or deleted while its
+// upload streams gets no file out of it (the commit checks the key again).
+TEST_F(NativeApiTest, KeyRevokedWhileUploadStreamsCommitsNothing) {
+  const std::string half = pattern_string(1 << 20);
+  for (const char* how : {"disable", "delete"}) {
+    auto k = client_->request("POST", "/v1/admin/tenants/default/keys", admin(), R"({"name":"ci"})");
+    ASSERT_EQ(k.status, 201);
+    const std::string token = str(parse(k.body), "token"), id = str(parse(k.body), "id");
+    const int fd = client_->connect_socket();
+    ASSERT_GE(fd, 0);
+    const std::string head = std::string("POST /v1/files?name=revoked-") + how +
+                             " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                             "\r\nContent-Type: application/octet-stream\r\nContent-Length: " +
+                             std::to_string(2 * half.size()) + "\r\n\r\n";
+    for (const std::string* part : {&head, &half})
+      ASSERT_EQ(::send(fd, part->data(), part->size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(part->size()));
+    std::this_thread::sleep_for(200ms);  // the server has begun the upload
+    if (std::string(how) == "disable") {
+      ASSERT_EQ(client_->request("POST", "/v1/admin/keys/" + id + "/disable", admin(), "").status,
+                200);
+    } else {
+      ASSERT_EQ(client_->request("DELETE", "/v1/admin/keys/" + id, admin()).status, 204);
+    }
+    // No answer yet: the upload was authorized before the key went away.
+    char early;
+    EXPECT_EQ(::recv(fd, &early, 1, MSG_DONTWAIT), -1);
+    ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(half.size()));
+    std::string reply;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
+      reply.append(buf, static_cast<size_t>(n));
+      if (reply.find("}") != std::string::npos) break;
+    }
+    ::close(fd);
+    EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 401") << how << ": " << reply;
+    EXPECT_NE(reply.find("\"code\":1101"), std::string::npos) << reply;
+    auto list = client_->request("GET", "/v1/files?limit=1000", admin());
+    EXPECT_EQ(list.body.find(std::string("revoked-") + how), std::string::npos) << list.body;
+  }
+  EXPECT_TRUE(server_->temp_files().empty());
+  EXPECT_TRUE(server_->blob_files().empty());
 }
 
 TEST_F(NativeApiTest, KeysCanBeDisabledEnabledAndDeleted) {

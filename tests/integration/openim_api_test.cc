@@ -527,6 +527,98 @@ TEST_F(OpenImApiTest, StartsWithPolicySignedByTheAppItself) {
   EXPECT_EQ(fetch("public/a.txt"), "hello");
 }
 
+// Issue 12 item 2: initiate_form_data's contentType (any user token will do)
+// ends up in the stored object and so in Content-Type of its downloads.
+// Refused when the form is initiated, in OpenIM's envelope (HTTP 200 with
+// errCode 1001); no form, nothing stored.
+TEST_F(OpenImApiTest, ContentTypesMustBeMediaTypes) {
+  const std::string u1 = user_token("u1");
+  const auto blobs_before = server_->blob_files().size();
+  for (const std::string ct :
+       {R"(text/plain\r\nSet-Cookie: pwn=1)", R"(text/html\r\nContent-Length: 25\r\n\r\n<script>)",
+        R"(text/plain\u0000)", R"(text/plain; x=\u00ff)", "text", "a/b c"}) {
+    auto o = call("/object/initiate_form_data",
+                  R"({"name":"u1/a.txt","size":3,"contentType":")" + ct + R"("})", u1);
+    EXPECT_EQ(code(o), 1001) << ct << ": " << json::serialize(o);
+    EXPECT_EQ(str(o, "errMsg"), "ArgsError");
+    EXPECT_NE(str(o, "errDlt").find("contentType"), std::string::npos) << json::serialize(o);
+    EXPECT_FALSE(o.contains("data") && data(o).contains("formData")) << json::serialize(o);
+  }
+  // complete_multipart_upload's contentType too, before anything is assembled.
+  auto c = call("/object/complete_multipart_upload",
+                R"({"uploadID":"x","parts":[],"name":"u1/a.txt","contentType":"a\r\nb"})", u1);
+  EXPECT_EQ(code(c), 1001) << json::serialize(c);
+  EXPECT_NE(str(c, "errDlt").find("contentType"), std::string::npos) << json::serialize(c);
+  EXPECT_EQ(server_->blob_files().size(), blobs_before);
+  // Parameters are fine.
+  auto ok =
+      initiate(R"({"name":"u1/b.txt","size":3,"contentType":"text/plain; charset=utf-8"})", u1);
+  EXPECT_EQ(str(ok.at("formData").as_object(), "Content-Type"), "text/plain; charset=utf-8");
+  ASSERT_EQ(post_form(ok, "abc").status, 200);
+  EXPECT_EQ(code(complete(ok, u1)), 0);
+  auto got = client_->request(
+      "GET", str(data(call("/object/access_url", R"({"name":"u1/b.txt"})", admin_token_)), "url")
+                 .substr(host().size()));
+  EXPECT_EQ(got.body, "abc");
+  EXPECT_EQ(got.header("content-type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(got.header("set-cookie"), "");
+}
+
+// The S3 form's own Content-Type field and the file part's header reach the
+// stored object too, as does a key built from the part's filename (whose
+// form-data escapes stand for CR LF) into the Location header: all refused,
+// in S3's envelope, with nothing stored.
+TEST_F(OpenImApiTest, SelfSignedFormsCannotStoreBadContentTypesOrKeys) {
+  int status = -1;
+  auto creds =
+      parse(server_->cli({"openim", "credentials", "--tenant", "acme", "--app", "im"}, &status));
+  ASSERT_EQ(status, 0);
+  const std::string ak = str(creds, "access_key_id"), sk = str(creds, "secret_access_key");
+  const std::string date = "20300101T000000Z";
+  const std::string credential = ak + "/20300101/us-east-1/s3/aws4_request";
+  const std::string policy = crypto::base64(
+      R"({"expiration":"2031-01-01T00:00:00Z","conditions":[{"bucket":"openim"},)"
+      R"(["starts-with","$key","public/"],["starts-with","$Content-Type",""],)"
+      R"({"x-amz-algorithm":"AWS4-HMAC-SHA256"},{"x-amz-credential":")" +
+      credential + R"("},{"x-amz-date":")" + date + R"("},["content-length-range",1,64]]})");
+  // `part_type` "" : the part says application/octet-stream (form_body's).
+  auto post = [&](const std::string& key, const std::string& content_type,
+                  const std::string& filename, const std::string& part_type) {
+    const std::string boundary = "xYzZY";
+    std::vector<Field> fields = {{"key", key},
+                                 {"bucket", "openim"},
+                                 {"X-Amz-Algorithm", "AWS4-HMAC-SHA256"},
+                                 {"X-Amz-Credential", credential},
+                                 {"X-Amz-Date", date},
+                                 {"Policy", policy},
+                                 {"X-Amz-Signature", sign(sk, "20300101", "us-east-1", policy)}};
+    if (!content_type.empty()) fields.push_back({"Content-Type", content_type});
+    std::string body = form_body(boundary, fields, "hello");
+    replace_all(body, "filename=\"a.bin\"", "filename=\"" + filename + "\"");
+    if (!part_type.empty())
+      replace_all(body, "Content-Type: application/octet-stream", "Content-Type: " + part_type);
+    return client_->request("POST", "/s3/openim",
+                            {{"Content-Type", "multipart/form-data; boundary=" + boundary}}, body);
+  };
+  const auto blobs_before = server_->blob_files().size();
+  auto refused = [&](const HttpResponse& r, const char* what) {
+    EXPECT_EQ(r.status, 400) << what << ": " << r.body;
+    EXPECT_NE(r.body.find("<Code>InvalidArgument</Code>"), std::string::npos) << what << r.body;
+    EXPECT_EQ(r.header("set-cookie"), "") << what;
+    EXPECT_EQ(r.header("location"), "") << what;
+  };
+  refused(post("public/a.txt", "text/plain\r\nSet-Cookie: pwn=1", "a.bin", ""),
+          "Content-Type field with CR LF");
+  refused(post("public/a.txt", "text/plain; x=\xff\xfe", "a.bin", ""),
+          "Content-Type field with 8-bit bytes");
+  refused(post("public/a.txt", "", "a.bin", "text/plain; x=\xff\xfe"), "part Content-Type");
+  refused(post("public/${filename}", "", "a%0D%0ASet-Cookie: pwn=1", ""), "key with CR LF");
+  EXPECT_EQ(server_->blob_files().size(), blobs_before);
+  EXPECT_TRUE(server_->temp_files().empty());
+  auto r = post("public/ok.txt", "text/plain; charset=utf-8", "a.bin", "");
+  EXPECT_EQ(r.status, 204) << r.body;
+}
+
 TEST_F(OpenImApiTest, AwsSdkPresignedPostUploads) {
   int status = -1;
   auto creds =

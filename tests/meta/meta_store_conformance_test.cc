@@ -366,6 +366,23 @@ TYPED_TEST(MetaStoreConformance, GrantIsSingleUse) {
   EXPECT_ERRC(this->insert(object("01e"), opts), Errc::kGrantUsed);
 }
 
+TYPED_TEST(MetaStoreConformance, InsertRefusesUploadOfDisabledOrDeletedKey) {
+  MetaStore& s = this->store();
+  ASSERT_OK(s.create_tenant(tenant("t1")));
+  ASSERT_OK(s.create_key(key("k1", "t1"), 10));
+  InsertOptions opts;
+  opts.key_id = "k1";
+  ASSERT_OK(this->insert(object("01a"), opts));
+  ASSERT_OK(s.set_key_enabled("k1", false));
+  EXPECT_ERRC(this->insert(object("01b"), opts), Errc::kKeyDisabled);
+  EXPECT_ERRC(s.get_object("t1", "01b"), Errc::kObjectNotFound);
+  ASSERT_OK(s.set_key_enabled("k1", true));
+  ASSERT_OK(this->insert(object("01c"), opts));
+  ASSERT_OK(s.delete_key("k1"));
+  EXPECT_ERRC(this->insert(object("01d"), opts), Errc::kKeyDisabled);
+  EXPECT_ERRC(s.get_object("t1", "01d"), Errc::kObjectNotFound);
+}
+
 TYPED_TEST(MetaStoreConformance, InsertObjectsGivesEachItsOwnResult) {
   MetaStore& s = this->store();
   ASSERT_OK(this->insert(object("01a", "t1", "a1", "taken")));

@@ -249,6 +249,11 @@ Result<std::string> run_callback(core::Services& s, const CallbackClient& callba
   };
   const std::string body_type =
       p.callback_body_type.empty() ? "application/x-www-form-urlencoded" : p.callback_body_type;
+  // Both become request headers of the callback: no CR/LF may reach them.
+  if (!valid_media_type(body_type) || has_control_characters(p.callback_host)) {
+    if (auto st = s.files.remove(o.tenant_id, o.id); !st) return fail(st.error());
+    return fail(Errc::kCallbackFailed, "callback failed: invalid callbackBodyType or callbackHost");
+  }
   auto answer = [&]() -> Result<std::string> {
     auto body = substitute_magic_variables(p.callback_body, lookup, escape_for(body_type));
     if (!body) return fail(Errc::kCallbackFailed, "callback failed: " + body.error().message);
@@ -348,7 +353,7 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
   }
   auto key = resolve_key(policy, sink.field("key"));
   if (!key) co_return co_await fail_with(ex, key.error());
-  if (key->empty() || key->size() > 750 || !valid_utf8(*key))
+  if (key->empty() || key->size() > 750 || !valid_utf8(*key) || has_control_characters(*key))
     co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "invalid key"));
   const std::string* fname = sink.field("fname");
   std::string name = fname && !fname->empty() ? *fname : sink.filename();

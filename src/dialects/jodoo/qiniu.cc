@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
+#include "core/text.h"
 
 namespace up::dialects::jodoo {
 namespace {
@@ -46,7 +47,8 @@ bool read_bool(const json::object& o, std::string_view name, bool& out) {
 
 void append_json_escaped(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (char c : s) {
+  // Form fields (x: variables) are any bytes; the callback gets valid JSON.
+  for (char c : to_valid_utf8(s)) {
     const auto u = static_cast<unsigned char>(c);
     switch (c) {
       case '"': out += "\\\""; break;

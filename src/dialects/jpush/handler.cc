@@ -352,6 +352,7 @@ class JPushHandler final : public http::Handler {
     spec.tenant_id = ctx.app.tenant_id;
     spec.app_id = ctx.app.id;
     spec.owner = ctx.principal.key_id;
+    spec.key_id = ctx.principal.key_id;
     spec.key = ctx.app.id + "-" + new_uuid();
     spec.content_type = "text/plain";
     spec.max_bytes = kMaxFileBytes;

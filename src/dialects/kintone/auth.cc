@@ -72,6 +72,12 @@ std::string Caller::identity() const {
   return out;
 }
 
+std::string Caller::upload_key_id() const {
+  auto it = token_keys.find(upload_app);
+  if (it == token_keys.end()) return {};
+  return it->second.substr(0, it->second.find(','));
+}
+
 std::string pbkdf2_sha256_hex(std::string_view password, std::string_view salt,
                               uint32_t iterations) {
   unsigned char out[32];

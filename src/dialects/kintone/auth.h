@@ -55,6 +55,9 @@ struct Caller {
   std::string upload_app;        // the app file.json stores uploads in
   std::string name() const;      // who created/updated a record
   std::string identity() const;  // the login, or the API key ids: who owns a cursor
+  // The API key behind the upload app's token (the first, when several were
+  // sent); empty for a password user.
+  std::string upload_key_id() const;
 };
 
 // An app the caller may use, with its parsed settings.

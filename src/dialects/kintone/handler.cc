@@ -214,6 +214,7 @@ class KintoneHandler final : public http::Handler {
     spec.app_id = caller.upload_app;
     spec.key = new_uuid();
     spec.owner = caller.name();
+    spec.key_id = caller.upload_key_id();
     spec.max_bytes = max_bytes;
     spec.state = ObjectState::kTemporary;
     spec.expires_at = s_.clock.now() + *ttl_hours * kHourMs;

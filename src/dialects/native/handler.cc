@@ -340,6 +340,7 @@ class NativeHandler final : public http::Handler {
     spec.tenant_id = p.tenant_id;
     spec.app_id = *app;
     spec.owner = p.key_id;
+    spec.key_id = p.key_id;
     spec.name = ex.query("name").value_or("");
     if (auto ct = ex.query("content_type")) spec.content_type = *ct;
     else if (!multipart && !content_type.empty()) spec.content_type = content_type;

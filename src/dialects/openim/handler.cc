@@ -72,6 +72,10 @@ Status check_name(std::string_view name, const TokenClaims& user) {
   if (name.front() == '/') return fail(Errc::kInvalidArgument, "name cannot start with `/`");
   if (name.size() > kMaxNameBytes) return fail(Errc::kInvalidArgument, "name too long");
   if (!valid_utf8(name)) return fail(Errc::kInvalidArgument, "name is not valid UTF-8");
+  // Names end up in URLs and keys clients show; upgate's names never hold
+  // control characters (OpenIM's own check does not look).
+  if (has_control_characters(name))
+    return fail(Errc::kInvalidArgument, "name has control characters");
   if (!user.admin && !name.starts_with(user.user_id + "/"))
     return fail(Errc::kPermissionDenied, "name must start with `" + user.user_id + "/`");
   return ok();
@@ -648,6 +652,12 @@ class OpenImHandler final : public http::Handler {
     if (!group) co_return co_await fail_with(ex, group.error());
     if (!millisecond) co_return co_await fail_with(ex, millisecond.error());
     if (auto st = check_name(*name, ctx.claims); !st) co_return co_await fail_with(ex, st.error());
+    // The type goes into the signed form and from there into the stored
+    // object and its downloads' Content-Type: refused now, not after the
+    // client has sent the bytes.
+    if (!content_type->empty() && !valid_media_type(*content_type))
+      co_return co_await fail_with(
+          ex, Error(Errc::kBadContentType, "contentType must be a media type (type/subtype)"));
     if (*size <= 0)
       co_return co_await fail_with(ex,
                                    Error(Errc::kInvalidArgument, "size must be greater than 0"));
@@ -930,6 +940,7 @@ class OpenImHandler final : public http::Handler {
     if (!content_type.empty()) spec.content_type = content_type;
     spec.declared_size = static_cast<uint64_t>(u.size);
     spec.owner = u.user_id;
+    spec.key_id = ctx.claims.key_id;
     spec.want_md5 = true;
     auto up = s_.uploads.begin(std::move(spec));
     if (!up) return fail(up.error());
@@ -962,6 +973,9 @@ class OpenImHandler final : public http::Handler {
     if (!c) co_return co_await fail_with(ex, c.error());
     if (auto st = check_name(c->name, ctx.claims); !st)
       co_return co_await fail_with(ex, st.error());
+    if (!c->content_type.empty() && !valid_media_type(c->content_type))
+      co_return co_await fail_with(
+          ex, Error(Errc::kBadContentType, "contentType must be a media type (type/subtype)"));
     auto u = own_upload(ctx, c->upload_id);
     if (!u) co_return co_await fail_with(ex, u.error());
     if (auto st = check_md5_chain(c->md5s, *u); !st) co_return co_await fail_with(ex, st.error());
@@ -1111,8 +1125,10 @@ class OpenImHandler final : public http::Handler {
     }
     UP_TRY(s3::check_conditions(form->policy, fields, bucket, filename, false));
     form->key = s3::resolve_key(form->key, filename);
+    // ${filename} brings the part's filename in, where form-data's "%0D%0A"
+    // escapes stand for CR LF; the key goes into the Location header.
     if (form->key.empty() || form->key.front() == '/' || form->key.size() > kMaxNameBytes ||
-        !valid_utf8(form->key))
+        !valid_utf8(form->key) || has_control_characters(form->key))
       return fail(Errc::kInvalidArgument, "invalid object key");
     // Content there is found by its md5 chain (initiate_multipart_upload's
     // instant answer), so only an assembled multipart upload may write it.

@@ -128,6 +128,11 @@ class MemoryMetaStore final : public MetaStore {
   Status insert_object(const Object& o, const InsertOptions& opts) override {
     std::lock_guard lock(mu_);
     // Same order of checks as the SQLite store, so both report the same code.
+    if (!opts.key_id.empty()) {
+      auto key = keys_.find(opts.key_id);
+      if (key == keys_.end() || !key->second.enabled)
+        return fail(Errc::kKeyDisabled, "the key of this upload was disabled or deleted");
+    }
     if (!opts.grant_id.empty() && used_grants_.contains(opts.grant_id)) {
       return fail(Errc::kGrantUsed);
     }

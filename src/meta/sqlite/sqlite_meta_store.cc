@@ -446,6 +446,11 @@ class SqliteMetaStore final : public MetaStore {
   // commits on: two racing uploads cannot both pass.
   Status insert_one(const Object& o, const InsertOptions& opts) {
     {
+      if (!opts.key_id.empty()) {
+        auto live = exists("SELECT 1 FROM api_keys WHERE id = ? AND enabled = 1", opts.key_id);
+        if (!live) return fail(std::move(live.error()));
+        if (!*live) return fail(Errc::kKeyDisabled, "the key of this upload was disabled or deleted");
+      }
       if (!opts.grant_id.empty()) {
         auto used = exists("SELECT 1 FROM used_grants WHERE grant_id = ?", opts.grant_id);
         if (!used) return fail(std::move(used.error()));

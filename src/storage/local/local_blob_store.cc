@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -201,6 +202,31 @@ UnixMs wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
 }
 
+// Keeps a share of the root's file system free (LocalBlobStoreOptions::reserve_bytes).
+// statvfs is one cheap syscall: writers ask at creation and every
+// kCheckStep, so a stream overshoots the reserve by at most that much.
+class DiskReserve {
+ public:
+  static constexpr uint64_t kCheckStep = 1 << 20;
+
+  DiskReserve(std::string root, uint64_t bytes) : root_(std::move(root)), bytes_(bytes) {}
+
+  Status check() const {
+    if (bytes_ == 0) return ok();
+    struct statvfs fs {};
+    if (::statvfs(root_.c_str(), &fs) != 0) return fail(os_error(errno, "statvfs root folder"));
+    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (free_bytes >= bytes_) return ok();
+    return fail(Errc::kDiskFull, "local blob store: free space is below the reserve of " +
+                                     std::to_string(bytes_ >> 20) +
+                                     " MiB kept for deletes and metadata");
+  }
+
+ private:
+  std::string root_;
+  uint64_t bytes_;
+};
+
 // Where one writer's blob goes: the pack while it is small, else a file.
 struct WriterTarget {
   std::string locator;
@@ -208,6 +234,7 @@ struct WriterTarget {
   BlobPath dest;
   SmallBlobPack* pack = nullptr;  // null: files only
   uint64_t small_max = 0;
+  const DiskReserve* reserve = nullptr;
 };
 
 class LocalBlobWriter final : public BlobWriter {
@@ -224,6 +251,10 @@ class LocalBlobWriter final : public BlobWriter {
     UP_TRY(check_usable());
     if (data.empty()) return ok();
     bytes_written_ += data.size();
+    if (bytes_written_ >= next_reserve_check_) {
+      UP_TRY(guard(target_.reserve->check()));
+      next_reserve_check_ = bytes_written_ + DiskReserve::kCheckStep;
+    }
     // Up to small_max the bytes stay in the buffer (bounded: small_max is at
     // most kBufferSize) and may go to the pack; past it they need a file.
     if (fd_.get() < 0 && bytes_written_ > target_.small_max) UP_TRY(guard(open_temp()));
@@ -354,6 +385,7 @@ class LocalBlobWriter final : public BlobWriter {
   std::string buffer_;  // a small blob, or a file's small appends not yet written
   uint64_t bytes_written_ = 0;
   uint64_t writeback_started_ = 0;
+  uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // create() checked the start
   bool committed_ = false;
   bool failed_ = false;
 };
@@ -405,19 +437,22 @@ class LocalBlobReader final : public BlobReader {
 
 class LocalBlobStore final : public BlobStore {
  public:
-  LocalBlobStore(const std::string& root, std::unique_ptr<SmallBlobPack> pack, uint64_t small_max)
+  LocalBlobStore(const std::string& root, std::unique_ptr<SmallBlobPack> pack, uint64_t small_max,
+                 uint64_t reserve_bytes)
       : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp"), pack_(std::move(pack)),
-        small_max_(small_max) {}
+        small_max_(small_max), reserve_(root, reserve_bytes) {}
 
   // storage::BlobStore
   Result<BlobWriterPtr> create(std::string_view locator) override {
     UP_TRY(check_locator(locator));
+    UP_TRY(reserve_.check());
     WriterTarget target;
     target.locator = std::string(locator);
     target.tmp_shard = tmp_shard(locator);
     target.dest = blob_path(locator);
     target.pack = pack_.get();
     target.small_max = pack_ ? small_max_ : 0;
+    target.reserve = &reserve_;
     return std::make_unique<LocalBlobWriter>(std::move(target));
   }
 
@@ -580,7 +615,17 @@ class LocalBlobStore final : public BlobStore {
   std::string tmp_dir_;
   std::unique_ptr<SmallBlobPack> pack_;  // null when small blobs are files too
   uint64_t small_max_;
+  DiskReserve reserve_;
 };
+
+// The reserve when none is configured: 1% of the file system, at most
+// kDefaultReserveMax (a small disk keeps most of its room for files).
+Result<uint64_t> default_reserve(const std::string& root) {
+  struct statvfs fs {};
+  if (::statvfs(root.c_str(), &fs) != 0) return fail(os_error(errno, "statvfs root folder"));
+  const uint64_t total = static_cast<uint64_t>(fs.f_blocks) * fs.f_frsize;
+  return std::min(total / 100, LocalBlobStoreOptions::kDefaultReserveMax);
+}
 
 }  // namespace
 
@@ -617,8 +662,16 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root,
     if (!opened) return fail(opened.error());
     pack = std::move(*opened);
   }
-  return std::make_unique<LocalBlobStore>(root, std::move(pack),
-                                          std::min<uint64_t>(options.small_blob_max, kBufferSize));
+  uint64_t reserve = 0;
+  if (options.reserve_bytes) {
+    reserve = *options.reserve_bytes;
+  } else {
+    auto computed = default_reserve(root);
+    if (!computed) return fail(computed.error());
+    reserve = *computed;
+  }
+  return std::make_unique<LocalBlobStore>(
+      root, std::move(pack), std::min<uint64_t>(options.small_blob_max, kBufferSize), reserve);
 }
 
 }  // namespace up::storage

@@ -15,6 +15,7 @@
 // The store object is thread-safe; writers and readers are not (one per caller).
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/result.h"
@@ -26,6 +27,12 @@ struct LocalBlobStoreOptions {
   // Blobs up to this size go to the pack; 0 keeps every blob in a file.
   // At most 64 KiB (the writer's buffer): larger values are capped.
   uint64_t small_blob_max = 64 * 1024;
+  // Free space on the root's file system that uploads never take, so deletes,
+  // sweeps and metadata commits (on the same disk) still find room: writers
+  // fail with kDiskFull below it. Unset: the smaller of 1% of the file system
+  // and kDefaultReserveMax; 0: no reserve.
+  std::optional<uint64_t> reserve_bytes;
+  static constexpr uint64_t kDefaultReserveMax = 256ull << 20;
 };
 
 // Opens (creating if needed) a store rooted at `root`. kStorageIo when the
