@@ -2,12 +2,17 @@
 // Every option can also come from a config file (--config, TOML or INI) or an
 // environment variable (UPGATE_<OPTION>, e.g. UPGATE_LISTEN, UPGATE_DATA).
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -16,6 +21,7 @@
 #include "app/runtime.h"
 #include "cli/commands.h"
 #include "cli/kintone_commands.h"
+#include "core/file_modes.h"
 #include "core/ids.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
@@ -88,7 +94,34 @@ class SweeperThread {
   std::thread thread_;
 };
 
+std::string key_file_path(const app::RuntimeOptions& ropts) {
+  return ropts.data_dir + "/bootstrap-key.txt";
+}
+
+// Writes a generated bootstrap key to `path`, readable by its owner only. A
+// file left by an earlier generated key (whose keys were all deleted since) is
+// replaced.
+Status write_key_file(const std::string& path, const std::string& key) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    return fail(Errc::kStorageIo, "cannot replace " + path + ": " + std::strerror(errno));
+  int fd = core::create_data_file(path.c_str(), O_WRONLY, core::kSecretFileMode);
+  if (fd < 0) return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(errno));
+  const std::string line = key + "\n";
+  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                 ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return fail(Errc::kStorageIo, "cannot write " + path);
+  }
+  return ok();
+}
+
 int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
+  // Where a generated bootstrap key may be shown: a terminal is seen by the
+  // person who started the server; anything else (a file, a pipe to a log
+  // collector) is not private.
+  const bool stderr_is_terminal = ::isatty(STDERR_FILENO) == 1;
   // glibc gives freed memory at the top of each thread's heap back to the
   // kernel (madvise + TLB shootdown) past 128 KiB; with responses of ~80 KiB
   // (Jodoo's 100 tokens) built on the blocking threads that cost 2-3x the
@@ -103,7 +136,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 
   // Bootstrap admin key: the given one, or a generated one shown once when
   // the default tenant has no key yet.
-  std::string shown_key;
+  std::string generated_key, generated_key_id;
   if (!o.bootstrap_key.empty()) {
     auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
                                KeyRole::kAdmin);
@@ -111,7 +144,6 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
       std::fprintf(stderr, "upgate: bootstrap key: %s\n", k.error().message.c_str());
       return 1;
     }
-    shown_key = o.bootstrap_key;
   } else {
     auto keys = s.auth.list_keys(core::Directory::kDefaultTenant);
     if (!keys) {
@@ -124,7 +156,16 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
         std::fprintf(stderr, "upgate: %s\n", k.error().message.c_str());
         return 1;
       }
-      shown_key = k->token;
+      generated_key = k->token;
+      generated_key_id = k->key.id;
+      if (!stderr_is_terminal) {
+        // A key nobody can read must not exist: the next start would show none.
+        if (auto st = write_key_file(key_file_path(ropts), generated_key); !st) {
+          (void)s.auth.delete_key(k->key.id);
+          std::fprintf(stderr, "upgate: bootstrap key: %s\n", st.error().message.c_str());
+          return 1;
+        }
+      }
     }
   }
 
@@ -159,15 +200,32 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
     std::fprintf(stderr, "upgate: %s\n", st.error().message.c_str());
+    // A key generated for this start was never shown: drop it, so that the
+    // next start (which finds the tenant without keys) makes and shows one.
+    if (!generated_key_id.empty()) {
+      (void)s.auth.delete_key(generated_key_id);
+      ::unlink(key_file_path(ropts).c_str());
+    }
     return 1;
   }
   s.public_url = o.public_url.empty() ? server.urls().front() : o.public_url;
   while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
   for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
-  if (!shown_key.empty()) {
-    std::printf("bootstrap admin key (tenant \"default\"): %s\n", shown_key.c_str());
-    if (o.bootstrap_key.empty())
-      std::printf("  (generated on first start; it is shown only once: keep it)\n");
+  // The token itself never goes to stdout: that is the access log's stream,
+  // which ends up in log collectors.
+  if (!o.bootstrap_key.empty()) {
+    std::printf("bootstrap admin key (tenant \"default\"): the one given by --bootstrap-key\n");
+  } else if (!generated_key.empty() && stderr_is_terminal) {
+    std::fflush(stdout);
+    std::fprintf(stderr,
+                 "bootstrap admin key (tenant \"default\"): %s\n"
+                 "  (generated on first start; it is shown only once: keep it)\n",
+                 generated_key.c_str());
+  } else if (!generated_key.empty()) {
+    std::printf(
+        "bootstrap admin key (tenant \"default\"): generated on first start and written to %s "
+        "(mode 0600), not shown; keep it elsewhere and delete the file\n",
+        key_file_path(ropts).c_str());
   }
   std::fflush(stdout);
   {
@@ -213,11 +271,18 @@ int jodoo_credentials(core::Services& s, const std::string& tenant) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Whatever upgate creates in its data directory (the databases, SQLite's
+  // -wal and -shm files, blobs, folders) holds secrets or users' files: no
+  // access for others whatever umask the process was started with. Files that
+  // need less (master.key: 0600) set their own modes (core/file_modes.h).
+  ::umask(027);
   CLI::App app{"upgate: a self-hosted file-upload service"};
   app.require_subcommand(1);
   app.fallthrough();  // `upgate serve --data DIR` as well as `upgate --data DIR serve`
   app.set_config("--config", "", "config file (TOML or INI)");
   app::RuntimeOptions ropts;
+  // Every dialect with secrets in its settings is listed here.
+  ropts.secret_settings += dialects::kintone::secret_settings();
   app.add_option("--data", ropts.data_dir, "data directory (SQLite + blobs)")
       ->envname("UPGATE_DATA")
       ->capture_default_str();

@@ -1,19 +1,36 @@
 #include "app/runtime.h"
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
+#include "core/file_modes.h"
 #include "meta/sqlite/sqlite_meta_store.h"
 #include "storage/local/local_blob_store.h"
 
 namespace up::app {
+namespace {
+
+// Creates `dir` and its missing parents, each with core::kDataDirMode
+// (create_directories would give them 0777 minus the umask).
+Status create_data_dir(const std::string& dir) {
+  std::filesystem::path path;
+  for (const auto& part : std::filesystem::path(dir)) {
+    path /= part;
+    if (part.empty() || part == "/" || part == "." || part == "..") continue;
+    int err = core::make_data_dir(path.c_str());
+    if (err != 0 && err != EEXIST)
+      return fail(Errc::kStorageIo,
+                  "cannot create data directory " + dir + ": " + std::strerror(err));
+  }
+  return ok();
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
-  std::error_code ec;
-  std::filesystem::create_directories(options.data_dir, ec);
-  if (ec)
-    return fail(Errc::kStorageIo,
-                "cannot create data directory " + options.data_dir + ": " + ec.message());
+  UP_TRY(create_data_dir(options.data_dir));
   std::unique_ptr<Runtime> rt(new Runtime());
   auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
   if (!meta) return fail(meta.error());
@@ -41,9 +58,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   if (options.dev_clock) advance = [clock = &rt->clock_](int64_t ms) { clock->advance(ms); };
   // Services is an aggregate: clang 14 has no parenthesized aggregate init, so
   // make_unique gets a braced temporary to move from.
-  rt->services_ = std::make_unique<core::Services>(core::Services{
-      rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_, *rt->rate_limiter_,
-      *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_, "", std::move(advance)});
+  rt->services_ = std::make_unique<core::Services>(
+      core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_,
+                     *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_,
+                     "", std::move(advance), options.secret_settings});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
     if (t.error().code != Errc::kTenantNotFound) return fail(t.error());

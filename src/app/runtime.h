@@ -18,7 +18,8 @@ struct RuntimeOptions {
   // Free space uploads leave on the data directory's disk; -1: the store's
   // default (1% of the file system, at most 256 MiB).
   int64_t disk_reserve_mb = -1;
-  bool dev_clock = false;  // allow tests to move the clock (POST /v1/admin/clock)
+  bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
+  core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };
 
 class Runtime {

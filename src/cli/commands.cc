@@ -24,12 +24,13 @@ void print_tenant(const Tenant& t) {
   print({{"id", t.id}, {"name", t.name}, {"created_at", format_iso8601(t.created_at)}});
 }
 
-void print_app(const App& a) {
+// Settings are shown without the members a dialect keeps secret.
+void print_app(const App& a, const core::SecretSettings& secret) {
   print({{"tenant_id", a.tenant_id},
          {"id", a.id},
          {"name", a.name},
          {"dialect", a.dialect},
-         {"settings", json::parse(a.settings_json)}});
+         {"settings", json::parse(core::redact_settings(a.settings_json, secret.app))}});
 }
 
 void print_key(const ApiKey& k, const std::string& token = {}) {
@@ -72,14 +73,14 @@ int apps_create(core::Services& s, const std::string& tenant, const std::string&
   a.dialect = dialect;
   auto created = s.directory.create_app(a);
   if (!created) return report(created.error());
-  print_app(*created);
+  print_app(*created, s.secret_settings);
   return 0;
 }
 
 int apps_list(core::Services& s, const std::string& tenant) {
   auto all = s.directory.apps(tenant);
   if (!all) return report(all.error());
-  for (auto& a : *all) print_app(a);
+  for (auto& a : *all) print_app(a, s.secret_settings);
   return 0;
 }
 

@@ -10,13 +10,14 @@
 #include <sstream>
 
 #include "core/crypto.h"
+#include "core/file_modes.h"
 #include "core/ids.h"
 
 namespace up::core {
 namespace {
 
 Status write_new_file(const std::string& path, std::string_view data) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  int fd = create_data_file(path.c_str(), O_WRONLY, kSecretFileMode);
   if (fd < 0) return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(errno));
   bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
             ::fsync(fd) == 0;

@@ -10,6 +10,7 @@
 #include "core/files.h"
 #include "core/rate_limiter.h"
 #include "core/records.h"
+#include "core/secret_settings.h"
 #include "core/secrets.h"
 #include "core/sweeper.h"
 #include "core/uploads.h"
@@ -34,6 +35,8 @@ struct Services {
   // Moves the clock forward; set only when the server runs with --dev-clock
   // (integration tests drive expiry with it instead of sleeping).
   std::function<void(int64_t ms)> advance_clock;
+  // Settings members no answer may show (redact_settings), named by the dialects.
+  SecretSettings secret_settings;
 };
 
 }  // namespace up::core

@@ -213,9 +213,9 @@ ServerProcess::~ServerProcess() {
 }
 
 void ServerProcess::start() {
-  std::vector<std::string> args = {upgate_bin(),      "serve",   "--listen",
-                                   "127.0.0.1:0",     "--data",  data_dir_,
-                                   "--bootstrap-key", kAdminKey, "--dev-clock"};
+  std::vector<std::string> args = {upgate_bin(), "serve",   "--listen",   "127.0.0.1:0",
+                                   "--data",     data_dir_, "--dev-clock"};
+  if (!bootstrap_key_.empty()) args.insert(args.end(), {"--bootstrap-key", bootstrap_key_});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   ASSERT_GE(pid_, 0);

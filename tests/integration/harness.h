@@ -25,6 +25,9 @@ class ServerProcess {
   explicit ServerProcess(std::vector<std::string> extra_args = {}, std::string data_dir = {});
   ~ServerProcess();  // SIGKILLs the server if still running
 
+  // The --bootstrap-key the server starts with (kAdminKey unless set); empty:
+  // none, so the server generates a key on the first start.
+  void set_bootstrap_key(std::string key) { bootstrap_key_ = std::move(key); }
   // Starts and waits until it listens (aborts the test on failure).
   void start();
   void kill9();
@@ -46,6 +49,7 @@ class ServerProcess {
 
  private:
   std::vector<std::string> extra_args_;
+  std::string bootstrap_key_ = kAdminKey;
   std::unique_ptr<TempDir> own_dir_;
   std::string data_dir_;
   std::string log_path_;

@@ -369,6 +369,34 @@ TEST_F(KintoneApiTest, CredentialsAndPermissions) {
   EXPECT_EQ(code_of(get("/k/v1/records.json?app=1", both_kinds)), "CB_AU01");
 }
 
+TEST_F(KintoneApiTest, AdminAnswersHideUserSaltsAndHashes) {
+  auto users_of = [](json::object tenant) {
+    return tenant["settings"].as_object()["kintone"].as_object()["users"].as_object();
+  };
+  auto t = admin("GET", "/v1/admin/tenants/acme", "");
+  ASSERT_TRUE(t.contains("settings")) << t;
+  auto users = users_of(t);
+  ASSERT_TRUE(users.contains("alice")) << t;
+  for (const auto& [login, cred] : users) {
+    EXPECT_FALSE(cred.as_object().contains("salt")) << login;
+    EXPECT_FALSE(cred.as_object().contains("pbkdf2_sha256")) << login;
+  }
+  auto list = client_->request("GET", "/v1/admin/tenants", bearer(ServerProcess::kAdminKey));
+  EXPECT_EQ(list.body.find("salt"), std::string::npos) << list.body;
+  EXPECT_EQ(list.body.find("pbkdf2_sha256"), std::string::npos) << list.body;
+
+  // Writing back what was read (with a change) keeps the users' passwords;
+  // leaving a user out removes it, as a PATCH replaces the settings.
+  auto settings = t["settings"].as_object();
+  settings["jodoo"] = json::object{{"key_version", 2}};
+  settings["kintone"].as_object()["users"].as_object().erase("bob");
+  auto patched = admin("PATCH", "/v1/admin/tenants/acme",
+                       json::serialize(json::object{{"settings", settings}}));
+  EXPECT_EQ(json::serialize(patched).find("pbkdf2_sha256"), std::string::npos) << patched;
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("alice", "alice-pw")).status, 200);
+  EXPECT_EQ(get("/k/v1/records.json?app=1", user("bob", "bob-pw")).status, 401);
+}
+
 TEST_F(KintoneApiTest, UserPermissionsComeFromTheAppSettings) {
   admin("PATCH", "/v1/admin/tenants/acme/apps/2",
         std::string(R"({"settings":)") +

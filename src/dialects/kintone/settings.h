@@ -19,6 +19,9 @@
 //
 // Malformed members are ignored (an app with a bad schema just has fewer
 // fields); the CLI validates what it writes.
+//
+// The users' salts and hashes are secret: secret_settings() names them, and
+// core removes them from every settings object it shows (core/secret_settings.h).
 
 #include <cstdint>
 #include <map>
@@ -26,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/secret_settings.h"
 
 namespace up::dialects::kintone {
 
@@ -70,6 +75,8 @@ struct TenantSettings {
 };
 
 AppSettings parse_app_settings(std::string_view settings_json);
+// The settings members above that no answer may show.
+core::SecretSettings secret_settings();
 TenantSettings parse_tenant_settings(std::string_view settings_json);
 // "view,add" / ["view","add"] words; nullopt on an unknown word.
 std::optional<Permissions> parse_permissions(const std::vector<std::string>& words);

@@ -78,7 +78,13 @@ json::value quota_json(const Quota& q) {
   return j;
 }
 
-json::object tenant_json(const Tenant& t) {
+// Settings as a client may see them: without the members a dialect keeps secret.
+json::value shown_settings(const std::string& settings_json,
+                           const std::vector<core::SettingsPath>& secret) {
+  return json::parse(core::redact_settings(settings_json, secret));
+}
+
+json::object tenant_json(const Tenant& t, const core::SecretSettings& secret) {
   json::object j;
   j["id"] = t.id;
   j["name"] = t.name;
@@ -86,23 +92,19 @@ json::object tenant_json(const Tenant& t) {
   for (auto& o : t.cors_origins) origins.emplace_back(o);
   j["cors_origins"] = std::move(origins);
   j["quota"] = quota_json(t.quota);
-  boost::system::error_code ec;
-  json::value settings = json::parse(t.settings_json, ec);
-  j["settings"] = ec ? json::value(json::object()) : std::move(settings);
+  j["settings"] = shown_settings(t.settings_json, secret.tenant);
   j["created_at"] = format_iso8601(t.created_at);
   return j;
 }
 
-json::object app_json(const App& a) {
+json::object app_json(const App& a, const core::SecretSettings& secret) {
   json::object j;
   j["id"] = a.id;
   j["tenant_id"] = a.tenant_id;
   j["name"] = a.name;
   j["dialect"] = a.dialect;
   j["quota"] = quota_json(a.quota);
-  boost::system::error_code ec;
-  json::value settings = json::parse(a.settings_json, ec);
-  j["settings"] = ec ? json::value(json::object()) : std::move(settings);
+  j["settings"] = shown_settings(a.settings_json, secret.app);
   j["created_at"] = format_iso8601(a.created_at);
   return j;
 }
@@ -155,8 +157,11 @@ Status read_quota(const json::value& v, Quota& q) {
 }
 
 // Applies the settable members of a tenant body (name, cors_origins, quota,
-// settings: dialect settings such as {"jodoo": {"fsize_limit": ...}}).
-Status patch_tenant(Tenant& t, const json::object& body) {
+// settings: dialect settings such as {"jodoo": {"fsize_limit": ...}}). New
+// settings replace the old ones but keep the old secret members the client
+// could not have read back (core::keep_secret_settings).
+Status patch_tenant(Tenant& t, const json::object& body,
+                    const std::vector<core::SettingsPath>& secret) {
   if (auto* n = body.if_contains("name"); n && n->is_string()) t.name = std::string(n->as_string());
   if (auto* o = body.if_contains("cors_origins")) {
     if (!o->is_array())
@@ -171,7 +176,7 @@ Status patch_tenant(Tenant& t, const json::object& body) {
   if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, t.quota));
   if (auto* st = body.if_contains("settings")) {
     if (!st->is_object()) return fail(Errc::kInvalidArgument, "settings must be a JSON object");
-    t.settings_json = json::serialize(*st);
+    t.settings_json = core::keep_secret_settings(t.settings_json, json::serialize(*st), secret);
   }
   return ok();
 }
@@ -182,8 +187,8 @@ bool known_dialect(std::string_view d) {
 
 // Applies the settable members of an app body (name, quota, settings). The
 // settings object is the dialect's (e.g. JPush's rate_limit_per_minute); core
-// keeps it as opaque JSON.
-Status patch_app(App& a, const json::object& body) {
+// keeps it as opaque JSON, but for the secret members (as patch_tenant).
+Status patch_app(App& a, const json::object& body, const std::vector<core::SettingsPath>& secret) {
   if (auto* n = body.if_contains("name")) {
     if (!n->is_string()) return fail(Errc::kInvalidArgument, "name must be a string");
     a.name = std::string(n->as_string());
@@ -191,7 +196,7 @@ Status patch_app(App& a, const json::object& body) {
   if (auto* q = body.if_contains("quota")) UP_TRY(read_quota(*q, a.quota));
   if (auto* st = body.if_contains("settings")) {
     if (!st->is_object()) return fail(Errc::kInvalidArgument, "settings must be a JSON object");
-    a.settings_json = json::serialize(*st);
+    a.settings_json = core::keep_secret_settings(a.settings_json, json::serialize(*st), secret);
   }
   return ok();
 }
@@ -531,14 +536,14 @@ class NativeHandler final : public http::Handler {
         if (parts.size() == 4 && method == "GET") {
           auto t = co_await blocking(ex, [&] { return s_.directory.tenant(tenant); });
           if (!t) co_return co_await fail_with(ex, t.error());
-          co_return co_await ex.send(json_ok(200, tenant_json(*t)));
+          co_return co_await ex.send(json_ok(200, tenant_json(*t, s_.secret_settings)));
         }
         if (parts.size() == 4 && method == "PATCH") co_return co_await update_tenant(ex, tenant);
         if (parts.size() == 5 && parts[4] == "apps" && method == "GET") {
           auto apps = co_await blocking(ex, [&] { return s_.directory.apps(tenant); });
           if (!apps) co_return co_await fail_with(ex, apps.error());
           json::array arr;
-          for (auto& a : *apps) arr.push_back(app_json(a));
+          for (auto& a : *apps) arr.push_back(app_json(a, s_.secret_settings));
           co_return co_await ex.send(json_ok(200, single("apps", std::move(arr))));
         }
         if (parts.size() == 5 && parts[4] == "apps" && method == "POST")
@@ -571,7 +576,7 @@ class NativeHandler final : public http::Handler {
     if (!tenants) co_return co_await fail_with(ex, tenants.error());
     json::array arr;
     for (auto& t : *tenants)
-      if (p.is_root() || t.id == p.tenant_id) arr.push_back(tenant_json(t));
+      if (p.is_root() || t.id == p.tenant_id) arr.push_back(tenant_json(t, s_.secret_settings));
     co_await ex.send(json_ok(200, single("tenants", std::move(arr))));
   }
 
@@ -587,13 +592,14 @@ class NativeHandler final : public http::Handler {
     if (!name) co_return co_await fail_with(ex, name.error());
     // Check the settings before anything is created, so a bad body creates nothing.
     Tenant settings;
-    if (auto st = patch_tenant(settings, *body); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = patch_tenant(settings, *body, s_.secret_settings.tenant); !st)
+      co_return co_await fail_with(ex, st.error());
     auto t = co_await blocking(ex, [&] { return s_.directory.create_tenant(*id, *name); });
     if (!t) co_return co_await fail_with(ex, t.error());
     if (body->contains("cors_origins") || body->contains("quota") || body->contains("settings")) {
       co_return co_await apply_tenant_patch(ex, *t, *body, 201);
     }
-    co_await ex.send(json_ok(201, tenant_json(*t)));
+    co_await ex.send(json_ok(201, tenant_json(*t, s_.secret_settings)));
   }
 
   net::awaitable<void> update_tenant(Exchange& ex, const std::string& tenant_id) {
@@ -606,10 +612,11 @@ class NativeHandler final : public http::Handler {
 
   net::awaitable<void> apply_tenant_patch(Exchange& ex, Tenant t, const json::object& body,
                                           int status) {
-    if (auto st = patch_tenant(t, body); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = patch_tenant(t, body, s_.secret_settings.tenant); !st)
+      co_return co_await fail_with(ex, st.error());
     auto st = co_await blocking(ex, [&] { return s_.directory.update_tenant(t); });
     if (!st) co_return co_await fail_with(ex, st.error());
-    co_await ex.send(json_ok(status, tenant_json(t)));
+    co_await ex.send(json_ok(status, tenant_json(t, s_.secret_settings)));
   }
 
   net::awaitable<void> create_app(Exchange& ex, const std::string& tenant_id) {
@@ -627,10 +634,11 @@ class NativeHandler final : public http::Handler {
           ex,
           Error(Errc::kInvalidArgument, "dialect must be native, jodoo, openim, kintone or jpush"));
     a.dialect = *dialect;
-    if (auto st = patch_app(a, *body); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = patch_app(a, *body, s_.secret_settings.app); !st)
+      co_return co_await fail_with(ex, st.error());
     auto created = co_await blocking(ex, [&] { return s_.directory.create_app(a); });
     if (!created) co_return co_await fail_with(ex, created.error());
-    co_await ex.send(json_ok(201, app_json(*created)));
+    co_await ex.send(json_ok(201, app_json(*created, s_.secret_settings)));
   }
 
   net::awaitable<void> update_app(Exchange& ex, const std::string& tenant_id, std::string app_id) {
@@ -638,10 +646,11 @@ class NativeHandler final : public http::Handler {
     if (!body) co_return co_await fail_with(ex, body.error());
     auto a = co_await blocking(ex, [&] { return s_.directory.app(tenant_id, app_id); });
     if (!a) co_return co_await fail_with(ex, a.error());
-    if (auto st = patch_app(*a, *body); !st) co_return co_await fail_with(ex, st.error());
+    if (auto st = patch_app(*a, *body, s_.secret_settings.app); !st)
+      co_return co_await fail_with(ex, st.error());
     auto st = co_await blocking(ex, [&] { return s_.directory.update_app(*a); });
     if (!st) co_return co_await fail_with(ex, st.error());
-    co_await ex.send(json_ok(200, app_json(*a)));
+    co_await ex.send(json_ok(200, app_json(*a, s_.secret_settings)));
   }
 
   net::awaitable<void> create_key(Exchange& ex, const std::string& tenant_id) {

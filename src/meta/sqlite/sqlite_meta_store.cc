@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <string_view>
 #include <unordered_map>
@@ -10,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "core/file_modes.h"
 #include "core/group_commit.h"
 #include "meta/sqlite/migrations.h"
 
@@ -1165,6 +1167,10 @@ UnixMs wall_clock_ms() {
 }  // namespace
 
 Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
+  // 0640 like the rest of the data directory, not SQLite's 0644 (the -wal and
+  // -shm files SQLite makes later take this file's mode).
+  if (int err = core::prepare_sqlite_file(path.c_str()))
+    return fail(Errc::kMetaIo, "create " + path + ": " + std::strerror(err));
   sqlite3* db = nullptr;
   // NOMUTEX: the store serializes every use of the connection itself.
   int rc = sqlite3_open_v2(

@@ -18,6 +18,7 @@
 #include <random>
 #include <utility>
 
+#include "core/file_modes.h"
 #include "storage/local/small_blob_pack.h"
 #include "storage/locator.h"
 
@@ -25,8 +26,6 @@ namespace up::storage {
 namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
-constexpr mode_t kFileMode = 0640;
-constexpr mode_t kDirMode = 0750;
 
 // What a failing call was doing, for the few errnos whose meaning depends on it.
 enum class OsOp {
@@ -108,9 +107,8 @@ Status fsync_dir(const std::string& dir, std::string_view role) {
 
 // Creates `dir` unless it exists; a new folder is made durable in `parent`.
 Status ensure_dir(const std::string& dir, const std::string& parent, std::string_view role) {
-  if (::mkdir(dir.c_str(), kDirMode) == 0)
-    return fsync_dir(parent, "parent of " + std::string(role));
-  int err = errno;
+  int err = core::make_data_dir(dir.c_str());
+  if (err == 0) return fsync_dir(parent, "parent of " + std::string(role));
   if (err == EEXIST) return ok();
   return fail(os_error(err, "create " + std::string(role)));
 }
@@ -192,7 +190,7 @@ constexpr uint64_t kWritebackStep = 4 << 20;
 Result<std::pair<Fd, std::string>> create_temp_file(const std::string& shard) {
   for (int attempt = 0; attempt < 8; ++attempt) {
     std::string path = shard + "/" + temp_name();
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kFileMode);
+    int fd = core::create_data_file(path.c_str(), O_WRONLY);
     if (fd >= 0) return std::make_pair(Fd(fd), std::move(path));
     if (errno != EEXIST && errno != EINTR) return fail(os_error(errno, "create temp file"));
   }
@@ -635,11 +633,11 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root,
                                            const LocalBlobStoreOptions& options) {
   if (root.empty()) return fail(Errc::kInvalidArgument, "local blob store: empty root");
   // The root's own parent must exist: creating whole paths would hide a typo.
-  if (::mkdir(root.c_str(), kDirMode) == 0) {
+  if (int err = core::make_data_dir(root.c_str()); err == 0) {
     std::string parent = std::filesystem::path(root).parent_path().string();
     UP_TRY(fsync_dir(parent.empty() ? "." : parent, "parent of root folder"));
-  } else if (errno != EEXIST) {
-    return fail(os_error(errno, "create root folder"));
+  } else if (err != EEXIST) {
+    return fail(os_error(err, "create root folder"));
   }
   UP_TRY(ensure_dir(root + "/blobs", root, "blobs folder"));
   UP_TRY(ensure_dir(root + "/tmp", root, "tmp folder"));

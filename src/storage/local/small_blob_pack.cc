@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <cstring>
 #include <utility>
+
+#include "core/file_modes.h"
 
 namespace up::storage {
 namespace {
@@ -159,6 +162,9 @@ SmallBlobPack::~SmallBlobPack() = default;
 
 Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& path) {
   std::unique_ptr<SmallBlobPack> pack(new SmallBlobPack(path));
+  // The pack holds file contents: 0640 like a blob file, not SQLite's 0644.
+  if (int err = core::prepare_sqlite_file(path.c_str()))
+    return fail(Errc::kStorageIo, std::string("small blob pack: create: ") + std::strerror(err));
   auto writer = Db::open(path);
   if (!writer) return fail(writer.error());
   auto reader = Db::open(path);
