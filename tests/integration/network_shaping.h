@@ -34,7 +34,9 @@ struct NamespaceStatus {
 // (MTU 1500, so segments look like Ethernet's). Children forked afterwards
 // (the server, `tc`) share it.
 // REQUIRES: no other thread exists yet (a namespace is per thread; threads
-// started earlier would stay outside). Needs CAP_SYS_ADMIN and iproute2.
+// started earlier would stay outside). Needs CAP_SYS_ADMIN (root); tc for
+// shape_loopback. UPGATE_TEST_NO_NETNS=1 in the environment declines, to run
+// (or try) the fallback.
 NamespaceStatus enter_private_network();
 
 // Replaces the loopback's root qdisc with tbf at `rate_kbit`. tbf on lo shapes

@@ -46,7 +46,8 @@ constexpr uint64_t kPauseAfter = 1 << 20;
 // A transfer that takes less than this never outlived the header timeout (10 s)
 // by much, so it would prove nothing.
 constexpr double kMinLongSeconds = 45;
-// Small receive buffers for downloads: the server's writes wait for the reader.
+// Small socket buffers for the transfers: the server's writes wait for the
+// reader, and an upload's sender feels a stalled path.
 constexpr int kReadBuffer = 64 * 1024;
 
 // The stalled upload's bytes before it goes silent (3 s at 64 KiB/s).
@@ -158,7 +159,10 @@ Outcome run_transfer(Transfer t) {
   Outcome out;
   ConnectionOptions co;
   co.tls = t.tls;
-  if (!t.body) co.rcvbuf = kReadBuffer;
+  // Small kernel buffers both ways: a paused path stalls the client soon, as
+  // on a real network, instead of vanishing into megabytes of socket buffer.
+  if (t.body) co.sndbuf = kReadBuffer;
+  else co.rcvbuf = kReadBuffer;
   auto conn = Connection::open(t.port, co, &out.error);
   if (!conn) return out;
   Pacer pacer(t.pace);
@@ -764,6 +768,7 @@ TEST_F(SlowNetworkTest, NativeDownloadFor60sThenASecondRequestOnTheConnection) {
 TEST_F(SlowNetworkTest, JPushUploadFor60s) {
   auto o = result("jpush-up");
   expect_full_upload(o);
+  EXPECT_FALSE(str(parse(o.main.body), "file_id").empty()) << describe(o.main);
   EXPECT_EQ(o.main.file_sha256, sha256_hex(generated(kFlowBytes, id_list_bytes)));
   expect_stored(native_object(s_->jpush_secret, kJPushApp, "jpush-up.txt"), kFlowBytes,
                 o.main.file_sha256);
@@ -816,6 +821,7 @@ TEST_F(SlowNetworkTest, OpenImDownloadThroughAccessUrlFor60s) {
 TEST_F(SlowNetworkTest, JodooFormUploadFor60s) {
   auto o = result("jodoo-up");
   expect_full_upload(o);
+  EXPECT_FALSE(str(parse(o.main.body), "key").empty()) << describe(o.main);
   EXPECT_EQ(o.main.file_sha256, pattern_sha(kFlowBytes));
   expect_stored(native_object(s_->jodoo_key, "crm", "jodoo-up.bin"), kFlowBytes,
                 pattern_sha(kFlowBytes));
