@@ -203,7 +203,6 @@ class SlowNetworkTest : public ::testing::Test {
     std::string seed_sha, paused_seed_sha, jpush_seed_sha;
     std::string openim_up_id;  // the form upload's id, for complete_form_data
     std::map<std::string, std::shared_future<Outcome>> running;
-    std::string setup_error;
   };
   static Suite* s_;
 
