@@ -284,8 +284,11 @@ class ExchangeImpl final : public Exchange {
     for (;;) {
       parser_.get().body().data = chunk.data();
       parser_.get().body().size = chunk.size();
+      // read_some, not read: a read returns what arrived rather than waiting
+      // for a full chunk, so the idle timeout is time without progress even
+      // for a body slower than a chunk per timeout.
       ReadDeadline deadline(lowest(stream_), server_.cfg.idle_timeout);
-      auto [rec, n] = co_await bhttp::async_read(stream_, buffer_, parser_, kTok);
+      auto [rec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser_, kTok);
       beast::error_code ec = deadline.result(rec);
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
