@@ -37,8 +37,12 @@ test: build compat-deps
 # The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 # (g++ 12 handles the coroutine code; any report fails the run).
 ASAN_DIR ?= build-asan
+# -O1 and line tables only: a third less compile time than -O2 -g (measured on
+# src/http/server.cc), and reports still name file and line.
+ASAN_OPT ?= -O1 -g1 -DNDEBUG
 test-sanitize: deps compat-deps
-	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUP_SANITIZE=ON
+	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUP_SANITIZE=ON \
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(ASAN_OPT)"
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS)
