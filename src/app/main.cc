@@ -2,7 +2,6 @@
 // Every option can also come from a config file (--config, TOML or INI) or an
 // environment variable (UPGATE_<OPTION>, e.g. UPGATE_LISTEN, UPGATE_DATA).
 
-#include <fcntl.h>
 #include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -104,17 +103,7 @@ std::string key_file_path(const app::RuntimeOptions& ropts) {
 Status write_key_file(const std::string& path, const std::string& key) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT)
     return fail(Errc::kStorageIo, "cannot replace " + path + ": " + std::strerror(errno));
-  int fd = core::create_data_file(path.c_str(), O_WRONLY, core::kSecretFileMode);
-  if (fd < 0) return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(errno));
-  const std::string line = key + "\n";
-  bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                 ::fsync(fd) == 0;
-  ::close(fd);
-  if (!written) {
-    ::unlink(path.c_str());
-    return fail(Errc::kStorageIo, "cannot write " + path);
-  }
-  return ok();
+  return core::write_secret_file(path, key + "\n");
 }
 
 int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {

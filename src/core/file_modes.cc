@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 namespace up::core {
 
@@ -34,6 +35,19 @@ int prepare_sqlite_file(const char* path) {
   // An empty file is an empty database to SQLite; its first write syncs it.
   ::close(fd);
   return 0;
+}
+
+Status write_secret_file(const std::string& path, std::string_view data) {
+  int fd = create_data_file(path.c_str(), O_WRONLY, kSecretFileMode);
+  if (fd < 0) return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(errno));
+  const bool written = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                       ::fsync(fd) == 0;
+  ::close(fd);
+  if (!written) {
+    ::unlink(path.c_str());
+    return fail(Errc::kStorageIo, "cannot write " + path);
+  }
+  return ok();
 }
 
 }  // namespace up::core

@@ -10,6 +10,11 @@
 
 #include <sys/types.h>
 
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
 namespace up::core {
 
 inline constexpr mode_t kDataDirMode = 0750;
@@ -31,5 +36,9 @@ int create_data_file(const char* path, int flags, mode_t mode = kDataFileMode);
 // makes later beside it (-wal, -shm, -journal) the main file's mode, so this
 // one call decides all of them. Returns 0 or an errno value.
 int prepare_sqlite_file(const char* path);
+
+// Writes `data` to a new file (kSecretFileMode) and fsyncs it; on failure no
+// file is left. kStorageIo, also when `path` exists.
+Status write_secret_file(const std::string& path, std::string_view data);
 
 }  // namespace up::core

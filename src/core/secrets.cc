@@ -1,8 +1,5 @@
 #include "core/secrets.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -14,28 +11,12 @@
 #include "core/ids.h"
 
 namespace up::core {
-namespace {
-
-Status write_new_file(const std::string& path, std::string_view data) {
-  int fd = create_data_file(path.c_str(), O_WRONLY, kSecretFileMode);
-  if (fd < 0) return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(errno));
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok) {
-    ::unlink(path.c_str());
-    return fail(Errc::kStorageIo, "cannot write " + path);
-  }
-  return up::ok();
-}
-
-}  // namespace
 
 Result<Secrets> Secrets::open_or_create(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::string key = random_hex(32);
-    UP_TRY(write_new_file(path, key));
+    UP_TRY(write_secret_file(path, key));
     return Secrets(std::move(key));
   }
   std::stringstream ss;
