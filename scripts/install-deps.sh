@@ -5,7 +5,7 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       libexpected-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev curl jq openssl nginx-light
-      clang libclang-rt-14-dev clang-format-14 clang-tidy-14 python3)
+      clang libclang-rt-14-dev clang-format-14 clang-tidy-14 python3 iproute2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
