@@ -381,7 +381,7 @@ TEST_F(NativeApiTest, KeyRevokedWhileUploadStreamsCommitsNothing) {
     char buf[4096];
     for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) {
       reply.append(buf, static_cast<size_t>(n));
-      if (reply.find("}") != std::string::npos) break;
+      if (reply.find('}') != std::string::npos) break;
     }
     ::close(fd);
     EXPECT_EQ(reply.substr(0, 12), "HTTP/1.1 401") << how << ": " << reply;

@@ -32,8 +32,9 @@ struct LocalBackend {
   testing::TempDir dir;
   BlobStorePtr make() {
     if (dir.path().empty()) return nullptr;
-    auto store = open_local_blob_store(dir.path() + "/store",
-                                       LocalBlobStoreOptions{.small_blob_max = SmallBlobMax});
+    auto store = open_local_blob_store(
+        dir.path() + "/store",
+        LocalBlobStoreOptions{.small_blob_max = SmallBlobMax, .reserve_bytes = 0});
     return store ? std::move(*store) : nullptr;
   }
 };

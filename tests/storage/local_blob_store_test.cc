@@ -76,7 +76,7 @@ class LocalBlobStoreTest : public ::testing::Test {
   fs::path tmp() const { return fs::path(root_) / "tmp"; }
   fs::path blobs() const { return fs::path(root_) / "blobs"; }
 
-  LocalBlobStoreOptions options_{.small_blob_max = 0};
+  LocalBlobStoreOptions options_{.small_blob_max = 0, .reserve_bytes = 0};
   testing::TempDir dir_;
   std::string root_;
   BlobStorePtr store_;
