@@ -38,10 +38,10 @@ void visit(json::object& o, const SettingsPath& path, size_t at, F&& on_match) {
 }
 
 // The object `path` leads to from `root` ("*" already resolved), or null.
-const json::object* follow(const json::object& root, const std::vector<std::string>& path) {
-  const json::object* o = &root;
+json::object* follow(json::object& root, const std::vector<std::string>& path) {
+  json::object* o = &root;
   for (const auto& name : path) {
-    const json::value* v = o->if_contains(name);
+    json::value* v = o->if_contains(name);
     if (!v || !v->is_object()) return nullptr;
     o = &v->as_object();
   }
@@ -98,11 +98,8 @@ std::string keep_secret_settings(std::string_view stored, std::string_view repla
     visit_named(old.as_object(), path, 0, trail,
                 [&](const std::vector<std::string>& names, const json::value& value) {
                   const std::vector<std::string> parent_path(names.begin(), names.end() - 1);
-                  // follow() gives a const view; the same walk on `out` is mutable.
-                  if (!follow(out.as_object(), parent_path)) return;
-                  json::object* parent = &out.as_object();
-                  for (const auto& n : parent_path) parent = &parent->at(n).as_object();
-                  if (parent->contains(names.back())) return;  // the client set it
+                  json::object* parent = follow(out.as_object(), parent_path);
+                  if (!parent || parent->contains(names.back())) return;  // the client set it
                   (*parent)[names.back()] = value;
                   changed = true;
                 });

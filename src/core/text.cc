@@ -100,6 +100,11 @@ std::string to_valid_utf8(std::string_view s) {
   return out;
 }
 
+bool is_token(std::string_view s) {
+  size_t i = 0;
+  return skip_token(s, i) && i == s.size();
+}
+
 bool has_control_characters(std::string_view s) {
   for (size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);

@@ -19,6 +19,9 @@ std::string to_valid_utf8(std::string_view s);
 
 // Whether `s` holds a C0 control (U+0000-U+001F), DEL or, where the bytes
 // decode as UTF-8, a C1 control (U+0080-U+009F, bytes C2 80..C2 9F).
+// An RFC 9110 token (section 5.6.2): one or more tchars. Header names are tokens.
+bool is_token(std::string_view s);
+
 bool has_control_characters(std::string_view s);
 
 // A file name fit to store: valid UTF-8, 1..1024 bytes, no control characters

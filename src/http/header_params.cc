@@ -350,16 +350,7 @@ Result<std::string> percent_decode(std::string_view s) {
   return out;
 }
 
-bool safe_header_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (unsigned char c : name) {
-    const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-    if (!alnum &&
-        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
-      return false;
-  }
-  return true;
-}
+bool safe_header_name(std::string_view name) { return is_token(name); }
 
 bool safe_header_value(std::string_view value) {
   for (unsigned char c : value)

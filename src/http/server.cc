@@ -64,7 +64,7 @@ struct ConnState {
 // For the access log: a request's path may hold any bytes, and a log line
 // must stay valid JSON (invalid UTF-8 becomes U+FFFD).
 std::string json_escape(std::string_view raw) {
-  const std::string s = valid_utf8(raw) ? std::string(raw) : to_valid_utf8(raw);
+  const std::string s = to_valid_utf8(raw);
   std::string out;
   out.reserve(s.size() + 2);
   for (unsigned char c : s) {
