@@ -22,6 +22,7 @@
 #include "cli/kintone_commands.h"
 #include "core/file_modes.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
 #include "dialects/kintone/kintone.h"
@@ -85,7 +86,7 @@ class SweeperThread {
 
  private:
   static void report(const Result<core::SweepStats>& r) {
-    if (!r) std::fprintf(stderr, "upgate: sweep failed: %s\n", r.error().message.c_str());
+    if (!r) log::error("sweep failed: " + r.error().message);
   }
   std::mutex mu_;
   std::condition_variable cv_;
@@ -118,7 +119,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
   auto rt = app::Runtime::open(ropts);
   if (!rt) {
-    std::fprintf(stderr, "upgate: %s\n", rt.error().message.c_str());
+    log::error(rt.error().message);
     return 1;
   }
   core::Services& s = (*rt)->services();
@@ -130,19 +131,19 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
                                KeyRole::kAdmin);
     if (!k) {
-      std::fprintf(stderr, "upgate: bootstrap key: %s\n", k.error().message.c_str());
+      log::error("bootstrap key: " + k.error().message);
       return 1;
     }
   } else {
     auto keys = s.auth.list_keys(core::Directory::kDefaultTenant);
     if (!keys) {
-      std::fprintf(stderr, "upgate: %s\n", keys.error().message.c_str());
+      log::error(keys.error().message);
       return 1;
     }
     if (keys->empty()) {
       auto k = s.auth.create_key(core::Directory::kDefaultTenant, "bootstrap", KeyRole::kAdmin);
       if (!k) {
-        std::fprintf(stderr, "upgate: %s\n", k.error().message.c_str());
+        log::error(k.error().message);
         return 1;
       }
       generated_key = k->token;
@@ -151,7 +152,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
         // A key nobody can read must not exist: the next start would show none.
         if (auto st = write_key_file(key_file_path(ropts), generated_key); !st) {
           (void)s.auth.delete_key(k->key.id);
-          std::fprintf(stderr, "upgate: bootstrap key: %s\n", st.error().message.c_str());
+          log::error("bootstrap key: " + st.error().message);
           return 1;
         }
       }
@@ -174,7 +175,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   // Before listening, what a crash left behind goes with no grace: no upload of
   // this process is in flight yet, and the embedded store is not shared.
   if (auto swept = (*rt)->sweeper().collect_orphans(0); !swept)
-    std::fprintf(stderr, "upgate: start-up sweep failed: %s\n", swept.error().message.c_str());
+    log::error("start-up sweep failed: " + swept.error().message);
 
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));
@@ -188,7 +189,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   handlers.push_back(dialects::native::make_handler(s));
   http::Server server(std::move(cfg), std::move(handlers));
   if (auto st = server.start(); !st) {
-    std::fprintf(stderr, "upgate: %s\n", st.error().message.c_str());
+    log::error(st.error().message);
     // A key generated for this start was never shown: drop it, so that the
     // next start (which finds the tenant without keys) makes and shows one.
     if (!generated_key_id.empty()) {
@@ -206,10 +207,8 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     std::printf("bootstrap admin key (tenant \"default\"): the one given by --bootstrap-key\n");
   } else if (!generated_key.empty() && stderr_is_terminal) {
     std::fflush(stdout);
-    std::fprintf(stderr,
-                 "bootstrap admin key (tenant \"default\"): %s\n"
-                 "  (generated on first start; it is shown only once: keep it)\n",
-                 generated_key.c_str());
+    log::notice("bootstrap admin key (tenant \"default\"): " + generated_key +
+                "\n  (generated on first start; it is shown only once: keep it)\n");
   } else if (!generated_key.empty()) {
     std::printf(
         "bootstrap admin key (tenant \"default\"): generated on first start and written to %s "
@@ -229,11 +228,11 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
 int openim_credentials(core::Services& s, const std::string& tenant, const std::string& app_id) {
   auto app = s.directory.app(tenant, app_id);
   if (!app) {
-    std::fprintf(stderr, "upgate: %s\n", app.error().message.c_str());
+    log::error(app.error().message);
     return 1;
   }
   if (app->dialect != "openim") {
-    std::fprintf(stderr, "upgate: app %s is not an OpenIM app\n", app_id.c_str());
+    log::error("app " + app_id + " is not an OpenIM app");
     return 1;
   }
   const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
@@ -249,7 +248,7 @@ int openim_credentials(core::Services& s, const std::string& tenant, const std::
 int jodoo_credentials(core::Services& s, const std::string& tenant) {
   auto c = dialects::jodoo::credentials(s, tenant);
   if (!c) {
-    std::fprintf(stderr, "upgate: %s\n", c.error().message.c_str());
+    log::error(c.error().message);
     return 1;
   }
   std::printf("{\"access_key\":\"%s\",\"secret_key\":\"%s\"}\n", c->access_key.c_str(),
@@ -395,7 +394,7 @@ int main(int argc, char** argv) {
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
     auto rt = app::Runtime::open(ropts);
     if (!rt) {
-      std::fprintf(stderr, "upgate: %s\n", rt.error().message.c_str());
+      log::error(rt.error().message);
       std::exit(1);
     }
     return std::move(*rt);

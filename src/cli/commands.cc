@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 
@@ -14,7 +15,7 @@ namespace {
 namespace json = boost::json;
 
 int report(const Error& e) {
-  std::fprintf(stderr, "upgate: %s (code %d)\n", e.message.c_str(), static_cast<int>(e.code));
+  log::error(e.message + " (code " + std::to_string(static_cast<int>(e.code)) + ")");
   return 1;
 }
 

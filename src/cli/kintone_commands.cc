@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/log.h"
 #include "core/services.h"
 #include "dialects/kintone/auth.h"
 #include "dialects/kintone/settings.h"
@@ -15,7 +16,7 @@ namespace json = boost::json;
 namespace kintone = dialects::kintone;
 
 int report(const Error& e) {
-  std::fprintf(stderr, "upgate: %s (code %d)\n", e.message.c_str(), static_cast<int>(e.code));
+  log::error(e.message + " (code " + std::to_string(static_cast<int>(e.code)) + ")");
   return 1;
 }
 

@@ -27,6 +27,7 @@
 #include <boost/beast/ssl.hpp>
 
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/text.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
@@ -191,7 +192,6 @@ struct Server::Impl {
   std::atomic<int> active{0};
   std::mutex conns_mu;
   std::list<std::pair<net::any_io_executor, std::shared_ptr<ConnState>>> conns;
-  std::mutex log_mu;
 
   Status bind(const std::string& spec);
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
@@ -204,7 +204,6 @@ struct Server::Impl {
   net::awaitable<void> refuse(Stream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
   void begin_stop();
-  void write_log(const std::string& line);
 };
 
 // ---------------------------------------------------------------------------
@@ -468,10 +467,8 @@ class ExchangeImpl final : public Exchange {
   bool headers_safe(const Res& res) const {
     for (const auto& f : res) {
       if (safe_header_name(f.name_string()) && safe_header_value(f.value())) continue;
-      std::fprintf(stderr,
-                   "upgate: request %s: refused to send header \"%s\" (a control byte in its "
-                   "name or value); answered 500\n",
-                   request_id_.c_str(), json_escape(f.name_string()).c_str());
+      log::request_error(request_id_, "refused to send header \"" + json_escape(f.name_string()) +
+                                          "\" (a control byte in its name or value); answered 500");
       return false;
     }
     return true;
@@ -516,8 +513,7 @@ net::awaitable<void> serve(Server::Impl& server, ExchangeImpl<Stream>& ex) {
     } catch (const std::exception& e) {
       // Dialects report errors as Results; an exception here is a bug. Answer
       // 500 if we still can, and keep serving.
-      std::fprintf(stderr, "upgate: request %s failed: %s\n", std::string(ex.request_id()).c_str(),
-                   e.what());
+      log::request_error(ex.request_id(), std::string("failed: ") + e.what());
     }
     if (!ex.responded() && !ex.broken())
       co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
@@ -610,7 +606,7 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
     }
     ExchangeImpl<Stream> ex(*this, stream, buffer, parser, chunk, remote);
     co_await serve(*this, ex);
-    if (cfg.access_log) write_log(ex.log_line());
+    if (cfg.access_log) log::access(ex.log_line());
     if (!ex.keep_alive()) {
       if (!ex.broken() && !parser.is_done()) co_await linger(stream);
       co_return;
@@ -741,12 +737,6 @@ net::awaitable<void> Server::Impl::drain_then_stop() {
     co_await timer.async_wait(kTok);
   }
   ioc.stop();
-}
-
-void Server::Impl::write_log(const std::string& line) {
-  std::lock_guard lock(log_mu);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fflush(stdout);
 }
 
 Server::Server(ServerConfig config, std::vector<HandlerPtr> handlers)

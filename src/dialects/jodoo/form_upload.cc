@@ -8,12 +8,12 @@
 
 #include "dialects/jodoo/form_upload.h"
 
-#include <cstdio>
 #include <map>
 
 #include <boost/json.hpp>
 
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jodoo/callback.h"
@@ -297,9 +297,7 @@ net::awaitable<void> reply(Exchange& ex, http::Response r) {
 }
 
 net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
-  if (e.kind() == Kind::kInternal)
-    std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                 e.message.c_str());
+  if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
   co_await reply(ex, qiniu_error_response(e));
 }
 

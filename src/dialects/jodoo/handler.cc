@@ -8,11 +8,11 @@
 // keys name, so binding (and its transaction rule) is the core's.
 
 #include <algorithm>
-#include <cstdio>
 
 #include <boost/json.hpp>
 
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jodoo/callback.h"
@@ -582,9 +582,7 @@ class JodooHandler final : public http::Handler {
 
  private:
   static net::awaitable<void> fail_with(Exchange& ex, const Error& e, Api api) {
-    if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                   e.message.c_str());
+    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
     co_await ex.send(jodoo_error_response(e, api));
   }
 

@@ -9,13 +9,13 @@
 // file-API grant.
 
 #include <cctype>
-#include <cstdio>
 #include <ctime>
 
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jpush/errors.h"
@@ -307,9 +307,7 @@ class JPushHandler final : public http::Handler {
   }
 
   static void log_internal(Exchange& ex, const Error& e) {
-    if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                   e.message.c_str());
+    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
   }
 
   // Every answer after authentication carries the app's rate-limit state. Both

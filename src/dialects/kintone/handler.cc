@@ -2,11 +2,10 @@
 // (api.h) run off the I/O thread; this file does what needs the exchange:
 // credentials, parameters, the streamed file.json upload and download.
 
-#include <cstdio>
-
 #include <boost/json.hpp>
 
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/services.h"
 #include "dialects/kintone/api.h"
 #include "dialects/kintone/errors.h"
@@ -166,9 +165,7 @@ class KintoneHandler final : public http::Handler {
 
  private:
   net::awaitable<void> fail_with(Exchange& ex, const Failure& f) {
-    if (f.error.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                   f.error.message.c_str());
+    if (f.error.kind() == Kind::kInternal) log::request_error(ex.request_id(), f.error.message);
     co_await ex.send(error_response(f));
   }
 

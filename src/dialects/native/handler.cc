@@ -1,9 +1,8 @@
 // Routes of the native API. The wire shapes are documented in docs/openapi.yaml.
 
-#include <cstdio>
-
 #include <boost/json.hpp>
 
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/native/errors.h"
@@ -324,9 +323,7 @@ class NativeHandler final : public http::Handler {
 
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
     // The client gets a generic message for internal errors; the detail goes to the log.
-    if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                   e.message.c_str());
+    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
     co_await ex.send(error_response(e));
   }
 

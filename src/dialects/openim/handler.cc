@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 #include <optional>
 #include <span>
@@ -22,6 +21,7 @@
 
 #include "core/crypto.h"
 #include "core/ids.h"
+#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/openim/errors.h"
@@ -459,9 +459,7 @@ class OpenImHandler final : public http::Handler {
 
  private:
   static void log_internal(Exchange& ex, const Error& e) {
-    if (e.kind() == Kind::kInternal)
-      std::fprintf(stderr, "upgate: request %s: %s\n", std::string(ex.request_id()).c_str(),
-                   e.message.c_str());
+    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
   }
 
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
