@@ -19,14 +19,16 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
-#include "cli/kintone_commands.h"
 #include "core/file_modes.h"
 #include "core/ids.h"
 #include "core/log.h"
+#include "dialects/jodoo/cli.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
+#include "dialects/kintone/cli.h"
 #include "dialects/kintone/kintone.h"
 #include "dialects/native/native.h"
+#include "dialects/openim/cli.h"
 #include "dialects/openim/openim.h"
 #include "http/server.h"
 
@@ -221,38 +223,6 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     server.run();
   }
   std::printf("upgate stopped\n");
-  return 0;
-}
-
-// `upgate openim credentials`: what an app needs to sign its own S3 POST policies.
-int openim_credentials(core::Services& s, const std::string& tenant, const std::string& app_id) {
-  auto app = s.directory.app(tenant, app_id);
-  if (!app) {
-    log::error(app.error().message);
-    return 1;
-  }
-  if (app->dialect != "openim") {
-    log::error("app " + app_id + " is not an OpenIM app");
-    return 1;
-  }
-  const auto c = dialects::openim::s3_credentials(s, tenant, app_id, app->settings_json);
-  std::printf(
-      "{\"access_key_id\":\"%s\",\"secret_access_key\":\"%s\",\"region\":\"%s\",\"bucket\":\"%s\"}"
-      "\n",
-      c.access_key_id.c_str(), c.secret_access_key.c_str(), c.region.c_str(), c.bucket.c_str());
-  return 0;
-}
-
-// `upgate jodoo credentials`: what the receiver of upload callbacks needs to
-// verify their signature.
-int jodoo_credentials(core::Services& s, const std::string& tenant) {
-  auto c = dialects::jodoo::credentials(s, tenant);
-  if (!c) {
-    log::error(c.error().message);
-    return 1;
-  }
-  std::printf("{\"access_key\":\"%s\",\"secret_key\":\"%s\"}\n", c->access_key.c_str(),
-              c->secret_key.c_str());
   return 0;
 }
 
@@ -452,56 +422,18 @@ int main(int argc, char** argv) {
     });
   }
 
-  auto* jodoo = app.add_subcommand("jodoo", "Jodoo dialect")->require_subcommand(1);
-  auto* jc = jodoo->add_subcommand(
-      "credentials",
-      "print a tenant's current Qiniu AccessKey/SecretKey (to verify upload callbacks)");
-  jc->add_option("--tenant", tenant, "tenant id")->required();
-  jc->callback([&] { rc = jodoo_credentials(open_services()->services(), tenant); });
-  std::string login, password, space;
-  std::vector<std::string> members, permissions = {"view", "add", "edit", "delete"};
-  auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")
-                      ->require_subcommand(1);
-  auto* kusers = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")
-                     ->require_subcommand(1);
-  auto* kus = kusers->add_subcommand("set", "create a user or change its password");
-  kus->add_option("login", login, "login name")->required();
-  kus->add_option("--tenant", tenant, "tenant id")->required();
-  kus->add_option("--password", password, "password")
-      ->envname("UPGATE_KINTONE_PASSWORD")
-      ->required();
-  kus->callback(
-      [&] { rc = cli::kintone_users_set(open_services()->services(), tenant, login, password); });
-  auto* kud = kusers->add_subcommand("delete", "remove a user");
-  kud->add_option("login", login, "login name")->required();
-  kud->add_option("--tenant", tenant, "tenant id")->required();
-  kud->callback(
-      [&] { rc = cli::kintone_users_delete(open_services()->services(), tenant, login); });
-  auto* kspaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
-  auto* kss = kspaces->add_subcommand("set", "set a guest space's members");
-  kss->add_option("id", space, "guest space id (a number)")->required();
-  kss->add_option("--tenant", tenant, "tenant id")->required();
-  kss->add_option("--members", members, "member logins")->delimiter(',');
-  kss->callback(
-      [&] { rc = cli::kintone_spaces_set(open_services()->services(), tenant, space, members); });
-  auto* ktokens =
-      kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
-  auto* ktc = ktokens->add_subcommand("create", "create an API token of one app; printed once");
-  ktc->add_option("--tenant", tenant, "tenant id")->required();
-  ktc->add_option("--app", app_id, "kintone app id")->required();
-  ktc->add_option("--permissions", permissions, "view, add, edit, delete")
-      ->delimiter(',')
-      ->capture_default_str();
-  ktc->callback([&] {
-    rc = cli::kintone_tokens_create(open_services()->services(), tenant, app_id, permissions);
-  });
-
-  auto* openim = app.add_subcommand("openim", "OpenIM apps")->require_subcommand(1);
-  auto* oc = openim->add_subcommand(
-      "credentials", "print an OpenIM app's S3 form credentials (to sign POST policies)");
-  oc->add_option("--tenant", tenant, "tenant id")->required();
-  oc->add_option("--app", app_id, "app id")->required();
-  oc->callback([&] { rc = openim_credentials(open_services()->services(), tenant, app_id); });
+  // Each dialect with admin commands adds them here.
+  const core::RunAdminCommand run_admin = [&](const core::AdminCommand& command) {
+    auto out = command(open_services()->services());
+    if (!out) {
+      rc = cli::report(out.error());
+      return;
+    }
+    std::printf("%s\n", out->c_str());
+  };
+  dialects::jodoo::add_admin_commands(app, run_admin);
+  dialects::kintone::add_admin_commands(app, run_admin);
+  dialects::openim::add_admin_commands(app, run_admin);
 
   auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
   sweep

@@ -14,11 +14,6 @@ namespace {
 
 namespace json = boost::json;
 
-int report(const Error& e) {
-  log::error(e.message + " (code " + std::to_string(static_cast<int>(e.code)) + ")");
-  return 1;
-}
-
 void print(const json::object& o) { std::printf("%s\n", json::serialize(o).c_str()); }
 
 void print_tenant(const Tenant& t) {
@@ -43,6 +38,11 @@ void print_key(const ApiKey& k, const std::string& token = {}) {
 }
 
 }  // namespace
+
+int report(const Error& e) {
+  log::error(e.message + " (code " + std::to_string(static_cast<int>(e.code)) + ")");
+  return 1;
+}
 
 int tenants_create(core::Services& s, const std::string& id, const std::string& name) {
   auto t = s.directory.create_tenant(id, name);

@@ -6,11 +6,16 @@
 
 #include <string>
 
+#include "core/result.h"
+
 namespace up::core {
 struct Services;
 }
 
 namespace up::cli {
+
+// Logs a failed command's error; returns the process exit code for it (1).
+int report(const Error& e);
 
 int tenants_create(core::Services& s, const std::string& id, const std::string& name);
 int tenants_list(core::Services& s);
