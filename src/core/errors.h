@@ -1,7 +1,7 @@
 #pragma once
 // The one error catalogue of upgate. Every failure the core can report has a
 // numbered code here; dialects map codes (or their kinds) to their own envelopes
-// in dialects/<vendor>/errors.cc and nowhere else. Numbers are stable: never
+// in each dialect's errors.cc and nowhere else. Numbers are stable: never
 // reuse or renumber one, append new ones.
 
 #include <string_view>

@@ -2,7 +2,7 @@
 // Secret members of tenant and app settings. Settings are the dialects' JSON,
 // opaque to core, and a few members are secrets a dialect reads but no answer
 // may show (kintone's password salts and hashes). Each dialect names its
-// secret members (e.g. dialects/kintone/kintone.h); the composition root
+// secret members (e.g. the kintone dialect's kintone.h); the composition root
 // gathers them into Services::secret_settings, and whoever shows settings
 // (the native admin API, `upgate apps`) passes them through redact_settings.
 
