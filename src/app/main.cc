@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -22,13 +23,10 @@
 #include "core/file_modes.h"
 #include "core/ids.h"
 #include "core/log.h"
-#include "dialects/jodoo/cli.h"
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jpush/jpush.h"
-#include "dialects/kintone/cli.h"
 #include "dialects/kintone/kintone.h"
 #include "dialects/native/native.h"
-#include "dialects/openim/cli.h"
 #include "dialects/openim/openim.h"
 #include "http/server.h"
 
@@ -226,6 +224,15 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   return 0;
 }
 
+// `--some-flag`, also read from the environment variable UPGATE_SOME_FLAG.
+template <class T>
+CLI::Option* add_setting(CLI::App* cmd, const std::string& flag, T& value,
+                         const std::string& help) {
+  std::string env = "UPGATE_";
+  for (char c : flag.substr(2)) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
+  return cmd->add_option(flag, value, help)->envname(env);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,116 +254,77 @@ int main(int argc, char** argv) {
 
   ServeOptions so;
   auto* serve_cmd = app.add_subcommand("serve", "run the server");
-  serve_cmd
-      ->add_option("--listen", so.listen,
-                   "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
-      ->envname("UPGATE_LISTEN")
+  add_setting(serve_cmd, "--listen", so.listen,
+              "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
       ->capture_default_str();
-  serve_cmd->add_option("--threads", so.threads, "I/O threads")
-      ->envname("UPGATE_THREADS")
+  add_setting(serve_cmd, "--threads", so.threads, "I/O threads")->capture_default_str();
+  add_setting(serve_cmd, "--blocking-threads", so.blocking_threads,
+              "threads for disk and database work")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--blocking-threads", so.blocking_threads, "threads for disk and database work")
-      ->envname("UPGATE_BLOCKING_THREADS")
+  add_setting(serve_cmd, "--bootstrap-key", so.bootstrap_key,
+              "admin key of the default tenant to create");
+  add_setting(serve_cmd, "--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS");
+  add_setting(serve_cmd, "--tls-key", so.tls_key, "PEM private key");
+  add_setting(serve_cmd, "--public-url", so.public_url,
+              "base URL clients reach upgate at, for the URLs it hands out "
+              "(default: the first --listen address)");
+  add_setting(serve_cmd, "--max-object-bytes", ropts.max_object_bytes,
+              "largest file accepted by default")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--bootstrap-key", so.bootstrap_key, "admin key of the default tenant to create")
-      ->envname("UPGATE_BOOTSTRAP_KEY");
-  serve_cmd->add_option("--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS")
-      ->envname("UPGATE_TLS_CERT");
-  serve_cmd->add_option("--tls-key", so.tls_key, "PEM private key")->envname("UPGATE_TLS_KEY");
-  serve_cmd
-      ->add_option("--public-url", so.public_url,
-                   "base URL clients reach upgate at, for the URLs it hands out "
-                   "(default: the first --listen address)")
-      ->envname("UPGATE_PUBLIC_URL");
-  serve_cmd
-      ->add_option("--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
-      ->envname("UPGATE_MAX_OBJECT_BYTES")
-      ->capture_default_str();
-  serve_cmd
-      ->add_option("--disk-reserve-mb", ropts.disk_reserve_mb,
-                   "MiB of free disk that uploads never take, so deletes and sweeps can run "
-                   "(-1: 1% of the disk, at most 256 MiB; 0: none)")
-      ->envname("UPGATE_DISK_RESERVE_MB")
+  add_setting(serve_cmd, "--disk-reserve-mb", ropts.disk_reserve_mb,
+              "MiB of free disk that uploads never take, so deletes and sweeps can run "
+              "(-1: 1% of the disk, at most 256 MiB; 0: none)")
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
       ->capture_default_str();
-  serve_cmd->add_option("--header-limit", so.header_limit, "bytes of request line and headers")
-      ->envname("UPGATE_HEADER_LIMIT")
+  add_setting(serve_cmd, "--header-limit", so.header_limit, "bytes of request line and headers")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--header-timeout-ms", so.header_timeout_ms,
-                   "time to receive a request's headers")
-      ->envname("UPGATE_HEADER_TIMEOUT_MS")
+  add_setting(serve_cmd, "--header-timeout-ms", so.header_timeout_ms,
+              "time to receive a request's headers")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--idle-timeout-ms", so.idle_timeout_ms,
-                   "idle time allowed between requests and body reads")
-      ->envname("UPGATE_IDLE_TIMEOUT_MS")
+  add_setting(serve_cmd, "--idle-timeout-ms", so.idle_timeout_ms,
+              "idle time allowed between requests and body reads")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--shutdown-grace-ms", so.shutdown_grace_ms,
-                   "time for in-flight requests at shutdown")
-      ->envname("UPGATE_SHUTDOWN_GRACE_MS")
+  add_setting(serve_cmd, "--shutdown-grace-ms", so.shutdown_grace_ms,
+              "time for in-flight requests at shutdown")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--sweep-interval-ms", so.sweep_interval_ms,
-                   "how often expired files are collected")
+  add_setting(serve_cmd, "--sweep-interval-ms", so.sweep_interval_ms,
+              "how often expired files are collected")
       ->check(CLI::Range(100L, 86'400'000L))
-      ->envname("UPGATE_SWEEP_INTERVAL_MS")
       ->capture_default_str();
   // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
-  serve_cmd
-      ->add_option("--orphan-grace-ms", so.orphan_grace_ms,
-                   "age before an unreferenced blob is removed")
+  add_setting(serve_cmd, "--orphan-grace-ms", so.orphan_grace_ms,
+              "age before an unreferenced blob is removed")
       ->check(CLI::Range(60'000L, 30L * 86'400'000L))
-      ->envname("UPGATE_ORPHAN_GRACE_MS")
       ->capture_default_str();
-  serve_cmd
-      ->add_option(
-          "--jodoo-callback-allow", so.jodoo_callback_allow,
-          "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)")
-      ->envname("UPGATE_JODOO_CALLBACK_ALLOW");
-  serve_cmd
-      ->add_option("--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
-                   "time a Jodoo upload callback may take")
+  add_setting(serve_cmd, "--jodoo-callback-allow", so.jodoo_callback_allow,
+              "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)");
+  add_setting(serve_cmd, "--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
+              "time a Jodoo upload callback may take")
       ->check(CLI::Range(100L, 60'000L))
-      ->envname("UPGATE_JODOO_CALLBACK_TIMEOUT_MS")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--jodoo-upload-url", so.jodoo_upload_url,
-                   "upload URL handed out with Jodoo upload tokens (default: the public URL)")
-      ->envname("UPGATE_JODOO_UPLOAD_URL");
-  serve_cmd
-      ->add_option("--openim-s3-prefix", so.openim_s3_prefix,
-                   "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+  add_setting(serve_cmd, "--jodoo-upload-url", so.jodoo_upload_url,
+              "upload URL handed out with Jodoo upload tokens (default: the public URL)");
+  add_setting(serve_cmd, "--openim-s3-prefix", so.openim_s3_prefix,
+              "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
       ->check([](const std::string& v) {
         return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
                    ? std::string()
                    : std::string("must be a path below '/', e.g. /s3");
       })
-      ->envname("UPGATE_OPENIM_S3_PREFIX")
       ->capture_default_str();
   serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
-  serve_cmd
-      ->add_option("--kintone-tenant", so.kintone.tenant_id,
-                   "tenant whose users log in with X-Cybozu-Authorization")
-      ->envname("UPGATE_KINTONE_TENANT")
+  add_setting(serve_cmd, "--kintone-tenant", so.kintone.tenant_id,
+              "tenant whose users log in with X-Cybozu-Authorization")
       ->capture_default_str();
-  serve_cmd
-      ->add_option(
-          "--kintone-basic-auth", so.kintone.basic_auth,
-          "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send")
-      ->envname("UPGATE_KINTONE_BASIC_AUTH");
-  serve_cmd
-      ->add_option("--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
-                   "hours before a kintone upload no record attached is deleted")
+  add_setting(
+      serve_cmd, "--kintone-basic-auth", so.kintone.basic_auth,
+      "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send");
+  add_setting(serve_cmd, "--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
+              "hours before a kintone upload no record attached is deleted")
       ->check(CLI::Range(1u, 24u * 365u))
-      ->envname("UPGATE_KINTONE_UPLOAD_TTL_HOURS")
       ->capture_default_str();
-  serve_cmd
-      ->add_option("--kintone-max-file-bytes", so.kintone.max_file_bytes, "largest kintone upload")
-      ->envname("UPGATE_KINTONE_MAX_FILE_BYTES")
+  add_setting(serve_cmd, "--kintone-max-file-bytes", so.kintone.max_file_bytes,
+              "largest kintone upload")
       ->capture_default_str();
   serve_cmd->add_flag("--dev-clock", ropts.dev_clock,
                       "tests only: allow POST /v1/admin/clock to move time");

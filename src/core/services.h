@@ -10,7 +10,6 @@
 #include "core/files.h"
 #include "core/rate_limiter.h"
 #include "core/records.h"
-#include "core/result.h"
 #include "core/secret_settings.h"
 #include "core/secrets.h"
 #include "core/sweeper.h"
@@ -39,12 +38,5 @@ struct Services {
   // Settings members no answer may show (redact_settings), named by the dialects.
   SecretSettings secret_settings;
 };
-
-// An admin command (`upgate <dialect> ...`, added by a dialect's cli.cc): acts
-// on the services and returns what to print on stdout (a JSON line).
-using AdminCommand = std::function<Result<std::string>(Services&)>;
-// Given by the composition root: opens the services on the data directory,
-// runs one command, prints its output or logs its error, and sets the exit code.
-using RunAdminCommand = std::function<void(const AdminCommand&)>;
 
 }  // namespace up::core

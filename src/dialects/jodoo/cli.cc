@@ -1,4 +1,4 @@
-#include "dialects/jodoo/cli.h"
+#include "dialects/jodoo/jodoo.h"
 
 #include <memory>
 #include <string>
@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
-#include "dialects/jodoo/jodoo.h"
+#include "core/services.h"
 
 namespace up::dialects::jodoo {
 

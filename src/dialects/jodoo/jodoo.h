@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/admin_command.h"
 #include "core/result.h"
 #include "http/handler.h"
 
@@ -36,5 +37,8 @@ struct Credentials {
   std::string secret_key;
 };
 Result<Credentials> credentials(core::Services& services, std::string_view tenant_id);
+
+// `upgate jodoo credentials --tenant T`: the tenant's Qiniu AccessKey/SecretKey.
+void add_admin_commands(CLI::App& app, const core::RunAdminCommand& run);
 
 }  // namespace up::dialects::jodoo

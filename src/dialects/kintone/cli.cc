@@ -1,4 +1,4 @@
-#include "dialects/kintone/cli.h"
+#include "dialects/kintone/kintone.h"
 
 #include <memory>
 #include <string>
@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+
+#include "core/services.h"
 
 #include "dialects/kintone/auth.h"
 #include "dialects/kintone/settings.h"

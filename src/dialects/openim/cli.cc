@@ -1,4 +1,4 @@
-#include "dialects/openim/cli.h"
+#include "dialects/openim/openim.h"
 
 #include <memory>
 #include <string>
@@ -6,7 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
-#include "dialects/openim/openim.h"
+#include "core/services.h"
 
 namespace up::dialects::openim {
 namespace {

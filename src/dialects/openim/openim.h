@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "core/admin_command.h"
 #include "http/handler.h"
 
 namespace up::core {
@@ -31,5 +32,8 @@ struct S3Credentials {
 };
 S3Credentials s3_credentials(const core::Services& services, std::string_view tenant_id,
                              std::string_view app_id, std::string_view settings_json);
+
+// `upgate openim credentials --tenant T --app A`: the app's S3 form credentials.
+void add_admin_commands(CLI::App& app, const core::RunAdminCommand& run);
 
 }  // namespace up::dialects::openim
