@@ -149,13 +149,10 @@ RawReply read_until_close(int fd, std::chrono::milliseconds timeout) {
   }
 }
 
-class BadInputTest : public ::testing::Test {
+class BadInputTest : public ServerTest {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--header-timeout-ms", std::to_string(kHeaderTimeoutMs)});
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
+    start_server({"--header-timeout-ms", std::to_string(kHeaderTimeoutMs)});
     // A JPush app whose rate limit stays out of the way, and a file in each dialect.
     ASSERT_EQ(client_->request("POST", "/v1/admin/tenants", admin(), R"({"id":"acme"})").status,
               201);
@@ -174,7 +171,6 @@ class BadInputTest : public ::testing::Test {
     before_ = snapshot();
   }
 
-  Headers admin() const { return bearer(ServerProcess::kAdminKey); }
   std::string admin_line() const {
     return "Authorization: Bearer " + std::string(ServerProcess::kAdminKey) + "\r\n";
   }
@@ -239,8 +235,6 @@ class BadInputTest : public ::testing::Test {
     EXPECT_TRUE(got.body == content);
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string jpush_basic_;  // "Basic <app key:secret>"
   std::string kept_id_, kept_content_;
   std::string before_;

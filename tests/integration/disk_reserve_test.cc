@@ -30,7 +30,7 @@ uint64_t free_bytes(const std::string& path) {
   return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
 }
 
-class DiskReserveTest : public ::testing::Test {
+class DiskReserveTest : public ServerTest {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
@@ -43,17 +43,12 @@ class DiskReserveTest : public ::testing::Test {
     ASSERT_EQ(::mount("tmpfs", disk_.path().c_str(), "tmpfs", 0, size.c_str()), 0);
     mounted_ = true;
     data_ = disk_.path() + "/data";
-    server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--disk-reserve-mb", std::to_string(kReserveMiB)}, data_);
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
+    start_server({"--disk-reserve-mb", std::to_string(kReserveMiB)}, data_);
   }
   void TearDown() override {
     server_.reset();
     if (mounted_) ::umount2(disk_.path().c_str(), MNT_DETACH);
   }
-
-  Headers admin() const { return bearer(ServerProcess::kAdminKey); }
 
   HttpResponse upload(const std::string& name, uint64_t size) {
     return client_->upload("POST", "/v1/files?name=" + name,
@@ -65,8 +60,6 @@ class DiskReserveTest : public ::testing::Test {
   TempDir disk_;
   bool mounted_ = false;
   std::string data_;
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(DiskReserveTest, UploadsStopAtTheReserveAndDeletesWinRoomBack) {

@@ -473,4 +473,34 @@ std::string multipart_body(const std::string& boundary, const std::string& field
   return b;
 }
 
+void ServerTest::make_server(std::vector<std::string> args, std::string data_dir) {
+  client_.reset();
+  server_.reset();  // one server at a time: the old one is killed first
+  server_ = std::make_unique<ServerProcess>(std::move(args), std::move(data_dir));
+}
+
+void ServerTest::advance_clock(int64_t ms) {
+  admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200);
+}
+
+void ServerTest::start_made_server() {
+  server_->start();
+  client_ = std::make_unique<HttpClient>(server_->port());
+}
+
+std::string ServerTest::cli(const std::vector<std::string>& args) {
+  int rc = -1;
+  std::string out = server_->cli(args, &rc);
+  EXPECT_EQ(rc, 0) << (args.empty() ? "" : args[0]) << " " << (args.size() > 1 ? args[1] : "")
+                   << ": " << out;
+  return out;
+}
+
+boost::json::object ServerTest::admin_request(const std::string& method, const std::string& target,
+                                              const std::string& body, int want) {
+  auto r = client_->request(method, target, admin(), body);
+  EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
+  return parse(r.body);
+}
+
 }  // namespace up::testing

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <boost/json.hpp>
 
 #include "support/temp_dir.h"
@@ -117,5 +118,34 @@ std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,
                            const std::string& filename, const std::string& content_type,
                            const std::string& content);
+
+// The base of the integration fixtures: a server of the test's own, a client
+// on its port, the CLI on its data directory and admin requests. SetUp starts
+// a server with default flags; a fixture that needs more overrides SetUp.
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start_server(); }
+
+  // Makes (does not start) the server: set-up through cli() can run first.
+  void make_server(std::vector<std::string> args = {}, std::string data_dir = {});
+  // Starts the server made last and connects client_ to it.
+  void start_made_server();
+  void start_server(std::vector<std::string> args = {}, std::string data_dir = {}) {
+    make_server(std::move(args), std::move(data_dir));
+    start_made_server();
+  }
+
+  // Runs `upgate <args>` on the server's data directory; expects exit code 0.
+  std::string cli(const std::vector<std::string>& args);
+  static Headers admin() { return bearer(ServerProcess::kAdminKey); }
+  // A request with the bootstrap admin key; expects `want`; the body as JSON.
+  boost::json::object admin_request(const std::string& method, const std::string& target,
+                                    const std::string& body, int want);
+  // Moves the server's clock (it runs with --dev-clock) forward by `ms`.
+  void advance_clock(int64_t ms);
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<HttpClient> client_;
+};
 
 }  // namespace up::testing

@@ -170,14 +170,12 @@ class CallbackServer {
   std::vector<Request> requests_;
 };
 
-class JodooApiTest : public ::testing::Test {
+class JodooApiTest : public ServerTest {
  protected:
   void SetUp() override { start({}); }
 
   void start(std::vector<std::string> args, const std::string& app_settings = kSettings) {
-    server_ = std::make_unique<ServerProcess>(std::move(args));
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
+    start_server(std::move(args));
     admin_request("POST", "/v1/admin/tenants", R"({"id":"acme"})", 201);
     admin_request("POST", "/v1/admin/tenants/acme/apps",
                   R"({"id":"crm","dialect":"jodoo","settings":)" + app_settings + "}", 201);
@@ -186,20 +184,9 @@ class JodooApiTest : public ::testing::Test {
     fresh_rate_window();
   }
 
-  json::object admin_request(const std::string& method, const std::string& target,
-                             const std::string& body, int want) {
-    auto r = client_->request(method, target, bearer(ServerProcess::kAdminKey), body);
-    EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
-    return parse(r.body);
-  }
-
   void tenant_settings(const std::string& jodoo) {
     admin_request("PATCH", "/v1/admin/tenants/acme", R"({"settings":{"jodoo":)" + jodoo + "}}",
                   200);
-  }
-
-  void advance(int64_t ms) {
-    admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200);
   }
 
   // Rate windows are whole seconds of the server clock: start tests at the
@@ -208,7 +195,7 @@ class JodooApiTest : public ::testing::Test {
     auto r = admin_request("POST", "/v1/admin/clock", R"({"advance_ms":0})", 200);
     const std::string now = str(r, "now");  // ...T10:00:00.123Z
     const int ms = std::atoi(now.c_str() + 20);
-    advance(1000 - ms + 5);
+    advance_clock(1000 - ms + 5);
   }
 
   HttpResponse api(const std::string& path, const std::string& body, const std::string& key = {}) {
@@ -294,8 +281,6 @@ class JodooApiTest : public ::testing::Test {
     return json::serialize(body);
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string key_;
 };
 
@@ -472,7 +457,7 @@ TEST_F(JodooApiTest, FormUploadRefusesBadTokens) {
 
 TEST_F(JodooApiTest, DeadlineIsCheckedAndTokensExpireAfterAnHour) {
   auto t = tokens("tx-late");
-  advance(kHourMs + 61'000);
+  advance_clock(kHourMs + 61'000);
   auto r = upload(t[0], "late");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(qiniu_error(r), "token out of date");
@@ -602,7 +587,7 @@ TEST_F(JodooApiTest, BindingRequiresTheSameTransaction) {
 TEST_F(JodooApiTest, KeysExpireWithTheirTransaction) {
   auto t = tokens("tx-exp");
   const std::string k = uploaded_key(t[0], "short-lived", "exp.txt");
-  advance(kHourMs + 1000);
+  advance_clock(kHourMs + 1000);
   auto r = api("data/create", create_body("tx-exp", {k}));
   EXPECT_EQ(code(r), 17025) << r.body;
 }

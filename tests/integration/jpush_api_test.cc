@@ -103,23 +103,12 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     s.replace(pos, from.size(), to);
 }
 
-class JPushApiTest : public ::testing::Test {
+class JPushApiTest : public ServerTest {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>();
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
+    start_server();
     admin_request("POST", "/v1/admin/tenants", R"({"id":"acme"})", 201);
     secret_ = jpush_app(kAppKey);
-  }
-
-  Headers admin() const { return bearer(ServerProcess::kAdminKey); }
-
-  json::object admin_request(const std::string& method, const std::string& target,
-                             const std::string& body, int want) {
-    auto r = client_->request(method, target, admin(), body);
-    EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
-    return parse(r.body);
   }
 
   // Creates a JPush app in tenant acme and its master secret; returns the secret.
@@ -159,19 +148,13 @@ class JPushApiTest : public ::testing::Test {
     return parse_iso(str(r, "now"));
   }
 
-  void advance(int64_t ms) {
-    admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200);
-  }
-
   // Moves the server clock just past the next minute boundary: a fresh rate
   // window with nearly a full minute ahead.
   void fresh_rate_window() {
     const int64_t now = server_now();
-    advance(60'000 - now % 60'000 + 20);
+    advance_clock(60'000 - now % 60'000 + 20);
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string secret_;
 };
 
@@ -472,7 +455,7 @@ TEST_F(JPushApiTest, AtMost20ValidFilesPerApp) {
   EXPECT_FALSE(upload("again\n", 720).empty());
   EXPECT_EQ(error_code(post_form("alias", {{"filename", "x\n", "x.txt"}})), 1112);
   // Expired files stop counting at once, without waiting for a sweep.
-  advance(kHourMs + 1000);
+  advance_clock(kHourMs + 1000);
   EXPECT_EQ(parse(get("/v3/files").body)["total_count"].as_int64(), 1);
   EXPECT_FALSE(upload("after-expiry\n").empty());
 }
@@ -481,9 +464,9 @@ TEST_F(JPushApiTest, FilesExpireAfterTheirTtlAndTheSweepRemovesTheBlob) {
   const std::string id = upload("a\n", 1);
   const std::string keeper = upload("b\n", 2);
   EXPECT_EQ(server_->blob_files().size(), 2u);
-  advance(kHourMs - 5000);
+  advance_clock(kHourMs - 5000);
   EXPECT_EQ(get("/v3/files/" + id).status, 200);
-  advance(6000);
+  advance_clock(6000);
   auto r = get("/v3/files/" + id);
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(error_code(r), 1104);
@@ -538,7 +521,7 @@ TEST_F(JPushApiTest, RateLimitHeadersCountDownTo429) {
   const std::string secret2 = jpush_app(kAppKey2);
   EXPECT_EQ(get("/v3/files", basic(kAppKey2, secret2)).status, 200);
   // The next window starts afresh.
-  advance(60'000);
+  advance_clock(60'000);
   r = get("/v3/files");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("x-rate-limit-remaining"), "19");

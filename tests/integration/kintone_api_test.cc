@@ -56,14 +56,14 @@ std::string error_field(const HttpResponse& r) {
   return std::string(e->as_object().begin()->key());
 }
 
-class KintoneApiTest : public ::testing::Test {
+class KintoneApiTest : public ServerTest {
  protected:
   void SetUp() override { start({}); }
 
   // Sets everything up with the CLI first, as the README does, then starts.
   void start(std::vector<std::string> extra) {
     extra.insert(extra.end(), {"--kintone-tenant", "acme"});
-    server_ = std::make_unique<ServerProcess>(extra);
+    make_server(std::move(extra));
     cli({"tenants", "create", "acme"});
     cli({"tenants", "create", "other"});
     cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--name", "Main",
@@ -83,15 +83,7 @@ class KintoneApiTest : public ::testing::Test {
     cli({"kintone", "users", "set", "alice", "--tenant", "acme", "--password", "alice-pw"});
     cli({"kintone", "users", "set", "bob", "--tenant", "acme", "--password", "bob-pw"});
     cli({"kintone", "spaces", "set", "5", "--tenant", "acme", "--members", "alice"});
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
-  }
-
-  std::string cli(const std::vector<std::string>& args) {
-    int rc = -1;
-    std::string out = server_->cli(args, &rc);
-    EXPECT_EQ(rc, 0) << args[0] << " " << args[1] << ": " << out;
-    return out;
+    start_made_server();
   }
 
   std::string token(const std::string& tenant, const std::string& app, const std::string& perms) {
@@ -159,8 +151,6 @@ class KintoneApiTest : public ::testing::Test {
     return parse(r.body);
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string token_, view_token_, token2_, guest_token_, other_token_;
 };
 
@@ -472,7 +462,6 @@ TEST_F(KintoneApiTest, TemporariesCountTowardTheAppsDiskUsage) {
 }
 
 TEST_F(KintoneApiTest, ExtraBasicLayer) {
-  server_.reset();
   start({"--kintone-basic-auth", "gate:keeper"});
   auto missing = get("/k/v1/records.json?app=1", api(token_));
   EXPECT_EQ(missing.status, 401);
@@ -715,7 +704,6 @@ TEST_F(KintoneApiTest, UnattachedUploadExpiresAttachedOneStays) {
 }
 
 TEST_F(KintoneApiTest, UploadTtlIsConfigurable) {
-  server_.reset();
   start({"--kintone-upload-ttl-hours", "1"});
   upload_key(api(token_), "short.txt", "short");
   const size_t blobs = server_->blob_files().size();

@@ -28,11 +28,10 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-class KintoneCompatTest : public ::testing::Test {
+class KintoneCompatTest : public ServerTest {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(
-        std::vector<std::string>{"--listen", "localhost:0", "--kintone-tenant", "acme"});
+    make_server({"--listen", "localhost:0", "--kintone-tenant", "acme"});
     cli({"tenants", "create", "acme"});
     cli({"apps", "create", "1", "--tenant", "acme", "--dialect", "kintone", "--settings",
          kSettings});
@@ -43,20 +42,13 @@ class KintoneCompatTest : public ::testing::Test {
     guest_token_ = token("5");
     cli({"kintone", "users", "set", "alice", "--tenant", "acme", "--password", "alice-pw"});
     cli({"kintone", "spaces", "set", "5", "--tenant", "acme", "--members", "alice"});
-    server_->start();
+    start_made_server();
     std::smatch m;
     const std::string out = server_->stdout_text();
     ASSERT_TRUE(std::regex_search(out, m, std::regex("http://localhost:([0-9]+)"))) << out;
     base_url_ = "http://localhost:" + m[1].str();
-    client_ = std::make_unique<HttpClient>(server_->port());
   }
 
-  std::string cli(const std::vector<std::string>& args) {
-    int rc = -1;
-    std::string out = server_->cli(args, &rc);
-    EXPECT_EQ(rc, 0) << out;
-    return out;
-  }
   std::string token(const std::string& app) {
     return str(parse(cli({"kintone", "tokens", "create", "--tenant", "acme", "--app", app})),
                "token");
@@ -70,8 +62,6 @@ class KintoneCompatTest : public ::testing::Test {
     return r.body;
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string token_, guest_token_, base_url_;
 };
 

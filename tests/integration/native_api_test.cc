@@ -20,18 +20,8 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-class NativeApiTest : public ::testing::Test {
+class NativeApiTest : public ServerTest {
  protected:
-  void SetUp() override { start(); }
-
-  void start(std::vector<std::string> args = {}) {
-    server_ = std::make_unique<ServerProcess>(std::move(args));
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
-  }
-
-  Headers admin() const { return bearer(ServerProcess::kAdminKey); }
-
   // Uploads `content` raw and returns the file's JSON.
   json::object put(const std::string& name, const std::string& content, const Headers& auth = {}) {
     auto r =
@@ -50,9 +40,6 @@ class NativeApiTest : public ::testing::Test {
     EXPECT_EQ(k.status, 201) << k.body;
     return str(parse(k.body), "token");
   }
-
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
 };
 
 TEST_F(NativeApiTest, HealthzNeedsNoKey) {
@@ -207,8 +194,7 @@ TEST_F(NativeApiTest, RangeAndConditionalRequests) {
 }
 
 TEST_F(NativeApiTest, OversizeIsRefusedWithNoTempFileLeft) {
-  server_.reset();
-  start({"--max-object-bytes", "1048576"});
+  start_server({"--max-object-bytes", "1048576"});
   // Declared too large: refused before the body is read.
   auto r = client_->upload("POST", "/v1/files?name=big", admin(), 2 << 20, pattern_bytes);
   EXPECT_EQ(r.status, 413) << r.body;
@@ -530,8 +516,7 @@ TEST_F(NativeApiTest, KeepAliveServesSeveralRequests) {
 }
 
 TEST_F(NativeApiTest, TrickledHeadersAreCutOff) {
-  server_.reset();
-  start({"--header-timeout-ms", "1000"});
+  start_server({"--header-timeout-ms", "1000"});
   int fd = client_->connect_socket();
   ASSERT_GE(fd, 0);
   const std::string line =
@@ -656,8 +641,7 @@ TEST_F(NativeApiTest, ServesTls) {
       "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -keyout " + key +
       " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(gen.c_str()), 0);
-  server_.reset();
-  start({"--tls-cert", cert, "--tls-key", key});
+  start_server({"--tls-cert", cert, "--tls-key", key});
   EXPECT_NE(server_->stdout_text().find("https://127.0.0.1:"), std::string::npos);
   std::string cmd = "curl -sk https://127.0.0.1:" + std::to_string(server_->port()) + "/healthz";
   EXPECT_EQ(run_command(cmd), R"({"status":"ok"})");

@@ -55,12 +55,10 @@ void replace_all(std::string& s, const std::string& from, const std::string& to)
     s.replace(pos, from.size(), to);
 }
 
-class OpenImApiTest : public ::testing::Test {
+class OpenImApiTest : public ServerTest {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>();
-    server_->start();
-    client_ = std::make_unique<HttpClient>(server_->port());
+    start_server();
     admin_request("POST", "/v1/admin/tenants", R"({"id":"acme"})", 201);
     admin_request("POST", "/v1/admin/tenants/acme/apps", R"({"id":"im","dialect":"openim"})", 201);
     auto k = admin_request("POST", "/v1/admin/tenants/acme/keys",
@@ -71,17 +69,6 @@ class OpenImApiTest : public ::testing::Test {
   }
 
   std::string host() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-
-  json::object admin_request(const std::string& method, const std::string& target,
-                             const std::string& body, int want) {
-    auto r = client_->request(method, target, bearer(ServerProcess::kAdminKey), body);
-    EXPECT_EQ(r.status, want) << method << " " << target << ": " << r.body;
-    return parse(r.body);
-  }
-
-  void advance(int64_t ms) {
-    admin_request("POST", "/v1/admin/clock", R"({"advance_ms":)" + std::to_string(ms) + "}", 200);
-  }
 
   // An OpenIM call; every answer is HTTP 200 with the envelope.
   json::object call(const std::string& route, const std::string& body, const std::string& token,
@@ -167,8 +154,6 @@ class OpenImApiTest : public ::testing::Test {
     return got.body;
   }
 
-  std::unique_ptr<ServerProcess> server_;
-  std::unique_ptr<HttpClient> client_;
   std::string secret_, secret_id_, admin_token_;
 };
 
@@ -231,7 +216,7 @@ TEST_F(OpenImApiTest, AdminTokensExpireAndAreRevokedWithTheirSecret) {
 
   // Expiry: 90 days by default.
   const std::string token = admin_token();
-  advance(90 * kDayMs + 1000);
+  advance_clock(90 * kDayMs + 1000);
   EXPECT_EQ(code(call("/object/part_limit", "{}", token)), 1501);
 
   // Revocation: disabling the secret kicks its tokens, deleting it removes them.
@@ -361,7 +346,7 @@ TEST_F(OpenImApiTest, VendorDocCurlFormUploadThenCompleteAndDownload) {
   auto url = call("/object/access_url", R"({"name":"avatar.png"})", admin_token_);
   ASSERT_EQ(code(url), 0);
   EXPECT_GT(data(url).at("expireTime").as_int64(), 1'700'000'000'000);
-  advance(13 * 3'600'000);
+  advance_clock(13 * 3'600'000);
   EXPECT_NE(client_->request("GET", str(data(url), "url").substr(host().size())).status, 200);
 }
 
@@ -466,7 +451,7 @@ TEST_F(OpenImApiTest, RefusedFormsStoreNothing) {
   refused(post_form(big, std::string(3'000'000, 'b'), {}, {{"x-amz-meta-late", "1"}}), 403,
           "AccessDenied", "uncovered field after a streamed file");
   EXPECT_TRUE(server_->temp_files().empty());
-  advance(10 * 60'000 + 1000);
+  advance_clock(10 * 60'000 + 1000);
   refused(post_form(init, "data"), 403, "AccessDenied", "expired");
   EXPECT_EQ(server_->blob_files().size(), blobs_before);
   EXPECT_EQ(code(complete(init)), 1004);
@@ -810,7 +795,7 @@ TEST_F(OpenImApiTest, SmallMultipartUploadIsOnePart) {
   auto init2 = call("/object/initiate_multipart_upload",
                     R"({"hash":")" + std::string(32, 'a') + R"(","size":5,"name":"u1/t.txt"})", u1);
   ASSERT_EQ(code(init2), 0);
-  advance(25 * 3'600'000);
+  advance_clock(25 * 3'600'000);
   EXPECT_EQ(code(call("/object/auth_sign",
                       R"({"uploadID":")" + str(data(init2).at("upload").as_object(), "uploadID") +
                           R"(","partNumbers":[1]})",
