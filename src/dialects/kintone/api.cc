@@ -102,6 +102,40 @@ KResult<std::vector<std::string>> field_list(const json::object& p) {
   return out;
 }
 
+// What GET records.json and POST records/cursor.json both take.
+struct RecordsRead {
+  std::string app_id;
+  std::vector<std::string> fields;
+  RecordQuerySpec query;
+};
+
+KResult<RecordsRead> records_read(const json::object& p) {
+  auto app_id = required_id(p, "app");
+  if (!app_id) return refuse(app_id.error());
+  auto fields = field_list(p);
+  if (!fields) return refuse(fields.error());
+  std::string query_text;
+  if (auto* q = p.if_contains("query"); q && !q->is_null()) {
+    if (!q->is_string()) return invalid("query", "Must be a string.");
+    query_text = std::string(q->as_string());
+  }
+  auto query = parse_query(query_text);
+  if (!query) return invalid("query", query.error().message);
+  return RecordsRead{std::move(*app_id), std::move(*fields), std::move(*query)};
+}
+
+// The records of an app a kintone query selects, in its order and from its offset.
+meta::RecordQuery records_query(const std::string& tenant_id, const std::string& app_id,
+                                const RecordQuerySpec& spec) {
+  meta::RecordQuery q;
+  q.tenant_id = tenant_id;
+  q.app_id = app_id;
+  q.after_seq = spec.after_id;
+  q.descending = spec.descending;
+  q.offset = spec.offset;
+  return q;
+}
+
 bool numeric_text(std::string_view s) {
   if (s.empty()) return true;
   size_t i = (s[0] == '-' || s[0] == '+') ? 1 : 0;
@@ -604,33 +638,20 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
 }
 
 KResult<json::value> Api::get_records(const Caller& c, const json::object& p) {
-  auto app_id = required_id(p, "app");
-  if (!app_id) return refuse(app_id.error());
-  auto fields = field_list(p);
-  if (!fields) return refuse(fields.error());
-  std::string query_text;
-  if (auto* q = p.if_contains("query"); q && !q->is_null()) {
-    if (!q->is_string()) return invalid("query", "Must be a string.");
-    query_text = std::string(q->as_string());
-  }
-  auto query = parse_query(query_text);
-  if (!query) return invalid("query", query.error().message);
+  auto read = records_read(p);
+  if (!read) return refuse(read.error());
   auto total = bool_param(p, "totalCount");
   if (!total) return invalid("totalCount", total.error().message);
-  auto app = auth_.open_app(c, *app_id, Need::kView);
+  auto app = auth_.open_app(c, read->app_id, Need::kView);
   if (!app) return refuse(app.error());
-  meta::RecordQuery q;
-  q.tenant_id = c.tenant_id;
-  q.app_id = *app_id;
-  q.after_seq = query->after_id;
-  q.descending = query->descending;
-  q.limit = static_cast<uint32_t>(query->limit.value_or(100));
-  q.offset = query->offset;
+  meta::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
+  q.limit = static_cast<uint32_t>(read->query.limit.value_or(100));
   q.with_total = *total;
   auto page = s_.records.list(q);
   if (!page) return fail(page.error());
   json::array records;
-  for (const Record& r : page->records) records.push_back(record_json(r, app->settings, *fields));
+  for (const Record& r : page->records)
+    records.push_back(record_json(r, app->settings, read->fields));
   json::object out;
   out["records"] = std::move(records);
   if (page->total) out["totalCount"] = std::to_string(*page->total);
@@ -668,41 +689,32 @@ KResult<json::value> Api::delete_records(const Caller& c, const json::object& p)
 }
 
 KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) {
-  auto app_id = required_id(p, "app");
-  if (!app_id) return refuse(app_id.error());
-  auto fields = field_list(p);
-  if (!fields) return refuse(fields.error());
-  std::string query_text;
-  if (auto* q = p.if_contains("query"); q && !q->is_null()) {
-    if (!q->is_string()) return invalid("query", "Must be a string.");
-    query_text = std::string(q->as_string());
-  }
-  auto query = parse_query(query_text);
-  if (!query) return invalid("query", query.error().message);
+  auto read = records_read(p);
+  if (!read) return refuse(read.error());
   auto size = id_param(p, "size");
   if (!size) return invalid("size", size.error().message);
   if (*size && (**size == 0 || **size > kMaxReadRecords))
     return invalid("size", "Must be from 1 to 500.");
-  auto app = auth_.open_app(c, *app_id, Need::kView);
+  auto app = auth_.open_app(c, read->app_id, Need::kView);
   if (!app) return refuse(app.error());
-  meta::RecordQuery q;
-  q.tenant_id = c.tenant_id;
-  q.app_id = *app_id;
-  q.after_seq = query->after_id;
+  // Counts what the query selects: ordering and offset do not change the total.
+  meta::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
+  q.descending = false;
+  q.offset = 0;
   q.limit = 1;
   q.with_total = true;
   auto page = s_.records.list(q);
   if (!page) return fail(page.error());
   uint64_t total = page->total.value_or(0);
-  total = total > query->offset ? total - query->offset : 0;
-  if (query->limit) total = std::min(total, *query->limit);
+  total = total > read->query.offset ? total - read->query.offset : 0;
+  if (read->query.limit) total = std::min(total, *read->query.limit);
 
   Cursor cursor;
   cursor.tenant_id = c.tenant_id;
-  cursor.app_id = *app_id;
+  cursor.app_id = read->app_id;
   cursor.caller = c.identity();
-  cursor.fields = std::move(*fields);
-  cursor.query = *query;
+  cursor.fields = std::move(read->fields);
+  cursor.query = read->query;
   cursor.size = size->value_or(100);
   cursor.total = total;
   const UnixMs now = s_.clock.now();
@@ -740,12 +752,8 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
   auto app = auth_.open_app(c, cursor.app_id, Need::kView);
   if (!app) return refuse(app.error());
   const uint64_t remaining = cursor.total - std::min(cursor.total, cursor.served);
-  meta::RecordQuery q;
-  q.tenant_id = c.tenant_id;
-  q.app_id = cursor.app_id;
-  q.after_seq = cursor.query.after_id;
-  q.descending = cursor.query.descending;
-  q.offset = cursor.query.offset + cursor.served;
+  meta::RecordQuery q = records_query(c.tenant_id, cursor.app_id, cursor.query);
+  q.offset += cursor.served;
   q.limit = static_cast<uint32_t>(std::min(cursor.size, remaining));
   json::array records;
   if (q.limit > 0) {
