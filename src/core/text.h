@@ -16,6 +16,15 @@ bool valid_utf8(std::string_view s);
 // valid_utf8) replaced by U+FFFD; valid input comes back unchanged. Each
 // invalid byte becomes one U+FFFD.
 std::string to_valid_utf8(std::string_view s);
+// Appends `raw` as the inside of a JSON string: made valid UTF-8 as above,
+// with quotes, backslashes and control characters escaped. For JSON written
+// by hand (log lines, callback bodies) from bytes that may be anything.
+void append_json_escaped(std::string& out, std::string_view raw);
+inline std::string json_escape(std::string_view raw) {
+  std::string out;
+  append_json_escaped(out, raw);
+  return out;
+}
 
 // Whether `s` holds a C0 control (U+0000-U+001F), DEL or, where the bytes
 // decode as UTF-8, a C1 control (U+0080-U+009F, bytes C2 80..C2 9F).

@@ -62,32 +62,6 @@ struct ConnState {
   bool closed = false;
 };
 
-// For the access log: a request's path may hold any bytes, and a log line
-// must stay valid JSON (invalid UTF-8 becomes U+FFFD).
-std::string json_escape(std::string_view raw) {
-  const std::string s = to_valid_utf8(raw);
-  std::string out;
-  out.reserve(s.size() + 2);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
-  return out;
-}
-
 bool safe_request_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (unsigned char c : id)
