@@ -40,7 +40,9 @@ class MultipartSink {
  public:
   virtual ~MultipartSink() = default;
   virtual Status on_part_begin(const PartHeaders& part) = 0;
-  virtual Status on_part_data(std::string_view data) = 0;  // zero or more times
+  // Zero or more times. `data` points into the bytes given to feed() (valid
+  // while the caller keeps them) or into the parser (valid until it is destroyed).
+  virtual Status on_part_data(std::string_view data) = 0;
   virtual Status on_part_end() = 0;
 };
 

@@ -1,23 +1,22 @@
 #pragma once
-// The outgoing upload callback (spec/jodoo.md §2.6): a small blocking HTTP/1.1
-// client that POSTs to allow-listed targets only, so a put policy can never
-// make the server reach a host the operator did not name (no SSRF).
+// The outgoing upload callback (spec/jodoo.md §2.6): POSTs through the
+// server's HTTP client (http/client.h) to allow-listed targets only, so a put
+// policy can never make the server reach a host the operator did not name (no SSRF).
 
 #include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "core/result.h"
+#include "http/client.h"
 
 namespace up::dialects::jodoo {
 
 // "http://host[:port]/path?query" split up; only plain http is supported.
-struct CallbackUrl {
-  std::string host;
-  std::string port;            // "80" when absent
-  std::string path_and_query;  // "/" when absent
-};
+using CallbackUrl = http::Url;
 // kInvalidArgument for anything but a well-formed http:// URL.
 Result<CallbackUrl> parse_callback_url(std::string_view url);
 
@@ -39,10 +38,11 @@ class CallbackClient {
 
   bool allowed(const CallbackUrl& url) const;
 
-  // Blocking: connect, send, read the answer, all within the timeout. Returns
-  // the response body of a 200; kCallbackFailed for anything else (refused
-  // target, network error, timeout, other status, a body over 64 KiB).
-  Result<std::string> post(const CallbackRequest& request) const;
+  // Connects, sends, reads the answer, all within the timeout, on the calling
+  // coroutine's executor (no thread waits). Returns the response body of a
+  // 200; kCallbackFailed for anything else (refused target, network error,
+  // timeout, other status, a body over 64 KiB).
+  boost::asio::awaitable<Result<std::string>> post(CallbackRequest request) const;
 
  private:
   std::vector<std::string> allow_;

@@ -13,7 +13,6 @@
 #include <boost/json.hpp>
 
 #include "core/ids.h"
-#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jodoo/callback.h"
@@ -23,7 +22,7 @@
 #include "dialects/jodoo/settings.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
-#include "http/multipart.h"
+#include "http/upload_receiver.h"
 
 namespace up::dialects::jodoo {
 namespace {
@@ -42,86 +41,6 @@ struct Grant {
   UploadToken token;
   std::string secret_key;
   App app;
-};
-
-// Collects the small fields and streams the file part. File bytes that arrive
-// before the upload is open (in the same read as the token's end) wait in
-// `pending_`: at most one read's worth, since the upload opens right after it.
-class FormSink final : public http::MultipartSink {
- public:
-  Status on_part_begin(const http::PartHeaders& part) override {
-    if (part.name == "file") {
-      if (saw_file_) return fail(Errc::kBadMultipart, "more than one file part");
-      if (!token_complete_)
-        return fail(Errc::kBadMultipart, "the token field must come before the file part");
-      saw_file_ = in_file_ = true;
-      filename_ = part.filename;
-      content_type_ = part.content_type;
-      return ok();
-    }
-    if (fields_.count(part.name))
-      return fail(Errc::kBadMultipart, "field sent twice: " + part.name);
-    field_ = &fields_[part.name];
-    in_token_ = part.name == "token";
-    fields_bytes_ += part.name.size();
-    return ok();
-  }
-
-  Status on_part_data(std::string_view data) override {
-    if (in_file_) {
-      if (upload_) return append(data);
-      pending_.append(data);
-      return ok();
-    }
-    const size_t limit = in_token_ ? kMaxTokenBytes : kMaxFieldBytes;
-    fields_bytes_ += data.size();
-    if (field_->size() + data.size() > limit || fields_bytes_ > kMaxFieldsBytes)
-      return fail(Errc::kInvalidArgument, "form field too large");
-    field_->append(data);
-    return ok();
-  }
-
-  Status on_part_end() override {
-    if (in_token_) token_complete_ = true;
-    in_file_ = in_token_ = false;
-    field_ = nullptr;
-    return ok();
-  }
-
-  // Opens the file stream into `upload`, writing what already arrived.
-  Status attach(core::Upload& upload) {
-    upload_ = &upload;
-    std::string pending = std::move(pending_);
-    return pending.empty() ? ok() : append(pending);
-  }
-
-  bool token_complete() const { return token_complete_; }
-  bool saw_file() const { return saw_file_; }
-  const std::string& filename() const { return filename_; }
-  const std::string& content_type() const { return content_type_; }
-  const std::map<std::string, std::string>& fields() const { return fields_; }
-  const std::string* field(const std::string& name) const {
-    auto it = fields_.find(name);
-    return it == fields_.end() ? nullptr : &it->second;
-  }
-
- private:
-  Status append(std::string_view data) {
-    if (auto st = upload_->append(data); !st) {
-      if (st.error().code == Errc::kTooLarge)
-        return fail(Errc::kTooLarge,
-                    "exceeded fsizeLimit: at most " + std::to_string(upload_->limit()) + " bytes");
-      return st;
-    }
-    return ok();
-  }
-
-  core::Upload* upload_ = nullptr;
-  std::map<std::string, std::string> fields_;
-  std::string* field_ = nullptr;
-  size_t fields_bytes_ = 0;
-  bool token_complete_ = false, saw_file_ = false, in_file_ = false, in_token_ = false;
-  std::string filename_, content_type_, pending_;
 };
 
 // Blocking (tenant and app reads on a cache miss). Checks the signature with
@@ -162,9 +81,9 @@ Result<Grant> verify(core::Services& s, std::string_view token_text) {
   return g;
 }
 
-// Blocking: opens the upload the grant allows. Its key is settled at the end,
-// when every field has arrived.
-Result<core::UploadPtr> begin_upload(core::Services& s, const Grant& g) {
+// The upload the grant allows. Its key is settled at the end, when every
+// field has arrived.
+core::UploadSpec upload_spec(const Grant& g) {
   const PutPolicy& p = g.token.policy;
   core::UploadSpec spec;
   spec.tenant_id = g.app.tenant_id;
@@ -187,7 +106,7 @@ Result<core::UploadPtr> begin_upload(core::Services& s, const Grant& g) {
   spec.owner = g.token.access_key;
   spec.want_qetag = true;
   spec.want_crc32 = true;
-  return s.uploads.begin(std::move(spec));
+  return spec;
 }
 
 // The object key per Qiniu's rules: a "bucket:key" scope pins it; otherwise
@@ -227,12 +146,10 @@ BodyEscape escape_for(std::string_view body_type) {
   return BodyEscape::kFormUrlEncoded;  // Qiniu's default callback body type
 }
 
-// Blocking: posts the policy's callback for a committed object and returns
-// the callback's answer. On failure the object is removed (nothing is kept
-// for a 579).
-Result<std::string> run_callback(core::Services& s, const CallbackClient& callbacks, const Grant& g,
-                                 const Object& o,
-                                 const std::map<std::string, std::string>& fields) {
+// The policy's callback request for a committed object (kCallbackFailed
+// when the policy cannot make one).
+Result<CallbackRequest> callback_request(const Grant& g, const Object& o,
+                                         const std::map<std::string, std::string>& fields) {
   const PutPolicy& p = g.token.policy;
   auto lookup = [&](std::string_view name) -> std::optional<std::string> {
     if (name == "key") return o.key;
@@ -250,37 +167,36 @@ Result<std::string> run_callback(core::Services& s, const CallbackClient& callba
   const std::string body_type =
       p.callback_body_type.empty() ? "application/x-www-form-urlencoded" : p.callback_body_type;
   // Both become request headers of the callback: no CR/LF may reach them.
-  if (!valid_media_type(body_type) || has_control_characters(p.callback_host)) {
-    if (auto st = s.files.remove(o.tenant_id, o.id); !st) return fail(st.error());
+  if (!valid_media_type(body_type) || has_control_characters(p.callback_host))
     return fail(Errc::kCallbackFailed, "callback failed: invalid callbackBodyType or callbackHost");
-  }
-  auto answer = [&]() -> Result<std::string> {
-    auto body = substitute_magic_variables(p.callback_body, lookup, escape_for(body_type));
-    if (!body) return fail(Errc::kCallbackFailed, "callback failed: " + body.error().message);
-    auto url = parse_callback_url(p.callback_url);
-    if (!url) return fail(Errc::kCallbackFailed, "callback failed: " + url.error().message);
-    CallbackRequest req;
-    req.url = p.callback_url;
-    req.host_header = p.callback_host;
-    req.content_type = body_type;
-    req.authorization =
-        qbox_authorization(g.token.access_key, g.secret_key, url->path_and_query, *body);
-    req.body = std::move(*body);
-    return callbacks.post(req);
-  }();
-  if (!answer) {
-    if (auto st = s.files.remove(o.tenant_id, o.id); !st) return fail(st.error());
-    return answer;
-  }
-  // The uploader gets the callback's JSON; anything else is not something a
-  // Qiniu client can parse.
+  auto body = substitute_magic_variables(p.callback_body, lookup, escape_for(body_type));
+  if (!body) return fail(Errc::kCallbackFailed, "callback failed: " + body.error().message);
+  auto url = parse_callback_url(p.callback_url);
+  if (!url) return fail(Errc::kCallbackFailed, "callback failed: " + url.error().message);
+  CallbackRequest req;
+  req.url = p.callback_url;
+  req.host_header = p.callback_host;
+  req.content_type = body_type;
+  req.authorization =
+      qbox_authorization(g.token.access_key, g.secret_key, url->path_and_query, *body);
+  req.body = std::move(*body);
+  return req;
+}
+
+// Posts the policy's callback for a committed object and returns the
+// callback's answer, which must be JSON: the uploader gets it, and anything
+// else is not something a Qiniu client can parse.
+net::awaitable<Result<std::string>> call_back(const CallbackClient& callbacks, const Grant& g,
+                                              const Object& o,
+                                              const std::map<std::string, std::string>& fields) {
+  auto req = callback_request(g, o, fields);
+  if (!req) co_return fail(req.error());
+  auto answer = co_await callbacks.post(std::move(*req));
+  if (!answer) co_return answer;
   boost::system::error_code ec;
   json::parse(*answer, ec);
-  if (ec) {
-    if (auto st = s.files.remove(o.tenant_id, o.id); !st) return fail(st.error());
-    return fail(Errc::kCallbackFailed, "callback failed: the answer is not JSON");
-  }
-  return answer;
+  if (ec) co_return fail(Errc::kCallbackFailed, "callback failed: the answer is not JSON");
+  co_return answer;
 }
 
 // `accept` asks for the response's Content-Type (old IE form posts want text/plain).
@@ -291,101 +207,136 @@ std::string content_type_for(const std::string* accept) {
   return *accept;
 }
 
-net::awaitable<void> reply(Exchange& ex, http::Response r) {
-  r.header("X-Reqid", std::string(ex.request_id()));
-  co_await ex.send(std::move(r));
+// The form: fields in any order around the one file part, which may only
+// follow the token (the upload opens once the token is verified).
+class FormUpload final : public http::UploadHooks {
+ public:
+  FormUpload(Exchange& ex, core::Services& s, const CallbackClient& callbacks)
+      : ex_(ex), s_(s), callbacks_(callbacks) {}
+
+  // http::UploadHooks
+  bool ready(const http::FilePart&) const override { return fields_.count("token") > 0; }
+  Result<core::UploadSpec> spec(const http::FilePart&) override {
+    auto g = verify(s_, fields_.at("token"));
+    if (!g) return fail(g.error());
+    grant_.emplace(std::move(*g));
+    return upload_spec(*grant_);
+  }
+  Status opened(core::Upload&) override {
+    ex_.log_field("tenant", grant_->app.tenant_id);
+    return ok();
+  }
+  Status on_file_part(const http::PartHeaders&) override {
+    if (!fields_.count("token"))
+      return fail(Errc::kBadMultipart, "the token field must come before the file part");
+    return ok();
+  }
+  std::optional<size_t> field_limit(const http::PartHeaders& part) const override {
+    return part.name == "token" ? kMaxTokenBytes : kMaxFieldBytes;
+  }
+  size_t max_fields_bytes() const override { return kMaxFieldsBytes; }
+  Status on_field(const std::string& name, std::string&& value) override {
+    if (fields_.count(name)) return fail(Errc::kBadMultipart, "field sent twice: " + name);
+    fields_.emplace(name, std::move(value));
+    return ok();
+  }
+  Error missing_file() const override {
+    if (!grant_) return Error(Errc::kGrantInvalid, "token not specified");
+    return Error(Errc::kMissingField, "file not specified");
+  }
+  Error append_error(const Error& e, const core::Upload& upload) const override {
+    if (e.code != Errc::kTooLarge) return e;
+    return Error(Errc::kTooLarge,
+                 "exceeded fsizeLimit: at most " + std::to_string(upload.limit()) + " bytes");
+  }
+  Status finish(core::Upload& upload, const http::FilePart& file) override;
+  net::awaitable<Result<http::Response>> answer(Exchange& ex, const Object& object) override;
+  http::Response error_response(const Error& e) const override {
+    // A used single-use key or a taken one: Qiniu says the same for both.
+    Error shown = e;
+    if (e.code == Errc::kGrantUsed || e.code == Errc::kObjectKeyExists)
+      shown.message = "file exists";
+    http::Response r = qiniu_error_response(shown);
+    r.header("X-Reqid", std::string(ex_.request_id()));
+    return r;
+  }
+
+ private:
+  const std::string* field(const std::string& name) const {
+    auto it = fields_.find(name);
+    return it == fields_.end() ? nullptr : &it->second;
+  }
+
+  Exchange& ex_;
+  core::Services& s_;
+  const CallbackClient& callbacks_;
+  std::map<std::string, std::string> fields_;
+  std::optional<Grant> grant_;
+};
+
+Status FormUpload::finish(core::Upload& upload, const http::FilePart& file) {
+  const PutPolicy& policy = grant_->token.policy;
+  if (policy.deadline * 1000 < s_.clock.now())
+    return fail(Errc::kGrantExpired, "token out of date");
+  if (const std::string* crc = field("crc32")) {
+    const auto want = parse_crc32_field(*crc);
+    if (!want) return fail(Errc::kInvalidArgument, "invalid crc32");
+    if (*want != upload.crc32()) return fail(Errc::kChecksumMismatch, "crc32 not match");
+  }
+  auto key = resolve_key(policy, field("key"));
+  if (!key) return fail(key.error());
+  if (key->empty() || key->size() > 750 || !valid_utf8(*key) || has_control_characters(*key))
+    return fail(Errc::kInvalidArgument, "invalid key");
+  const std::string* fname = field("fname");
+  std::string name = fname && !fname->empty() ? *fname : file.filename;
+  if (name.empty()) name = *key;
+  if (!acceptable_file_name(name)) return fail(Errc::kBadName, "invalid file name");
+  core::UploadSpec& spec = upload.spec();
+  spec.key = std::move(*key);
+  spec.name = std::move(name);
+  if (!file.content_type.empty()) spec.content_type = file.content_type;
+  spec.meta_json = meta_json(fields_);
+  return ok();
 }
 
-net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
-  if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
-  co_await reply(ex, qiniu_error_response(e));
+net::awaitable<Result<http::Response>> FormUpload::answer(Exchange& ex, const Object& object) {
+  std::string body;
+  if (!grant_->token.policy.callback_url.empty()) {
+    auto answer = co_await call_back(callbacks_, *grant_, object, fields_);
+    if (!answer) {
+      // Nothing is kept for a failed callback (Qiniu's 579).
+      auto removed =
+          co_await blocking(ex, [&] { return s_.files.remove(object.tenant_id, object.id); });
+      if (!removed) co_return fail(removed.error());
+      co_return fail(answer.error());
+    }
+    body = std::move(*answer);
+  } else {
+    body = default_body(object);
+  }
+  http::Response r = http::empty_response(200);
+  r.header("Content-Type", content_type_for(field("accept")));
+  r.header("X-Reqid", std::string(ex.request_id()));
+  r.body = std::move(body);
+  co_return r;
 }
 
 }  // namespace
 
 net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
                                        const CallbackClient& callbacks) {
-  if (ex.method() != "POST")
-    co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "method not allowed"));
+  FormUpload form(ex, s, callbacks);
+  if (ex.method() != "POST") {
+    const Error e(Errc::kMethodNotAllowed, "method not allowed");
+    co_return co_await ex.send(form.error_response(e));
+  }
   const std::string content_type(ex.header("Content-Type").value_or(""));
   auto boundary = http::multipart_boundary(content_type);
-  if (!boundary)
-    co_return co_await fail_with(ex, Error(Errc::kBadMultipart, "invalid multipart format"));
-
-  http::MultipartParser parser(*boundary);
-  FormSink sink;
-  std::optional<Grant> grant;
-  core::UploadPtr upload;
-  for (;;) {
-    auto chunk = co_await ex.read_chunk();
-    if (!chunk) co_return co_await fail_with(ex, chunk.error());
-    if (chunk->empty()) break;
-    if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
-    if (!upload && sink.token_complete()) {
-      const std::string token_text = *sink.field("token");
-      auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
-        auto g = verify(s, token_text);
-        if (!g) return fail(g.error());
-        grant.emplace(std::move(*g));
-        return begin_upload(s, *grant);
-      });
-      if (!opened) co_return co_await fail_with(ex, opened.error());
-      upload = std::move(*opened);
-      ex.log_field("tenant", grant->app.tenant_id);
-      if (auto st = sink.attach(*upload); !st) co_return co_await fail_with(ex, st.error());
-    }
+  if (!boundary) {
+    const Error e(Errc::kBadMultipart, "invalid multipart format");
+    co_return co_await ex.send(form.error_response(e));
   }
-  if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
-  if (!upload) co_return co_await fail_with(ex, Error(Errc::kGrantInvalid, "token not specified"));
-  if (!sink.saw_file())
-    co_return co_await fail_with(ex, Error(Errc::kMissingField, "file not specified"));
-
-  const PutPolicy& policy = grant->token.policy;
-  if (policy.deadline * 1000 < s.clock.now())
-    co_return co_await fail_with(ex, Error(Errc::kGrantExpired, "token out of date"));
-  if (const std::string* crc = sink.field("crc32")) {
-    const auto want = parse_crc32_field(*crc);
-    if (!want) co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "invalid crc32"));
-    if (*want != upload->crc32())
-      co_return co_await fail_with(ex, Error(Errc::kChecksumMismatch, "crc32 not match"));
-  }
-  auto key = resolve_key(policy, sink.field("key"));
-  if (!key) co_return co_await fail_with(ex, key.error());
-  if (key->empty() || key->size() > 750 || !valid_utf8(*key) || has_control_characters(*key))
-    co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "invalid key"));
-  const std::string* fname = sink.field("fname");
-  std::string name = fname && !fname->empty() ? *fname : sink.filename();
-  if (name.empty()) name = *key;
-  if (!acceptable_file_name(name))
-    co_return co_await fail_with(ex, Error(Errc::kBadName, "invalid file name"));
-  core::UploadSpec& spec = upload->spec();
-  spec.key = std::move(*key);
-  spec.name = std::move(name);
-  if (!sink.content_type().empty()) spec.content_type = sink.content_type();
-  spec.meta_json = meta_json(sink.fields());
-
-  auto object = co_await http::commit_upload(ex, s.uploads, *upload);
-  if (!object) {
-    if (object.error().code == Errc::kGrantUsed)
-      co_return co_await fail_with(ex, Error(Errc::kGrantUsed, "file exists"));
-    if (object.error().code == Errc::kObjectKeyExists)
-      co_return co_await fail_with(ex, Error(Errc::kObjectKeyExists, "file exists"));
-    co_return co_await fail_with(ex, object.error());
-  }
-
-  std::string body;
-  if (!policy.callback_url.empty()) {
-    auto answer = co_await blocking(
-        ex, [&] { return run_callback(s, callbacks, *grant, *object, sink.fields()); });
-    if (!answer) co_return co_await fail_with(ex, answer.error());
-    body = std::move(*answer);
-  } else {
-    body = default_body(*object);
-  }
-  http::Response r = http::empty_response(200);
-  r.header("Content-Type", content_type_for(sink.field("accept")));
-  r.body = std::move(body);
-  co_await reply(ex, std::move(r));
+  co_await http::receive_upload(ex, s.uploads, form, std::move(*boundary));
 }
 
 }  // namespace up::dialects::jodoo

@@ -12,7 +12,6 @@
 #include <boost/json.hpp>
 
 #include "core/ids.h"
-#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jodoo/callback.h"
@@ -24,6 +23,7 @@
 #include "dialects/jodoo/settings.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
+#include "http/upload_receiver.h"
 
 namespace up::dialects::jodoo {
 namespace {
@@ -582,7 +582,7 @@ class JodooHandler final : public http::Handler {
 
  private:
   static net::awaitable<void> fail_with(Exchange& ex, const Error& e, Api api) {
-    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
+    http::log_if_internal(ex, e);
     co_await ex.send(jodoo_error_response(e, api));
   }
 

@@ -6,6 +6,7 @@
 
 #include "core/crypto.h"
 #include "core/text.h"
+#include "http/base64_json.h"
 
 namespace up::dialects::jodoo {
 namespace {
@@ -206,13 +207,9 @@ Result<UploadToken> parse_upload_token(std::string_view token) {
   if (t.access_key.empty() || t.sign.empty() || t.encoded_policy.empty())
     return fail(bad_token("bad token"));
 
-  std::string raw;
-  if (!crypto::base64_decode(t.encoded_policy, raw))
-    return fail(bad_token("bad token: policy is not base64"));
-  boost::system::error_code ec;
-  json::value v = json::parse(raw, ec);
-  if (ec || !v.is_object()) return fail(bad_token("bad token: policy is not a JSON object"));
-  const json::object& o = v.as_object();
+  auto policy = http::decode_base64_json_object(t.encoded_policy);
+  if (!policy) return fail(bad_token("bad token: policy is " + policy.error().message));
+  const json::object& o = *policy;
   PutPolicy& p = t.policy;
   std::optional<uint64_t> fsize_min, deadline;
   if (!read_string(o, "scope", p.scope) || !read_string(o, "saveKey", p.save_key) ||

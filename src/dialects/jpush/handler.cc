@@ -15,7 +15,6 @@
 
 #include "core/crypto.h"
 #include "core/ids.h"
-#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/jpush/errors.h"
@@ -24,7 +23,7 @@
 #include "dialects/jpush/settings.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
-#include "http/multipart.h"
+#include "http/upload_receiver.h"
 
 namespace up::dialects::jpush {
 namespace {
@@ -197,62 +196,86 @@ std::string file_id_body(const std::string& file_id) {
   return json::serialize(o);
 }
 
-// Streams the `filename` part through the id-list rules into the upload; keeps
-// the small `ttl` field; ignores other fields.
-class FileSink final : public http::MultipartSink {
+// Every answer after authentication carries the app's rate-limit state. Both
+// names of the limit header: the Java client reads -Limit, the current doc says -Quota.
+http::Response with_rate(const Context& ctx, http::Response r) {
+  const std::string limit = std::to_string(ctx.rate.limit);
+  r.header("X-Rate-Limit-Limit", limit);
+  r.header("X-Rate-Limit-Quota", limit);
+  r.header("X-Rate-Limit-Remaining", std::to_string(ctx.rate.remaining));
+  r.header("X-Rate-Limit-Reset", std::to_string((ctx.rate.reset_in_ms + 999) / 1000));
+  return r;
+}
+
+// POST /v3/files/{type}: the `filename` part is the file, streamed through the
+// id-list rules; the small `ttl` field may come before or after it (the Java
+// client sends it first); other fields are ignored.
+class JPushUpload final : public http::UploadHooks {
  public:
-  explicit FileSink(core::Upload& upload) : upload_(upload) {}
+  JPushUpload(const Context& ctx, const Clock& clock, core::UploadSpec spec, std::string type)
+      : ctx_(ctx), clock_(clock), spec_(std::move(spec)), type_(std::move(type)) {}
 
-  Status on_part_begin(const http::PartHeaders& part) override {
-    if (part.name == "filename") {
-      if (saw_file_)
-        return fail(Errc::kInvalidArgument, "invalid parameter: more than one filename part");
-      saw_file_ = in_file_ = true;
-      filename_ = part.filename;
-      content_type_ = part.content_type;
-    } else if (part.name == "ttl") {
-      if (saw_ttl_) return fail(Errc::kInvalidArgument, "invalid ttl: sent more than once");
-      saw_ttl_ = in_ttl_ = true;
-    }
+  // http::UploadHooks
+  Result<core::UploadSpec> spec(const http::FilePart&) override { return spec_; }
+  bool is_file_part(const http::PartHeaders& part) const override {
+    return part.name == "filename";
+  }
+  Error second_file_part() const override {
+    return Error(Errc::kInvalidArgument, "invalid parameter: more than one filename part");
+  }
+  std::optional<size_t> field_limit(const http::PartHeaders& part) const override {
+    if (part.name == "ttl") return kTtlFieldLimit;
+    return std::nullopt;
+  }
+  Error field_too_large(const std::string&) const override {
+    return Error(Errc::kInvalidArgument, "invalid ttl: must be an integer from 1 to 720 (hours)");
+  }
+  Status on_field(const std::string&, std::string&& value) override {
+    if (ttl_) return fail(Errc::kInvalidArgument, "invalid ttl: sent more than once");
+    ttl_ = std::move(value);
     return ok();
   }
-  Status on_part_data(std::string_view data) override {
-    if (in_file_) {
-      // Validate first: a refused file is never written past the bad line.
-      UP_TRY(validator_.feed(data));
-      if (auto st = upload_.append(data); !st) {
-        if (st.error().code == Errc::kTooLarge)
-          return fail(Errc::kTooLarge,
-                      "file too large: at most " + std::to_string(upload_.limit()) + " bytes");
-        return st;
-      }
-      return ok();
-    }
-    if (in_ttl_) {
-      if (ttl_.size() + data.size() > kTtlFieldLimit)
-        return fail(Errc::kInvalidArgument,
-                    "invalid ttl: must be an integer from 1 to 720 (hours)");
-      ttl_.append(data);
-    }
+  Error missing_file() const override {
+    return Error(Errc::kMissingField, "missing parameter: filename");
+  }
+  // Validated first: a refused file is never written past the bad line.
+  Status on_file_data(std::string_view data) override { return validator_.feed(data); }
+  Status on_file_end() override { return validator_.finish(); }
+  Error append_error(const Error& e, const core::Upload& upload) const override {
+    if (e.code != Errc::kTooLarge) return e;
+    return Error(Errc::kTooLarge,
+                 "file too large: at most " + std::to_string(upload.limit()) + " bytes");
+  }
+  Status finish(core::Upload& upload, const http::FilePart& file) override {
+    auto ttl = parse_ttl(ttl_.value_or(""));
+    if (!ttl) return fail(ttl.error());
+    // A file part without a file name (-F filename=<text>) still gets a name to show.
+    std::string name = file.filename.empty() ? type_ + ".txt" : file.filename;
+    if (!acceptable_file_name(name))
+      return fail(Errc::kBadName,
+                  "invalid parameter: file name must be UTF-8 without control characters");
+    upload.spec().name = std::move(name);
+    if (!file.content_type.empty()) upload.spec().content_type = file.content_type;
+    // Expired files are not "valid" ones: the commit's limit check does not
+    // count them, even before the periodic sweep (meta::InsertOptions::now).
+    upload.spec().expires_at = clock_.now() + *ttl * kHourMs;
+    upload.spec().meta_json = upload_meta(type_, *ttl, validator_.ids());
     return ok();
   }
-  Status on_part_end() override {
-    if (in_file_) UP_TRY(validator_.finish());
-    in_file_ = in_ttl_ = false;
-    return ok();
+  net::awaitable<Result<http::Response>> answer(Exchange&, const Object& object) override {
+    co_return with_rate(ctx_, http::json_response(200, file_id_body(object.key)));
   }
-
-  bool saw_file() const { return saw_file_; }
-  const std::string& filename() const { return filename_; }
-  const std::string& content_type() const { return content_type_; }
-  const std::string& ttl() const { return ttl_; }
-  uint64_t ids() const { return validator_.ids(); }
+  http::Response error_response(const Error& e) const override {
+    return with_rate(ctx_, jpush::error_response(e));
+  }
 
  private:
-  core::Upload& upload_;
+  const Context& ctx_;
+  const Clock& clock_;
+  core::UploadSpec spec_;
+  std::string type_;
   IdListValidator validator_;
-  bool saw_file_ = false, in_file_ = false, saw_ttl_ = false, in_ttl_ = false;
-  std::string filename_, content_type_, ttl_;
+  std::optional<std::string> ttl_;
 };
 
 class JPushHandler final : public http::Handler {
@@ -269,7 +292,7 @@ class JPushHandler final : public http::Handler {
     if (!creds) co_return co_await ex.send(error_response(creds.error()));
     auto ctx = co_await blocking(ex, [&] { return resolve(s_, creds->first, creds->second); });
     if (!ctx) {
-      log_internal(ex, ctx.error());
+      http::log_if_internal(ex, ctx.error());
       co_return co_await ex.send(error_response(ctx.error()));
     }
     co_await serve(ex, *ctx);
@@ -306,23 +329,12 @@ class JPushHandler final : public http::Handler {
     co_await fail_with(ex, ctx, Error(Errc::kRouteNotFound, "no such route"));
   }
 
-  static void log_internal(Exchange& ex, const Error& e) {
-    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
-  }
-
-  // Every answer after authentication carries the app's rate-limit state. Both
-  // names of the limit header: the Java client reads -Limit, the current doc says -Quota.
   net::awaitable<void> reply(Exchange& ex, const Context& ctx, http::Response r) {
-    const std::string limit = std::to_string(ctx.rate.limit);
-    r.header("X-Rate-Limit-Limit", limit);
-    r.header("X-Rate-Limit-Quota", limit);
-    r.header("X-Rate-Limit-Remaining", std::to_string(ctx.rate.remaining));
-    r.header("X-Rate-Limit-Reset", std::to_string((ctx.rate.reset_in_ms + 999) / 1000));
-    co_await ex.send(std::move(r));
+    co_await ex.send(with_rate(ctx, std::move(r)));
   }
 
   net::awaitable<void> fail_with(Exchange& ex, const Context& ctx, const Error& e) {
-    log_internal(ex, e);
+    http::log_if_internal(ex, e);
     co_await reply(ex, ctx, error_response(e));
   }
 
@@ -356,43 +368,8 @@ class JPushHandler final : public http::Handler {
     spec.max_bytes = kMaxFileBytes;
     spec.max_app_objects = kMaxValidFiles;
     spec.state = ObjectState::kStored;
-    auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
-    if (!up) co_return co_await fail_with(ex, ctx, up.error());
-    core::Upload& upload = **up;
-
-    http::MultipartParser parser(*boundary);
-    FileSink sink(upload);
-    for (;;) {
-      auto chunk = co_await ex.read_chunk();
-      if (!chunk) co_return co_await fail_with(ex, ctx, chunk.error());
-      if (chunk->empty()) break;
-      if (auto st = parser.feed(*chunk, sink); !st)
-        co_return co_await fail_with(ex, ctx, st.error());
-    }
-    if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, ctx, st.error());
-    if (!sink.saw_file())
-      co_return co_await fail_with(ex, ctx,
-                                   Error(Errc::kMissingField, "missing parameter: filename"));
-    // ttl may come before or after the file (the Java client sends it first).
-    auto ttl = parse_ttl(sink.ttl());
-    if (!ttl) co_return co_await fail_with(ex, ctx, ttl.error());
-    // A file part without a file name (-F filename=<text>) still gets a name to show.
-    std::string name = sink.filename().empty() ? type + ".txt" : sink.filename();
-    if (!acceptable_file_name(name))
-      co_return co_await fail_with(
-          ex, ctx,
-          Error(Errc::kBadName,
-                "invalid parameter: file name must be UTF-8 without control characters"));
-    upload.spec().name = std::move(name);
-    if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
-    upload.spec().expires_at = s_.clock.now() + *ttl * kHourMs;
-    upload.spec().meta_json = upload_meta(type, *ttl, sink.ids());
-
-    // Expired files are not "valid" ones: the commit's limit check does not
-    // count them, even before the periodic sweep (meta::InsertOptions::now).
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
-    if (!object) co_return co_await fail_with(ex, ctx, object.error());
-    co_await reply(ex, ctx, http::json_response(200, file_id_body(object->key)));
+    JPushUpload hooks(ctx, s_.clock, std::move(spec), type);
+    co_await http::receive_upload(ex, s_.uploads, hooks, std::move(*boundary));
   }
 
   net::awaitable<void> list(Exchange& ex, const Context& ctx) {

@@ -5,7 +5,6 @@
 #include <boost/json.hpp>
 
 #include "core/ids.h"
-#include "core/log.h"
 #include "core/services.h"
 #include "dialects/kintone/api.h"
 #include "dialects/kintone/errors.h"
@@ -15,7 +14,7 @@
 #include "http/downloads.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
-#include "http/multipart.h"
+#include "http/upload_receiver.h"
 
 namespace up::dialects::kintone {
 namespace {
@@ -75,43 +74,45 @@ std::string file_key_body(const std::string& key) {
 
 std::string body_of(const json::value& v) { return json::serialize(v); }
 
-// Streams the one `file` part into the upload; other fields (a browser's
-// __REQUEST_TOKEN__) are ignored.
-class FileSink final : public http::MultipartSink {
+// file.json: the one `file` part is the file; other fields (a browser's
+// __REQUEST_TOKEN__) are ignored. The spec is settled before the body.
+class KintoneUpload final : public http::UploadHooks {
  public:
-  explicit FileSink(core::Upload& upload) : upload_(upload) {}
+  explicit KintoneUpload(core::UploadSpec spec) : spec_(std::move(spec)) {}
 
-  Status on_part_begin(const http::PartHeaders& part) override {
-    if (part.name != "file") return ok();
-    if (saw_file_) return fail(Errc::kInvalidArgument, "Only one file can be uploaded at a time.");
-    saw_file_ = in_file_ = true;
-    raw_name_ = part.filename;
-    content_type_ = part.content_type;
+  // http::UploadHooks
+  Result<core::UploadSpec> spec(const http::FilePart&) override { return spec_; }
+  Error second_file_part() const override {
+    return Error(Errc::kInvalidArgument, "Only one file can be uploaded at a time.");
+  }
+  std::optional<size_t> field_limit(const http::PartHeaders&) const override {
+    return std::nullopt;
+  }
+  Error missing_file() const override { return Error(Errc::kMissingField, "Required."); }
+  Error append_error(const Error& e, const core::Upload& upload) const override {
+    if (e.code != Errc::kTooLarge) return e;
+    return Error(Errc::kTooLarge,
+                 "The file is too large: at most " + std::to_string(upload.limit()) + " bytes.");
+  }
+  Status finish(core::Upload& upload, const http::FilePart& file) override {
+    auto name = decode_file_name(file.filename);
+    if (!name) return fail(Errc::kBadName, "The file name must be UTF-8 or GBK text.");
+    upload.spec().name = std::move(*name);
+    if (!file.content_type.empty()) upload.spec().content_type = file.content_type;
     return ok();
   }
-  Status on_part_data(std::string_view data) override {
-    if (!in_file_) return ok();
-    if (auto st = upload_.append(data); !st) {
-      if (st.error().code == Errc::kTooLarge)
-        return fail(Errc::kTooLarge, "The file is too large: at most " +
-                                         std::to_string(upload_.limit()) + " bytes.");
-      return st;
-    }
-    return ok();
+  net::awaitable<Result<http::Response>> answer(Exchange&, const Object& object) override {
+    co_return http::json_response(200, file_key_body(object.key));
   }
-  Status on_part_end() override {
-    in_file_ = false;
-    return ok();
+  // Only the file part can be missing or badly named here.
+  http::Response error_response(const Error& e) const override {
+    if (e.code == Errc::kMissingField || e.code == Errc::kBadName)
+      return kintone::error_response(Failure(e, "file"));
+    return kintone::error_response(Failure(e));
   }
-
-  bool saw_file() const { return saw_file_; }
-  const std::string& raw_name() const { return raw_name_; }
-  const std::string& content_type() const { return content_type_; }
 
  private:
-  core::Upload& upload_;
-  bool saw_file_ = false, in_file_ = false;
-  std::string raw_name_, content_type_;
+  core::UploadSpec spec_;
 };
 
 class KintoneHandler final : public http::Handler {
@@ -165,7 +166,7 @@ class KintoneHandler final : public http::Handler {
 
  private:
   net::awaitable<void> fail_with(Exchange& ex, const Failure& f) {
-    if (f.error.kind() == Kind::kInternal) log::request_error(ex.request_id(), f.error.message);
+    http::log_if_internal(ex, f.error);
     co_await ex.send(error_response(f));
   }
 
@@ -215,30 +216,8 @@ class KintoneHandler final : public http::Handler {
     spec.max_bytes = max_bytes;
     spec.state = ObjectState::kTemporary;
     spec.expires_at = s_.clock.now() + *ttl_hours * kHourMs;
-    auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
-    if (!up) co_return co_await fail_with(ex, up.error());
-    core::Upload& upload = **up;
-
-    http::MultipartParser parser(*boundary);
-    FileSink sink(upload);
-    for (;;) {
-      auto chunk = co_await ex.read_chunk();
-      if (!chunk) co_return co_await fail_with(ex, chunk.error());
-      if (chunk->empty()) break;
-      if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
-    }
-    if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
-    if (!sink.saw_file())
-      co_return co_await fail_with(ex, Failure(Error(Errc::kMissingField, "Required."), "file"));
-    auto name = decode_file_name(sink.raw_name());
-    if (!name)
-      co_return co_await fail_with(
-          ex, Failure(Error(Errc::kBadName, "The file name must be UTF-8 or GBK text."), "file"));
-    upload.spec().name = std::move(*name);
-    if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
-    if (!object) co_return co_await fail_with(ex, object.error());
-    co_await ex.send(http::json_response(200, file_key_body(object->key)));
+    KintoneUpload hooks(std::move(spec));
+    co_await http::receive_upload(ex, s_.uploads, hooks, std::move(*boundary));
   }
 
   net::awaitable<void> download(Exchange& ex, const Caller& caller, bool params_in_body) {

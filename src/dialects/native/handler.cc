@@ -1,8 +1,9 @@
 // Routes of the native API. The wire shapes are documented in docs/openapi.yaml.
 
+#include <map>
+
 #include <boost/json.hpp>
 
-#include "core/log.h"
 #include "core/services.h"
 #include "core/text.h"
 #include "dialects/native/errors.h"
@@ -10,7 +11,7 @@
 #include "http/downloads.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
-#include "http/multipart.h"
+#include "http/upload_receiver.h"
 
 namespace up::dialects::native {
 namespace {
@@ -210,49 +211,54 @@ Result<std::string> string_member(const json::object& o, const char* name, bool 
   return std::string(m->as_string());
 }
 
-// Feeds the `file` part of a multipart body into an upload; small other fields are kept.
-class UploadSink final : public http::MultipartSink {
+// The native upload: a raw body (named by ?name=) or a multipart form whose
+// `file` part is the file. The spec is settled before the body; a name field
+// may come after the file.
+class NativeUpload final : public http::UploadHooks {
  public:
-  explicit UploadSink(core::Upload& upload) : upload_(upload) {}
+  NativeUpload(Exchange& ex, core::UploadSpec spec, bool multipart)
+      : ex_(ex), spec_(std::move(spec)), multipart_(multipart) {}
 
-  Status on_part_begin(const http::PartHeaders& part) override {
-    if (part.name == "file") {
-      if (saw_file_) return fail(Errc::kBadMultipart, "more than one file part");
-      saw_file_ = in_file_ = true;
-      filename_ = part.filename;
-      content_type_ = part.content_type;
-      return ok();
+  // http::UploadHooks
+  Result<core::UploadSpec> spec(const http::FilePart&) override { return spec_; }
+  Status opened(core::Upload& upload) override {
+    if (multipart_ && ex_.content_length() &&
+        *ex_.content_length() > upload.limit() + kMultipartSlack)
+      return fail(Errc::kTooLarge, "file larger than " + std::to_string(upload.limit()) + " bytes");
+    return ok();
+  }
+  std::optional<size_t> field_limit(const http::PartHeaders&) const override { return kFieldLimit; }
+  Status on_field(const std::string& name, std::string&& value) override {
+    fields_[name] += value;
+    return ok();
+  }
+  Status finish(core::Upload& upload, const http::FilePart& file) override {
+    if (!multipart_) return ok();
+    core::UploadSpec& spec = upload.spec();
+    if (spec.name.empty()) {
+      auto it = fields_.find("name");
+      spec.name = it != fields_.end() ? it->second : file.filename;
     }
-    current_ = &fields_[part.name];
+    if (spec.name.empty()) spec.name = "file";
+    if (!acceptable_file_name(spec.name))
+      return fail(Errc::kBadName, "file name must be UTF-8 without control characters");
+    if (!ex_.query("content_type") && !file.content_type.empty())
+      spec.content_type = file.content_type;
     return ok();
   }
-  Status on_part_data(std::string_view data) override {
-    if (in_file_) return upload_.append(data);
-    if (current_->size() + data.size() > kFieldLimit)
-      return fail(Errc::kInvalidArgument, "form field too large");
-    current_->append(data);
-    return ok();
+  net::awaitable<Result<http::Response>> answer(Exchange&, const Object& object) override {
+    auto res = json_ok(201, object_json(object));
+    res.header("Location", "/v1/files/" + object.id);
+    res.header("ETag", "\"" + object.sha256 + "\"");
+    co_return res;
   }
-  Status on_part_end() override {
-    in_file_ = false;
-    current_ = nullptr;
-    return ok();
-  }
-
-  bool saw_file() const { return saw_file_; }
-  const std::string& filename() const { return filename_; }
-  const std::string& content_type() const { return content_type_; }
-  const std::string* field(const std::string& name) const {
-    auto it = fields_.find(name);
-    return it == fields_.end() ? nullptr : &it->second;
-  }
+  http::Response error_response(const Error& e) const override { return native::error_response(e); }
 
  private:
-  core::Upload& upload_;
-  bool saw_file_ = false, in_file_ = false;
-  std::string filename_, content_type_;
+  Exchange& ex_;
+  core::UploadSpec spec_;
+  bool multipart_;
   std::map<std::string, std::string> fields_;
-  std::string* current_ = nullptr;
 };
 
 class NativeHandler final : public http::Handler {
@@ -322,8 +328,7 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
-    // The client gets a generic message for internal errors; the detail goes to the log.
-    if (e.kind() == Kind::kInternal) log::request_error(ex.request_id(), e.message);
+    http::log_if_internal(ex, e);
     co_await ex.send(error_response(e));
   }
 
@@ -361,51 +366,10 @@ class NativeHandler final : public http::Handler {
       if (!boundary) co_return co_await fail_with(ex, boundary.error());
     }
 
-    auto up = co_await blocking(ex, [&] { return s_.uploads.begin(spec); });
-    if (!up) co_return co_await fail_with(ex, up.error());
-    core::Upload& upload = **up;
-    if (multipart && ex.content_length() && *ex.content_length() > upload.limit() + kMultipartSlack)
-      co_return co_await fail_with(
-          ex,
-          Error{Errc::kTooLarge, "file larger than " + std::to_string(upload.limit()) + " bytes"});
-
-    if (multipart) {
-      http::MultipartParser parser(*boundary);
-      UploadSink sink(upload);
-      for (;;) {
-        auto chunk = co_await ex.read_chunk();
-        if (!chunk) co_return co_await fail_with(ex, chunk.error());
-        if (chunk->empty()) break;
-        if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
-      }
-      if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
-      if (!sink.saw_file())
-        co_return co_await fail_with(
-            ex, Error{Errc::kMissingField, "no multipart part named \"file\""});
-      if (upload.spec().name.empty()) {
-        const std::string* field = sink.field("name");
-        upload.spec().name = field ? *field : sink.filename();
-      }
-      if (upload.spec().name.empty()) upload.spec().name = "file";
-      if (!acceptable_file_name(upload.spec().name))
-        co_return co_await fail_with(
-            ex, Error{Errc::kBadName, "file name must be UTF-8 without control characters"});
-      if (!ex.query("content_type") && !sink.content_type().empty())
-        upload.spec().content_type = sink.content_type();
-    } else {
-      for (;;) {
-        auto chunk = co_await ex.read_chunk();
-        if (!chunk) co_return co_await fail_with(ex, chunk.error());
-        if (chunk->empty()) break;
-        if (auto st = upload.append(*chunk); !st) co_return co_await fail_with(ex, st.error());
-      }
-    }
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
-    if (!object) co_return co_await fail_with(ex, object.error());
-    auto res = json_ok(201, object_json(*object));
-    res.header("Location", "/v1/files/" + object->id);
-    res.header("ETag", "\"" + object->sha256 + "\"");
-    co_await ex.send(std::move(res));
+    NativeUpload hooks(ex, std::move(spec), multipart);
+    std::optional<std::string> form;
+    if (multipart) form = std::move(*boundary);
+    co_await http::receive_upload(ex, s_.uploads, hooks, std::move(form));
   }
 
   net::awaitable<void> list(Exchange& ex, const core::Principal& p) {

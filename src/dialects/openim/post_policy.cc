@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
+#include "http/base64_json.h"
 
 namespace up::dialects::openim::s3 {
 namespace {
@@ -170,13 +171,9 @@ std::vector<std::pair<std::string, std::string>> make_form(const FormRequest& r)
 }
 
 Result<Policy> parse_policy(std::string_view policy_b64) {
-  std::string text;
-  if (policy_b64.empty() || !crypto::base64_decode(policy_b64, text))
-    return fail(bad_policy("not base64"));
-  boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
-  if (ec || !doc.is_object()) return fail(bad_policy("not a JSON object"));
-  const auto& o = doc.as_object();
+  auto doc = http::decode_base64_json_object(policy_b64);
+  if (!doc) return fail(bad_policy(doc.error().message));
+  const json::object& o = *doc;
   Policy p;
   const auto* exp = o.if_contains("expiration");
   if (!exp || !exp->is_string()) return fail(bad_policy("expiration missing"));

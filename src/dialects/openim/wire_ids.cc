@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
+#include "http/base64_json.h"
 
 namespace up::dialects::openim {
 namespace {
@@ -61,13 +62,10 @@ std::string encode_form_id(const FormId& id) {
 }
 
 Result<FormId> decode_form_id(std::string_view id) {
-  std::string text;
-  if (id.empty() || id.size() > 16 * 1024 || !crypto::base64_decode(id, text))
-    return fail(Errc::kInvalidArgument, "invalid id");
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return fail(Errc::kInvalidArgument, "invalid id");
-  const auto& o = v.as_object();
+  if (id.size() > 16 * 1024) return fail(Errc::kInvalidArgument, "invalid id");
+  auto doc = http::decode_base64_json_object(id);
+  if (!doc) return fail(Errc::kInvalidArgument, "invalid id");
+  const json::object& o = *doc;
   FormId f;
   f.name = string_member(o, "name");
   f.content_type = string_member(o, "contentType");
@@ -92,16 +90,11 @@ tl::expected<TokenClaims, TokenFault> read_token(std::string_view token) {
   const size_t dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return bad;
-  std::string header, payload;
-  if (!crypto::base64_decode(token.substr(0, dot1), header) ||
-      !crypto::base64_decode(token.substr(dot1 + 1, dot2 - dot1 - 1), payload))
-    return bad;
-  boost::system::error_code ec;
-  json::value h = json::parse(header, ec);
-  if (ec || !h.is_object() || string_member(h.as_object(), "alg") != "HS256") return bad;
-  json::value p = json::parse(payload, ec);
-  if (ec || !p.is_object()) return bad;
-  const auto& o = p.as_object();
+  auto header = http::decode_base64_json_object(token.substr(0, dot1));
+  if (!header || string_member(*header, "alg") != "HS256") return bad;
+  auto payload = http::decode_base64_json_object(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload) return bad;
+  const json::object& o = *payload;
   TokenClaims c;
   c.user_id = string_member(o, "UserID");
   c.tenant_id = string_member(o, "tid");
@@ -192,12 +185,9 @@ Result<MultipartUpload> read_upload_id(std::string_view id) {
   if (id.size() > 4096 || dot == std::string_view::npos ||
       id.find('.', dot + 1) != std::string_view::npos)
     return bad;
-  std::string text;
-  if (!crypto::base64_decode(id.substr(0, dot), text)) return bad;
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return bad;
-  const auto& o = v.as_object();
+  auto doc = http::decode_base64_json_object(id.substr(0, dot));
+  if (!doc) return bad;
+  const json::object& o = *doc;
   MultipartUpload u;
   u.tenant_id = string_member(o, "t");
   u.app_id = string_member(o, "a");
