@@ -107,7 +107,7 @@ class FormSink final : public http::MultipartSink {
 
  private:
   Status append(std::string_view data) {
-    if (auto st = upload_->append(data); !st) {
+    if (auto st = upload_->stage(data); !st) {
       if (st.error().code == Errc::kTooLarge)
         return fail(Errc::kTooLarge,
                     "exceeded fsizeLimit: at most " + std::to_string(upload_->limit()) + " bytes");
@@ -334,6 +334,8 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
       ex.log_field("tenant", grant->app.tenant_id);
       if (auto st = sink.attach(*upload); !st) co_return co_await fail_with(ex, st.error());
     }
+    if (upload)
+      if (auto st = co_await upload->flush(); !st) co_return co_await fail_with(ex, st.error());
   }
   if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
   if (!upload) co_return co_await fail_with(ex, Error(Errc::kGrantInvalid, "token not specified"));
@@ -364,7 +366,7 @@ net::awaitable<void> serve_form_upload(Exchange& ex, core::Services& s,
   if (!sink.content_type().empty()) spec.content_type = sink.content_type();
   spec.meta_json = meta_json(sink.fields());
 
-  auto object = co_await http::commit_upload(ex, s.uploads, *upload);
+  auto object = co_await upload->commit();
   if (!object) {
     if (object.error().code == Errc::kGrantUsed)
       co_return co_await fail_with(ex, Error(Errc::kGrantUsed, "file exists"));

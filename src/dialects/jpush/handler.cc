@@ -220,7 +220,7 @@ class FileSink final : public http::MultipartSink {
     if (in_file_) {
       // Validate first: a refused file is never written past the bad line.
       UP_TRY(validator_.feed(data));
-      if (auto st = upload_.append(data); !st) {
+      if (auto st = upload_.stage(data); !st) {
         if (st.error().code == Errc::kTooLarge)
           return fail(Errc::kTooLarge,
                       "file too large: at most " + std::to_string(upload_.limit()) + " bytes");
@@ -368,6 +368,7 @@ class JPushHandler final : public http::Handler {
       if (chunk->empty()) break;
       if (auto st = parser.feed(*chunk, sink); !st)
         co_return co_await fail_with(ex, ctx, st.error());
+      if (auto st = co_await upload.flush(); !st) co_return co_await fail_with(ex, ctx, st.error());
     }
     if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, ctx, st.error());
     if (!sink.saw_file())
@@ -390,7 +391,7 @@ class JPushHandler final : public http::Handler {
 
     // Expired files are not "valid" ones: the commit's limit check does not
     // count them, even before the periodic sweep (meta::InsertOptions::now).
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
+    auto object = co_await upload.commit();
     if (!object) co_return co_await fail_with(ex, ctx, object.error());
     co_await reply(ex, ctx, http::json_response(200, file_id_body(object->key)));
   }

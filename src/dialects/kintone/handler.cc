@@ -91,7 +91,7 @@ class FileSink final : public http::MultipartSink {
   }
   Status on_part_data(std::string_view data) override {
     if (!in_file_) return ok();
-    if (auto st = upload_.append(data); !st) {
+    if (auto st = upload_.stage(data); !st) {
       if (st.error().code == Errc::kTooLarge)
         return fail(Errc::kTooLarge, "The file is too large: at most " +
                                          std::to_string(upload_.limit()) + " bytes.");
@@ -226,6 +226,7 @@ class KintoneHandler final : public http::Handler {
       if (!chunk) co_return co_await fail_with(ex, chunk.error());
       if (chunk->empty()) break;
       if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
+      if (auto st = co_await upload.flush(); !st) co_return co_await fail_with(ex, st.error());
     }
     if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
     if (!sink.saw_file())
@@ -236,7 +237,7 @@ class KintoneHandler final : public http::Handler {
           ex, Failure(Error(Errc::kBadName, "The file name must be UTF-8 or GBK text."), "file"));
     upload.spec().name = std::move(*name);
     if (!sink.content_type().empty()) upload.spec().content_type = sink.content_type();
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
+    auto object = co_await upload.commit();
     if (!object) co_return co_await fail_with(ex, object.error());
     co_await ex.send(http::json_response(200, file_key_body(object->key)));
   }

@@ -227,7 +227,7 @@ class UploadSink final : public http::MultipartSink {
     return ok();
   }
   Status on_part_data(std::string_view data) override {
-    if (in_file_) return upload_.append(data);
+    if (in_file_) return upload_.stage(data);
     if (current_->size() + data.size() > kFieldLimit)
       return fail(Errc::kInvalidArgument, "form field too large");
     current_->append(data);
@@ -377,6 +377,7 @@ class NativeHandler final : public http::Handler {
         if (!chunk) co_return co_await fail_with(ex, chunk.error());
         if (chunk->empty()) break;
         if (auto st = parser.feed(*chunk, sink); !st) co_return co_await fail_with(ex, st.error());
+        if (auto st = co_await upload.flush(); !st) co_return co_await fail_with(ex, st.error());
       }
       if (auto st = parser.finish(sink); !st) co_return co_await fail_with(ex, st.error());
       if (!sink.saw_file())
@@ -397,10 +398,11 @@ class NativeHandler final : public http::Handler {
         auto chunk = co_await ex.read_chunk();
         if (!chunk) co_return co_await fail_with(ex, chunk.error());
         if (chunk->empty()) break;
-        if (auto st = upload.append(*chunk); !st) co_return co_await fail_with(ex, st.error());
+        if (auto st = co_await upload.append(*chunk); !st)
+          co_return co_await fail_with(ex, st.error());
       }
     }
-    auto object = co_await http::commit_upload(ex, s_.uploads, upload);
+    auto object = co_await upload.commit();
     if (!object) co_return co_await fail_with(ex, object.error());
     auto res = json_ok(201, object_json(*object));
     res.header("Location", "/v1/files/" + object->id);

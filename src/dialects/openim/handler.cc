@@ -416,7 +416,7 @@ class FormSink final : public http::MultipartSink {
 
  private:
   Status append(std::string_view data) {
-    if (auto st = upload_->append(data); !st) {
+    if (auto st = upload_->stage(data); !st) {
       if (st.error().code == Errc::kTooLarge)
         return fail(Errc::kTooLarge, "Your proposed upload exceeds the maximum allowed size");
       return st;
@@ -722,7 +722,7 @@ class OpenImHandler final : public http::Handler {
     spec.meta_json = alias_meta(key);
     auto up = s_.uploads.begin(std::move(spec));
     if (!up) return fail(up.error());
-    auto committed = (*up)->commit();
+    auto committed = (*up)->commit_blocking();
     if (!committed) return fail(committed.error());
     return ok();
   }
@@ -942,21 +942,12 @@ class OpenImHandler final : public http::Handler {
     spec.want_md5 = true;
     auto up = s_.uploads.begin(std::move(spec));
     if (!up) return fail(up.error());
-    std::vector<char> buf(256 * 1024);
     for (const Object& part : parts) {
-      auto reader = s_.files.open_blob(part);
-      if (!reader) return fail(reader.error());
-      for (uint64_t offset = 0;;) {
-        auto n = (*reader)->read_at(offset, std::span<char>(buf.data(), buf.size()));
-        if (!n) return fail(n.error());
-        if (*n == 0) break;
-        UP_TRY((*up)->append(std::string_view(buf.data(), *n)));
-        offset += *n;
-      }
+      UP_TRY((*up)->append_object(part));
     }
     if ((*up)->size() != static_cast<uint64_t>(u.size))
       return fail(Errc::kSizeMismatch, "file size mismatch");
-    auto committed = (*up)->commit();
+    auto committed = (*up)->commit_blocking();
     // The same content completed by someone else meanwhile is as good.
     if (!committed && committed.error().code != Errc::kObjectKeyExists)
       return fail(committed.error());
@@ -1062,7 +1053,7 @@ class OpenImHandler final : public http::Handler {
         break;
       }
       if (chunk->empty()) break;
-      if (auto st = upload->append(*chunk); !st) {
+      if (auto st = co_await upload->append(*chunk); !st) {
         refused = st.error();
         break;
       }
@@ -1074,7 +1065,7 @@ class OpenImHandler final : public http::Handler {
       upload.reset();  // gone before the answer, like a refused form
       co_return co_await send_s3_error(ex, *refused, bucket, resource);
     }
-    auto object = co_await http::commit_upload(ex, s_.uploads, *upload);
+    auto object = co_await upload->commit();
     if (!object) co_return co_await send_s3_error(ex, object.error(), bucket, resource);
     http::Response r;
     r.header("ETag", "\"" + object->md5 + "\"");
@@ -1203,6 +1194,8 @@ class OpenImHandler final : public http::Handler {
       upload = std::move(*opened);
       if (auto st = sink.attach(*upload); !st)
         co_return co_await ex.send(s3_fail(st.error(), target->form.key));
+      if (auto st = co_await upload->flush(); !st)
+        co_return co_await ex.send(s3_fail(st.error(), target->form.key));
     }
     if (auto st = parser.finish(sink); !st) co_return co_await ex.send(s3_fail(st.error(), ""));
     if (!sink.saw_file() || !target)
@@ -1219,7 +1212,7 @@ class OpenImHandler final : public http::Handler {
     if (const std::string* ct = sink.fields().find("content-type"); ct && !ct->empty())
       upload->spec().content_type = *ct;
 
-    auto object = co_await http::commit_upload(ex, s_.uploads, *upload);
+    auto object = co_await upload->commit();
     if (!object) co_return co_await ex.send(s3_fail(object.error(), key));
 
     const std::string etag = "\"" + object->md5 + "\"";
