@@ -1171,6 +1171,9 @@ class OpenImHandler final : public http::Handler {
         if (target) key = target->form.key;
         co_return co_await ex.send(s3_fail(st.error(), key));
       }
+      if (upload)
+        if (auto st = co_await upload->flush(); !st)
+          co_return co_await ex.send(s3_fail(st.error(), target->form.key));
       if (!sink.needs_upload()) continue;
       auto verified = co_await blocking(
           ex, [&] { return verify_form(sink.fields(), bucket, sink.filename()); });
