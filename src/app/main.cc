@@ -117,7 +117,9 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   // (Jodoo's 100 tokens) built on the blocking threads that cost 2-3x the
   // request's CPU (bench/README.md). Keep up to 64 MiB per heap instead.
   mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  auto rt = app::Runtime::open(ropts);
+  app::RuntimeOptions runtime_options = ropts;
+  runtime_options.blocking_threads = o.blocking_threads;
+  auto rt = app::Runtime::open(runtime_options);
   if (!rt) {
     log::error(rt.error().message);
     return 1;

@@ -32,20 +32,21 @@ Status create_data_dir(const std::string& dir) {
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   UP_TRY(create_data_dir(options.data_dir));
   std::unique_ptr<Runtime> rt(new Runtime());
+  rt->pool_ = core::make_thread_pool(options.blocking_threads);
   auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
   storage::LocalBlobStoreOptions blob_options;
   if (options.disk_reserve_mb >= 0)
     blob_options.reserve_bytes = static_cast<uint64_t>(options.disk_reserve_mb) << 20;
-  auto blobs = storage::open_local_blob_store(options.data_dir, blob_options);
+  auto blobs = storage::open_local_blob_store(options.data_dir, *rt->pool_, blob_options);
   if (!blobs) return fail(blobs.error());
   rt->blobs_ = std::move(*blobs);
   rt->directory_ =
       std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);
   rt->auth_ = std::make_unique<core::AuthService>(*rt->meta_, rt->clock_);
-  rt->uploads_ =
-      std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_, rt->clock_);
+  rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_,
+                                                       rt->clock_, *rt->pool_);
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->rate_limiter_ = std::make_unique<core::RateLimiter>(rt->clock_);
   rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);

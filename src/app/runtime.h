@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "core/blocking.h"
 #include "core/result.h"
 #include "core/services.h"
 #include "meta/meta_store.h"
@@ -18,6 +19,9 @@ struct RuntimeOptions {
   // Free space uploads leave on the data directory's disk; -1: the store's
   // default (1% of the file system, at most 256 MiB).
   int64_t disk_reserve_mb = -1;
+  // Threads for the stores' blocking work (fsync, the small-blob pack) and the
+  // metadata group commit of uploads.
+  unsigned blocking_threads = 8;
   bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
   core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };
@@ -45,6 +49,9 @@ class Runtime {
   std::unique_ptr<core::Secrets> secrets_;
   std::unique_ptr<core::DownloadLinks> links_;
   std::unique_ptr<core::Services> services_;
+  // Declared last, destroyed first: its destructor waits for the work queued
+  // on it, which uses the stores and services above.
+  core::BlockingPoolPtr pool_;
 };
 
 }  // namespace up::app

@@ -22,20 +22,14 @@ Result<Object> FileService::get_by_key(std::string_view tenant_id, std::string_v
   return o;
 }
 
-Result<OpenedObject> FileService::open(std::string_view tenant_id, std::string_view id) {
-  auto o = get(tenant_id, id);
-  if (!o) return fail(o.error());
-  auto reader = open_blob(*o);
-  if (!reader) return fail(reader.error());
-  return OpenedObject{std::move(*o), std::move(*reader)};
-}
-
-Result<storage::BlobReaderPtr> FileService::open_blob(const Object& object) {
-  auto reader = blobs_.open(object.locator);
+net::awaitable<Result<ObjectReader>> FileService::open_blob(const Object& object, uint64_t offset,
+                                                            uint64_t length) {
+  auto reader = co_await blobs_.open(object.locator, offset, length);
   // A live row whose blob is missing means stored data was lost: say so, loudly.
   if (!reader && reader.error().code == Errc::kObjectNotFound)
-    return fail(Errc::kStorageIo, "blob missing for object " + object.id);
-  return reader;
+    co_return fail(Errc::kStorageIo, "blob missing for object " + object.id);
+  if (!reader) co_return fail(reader.error());
+  co_return ObjectReader(std::move(*reader));
 }
 
 Result<meta::ObjectPage> FileService::list(meta::ObjectQuery query) {

@@ -1,9 +1,13 @@
 #pragma once
 // Reading, listing and deleting stored objects.
 
+#include <cstdint>
 #include <string>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "core/clock.h"
+#include "core/object_reader.h"
 #include "core/result.h"
 #include "core/types.h"
 #include "meta/meta_store.h"
@@ -11,12 +15,7 @@
 
 namespace up::core {
 
-struct OpenedObject {
-  Object object;
-  storage::BlobReaderPtr reader;
-};
-
-// Thread-safe; every call blocks.
+// Thread-safe; every call but open_blob blocks.
 class FileService {
  public:
   FileService(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock);
@@ -25,8 +24,9 @@ class FileService {
   Result<Object> get(std::string_view tenant_id, std::string_view id);
   Result<Object> get_by_key(std::string_view tenant_id, std::string_view app_id,
                             std::string_view key);
-  Result<OpenedObject> open(std::string_view tenant_id, std::string_view id);
-  Result<storage::BlobReaderPtr> open_blob(const Object& object);
+  // `length` bytes of the object's blob from `offset` (clipped to its end).
+  net::awaitable<Result<ObjectReader>> open_blob(const Object& object, uint64_t offset = 0,
+                                                 uint64_t length = UINT64_MAX);
   // Live objects only (expired ones are hidden even before the sweeper runs).
   Result<meta::ObjectPage> list(meta::ObjectQuery query);
   // Idempotent: deleting an unknown or already deleted object succeeds.

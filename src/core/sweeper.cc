@@ -50,17 +50,21 @@ Result<uint64_t> Sweeper::expire_due() {
 Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
   SweepStats stats;
   const UnixMs cutoff = clock_.now() - grace_ms;
-  std::vector<std::string> candidates;
-  UP_TRY(blobs_.list([&](const storage::BlobEntry& e) {
-    if (e.modified_at < cutoff) candidates.push_back(e.locator);
-  }));
-  for (const std::string& locator : candidates) {
-    auto referenced = meta_.locator_exists(locator);
-    if (!referenced) return fail(referenced.error());
-    if (*referenced) continue;
-    UP_TRY(blobs_.remove(locator));
-    ++stats.orphan_blobs;
-  }
+  // Page by page, so memory stays bounded by a page whatever the store holds.
+  std::string after;
+  do {
+    auto page = blobs_.list("", after, kBatch);
+    if (!page) return fail(page.error());
+    for (const storage::BlobEntry& e : page->entries) {
+      if (e.modified_at >= cutoff) continue;
+      auto referenced = meta_.locator_exists(e.locator);
+      if (!referenced) return fail(referenced.error());
+      if (*referenced) continue;
+      UP_TRY(blobs_.remove(e.locator));
+      ++stats.orphan_blobs;
+    }
+    after = std::move(page->next_after);
+  } while (!after.empty());
   auto temps = blobs_.remove_stale_temporaries(cutoff);
   if (!temps) return fail(temps.error());
   stats.stale_temporaries = *temps;

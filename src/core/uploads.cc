@@ -1,7 +1,9 @@
 #include "core/uploads.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <functional>
 
 #include "core/ids.h"
 #include "core/text.h"
@@ -36,10 +38,9 @@ std::string finish_qetag(const std::string& block_digests, bool single_block) {
 }  // namespace
 
 Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
-               storage::BlobWriterPtr writer, storage::BlobStore& blobs, meta::MetaStore& meta,
-               const Clock& clock)
+               storage::BlobWriterPtr writer, UploadService& service)
     : spec_(std::move(spec)), quota_(quota), locator_(std::move(locator)),
-      writer_(std::move(writer)), blobs_(blobs), meta_(meta), clock_(clock) {
+      writer_(std::move(writer)), service_(service), clock_(service.clock_) {
   limit_ = quota_.max_object_bytes;
   if (spec_.max_bytes) limit_ = std::min(limit_, *spec_.max_bytes);
   if (spec_.want_md5) md5_.emplace(crypto::Digest::Algo::kMd5);
@@ -48,11 +49,29 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
 
 Upload::~Upload() = default;  // an uncommitted writer removes its temp data
 
-Status Upload::append(std::string_view data) {
+net::awaitable<Status> Upload::append(std::string_view data) {
+  if (auto st = co_await flush(); !st) co_return st;
+  if (auto st = count_and_hash(data); !st) co_return st;
+  co_return co_await writer_->append(data);
+}
+
+Status Upload::stage(std::string_view data) {
+  UP_TRY(count_and_hash(data));
+  staged_.append(data);
+  return ok();
+}
+
+net::awaitable<Status> Upload::flush() {
+  if (staged_.empty()) co_return ok();
+  auto written = co_await writer_->append(staged_);
+  staged_.clear();
+  co_return written;
+}
+
+Status Upload::count_and_hash(std::string_view data) {
   if (data.size() > limit_ - size_) {
     return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit_) + " bytes");
   }
-  UP_TRY(writer_->append(data));
   size_ += data.size();
   sha256_.update(data);
   if (spec_.want_crc32) crc32_ = crypto::crc32_update(crc32_, data);
@@ -121,92 +140,67 @@ meta::InsertOptions Upload::insert_options() const {
   return opts;
 }
 
-Result<Object> Upload::commit() {
+net::awaitable<Result<Object>> Upload::commit() {
+  if (auto st = co_await flush(); !st) co_return fail(st.error());
   auto o = finish();
-  if (!o) return o;
+  if (!o) co_return o;
   // Bytes first, then metadata: a crash in between leaves an orphan blob that
   // the sweeper collects, never a row without its bytes.
-  UP_TRY(writer_->commit());
-  if (auto st = meta_.insert_object(*o, insert_options()); !st) {
+  if (auto st = co_await writer_->commit(); !st) co_return fail(st.error());
+  // Named, not temporaries of the co_await expressions: g++ 12 destroys those twice.
+  const meta::InsertOptions options = insert_options();
+  if (auto st = co_await service_.insert(*o, options); !st) {
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
-    (void)blobs_.remove(o->locator);
-    return fail(st.error());
+    storage::BlobStore& blobs = service_.blobs_;
+    const std::function<void()> remove = [&] { (void)blobs.remove(o->locator); };
+    co_await service_.pool_.run(remove);
+    co_return fail(st.error());
   }
-  return o;
+  co_return o;
+}
+
+Status Upload::append_object(const Object& source) {
+  return await_blocking<Status>([&] { return copy_in(source); });
+}
+
+net::awaitable<Status> Upload::copy_in(const Object& source) {
+  auto reader = co_await service_.blobs_.open(source.locator, 0, source.size);
+  if (!reader) co_return fail(reader.error());
+  if ((*reader)->size() != source.size)
+    co_return fail(Errc::kStorageIo, "stored object shorter than recorded");
+  std::array<char, 256 * 1024> buf;
+  for (;;) {
+    auto n = co_await (*reader)->read(buf);
+    if (!n) co_return fail(n.error());
+    if (*n == 0) co_return ok();
+    if (auto st = co_await append(std::string_view(buf.data(), *n)); !st) co_return st;
+  }
+}
+
+Result<Object> Upload::commit_blocking() {
+  return await_blocking<Result<Object>>([this] { return commit(); });
 }
 
 UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
-                             const Clock& clock)
-    : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock) {}
+                             const Clock& clock, BlockingPool& pool)
+    : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock), pool_(pool),
+      inserts_(pool,
+               [this](const std::vector<meta::ObjectInsert*>& batch) { insert_batch(batch); }) {}
 
-UploadService::~UploadService() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  wake_.notify_one();
-  if (committer_.joinable()) committer_.join();
+net::awaitable<Status> UploadService::insert(const Object& object,
+                                             const meta::InsertOptions& options) {
+  meta::ObjectInsert row{&object, &options};
+  co_await inserts_.commit(row);
+  co_return row.result;
 }
 
-void UploadService::commit_batched(Upload& upload, CommitDone done) {
-  {
-    std::lock_guard lock(mu_);
-    if (!committer_.joinable()) committer_ = std::thread([this] { run_committer(); });
-    queue_.push_back(QueuedCommit{&upload, std::move(done)});
-  }
-  wake_.notify_one();
-}
-
-void UploadService::run_committer() {
-  std::unique_lock lock(mu_);
-  for (;;) {
-    wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, nothing left
-    std::vector<QueuedCommit> batch;
-    batch.swap(queue_);
-    lock.unlock();
-    commit_together(batch);
-    lock.lock();
-  }
-}
-
-// Upload::commit() for many uploads at once, in the same order: every body
-// durable first (one blob-store sync), then every row (one transaction).
-void UploadService::commit_together(std::vector<QueuedCommit>& batch) {
-  std::vector<Result<Object>> objects;
-  objects.reserve(batch.size());
-  std::vector<storage::BlobWriter*> writers;
-  std::vector<size_t> writer_of;  // writers[k] belongs to batch[writer_of[k]]
-  for (size_t i = 0; i < batch.size(); ++i) {
-    objects.push_back(batch[i].upload->finish());
-    if (!objects[i]) continue;
-    writers.push_back(batch[i].upload->writer_.get());
-    writer_of.push_back(i);
-  }
-  const std::vector<Status> written = blobs_.commit_batch(writers);
-
-  std::vector<meta::InsertOptions> options(batch.size());
-  std::vector<meta::ObjectInsert> inserts;
-  std::vector<size_t> insert_of;
-  for (size_t k = 0; k < writers.size(); ++k) {
-    const size_t i = writer_of[k];
-    if (!written[k]) {
-      objects[i] = fail(written[k].error());
-      continue;
-    }
-    options[i] = batch[i].upload->insert_options();
-    inserts.push_back(meta::ObjectInsert{&*objects[i], &options[i]});
-    insert_of.push_back(i);
-  }
-  meta_.insert_objects(inserts);
-  for (size_t k = 0; k < inserts.size(); ++k) {
-    if (inserts[k].result) continue;
-    const size_t i = insert_of[k];
-    (void)blobs_.remove(objects[i]->locator);  // as in Upload::commit()
-    objects[i] = fail(inserts[k].result.error());
-  }
-  for (size_t i = 0; i < batch.size(); ++i) batch[i].done(std::move(objects[i]));
+void UploadService::insert_batch(const std::vector<meta::ObjectInsert*>& batch) {
+  std::vector<meta::ObjectInsert> rows;
+  rows.reserve(batch.size());
+  for (meta::ObjectInsert* row : batch) rows.push_back(*row);
+  meta_.insert_objects(rows);
+  for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(rows[i].result);
 }
 
 Result<UploadPtr> UploadService::begin(UploadSpec spec) {
@@ -221,8 +215,7 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   const std::string id = new_object_id(clock_.now());
   auto writer = blobs_.create(id);
   if (!writer) return fail(writer.error());
-  return std::make_unique<Upload>(std::move(spec), *quota, id, std::move(*writer), blobs_, meta_,
-                                  clock_);
+  return std::make_unique<Upload>(std::move(spec), *quota, id, std::move(*writer), *this);
 }
 
 std::string qiniu_etag(std::string_view data) {

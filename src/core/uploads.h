@@ -1,22 +1,23 @@
 #pragma once
 // The upload use case: bytes in, a durable object out. A dialect opens an
 // Upload, appends the body chunk by chunk as it arrives (hashing, counting and
-// enforcing the size limit while streaming), then commits. Nothing is visible
-// before commit() returns; an Upload destroyed without commit leaves nothing.
+// enforcing the size limit while streaming), then commits with one awaitable
+// call. Nothing is visible before commit() completes; an Upload destroyed
+// without commit leaves nothing.
 
-#include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
+#include "core/blocking.h"
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/directory.h"
+#include "core/group_commit.h"
 #include "core/result.h"
 #include "core/types.h"
 #include "storage/blob_store.h"
@@ -24,6 +25,7 @@
 namespace up::meta {
 class MetaStore;
 struct InsertOptions;
+struct ObjectInsert;
 }  // namespace up::meta
 
 namespace up::core {
@@ -53,48 +55,59 @@ struct UploadSpec {
   bool want_crc32 = false;
 };
 
+class UploadService;
+
 // One upload in flight. Not thread-safe: one coroutine drives it.
 class Upload {
  public:
   Upload(UploadSpec spec, EffectiveQuota quota, std::string locator, storage::BlobWriterPtr writer,
-         storage::BlobStore& blobs, meta::MetaStore& meta, const Clock& clock);
+         UploadService& service);
   ~Upload();
   Upload(const Upload&) = delete;
   Upload& operator=(const Upload&) = delete;
 
-  // Cheap enough for an I/O thread (a write to the page cache).
+  // Hands the next bytes to the blob store (a network store may send a part).
   // kTooLarge as soon as the limit is passed.
-  Status append(std::string_view data);
+  net::awaitable<Status> append(std::string_view data);
+  // For callbacks that cannot await (a multipart sink): checks and hashes
+  // `data` as append() does and keeps a copy until the next flush(). The caller
+  // awaits flush() after each piece of body it feeds, so at most a chunk waits.
+  Status stage(std::string_view data);
+  net::awaitable<Status> flush();
   uint64_t size() const { return size_; }
   uint32_t crc32() const { return crc32_; }  // REQUIRES: spec.want_crc32
   uint64_t limit() const { return limit_; }
   // Late fields (a name or meta sent after the file part) may still be set.
   UploadSpec& spec() { return spec_; }
 
-  // Blocking (fsync, rename, metadata transaction): call off the I/O threads.
-  // On failure nothing is kept. REQUIRES: called at most once (or
-  // UploadService::commit_batched instead).
-  Result<Object> commit();
-  // True while the body is small enough to be still in memory: such an upload
-  // can go to UploadService::commit_batched, which holds no thread for it.
-  bool batchable() const { return writer_->batchable(); }
+  // Makes the bytes durable (the store batches small blobs into one sync) and
+  // then the metadata row (one transaction with the other uploads committing
+  // meanwhile). No thread waits for either. On failure nothing is kept.
+  // REQUIRES: called at most once.
+  net::awaitable<Result<Object>> commit();
+
+  // Blocking forms, for use-case code that already runs on the blocking pool
+  // (never on an I/O thread): append the bytes of a stored object (a part, a
+  // staged copy), streamed; commit.
+  Status append_object(const Object& source);
+  Result<Object> commit_blocking();
 
  private:
-  friend class UploadService;
-
   // The object as it will be stored (size, digests), once the body has ended;
   // kTooSmall under the spec's minimum.
   Result<Object> finish();
   meta::InsertOptions insert_options() const;
   void finish_qetag_block();
+  Status count_and_hash(std::string_view data);
+  net::awaitable<Status> copy_in(const Object& source);
 
   UploadSpec spec_;
   EffectiveQuota quota_;
   std::string locator_;
   storage::BlobWriterPtr writer_;
-  storage::BlobStore& blobs_;
-  meta::MetaStore& meta_;
+  UploadService& service_;
   const Clock& clock_;
+  std::string staged_;  // stage()d bytes not yet flushed
   uint64_t limit_ = 0;
   uint64_t size_ = 0;
   uint32_t crc32_ = 0;
@@ -110,9 +123,9 @@ using UploadPtr = std::unique_ptr<Upload>;
 // Thread-safe.
 class UploadService {
  public:
+  // Metadata rows are written on `pool` (which must outlive the service).
   UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
-                const Clock& clock);
-  ~UploadService();  // commits what is queued, then stops the committer
+                const Clock& clock, BlockingPool& pool);
   UploadService(const UploadService&) = delete;
   UploadService& operator=(const UploadService&) = delete;
 
@@ -120,34 +133,20 @@ class UploadService {
   // and opens a blob writer. May block (metadata read on a cache miss).
   Result<UploadPtr> begin(UploadSpec spec);
 
-  using CommitDone = std::function<void(Result<Object>)>;
-  // Commits an upload together with the others queued: one committer thread
-  // writes their bytes in one blob-store sync and their rows in one metadata
-  // transaction, then calls each `done` (on that thread). Returns at once;
-  // `upload` must live until `done` runs. Meant for small uploads
-  // (upload.batchable()): a large one would hold up the whole queue.
-  // Small uploads are mostly waiting for a sync: parking a pool thread per
-  // upload cost more in context switches than the work itself.
-  void commit_batched(Upload& upload, CommitDone done);
-
  private:
-  struct QueuedCommit {
-    Upload* upload;
-    CommitDone done;
-  };
-  void run_committer();
-  void commit_together(std::vector<QueuedCommit>& batch);
+  friend class Upload;
+
+  // Inserts one object's row together with the others queued: one metadata
+  // transaction (one sync) per batch, awaited without holding a thread.
+  net::awaitable<Status> insert(const Object& object, const meta::InsertOptions& options);
+  void insert_batch(const std::vector<meta::ObjectInsert*>& batch);
 
   Directory& directory_;
   meta::MetaStore& meta_;
   storage::BlobStore& blobs_;
   const Clock& clock_;
-
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::vector<QueuedCommit> queue_;
-  bool stopping_ = false;
-  std::thread committer_;  // started by the first commit_batched
+  BlockingPool& pool_;
+  GroupCommit<meta::ObjectInsert> inserts_;
 };
 
 // Qiniu's etag of a whole payload (for tests and small bodies).

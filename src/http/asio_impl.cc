@@ -1,4 +1,4 @@
-// Compiles Asio's, Beast's and SSL's implementation once (BOOST_*_SEPARATE_COMPILATION).
-#include <boost/asio/impl/src.hpp>
+// Compiles SSL's and Beast's implementation once (BOOST_*_SEPARATE_COMPILATION);
+// Asio's own is in core/asio_impl.cc (up_core_async).
 #include <boost/asio/ssl/impl/src.hpp>
 #include <boost/beast/src.hpp>

@@ -33,8 +33,6 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     }
     range = *r;
   }
-  auto reader = co_await blocking(ex, [&] { return files.open_blob(o); });
-  if (!reader) co_return co_await ex.send(error_response(reader.error()));
   head.header("Content-Type", o.content_type.empty() ? "application/octet-stream" : o.content_type);
   head.header("Content-Disposition", format_content_disposition(disposition, o.name));
   head.header("X-Content-Type-Options", "nosniff");
@@ -47,7 +45,11 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     head.header("Content-Range", "bytes " + std::to_string(range->first) + "-" +
                                      std::to_string(range->last) + "/" + std::to_string(o.size));
   }
-  co_await ex.send_blob(std::move(head), std::move(*reader), first, length);
+  auto reader = co_await files.open_blob(o, first, length);
+  if (reader && reader->size() != length)
+    reader = fail(Errc::kStorageIo, "blob shorter than recorded for object " + o.id);
+  if (!reader) co_return co_await ex.send(error_response(reader.error()));
+  co_await ex.send_blob(std::move(head), std::move(*reader));
 }
 
 }  // namespace up::http

@@ -1,7 +1,6 @@
 #include "http/exchange.h"
 
 #include "core/text.h"
-#include "core/uploads.h"
 
 namespace up::http {
 
@@ -23,20 +22,6 @@ Response empty_response(int status) {
   Response r;
   r.status = status;
   return r;
-}
-
-net::awaitable<Result<Object>> commit_upload(Exchange& ex, core::UploadService& uploads,
-                                             core::Upload& upload) {
-  if (!upload.batchable()) co_return co_await blocking(ex, [&] { return upload.commit(); });
-  std::optional<Result<Object>> result;
-  const std::function<void(Exchange::Resume)> start = [&](const Exchange::Resume& resume) {
-    uploads.commit_batched(upload, [&result, resume](Result<Object> r) {
-      result.emplace(std::move(r));
-      resume();
-    });
-  };
-  co_await ex.suspend(start);
-  co_return std::move(*result);
 }
 
 }  // namespace up::http

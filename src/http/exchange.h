@@ -14,14 +14,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "core/blocking.h"
+#include "core/object_reader.h"
 #include "core/result.h"
 #include "core/types.h"
-#include "storage/blob_store.h"
-
-namespace up::core {
-class Upload;
-class UploadService;
-}  // namespace up::core
 
 namespace up::http {
 
@@ -69,10 +65,11 @@ class Exchange {
 
   // Sends the response. REQUIRES: called once per request (send or send_blob).
   virtual net::awaitable<void> send(Response response) = 0;
-  // Sends `length` bytes of a blob from `offset`, streamed in fixed chunks;
-  // `head` carries status and headers (Content-Length is set here).
-  virtual net::awaitable<void> send_blob(Response head, storage::BlobReaderPtr reader,
-                                         uint64_t offset, uint64_t length) = 0;
+  // Sends the reader's range as the body: from the file with sendfile(2) when
+  // the store has one and the connection is plain TCP, else read and written
+  // in fixed chunks. `head` carries status and headers (Content-Length is set
+  // here, from reader.size()).
+  virtual net::awaitable<void> send_blob(Response head, core::ObjectReader reader) = 0;
 
   // Runs blocking work (metadata, fsync) on the blocking pool and resumes here.
   virtual net::awaitable<void> offload(std::function<void()> work) = 0;
@@ -89,15 +86,8 @@ class Exchange {
 // `auto r = co_await blocking(ex, [&] { return core.do_something(); });`
 template <class F>
 net::awaitable<std::invoke_result_t<F&>> blocking(Exchange& ex, F&& work) {
-  using R = std::invoke_result_t<F&>;
-  std::optional<R> result;
-  co_await ex.offload([&] { result.emplace(work()); });
-  co_return std::move(*result);
+  return core::with_result([&ex](std::function<void()> w) { return ex.offload(std::move(w)); },
+                           std::forward<F>(work));
 }
-
-// Commits an upload: a small one joins the next group commit without holding
-// a thread (UploadService::commit_batched), any other commits on the pool.
-net::awaitable<Result<Object>> commit_upload(Exchange& ex, core::UploadService& uploads,
-                                             core::Upload& upload);
 
 }  // namespace up::http

@@ -5,7 +5,9 @@
 #include <cstdio>
 #include <list>
 #include <mutex>
+#include <span>
 #include <thread>
+#include <type_traits>
 
 #include <sys/resource.h>
 
@@ -26,11 +28,13 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "core/blocking.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/text.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
+#include "http/stream_io.h"
 
 namespace up::http {
 namespace {
@@ -82,43 +86,6 @@ Error from_beast(const beast::error_code& ec) {
 
 TcpStream& lowest(TcpStream& s) { return s; }
 TcpStream& lowest(TlsStream& s) { return s.next_layer(); }
-
-// A deadline for one read. Unlike tcp_stream's own expiry, which closes the
-// socket, it only cancels the read, so the client can still be told 408.
-class ReadDeadline {
- public:
-  ReadDeadline(TcpStream& stream, std::chrono::milliseconds timeout)
-      : timer_(stream.get_executor()), state_(std::make_shared<State>()) {
-    stream.expires_never();
-    timer_.expires_after(timeout);
-    // Runs on the connection's strand; `stream` is touched only while armed,
-    // that is while this object (and so the read) still lives.
-    timer_.async_wait([&stream, state = state_](const beast::error_code& ec) {
-      if (ec || !state->armed) return;
-      state->passed = true;
-      stream.cancel();
-    });
-  }
-  ~ReadDeadline() {
-    state_->armed = false;
-    timer_.cancel();
-  }
-  ReadDeadline(const ReadDeadline&) = delete;
-  ReadDeadline& operator=(const ReadDeadline&) = delete;
-
-  // The read's error as the caller should see it.
-  beast::error_code result(beast::error_code ec) const {
-    return state_->passed ? beast::error_code(beast::error::timeout) : ec;
-  }
-
- private:
-  struct State {
-    bool armed = true;
-    bool passed = false;
-  };
-  net::steady_timer timer_;
-  std::shared_ptr<State> state_;
-};
 
 // Why a request whose header Beast accepted still has ambiguous framing or
 // routing (RFC 9112 sections 3.2 and 6), or nullptr. Two parties reading such a
@@ -312,13 +279,12 @@ class ExchangeImpl final : public Exchange {
     if (ec) broken_ = true;
   }
 
-  net::awaitable<void> send_blob(Response head, storage::BlobReaderPtr reader, uint64_t offset,
-                                 uint64_t length) override {
+  net::awaitable<void> send_blob(Response head, core::ObjectReader reader) override {
     bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(head.status), 11};
     add_headers(res, head);
     if (!headers_safe(res))
       co_return co_await send(json_response(500, R"({"error":"internal error"})"));
-    res.content_length(length);
+    res.content_length(reader.size());
     res.body().data = nullptr;
     res.body().more = true;
     status_ = head.status;
@@ -326,38 +292,22 @@ class ExchangeImpl final : public Exchange {
     bhttp::response_serializer<bhttp::buffer_body> sr{res};
     lowest(stream_).expires_after(server_.cfg.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTok);
-    if (ec) {
-      broken_ = true;
-      co_return;
-    }
-    uint64_t left = length;
-    auto& chunk = this->chunk();
-    while (left > 0) {
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
-      auto got = reader->read_at(offset, std::span<char>(chunk.data(), want));
-      if (!got || *got == 0) {
-        // The status line is gone already; all we can do is cut the response short.
-        broken_ = true;
-        co_return;
+    // The status line is gone already: after a failure all we can do is cut
+    // the response short.
+    if (!ec) {
+      const core::ObjectReader::File file = reader.file();
+      if constexpr (std::is_same_v<Stream, TcpStream>) {
+        if (file.fd >= 0) {
+          // Content-Length framing: the raw bytes are the whole body.
+          ec = co_await send_file(stream_, file.fd, file.offset, reader.size(),
+                                  server_.cfg.idle_timeout, bytes_out_);
+          if (ec) broken_ = true;
+          co_return;
+        }
       }
-      offset += *got;
-      left -= *got;
-      res.body().data = chunk.data();
-      res.body().size = *got;
-      res.body().more = left > 0;
-      lowest(stream_).expires_after(server_.cfg.idle_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(stream_, sr, kTok);
-      if (wec == bhttp::error::need_buffer) wec = {};
-      if (wec) {
-        broken_ = true;
-        co_return;
-      }
-      bytes_out_ += *got;
+      ec = co_await send_chunks(res, sr, reader);
     }
-    res.body().data = nullptr;
-    res.body().more = false;
-    auto [fec, fn] = co_await bhttp::async_write(stream_, sr, kTok);
-    if (fec && fec != bhttp::error::need_buffer) broken_ = true;
+    if (ec) broken_ = true;
   }
 
   net::awaitable<void> offload(std::function<void()> work) override {
@@ -371,16 +321,7 @@ class ExchangeImpl final : public Exchange {
   }
 
   net::awaitable<void> suspend(const std::function<void(Resume)>& start) override {
-    auto executor = co_await net::this_coro::executor;
-    // Named, not a temporary of the co_await expression: g++ 12 would destroy
-    // the lambda (and its executor copy, a strand reference) twice.
-    auto initiation = [&start, &executor](auto handler) {
-      // std::function needs a copyable callable; the handler is move-only.
-      auto held = std::make_shared<decltype(handler)>(std::move(handler));
-      start([held, executor] { net::post(executor, std::move(*held)); });
-    };
-    co_await net::async_initiate<const net::use_awaitable_t<>, void()>(initiation,
-                                                                       net::use_awaitable);
+    co_await core::suspend(start);
   }
 
   void log_field(std::string_view name, std::string value) override {
@@ -411,6 +352,33 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
+  // The body of send_blob read from the reader and written chunk by chunk
+  // (TLS, or a store without local files).
+  net::awaitable<beast::error_code> send_chunks(bhttp::response<bhttp::buffer_body>& res,
+                                                bhttp::response_serializer<bhttp::buffer_body>& sr,
+                                                core::ObjectReader& reader) {
+    uint64_t left = reader.size();
+    auto& chunk = this->chunk();
+    while (left > 0) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
+      auto got = co_await reader.read(std::span<char>(chunk.data(), want));
+      if (!got || *got == 0) co_return beast::error_code(net::error::eof);
+      left -= *got;
+      res.body().data = chunk.data();
+      res.body().size = *got;
+      res.body().more = left > 0;
+      lowest(stream_).expires_after(server_.cfg.idle_timeout);
+      auto [wec, wn] = co_await bhttp::async_write(stream_, sr, kTok);
+      if (wec && wec != bhttp::error::need_buffer) co_return wec;
+      bytes_out_ += *got;
+    }
+    res.body().data = nullptr;
+    res.body().more = false;
+    auto [fec, fn] = co_await bhttp::async_write(stream_, sr, kTok);
+    if (fec && fec != bhttp::error::need_buffer) co_return fec;
+    co_return beast::error_code{};
+  }
+
   // The connection's body buffer, allocated on first use so that idle
   // connections cost little.
   std::array<char, kChunkBytes>& chunk() {

@@ -1,22 +1,30 @@
 #pragma once
 // Where the bytes of objects live. Implementations: storage/local (files on a
-// local disk), storage/memory (tests); an S3-compatible store later.
+// local disk), storage/memory (tests, and a slow wrapper that adds latency to
+// every call); an S3-compatible store later.
 //
-// Calls block (disk or network I/O): callers run them off the I/O threads,
-// except BlobWriter::append on local disk, which only writes to the page cache.
+// Blob I/O is awaitable: a network store streams a body as parts while the
+// client is still sending, and a read is one ranged request streamed out, so
+// no I/O thread ever waits on the store. A store that needs threads for
+// blocking work (fsync, SQLite) gets a core::BlockingPool from the composition
+// root. The calls that are not awaitable (create, remove, list, temporaries)
+// are documented as cheap or blocking below.
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "core/result.h"
 #include "core/types.h"
 
 namespace up::storage {
+
+namespace net = boost::asio;
 
 // Receives the bytes of one new blob. Not thread-safe; one writer per upload.
 // Nothing is visible under the locator until commit() returns success. A writer
@@ -28,19 +36,26 @@ class BlobWriter {
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
 
-  // Called many times, in order.
-  virtual Status append(std::string_view data) = 0;
-  // Makes the blob durable (fsync) and visible under its locator (atomic rename).
-  // REQUIRES: called at most once.
-  virtual Status commit() = 0;
+  // Called many times, in order; `data` need live only until the call returns
+  // (the writer copies what it keeps).
+  virtual net::awaitable<Status> append(std::string_view data) = 0;
+  // Makes the blob durable and visible under its locator. A store that can make
+  // many small blobs durable with one sync batches concurrent commits itself
+  // (core/group_commit.h); the caller just awaits.
+  // REQUIRES: called at most once, after the last append.
+  virtual net::awaitable<Status> commit() = 0;
   virtual uint64_t bytes_written() const = 0;
-  // True while the whole blob is still in memory: BlobStore::commit_batch can
-  // then make it durable together with others in one sync.
-  virtual bool batchable() const { return false; }
 };
 using BlobWriterPtr = std::unique_ptr<BlobWriter>;
 
-// Reads one committed blob. Not thread-safe.
+// A file and offset the bytes of a reader can be sent from without copying
+// them through user space (sendfile); fd -1 when the store has none.
+struct FileRange {
+  int fd = -1;
+  uint64_t offset = 0;  // where the reader's range starts in the file
+};
+
+// Reads one fixed range of one committed blob, in order. Not thread-safe.
 class BlobReader {
  public:
   virtual ~BlobReader() = default;
@@ -48,11 +63,12 @@ class BlobReader {
   BlobReader(const BlobReader&) = delete;
   BlobReader& operator=(const BlobReader&) = delete;
 
+  // The length of the range (clipped to the blob's end when opened).
   virtual uint64_t size() const = 0;
-  // Reads up to out.size() bytes at offset; returns the count, 0 at the end.
-  virtual Result<size_t> read_at(uint64_t offset, std::span<char> out) = 0;
-  // A file descriptor for zero-copy sends (sendfile), or -1 when there is none.
-  virtual int native_fd() const { return -1; }
+  // The next bytes of the range, up to out.size(); 0 once the range is read.
+  virtual net::awaitable<Result<size_t>> read(std::span<char> out) = 0;
+  // For zero-copy sends of the whole range; valid while the reader lives.
+  virtual FileRange file_range() const { return {}; }
 };
 using BlobReaderPtr = std::unique_ptr<BlobReader>;
 
@@ -62,6 +78,13 @@ struct BlobEntry {
   UnixMs modified_at = 0;
 };
 
+// One page of a listing, in ascending locator order.
+struct BlobPage {
+  std::vector<BlobEntry> entries;
+  // Pass as `after` for the next page; empty when this page is the last.
+  std::string next_after;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -69,26 +92,25 @@ class BlobStore {
   BlobStore(const BlobStore&) = delete;
   BlobStore& operator=(const BlobStore&) = delete;
 
-  // Starts a new blob to be committed under `locator`.
+  // Starts a new blob to be committed under `locator`. Cheap (no request to a
+  // network store, which starts its upload on the first append).
   // REQUIRES: locator is a plain token of [A-Za-z0-9_-] (an object id); the
   // store decides where it goes (fan-out folders, a bucket prefix, ...).
   virtual Result<BlobWriterPtr> create(std::string_view locator) = 0;
-  // Commits each writer as its commit() would; results in order. A store that
-  // can make batchable writers durable with one sync does so.
-  virtual std::vector<Status> commit_batch(std::span<BlobWriter* const> writers) {
-    std::vector<Status> results;
-    results.reserve(writers.size());
-    for (BlobWriter* w : writers) results.push_back(w->commit());
-    return results;
-  }
-  // kObjectNotFound when there is no committed blob under `locator`.
-  virtual Result<BlobReaderPtr> open(std::string_view locator) = 0;
-  // Idempotent: removing a missing blob succeeds.
+  // Opens `length` bytes from `offset` (clipped to the blob's end; an offset
+  // past the end gives an empty range). kObjectNotFound when there is no
+  // committed blob under `locator`.
+  virtual net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
+                                                     uint64_t length) = 0;
+  // Idempotent: removing a missing blob succeeds. Blocks: call off the I/O threads.
   virtual Status remove(std::string_view locator) = 0;
-  // Visits every committed blob (for the orphan sweep). Order unspecified.
-  virtual Status list(const std::function<void(const BlobEntry&)>& visit) = 0;
+  // Up to `limit` committed blobs whose locator starts with `prefix` and sorts
+  // after `after`, in ascending locator order (the orphan sweep pages through
+  // it). Blocks: call off the I/O threads. REQUIRES: limit > 0.
+  virtual Result<BlobPage> list(std::string_view prefix, std::string_view after, size_t limit) = 0;
   // Removes leftovers of writers that never committed (a crash mid-upload)
   // whose last write is older than `older_than`. Returns how many were removed.
+  // Blocks: call off the I/O threads.
   virtual Result<uint64_t> remove_stale_temporaries(UnixMs older_than) = 0;
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;

@@ -1,7 +1,12 @@
 #pragma once
-// Core services over the in-memory backends, on a manual clock.
+// Core services over the in-memory backends (or a blob store of the test's
+// choice), on a manual clock.
+
+#include <functional>
+#include <string>
 
 #include "core/auth.h"
+#include "core/blocking.h"
 #include "core/clock.h"
 #include "core/directory.h"
 #include "core/files.h"
@@ -9,31 +14,52 @@
 #include "core/uploads.h"
 #include "meta/memory/memory_meta_store.h"
 #include "storage/memory/memory_blob_store.h"
+#include "support/await.h"
+#include "support/temp_dir.h"
 
 namespace up::testing {
 
+// Makes the blob store under test; `dir` is a fresh folder it may use.
+using BlobFactory =
+    std::function<storage::BlobStorePtr(core::BlockingPool& pool, const std::string& dir)>;
+
+inline storage::BlobStorePtr memory_blobs(core::BlockingPool&, const std::string&) {
+  return storage::make_memory_blob_store();
+}
+
 struct CoreFixture {
   ManualClock clock;
+  TempDir dir;
+  core::BlockingPoolPtr pool = core::make_thread_pool(2);
   meta::MetaStorePtr meta = meta::make_memory_meta_store();
-  storage::BlobStorePtr blobs = storage::make_memory_blob_store();
+  storage::BlobStorePtr blobs;
   core::Directory directory{*meta, clock, 1ull << 30};
   core::AuthService auth{*meta, clock};
-  core::UploadService uploads{directory, *meta, *blobs, clock};
+  core::UploadService uploads{directory, *meta, *blobs, clock, *pool};
   core::FileService files{*meta, *blobs, clock};
   core::Sweeper sweeper{*meta, *blobs, clock};
 
-  CoreFixture() { (void)directory.create_tenant("t1", "Tenant One"); }
+  explicit CoreFixture(const BlobFactory& make_blobs = memory_blobs)
+      : blobs(make_blobs(*pool, dir.path())) {
+    (void)directory.create_tenant("t1", "Tenant One");
+  }
 
   Result<Object> upload(core::UploadSpec spec, std::string_view content) {
     auto up = uploads.begin(std::move(spec));
     if (!up) return fail(up.error());
-    UP_TRY((*up)->append(content));
-    return (*up)->commit();
+    UP_TRY(await((*up)->append(content)));
+    return await((*up)->commit());
   }
 
   size_t blob_count() {
     size_t n = 0;
-    (void)blobs->list([&](const storage::BlobEntry&) { ++n; });
+    std::string after;
+    do {
+      auto page = blobs->list("", after, 2);
+      if (!page) return SIZE_MAX;
+      n += page->entries.size();
+      after = page->next_after;
+    } while (!after.empty());
     return n;
   }
 };

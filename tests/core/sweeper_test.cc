@@ -64,8 +64,8 @@ TEST_F(SweeperTest, OrphansPastGraceAreRemovedReferencedBlobsAreNot) {
   // A blob committed by an upload that died before its metadata commit.
   auto w = blobs->create("orphan0000000000000000000");
   ASSERT_TRUE(w);
-  ASSERT_TRUE((*w)->append("orphan bytes"));
-  ASSERT_TRUE((*w)->commit());
+  ASSERT_TRUE(testing::await((*w)->append("orphan bytes")));
+  ASSERT_TRUE(testing::await((*w)->commit()));
   EXPECT_EQ(blob_count(), 2u);
   // Within the grace period nothing is touched (it may be an upload in flight).
   auto s = sweeper.collect_orphans(3'600'000'000'000);
@@ -75,7 +75,8 @@ TEST_F(SweeperTest, OrphansPastGraceAreRemovedReferencedBlobsAreNot) {
   ASSERT_TRUE(s);
   EXPECT_EQ(s->orphan_blobs, 1u);
   EXPECT_EQ(blob_count(), 1u);
-  EXPECT_TRUE(files.open("t1", live->id));
+  EXPECT_TRUE(files.get("t1", live->id));
+  EXPECT_TRUE(testing::await(files.open_blob(*live)));
 }
 
 }  // namespace

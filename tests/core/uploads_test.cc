@@ -1,9 +1,5 @@
 #include "core/uploads.h"
 
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <optional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -40,8 +36,8 @@ TEST_F(UploadServiceTest, QetagOfANineMibStreamMatchesTheReference) {
   ASSERT_TRUE(up);
   // Odd chunk sizes so block edges fall inside chunks.
   for (size_t off = 0; off < data.size(); off += 65537)
-    ASSERT_TRUE((*up)->append(std::string_view(data).substr(off, 65537)));
-  auto o = (*up)->commit();
+    ASSERT_TRUE(testing::await((*up)->append(std::string_view(data).substr(off, 65537))));
+  auto o = testing::await((*up)->commit());
   ASSERT_TRUE(o);
   // Computed independently (Python hashlib) from the same bytes.
   EXPECT_EQ(o->qetag, "lk5_fzx0HE36id937TNm8Z_m-5Bn");
@@ -54,8 +50,8 @@ TEST_F(UploadServiceTest, LimitIsEnforcedWhileStreaming) {
   spec.max_bytes = 10;
   auto up = uploads.begin(spec);
   ASSERT_TRUE(up);
-  ASSERT_TRUE((*up)->append("0123456789"));
-  auto st = (*up)->append("x");
+  ASSERT_TRUE(testing::await((*up)->append("0123456789")));
+  auto st = (*up)->stage("x");
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::kTooLarge);
   up->reset();  // abandoned: nothing kept
@@ -108,46 +104,42 @@ TEST_F(UploadServiceTest, QuotaCountsBytesAndObjects) {
   EXPECT_EQ(blob_count(), 2u);
 }
 
-TEST_F(UploadServiceTest, CommitBatchedAnswersEachUpload) {
+net::awaitable<Result<Object>> commit(UploadPtr upload) { co_return co_await upload->commit(); }
+
+TEST_F(UploadServiceTest, ConcurrentCommitsAnswerEachUpload) {
   auto t = directory.tenant("t1");
   ASSERT_TRUE(t);
   Tenant changed = *t;
   changed.quota.max_objects = 3;
   ASSERT_TRUE(directory.update_tenant(changed));
-  // Five uploads queued at once: three fit, the fourth is over the object
-  // count, the fifth is under its minimum size; each hears its own answer.
-  std::vector<UploadPtr> ups;
+  // Five uploads committing at once (their rows share group commits): three
+  // fit, the fourth is over the object count, the fifth is under its minimum
+  // size; each hears its own answer.
+  std::vector<net::awaitable<Result<Object>>> commits;
   for (int i = 0; i < 5; ++i) {
     auto spec = testing::spec_for("t1", "f" + std::to_string(i));
     if (i == 4) spec.min_bytes = 100;
     auto up = uploads.begin(spec);
     ASSERT_TRUE(up);
-    ASSERT_TRUE((*up)->append("body " + std::to_string(i)));
-    ups.push_back(std::move(*up));
+    ASSERT_TRUE((*up)->stage("body " + std::to_string(i)));
+    commits.push_back(commit(std::move(*up)));
   }
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::optional<Result<Object>>> answers(ups.size());
-  size_t answered = 0;
-  for (size_t i = 0; i < ups.size(); ++i) {
-    uploads.commit_batched(*ups[i], [&, i](Result<Object> r) {
-      std::lock_guard lock(mu);
-      answers[i] = std::move(r);
-      ++answered;
-      cv.notify_one();
-    });
+  auto answers = testing::await_all(std::move(commits));
+  int stored = 0, over = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (answers[i]) {
+      ++stored;
+      EXPECT_EQ(answers[i]->size, 6u);
+      EXPECT_TRUE(files.get("t1", answers[i]->id));
+    } else {
+      ++over;
+      EXPECT_EQ(answers[i].error().code, Errc::kObjectLimit);
+    }
   }
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answered == ups.size(); }));
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_TRUE(*answers[i]) << answers[i]->error().message;
-    EXPECT_EQ((*answers[i])->size, 6u);
-    EXPECT_TRUE(files.get("t1", (*answers[i])->id));
-  }
-  ASSERT_FALSE(*answers[3]);
-  EXPECT_EQ(answers[3]->error().code, Errc::kObjectLimit);
-  ASSERT_FALSE(*answers[4]);
-  EXPECT_EQ(answers[4]->error().code, Errc::kTooSmall);
+  EXPECT_EQ(stored, 3);
+  EXPECT_EQ(over, 1);
+  ASSERT_FALSE(answers[4]);
+  EXPECT_EQ(answers[4].error().code, Errc::kTooSmall);
   EXPECT_EQ(blob_count(), 3u);  // the refused ones left no bytes
 }
 
@@ -173,30 +165,23 @@ TEST_F(UploadServiceTest, LateContentTypeIsCheckedAtCommit) {
   auto spec = testing::spec_for("t1", "a.txt");
   auto up = uploads.begin(spec);
   ASSERT_TRUE(up);
-  ASSERT_TRUE((*up)->append("body"));
+  ASSERT_TRUE(testing::await((*up)->append("body")));
   (*up)->spec().content_type = "text/plain; x=\xff\xfe";
-  auto o = (*up)->commit();
+  auto o = testing::await((*up)->commit());
   ASSERT_FALSE(o);
   EXPECT_EQ(o.error().code, Errc::kBadContentType);
   up->reset();
   EXPECT_EQ(blob_count(), 0u);
 
-  auto batched = uploads.begin(spec);
-  ASSERT_TRUE(batched);
-  ASSERT_TRUE((*batched)->append("body"));
-  (*batched)->spec().content_type = "text/html\nx";
-  std::mutex mu;
-  std::condition_variable cv;
-  std::optional<Result<Object>> answer;
-  uploads.commit_batched(**batched, [&](Result<Object> r) {
-    std::lock_guard lock(mu);
-    answer = std::move(r);
-    cv.notify_one();
-  });
-  std::unique_lock lock(mu);
-  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return answer.has_value(); }));
-  ASSERT_FALSE(*answer);
-  EXPECT_EQ(answer->error().code, Errc::kBadContentType);
+  // Staged bytes not yet flushed are dropped as well.
+  auto staged = uploads.begin(spec);
+  ASSERT_TRUE(staged);
+  ASSERT_TRUE((*staged)->stage("body"));
+  (*staged)->spec().content_type = "text/html\nx";
+  auto refused = testing::await((*staged)->commit());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::kBadContentType);
+  staged->reset();
   EXPECT_EQ(blob_count(), 0u);
 }
 

@@ -22,12 +22,15 @@
 
 #include <gtest/gtest.h>
 
+#include "core/blocking.h"
+#include "support/await.h"
 #include "support/temp_dir.h"
 
 namespace up::storage {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::await;
 
 UnixMs now_ms() {
   auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
@@ -61,7 +64,7 @@ class LocalBlobStoreTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_FALSE(dir_.path().empty());
     root_ = dir_.path() + "/store";
-    auto s = open_local_blob_store(root_, options_);
+    auto s = open_local_blob_store(root_, *pool_, options_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
   }
@@ -69,14 +72,29 @@ class LocalBlobStoreTest : public ::testing::Test {
   Status put(std::string_view locator, std::string_view bytes) {
     auto w = store_->create(locator);
     if (!w) return fail(w.error());
-    UP_TRY((*w)->append(bytes));
-    return (*w)->commit();
+    UP_TRY(await((*w)->append(bytes)));
+    return await((*w)->commit());
   }
 
   fs::path tmp() const { return fs::path(root_) / "tmp"; }
   fs::path blobs() const { return fs::path(root_) / "blobs"; }
 
+  // Every blob in the store, through the paged listing.
+  static std::vector<BlobEntry> list_all(BlobStore& store) {
+    std::vector<BlobEntry> all;
+    std::string after;
+    do {
+      auto page = store.list("", after, 3);
+      EXPECT_TRUE(page) << page.error().message;
+      if (!page) break;
+      all.insert(all.end(), page->entries.begin(), page->entries.end());
+      after = page->next_after;
+    } while (!after.empty());
+    return all;
+  }
+
   LocalBlobStoreOptions options_{.small_blob_max = 0, .reserve_bytes = 0};
+  core::BlockingPoolPtr pool_ = core::make_thread_pool(4);
   testing::TempDir dir_;
   std::string root_;
   BlobStorePtr store_;
@@ -93,9 +111,9 @@ TEST_F(LocalBlobStoreTest, OpenCreatesLayout) {
   EXPECT_TRUE(fs::is_directory(blobs()));
   EXPECT_TRUE(fs::is_directory(tmp()));
   // Opening again is fine.
-  EXPECT_TRUE(open_local_blob_store(root_));
+  EXPECT_TRUE(open_local_blob_store(root_, *pool_));
   // A root whose parent is missing is an error, not a silently created tree.
-  auto bad = open_local_blob_store(dir_.path() + "/no/such/parent");
+  auto bad = open_local_blob_store(dir_.path() + "/no/such/parent", *pool_);
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, Errc::kStorageIo);
   EXPECT_EQ(bad.error().message.find(dir_.path()), std::string::npos) << "no paths in messages";
@@ -128,11 +146,11 @@ TEST_F(LocalBlobStoreTest, TimeOrderedIdsSpreadOverFanOut) {
 TEST_F(LocalBlobStoreTest, TempFileLivesInTmpUntilCommit) {
   auto w = store_->create("pending");
   ASSERT_TRUE(w);
-  ASSERT_TRUE((*w)->append(std::string(100'000, 'p')));
+  ASSERT_TRUE(await((*w)->append(std::string(100'000, 'p'))));
   EXPECT_EQ(files_under(tmp()).size(), 1u);
   EXPECT_TRUE(files_under(blobs()).empty());
 
-  ASSERT_TRUE((*w)->commit());
+  ASSERT_TRUE(await((*w)->commit()));
   EXPECT_TRUE(files_under(tmp()).empty());
   EXPECT_EQ(files_under(blobs()).size(), 1u);
 }
@@ -141,7 +159,7 @@ TEST_F(LocalBlobStoreTest, AbortRemovesTempFile) {
   {
     auto w = store_->create("aborted");
     ASSERT_TRUE(w);
-    ASSERT_TRUE((*w)->append("some"));
+    ASSERT_TRUE(await((*w)->append("some")));
     EXPECT_EQ(files_under(tmp()).size(), 1u);
   }
   EXPECT_TRUE(files_under(tmp()).empty());
@@ -152,7 +170,7 @@ TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesHonoursAge) {
   // A live writer, written just now.
   auto live = store_->create("live");
   ASSERT_TRUE(live);
-  ASSERT_TRUE((*live)->append(std::string(70'000, 'l')));
+  ASSERT_TRUE(await((*live)->append(std::string(70'000, 'l'))));
 
   // A leftover whose last write was two hours ago.
   fs::path old_file = tmp() / "12345-0000000000000000-0.tmp";
@@ -168,8 +186,8 @@ TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesHonoursAge) {
   EXPECT_FALSE(fs::exists(old_file));
   EXPECT_EQ(files_under(tmp()).size(), 1u);  // the live one stays
 
-  ASSERT_TRUE((*live)->commit());
-  auto r = store_->open("live");
+  ASSERT_TRUE(await((*live)->commit()));
+  auto r = await(store_->open("live", 0, UINT64_MAX));
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)->size(), 70'000u);
 }
@@ -177,14 +195,14 @@ TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesHonoursAge) {
 TEST_F(LocalBlobStoreTest, RemoveStaleTemporariesAllAtMax) {
   auto w = store_->create("doomed");
   ASSERT_TRUE(w);
-  ASSERT_TRUE((*w)->append("x"));
+  ASSERT_TRUE(await((*w)->append("x")));
   auto removed = store_->remove_stale_temporaries(std::numeric_limits<UnixMs>::max());
   ASSERT_TRUE(removed);
   EXPECT_EQ(*removed, 1u);
   EXPECT_TRUE(files_under(tmp()).empty());
   // Its writer can no longer publish, and says so rather than losing bytes silently.
-  EXPECT_FALSE((*w)->commit());
-  EXPECT_FALSE(store_->open("doomed"));
+  EXPECT_FALSE(await((*w)->commit()));
+  EXPECT_FALSE(await(store_->open("doomed", 0, UINT64_MAX)));
 }
 
 TEST_F(LocalBlobStoreTest, CrashLeftoverIsRemoved) {
@@ -192,10 +210,12 @@ TEST_F(LocalBlobStoreTest, CrashLeftoverIsRemoved) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto s = open_local_blob_store(root_);
+    // Threads do not survive fork(): the child needs a pool of its own.
+    auto child_pool = core::make_thread_pool(1);
+    auto s = open_local_blob_store(root_, *child_pool);
     if (!s) ::_exit(2);
     auto w = (*s)->create("crashed");
-    if (!w || !(*w)->append(std::string(200'000, 'c'))) ::_exit(3);
+    if (!w || !await((*w)->append(std::string(200'000, 'c')))) ::_exit(3);
     ::raise(SIGKILL);
     ::_exit(4);
   }
@@ -204,10 +224,8 @@ TEST_F(LocalBlobStoreTest, CrashLeftoverIsRemoved) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
 
   EXPECT_EQ(files_under(tmp()).size(), 1u);
-  EXPECT_FALSE(store_->open("crashed"));
-  size_t listed = 0;
-  ASSERT_TRUE(store_->list([&](const BlobEntry&) { ++listed; }));
-  EXPECT_EQ(listed, 0u);
+  EXPECT_FALSE(await(store_->open("crashed", 0, UINT64_MAX)));
+  EXPECT_TRUE(list_all(*store_).empty());
 
   auto removed = store_->remove_stale_temporaries(std::numeric_limits<UnixMs>::max());
   ASSERT_TRUE(removed);
@@ -221,38 +239,37 @@ TEST_F(LocalBlobStoreTest, DurableAfterReopen) {
   ASSERT_TRUE(put("durable", bytes));
   store_.reset();
 
-  auto s = open_local_blob_store(root_);
+  auto s = open_local_blob_store(root_, *pool_);
   ASSERT_TRUE(s);
-  auto r = (*s)->open("durable");
+  auto r = await((*s)->open("durable", 0, UINT64_MAX));
   ASSERT_TRUE(r);
   ASSERT_EQ((*r)->size(), bytes.size());
   std::string back(bytes.size(), '\0');
-  auto n = (*r)->read_at(0, back);
+  auto n = await((*r)->read(back));
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, bytes.size());
   EXPECT_TRUE(back == bytes);
-  size_t listed = 0;
-  ASSERT_TRUE((*s)->list([&](const BlobEntry& e) {
-    ++listed;
-    EXPECT_EQ(e.locator, "durable");
-    EXPECT_EQ(e.size, bytes.size());
-  }));
-  EXPECT_EQ(listed, 1u);
+  auto listed = list_all(**s);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].locator, "durable");
+  EXPECT_EQ(listed[0].size, bytes.size());
 }
 
-TEST_F(LocalBlobStoreTest, ReaderExposesFd) {
+TEST_F(LocalBlobStoreTest, ReaderExposesFileRange) {
   ASSERT_TRUE(put("fd", "zero-copy"));
-  auto r = store_->open("fd");
+  auto r = await(store_->open("fd", 5, 100));
   ASSERT_TRUE(r);
-  int fd = (*r)->native_fd();
-  ASSERT_GE(fd, 0);
+  EXPECT_EQ((*r)->size(), 4u);
+  const FileRange file = (*r)->file_range();
+  ASSERT_GE(file.fd, 0);
+  EXPECT_EQ(file.offset, 5u);
   char buf[16];
-  ssize_t n = ::pread(fd, buf, sizeof buf, 0);
+  ssize_t n = ::pread(file.fd, buf, sizeof buf, 0);
   ASSERT_EQ(n, 9);
   EXPECT_EQ(std::string(buf, 9), "zero-copy");
   // Removing the blob does not disturb an open reader (a download in flight).
   ASSERT_TRUE(store_->remove("fd"));
-  auto m = (*r)->read_at(5, std::span<char>(buf, sizeof buf));
+  auto m = await((*r)->read(std::span<char>(buf, sizeof buf)));
   ASSERT_TRUE(m);
   EXPECT_EQ(std::string(buf, *m), "copy");
 }
@@ -267,7 +284,7 @@ TEST_F(LocalBlobStoreTest, ListIgnoresStrayFiles) {
   std::ofstream(blobs() / files[0].parent_path() / "bad.name") << "stray";
 
   std::vector<std::string> seen;
-  ASSERT_TRUE(store_->list([&](const BlobEntry& e) { seen.push_back(e.locator); }));
+  for (const BlobEntry& e : list_all(*store_)) seen.push_back(e.locator);
   EXPECT_EQ(seen, std::vector<std::string>{"real"});
 }
 
@@ -278,24 +295,26 @@ TEST_F(SmallBlobTest, SmallBlobIsARowNotAFile) {
   EXPECT_TRUE(files_under(blobs()).empty());
   EXPECT_TRUE(files_under(tmp()).empty());
 
-  auto r = store_->open("small");
+  auto r = await(store_->open("small", 0, UINT64_MAX));
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)->size(), bytes.size());
-  EXPECT_EQ((*r)->native_fd(), -1);
+  EXPECT_EQ((*r)->file_range().fd, -1);
+  auto tail = await(store_->open("small", 4090, 10));
+  ASSERT_TRUE(tail);
+  EXPECT_EQ((*tail)->size(), 6u);
   std::string back(10, '\0');
-  auto n = (*r)->read_at(4090, back);
+  auto n = await((*tail)->read(back));
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 6u);
 
-  std::vector<BlobEntry> seen;
-  ASSERT_TRUE(store_->list([&](const BlobEntry& e) { seen.push_back(e); }));
+  std::vector<BlobEntry> seen = list_all(*store_);
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].locator, "small");
   EXPECT_EQ(seen[0].size, bytes.size());
   EXPECT_NEAR(static_cast<double>(seen[0].modified_at), static_cast<double>(now_ms()), 60'000);
 
   ASSERT_TRUE(store_->remove("small"));
-  EXPECT_FALSE(store_->open("small"));
+  EXPECT_FALSE(await(store_->open("small", 0, UINT64_MAX)));
   ASSERT_TRUE(store_->remove("small"));  // idempotent
 }
 
@@ -305,30 +324,26 @@ TEST_F(SmallBlobTest, SizeDecidesRowOrFile) {
   // Appends that pass the limit midway move everything written so far to a file.
   auto w = store_->create("past-limit");
   ASSERT_TRUE(w);
-  ASSERT_TRUE((*w)->append(std::string(60 * 1024, 'b')));
+  ASSERT_TRUE(await((*w)->append(std::string(60 * 1024, 'b'))));
   EXPECT_TRUE(files_under(tmp()).empty());
-  ASSERT_TRUE((*w)->append(std::string(8 * 1024, 'c')));
+  ASSERT_TRUE(await((*w)->append(std::string(8 * 1024, 'c'))));
   EXPECT_EQ(files_under(tmp()).size(), 1u);
-  ASSERT_TRUE((*w)->commit());
+  ASSERT_TRUE(await((*w)->commit()));
   auto files = files_under(blobs());
   ASSERT_EQ(files.size(), 1u);
   EXPECT_EQ(slurp(blobs() / files[0]), std::string(60 * 1024, 'b') + std::string(8 * 1024, 'c'));
 
-  size_t listed = 0;
-  ASSERT_TRUE(store_->list([&](const BlobEntry&) { ++listed; }));
-  EXPECT_EQ(listed, 2u);
+  EXPECT_EQ(list_all(*store_).size(), 2u);
 }
 
 TEST_F(SmallBlobTest, AbortedSmallWriterLeavesNothing) {
   {
     auto w = store_->create("aborted");
     ASSERT_TRUE(w);
-    ASSERT_TRUE((*w)->append("some"));
+    ASSERT_TRUE(await((*w)->append("some")));
   }
-  EXPECT_FALSE(store_->open("aborted"));
-  size_t listed = 0;
-  ASSERT_TRUE(store_->list([&](const BlobEntry&) { ++listed; }));
-  EXPECT_EQ(listed, 0u);
+  EXPECT_FALSE(await(store_->open("aborted", 0, UINT64_MAX)));
+  EXPECT_TRUE(list_all(*store_).empty());
 }
 
 TEST_F(SmallBlobTest, NeverShadowsAFileOfTheSameLocator) {
@@ -336,7 +351,7 @@ TEST_F(SmallBlobTest, NeverShadowsAFileOfTheSameLocator) {
   auto again = put("twice", "small");
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().code, Errc::kAlreadyExists);
-  auto r = store_->open("twice");
+  auto r = await(store_->open("twice", 0, UINT64_MAX));
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)->size(), 100'000u);
 }
@@ -347,10 +362,12 @@ TEST_F(SmallBlobTest, CommittedRowSurvivesAKilledProcess) {
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    auto s = open_local_blob_store(root_);
+    // Threads do not survive fork(): the child needs a pool of its own.
+    auto child_pool = core::make_thread_pool(1);
+    auto s = open_local_blob_store(root_, *child_pool);
     if (!s) ::_exit(2);
     auto w = (*s)->create("kept");
-    if (!w || !(*w)->append(std::string(3000, 'k')) || !(*w)->commit()) ::_exit(3);
+    if (!w || !await((*w)->append(std::string(3000, 'k'))) || !await((*w)->commit())) ::_exit(3);
     ::raise(SIGKILL);
     ::_exit(4);
   }
@@ -359,9 +376,9 @@ TEST_F(SmallBlobTest, CommittedRowSurvivesAKilledProcess) {
   ASSERT_TRUE(WIFSIGNALED(status)) << "child exit " << WEXITSTATUS(status);
 
   store_.reset();
-  auto s = open_local_blob_store(root_);
+  auto s = open_local_blob_store(root_, *pool_);
   ASSERT_TRUE(s);
-  auto r = (*s)->open("kept");
+  auto r = await((*s)->open("kept", 0, UINT64_MAX));
   ASSERT_TRUE(r);
   EXPECT_EQ((*r)->size(), 3000u);
 }
@@ -378,7 +395,10 @@ TEST_F(SmallBlobTest, ConcurrentSmallPutsAllLand) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         std::string id = "c" + std::to_string(t) + "-" + std::to_string(i);
-        if (!put(id, std::string(100 + t * 10 + i, static_cast<char>('a' + t)))) ++failures;
+        auto st = put(id, std::string(100 + t * 10 + i, static_cast<char>('a' + t)));
+        if (!st) {
+          if (failures++ == 0) ADD_FAILURE() << st.error().message;
+        }
       }
     });
   }
@@ -390,10 +410,11 @@ TEST_F(SmallBlobTest, ConcurrentSmallPutsAllLand) {
   EXPECT_EQ(dup.error().code, Errc::kAlreadyExists);
   for (int t = 0; t < kThreads; ++t) {
     for (int i = 0; i < kEach; ++i) {
-      auto r = store_->open("c" + std::to_string(t) + "-" + std::to_string(i));
+      auto r =
+          await(store_->open("c" + std::to_string(t) + "-" + std::to_string(i), 0, UINT64_MAX));
       ASSERT_TRUE(r);
       std::string back((*r)->size(), '\0');
-      ASSERT_TRUE((*r)->read_at(0, back));
+      ASSERT_TRUE(await((*r)->read(back)));
       EXPECT_EQ(back, std::string(100 + t * 10 + i, static_cast<char>('a' + t)));
     }
   }

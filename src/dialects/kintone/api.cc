@@ -19,7 +19,6 @@ namespace {
 
 constexpr int kUpdateAttempts =
     5;  // re-reads after a concurrent update when the client sent no revision
-constexpr size_t kCopyChunk = 256 * 1024;
 
 tl::unexpected<Failure> invalid(std::string field, std::string message) {
   return refuse(Failure(Error(Errc::kInvalidArgument, std::move(message)), std::move(field)));
@@ -298,8 +297,6 @@ class RecordWriter {
   // A password user's upload lands in the tenant's default app (file.json names
   // no app); the record's app gets its own copy, and the staged one goes.
   Result<Object> copy_into_app(const Object& staged) {
-    auto reader = s_.files.open_blob(staged);
-    if (!reader) return fail(reader.error());
     core::UploadSpec spec;
     spec.tenant_id = staged.tenant_id;
     spec.app_id = app_.app.id;
@@ -313,15 +310,8 @@ class RecordWriter {
     spec.owner = staged.owner;
     auto up = s_.uploads.begin(spec);
     if (!up) return fail(up.error());
-    std::vector<char> buf(kCopyChunk);
-    for (uint64_t off = 0; off < staged.size;) {
-      auto n = (*reader)->read_at(off, std::span<char>(buf.data(), buf.size()));
-      if (!n) return fail(n.error());
-      if (*n == 0) return fail(Errc::kStorageIo, "staged upload shorter than recorded");
-      UP_TRY((*up)->append(std::string_view(buf.data(), *n)));
-      off += *n;
-    }
-    auto copy = (*up)->commit();
+    UP_TRY((*up)->append_object(staged));
+    auto copy = (*up)->commit_blocking();
     if (!copy) return fail(copy.error());
     UP_TRY(s_.files.remove(staged.tenant_id, staged.id));
     return copy;

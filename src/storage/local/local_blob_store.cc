@@ -18,7 +18,9 @@
 #include <random>
 #include <utility>
 
+#include "core/blocking.h"
 #include "core/file_modes.h"
+#include "storage/blob_util.h"
 #include "storage/local/small_blob_pack.h"
 #include "storage/locator.h"
 
@@ -235,6 +237,7 @@ struct WriterTarget {
   SmallBlobPack* pack = nullptr;  // null: files only
   uint64_t small_max = 0;
   const DiskReserve* reserve = nullptr;
+  core::BlockingPool* pool = nullptr;  // fsync and rename run there
 };
 
 class LocalBlobWriter final : public BlobWriter {
@@ -247,7 +250,28 @@ class LocalBlobWriter final : public BlobWriter {
   }
 
   // storage::BlobWriter
-  Status append(std::string_view data) override {
+  // On the caller's thread: a write to the page cache costs less than a hop to
+  // the pool per chunk; the wait for the disk is in commit(), on the pool.
+  net::awaitable<Status> append(std::string_view data) override { co_return append_now(data); }
+
+  // storage::BlobWriter
+  // A small blob joins the pack's next group commit (no thread waits for it);
+  // a file is synced and renamed on the blocking pool.
+  net::awaitable<Status> commit() override {
+    if (auto usable = check_usable(); !usable) co_return usable;
+    if (fd_.get() < 0 && target_.pack) co_return co_await commit_to_pack();
+    co_return co_await core::run_blocking(*target_.pool, [this] { return commit_file(); });
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return bytes_written_; }
+
+ private:
+  static Error already_exists() {
+    return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};
+  }
+
+  Status append_now(std::string_view data) {
     UP_TRY(check_usable());
     if (data.empty()) return ok();
     bytes_written_ += data.size();
@@ -274,13 +298,8 @@ class LocalBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  // storage::BlobWriter
-  Status commit() override {
-    UP_TRY(check_usable());
-    if (fd_.get() < 0) {
-      if (target_.pack) return commit_to_pack();
-      UP_TRY(guard(open_temp()));  // an empty blob, files only
-    }
+  Status commit_file() {
+    if (fd_.get() < 0) UP_TRY(guard(open_temp()));  // an empty blob, files only
     UP_TRY(flush());
     if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync temp file")));
     fd_.reset();
@@ -303,39 +322,13 @@ class LocalBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  // storage::BlobWriter
-  uint64_t bytes_written() const override { return bytes_written_; }
-
-  // storage::BlobWriter
-  bool batchable() const override {
-    return fd_.get() < 0 && target_.pack && !committed_ && !failed_;
-  }
-
-  // The pack commit in two halves, so that LocalBlobStore::commit_batch can put
-  // many writers' bytes in one transaction. REQUIRES: batchable().
-  Status check_pack_commit() const {
+  net::awaitable<Status> commit_to_pack() {
     // Never shadow a file blob of the same locator (ids are unique; this is the
     // same promise rename_no_replace keeps for files).
-    if (::access(target_.dest.file.c_str(), F_OK) == 0) return fail(already_exists());
-    return ok();
-  }
-  SmallBlobPack::Put pack_put() const {
-    return SmallBlobPack::Put{target_.locator, std::string_view(buffer_)};
-  }
-  Status finish_pack_commit(Status s) {
-    if (s) committed_ = true;
-    return guard(std::move(s));
-  }
-
- private:
-  static Error already_exists() {
-    return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};
-  }
-
-  Status commit_to_pack() {
-    if (auto st = check_pack_commit(); !st) return finish_pack_commit(std::move(st));
-    SmallBlobPack::Put put = pack_put();
-    return finish_pack_commit(target_.pack->put(put.locator, put.data, wall_ms()));
+    if (::access(target_.dest.file.c_str(), F_OK) == 0) co_return guard(fail(already_exists()));
+    Status put = co_await target_.pack->put(target_.locator, buffer_, wall_ms());
+    if (put) committed_ = true;
+    co_return guard(std::move(put));
   }
 
   Status open_temp() {
@@ -390,57 +383,46 @@ class LocalBlobWriter final : public BlobWriter {
   bool failed_ = false;
 };
 
-// A blob from the pack, read whole when opened (it is at most small_max bytes).
-class PackedBlobReader final : public BlobReader {
- public:
-  explicit PackedBlobReader(std::string data) : data_(std::move(data)) {}
-
-  // storage::BlobReader
-  uint64_t size() const override { return data_.size(); }
-
-  // storage::BlobReader
-  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
-    if (out.empty() || offset >= data_.size()) return size_t{0};  // memcpy wants non-null
-    const size_t n = std::min<uint64_t>(out.size(), data_.size() - offset);
-    std::memcpy(out.data(), data_.data() + offset, n);
-    return n;
-  }
-
- private:
-  std::string data_;
-};
-
+// A range of a file blob. pread runs on the caller's thread (downloads over
+// plain TCP skip it: they sendfile from file_range()).
 class LocalBlobReader final : public BlobReader {
  public:
-  LocalBlobReader(Fd fd, uint64_t size) : fd_(std::move(fd)), size_(size) {}
+  LocalBlobReader(Fd fd, uint64_t offset, uint64_t length)
+      : fd_(std::move(fd)), offset_(offset), next_(offset), end_(offset + length) {}
 
   // storage::BlobReader
-  uint64_t size() const override { return size_; }
+  uint64_t size() const override { return end_ - offset_; }
 
   // storage::BlobReader
-  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
-    if (out.empty()) return size_t{0};
+  net::awaitable<Result<size_t>> read(std::span<char> out) override {
+    const size_t want = std::min<uint64_t>(out.size(), end_ - next_);
+    if (want == 0) co_return size_t{0};
     for (;;) {
-      ssize_t n = ::pread(fd_.get(), out.data(), out.size(), static_cast<off_t>(offset));
-      if (n >= 0) return static_cast<size_t>(n);
-      if (errno != EINTR) return fail(os_error(errno, "read blob"));
+      ssize_t n = ::pread(fd_.get(), out.data(), want, static_cast<off_t>(next_));
+      if (n >= 0) {
+        next_ += static_cast<uint64_t>(n);
+        co_return static_cast<size_t>(n);
+      }
+      if (errno != EINTR) co_return fail(os_error(errno, "read blob"));
     }
   }
 
   // storage::BlobReader
-  int native_fd() const override { return fd_.get(); }
+  FileRange file_range() const override { return FileRange{fd_.get(), offset_}; }
 
  private:
   Fd fd_;
-  uint64_t size_;
+  uint64_t offset_;
+  uint64_t next_;
+  uint64_t end_;
 };
 
 class LocalBlobStore final : public BlobStore {
  public:
   LocalBlobStore(const std::string& root, std::unique_ptr<SmallBlobPack> pack, uint64_t small_max,
-                 uint64_t reserve_bytes)
+                 uint64_t reserve_bytes, core::BlockingPool& pool)
       : blobs_dir_(root + "/blobs"), tmp_dir_(root + "/tmp"), pack_(std::move(pack)),
-        small_max_(small_max), reserve_(root, reserve_bytes) {}
+        small_max_(small_max), reserve_(root, reserve_bytes), pool_(pool) {}
 
   // storage::BlobStore
   Result<BlobWriterPtr> create(std::string_view locator) override {
@@ -453,51 +435,14 @@ class LocalBlobStore final : public BlobStore {
     target.pack = pack_.get();
     target.small_max = pack_ ? small_max_ : 0;
     target.reserve = &reserve_;
+    target.pool = &pool_;
     return std::make_unique<LocalBlobWriter>(std::move(target));
   }
 
   // storage::BlobStore
-  // Batchable writers share one pack transaction, so one fsync.
-  std::vector<Status> commit_batch(std::span<BlobWriter* const> writers) override {
-    std::vector<Status> results(writers.size());
-    std::vector<SmallBlobPack::Put> puts;
-    std::vector<size_t> put_index;
-    for (size_t i = 0; i < writers.size(); ++i) {
-      auto* w = dynamic_cast<LocalBlobWriter*>(writers[i]);
-      if (w == nullptr || !w->batchable()) {
-        results[i] = writers[i]->commit();
-      } else if (auto st = w->check_pack_commit(); !st) {
-        results[i] = w->finish_pack_commit(std::move(st));
-      } else {
-        puts.push_back(w->pack_put());
-        put_index.push_back(i);
-      }
-    }
-    if (puts.empty()) return results;
-    pack_->put_many(puts, wall_ms());
-    for (size_t k = 0; k < puts.size(); ++k) {
-      auto* w = static_cast<LocalBlobWriter*>(writers[put_index[k]]);
-      results[put_index[k]] = w->finish_pack_commit(std::move(puts[k].result));
-    }
-    return results;
-  }
-
-  // storage::BlobStore
-  Result<BlobReaderPtr> open(std::string_view locator) override {
-    UP_TRY(check_locator(locator));
-    if (pack_) {
-      auto packed = pack_->get(locator);
-      if (!packed) return fail(packed.error());
-      if (*packed) return std::make_unique<PackedBlobReader>(std::move(**packed));
-    }
-    std::string path = blob_path(locator).file;
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (fd.get() < 0) return fail(os_error(errno, "open blob", OsOp::kOpenBlob));
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return fail(os_error(errno, "stat blob"));
-    if (!S_ISREG(st.st_mode))
-      return fail(Errc::kStorageIo, "local blob store: blob is not a regular file");
-    return std::make_unique<LocalBlobReader>(std::move(fd), static_cast<uint64_t>(st.st_size));
+  net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
+                                             uint64_t length) override {
+    co_return co_await core::run_blocking(pool_, [&] { return open_now(locator, offset, length); });
   }
 
   // storage::BlobStore
@@ -517,22 +462,27 @@ class LocalBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
-  Status list(const std::function<void(const BlobEntry&)>& visit) override {
-    if (pack_) UP_TRY(pack_->list(visit));
-    return for_each_entry(blobs_dir_, "blobs folder", [&](int fd1, const char* n1) -> Status {
+  // File names are spread over the fan-out folders by hash, not in order: each
+  // page walks every folder but keeps only its own `limit` entries (and stats
+  // only those that may stay), so memory is bounded by the page.
+  Result<BlobPage> list(std::string_view prefix, std::string_view after, size_t limit) override {
+    PageCollector page(prefix, after, limit);
+    if (pack_) UP_TRY(pack_->list(page, limit));
+    UP_TRY(for_each_entry(blobs_dir_, "blobs folder", [&](int fd1, const char* n1) -> Status {
       if (!is_fanout_name(n1)) return ok();
       return for_each_entry_at(fd1, n1, "fan-out folder", [&](int fd2, const char* name) -> Status {
-        if (!is_valid_locator(name)) return ok();
+        if (!is_valid_locator(name) || !page.wants(name)) return ok();
         struct stat st;
         if (::fstatat(fd2, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
           if (errno == ENOENT) return ok();  // removed while we walk
           return fail(os_error(errno, "stat blob"));
         }
         if (!S_ISREG(st.st_mode)) return ok();
-        visit(BlobEntry{name, static_cast<uint64_t>(st.st_size), mtime_ms(st)});
+        page.add(BlobEntry{name, static_cast<uint64_t>(st.st_size), mtime_ms(st)});
         return ok();
       });
-    });
+    }));
+    return std::move(page).finish();
   }
 
   // storage::BlobStore
@@ -561,6 +511,28 @@ class LocalBlobStore final : public BlobStore {
   }
 
  private:
+  // Blocking (a pack read, open and fstat): runs on the pool.
+  Result<BlobReaderPtr> open_now(std::string_view locator, uint64_t offset, uint64_t length) {
+    UP_TRY(check_locator(locator));
+    if (pack_) {
+      auto packed = pack_->get(locator);
+      if (!packed) return fail(packed.error());
+      if (*packed)
+        return make_buffer_reader(std::make_shared<const std::string>(std::move(**packed)), offset,
+                                  length);
+    }
+    std::string path = blob_path(locator).file;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() < 0) return fail(os_error(errno, "open blob", OsOp::kOpenBlob));
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return fail(os_error(errno, "stat blob"));
+    if (!S_ISREG(st.st_mode))
+      return fail(Errc::kStorageIo, "local blob store: blob is not a regular file");
+    const auto size = static_cast<uint64_t>(st.st_size);
+    const uint64_t first = std::min(offset, size);
+    return std::make_unique<LocalBlobReader>(std::move(fd), first, std::min(length, size - first));
+  }
+
   // Writers in progress are spread over kTmpShards folders: creating a file
   // holds its folder's lock while ext4 allocates the inode, and one shared
   // tmp/ folder made concurrent uploads queue there.
@@ -616,6 +588,7 @@ class LocalBlobStore final : public BlobStore {
   std::unique_ptr<SmallBlobPack> pack_;  // null when small blobs are files too
   uint64_t small_max_;
   DiskReserve reserve_;
+  core::BlockingPool& pool_;
 };
 
 // The reserve when none is configured: 1% of the file system, at most
@@ -629,7 +602,7 @@ Result<uint64_t> default_reserve(const std::string& root) {
 
 }  // namespace
 
-Result<BlobStorePtr> open_local_blob_store(const std::string& root,
+Result<BlobStorePtr> open_local_blob_store(const std::string& root, core::BlockingPool& pool,
                                            const LocalBlobStoreOptions& options) {
   if (root.empty()) return fail(Errc::kInvalidArgument, "local blob store: empty root");
   // The root's own parent must exist: creating whole paths would hide a typo.
@@ -658,7 +631,7 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root,
   }
   std::unique_ptr<SmallBlobPack> pack;
   if (options.small_blob_max > 0) {
-    auto opened = SmallBlobPack::open(root + "/small-blobs.db");
+    auto opened = SmallBlobPack::open(root + "/small-blobs.db", pool);
     if (!opened) return fail(opened.error());
     pack = std::move(*opened);
   }
@@ -670,8 +643,9 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root,
     if (!computed) return fail(computed.error());
     reserve = *computed;
   }
-  return std::make_unique<LocalBlobStore>(
-      root, std::move(pack), std::min<uint64_t>(options.small_blob_max, kBufferSize), reserve);
+  return std::make_unique<LocalBlobStore>(root, std::move(pack),
+                                          std::min<uint64_t>(options.small_blob_max, kBufferSize),
+                                          reserve, pool);
 }
 
 }  // namespace up::storage

@@ -9,15 +9,19 @@
 //                           over 256 folders instead of piling into one
 //   tmp/<s>/<unique>.tmp    files being written (and leftovers of crashes)
 //
-// Durability: a small blob's commit() is a group-committed SQLite transaction
-// (WAL, synchronous=FULL). A file's commit() fsyncs it, renames it into place
-// without ever replacing an existing blob, then fsyncs the folder that got it.
+// Durability: a small blob's commit() joins a group-committed SQLite
+// transaction (WAL, synchronous=FULL; core/group_commit.h), awaited without
+// holding a thread. A file's commit() fsyncs it, renames it into place without
+// ever replacing an existing blob, then fsyncs the folder that got it, on the
+// blocking pool. Appends and reads of files run on the caller's thread (page
+// cache); a file reader offers its descriptor for sendfile.
 // The store object is thread-safe; writers and readers are not (one per caller).
 
 #include <cstdint>
 #include <optional>
 #include <string>
 
+#include "core/blocking.h"
 #include "core/result.h"
 #include "storage/blob_store.h"
 
@@ -35,9 +39,10 @@ struct LocalBlobStoreOptions {
   static constexpr uint64_t kDefaultReserveMax = 256ull << 20;
 };
 
-// Opens (creating if needed) a store rooted at `root`. kStorageIo when the
-// folders cannot be created or are not accessible.
-Result<BlobStorePtr> open_local_blob_store(const std::string& root,
+// Opens (creating if needed) a store rooted at `root`; its blocking work (fsync,
+// rename, the pack's transactions) runs on `pool`, which must outlive it.
+// kStorageIo when the folders cannot be created or are not accessible.
+Result<BlobStorePtr> open_local_blob_store(const std::string& root, core::BlockingPool& pool,
                                            const LocalBlobStoreOptions& options = {});
 
 }  // namespace up::storage

@@ -50,9 +50,10 @@ int bind_text(sqlite3_stmt* s, int i, std::string_view v) {
 
 // Puts or a removal, written in the next batch.
 struct SmallBlobPack::Op {
-  std::span<Put> puts;
+  bool remove = false;  // else a put
+  std::string_view locator;
+  std::string_view data;
   UnixMs now = 0;
-  std::string_view removed;  // the locator to remove when puts is empty
   Status result = ok();
 };
 
@@ -134,17 +135,27 @@ class SmallBlobPack::Db {
     return std::optional<std::string>(p ? std::string(p, n) : std::string());
   }
 
-  Status scan(const std::function<void(const BlobEntry&)>& visit) {
+  // The rows `page` may want, in locator order (at most `limit`).
+  Status scan(PageCollector& page, size_t limit) {
     sqlite3_stmt* s = nullptr;
-    int rc = sqlite3_prepare_v2(db_, "SELECT locator, length(data), modified_at FROM blobs", -1, &s,
-                                nullptr);
+    int rc =
+        sqlite3_prepare_v2(db_,
+                           "SELECT locator, length(data), modified_at FROM blobs WHERE locator > ? "
+                           "AND substr(locator, 1, ?) = ? ORDER BY locator LIMIT ?",
+                           -1, &s, nullptr);
     if (rc != SQLITE_OK) return fail(sqlite_error(db_, rc, "prepare"));
     StmtPtr owned(s);
+    bind_text(s, 1, page.after());
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(page.prefix().size()));
+    bind_text(s, 3, page.prefix());
+    sqlite3_bind_int64(s, 4, static_cast<sqlite3_int64>(limit));
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
       const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
-      visit(BlobEntry{p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, 0))) : "",
-                      static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
-                      static_cast<UnixMs>(sqlite3_column_int64(s, 2))});
+      std::string locator =
+          p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, 0))) : "";
+      if (!page.wants(locator)) continue;
+      page.add(BlobEntry{std::move(locator), static_cast<uint64_t>(sqlite3_column_int64(s, 1)),
+                         static_cast<UnixMs>(sqlite3_column_int64(s, 2))});
     }
     if (rc != SQLITE_DONE) return fail(sqlite_error(db_, rc, "list"));
     return ok();
@@ -157,11 +168,14 @@ class SmallBlobPack::Db {
   StmtPtr insert_, delete_, select_;
 };
 
-SmallBlobPack::SmallBlobPack(std::string path) : path_(std::move(path)) {}
+SmallBlobPack::SmallBlobPack(std::string path, core::BlockingPool& pool)
+    : path_(std::move(path)),
+      commits_(pool, [this](const std::vector<Op*>& batch) { run_batch(batch); }) {}
 SmallBlobPack::~SmallBlobPack() = default;
 
-Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& path) {
-  std::unique_ptr<SmallBlobPack> pack(new SmallBlobPack(path));
+Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& path,
+                                                           core::BlockingPool& pool) {
+  std::unique_ptr<SmallBlobPack> pack(new SmallBlobPack(path, pool));
   // The pack holds file contents: 0640 like a blob file, not SQLite's 0644.
   if (int err = core::prepare_sqlite_file(path.c_str()))
     return fail(Errc::kStorageIo, std::string("small blob pack: create: ") + std::strerror(err));
@@ -174,39 +188,34 @@ Result<std::unique_ptr<SmallBlobPack>> SmallBlobPack::open(const std::string& pa
   return pack;
 }
 
-Status SmallBlobPack::put(std::string_view locator, std::string_view data, UnixMs now) {
-  Put p{locator, data};
-  put_many(std::span<Put>(&p, 1), now);
-  return p.result;
-}
-
-void SmallBlobPack::put_many(std::span<Put> puts, UnixMs now) {
+net::awaitable<Status> SmallBlobPack::put(std::string_view locator, std::string_view data,
+                                          UnixMs now) {
   Op op;
-  op.puts = puts;
+  op.locator = locator;
+  op.data = data;
   op.now = now;
-  commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
+  co_await commits_.commit(op);
+  co_return op.result;
 }
 
 Status SmallBlobPack::remove(std::string_view locator) {
   Op op;
-  op.removed = locator;
+  op.remove = true;
+  op.locator = locator;
   commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
   return op.result;
 }
 
 void SmallBlobPack::run_batch(const std::vector<Op*>& batch) {
   auto fail_all = [&](const Error& e) {
-    for (Op* op : batch) {
-      op->result = fail(e);
-      for (Put& p : op->puts) p.result = fail(e);
-    }
+    for (Op* op : batch) op->result = fail(e);
   };
   if (auto st = writer_->exec("BEGIN IMMEDIATE", "begin"); !st) return fail_all(st.error());
   // A refused insert (a taken locator) fails alone: SQLite rolls back only
   // that statement and the transaction goes on.
   for (Op* op : batch) {
-    if (op->puts.empty()) op->result = writer_->erase(op->removed);
-    for (Put& p : op->puts) p.result = writer_->insert(p.locator, p.data, op->now);
+    op->result =
+        op->remove ? writer_->erase(op->locator) : writer_->insert(op->locator, op->data, op->now);
   }
   if (auto st = writer_->exec("COMMIT", "commit"); !st) {
     (void)writer_->exec("ROLLBACK", "rollback");
@@ -225,12 +234,11 @@ Result<bool> SmallBlobPack::contains(std::string_view locator) {
   return got->has_value();
 }
 
-Status SmallBlobPack::list(const std::function<void(const BlobEntry&)>& visit) {
-  // Its own connection: a long walk (the orphan sweep) must not hold up
-  // downloads, and the visitor may remove what it sees.
+Status SmallBlobPack::list(PageCollector& page, size_t limit) {
+  // Its own connection: a walk (the orphan sweep) must not hold up downloads.
   auto db = Db::open(path_);
   if (!db) return fail(db.error());
-  return (*db)->scan(visit);
+  return (*db)->scan(page, limit);
 }
 
 }  // namespace up::storage

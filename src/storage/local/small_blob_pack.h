@@ -5,7 +5,8 @@
 // concurrent puts share one transaction and one WAL fsync (core/group_commit.h),
 // as the metadata store's inserts do.
 //
-// Thread-safe. Every call blocks (SQLite I/O).
+// Thread-safe. put() is awaited without holding a thread (its batch runs on
+// the blocking pool); every other call blocks (SQLite I/O).
 
 #include <cstdint>
 #include <functional>
@@ -20,6 +21,7 @@
 #include "core/group_commit.h"
 #include "core/result.h"
 #include "storage/blob_store.h"
+#include "storage/blob_util.h"
 
 struct sqlite3;
 
@@ -27,32 +29,29 @@ namespace up::storage {
 
 class SmallBlobPack {
  public:
-  // Opens (creating if needed) the database at `path`.
-  static Result<std::unique_ptr<SmallBlobPack>> open(const std::string& path);
+  // Opens (creating if needed) the database at `path`; batches run on `pool`.
+  static Result<std::unique_ptr<SmallBlobPack>> open(const std::string& path,
+                                                     core::BlockingPool& pool);
   ~SmallBlobPack();
   SmallBlobPack(const SmallBlobPack&) = delete;
   SmallBlobPack& operator=(const SmallBlobPack&) = delete;
 
-  struct Put {
-    std::string_view locator;
-    std::string_view data;
-    Status result = ok();
-  };
-  // Durable when it returns success. kAlreadyExists when the locator is taken.
-  Status put(std::string_view locator, std::string_view data, UnixMs now);
-  // Several puts in one transaction; each gets its own result.
-  void put_many(std::span<Put> puts, UnixMs now);
+  // Durable when it completes with success, in one transaction with the other
+  // puts and removes queued meanwhile. kAlreadyExists when the locator is taken.
+  // `locator` and `data` must stay valid until it completes.
+  net::awaitable<Status> put(std::string_view locator, std::string_view data, UnixMs now);
   // Idempotent; durable when it returns.
   Status remove(std::string_view locator);
   // The blob's bytes, or nullopt when the pack has no such locator.
   Result<std::optional<std::string>> get(std::string_view locator);
   Result<bool> contains(std::string_view locator);
-  Status list(const std::function<void(const BlobEntry&)>& visit);
+  // Offers `page` the first `limit` rows it may want, in locator order.
+  Status list(PageCollector& page, size_t limit);
 
  private:
   struct Op;
   class Db;
-  explicit SmallBlobPack(std::string path);
+  SmallBlobPack(std::string path, core::BlockingPool& pool);
 
   void run_batch(const std::vector<Op*>& batch);
 

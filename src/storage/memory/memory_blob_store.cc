@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "storage/blob_util.h"
 #include "storage/locator.h"
 
 namespace up::storage {
@@ -36,15 +37,21 @@ class MemoryBlobWriter final : public BlobWriter {
       : state_(std::move(state)), locator_(std::move(locator)) {}
 
   // storage::BlobWriter
-  Status append(std::string_view data) override {
-    if (committed_) return fail(Errc::kInternal, "memory blob store: writer already committed");
+  net::awaitable<Status> append(std::string_view data) override {
+    if (committed_) co_return fail(Errc::kInternal, "memory blob store: writer already committed");
     data_.append(data);
     bytes_written_ += data.size();
-    return ok();
+    co_return ok();
   }
 
   // storage::BlobWriter
-  Status commit() override {
+  net::awaitable<Status> commit() override { co_return commit_now(); }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return bytes_written_; }
+
+ private:
+  Status commit_now() {
     if (committed_) return fail(Errc::kInternal, "memory blob store: writer already committed");
     std::lock_guard lock(state_->mu);
     if (state_->blobs.contains(locator_)) {
@@ -56,34 +63,11 @@ class MemoryBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  // storage::BlobWriter
-  uint64_t bytes_written() const override { return bytes_written_; }
-
- private:
   std::shared_ptr<State> state_;
   std::string locator_;
   std::string data_;
   uint64_t bytes_written_ = 0;
   bool committed_ = false;
-};
-
-class MemoryBlobReader final : public BlobReader {
- public:
-  explicit MemoryBlobReader(std::shared_ptr<const std::string> data) : data_(std::move(data)) {}
-
-  // storage::BlobReader
-  uint64_t size() const override { return data_->size(); }
-
-  // storage::BlobReader
-  Result<size_t> read_at(uint64_t offset, std::span<char> out) override {
-    if (offset >= data_->size()) return size_t{0};
-    size_t n = std::min<uint64_t>(out.size(), data_->size() - offset);
-    if (n > 0) std::memcpy(out.data(), data_->data() + offset, n);  // an empty span may be null
-    return n;
-  }
-
- private:
-  std::shared_ptr<const std::string> data_;
 };
 
 class MemoryBlobStore final : public BlobStore {
@@ -95,12 +79,9 @@ class MemoryBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
-  Result<BlobReaderPtr> open(std::string_view locator) override {
-    UP_TRY(check_locator(locator));
-    std::lock_guard lock(state_->mu);
-    auto it = state_->blobs.find(locator);
-    if (it == state_->blobs.end()) return fail(Errc::kObjectNotFound);
-    return std::make_unique<MemoryBlobReader>(it->second.data);
+  net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
+                                             uint64_t length) override {
+    co_return open_now(locator, offset, length);
   }
 
   // storage::BlobStore
@@ -112,18 +93,14 @@ class MemoryBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
-  Status list(const std::function<void(const BlobEntry&)>& visit) override {
-    // Visit a snapshot, outside the lock, so `visit` may call back into the store.
-    std::vector<BlobEntry> entries;
-    {
-      std::lock_guard lock(state_->mu);
-      entries.reserve(state_->blobs.size());
-      for (const auto& [locator, blob] : state_->blobs) {
-        entries.push_back(BlobEntry{locator, blob.data->size(), blob.modified_at});
-      }
+  Result<BlobPage> list(std::string_view prefix, std::string_view after, size_t limit) override {
+    PageCollector page(prefix, after, limit);
+    std::lock_guard lock(state_->mu);
+    for (auto it = state_->blobs.upper_bound(after); it != state_->blobs.end(); ++it) {
+      if (!page.wants(it->first)) continue;
+      page.add(BlobEntry{it->first, it->second.data->size(), it->second.modified_at});
     }
-    for (const auto& e : entries) visit(e);
-    return ok();
+    return std::move(page).finish();
   }
 
   // storage::BlobStore
@@ -133,6 +110,14 @@ class MemoryBlobStore final : public BlobStore {
   }
 
  private:
+  Result<BlobReaderPtr> open_now(std::string_view locator, uint64_t offset, uint64_t length) {
+    UP_TRY(check_locator(locator));
+    std::lock_guard lock(state_->mu);
+    auto it = state_->blobs.find(locator);
+    if (it == state_->blobs.end()) return fail(Errc::kObjectNotFound);
+    return make_buffer_reader(it->second.data, offset, length);
+  }
+
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
