@@ -91,7 +91,7 @@ class Receiver {
     }
     if (!upload_) co_return fail(hooks_.missing_file());
     if (auto st = hooks_.finish(*upload_, file_); !st) co_return fail(st.error());
-    co_return co_await commit_upload(ex_, uploads_, *upload_);
+    co_return co_await upload_->commit();
   }
 
   // Drops what was stored of a refused upload.
@@ -150,7 +150,7 @@ class Receiver {
   // The one place file bytes go into the upload.
   net::awaitable<Status> append(std::string_view data) {
     if (data.empty()) co_return ok();
-    if (auto st = upload_->append(data); !st)
+    if (auto st = co_await upload_->append(data); !st)
       co_return fail(hooks_.append_error(st.error(), *upload_));
     co_return ok();
   }

@@ -167,7 +167,7 @@ Status bind_name(core::Services& s, const App& app, const std::string& name,
   spec.meta_json = alias_meta(key);
   auto up = s.uploads.begin(std::move(spec));
   if (!up) return fail(up.error());
-  auto committed = (*up)->commit();
+  auto committed = (*up)->commit_blocking();
   if (!committed) return fail(committed.error());
   return ok();
 }

@@ -320,21 +320,10 @@ Status MultipartUploads::assemble(const Context& ctx, const std::string& upload_
   spec.want_md5 = true;
   auto up = s_.uploads.begin(std::move(spec));
   if (!up) return fail(up.error());
-  std::vector<char> buf(256 * 1024);
-  for (const Object& part : parts) {
-    auto reader = s_.files.open_blob(part);
-    if (!reader) return fail(reader.error());
-    for (uint64_t offset = 0;;) {
-      auto n = (*reader)->read_at(offset, std::span<char>(buf.data(), buf.size()));
-      if (!n) return fail(n.error());
-      if (*n == 0) break;
-      UP_TRY((*up)->append(std::string_view(buf.data(), *n)));
-      offset += *n;
-    }
-  }
+  for (const Object& part : parts) UP_TRY((*up)->append_object(part));
   if ((*up)->size() != static_cast<uint64_t>(u.size))
     return fail(Errc::kSizeMismatch, "file size mismatch");
-  auto committed = (*up)->commit();
+  auto committed = (*up)->commit_blocking();
   // The same content completed by someone else meanwhile is as good.
   if (!committed && committed.error().code != Errc::kObjectKeyExists)
     return fail(committed.error());
