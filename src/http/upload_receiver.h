@@ -30,6 +30,8 @@
 #include "http/multipart.h"
 
 namespace up::core {
+class Upload;
+class UploadService;
 struct UploadSpec;
 }  // namespace up::core
 
