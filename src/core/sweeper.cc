@@ -1,7 +1,11 @@
 #include "core/sweeper.h"
 
+#include <algorithm>
+#include <span>
+#include <string>
 #include <vector>
 
+#include "core/object_rules.h"
 #include "meta/meta_store.h"
 #include "storage/blob_store.h"
 
@@ -26,11 +30,18 @@ Result<SweepStats> Sweeper::sweep() {
   for (;;) {
     auto doomed = meta_.deleted_objects(kBatch);
     if (!doomed) return fail(doomed.error());
+    std::vector<std::string> gone;  // blob removed: the row may go
+    gone.reserve(doomed->size());
+    Status removed = ok();
     for (const Object& o : *doomed) {
-      UP_TRY(blobs_.remove(o.locator));
-      UP_TRY(meta_.purge_object(o.id));
-      ++stats.purged_objects;
+      removed = blobs_.remove(o.locator);
+      if (!removed) break;
+      gone.push_back(o.id);
     }
+    // Rows whose blob went are dropped even when a later removal failed.
+    UP_TRY(meta_.purge_objects(gone));
+    stats.purged_objects += gone.size();
+    UP_TRY(removed);
     if (doomed->size() < kBatch) break;
   }
   return stats;
@@ -40,7 +51,7 @@ Result<uint64_t> Sweeper::expire_due() {
   const UnixMs now = clock_.now();
   uint64_t total = 0;
   for (;;) {
-    auto n = meta_.expire_objects(now, kBatch);
+    auto n = expire_objects(meta_, now, kBatch);
     if (!n) return fail(n.error());
     total += *n;
     if (*n < kBatch) return total;
@@ -54,17 +65,23 @@ Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
   UP_TRY(blobs_.list([&](const storage::BlobEntry& e) {
     if (e.modified_at < cutoff) candidates.push_back(e.locator);
   }));
-  for (const std::string& locator : candidates) {
-    auto referenced = meta_.locator_exists(locator);
+  for (size_t at = 0; at < candidates.size(); at += kBatch) {
+    const auto batch = std::span<const std::string>(candidates)
+                           .subspan(at, std::min<size_t>(kBatch, candidates.size() - at));
+    auto referenced = meta_.locators_exist(batch);
     if (!referenced) return fail(referenced.error());
-    if (*referenced) continue;
-    UP_TRY(blobs_.remove(locator));
-    ++stats.orphan_blobs;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if ((*referenced)[i]) continue;
+      UP_TRY(blobs_.remove(batch[i]));
+      ++stats.orphan_blobs;
+    }
   }
   auto temps = blobs_.remove_stale_temporaries(cutoff);
   if (!temps) return fail(temps.error());
   stats.stale_temporaries = *temps;
   return stats;
 }
+
+bool Sweeper::stores_shared() const { return meta_.shared() || blobs_.shared(); }
 
 }  // namespace up::core

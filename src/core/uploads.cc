@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "core/ids.h"
+#include "core/object_rules.h"
 #include "core/text.h"
 #include "meta/meta_store.h"
 
@@ -105,8 +106,8 @@ Result<Object> Upload::finish() {
   return o;
 }
 
-meta::InsertOptions Upload::insert_options() const {
-  meta::InsertOptions opts;
+InsertOptions Upload::insert_options() const {
+  InsertOptions opts;
   opts.grant_id = spec_.grant_id;
   opts.grant_expires_at = spec_.grant_expires_at;
   opts.key_id = spec_.key_id;
@@ -127,7 +128,7 @@ Result<Object> Upload::commit() {
   // Bytes first, then metadata: a crash in between leaves an orphan blob that
   // the sweeper collects, never a row without its bytes.
   UP_TRY(writer_->commit());
-  if (auto st = meta_.insert_object(*o, insert_options()); !st) {
+  if (auto st = insert_object(meta_, *o, insert_options()); !st) {
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
     (void)blobs_.remove(o->locator);
@@ -186,8 +187,8 @@ void UploadService::commit_together(std::vector<QueuedCommit>& batch) {
   }
   const std::vector<Status> written = blobs_.commit_batch(writers);
 
-  std::vector<meta::InsertOptions> options(batch.size());
-  std::vector<meta::ObjectInsert> inserts;
+  std::vector<InsertOptions> options(batch.size());
+  std::vector<ObjectInsert> inserts;
   std::vector<size_t> insert_of;
   for (size_t k = 0; k < writers.size(); ++k) {
     const size_t i = writer_of[k];
@@ -196,10 +197,10 @@ void UploadService::commit_together(std::vector<QueuedCommit>& batch) {
       continue;
     }
     options[i] = batch[i].upload->insert_options();
-    inserts.push_back(meta::ObjectInsert{&*objects[i], &options[i]});
+    inserts.push_back(ObjectInsert{&*objects[i], &options[i]});
     insert_of.push_back(i);
   }
-  meta_.insert_objects(inserts);
+  insert_objects(meta_, inserts);
   for (size_t k = 0; k < inserts.size(); ++k) {
     if (inserts[k].result) continue;
     const size_t i = insert_of[k];

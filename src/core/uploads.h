@@ -17,13 +17,13 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/directory.h"
+#include "core/queries.h"
 #include "core/result.h"
 #include "core/types.h"
 #include "storage/blob_store.h"
 
 namespace up::meta {
 class MetaStore;
-struct InsertOptions;
 }  // namespace up::meta
 
 namespace up::core {
@@ -85,7 +85,7 @@ class Upload {
   // The object as it will be stored (size, digests), once the body has ended;
   // kTooSmall under the spec's minimum.
   Result<Object> finish();
-  meta::InsertOptions insert_options() const;
+  InsertOptions insert_options() const;
   void finish_qetag_block();
 
   UploadSpec spec_;

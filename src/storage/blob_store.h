@@ -90,6 +90,9 @@ class BlobStore {
   // Removes leftovers of writers that never committed (a crash mid-upload)
   // whose last write is older than `older_than`. Returns how many were removed.
   virtual Result<uint64_t> remove_stale_temporaries(UnixMs older_than) = 0;
+  // Whether other processes may use this store at once (S3): then an
+  // unreferenced blob may be another process's upload in flight.
+  virtual bool shared() const { return false; }
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 
