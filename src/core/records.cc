@@ -136,7 +136,7 @@ Result<std::vector<Record>> RecordService::insert(std::vector<Record> records,
 
 Result<std::vector<Record>> RecordService::update(std::string_view tenant_id,
                                                   std::string_view app_id, std::string_view form_id,
-                                                  std::vector<RecordUpdate> updates,
+                                                  const std::vector<RecordUpdate>& updates,
                                                   std::string transaction_id) {
   return update_records(meta_, tenant_id, app_id, form_id, updates,
                         BindOptions{std::move(transaction_id), clock_.now()});

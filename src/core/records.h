@@ -50,7 +50,8 @@ class RecordService {
   // sets created_at/updated_at to now. See insert_records.
   Result<std::vector<Record>> insert(std::vector<Record> records, std::string transaction_id = {});
   Result<std::vector<Record>> update(std::string_view tenant_id, std::string_view app_id,
-                                     std::string_view form_id, std::vector<RecordUpdate> updates,
+                                     std::string_view form_id,
+                                     const std::vector<RecordUpdate>& updates,
                                      std::string transaction_id = {});
   Result<Record> get(std::string_view tenant_id, std::string_view app_id, std::string_view form_id,
                      std::string_view id);
