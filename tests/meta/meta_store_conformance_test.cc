@@ -679,7 +679,7 @@ Record record_row(std::string id, uint64_t seq) {
 
 TYPED_TEST(MetaStoreConformance, RecordPrimitives) {
   MetaStore& s = this->store();
-  auto seq = [&](std::string form) {
+  auto seq = [&](const std::string& form) {
     return this->in_tx([&](MetaTransaction& tx) { return tx.next_record_seq("t1", "a1", form); });
   };
   EXPECT_EQ(*seq("f1"), 1u);
@@ -701,7 +701,7 @@ TYPED_TEST(MetaStoreConformance, RecordPrimitives) {
   EXPECT_EQ(got->seq, 1u);
   EXPECT_EQ(got->batch_key, "b1");
   EXPECT_EQ(got->file_ids, (std::vector<std::string>{"o2", "o1"}));
-  auto seen = [&](std::string key) {
+  auto seen = [&](const std::string& key) {
     return this->in_tx(
         [&](MetaTransaction& tx) { return tx.batch_key_seen("t1", "a1", "f1", key); });
   };
