@@ -175,9 +175,12 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   cfg.cors_allowed = [&s](std::string_view origin) { return s.directory.origin_allowed(origin); };
 
   // Before listening, what a crash left behind goes with no grace: no upload of
-  // this process is in flight yet, and the embedded store is not shared.
-  if (auto swept = (*rt)->sweeper().collect_orphans(0); !swept)
-    log::error("start-up sweep failed: " + swept.error().message);
+  // this process is in flight yet. Only if no other process shares the stores:
+  // there an unreferenced blob may be another process's upload in flight.
+  if (!(*rt)->sweeper().stores_shared()) {
+    if (auto swept = (*rt)->sweeper().collect_orphans(0); !swept)
+      log::error("start-up sweep failed: " + swept.error().message);
+  }
 
   std::vector<http::HandlerPtr> handlers;
   handlers.push_back(dialects::jpush::make_handler(s));

@@ -73,6 +73,7 @@ enum class Kind {
   X(kShuttingDown, 1801, kUnavailable, "server is shutting down")                           \
   X(kTimeout, 1802, kDeadlineExceeded, "timed out")                                         \
   X(kCallbackFailed, 1803, kUnavailable, "upload callback failed")                          \
+  X(kTransactionConflict, 1804, kUnavailable, "metadata transaction conflict; retry")       \
   X(kInternal, 1900, kInternal, "internal error")                                           \
   X(kStorageIo, 1901, kInternal, "storage I/O error")                                       \
   X(kMetaIo, 1902, kInternal, "metadata store error")                                       \
@@ -85,6 +86,14 @@ enum class Errc : int {
   UP_ERROR_CATALOGUE(UP_X)
 #undef UP_X
 };
+
+// kTransactionConflict is the retryable error of metadata transactions: a
+// store that aborts a transaction for a serialization conflict (PostgreSQL's
+// SERIALIZABLE, SQLSTATE 40001/40P01) rolls it back and returns this code, and
+// core runs the whole transaction again, a bounded number of times
+// (core/transact.h). Its kind is kUnavailable, so a client sees it only when
+// every retry lost, as "retry later". retry_transaction() is the one test for it.
+constexpr bool retry_transaction(Errc code) { return code == Errc::kTransactionConflict; }
 
 Kind kind_of(Errc code);
 std::string_view default_message(Errc code);

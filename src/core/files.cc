@@ -1,5 +1,8 @@
 #include "core/files.h"
 
+#include "core/object_rules.h"
+#include "meta/meta_store.h"
+
 namespace up::core {
 
 FileService::FileService(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock)
@@ -32,20 +35,20 @@ net::awaitable<Result<ObjectReader>> FileService::open_blob(const Object& object
   co_return ObjectReader(std::move(*reader));
 }
 
-Result<meta::ObjectPage> FileService::list(meta::ObjectQuery query) {
+Result<ObjectPage> FileService::list(ObjectQuery query) {
   query.live_at = clock_.now();
   return meta_.list_objects(query);
 }
 
 Status FileService::remove(std::string_view tenant_id, std::string_view id) {
-  auto r = meta_.mark_deleted(tenant_id, id);
+  auto r = mark_deleted(meta_, tenant_id, id);
   if (!r) return fail(r.error());
   return ok();
 }
 
 Status FileService::set_state(std::string_view tenant_id, std::string_view id, ObjectState state,
                               std::optional<UnixMs> expires_at) {
-  return meta_.update_object_state(tenant_id, id, state, expires_at);
+  return set_object_state(meta_, tenant_id, id, state, expires_at);
 }
 
 }  // namespace up::core

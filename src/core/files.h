@@ -8,10 +8,14 @@
 
 #include "core/clock.h"
 #include "core/object_reader.h"
+#include "core/queries.h"
 #include "core/result.h"
 #include "core/types.h"
-#include "meta/meta_store.h"
 #include "storage/blob_store.h"
+
+namespace up::meta {
+class MetaStore;
+}
 
 namespace up::core {
 
@@ -28,7 +32,7 @@ class FileService {
   net::awaitable<Result<ObjectReader>> open_blob(const Object& object, uint64_t offset = 0,
                                                  uint64_t length = UINT64_MAX);
   // Live objects only (expired ones are hidden even before the sweeper runs).
-  Result<meta::ObjectPage> list(meta::ObjectQuery query);
+  Result<ObjectPage> list(ObjectQuery query);
   // Idempotent: deleting an unknown or already deleted object succeeds.
   // The blob goes with the next sweep.
   Status remove(std::string_view tenant_id, std::string_view id);

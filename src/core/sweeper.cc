@@ -1,7 +1,11 @@
 #include "core/sweeper.h"
 
+#include <algorithm>
+#include <span>
+#include <string>
 #include <vector>
 
+#include "core/object_rules.h"
 #include "meta/meta_store.h"
 #include "storage/blob_store.h"
 
@@ -26,11 +30,18 @@ Result<SweepStats> Sweeper::sweep() {
   for (;;) {
     auto doomed = meta_.deleted_objects(kBatch);
     if (!doomed) return fail(doomed.error());
+    std::vector<std::string> gone;  // blob removed: the row may go
+    gone.reserve(doomed->size());
+    Status removed = ok();
     for (const Object& o : *doomed) {
-      UP_TRY(blobs_.remove(o.locator));
-      UP_TRY(meta_.purge_object(o.id));
-      ++stats.purged_objects;
+      removed = blobs_.remove(o.locator);
+      if (!removed) break;
+      gone.push_back(o.id);
     }
+    // Rows whose blob went are dropped even when a later removal failed.
+    UP_TRY(meta_.purge_objects(gone));
+    stats.purged_objects += gone.size();
+    UP_TRY(removed);
     if (doomed->size() < kBatch) break;
   }
   return stats;
@@ -40,7 +51,7 @@ Result<uint64_t> Sweeper::expire_due() {
   const UnixMs now = clock_.now();
   uint64_t total = 0;
   for (;;) {
-    auto n = meta_.expire_objects(now, kBatch);
+    auto n = expire_objects(meta_, now, kBatch);
     if (!n) return fail(n.error());
     total += *n;
     if (*n < kBatch) return total;
@@ -50,17 +61,20 @@ Result<uint64_t> Sweeper::expire_due() {
 Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
   SweepStats stats;
   const UnixMs cutoff = clock_.now() - grace_ms;
-  // Page by page, so memory stays bounded by a page whatever the store holds.
+  // Page by page, so memory stays bounded by a page whatever the store holds;
+  // each page's locators are looked up in one batch.
   std::string after;
   do {
     auto page = blobs_.list("", after, kBatch);
     if (!page) return fail(page.error());
-    for (const storage::BlobEntry& e : page->entries) {
-      if (e.modified_at >= cutoff) continue;
-      auto referenced = meta_.locator_exists(e.locator);
-      if (!referenced) return fail(referenced.error());
-      if (*referenced) continue;
-      UP_TRY(blobs_.remove(e.locator));
+    std::vector<std::string> candidates;
+    for (const storage::BlobEntry& e : page->entries)
+      if (e.modified_at < cutoff) candidates.push_back(e.locator);
+    auto referenced = meta_.locators_exist(candidates);
+    if (!referenced) return fail(referenced.error());
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      if ((*referenced)[i]) continue;
+      UP_TRY(blobs_.remove(candidates[i]));
       ++stats.orphan_blobs;
     }
     after = std::move(page->next_after);
@@ -70,5 +84,7 @@ Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
   stats.stale_temporaries = *temps;
   return stats;
 }
+
+bool Sweeper::stores_shared() const { return meta_.shared() || blobs_.shared(); }
 
 }  // namespace up::core

@@ -44,6 +44,9 @@ class Sweeper {
   // Removes orphan blobs and temp files last written before now - grace_ms.
   // Walks the whole blob store: run at start-up and now and then, not often.
   Result<SweepStats> collect_orphans(UnixMs grace_ms);
+  // Whether another process may share the metadata or the blob store: then
+  // nothing may be collected without a grace period (no start-up sweep at 0).
+  bool stores_shared() const;
 
  private:
   meta::MetaStore& meta_;

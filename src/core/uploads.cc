@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "core/ids.h"
+#include "core/object_rules.h"
 #include "core/text.h"
 #include "meta/meta_store.h"
 
@@ -124,8 +125,8 @@ Result<Object> Upload::finish() {
   return o;
 }
 
-meta::InsertOptions Upload::insert_options() const {
-  meta::InsertOptions opts;
+InsertOptions Upload::insert_options() const {
+  InsertOptions opts;
   opts.grant_id = spec_.grant_id;
   opts.grant_expires_at = spec_.grant_expires_at;
   opts.key_id = spec_.key_id;
@@ -148,7 +149,7 @@ net::awaitable<Result<Object>> Upload::commit() {
   // the sweeper collects, never a row without its bytes.
   if (auto st = co_await writer_->commit(); !st) co_return fail(st.error());
   // Named, not temporaries of the co_await expressions: g++ 12 destroys those twice.
-  const meta::InsertOptions options = insert_options();
+  const InsertOptions options = insert_options();
   if (auto st = co_await service_.insert(*o, options); !st) {
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
@@ -185,21 +186,19 @@ Result<Object> Upload::commit_blocking() {
 UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
                              const Clock& clock, BlockingPool& pool)
     : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock), pool_(pool),
-      inserts_(pool,
-               [this](const std::vector<meta::ObjectInsert*>& batch) { insert_batch(batch); }) {}
+      inserts_(pool, [this](const std::vector<ObjectInsert*>& batch) { insert_batch(batch); }) {}
 
-net::awaitable<Status> UploadService::insert(const Object& object,
-                                             const meta::InsertOptions& options) {
-  meta::ObjectInsert row{&object, &options};
+net::awaitable<Status> UploadService::insert(const Object& object, const InsertOptions& options) {
+  ObjectInsert row{&object, &options};
   co_await inserts_.commit(row);
   co_return row.result;
 }
 
-void UploadService::insert_batch(const std::vector<meta::ObjectInsert*>& batch) {
-  std::vector<meta::ObjectInsert> rows;
+void UploadService::insert_batch(const std::vector<ObjectInsert*>& batch) {
+  std::vector<ObjectInsert> rows;
   rows.reserve(batch.size());
-  for (meta::ObjectInsert* row : batch) rows.push_back(*row);
-  meta_.insert_objects(rows);
+  for (ObjectInsert* row : batch) rows.push_back(*row);
+  insert_objects(meta_, rows);
   for (size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(rows[i].result);
 }
 

@@ -18,14 +18,13 @@
 #include "core/crypto.h"
 #include "core/directory.h"
 #include "core/group_commit.h"
+#include "core/queries.h"
 #include "core/result.h"
 #include "core/types.h"
 #include "storage/blob_store.h"
 
 namespace up::meta {
 class MetaStore;
-struct InsertOptions;
-struct ObjectInsert;
 }  // namespace up::meta
 
 namespace up::core {
@@ -96,7 +95,7 @@ class Upload {
   // The object as it will be stored (size, digests), once the body has ended;
   // kTooSmall under the spec's minimum.
   Result<Object> finish();
-  meta::InsertOptions insert_options() const;
+  InsertOptions insert_options() const;
   void finish_qetag_block();
   Status count_and_hash(std::string_view data);
   net::awaitable<Status> copy_in(const Object& source);
@@ -138,15 +137,15 @@ class UploadService {
 
   // Inserts one object's row together with the others queued: one metadata
   // transaction (one sync) per batch, awaited without holding a thread.
-  net::awaitable<Status> insert(const Object& object, const meta::InsertOptions& options);
-  void insert_batch(const std::vector<meta::ObjectInsert*>& batch);
+  net::awaitable<Status> insert(const Object& object, const InsertOptions& options);
+  void insert_batch(const std::vector<ObjectInsert*>& batch);
 
   Directory& directory_;
   meta::MetaStore& meta_;
   storage::BlobStore& blobs_;
   const Clock& clock_;
   BlockingPool& pool_;
-  GroupCommit<meta::ObjectInsert> inserts_;
+  GroupCommit<ObjectInsert> inserts_;
 };
 
 // Qiniu's etag of a whole payload (for tests and small bodies).

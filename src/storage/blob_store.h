@@ -112,6 +112,9 @@ class BlobStore {
   // whose last write is older than `older_than`. Returns how many were removed.
   // Blocks: call off the I/O threads.
   virtual Result<uint64_t> remove_stale_temporaries(UnixMs older_than) = 0;
+  // Whether other processes may use this store at once (S3): then an
+  // unreferenced blob may be another process's upload in flight.
+  virtual bool shared() const { return false; }
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 

@@ -79,5 +79,27 @@ TEST_F(SweeperTest, OrphansPastGraceAreRemovedReferencedBlobsAreNot) {
   EXPECT_TRUE(testing::await(files.open_blob(*live)));
 }
 
+TEST_F(SweeperTest, PurgesInBatchesPastOneBatch) {
+  // More deleted objects than one batch of deleted_objects / purge_objects.
+  constexpr int kObjects = 1203;
+  for (int i = 0; i < kObjects; ++i) {
+    auto o = upload(testing::spec_for("t1", "n" + std::to_string(i)), "x");
+    ASSERT_TRUE(o);
+    ASSERT_TRUE(files.remove("t1", o->id));
+  }
+  auto s = sweeper.sweep();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->purged_objects, static_cast<uint64_t>(kObjects));
+  EXPECT_EQ(blob_count(), 0u);
+  auto deleted = meta->deleted_objects(10);
+  ASSERT_TRUE(deleted);
+  EXPECT_TRUE(deleted->empty());
+}
+
+TEST_F(SweeperTest, EmbeddedStoresAreNotShared) {
+  // The start-up orphan sweep (collect_orphans(0)) runs only then.
+  EXPECT_FALSE(sweeper.stores_shared());
+}
+
 }  // namespace
 }  // namespace up::core

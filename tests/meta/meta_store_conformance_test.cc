@@ -1,128 +1,60 @@
-// One behavioural contract (meta/meta_store.h) checked against every backend.
+// One behavioural contract (meta/meta_store.h) checked against every backend:
+// the reads and the primitives. The rules built on the primitives (quotas,
+// grants, binding) are core's and are tested there, over both stores
+// (tests/core/store_rules_test.cc).
 
 #include <atomic>
+#include <optional>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
-#include "meta/memory/memory_meta_store.h"
 #include "meta/meta_store.h"
-#include "meta/sqlite/sqlite_meta_store.h"
-#include "support/temp_dir.h"
+#include "meta/store_test_support.h"
 
 namespace up::meta {
 namespace {
 
-struct MemoryBackend {
-  static MetaStorePtr open(const std::filesystem::path&) { return make_memory_meta_store(); }
-};
-
-struct SqliteBackend {
-  static MetaStorePtr open(const std::filesystem::path& dir) {
-    auto store = open_sqlite_meta_store((dir / "meta.db").string());
-    EXPECT_TRUE(store) << store.error().message;
-    return store ? std::move(*store) : nullptr;
-  }
-};
-
-#define EXPECT_OK(expr)                                     \
-  do {                                                      \
-    auto r_ = (expr);                                       \
-    EXPECT_TRUE(r_) << #expr << ": " << r_.error().message; \
-  } while (0)
-#define ASSERT_OK(expr)                                     \
-  do {                                                      \
-    auto r_ = (expr);                                       \
-    ASSERT_TRUE(r_) << #expr << ": " << r_.error().message; \
-  } while (0)
-#define EXPECT_ERRC(expr, errc)                             \
-  do {                                                      \
-    auto r_ = (expr);                                       \
-    ASSERT_FALSE(r_) << #expr << " succeeded";              \
-    EXPECT_EQ(r_.error().code, errc) << r_.error().message; \
-  } while (0)
-
-constexpr UnixMs kNow = 1'700'000'000'000;
-
-Tenant tenant(std::string id) {
-  Tenant t;
-  t.id = std::move(id);
-  t.name = "Tenant " + t.id;
-  t.created_at = kNow;
-  return t;
-}
-
-App app(std::string tenant_id, std::string id) {
-  App a;
-  a.tenant_id = std::move(tenant_id);
-  a.id = std::move(id);
-  a.name = "App " + a.id;
-  a.dialect = "native";
-  a.created_at = kNow;
-  return a;
-}
-
-ApiKey key(std::string id, std::string tenant_id) {
-  ApiKey k;
-  k.id = std::move(id);
-  k.tenant_id = std::move(tenant_id);
-  k.name = "key " + k.id;
-  k.secret_sha256 = std::string(64, 'a');
-  k.created_at = kNow;
-  return k;
-}
-
-Object object(std::string id, std::string tenant_id = "t1", std::string app_id = "a1",
-              std::string key = "", uint64_t size = 10) {
-  Object o;
-  o.id = std::move(id);
-  o.tenant_id = std::move(tenant_id);
-  o.app_id = std::move(app_id);
-  o.key = std::move(key);
-  o.name = "file.bin";
-  o.content_type = "application/octet-stream";
-  o.size = size;
-  o.sha256 = std::string(64, 'b');
-  o.locator = "loc/" + o.id;
-  o.created_at = kNow;
-  return o;
-}
-
-std::vector<std::string> ids(const ObjectPage& page) {
-  std::vector<std::string> out;
-  for (const Object& o : page.objects) out.push_back(o.id);
-  return out;
-}
+using namespace up::meta::store_test;  // NOLINT(google-build-using-namespace)
 
 template <class Backend>
-class MetaStoreConformance : public ::testing::Test {
+class MetaStoreConformance : public StoreTest<Backend> {
  protected:
-  void SetUp() override {
-    store_ = Backend::open(dir_.path());
-    ASSERT_NE(store_, nullptr);
+  // Runs one primitive as a transaction of its own; returns its result.
+  template <class F>
+  auto in_tx(F&& f) -> decltype(f(std::declval<MetaTransaction&>())) {
+    std::optional<decltype(f(std::declval<MetaTransaction&>()))> out;
+    Status st = this->store().transact([&](MetaTransaction& tx) -> Status {
+      out.emplace(f(tx));
+      if (!*out) return fail(out->error());
+      return ok();
+    });
+    if (!st) return fail(st.error());  // the body's error, or the commit's
+    return std::move(*out);
   }
 
-  MetaStore& store() { return *store_; }
-
-  Status insert(const Object& o, const InsertOptions& opts = {}) {
-    return store_->insert_object(o, opts);
+  Status insert(const Object& o) {
+    return in_tx([&](MetaTransaction& tx) { return tx.insert_object(o); });
   }
-
-  testing::TempDir dir_;
-  MetaStorePtr store_;
+  Result<bool> mark_deleted(std::string_view tenant_id, std::string_view id) {
+    return in_tx([&](MetaTransaction& tx) { return tx.mark_deleted(tenant_id, id); });
+  }
+  Result<uint64_t> expire(UnixMs now, uint32_t limit, std::string_view tenant_id = {}) {
+    return in_tx([&](MetaTransaction& tx) { return tx.expire_objects(now, limit, tenant_id); });
+  }
+  Result<bool> use_grant(std::string_view id, UnixMs expires_at) {
+    return in_tx([&](MetaTransaction& tx) { return tx.use_grant(id, expires_at); });
+  }
+  Result<bool> locator_exists(const std::string& locator) {
+    auto r = this->store().locators_exist(std::span<const std::string>(&locator, 1));
+    if (!r) return fail(r.error());
+    return (*r)[0];
+  }
 };
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
-
-class BackendNames {
- public:
-  template <class T>
-  static std::string GetName(int) {
-    return std::is_same_v<T, MemoryBackend> ? "Memory" : "Sqlite";
-  }
-};
 TYPED_TEST_SUITE(MetaStoreConformance, Backends, BackendNames);
 
 TYPED_TEST(MetaStoreConformance, TenantCrud) {
@@ -327,7 +259,7 @@ TYPED_TEST(MetaStoreConformance, KeyIsUniqueAmongLiveObjects) {
   ASSERT_OK(this->insert(object("01f", "t1", "a1", "")));
 
   // A deleted object's key may be reused; the new object is what the key finds.
-  auto deleted = s.mark_deleted("t1", "01a");
+  auto deleted = this->mark_deleted("t1", "01a");
   ASSERT_TRUE(deleted);
   EXPECT_TRUE(*deleted);
   ASSERT_OK(this->insert(object("01g", "t1", "a1", "k")));
@@ -340,116 +272,10 @@ TYPED_TEST(MetaStoreConformance, KeyIsUniqueAmongLiveObjects) {
   ttl.expires_at = kNow;
   ASSERT_OK(this->insert(ttl));
   EXPECT_ERRC(this->insert(object("01i", "t1", "a1", "ttl")), Errc::kObjectKeyExists);
-  auto expired = s.expire_objects(kNow, 100);
+  auto expired = this->expire(kNow, 100);
   ASSERT_TRUE(expired);
   EXPECT_EQ(*expired, 1u);
   ASSERT_OK(this->insert(object("01i", "t1", "a1", "ttl")));
-}
-
-TYPED_TEST(MetaStoreConformance, GrantIsSingleUse) {
-  MetaStore& s = this->store();
-  InsertOptions opts;
-  opts.grant_id = "g1";
-  opts.grant_expires_at = kNow + 1000;
-  ASSERT_OK(this->insert(object("01a"), opts));
-  EXPECT_ERRC(this->insert(object("01b"), opts), Errc::kGrantUsed);
-  EXPECT_ERRC(s.get_object("t1", "01b"), Errc::kObjectNotFound);
-
-  // A failed insert does not consume its grant (all or nothing).
-  ASSERT_OK(this->insert(object("01c", "t1", "a1", "k")));
-  opts.grant_id = "g2";
-  EXPECT_ERRC(this->insert(object("01d", "t1", "a1", "k"), opts), Errc::kObjectKeyExists);
-  opts.app_max_objects = 0;
-  EXPECT_ERRC(this->insert(object("01d"), opts), Errc::kObjectLimit);
-  opts.app_max_objects.reset();
-  ASSERT_OK(this->insert(object("01d"), opts));
-  EXPECT_ERRC(this->insert(object("01e"), opts), Errc::kGrantUsed);
-}
-
-TYPED_TEST(MetaStoreConformance, InsertRefusesUploadOfDisabledOrDeletedKey) {
-  MetaStore& s = this->store();
-  ASSERT_OK(s.create_tenant(tenant("t1")));
-  ASSERT_OK(s.create_key(key("k1", "t1"), 10));
-  InsertOptions opts;
-  opts.key_id = "k1";
-  ASSERT_OK(this->insert(object("01a"), opts));
-  ASSERT_OK(s.set_key_enabled("k1", false));
-  EXPECT_ERRC(this->insert(object("01b"), opts), Errc::kKeyDisabled);
-  EXPECT_ERRC(s.get_object("t1", "01b"), Errc::kObjectNotFound);
-  ASSERT_OK(s.set_key_enabled("k1", true));
-  ASSERT_OK(this->insert(object("01c"), opts));
-  ASSERT_OK(s.delete_key("k1"));
-  EXPECT_ERRC(this->insert(object("01d"), opts), Errc::kKeyDisabled);
-  EXPECT_ERRC(s.get_object("t1", "01d"), Errc::kObjectNotFound);
-}
-
-TYPED_TEST(MetaStoreConformance, InsertObjectsGivesEachItsOwnResult) {
-  MetaStore& s = this->store();
-  ASSERT_OK(this->insert(object("01a", "t1", "a1", "taken")));
-  const Object fresh = object("01b", "t1", "a1", "k1");
-  const Object clash = object("01c", "t1", "a1", "taken");
-  const Object also_fresh = object("01d", "t1", "a1", "k2");
-  InsertOptions grant;
-  grant.grant_id = "batch-grant";
-  grant.grant_expires_at = kNow + 1000;
-  const InsertOptions none;
-  std::vector<ObjectInsert> batch = {{&fresh, &grant}, {&clash, &none}, {&also_fresh, &grant}};
-  s.insert_objects(batch);
-  ASSERT_OK(batch[0].result);
-  EXPECT_ERRC(batch[1].result, Errc::kObjectKeyExists);
-  EXPECT_ERRC(batch[2].result, Errc::kGrantUsed);  // the first insert of the batch used it
-  ASSERT_OK(s.get_object("t1", "01b"));
-  EXPECT_ERRC(s.get_object("t1", "01c"), Errc::kObjectNotFound);
-  EXPECT_ERRC(s.get_object("t1", "01d"), Errc::kObjectNotFound);
-  s.insert_objects({});  // an empty batch is fine
-}
-
-TYPED_TEST(MetaStoreConformance, AppQuotaLimitsBytesAndObjects) {
-  MetaStore& s = this->store();
-  InsertOptions opts;
-  opts.app_max_bytes = 100;
-  opts.app_max_objects = 3;
-  ASSERT_OK(this->insert(object("01a", "t1", "a1", "", 60), opts));
-  EXPECT_ERRC(this->insert(object("01b", "t1", "a1", "", 41), opts), Errc::kQuotaExceeded);
-  ASSERT_OK(this->insert(object("01b", "t1", "a1", "", 40), opts));  // exactly at the limit
-  ASSERT_OK(this->insert(object("01c", "t1", "a2", "", 90), opts));  // another app's usage
-  ASSERT_OK(this->insert(object("01d", "t1", "a1", "", 0), opts));
-  EXPECT_ERRC(this->insert(object("01e", "t1", "a1", "", 0), opts), Errc::kObjectLimit);
-
-  auto u = s.usage("t1", "a1");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->bytes, 100u);
-  EXPECT_EQ(u->objects, 3u);
-
-  // Deleting frees the room at once.
-  ASSERT_TRUE(s.mark_deleted("t1", "01a"));
-  ASSERT_OK(this->insert(object("01e", "t1", "a1", "", 60), opts));
-}
-
-TYPED_TEST(MetaStoreConformance, TenantQuotaCountsEveryApp) {
-  MetaStore& s = this->store();
-  InsertOptions opts;
-  opts.tenant_max_bytes = 100;
-  opts.tenant_max_objects = 3;
-  ASSERT_OK(this->insert(object("01a", "t1", "a1", "", 50), opts));
-  ASSERT_OK(this->insert(object("01b", "t1", "a2", "", 50), opts));
-  EXPECT_ERRC(this->insert(object("01c", "t1", "a3", "", 1), opts), Errc::kQuotaExceeded);
-  ASSERT_OK(this->insert(object("01c", "t1", "a3", "", 0), opts));
-  EXPECT_ERRC(this->insert(object("01d", "t1", "a1", "", 0), opts), Errc::kObjectLimit);
-  ASSERT_OK(this->insert(object("01d", "t2", "a1", "", 100), opts));  // another tenant
-
-  auto total = s.usage("t1", "");
-  ASSERT_TRUE(total);
-  EXPECT_EQ(total->bytes, 100u);
-  EXPECT_EQ(total->objects, 3u);
-  auto a2 = s.usage("t1", "a2");
-  ASSERT_TRUE(a2);
-  EXPECT_EQ(a2->bytes, 50u);
-  EXPECT_EQ(a2->objects, 1u);
-  auto none = s.usage("t9", "a1");
-  ASSERT_TRUE(none);
-  EXPECT_EQ(none->bytes, 0u);
-  EXPECT_EQ(none->objects, 0u);
 }
 
 TYPED_TEST(MetaStoreConformance, ListObjectsPaginatesInIdOrder) {
@@ -509,7 +335,7 @@ TYPED_TEST(MetaStoreConformance, ListObjectsFilters) {
   ttl.expires_at = kNow + 200;
   ASSERT_OK(this->insert(ttl));
   ASSERT_OK(this->insert(object("01d", "t1", "a1")));
-  ASSERT_TRUE(s.mark_deleted("t1", "01d"));
+  ASSERT_TRUE(this->mark_deleted("t1", "01d"));
 
   ObjectQuery q;
   q.tenant_id = "t1";
@@ -548,39 +374,34 @@ TYPED_TEST(MetaStoreConformance, ListObjectsFilters) {
   EXPECT_EQ(ids(*page), (std::vector<std::string>{"01b"}));
 }
 
-TYPED_TEST(MetaStoreConformance, UpdateObjectState) {
+TYPED_TEST(MetaStoreConformance, SetObjectState) {
   MetaStore& s = this->store();
   Object temp = object("01a", "t1", "a1", "", 30);
   temp.state = ObjectState::kTemporary;
   temp.expires_at = kNow + 100;
   ASSERT_OK(this->insert(temp));
+  auto set = [&](std::string_view tenant, std::string_view id, ObjectState state,
+                 std::optional<UnixMs> expires) {
+    return this->in_tx(
+        [&](MetaTransaction& tx) { return tx.set_object_state(tenant, id, state, expires); });
+  };
 
-  ASSERT_OK(s.update_object_state("t1", "01a", ObjectState::kAttached, std::nullopt));
+  ASSERT_OK(set("t1", "01a", ObjectState::kAttached, std::nullopt));
   auto got = s.get_object("t1", "01a");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->state, ObjectState::kAttached);
   EXPECT_EQ(got->expires_at, std::nullopt);
 
-  ASSERT_OK(s.update_object_state("t1", "01a", ObjectState::kStored, kNow + 500));
+  ASSERT_OK(set("t1", "01a", ObjectState::kStored, kNow + 500));
   got = s.get_object("t1", "01a");
   ASSERT_TRUE(got);
   EXPECT_EQ(got->state, ObjectState::kStored);
   EXPECT_EQ(got->expires_at, kNow + 500);
 
-  EXPECT_ERRC(s.update_object_state("t2", "01a", ObjectState::kAttached, std::nullopt),
-              Errc::kObjectNotFound);
-  EXPECT_ERRC(s.update_object_state("t1", "01z", ObjectState::kAttached, std::nullopt),
-              Errc::kObjectNotFound);
-
-  // Moving to kDeleted is a delete: gone from reads and from usage.
-  ASSERT_OK(s.update_object_state("t1", "01a", ObjectState::kDeleted, std::nullopt));
-  EXPECT_ERRC(s.get_object("t1", "01a"), Errc::kObjectNotFound);
-  auto u = s.usage("t1", "a1");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->bytes, 0u);
-  EXPECT_EQ(u->objects, 0u);
-  EXPECT_ERRC(s.update_object_state("t1", "01a", ObjectState::kStored, std::nullopt),
-              Errc::kObjectNotFound);
+  EXPECT_ERRC(set("t2", "01a", ObjectState::kAttached, std::nullopt), Errc::kObjectNotFound);
+  EXPECT_ERRC(set("t1", "01z", ObjectState::kAttached, std::nullopt), Errc::kObjectNotFound);
+  ASSERT_TRUE(this->mark_deleted("t1", "01a"));
+  EXPECT_ERRC(set("t1", "01a", ObjectState::kStored, std::nullopt), Errc::kObjectNotFound);
 }
 
 TYPED_TEST(MetaStoreConformance, MarkDeletedRemovesFromReadsAndUsage) {
@@ -588,16 +409,16 @@ TYPED_TEST(MetaStoreConformance, MarkDeletedRemovesFromReadsAndUsage) {
   ASSERT_OK(this->insert(object("01a", "t1", "a1", "k", 70)));
   ASSERT_OK(this->insert(object("01b", "t1", "a1", "", 30)));
 
-  auto other = s.mark_deleted("t2", "01a");
+  auto other = this->mark_deleted("t2", "01a");
   ASSERT_TRUE(other);
   EXPECT_FALSE(*other);
-  auto r = s.mark_deleted("t1", "01a");
+  auto r = this->mark_deleted("t1", "01a");
   ASSERT_TRUE(r);
   EXPECT_TRUE(*r);
-  r = s.mark_deleted("t1", "01a");
+  r = this->mark_deleted("t1", "01a");
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r);
-  r = s.mark_deleted("t1", "01zz");
+  r = this->mark_deleted("t1", "01zz");
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r);
 
@@ -625,13 +446,13 @@ TYPED_TEST(MetaStoreConformance, ExpireObjectsHonoursDeadlineAndLimit) {
   ASSERT_OK(this->insert(c));
   ASSERT_OK(this->insert(object("01d", "t1", "a1", "", 8)));  // no expiry
 
-  auto n = s.expire_objects(kNow, 1);
+  auto n = this->expire(kNow, 1);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
-  n = s.expire_objects(kNow, 10);
+  n = this->expire(kNow, 10);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
-  n = s.expire_objects(kNow, 10);
+  n = this->expire(kNow, 10);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 0u);
 
@@ -652,8 +473,8 @@ TYPED_TEST(MetaStoreConformance, ExpireObjectsHonoursDeadlineAndLimit) {
 TYPED_TEST(MetaStoreConformance, DeletedObjectsThenPurge) {
   MetaStore& s = this->store();
   for (const char* id : {"01a", "01b", "01c"}) ASSERT_OK(this->insert(object(id, "t1")));
-  ASSERT_TRUE(s.mark_deleted("t1", "01a"));
-  ASSERT_TRUE(s.mark_deleted("t1", "01c"));
+  ASSERT_TRUE(this->mark_deleted("t1", "01a"));
+  ASSERT_TRUE(this->mark_deleted("t1", "01c"));
 
   auto deleted = s.deleted_objects(1);
   ASSERT_TRUE(deleted);
@@ -669,17 +490,20 @@ TYPED_TEST(MetaStoreConformance, DeletedObjectsThenPurge) {
   }
 
   // The locator stays referenced until the row is purged.
-  auto exists = s.locator_exists("loc/01a");
+  auto exists = this->locator_exists("loc/01a");
   ASSERT_TRUE(exists);
   EXPECT_TRUE(*exists);
-  ASSERT_OK(s.purge_object("01a"));
-  exists = s.locator_exists("loc/01a");
+  const std::vector<std::string> first = {"01a"};
+  ASSERT_OK(s.purge_objects(first));
+  exists = this->locator_exists("loc/01a");
   ASSERT_TRUE(exists);
   EXPECT_FALSE(*exists);
-  ASSERT_OK(s.purge_object("01a"));  // a retried sweep is harmless
+  ASSERT_OK(s.purge_objects(first));  // a retried sweep is harmless
+  ASSERT_OK(s.purge_objects({}));
 
-  // A live row is never purged.
-  EXPECT_ERRC(s.purge_object("01b"), Errc::kFailedPrecondition);
+  // A live row is never purged, nor is the rest of its batch.
+  const std::vector<std::string> with_live = {"01c", "01b"};
+  EXPECT_ERRC(s.purge_objects(with_live), Errc::kFailedPrecondition);
   EXPECT_TRUE(s.get_object("t1", "01b"));
 
   deleted = s.deleted_objects(10);
@@ -688,15 +512,18 @@ TYPED_TEST(MetaStoreConformance, DeletedObjectsThenPurge) {
   EXPECT_EQ((*deleted)[0].id, "01c");
 }
 
-TYPED_TEST(MetaStoreConformance, LocatorExists) {
+TYPED_TEST(MetaStoreConformance, LocatorsExistInBatch) {
   MetaStore& s = this->store();
   ASSERT_OK(this->insert(object("01a")));
-  auto r = s.locator_exists("loc/01a");
+  ASSERT_OK(this->insert(object("01b")));
+  ASSERT_TRUE(this->mark_deleted("t1", "01b"));  // deleted rows still reference theirs
+  const std::vector<std::string> locators = {"loc/01b", "loc/01x", "loc/01a", "loc/01a"};
+  auto r = s.locators_exist(locators);
   ASSERT_TRUE(r);
-  EXPECT_TRUE(*r);
-  r = s.locator_exists("loc/01b");
+  EXPECT_EQ(*r, (std::vector<bool>{true, false, true, true}));
+  r = s.locators_exist({});
   ASSERT_TRUE(r);
-  EXPECT_FALSE(*r);
+  EXPECT_TRUE(r->empty());
 }
 
 TYPED_TEST(MetaStoreConformance, TransactionsPutExtendGetExpire) {
@@ -734,16 +561,90 @@ TYPED_TEST(MetaStoreConformance, TransactionsPutExtendGetExpire) {
   EXPECT_ERRC(s.get_transaction("t1", "a1", "tx1"), Errc::kTransactionNotFound);
 }
 
-TYPED_TEST(MetaStoreConformance, ExpireUsedGrantsDropsOnlyPastDeadlines) {
+TYPED_TEST(MetaStoreConformance, TransactIsAllOrNothing) {
   MetaStore& s = this->store();
-  InsertOptions g1;
-  g1.grant_id = "g1";
-  g1.grant_expires_at = kNow + 100;
-  InsertOptions g2;
-  g2.grant_id = "g2";
-  g2.grant_expires_at = kNow + 200;
-  ASSERT_OK(this->insert(object("01a"), g1));
-  ASSERT_OK(this->insert(object("01b"), g2));
+  Status r = s.transact([&](MetaTransaction& tx) -> Status {
+    UP_TRY(tx.insert_object(object("01a", "t1", "a1", "k", 5)));
+    auto fresh = tx.use_grant("g1", kNow + 100);
+    EXPECT_TRUE(fresh && *fresh);
+    auto u = tx.usage("t1", "a1");  // the transaction sees its own writes
+    EXPECT_TRUE(u && u->objects == 1 && u->bytes == 5);
+    return fail(Errc::kQuotaExceeded, "the body's own error");
+  });
+  EXPECT_ERRC(r, Errc::kQuotaExceeded);
+  EXPECT_ERRC(s.get_object("t1", "01a"), Errc::kObjectNotFound);
+  EXPECT_EQ(s.usage("t1", "a1")->objects, 0u);
+  EXPECT_EQ(s.usage("t1", "")->bytes, 0u);
+  auto fresh = this->use_grant("g1", kNow + 100);
+  ASSERT_TRUE(fresh);
+  EXPECT_TRUE(*fresh);  // its use was rolled back too
+  ASSERT_OK(this->insert(object("01a", "t1", "a1", "k", 5)));
+}
+
+TYPED_TEST(MetaStoreConformance, TransactEachGivesEachBodyItsOwnResult) {
+  MetaStore& s = this->store();
+  std::vector<TransactionBody> bodies;
+  bodies.push_back({[](MetaTransaction& tx) { return tx.insert_object(object("01a")); }});
+  bodies.push_back({[](MetaTransaction& tx) -> Status {
+    UP_TRY(tx.insert_object(object("01b")));
+    return fail(Errc::kObjectLimit);
+  }});
+  bodies.push_back({[](MetaTransaction& tx) { return tx.insert_object(object("01a")); }});
+  bodies.push_back({[](MetaTransaction& tx) { return tx.insert_object(object("01c")); }});
+  s.transact_each(bodies);
+  ASSERT_OK(bodies[0].result);
+  EXPECT_ERRC(bodies[1].result, Errc::kObjectLimit);
+  EXPECT_ERRC(bodies[2].result, Errc::kAlreadyExists);  // sees the first body's insert
+  ASSERT_OK(bodies[3].result);
+  EXPECT_TRUE(s.get_object("t1", "01a"));
+  EXPECT_ERRC(s.get_object("t1", "01b"), Errc::kObjectNotFound);
+  EXPECT_TRUE(s.get_object("t1", "01c"));
+  EXPECT_EQ(s.usage("t1", "a1")->objects, 2u);
+  s.transact_each({});  // an empty batch is fine
+}
+
+TYPED_TEST(MetaStoreConformance, InsertCountsLiveObjectsInUsage) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(object("01a", "t1", "a1", "", 50)));
+  ASSERT_OK(this->insert(object("01b", "t1", "a2", "", 7)));
+  Object gone = object("01c", "t1", "a1", "", 1000);
+  gone.state = ObjectState::kDeleted;  // not live: counts nothing
+  ASSERT_OK(this->insert(gone));
+  auto a1 = s.usage("t1", "a1");
+  ASSERT_TRUE(a1);
+  EXPECT_EQ(a1->bytes, 50u);
+  EXPECT_EQ(a1->objects, 1u);
+  auto total = this->in_tx([](MetaTransaction& tx) { return tx.usage("t1", ""); });
+  ASSERT_TRUE(total);
+  EXPECT_EQ(total->bytes, 57u);
+  EXPECT_EQ(total->objects, 2u);
+  EXPECT_EQ(s.usage("t9", "")->objects, 0u);
+}
+
+TYPED_TEST(MetaStoreConformance, ExpireObjectsOfOneTenant) {
+  MetaStore& s = this->store();
+  Object a = object("01a", "t1");
+  a.expires_at = kNow;
+  Object b = object("01b", "t2");
+  b.expires_at = kNow;
+  ASSERT_OK(this->insert(a));
+  ASSERT_OK(this->insert(b));
+  auto n = this->expire(kNow, 100, "t2");
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 1u);
+  EXPECT_TRUE(s.get_object("t1", "01a"));
+  EXPECT_ERRC(s.get_object("t2", "01b"), Errc::kObjectNotFound);
+}
+
+TYPED_TEST(MetaStoreConformance, UseGrantIsAConditionalInsert) {
+  MetaStore& s = this->store();
+  auto first = this->use_grant("g1", kNow + 100);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(*first);
+  auto again = this->use_grant("g1", kNow + 100);
+  ASSERT_TRUE(again);
+  EXPECT_FALSE(*again);
+  ASSERT_TRUE(this->use_grant("g2", kNow + 200));
 
   auto n = s.expire_used_grants(kNow + 100);  // not *before* now yet
   ASSERT_TRUE(n);
@@ -751,210 +652,94 @@ TYPED_TEST(MetaStoreConformance, ExpireUsedGrantsDropsOnlyPastDeadlines) {
   n = s.expire_used_grants(kNow + 101);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 1u);
-  ASSERT_OK(this->insert(object("01c"), g1));  // its record is gone
-  EXPECT_ERRC(this->insert(object("01d"), g2), Errc::kGrantUsed);
+  EXPECT_TRUE(*this->use_grant("g1", kNow + 100));  // its record is gone
+  EXPECT_FALSE(*this->use_grant("g2", kNow + 200));
 }
 
-// ---- records ---------------------------------------------------------------
-
-Object temporary(std::string id, std::string tx = "",
-                 std::optional<UnixMs> expires = kNow + 3'600'000, std::string app_id = "a1") {
-  Object o = object(std::move(id), "t1", std::move(app_id), "", 10);
-  o.state = ObjectState::kTemporary;
-  o.expires_at = expires;
-  o.transaction_id = std::move(tx);
-  return o;
+TYPED_TEST(MetaStoreConformance, KeyEnabled) {
+  MetaStore& s = this->store();
+  ASSERT_OK(s.create_tenant(tenant("t1")));
+  ASSERT_OK(s.create_key(key("k1", "t1"), 10));
+  auto enabled = [&](std::string_view id) {
+    return this->in_tx([&](MetaTransaction& tx) { return tx.key_enabled(id); });
+  };
+  ASSERT_TRUE(enabled("k1"));
+  EXPECT_TRUE(*enabled("k1"));
+  ASSERT_OK(s.set_key_enabled("k1", false));
+  EXPECT_FALSE(*enabled("k1"));
+  ASSERT_OK(s.delete_key("k1"));
+  EXPECT_FALSE(*enabled("k1"));
 }
 
-Record record(std::string id, std::vector<std::string> files = {}, std::string form = "f1") {
-  Record r;
-  r.tenant_id = "t1";
-  r.app_id = "a1";
-  r.form_id = std::move(form);
-  r.id = std::move(id);
-  r.data_json = R"({"title":"x"})";
-  r.file_ids = std::move(files);
-  r.created_at = r.updated_at = kNow;
+Record record_row(std::string id, uint64_t seq) {
+  Record r = record(std::move(id));
+  r.seq = seq;
   return r;
 }
 
-TYPED_TEST(MetaStoreConformance, RecordsInsertBindGetList) {
+TYPED_TEST(MetaStoreConformance, RecordPrimitives) {
   MetaStore& s = this->store();
-  ASSERT_OK(this->insert(temporary("o1", "tx1")));
-  ASSERT_OK(this->insert(temporary("o2", "tx1")));
-  auto ins = s.insert_records({record("r1", {"o1", "o2"}), record("")}, BindOptions{"tx1", kNow});
-  ASSERT_TRUE(ins) << ins.error().message;
-  ASSERT_EQ(ins->size(), 2u);
-  EXPECT_EQ((*ins)[0].seq, 1u);
-  EXPECT_EQ((*ins)[0].revision, 1u);
-  EXPECT_EQ((*ins)[1].seq, 2u);
-  EXPECT_EQ((*ins)[1].id, "2");  // no id given: the seq
+  auto seq = [&](const std::string& form) {
+    return this->in_tx([&](MetaTransaction& tx) { return tx.next_record_seq("t1", "a1", form); });
+  };
+  EXPECT_EQ(*seq("f1"), 1u);
+  EXPECT_EQ(*seq("f1"), 2u);
+  EXPECT_EQ(*seq("f2"), 1u);  // per form
 
-  auto o1 = s.get_object("t1", "o1");
-  ASSERT_TRUE(o1);
-  EXPECT_EQ(o1->state, ObjectState::kAttached);
-  EXPECT_FALSE(o1->expires_at.has_value());
-
+  Record r = record_row("r1", 1);
+  r.batch_key = "b1";
+  r.file_ids = {"o2", "o1"};
+  ASSERT_OK(this->in_tx([&](MetaTransaction& tx) -> Status {
+    UP_TRY(tx.insert_record(r));
+    return tx.set_record_files(r);
+  }));
+  EXPECT_ERRC(
+      this->in_tx([&](MetaTransaction& tx) { return tx.insert_record(record_row("r1", 9)); }),
+      Errc::kAlreadyExists);
   auto got = s.get_record("t1", "a1", "f1", "r1");
   ASSERT_TRUE(got);
-  EXPECT_EQ(got->data_json, R"({"title":"x"})");
-  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"o1", "o2"}));
-  EXPECT_ERRC(s.get_record("t1", "a1", "f2", "r1"), Errc::kRecordNotFound);
-  EXPECT_ERRC(s.get_record("t2", "a1", "f1", "r1"), Errc::kRecordNotFound);
+  EXPECT_EQ(got->seq, 1u);
+  EXPECT_EQ(got->batch_key, "b1");
+  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"o2", "o1"}));
+  auto seen = [&](const std::string& key) {
+    return this->in_tx(
+        [&](MetaTransaction& tx) { return tx.batch_key_seen("t1", "a1", "f1", key); });
+  };
+  EXPECT_TRUE(*seen("b1"));
+  EXPECT_FALSE(*seen("b2"));
 
-  RecordQuery q{"t1", "a1", "f1"};
-  q.with_total = true;
-  q.limit = 1;
-  auto page = s.list_records(q);
-  ASSERT_TRUE(page);
-  ASSERT_EQ(page->records.size(), 1u);
-  EXPECT_EQ(page->records[0].id, "r1");
-  EXPECT_EQ(page->records[0].file_ids.size(), 2u);
-  EXPECT_EQ(page->total, 2u);
-  q.after_seq = 1;
-  page = s.list_records(q);
-  ASSERT_TRUE(page);
-  ASSERT_EQ(page->records.size(), 1u);
-  EXPECT_EQ(page->records[0].id, "2");
-  EXPECT_EQ(page->total, 1u);
-  q = RecordQuery{"t1", "a1", "f1"};
-  q.descending = true;
-  q.offset = 1;
-  page = s.list_records(q);
-  ASSERT_TRUE(page);
-  ASSERT_EQ(page->records.size(), 1u);
-  EXPECT_EQ(page->records[0].id, "r1");
-  EXPECT_FALSE(page->total.has_value());
-}
-
-TYPED_TEST(MetaStoreConformance, RecordsBindingRules) {
-  MetaStore& s = this->store();
-  ASSERT_OK(this->insert(temporary("tx_a", "tx1")));
-  ASSERT_OK(this->insert(temporary("expired", "", kNow - 1)));
-  ASSERT_OK(this->insert(temporary("other_app", "", kNow + 1000, "a2")));
-  ASSERT_OK(this->insert(object("stored")));  // kStored: not awaiting binding
-  ASSERT_OK(this->insert(temporary("free")));
-  const BindOptions bind{"tx2", kNow};
-  EXPECT_ERRC(s.insert_records({record("r", {"tx_a"})}, bind), Errc::kTransactionMismatch);
-  EXPECT_ERRC(s.insert_records({record("r", {"expired"})}, bind), Errc::kObjectNotFound);
-  EXPECT_ERRC(s.insert_records({record("r", {"other_app"})}, bind), Errc::kObjectNotFound);
-  EXPECT_ERRC(s.insert_records({record("r", {"nope"})}, bind), Errc::kObjectNotFound);
-  EXPECT_ERRC(s.insert_records({record("r", {"stored"})}, bind), Errc::kObjectNotTemporary);
-  EXPECT_ERRC(s.insert_records({record("r", {"free", "free"})}, bind), Errc::kInvalidArgument);
-  // All or nothing: the second record fails, so the first is not kept and
-  // "free" stays temporary.
-  EXPECT_ERRC(s.insert_records({record("r1", {"free"}), record("r2", {"free"})}, bind),
+  // An object is bound to one record at most.
+  Record other = record_row("r2", 2);
+  other.file_ids = {"o1"};
+  EXPECT_ERRC(this->in_tx([&](MetaTransaction& tx) -> Status {
+    UP_TRY(tx.insert_record(other));
+    return tx.set_record_files(other);
+  }),
               Errc::kObjectNotTemporary);
-  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "r1"), Errc::kRecordNotFound);
-  EXPECT_EQ(s.get_object("t1", "free")->state, ObjectState::kTemporary);
-  // Numbers given out by failed writes may be skipped, never reused.
-  ASSERT_OK(s.insert_records({record("r1", {"free"})}, bind));
-  EXPECT_ERRC(s.insert_records({record("r1")}, bind), Errc::kAlreadyExists);
-  // Bound to r1: another record cannot take it.
-  EXPECT_ERRC(s.insert_records({record("r3", {"free"})}, bind), Errc::kObjectNotTemporary);
-}
+  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "r2"), Errc::kRecordNotFound);
 
-TYPED_TEST(MetaStoreConformance, RecordsUpdateKeepsReplacesAndDropsFiles) {
-  MetaStore& s = this->store();
-  ASSERT_OK(this->insert(temporary("keep")));
-  ASSERT_OK(this->insert(temporary("drop")));
-  ASSERT_OK(this->insert(temporary("add")));
-  ASSERT_OK(s.insert_records({record("r1", {"keep", "drop"})}, BindOptions{"", kNow}));
-  RecordUpdate u;
-  u.id = "r1";
-  u.expected_revision = 1;
-  u.data_json = R"({"title":"y"})";
-  u.file_ids = {"add", "keep"};
-  u.updater = "bob";
-  auto up = s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow + 5});
-  ASSERT_TRUE(up) << up.error().message;
-  EXPECT_EQ((*up)[0].revision, 2u);
-  EXPECT_EQ((*up)[0].updated_at, kNow + 5);
-  auto got = s.get_record("t1", "a1", "f1", "r1");
+  r.revision = 2;
+  r.data_json = R"({"title":"y"})";
+  r.updater = "bob";
+  r.updated_at = kNow + 5;
+  r.file_ids = {"o3"};
+  ASSERT_OK(this->in_tx([&](MetaTransaction& tx) -> Status {
+    UP_TRY(tx.update_record(r));
+    return tx.set_record_files(r);
+  }));
+  got = this->in_tx([](MetaTransaction& tx) { return tx.get_record("t1", "a1", "f1", "r1"); });
   ASSERT_TRUE(got);
+  EXPECT_EQ(got->revision, 2u);
   EXPECT_EQ(got->data_json, R"({"title":"y"})");
-  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"add", "keep"}));
   EXPECT_EQ(got->updater, "bob");
-  EXPECT_EQ(s.get_object("t1", "add")->state, ObjectState::kAttached);
-  EXPECT_ERRC(s.get_object("t1", "drop"), Errc::kObjectNotFound);  // unreferenced: deleted
-  // A stale revision changes nothing.
-  u.expected_revision = 1;
-  u.file_ids = {};
-  EXPECT_ERRC(s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow}),
-              Errc::kRevisionConflict);
-  EXPECT_EQ(s.get_record("t1", "a1", "f1", "r1")->revision, 2u);
-  EXPECT_EQ(s.get_object("t1", "keep")->state, ObjectState::kAttached);
-  u.id = "missing";
-  u.expected_revision.reset();
-  EXPECT_ERRC(s.update_records("t1", "a1", "f1", {u}, BindOptions{"", kNow}),
+  EXPECT_EQ(got->updated_at, kNow + 5);
+  EXPECT_EQ(got->file_ids, (std::vector<std::string>{"o3"}));
+
+  ASSERT_OK(this->in_tx([&](MetaTransaction& tx) { return tx.delete_record(r); }));
+  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "r1"), Errc::kRecordNotFound);
+  EXPECT_ERRC(this->in_tx([&](MetaTransaction& tx) { return tx.update_record(r); }),
               Errc::kRecordNotFound);
-}
-
-TYPED_TEST(MetaStoreConformance, RecordsBatchKeyAndDelete) {
-  MetaStore& s = this->store();
-  ASSERT_OK(this->insert(temporary("o1", "tx")));
-  Record a = record("");
-  Record b = record("", {"o1"});
-  a.batch_key = b.batch_key = "tx";
-  ASSERT_OK(s.insert_records({a, b}, BindOptions{"tx", kNow}));
-  Record retry = record("");
-  retry.batch_key = "tx";
-  EXPECT_ERRC(s.insert_records({retry}, BindOptions{"tx", kNow}), Errc::kDuplicateRequest);
-  RecordQuery q{"t1", "a1", "f1"};
-  q.with_total = true;
-  EXPECT_EQ(s.list_records(q)->total, 2u);
-
-  EXPECT_ERRC(s.delete_records("t1", "a1", "f1", {{"2", 7}}, kNow), Errc::kRevisionConflict);
-  EXPECT_ERRC(s.delete_records("t1", "a1", "f1", {{"1", std::nullopt}, {"9", std::nullopt}}, kNow),
-              Errc::kRecordNotFound);
-  EXPECT_TRUE(s.get_record("t1", "a1", "f1", "1"));  // all or nothing
-  ASSERT_OK(s.delete_records("t1", "a1", "f1", {{"2", 1}}, kNow));
-  EXPECT_ERRC(s.get_record("t1", "a1", "f1", "2"), Errc::kRecordNotFound);
-  EXPECT_ERRC(s.get_object("t1", "o1"), Errc::kObjectNotFound);  // its file went with it
-  EXPECT_EQ(s.usage("t1", "a1")->objects, 0u);
-  // A deleted record's number is not given out again.
-  auto next = s.insert_records({record("")}, BindOptions{"", kNow});
-  ASSERT_TRUE(next);
-  EXPECT_EQ((*next)[0].seq, 3u);
-}
-
-TYPED_TEST(MetaStoreConformance, LimitsDoNotCountExpiredObjects) {
-  MetaStore& s = this->store();
-  Object old = object("old");
-  old.expires_at = kNow + 10;
-  ASSERT_OK(this->insert(old));
-  ASSERT_OK(this->insert(object("kept")));
-  InsertOptions opts;
-  opts.app_max_objects = 2;
-  opts.now = kNow + 5;  // "old" still valid: the limit holds
-  EXPECT_ERRC(this->insert(object("new1"), opts), Errc::kObjectLimit);
-  opts.now = kNow + 10;  // "old" expired: it leaves the count, and the live set
-  ASSERT_OK(this->insert(object("new1"), opts));
-  EXPECT_ERRC(s.get_object("t1", "old"), Errc::kObjectNotFound);
-  EXPECT_EQ(s.usage("t1", "a1")->objects, 2u);
-  EXPECT_ERRC(this->insert(object("new2"), opts), Errc::kObjectLimit);
-}
-
-TYPED_TEST(MetaStoreConformance, ConcurrentInsertsNeverExceedQuota) {
-  MetaStore& s = this->store();
-  InsertOptions opts;
-  opts.app_max_objects = 10;
-  std::atomic<int> succeeded{0};
-  std::vector<std::thread> threads;
-  threads.reserve(4);
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) {
-        std::string id = "01" + std::to_string(t) + "-" + std::to_string(i);
-        if (s.insert_object(object(id), opts)) succeeded.fetch_add(1);
-      }
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(succeeded.load(), 10);
-  auto u = s.usage("t1", "a1");
-  ASSERT_TRUE(u);
-  EXPECT_EQ(u->objects, 10u);
+  EXPECT_EQ(*seq("f1"), 3u);  // numbers are not given out again
 }
 
 }  // namespace

@@ -82,10 +82,10 @@ TEST_F(SqliteMetaStoreTest, DataSurvivesReopen) {
     o.key = "k";
     o.size = 42;
     o.locator = "loc/01a";
-    InsertOptions opts;
-    opts.grant_id = "g1";
-    opts.grant_expires_at = kNow;
-    ASSERT_TRUE(s->insert_object(o, opts));
+    ASSERT_TRUE(s->transact([&](MetaTransaction& tx) -> Status {
+      UP_TRY(tx.use_grant("g1", kNow));
+      return tx.insert_object(o);
+    }));
   }
   MetaStorePtr s = open();
   ASSERT_NE(s, nullptr);
@@ -97,14 +97,13 @@ TEST_F(SqliteMetaStoreTest, DataSurvivesReopen) {
   ASSERT_TRUE(u);
   EXPECT_EQ(u->bytes, 42u);
   EXPECT_EQ(u->objects, 1u);
-  Object again;
-  again.id = "01b";
-  again.tenant_id = "t1";
-  InsertOptions opts;
-  opts.grant_id = "g1";
-  auto r = s->insert_object(again, opts);
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().code, Errc::kGrantUsed);
+  Result<bool> fresh = true;
+  ASSERT_TRUE(s->transact([&](MetaTransaction& tx) -> Status {
+    fresh = tx.use_grant("g1", kNow);
+    return ok();
+  }));
+  ASSERT_TRUE(fresh);
+  EXPECT_FALSE(*fresh);  // the grant's use survived too
 }
 
 TEST_F(SqliteMetaStoreTest, OpensInWalModeWithForeignKeys) {

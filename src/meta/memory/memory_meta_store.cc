@@ -1,10 +1,14 @@
 #include "meta/memory/memory_meta_store.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <set>
+#include <span>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace up::meta {
 namespace {
@@ -125,33 +129,8 @@ class MemoryMetaStore final : public MetaStore {
     return ok();
   }
 
-  Status insert_object(const Object& o, const InsertOptions& opts) override {
-    std::lock_guard lock(mu_);
-    // Same order of checks as the SQLite store, so both report the same code.
-    if (!opts.key_id.empty()) {
-      auto key = keys_.find(opts.key_id);
-      if (key == keys_.end() || !key->second.enabled)
-        return fail(Errc::kKeyDisabled, "the key of this upload was disabled or deleted");
-    }
-    if (!opts.grant_id.empty() && used_grants_.contains(opts.grant_id)) {
-      return fail(Errc::kGrantUsed);
-    }
-    if (objects_.contains(o.id)) return fail(Errc::kAlreadyExists);
-    const bool live = is_live(o);
-    if (live && !o.key.empty() && keys_by_name_.contains(Triple{o.tenant_id, o.app_id, o.key})) {
-      return fail(Errc::kObjectKeyExists);
-    }
-    if (live) {
-      Status within = check_limits(o, opts);
-      if (!within && opts.now > 0 && expire_due(opts.now, UINT32_MAX, o.tenant_id) > 0)
-        within = check_limits(o, opts);
-      UP_TRY(within);
-    }
-    if (!opts.grant_id.empty()) used_grants_.emplace(opts.grant_id, opts.grant_expires_at);
-    objects_.emplace(o.id, o);
-    if (live) add_live(o);
-    return ok();
-  }
+  // Defined after Txn.
+  Status transact(const std::function<Status(MetaTransaction&)>& body) override;
 
   Result<Object> get_object(std::string_view tenant_id, std::string_view id) override {
     std::lock_guard lock(mu_);
@@ -186,37 +165,11 @@ class MemoryMetaStore final : public MetaStore {
     return page;
   }
 
-  Status update_object_state(std::string_view tenant_id, std::string_view id, ObjectState state,
-                             std::optional<UnixMs> expires_at) override {
-    std::lock_guard lock(mu_);
-    Object* o = find_live(tenant_id, id);
-    if (!o) return fail(Errc::kObjectNotFound);
-    if (state == ObjectState::kDeleted) {
-      remove_live(*o);  // leaving the live set also leaves usage, as mark_deleted
-    } else {
-      o->state = state;
-      o->expires_at = expires_at;
-    }
-    return ok();
-  }
-
-  Result<bool> mark_deleted(std::string_view tenant_id, std::string_view id) override {
-    std::lock_guard lock(mu_);
-    Object* o = find_live(tenant_id, id);
-    if (!o) return false;
-    remove_live(*o);
-    return true;
-  }
-
   Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) override {
     std::lock_guard lock(mu_);
     return usage_of(tenant_id, app_id);
   }
 
-  Result<uint64_t> expire_objects(UnixMs now, uint32_t limit) override {
-    std::lock_guard lock(mu_);
-    return expire_due(now, limit, {});
-  }
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
     std::lock_guard lock(mu_);
     std::vector<Object> out;
@@ -227,19 +180,26 @@ class MemoryMetaStore final : public MetaStore {
     return out;
   }
 
-  Status purge_object(std::string_view id) override {
+  Status purge_objects(std::span<const std::string> ids) override {
     std::lock_guard lock(mu_);
-    auto it = objects_.find(std::string(id));
-    if (it == objects_.end()) return ok();  // already purged: a retried sweep is fine
-    if (is_live(it->second)) return fail(Errc::kFailedPrecondition, "object is not deleted");
-    objects_.erase(it);
+    for (const std::string& id : ids) {
+      auto it = objects_.find(id);
+      if (it != objects_.end() && is_live(it->second))
+        return fail(Errc::kFailedPrecondition, "object " + id + " is not deleted");
+    }
+    // Ids already gone are skipped: a retried sweep is fine.
+    for (const std::string& id : ids) objects_.erase(id);
     return ok();
   }
 
-  Result<bool> locator_exists(std::string_view locator) override {
+  Result<std::vector<bool>> locators_exist(std::span<const std::string> locators) override {
     std::lock_guard lock(mu_);
-    return std::any_of(objects_.begin(), objects_.end(),
-                       [&](const auto& kv) { return kv.second.locator == locator; });
+    std::set<std::string_view> referenced;  // one pass over the rows for the whole batch
+    for (const auto& [id, o] : objects_) referenced.insert(o.locator);
+    std::vector<bool> out;
+    out.reserve(locators.size());
+    for (const std::string& l : locators) out.push_back(referenced.contains(l));
+    return out;
   }
 
   Status put_transaction(const Transaction& t) override {
@@ -268,65 +228,6 @@ class MemoryMetaStore final : public MetaStore {
     return std::erase_if(used_grants_, [&](const auto& kv) { return kv.second < now; });
   }
 
-  // Records. Writes are all-or-nothing: they work on a copy of the state they
-  // touch and put it back on failure (a test double; simplicity over speed).
-  Result<std::vector<Record>> insert_records(std::vector<Record> records,
-                                             const BindOptions& bind) override {
-    std::lock_guard lock(mu_);
-    Snapshot before = snapshot();
-    auto r = [&]() -> Result<std::vector<Record>> {
-      // A batch key seen before this write means a retried batch.
-      for (const Record& rec : records) {
-        const auto& rows = records_[Triple{rec.tenant_id, rec.app_id, rec.form_id}];
-        if (!rec.batch_key.empty() && std::any_of(rows.begin(), rows.end(), [&](const auto& kv) {
-              return kv.second.batch_key == rec.batch_key;
-            }))
-          return fail(Errc::kDuplicateRequest);
-      }
-      for (Record& rec : records) {
-        const Triple form{rec.tenant_id, rec.app_id, rec.form_id};
-        auto& rows = records_[form];
-        rec.seq = ++sequences_[form];
-        if (rec.id.empty()) rec.id = std::to_string(rec.seq);
-        if (find_record(form, rec.id)) return fail(Errc::kAlreadyExists, "record id taken");
-        rec.revision = 1;
-        UP_TRY(bind_files(form, rec.id, {}, rec.file_ids, bind));
-        rows.emplace(rec.seq, rec);
-      }
-      return std::move(records);
-    }();
-    if (!r) restore(std::move(before));
-    return r;
-  }
-
-  Result<std::vector<Record>> update_records(std::string_view tenant_id, std::string_view app_id,
-                                             std::string_view form_id,
-                                             std::vector<RecordUpdate> updates,
-                                             const BindOptions& bind) override {
-    std::lock_guard lock(mu_);
-    Snapshot before = snapshot();
-    const Triple form{tenant_id, app_id, form_id};
-    auto r = [&]() -> Result<std::vector<Record>> {
-      std::vector<Record> out;
-      for (RecordUpdate& u : updates) {
-        Record* rec = find_record(form, u.id);
-        if (!rec) return fail(Errc::kRecordNotFound);
-        if (u.expected_revision && *u.expected_revision != rec->revision)
-          return fail(Errc::kRevisionConflict);
-        UP_TRY(bind_files(form, rec->id, rec->file_ids, u.file_ids, bind));
-        rec->data_json = std::move(u.data_json);
-        rec->file_ids = std::move(u.file_ids);
-        rec->updater = std::move(u.updater);
-        rec->updated_at = bind.now;
-        rec->revision += 1;
-        out.push_back(*rec);
-      }
-      return out;
-    }();
-    if (!r) restore(std::move(before));
-    return r;
-  }
-
   Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
                             std::string_view form_id, std::string_view id) override {
     std::lock_guard lock(mu_);
@@ -350,79 +251,22 @@ class MemoryMetaStore final : public MetaStore {
     return page;
   }
 
-  Status delete_records(std::string_view tenant_id, std::string_view app_id,
-                        std::string_view form_id,
-                        const std::vector<std::pair<std::string, std::optional<uint64_t>>>& ids,
-                        UnixMs) override {
-    std::lock_guard lock(mu_);
-    Snapshot before = snapshot();
-    const Triple form{tenant_id, app_id, form_id};
-    auto r = [&]() -> Status {
-      for (const auto& [id, revision] : ids) {
-        Record* rec = find_record(form, id);
-        if (!rec) return fail(Errc::kRecordNotFound);
-        if (revision && *revision != rec->revision) return fail(Errc::kRevisionConflict);
-        for (const std::string& object_id : rec->file_ids) {
-          bound_.erase(object_id);
-          if (Object* o = find_live(tenant_id, object_id)) remove_live(*o);
-        }
-        records_[form].erase(rec->seq);
-      }
-      return ok();
-    }();
-    if (!r) restore(std::move(before));
-    return r;
-  }
-
  private:
-  Status check_limits(const Object& o, const InsertOptions& opts) const {
-    const Usage app = usage_of(o.tenant_id, o.app_id);
-    const Usage tenant = usage_of(o.tenant_id, "");
-    if (opts.app_max_bytes && app.bytes + o.size > *opts.app_max_bytes)
-      return fail(Errc::kQuotaExceeded);
-    if (opts.app_max_objects && app.objects + 1 > *opts.app_max_objects)
-      return fail(Errc::kObjectLimit);
-    if (opts.tenant_max_bytes && tenant.bytes + o.size > *opts.tenant_max_bytes)
-      return fail(Errc::kQuotaExceeded);
-    if (opts.tenant_max_objects && tenant.objects + 1 > *opts.tenant_max_objects)
-      return fail(Errc::kObjectLimit);
-    return ok();
-  }
+  class Txn;
 
   // Live objects past their expiry (of `tenant_id` when given), oldest
-  // deadline first like the SQLite store's index order, leave the live set.
-  uint64_t expire_due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
-    std::vector<Object*> due;
+  // deadline first like the SQLite store's index order, up to `limit`.
+  std::vector<Object*> due(UnixMs now, uint32_t limit, std::string_view tenant_id) {
+    std::vector<Object*> out;
     for (auto& [id, o] : objects_) {
       if (is_live(o) && o.expires_at && *o.expires_at <= now &&
           (tenant_id.empty() || o.tenant_id == tenant_id))
-        due.push_back(&o);
+        out.push_back(&o);
     }
-    std::sort(due.begin(), due.end(),
+    std::sort(out.begin(), out.end(),
               [](const Object* a, const Object* b) { return *a->expires_at < *b->expires_at; });
-    if (due.size() > limit) due.resize(limit);
-    for (Object* o : due) remove_live(*o);
-    return due.size();
-  }
-
-  struct Snapshot {
-    std::map<std::string, Object, std::less<>> objects;
-    std::map<Triple, std::string, std::less<>> keys_by_name;
-    std::map<Pair, Usage, std::less<>> usage;
-    std::map<Triple, std::map<uint64_t, Record>, std::less<>> records;
-    std::map<Triple, uint64_t, std::less<>> sequences;
-    std::map<std::string, std::pair<Triple, std::string>, std::less<>> bound;
-  };
-  Snapshot snapshot() const {
-    return {objects_, keys_by_name_, usage_, records_, sequences_, bound_};
-  }
-  void restore(Snapshot s) {
-    objects_ = std::move(s.objects);
-    keys_by_name_ = std::move(s.keys_by_name);
-    usage_ = std::move(s.usage);
-    records_ = std::move(s.records);
-    sequences_ = std::move(s.sequences);
-    bound_ = std::move(s.bound);
+    if (out.size() > limit) out.resize(limit);
+    return out;
   }
 
   Record* find_record(const Triple& form, std::string_view id) {
@@ -431,38 +275,6 @@ class MemoryMetaStore final : public MetaStore {
     for (auto& [seq, rec] : it->second)
       if (rec.id == id) return &rec;
     return nullptr;
-  }
-
-  // The binding rules of BindOptions, for a record whose files go from `old_ids`
-  // to `new_ids`; the caller restores the snapshot if this fails.
-  Status bind_files(const Triple& form, const std::string& record_id,
-                    const std::vector<std::string>& old_ids,
-                    const std::vector<std::string>& new_ids, const BindOptions& bind) {
-    const auto& [tenant_id, app_id, form_id] = form;
-    for (size_t i = 0; i < new_ids.size(); ++i) {
-      const std::string& id = new_ids[i];
-      if (std::find(new_ids.begin(), new_ids.begin() + i, id) != new_ids.begin() + i)
-        return fail(Errc::kInvalidArgument, "a file is listed twice");
-      Object* o = find_live(tenant_id, id);
-      if (!o || o->app_id != app_id) return fail(Errc::kObjectNotFound);
-      if (auto b = bound_.find(id); b != bound_.end()) {
-        if (b->second != std::pair{form, record_id}) return fail(Errc::kObjectNotTemporary);
-        continue;
-      }
-      if (o->state != ObjectState::kTemporary) return fail(Errc::kObjectNotTemporary);
-      if (o->expires_at && *o->expires_at <= bind.now) return fail(Errc::kObjectNotFound);
-      if (!o->transaction_id.empty() && o->transaction_id != bind.transaction_id)
-        return fail(Errc::kTransactionMismatch);
-      o->state = ObjectState::kAttached;
-      o->expires_at.reset();
-      bound_[id] = {form, record_id};
-    }
-    for (const std::string& id : old_ids) {
-      if (std::find(new_ids.begin(), new_ids.end(), id) != new_ids.end()) continue;
-      bound_.erase(id);
-      if (Object* o = find_live(tenant_id, id)) remove_live(*o);
-    }
-    return ok();
   }
 
   Object* find_live(std::string_view tenant_id, std::string_view id) {
@@ -512,6 +324,187 @@ class MemoryMetaStore final : public MetaStore {
   std::map<std::string, std::pair<Triple, std::string>, std::less<>>
       bound_;  // object -> form, record
 };
+
+// The primitives over the store's maps, under its mutex (held by transact).
+// Every change logs its inverse, so a failed body is undone in reverse order.
+class MemoryMetaStore::Txn final : public MetaTransaction {
+ public:
+  explicit Txn(MemoryMetaStore& s) : s_(s) {}
+
+  void undo() {
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
+    undo_.clear();
+  }
+
+  // meta::MetaTransaction
+  Result<bool> key_enabled(std::string_view key_id) override {
+    auto k = s_.keys_.find(key_id);
+    return k != s_.keys_.end() && k->second.enabled;
+  }
+
+  Result<bool> use_grant(std::string_view grant_id, UnixMs grant_expires_at) override {
+    auto [it, fresh] = s_.used_grants_.emplace(std::string(grant_id), grant_expires_at);
+    if (fresh) undo_.push_back([this, id = it->first] { s_.used_grants_.erase(id); });
+    return fresh;
+  }
+
+  Status insert_object(const Object& o) override {
+    if (s_.objects_.contains(o.id)) return fail(Errc::kAlreadyExists);
+    const bool live = is_live(o);
+    if (live && !o.key.empty() && s_.keys_by_name_.contains(Triple{o.tenant_id, o.app_id, o.key}))
+      return fail(Errc::kObjectKeyExists);
+    Object& stored = s_.objects_.emplace(o.id, o).first->second;
+    if (live) s_.add_live(stored);
+    undo_.push_back([this, id = o.id] {
+      Object& x = s_.objects_.at(id);
+      if (is_live(x)) s_.remove_live(x);
+      s_.objects_.erase(id);
+    });
+    return ok();
+  }
+
+  Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) override {
+    return s_.usage_of(tenant_id, app_id);
+  }
+
+  Result<uint64_t> expire_objects(UnixMs now, uint32_t limit, std::string_view tenant_id) override {
+    const std::vector<Object*> due = s_.due(now, limit, tenant_id);
+    for (Object* o : due) kill(*o);
+    return due.size();
+  }
+
+  Result<Object> get_object(std::string_view tenant_id, std::string_view id) override {
+    const Object* o = s_.find_live(tenant_id, id);
+    if (!o) return fail(Errc::kObjectNotFound);
+    return *o;
+  }
+
+  Status set_object_state(std::string_view tenant_id, std::string_view id, ObjectState state,
+                          std::optional<UnixMs> expires_at) override {
+    Object* o = s_.find_live(tenant_id, id);
+    if (!o) return fail(Errc::kObjectNotFound);
+    undo_.push_back([o, was = o->state, until = o->expires_at] {
+      o->state = was;
+      o->expires_at = until;
+    });
+    o->state = state;
+    o->expires_at = expires_at;
+    return ok();
+  }
+
+  Result<bool> mark_deleted(std::string_view tenant_id, std::string_view id) override {
+    Object* o = s_.find_live(tenant_id, id);
+    if (!o) return false;
+    kill(*o);
+    return true;
+  }
+
+  Result<bool> batch_key_seen(std::string_view tenant_id, std::string_view app_id,
+                              std::string_view form_id, std::string_view batch_key) override {
+    auto it = s_.records_.find(Triple{tenant_id, app_id, form_id});
+    if (it == s_.records_.end()) return false;
+    return std::any_of(it->second.begin(), it->second.end(),
+                       [&](const auto& kv) { return kv.second.batch_key == batch_key; });
+  }
+
+  Result<uint64_t> next_record_seq(std::string_view tenant_id, std::string_view app_id,
+                                   std::string_view form_id) override {
+    uint64_t& last = s_.sequences_[Triple{tenant_id, app_id, form_id}];  // never erased
+    undo_.push_back([&last, was = last] { last = was; });
+    return ++last;
+  }
+
+  Status insert_record(const Record& r) override {
+    const Triple form{r.tenant_id, r.app_id, r.form_id};
+    if (s_.find_record(form, r.id)) return fail(Errc::kAlreadyExists, "record id taken");
+    Record& stored = s_.records_[form].emplace(r.seq, r).first->second;
+    stored.file_ids.clear();  // set_record_files writes them
+    undo_.push_back([this, form, seq = r.seq] { s_.records_[form].erase(seq); });
+    return ok();
+  }
+
+  Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
+                            std::string_view form_id, std::string_view id) override {
+    const Record* rec = s_.find_record(Triple{tenant_id, app_id, form_id}, id);
+    if (!rec) return fail(Errc::kRecordNotFound);
+    return *rec;
+  }
+
+  Status update_record(const Record& r) override {
+    Record* rec = stored(r);
+    if (!rec) return fail(Errc::kRecordNotFound);
+    log_restore(*rec);
+    rec->revision = r.revision;
+    rec->data_json = r.data_json;
+    rec->updater = r.updater;
+    rec->updated_at = r.updated_at;
+    return ok();
+  }
+
+  Status delete_record(const Record& r) override {
+    Record* rec = stored(r);
+    if (!rec) return fail(Errc::kRecordNotFound);
+    log_restore(*rec);
+    s_.records_[Triple{r.tenant_id, r.app_id, r.form_id}].erase(r.seq);
+    return ok();
+  }
+
+  Status set_record_files(const Record& r) override {
+    const std::pair<Triple, std::string> binding{Triple{r.tenant_id, r.app_id, r.form_id}, r.id};
+    for (auto it = s_.bound_.begin(); it != s_.bound_.end();) {
+      if (it->second != binding) {
+        ++it;
+        continue;
+      }
+      undo_.push_back([this, entry = *it] { s_.bound_.insert(entry); });
+      it = s_.bound_.erase(it);
+    }
+    for (const std::string& id : r.file_ids) {
+      if (!s_.bound_.emplace(id, binding).second) return fail(Errc::kObjectNotTemporary);
+      undo_.push_back([this, id] { s_.bound_.erase(id); });
+    }
+    if (Record* rec = stored(r)) {
+      log_restore(*rec);
+      rec->file_ids = r.file_ids;
+    }
+    return ok();
+  }
+
+ private:
+  // Marks a live object deleted (out of usage and of the key index).
+  void kill(Object& o) {
+    undo_.push_back([this, &o, was = o.state] {
+      o.state = was;
+      s_.add_live(o);
+    });
+    s_.remove_live(o);
+  }
+
+  Record* stored(const Record& r) {
+    auto form = s_.records_.find(Triple{r.tenant_id, r.app_id, r.form_id});
+    if (form == s_.records_.end()) return nullptr;
+    auto it = form->second.find(r.seq);
+    return it == form->second.end() ? nullptr : &it->second;
+  }
+
+  // Puts the record back as it is now (by key: the node may be gone by then).
+  void log_restore(const Record& rec) {
+    undo_.push_back([this, old = rec] {
+      s_.records_[Triple{old.tenant_id, old.app_id, old.form_id}][old.seq] = old;
+    });
+  }
+
+  MemoryMetaStore& s_;
+  std::vector<std::function<void()>> undo_;
+};
+
+Status MemoryMetaStore::transact(const std::function<Status(MetaTransaction&)>& body) {
+  std::lock_guard lock(mu_);
+  Txn tx(*this);
+  Status r = body(tx);
+  if (!r) tx.undo();
+  return r;
+}
 
 }  // namespace
 
