@@ -71,9 +71,9 @@ class GroupCommit {
 
   // Queues `item`; calls `done` once a batch containing it has run.
   // REQUIRES: built with a pool and a batch runner; `item` lives until `done`.
-  void submit_async(Item& item, std::function<void()> done) {
+  void submit_async(Item& item, const std::function<void()>& done) {
     auto* w = new Waiter(&item);  // owned by the queue, deleted in finish()
-    w->done_callback = std::move(done);
+    w->done_callback = done;
     std::unique_lock lock(mu_);
     queue_.push_back(w);
     if (running_) return;
