@@ -41,7 +41,7 @@ class FakeExchange final : public Exchange {
     response_ = std::move(response);
     co_return;
   }
-  net::awaitable<void> send_blob(Response, storage::BlobReaderPtr, uint64_t, uint64_t) override {
+  net::awaitable<void> send_blob(Response, core::ObjectReader) override {
     co_return;
   }
   net::awaitable<void> offload(std::function<void()> work) override {
