@@ -94,14 +94,3 @@ struct ObjectInsert {
 };
 
 }  // namespace up::core
-
-// TODO(coordinator): temporary, so dialect files that still name meta:: query
-// types compile unchanged; remove once src/dialects says core:: instead.
-namespace up::meta {
-using core::BindOptions;
-using core::ObjectPage;
-using core::ObjectQuery;
-using core::RecordPage;
-using core::RecordQuery;
-using core::RecordUpdate;
-}  // namespace up::meta

@@ -135,7 +135,7 @@ class MetaStore {
   virtual Result<Object> get_object(std::string_view tenant_id, std::string_view id) = 0;
   virtual Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
                                            std::string_view key) = 0;
-  virtual Result<ObjectPage> list_objects(const ObjectQuery& q) = 0;
+  virtual Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) = 0;
   // Totals of live objects of one app, or of the whole tenant when app_id is empty.
   virtual Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) = 0;
 
@@ -152,7 +152,7 @@ class MetaStore {
   // Record reads (writes are core's rules over MetaTransaction).
   virtual Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
                                     std::string_view form_id, std::string_view id) = 0;
-  virtual Result<RecordPage> list_records(const RecordQuery& q) = 0;
+  virtual Result<core::RecordPage> list_records(const core::RecordQuery& q) = 0;
 
   // Transactions. put_transaction creates or extends (expires_at = max). It
   // need not be durable when it returns (it is with the next durable write):

@@ -38,7 +38,7 @@ TEST_F(SweeperTest, ExpiredObjectsAreHiddenBeforeTheSweep) {
   ASSERT_TRUE(o);
   clock.advance(10);
   EXPECT_EQ(files.get("t1", o->id).error().code, Errc::kObjectNotFound);
-  meta::ObjectQuery q;
+  core::ObjectQuery q;
   q.tenant_id = "t1";
   auto page = files.list(q);
   ASSERT_TRUE(page);

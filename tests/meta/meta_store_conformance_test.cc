@@ -284,7 +284,7 @@ TYPED_TEST(MetaStoreConformance, ListObjectsPaginatesInIdOrder) {
   for (const char* id : {"01c", "01a", "01e", "01b", "01d"}) ASSERT_OK(this->insert(object(id)));
   ASSERT_OK(this->insert(object("01bb", "t2")));  // another tenant, sorts in between
 
-  ObjectQuery q;
+  core::ObjectQuery q;
   q.tenant_id = "t1";
   q.limit = 2;
   auto page = s.list_objects(q);
@@ -337,7 +337,7 @@ TYPED_TEST(MetaStoreConformance, ListObjectsFilters) {
   ASSERT_OK(this->insert(object("01d", "t1", "a1")));
   ASSERT_TRUE(this->mark_deleted("t1", "01d"));
 
-  ObjectQuery q;
+  core::ObjectQuery q;
   q.tenant_id = "t1";
   auto page = s.list_objects(q);
   ASSERT_TRUE(page);

@@ -93,7 +93,7 @@ inline Object object(std::string id, std::string tenant_id = "t1", std::string a
   return o;
 }
 
-inline std::vector<std::string> ids(const ObjectPage& page) {
+inline std::vector<std::string> ids(const core::ObjectPage& page) {
   std::vector<std::string> out;
   for (const Object& o : page.objects) out.push_back(o.id);
   return out;

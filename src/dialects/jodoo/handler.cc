@@ -388,7 +388,7 @@ Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, c
                                            const std::string& transaction_id) {
   auto fields = read_data(t, data);
   if (!fields) return fail(fields.error());
-  std::vector<meta::RecordUpdate> updates;
+  std::vector<core::RecordUpdate> updates;
   for (const std::string& id : ids) {
     auto current = s.records.get(t.app.tenant_id, t.app.id, t.entry_id, id);
     if (!current) return fail(current.error());
@@ -399,7 +399,7 @@ Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, c
     for (const auto& [name, value] : *fields) doc.as_object()[name] = value;
     auto file_ids = resolve_keys(s, t, doc.as_object());
     if (!file_ids) return fail(file_ids.error());
-    meta::RecordUpdate u;
+    core::RecordUpdate u;
     u.id = id;
     u.expected_revision = current->revision;
     u.data_json = json::serialize(doc);

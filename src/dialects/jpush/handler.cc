@@ -257,7 +257,7 @@ class JPushUpload final : public http::UploadHooks {
     upload.spec().name = std::move(name);
     if (!file.content_type.empty()) upload.spec().content_type = file.content_type;
     // Expired files are not "valid" ones: the commit's limit check does not
-    // count them, even before the periodic sweep (meta::InsertOptions::now).
+    // count them, even before the periodic sweep (core::InsertOptions::now).
     upload.spec().expires_at = clock_.now() + *ttl * kHourMs;
     upload.spec().meta_json = upload_meta(type_, *ttl, validator_.ids());
     return ok();
@@ -374,7 +374,7 @@ class JPushHandler final : public http::Handler {
 
   net::awaitable<void> list(Exchange& ex, const Context& ctx) {
     auto files = co_await blocking(ex, [&]() -> Result<std::vector<Object>> {
-      meta::ObjectQuery q;
+      core::ObjectQuery q;
       q.tenant_id = ctx.app.tenant_id;
       q.app_id = ctx.app.id;
       q.state = ObjectState::kStored;

@@ -124,9 +124,9 @@ KResult<RecordsRead> records_read(const json::object& p) {
 }
 
 // The records of an app a kintone query selects, in its order and from its offset.
-meta::RecordQuery records_query(const std::string& tenant_id, const std::string& app_id,
+core::RecordQuery records_query(const std::string& tenant_id, const std::string& app_id,
                                 const RecordQuerySpec& spec) {
-  meta::RecordQuery q;
+  core::RecordQuery q;
   q.tenant_id = tenant_id;
   q.app_id = app_id;
   q.after_seq = spec.after_id;
@@ -523,7 +523,7 @@ KResult<std::string> Api::find_by_update_key(const Caller& c, const AppAccess& a
     return invalid(path + ".field", "Must be a text or number field of the app.");
   const std::string wanted_value =
       value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
-  meta::RecordQuery q;
+  core::RecordQuery q;
   q.tenant_id = c.tenant_id;
   q.app_id = app.app.id;
   q.descending = false;
@@ -590,7 +590,7 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
   // as read; when the client sent no revision, the one read is checked so a
   // concurrent update is never overwritten but retried.
   for (int attempt = 0;; ++attempt) {
-    std::vector<meta::RecordUpdate> updates;
+    std::vector<core::RecordUpdate> updates;
     bool client_checked = true;
     for (const UpdateItem& item : items) {
       auto existing = s_.records.get(c.tenant_id, *app_id, "", item.id);
@@ -606,7 +606,7 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
       client_checked = client_checked && item.revision.has_value();
       RecordWriter w(s_, c, *app, &*existing);
       if (auto st = w.apply(item.record, item.path, false); !st) return refuse(st.error());
-      meta::RecordUpdate u;
+      core::RecordUpdate u;
       u.id = item.id;
       u.expected_revision = existing->revision;
       u.data_json = w.data_json();
@@ -634,7 +634,7 @@ KResult<json::value> Api::get_records(const Caller& c, const json::object& p) {
   if (!total) return invalid("totalCount", total.error().message);
   auto app = auth_.open_app(c, read->app_id, Need::kView);
   if (!app) return refuse(app.error());
-  meta::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
+  core::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
   q.limit = static_cast<uint32_t>(read->query.limit.value_or(100));
   q.with_total = *total;
   auto page = s_.records.list(q);
@@ -688,7 +688,7 @@ KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) 
   auto app = auth_.open_app(c, read->app_id, Need::kView);
   if (!app) return refuse(app.error());
   // Counts what the query selects: ordering and offset do not change the total.
-  meta::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
+  core::RecordQuery q = records_query(c.tenant_id, read->app_id, read->query);
   q.descending = false;
   q.offset = 0;
   q.limit = 1;
@@ -742,7 +742,7 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
   auto app = auth_.open_app(c, cursor.app_id, Need::kView);
   if (!app) return refuse(app.error());
   const uint64_t remaining = cursor.total - std::min(cursor.total, cursor.served);
-  meta::RecordQuery q = records_query(c.tenant_id, cursor.app_id, cursor.query);
+  core::RecordQuery q = records_query(c.tenant_id, cursor.app_id, cursor.query);
   q.offset += cursor.served;
   q.limit = static_cast<uint32_t>(std::min(cursor.size, remaining));
   json::array records;

@@ -373,7 +373,7 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> list(Exchange& ex, const core::Principal& p) {
-    meta::ObjectQuery q;
+    core::ObjectQuery q;
     q.tenant_id = p.tenant_id;
     if (ex.query("app") || !p.app_id.empty()) {
       auto app = app_of(ex, p);

@@ -147,9 +147,9 @@ class MemoryMetaStore final : public MetaStore {
     return objects_.at(it->second);
   }
 
-  Result<ObjectPage> list_objects(const ObjectQuery& q) override {
+  Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     std::lock_guard lock(mu_);
-    ObjectPage page;
+    core::ObjectPage page;
     for (auto it = objects_.upper_bound(q.after_id); it != objects_.end(); ++it) {
       const Object& o = it->second;
       if (o.tenant_id != q.tenant_id) continue;
@@ -236,9 +236,9 @@ class MemoryMetaStore final : public MetaStore {
     return *rec;
   }
 
-  Result<RecordPage> list_records(const RecordQuery& q) override {
+  Result<core::RecordPage> list_records(const core::RecordQuery& q) override {
     std::lock_guard lock(mu_);
-    RecordPage page;
+    core::RecordPage page;
     std::vector<const Record*> selected;
     if (auto it = records_.find(Triple{q.tenant_id, q.app_id, q.form_id}); it != records_.end()) {
       for (auto r = it->second.upper_bound(q.after_seq); r != it->second.end(); ++r)

@@ -259,7 +259,7 @@ class SqliteMetaStore final : public MetaStore {
     return read_object(*st);
   }
 
-  Result<ObjectPage> list_objects(const ObjectQuery& q) override {
+  Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     std::lock_guard lock(mu_);
     // At most 8 shapes of this query, each prepared once and cached by its text.
     std::string sql = "SELECT " UP_SQLITE_OBJECT_COLUMNS " FROM objects WHERE tenant_id = ?";
@@ -276,7 +276,7 @@ class SqliteMetaStore final : public MetaStore {
     if (q.state) st->text(to_string(*q.state));
     if (q.live_at) st->i64(*q.live_at);
     st->i64(static_cast<int64_t>(q.limit) + 1);  // one extra row tells whether there is more
-    ObjectPage page;
+    core::ObjectPage page;
     while (true) {
       auto found = db_.row(*st, "list objects");
       if (!found) return fail(std::move(found.error()));
@@ -404,9 +404,9 @@ class SqliteMetaStore final : public MetaStore {
     return SqliteTransaction(db_).get_record(tenant_id, app_id, form_id, id);
   }
 
-  Result<RecordPage> list_records(const RecordQuery& q) override {
+  Result<core::RecordPage> list_records(const core::RecordQuery& q) override {
     std::lock_guard lock(mu_);
-    RecordPage page;
+    core::RecordPage page;
     if (q.with_total) {
       auto st = db_.prepare(
           "SELECT COUNT(*) FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
