@@ -41,9 +41,7 @@ class FakeExchange final : public Exchange {
     response_ = std::move(response);
     co_return;
   }
-  net::awaitable<void> send_blob(Response, core::ObjectReader) override {
-    co_return;
-  }
+  net::awaitable<void> send_blob(Response, core::ObjectReader) override { co_return; }
   net::awaitable<void> offload(std::function<void()> work) override {
     work();
     co_return;
