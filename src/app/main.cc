@@ -107,6 +107,87 @@ Status write_key_file(const std::string& path, const std::string& key) {
   return core::write_secret_file(path, key + "\n");
 }
 
+// A key generated on this start, to show once (empty when none was).
+struct GeneratedKey {
+  std::string token;
+  std::string id;
+};
+
+// The bootstrap admin key: the given one, or a generated one when the default
+// tenant has no key yet. Not on a terminal, a generated key is written to
+// <data>/bootstrap-key.txt: a key nobody can read must not exist.
+Result<GeneratedKey> bootstrap_key(core::Services& s, const ServeOptions& o,
+                                   const app::RuntimeOptions& ropts, bool stderr_is_terminal) {
+  if (!o.bootstrap_key.empty()) {
+    auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
+                               KeyRole::kAdmin);
+    if (!k) return fail(k.error());
+    return GeneratedKey{};
+  }
+  auto keys = s.auth.list_keys(core::Directory::kDefaultTenant);
+  if (!keys) return fail(keys.error());
+  if (!keys->empty()) return GeneratedKey{};
+  auto k = s.auth.create_key(core::Directory::kDefaultTenant, "bootstrap", KeyRole::kAdmin);
+  if (!k) return fail(k.error());
+  if (!stderr_is_terminal) {
+    if (auto st = write_key_file(key_file_path(ropts), k->token); !st) {
+      (void)s.auth.delete_key(k->key.id);
+      return fail(st.error());
+    }
+  }
+  return GeneratedKey{k->token, k->key.id};
+}
+
+http::ServerConfig server_config(const ServeOptions& o, core::Services& s) {
+  http::ServerConfig cfg;
+  cfg.listen = o.listen;
+  cfg.io_threads = o.threads;
+  cfg.blocking_threads = o.blocking_threads;
+  cfg.header_limit_bytes = o.header_limit;
+  cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
+  cfg.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
+  cfg.shutdown_grace = std::chrono::milliseconds(o.shutdown_grace_ms);
+  cfg.tls_cert_file = o.tls_cert;
+  cfg.tls_key_file = o.tls_key;
+  cfg.access_log = !o.no_access_log;
+  cfg.cors_allowed = [&s](std::string_view origin) { return s.directory.origin_allowed(origin); };
+  return cfg;
+}
+
+std::vector<http::HandlerPtr> make_handlers(core::Services& s, const ServeOptions& o) {
+  std::vector<http::HandlerPtr> handlers;
+  handlers.push_back(dialects::jpush::make_handler(s));
+  dialects::jodoo::Options jodoo;
+  jodoo.callback_allow = o.jodoo_callback_allow;
+  jodoo.callback_timeout = std::chrono::milliseconds(o.jodoo_callback_timeout_ms);
+  jodoo.upload_url = o.jodoo_upload_url;
+  handlers.push_back(dialects::jodoo::make_handler(s, std::move(jodoo)));
+  handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
+  handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
+  handlers.push_back(dialects::native::make_handler(s));
+  return handlers;
+}
+
+// The start-up lines: where the server listens and where its bootstrap key is.
+// The token itself never goes to stdout: that is the access log's stream,
+// which ends up in log collectors.
+void announce(const http::Server& server, const ServeOptions& o, const app::RuntimeOptions& ropts,
+              const std::string& generated_key, bool stderr_is_terminal) {
+  for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
+  if (!o.bootstrap_key.empty()) {
+    std::printf("bootstrap admin key (tenant \"default\"): the one given by --bootstrap-key\n");
+  } else if (!generated_key.empty() && stderr_is_terminal) {
+    std::fflush(stdout);
+    log::notice("bootstrap admin key (tenant \"default\"): " + generated_key +
+                "\n  (generated on first start; it is shown only once: keep it)\n");
+  } else if (!generated_key.empty()) {
+    std::printf(
+        "bootstrap admin key (tenant \"default\"): generated on first start and written to %s "
+        "(mode 0600), not shown; keep it elsewhere and delete the file\n",
+        key_file_path(ropts).c_str());
+  }
+}
+
 int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   // Where a generated bootstrap key may be shown: a terminal is seen by the
   // person who started the server; anything else (a file, a pipe to a log
@@ -126,53 +207,13 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   }
   core::Services& s = (*rt)->services();
 
-  // Bootstrap admin key: the given one, or a generated one shown once when
-  // the default tenant has no key yet.
-  std::string generated_key, generated_key_id;
-  if (!o.bootstrap_key.empty()) {
-    auto k = s.auth.ensure_key(core::Directory::kDefaultTenant, o.bootstrap_key, "bootstrap",
-                               KeyRole::kAdmin);
-    if (!k) {
-      log::error("bootstrap key: " + k.error().message);
-      return 1;
-    }
-  } else {
-    auto keys = s.auth.list_keys(core::Directory::kDefaultTenant);
-    if (!keys) {
-      log::error(keys.error().message);
-      return 1;
-    }
-    if (keys->empty()) {
-      auto k = s.auth.create_key(core::Directory::kDefaultTenant, "bootstrap", KeyRole::kAdmin);
-      if (!k) {
-        log::error(k.error().message);
-        return 1;
-      }
-      generated_key = k->token;
-      generated_key_id = k->key.id;
-      if (!stderr_is_terminal) {
-        // A key nobody can read must not exist: the next start would show none.
-        if (auto st = write_key_file(key_file_path(ropts), generated_key); !st) {
-          (void)s.auth.delete_key(k->key.id);
-          log::error("bootstrap key: " + st.error().message);
-          return 1;
-        }
-      }
-    }
+  auto generated = bootstrap_key(s, o, ropts, stderr_is_terminal);
+  if (!generated) {
+    log::error("bootstrap key: " + generated.error().message);
+    return 1;
   }
 
-  http::ServerConfig cfg;
-  cfg.listen = o.listen;
-  cfg.io_threads = o.threads;
-  cfg.blocking_threads = o.blocking_threads;
-  cfg.header_limit_bytes = o.header_limit;
-  cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
-  cfg.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
-  cfg.shutdown_grace = std::chrono::milliseconds(o.shutdown_grace_ms);
-  cfg.tls_cert_file = o.tls_cert;
-  cfg.tls_key_file = o.tls_key;
-  cfg.access_log = !o.no_access_log;
-  cfg.cors_allowed = [&s](std::string_view origin) { return s.directory.origin_allowed(origin); };
+  http::ServerConfig cfg = server_config(o, s);
 
   // Before listening, what a crash left behind goes with no grace: no upload of
   // this process is in flight yet. Only if no other process shares the stores:
@@ -182,44 +223,20 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
       log::error("start-up sweep failed: " + swept.error().message);
   }
 
-  std::vector<http::HandlerPtr> handlers;
-  handlers.push_back(dialects::jpush::make_handler(s));
-  dialects::jodoo::Options jodoo;
-  jodoo.callback_allow = o.jodoo_callback_allow;
-  jodoo.callback_timeout = std::chrono::milliseconds(o.jodoo_callback_timeout_ms);
-  jodoo.upload_url = o.jodoo_upload_url;
-  handlers.push_back(dialects::jodoo::make_handler(s, std::move(jodoo)));
-  handlers.push_back(dialects::kintone::make_handler(s, o.kintone));
-  handlers.push_back(dialects::openim::make_handler(s, {o.openim_s3_prefix}));
-  handlers.push_back(dialects::native::make_handler(s));
-  http::Server server(std::move(cfg), std::move(handlers));
+  http::Server server(std::move(cfg), make_handlers(s, o));
   if (auto st = server.start(); !st) {
     log::error(st.error().message);
     // A key generated for this start was never shown: drop it, so that the
     // next start (which finds the tenant without keys) makes and shows one.
-    if (!generated_key_id.empty()) {
-      (void)s.auth.delete_key(generated_key_id);
+    if (!generated->id.empty()) {
+      (void)s.auth.delete_key(generated->id);
       ::unlink(key_file_path(ropts).c_str());
     }
     return 1;
   }
   s.public_url = o.public_url.empty() ? server.urls().front() : o.public_url;
   while (!s.public_url.empty() && s.public_url.back() == '/') s.public_url.pop_back();
-  for (const auto& url : server.urls()) std::printf("upgate listening on %s\n", url.c_str());
-  // The token itself never goes to stdout: that is the access log's stream,
-  // which ends up in log collectors.
-  if (!o.bootstrap_key.empty()) {
-    std::printf("bootstrap admin key (tenant \"default\"): the one given by --bootstrap-key\n");
-  } else if (!generated_key.empty() && stderr_is_terminal) {
-    std::fflush(stdout);
-    log::notice("bootstrap admin key (tenant \"default\"): " + generated_key +
-                "\n  (generated on first start; it is shown only once: keep it)\n");
-  } else if (!generated_key.empty()) {
-    std::printf(
-        "bootstrap admin key (tenant \"default\"): generated on first start and written to %s "
-        "(mode 0600), not shown; keep it elsewhere and delete the file\n",
-        key_file_path(ropts).c_str());
-  }
+  announce(server, o, ropts, generated->token, stderr_is_terminal);
   std::fflush(stdout);
   {
     SweeperThread sweeper((*rt)->sweeper(), o.sweep_interval_ms, o.orphan_grace_ms);
@@ -236,6 +253,157 @@ CLI::Option* add_setting(CLI::App* cmd, const std::string& flag, T& value,
   std::string env = "UPGATE_";
   for (char c : flag.substr(2)) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
   return cmd->add_option(flag, value, help)->envname(env);
+}
+
+void add_server_options(CLI::App* cmd, ServeOptions& o, app::RuntimeOptions& ropts) {
+  add_setting(cmd, "--listen", o.listen,
+              "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
+      ->capture_default_str();
+  add_setting(cmd, "--threads", o.threads, "I/O threads")->capture_default_str();
+  add_setting(cmd, "--blocking-threads", o.blocking_threads, "threads for disk and database work")
+      ->capture_default_str();
+  add_setting(cmd, "--bootstrap-key", o.bootstrap_key, "admin key of the default tenant to create");
+  add_setting(cmd, "--tls-cert", o.tls_cert, "PEM certificate chain; enables TLS");
+  add_setting(cmd, "--tls-key", o.tls_key, "PEM private key");
+  add_setting(cmd, "--public-url", o.public_url,
+              "base URL clients reach upgate at, for the URLs it hands out "
+              "(default: the first --listen address)");
+  add_setting(cmd, "--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
+      ->capture_default_str();
+  add_setting(cmd, "--disk-reserve-mb", ropts.disk_reserve_mb,
+              "MiB of free disk that uploads never take, so deletes and sweeps can run "
+              "(-1: 1% of the disk, at most 256 MiB; 0: none)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->capture_default_str();
+  add_setting(cmd, "--header-limit", o.header_limit, "bytes of request line and headers")
+      ->capture_default_str();
+  add_setting(cmd, "--header-timeout-ms", o.header_timeout_ms,
+              "time to receive a request's headers")
+      ->capture_default_str();
+  add_setting(cmd, "--idle-timeout-ms", o.idle_timeout_ms,
+              "idle time allowed between requests and body reads")
+      ->capture_default_str();
+  add_setting(cmd, "--shutdown-grace-ms", o.shutdown_grace_ms,
+              "time for in-flight requests at shutdown")
+      ->capture_default_str();
+  add_setting(cmd, "--sweep-interval-ms", o.sweep_interval_ms,
+              "how often expired files are collected")
+      ->check(CLI::Range(100L, 86'400'000L))
+      ->capture_default_str();
+  // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
+  add_setting(cmd, "--orphan-grace-ms", o.orphan_grace_ms,
+              "age before an unreferenced blob is removed")
+      ->check(CLI::Range(60'000L, 30L * 86'400'000L))
+      ->capture_default_str();
+  cmd->add_flag("--no-access-log", o.no_access_log, "do not print a JSON line per request");
+  cmd->add_flag("--dev-clock", ropts.dev_clock,
+                "tests only: allow POST /v1/admin/clock to move time");
+}
+
+void add_dialect_options(CLI::App* cmd, ServeOptions& o) {
+  add_setting(cmd, "--jodoo-callback-allow", o.jodoo_callback_allow,
+              "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)");
+  add_setting(cmd, "--jodoo-callback-timeout-ms", o.jodoo_callback_timeout_ms,
+              "time a Jodoo upload callback may take")
+      ->check(CLI::Range(100L, 60'000L))
+      ->capture_default_str();
+  add_setting(cmd, "--jodoo-upload-url", o.jodoo_upload_url,
+              "upload URL handed out with Jodoo upload tokens (default: the public URL)");
+  add_setting(cmd, "--openim-s3-prefix", o.openim_s3_prefix,
+              "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
+      ->check([](const std::string& v) {
+        return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
+                   ? std::string()
+                   : std::string("must be a path below '/', e.g. /s3");
+      })
+      ->capture_default_str();
+  add_setting(cmd, "--kintone-tenant", o.kintone.tenant_id,
+              "tenant whose users log in with X-Cybozu-Authorization")
+      ->capture_default_str();
+  add_setting(
+      cmd, "--kintone-basic-auth", o.kintone.basic_auth,
+      "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send");
+  add_setting(cmd, "--kintone-upload-ttl-hours", o.kintone.upload_ttl_hours,
+              "hours before a kintone upload no record attached is deleted")
+      ->check(CLI::Range(1u, 24u * 365u))
+      ->capture_default_str();
+  add_setting(cmd, "--kintone-max-file-bytes", o.kintone.max_file_bytes, "largest kintone upload")
+      ->capture_default_str();
+}
+
+// `upgate tenants|apps|keys|sweep ...` (src/cli). `open_services` opens the
+// data directory for one command; `rc` gets its exit code.
+void add_core_admin_commands(CLI::App& app,
+                             const std::function<std::unique_ptr<app::Runtime>()>& open_services,
+                             int& rc) {
+  // The options' values; they live as long as the CLI.
+  struct Args {
+    std::string tenant, id, name, dialect = "native", app_id, key_id, settings;
+    bool admin = false;
+    long long grace = -1;
+  };
+  auto a = std::make_shared<Args>();
+
+  auto* tenants = app.add_subcommand("tenants", "manage tenants")->require_subcommand(1);
+  auto* tc = tenants->add_subcommand("create", "create a tenant (with its default app)");
+  tc->add_option("id", a->id, "tenant id")->required();
+  tc->add_option("--name", a->name, "display name");
+  tc->callback([&rc, open_services, a] {
+    rc = cli::tenants_create(open_services()->services(), a->id, a->name);
+  });
+  tenants->add_subcommand("list", "list tenants")->callback([&rc, open_services, a] {
+    rc = cli::tenants_list(open_services()->services());
+  });
+
+  auto* apps = app.add_subcommand("apps", "manage apps")->require_subcommand(1);
+  auto* ac = apps->add_subcommand("create", "create an app in a tenant");
+  ac->add_option("id", a->id, "app id")->required();
+  ac->add_option("--tenant", a->tenant, "tenant id")->required();
+  ac->add_option("--name", a->name, "display name");
+  ac->add_option("--dialect", a->dialect, "native, jodoo, openim, kintone or jpush")
+      ->check(CLI::IsMember({"native", "jodoo", "openim", "kintone", "jpush"}))
+      ->capture_default_str();
+  ac->add_option("--settings", a->settings, "dialect settings as a JSON object");
+  ac->callback([&rc, open_services, a] {
+    rc = cli::apps_create(open_services()->services(), a->tenant, a->id, a->name, a->dialect,
+                          a->settings);
+  });
+  auto* al = apps->add_subcommand("list", "list a tenant's apps");
+  al->add_option("--tenant", a->tenant, "tenant id")->required();
+  al->callback(
+      [&rc, open_services, a] { rc = cli::apps_list(open_services()->services(), a->tenant); });
+
+  auto* keys = app.add_subcommand("keys", "manage API keys")->require_subcommand(1);
+  auto* kc = keys->add_subcommand("create", "create a key; its token is printed once");
+  kc->add_option("--tenant", a->tenant, "tenant id")->required();
+  kc->add_option("--name", a->name, "what the key is for");
+  kc->add_flag("--admin", a->admin, "may manage the tenant (keys, apps)");
+  kc->add_option("--app", a->app_id, "bind the key to one app");
+  kc->callback([&rc, open_services, a] {
+    rc = cli::keys_create(open_services()->services(), a->tenant, a->name, a->admin, a->app_id);
+  });
+  auto* kl = keys->add_subcommand("list", "list a tenant's keys");
+  kl->add_option("--tenant", a->tenant, "tenant id")->required();
+  kl->callback(
+      [&rc, open_services, a] { rc = cli::keys_list(open_services()->services(), a->tenant); });
+  for (const char* verb : {"enable", "disable", "delete"}) {
+    auto* k = keys->add_subcommand(verb, std::string(verb) + " a key");
+    k->add_option("id", a->key_id, "key id")->required();
+    const std::string v = verb;
+    k->callback([&rc, open_services, a, v] {
+      auto rt = open_services();
+      rc = v == "delete" ? cli::keys_delete(rt->services(), a->key_id)
+                         : cli::keys_set_enabled(rt->services(), a->key_id, v == "enable");
+    });
+  }
+
+  auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
+  sweep
+      ->add_option("--orphan-grace-ms", a->grace,
+                   "also remove unreferenced blobs older than this (0 only while no server runs)")
+      ->check(CLI::NonNegativeNumber);
+  sweep->callback(
+      [&rc, open_services, a] { rc = cli::sweep(open_services()->services(), a->grace); });
 }
 
 }  // namespace
@@ -259,80 +427,8 @@ int main(int argc, char** argv) {
 
   ServeOptions so;
   auto* serve_cmd = app.add_subcommand("serve", "run the server");
-  add_setting(serve_cmd, "--listen", so.listen,
-              "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--threads", so.threads, "I/O threads")->capture_default_str();
-  add_setting(serve_cmd, "--blocking-threads", so.blocking_threads,
-              "threads for disk and database work")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--bootstrap-key", so.bootstrap_key,
-              "admin key of the default tenant to create");
-  add_setting(serve_cmd, "--tls-cert", so.tls_cert, "PEM certificate chain; enables TLS");
-  add_setting(serve_cmd, "--tls-key", so.tls_key, "PEM private key");
-  add_setting(serve_cmd, "--public-url", so.public_url,
-              "base URL clients reach upgate at, for the URLs it hands out "
-              "(default: the first --listen address)");
-  add_setting(serve_cmd, "--max-object-bytes", ropts.max_object_bytes,
-              "largest file accepted by default")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--disk-reserve-mb", ropts.disk_reserve_mb,
-              "MiB of free disk that uploads never take, so deletes and sweeps can run "
-              "(-1: 1% of the disk, at most 256 MiB; 0: none)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
-      ->capture_default_str();
-  add_setting(serve_cmd, "--header-limit", so.header_limit, "bytes of request line and headers")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--header-timeout-ms", so.header_timeout_ms,
-              "time to receive a request's headers")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--idle-timeout-ms", so.idle_timeout_ms,
-              "idle time allowed between requests and body reads")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--shutdown-grace-ms", so.shutdown_grace_ms,
-              "time for in-flight requests at shutdown")
-      ->capture_default_str();
-  add_setting(serve_cmd, "--sweep-interval-ms", so.sweep_interval_ms,
-              "how often expired files are collected")
-      ->check(CLI::Range(100L, 86'400'000L))
-      ->capture_default_str();
-  // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
-  add_setting(serve_cmd, "--orphan-grace-ms", so.orphan_grace_ms,
-              "age before an unreferenced blob is removed")
-      ->check(CLI::Range(60'000L, 30L * 86'400'000L))
-      ->capture_default_str();
-  add_setting(serve_cmd, "--jodoo-callback-allow", so.jodoo_callback_allow,
-              "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)");
-  add_setting(serve_cmd, "--jodoo-callback-timeout-ms", so.jodoo_callback_timeout_ms,
-              "time a Jodoo upload callback may take")
-      ->check(CLI::Range(100L, 60'000L))
-      ->capture_default_str();
-  add_setting(serve_cmd, "--jodoo-upload-url", so.jodoo_upload_url,
-              "upload URL handed out with Jodoo upload tokens (default: the public URL)");
-  add_setting(serve_cmd, "--openim-s3-prefix", so.openim_s3_prefix,
-              "path prefix of the S3 POST form endpoint of OpenIM apps (<prefix>/<bucket>)")
-      ->check([](const std::string& v) {
-        return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
-                   ? std::string()
-                   : std::string("must be a path below '/', e.g. /s3");
-      })
-      ->capture_default_str();
-  serve_cmd->add_flag("--no-access-log", so.no_access_log, "do not print a JSON line per request");
-  add_setting(serve_cmd, "--kintone-tenant", so.kintone.tenant_id,
-              "tenant whose users log in with X-Cybozu-Authorization")
-      ->capture_default_str();
-  add_setting(
-      serve_cmd, "--kintone-basic-auth", so.kintone.basic_auth,
-      "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send");
-  add_setting(serve_cmd, "--kintone-upload-ttl-hours", so.kintone.upload_ttl_hours,
-              "hours before a kintone upload no record attached is deleted")
-      ->check(CLI::Range(1u, 24u * 365u))
-      ->capture_default_str();
-  add_setting(serve_cmd, "--kintone-max-file-bytes", so.kintone.max_file_bytes,
-              "largest kintone upload")
-      ->capture_default_str();
-  serve_cmd->add_flag("--dev-clock", ropts.dev_clock,
-                      "tests only: allow POST /v1/admin/clock to move time");
+  add_server_options(serve_cmd, so, ropts);
+  add_dialect_options(serve_cmd, so);
 
   auto open_services = [&]() -> std::unique_ptr<app::Runtime> {
     auto rt = app::Runtime::open(ropts);
@@ -343,57 +439,8 @@ int main(int argc, char** argv) {
     return std::move(*rt);
   };
 
-  std::string tenant, id, name, dialect = "native", app_id, key_id, settings;
-  bool admin = false;
-  long long grace = -1;
   int rc = 0;
-
-  auto* tenants = app.add_subcommand("tenants", "manage tenants")->require_subcommand(1);
-  auto* tc = tenants->add_subcommand("create", "create a tenant (with its default app)");
-  tc->add_option("id", id, "tenant id")->required();
-  tc->add_option("--name", name, "display name");
-  tc->callback([&] { rc = cli::tenants_create(open_services()->services(), id, name); });
-  tenants->add_subcommand("list", "list tenants")->callback([&] {
-    rc = cli::tenants_list(open_services()->services());
-  });
-
-  auto* apps = app.add_subcommand("apps", "manage apps")->require_subcommand(1);
-  auto* ac = apps->add_subcommand("create", "create an app in a tenant");
-  ac->add_option("id", id, "app id")->required();
-  ac->add_option("--tenant", tenant, "tenant id")->required();
-  ac->add_option("--name", name, "display name");
-  ac->add_option("--dialect", dialect, "native, jodoo, openim, kintone or jpush")
-      ->check(CLI::IsMember({"native", "jodoo", "openim", "kintone", "jpush"}))
-      ->capture_default_str();
-  ac->add_option("--settings", settings, "dialect settings as a JSON object");
-  ac->callback([&] {
-    rc = cli::apps_create(open_services()->services(), tenant, id, name, dialect, settings);
-  });
-  auto* al = apps->add_subcommand("list", "list a tenant's apps");
-  al->add_option("--tenant", tenant, "tenant id")->required();
-  al->callback([&] { rc = cli::apps_list(open_services()->services(), tenant); });
-
-  auto* keys = app.add_subcommand("keys", "manage API keys")->require_subcommand(1);
-  auto* kc = keys->add_subcommand("create", "create a key; its token is printed once");
-  kc->add_option("--tenant", tenant, "tenant id")->required();
-  kc->add_option("--name", name, "what the key is for");
-  kc->add_flag("--admin", admin, "may manage the tenant (keys, apps)");
-  kc->add_option("--app", app_id, "bind the key to one app");
-  kc->callback(
-      [&] { rc = cli::keys_create(open_services()->services(), tenant, name, admin, app_id); });
-  auto* kl = keys->add_subcommand("list", "list a tenant's keys");
-  kl->add_option("--tenant", tenant, "tenant id")->required();
-  kl->callback([&] { rc = cli::keys_list(open_services()->services(), tenant); });
-  for (const char* verb : {"enable", "disable", "delete"}) {
-    auto* k = keys->add_subcommand(verb, std::string(verb) + " a key");
-    k->add_option("id", key_id, "key id")->required();
-    const std::string v = verb;
-    k->callback([&, v] {
-      auto rt = open_services();
-      rc = v == "delete" ? cli::keys_delete(rt->services(), key_id)
-                         : cli::keys_set_enabled(rt->services(), key_id, v == "enable");
-    });
-  }
+  add_core_admin_commands(app, open_services, rc);
 
   // Each dialect with admin commands adds them here.
   const core::RunAdminCommand run_admin = [&](const core::AdminCommand& command) {
@@ -407,13 +454,6 @@ int main(int argc, char** argv) {
   dialects::jodoo::add_admin_commands(app, run_admin);
   dialects::kintone::add_admin_commands(app, run_admin);
   dialects::openim::add_admin_commands(app, run_admin);
-
-  auto* sweep = app.add_subcommand("sweep", "collect expired and deleted files now");
-  sweep
-      ->add_option("--orphan-grace-ms", grace,
-                   "also remove unreferenced blobs older than this (0 only while no server runs)")
-      ->check(CLI::NonNegativeNumber);
-  sweep->callback([&] { rc = cli::sweep(open_services()->services(), grace); });
 
   serve_cmd->callback([&] { rc = serve(ropts, so); });
 
