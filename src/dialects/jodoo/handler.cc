@@ -407,8 +407,7 @@ Result<std::vector<Record>> update_records(core::Services& s, const Caller& c, c
     u.updater = c.principal.key_id;
     updates.push_back(std::move(u));
   }
-  return s.records.update(t.app.tenant_id, t.app.id, t.entry_id, std::move(updates),
-                          transaction_id);
+  return s.records.update(t.app.tenant_id, t.app.id, t.entry_id, updates, transaction_id);
 }
 
 Result<std::vector<std::string>> data_ids(const json::object& body) {

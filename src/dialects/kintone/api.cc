@@ -110,7 +110,7 @@ KResult<RecordsRead> records_read(const json::object& p) {
   }
   auto query = parse_query(query_text);
   if (!query) return invalid("query", query.error().message);
-  return RecordsRead{std::move(*app_id), std::move(*fields), std::move(*query)};
+  return RecordsRead{std::move(*app_id), std::move(*fields), *query};
 }
 
 // The records of an app a kintone query selects, in its order and from its offset.
@@ -415,7 +415,7 @@ KResult<json::value> Api::update_records(const Caller& c, const json::object& p)
       u.updater = c.name();
       updates.push_back(std::move(u));
     }
-    auto stored = s_.records.update(c.tenant_id, *app_id, "", std::move(updates));
+    auto stored = s_.records.update(c.tenant_id, *app_id, "", updates);
     if (!stored && stored.error().code == Errc::kRevisionConflict && !client_checked &&
         attempt + 1 < kUpdateAttempts)
       continue;
