@@ -16,7 +16,6 @@
 namespace up::testing {
 namespace {
 
-
 constexpr const char* kAppKey = "115cc609860982ede0e3bdd4";   // the doc's upload example
 constexpr const char* kAppKey2 = "7d431e42dfa6a6d693ac2d04";  // the doc's list/get/delete examples
 constexpr int64_t kHourMs = 3'600'000;
