@@ -24,8 +24,17 @@ struct Error {
   Kind kind() const { return kind_of(code); }
 };
 
+// A value or an Error that the caller must look at: [[nodiscard]] on the type makes
+// every call that drops one a warning (a lost error is a lost file). Only the
+// type and the one conversion from tl::expected (which and_then/map return) are
+// added; everything else is tl::expected's.
 template <class T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  Result(Base e) : Base(std::move(e)) {}  // implicit, as tl::expected's own conversions
+};
 using Status = Result<void>;
 
 // `return fail(Errc::kNotFound);` or with a specific message.

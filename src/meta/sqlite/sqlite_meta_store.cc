@@ -468,10 +468,8 @@ class SqliteMetaStore final : public MetaStore {
         return fail_all(sp.error());
       }
       b->result = b->run(tx);
-      Status end =
-          b->result ? db_.exec("RELEASE one_body") : db_.exec("ROLLBACK TO one_body").and_then([&] {
-            return db_.exec("RELEASE one_body");
-          });
+      Status end = b->result ? ok() : db_.exec("ROLLBACK TO one_body");
+      if (end) end = db_.exec("RELEASE one_body");
       if (!end) {
         db_.rollback();
         return fail_all(end.error());
