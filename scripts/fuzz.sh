@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, -DUP_FUZZ=ON, own build dir) and runs each
-# for FUZZ_SECONDS, one after another, from a scratch copy of its seed corpus in
-# fuzz/corpus/<target> (nothing is ever written into the repo). Prints the
-# executions and execs/s of each target; exits non-zero if any target crashed,
+# for FUZZ_SECONDS, FUZZ_JOBS at a time (default: one per CPU), from a scratch
+# copy of its seed corpus in fuzz/corpus/<target> (nothing is ever written into
+# the repo). Prints the executions and execs/s of each target; exits non-zero if any target crashed,
 # leaked, hit a sanitizer report or a FUZZ_CHECK, or timed out on one input.
 #
 #   FUZZ_SECONDS=60        time per target
@@ -10,6 +10,7 @@
 #   FUZZ_DIR=build-fuzz    CMake build dir
 #   FUZZ_OUT=<FUZZ_DIR>/runs   where crash inputs and logs go (outside the repo tree's sources)
 #   FUZZ_ARGS="..."        extra libFuzzer flags
+#   FUZZ_JOBS=N            targets fuzzed at once (default: nproc)
 # CI: FUZZ_SECONDS=30 bash scripts/fuzz.sh        (see docs/fuzzing.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,22 +35,26 @@ mkdir -p "$FUZZ_OUT"
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/upgate-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
-failed=()
-summary=()
-for t in $FUZZ_TARGETS; do
-  bin="$FUZZ_DIR/fuzz/${t}_fuzz"
-  [ -x "$bin" ] || { echo "fuzz: no binary $bin" >&2; failed+=("$t(no binary)"); continue; }
-  corpus="$scratch/$t"
+# One target: fuzzes it, then writes its summary line to $scratch/<t>.line and,
+# if it failed, its name to $scratch/<t>.failed.
+fuzz_target() {
+  local t=$1 bin="$FUZZ_DIR/fuzz/${1}_fuzz"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz: no binary $bin" >&2
+    echo "$t(no binary)" >"$scratch/$t.failed"
+    return
+  fi
+  local corpus="$scratch/$t" log="$FUZZ_OUT/$t/last.log" rc=0
   mkdir -p "$corpus" "$FUZZ_OUT/$t"
   cp -- fuzz/corpus/"$t"/* "$corpus"/
+  local seeds
   seeds=$(ls "$corpus" | wc -l)
-  log="$FUZZ_OUT/$t/last.log"
   echo "== $t: ${FUZZ_SECONDS}s from $seeds seeds (log: $log)"
-  rc=0
   # -timeout: one input taking over 10 s is a hang, reported as a failure.
   # shellcheck disable=SC2086
   "$bin" "$corpus" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 -timeout=10 \
     -artifact_prefix="$FUZZ_OUT/$t/" $FUZZ_ARGS >"$log" 2>&1 || rc=$?
+  local execs rate cov found line
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1 || true)
@@ -58,13 +63,34 @@ for t in $FUZZ_TARGETS; do
     "${rate:-?}" "${FUZZ_SECONDS}s" "$seeds" "$found" "${cov:-}")
   if [ "$rc" -ne 0 ]; then
     line+="  FAILED (exit $rc)"
-    failed+=("$t")
-    echo "---- $t failed; end of $log:" >&2
-    tail -n 60 "$log" >&2
-    ls "$FUZZ_OUT/$t"/crash-* "$FUZZ_OUT/$t"/leak-* "$FUZZ_OUT/$t"/timeout-* "$FUZZ_OUT/$t"/oom-* 2>/dev/null >&2 || true
+    echo "$t" >"$scratch/$t.failed"
+    {
+      echo "---- $t failed; end of $log:"
+      tail -n 60 "$log"
+      ls "$FUZZ_OUT/$t"/crash-* "$FUZZ_OUT/$t"/leak-* "$FUZZ_OUT/$t"/timeout-* "$FUZZ_OUT/$t"/oom-* 2>/dev/null || true
+    } >&2
   fi
   echo "$line"
-  summary+=("$line")
+  echo "$line" >"$scratch/$t.line"
+}
+
+# FUZZ_JOBS targets at a time (default: one per CPU; each target is one process).
+running=0
+for t in $FUZZ_TARGETS; do
+  if [ "$running" -ge "${FUZZ_JOBS:-$(nproc)}" ]; then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  fuzz_target "$t" &
+  running=$((running + 1))
+done
+wait
+
+summary=()
+failed=()
+for t in $FUZZ_TARGETS; do
+  [ -f "$scratch/$t.line" ] && summary+=("$(cat "$scratch/$t.line")")
+  [ -f "$scratch/$t.failed" ] && failed+=("$(cat "$scratch/$t.failed")")
 done
 
 echo "== fuzz summary ($(date -u +%Y-%m-%dT%H:%M:%SZ), $("$CXX_FOR_FUZZ" --version | head -1))"

@@ -8,7 +8,7 @@ Called by scripts/lint.sh tidy (see docs/quality.md):
 Runs clang-tidy on each FILE that BUILD_DIR/compile_commands.json compiles,
 JOBS at a time; exits 1 if any unit has a finding.
 
-The cache: a unit's key is the sha256 of the clang-tidy version, .clang-tidy,
+The cache: a unit's key is the sha256 of the clang-tidy version, the .clang-tidy files,
 the unit's compile command, its preprocessed source (its own compile command
 with -E, run by clang so the headers are the ones clang-tidy parses) and the
 raw text of every repository file it includes. The raw text is there because
@@ -37,6 +37,9 @@ ROOT = os.path.realpath(os.path.join(os.path.dirname(__file__), ".."))
 CACHE_DIR = os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "upgate", "tidy")
 USE_CACHE = os.environ.get("LINT_NO_CACHE", "") in ("", "0")
+
+# The checks: the root's, and the tests' own that narrows them.
+CONFIGS = (".clang-tidy", "tests/.clang-tidy")
 
 LINE_MARKER = re.compile(rb'^# \d+ "([^"]*)"', re.MULTILINE)
 
@@ -112,6 +115,8 @@ def main() -> int:
         db = {os.path.realpath(e["file"]): e for e in json.load(f)}
     # The .cc files asked for that the build compiles (fuzz/ builds only with clang: not here).
     units = [f for f in wanted if f.endswith(".cc") and os.path.realpath(f) in db]
+    # Largest first, so a long unit does not start last and leave the other jobs idle.
+    units.sort(key=lambda f: -os.path.getsize(f))
     if not units:
         print("lint: no compiled .cc files to tidy")
         return 0
@@ -119,8 +124,11 @@ def main() -> int:
     if USE_CACHE:
         version = subprocess.run([CLANG_TIDY, "--version"], check=True,
                                  stdout=subprocess.PIPE).stdout
-        with open(os.path.join(ROOT, ".clang-tidy"), "rb") as f:
-            prefix = hashlib.sha256(version + b"\0" + f.read()).digest()
+        h = hashlib.sha256(version)
+        for config in CONFIGS:
+            with open(os.path.join(ROOT, config), "rb") as f:
+                h.update(b"\0" + config.encode() + b"\0" + f.read())
+        prefix = h.digest()
     print(f"lint: clang-tidy on {len(units)} files, {jobs} at a time"
           + ("" if USE_CACHE else " (LINT_NO_CACHE: no cache)"), flush=True)
     start = time.monotonic()
