@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/jodoo/callback.h"
 #include "dialects/jodoo/errors.h"
 #include "dialects/jodoo/form_upload.h"
@@ -27,11 +28,6 @@
 
 namespace up::dialects::jodoo {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr std::string_view kPrefix = "/api/v5/app/entry/";
 constexpr UnixMs kRateWindowMs = 1000;

@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/jpush/errors.h"
 #include "dialects/jpush/id_list.h"
 #include "dialects/jpush/jpush.h"
@@ -27,11 +28,6 @@
 
 namespace up::dialects::jpush {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr const char* kDialect = "jpush";
 constexpr uint64_t kMaxFileBytes = 10ull * 1024 * 1024;  // "Max 10 MB"

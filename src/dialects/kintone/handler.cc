@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/services.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/kintone/api.h"
 #include "dialects/kintone/errors.h"
 #include "dialects/kintone/file_name.h"
@@ -18,11 +19,6 @@
 
 namespace up::dialects::kintone {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr uint64_t kJsonBodyLimit = 64ull * 1024 * 1024;
 constexpr uint64_t kMultipartSlack = 64 * 1024;

@@ -6,6 +6,7 @@
 
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/native/errors.h"
 #include "dialects/native/native.h"
 #include "http/downloads.h"
@@ -16,10 +17,6 @@
 namespace up::dialects::native {
 namespace {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 using http::plain_token;
 using http::split_path;
 
