@@ -301,9 +301,7 @@ class NativeHandler final : public http::Handler {
  private:
   net::awaitable<Result<core::Principal>> authenticate(Exchange& ex) {
     auto h = ex.header("Authorization");
-    if (!h || h->size() < 7 ||
-        !std::equal(h->begin(), h->begin() + 7, "Bearer ",
-                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    if (!h || !starts_with_ignoring_case(*h, "Bearer "))
       co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
     std::string token(h->substr(7));
     while (!token.empty() && token.back() == ' ') token.pop_back();
