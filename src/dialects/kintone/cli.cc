@@ -11,18 +11,12 @@
 
 #include "dialects/kintone/auth.h"
 #include "dialects/kintone/settings.h"
+#include "dialects/settings_json.h"
 
 namespace up::dialects::kintone {
 namespace {
 
 namespace json = boost::json;
-
-json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.as_object());
-}
 
 json::object& member_object(json::object& o, const char* name) {
   json::value& v = o[name];
@@ -35,7 +29,7 @@ template <class F>
 Status edit_tenant(core::Services& s, const std::string& tenant_id, F&& edit) {
   auto t = s.directory.tenant(tenant_id);
   if (!t) return fail(t.error());
-  json::object settings = parse_object(t->settings_json);
+  json::object settings = settings_object(t->settings_json).value_or(json::object());
   edit(member_object(settings, "kintone"));
   t->settings_json = json::serialize(settings);
   return s.directory.update_tenant(*t);
@@ -91,7 +85,7 @@ Result<std::string> tokens_create(core::Services& s, const std::string& tenant,
     return fail(Errc::kInvalidArgument, "not a kintone app: " + app_id);
   auto key = s.auth.create_key(tenant, "kintone API token", KeyRole::kMember, app_id);
   if (!key) return fail(key.error());
-  json::object settings = parse_object(app->settings_json);
+  json::object settings = settings_object(app->settings_json).value_or(json::object());
   json::array words;
   for (const auto& w : permission_words(*perms)) words.emplace_back(w);
   member_object(settings, "api_tokens")[key->key.id] = words;
