@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -246,55 +247,51 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
   return 0;
 }
 
-// `--some-flag`, also read from the environment variable UPGATE_SOME_FLAG.
+// `--some-flag`, also read from the environment variable UPGATE_SOME_FLAG, and
+// checked by `valid` when given. Its help shows the default value, unless the
+// setting is unset by default (empty).
 template <class T>
-CLI::Option* add_setting(CLI::App* cmd, const std::string& flag, T& value,
-                         const std::string& help) {
+CLI::Option* add_setting(CLI::App* cmd, const std::string& flag, T& value, const std::string& help,
+                         const std::optional<CLI::Validator>& valid = std::nullopt) {
   std::string env = "UPGATE_";
   for (char c : flag.substr(2)) env.push_back(c == '-' ? '_' : static_cast<char>(std::toupper(c)));
-  return cmd->add_option(flag, value, help)->envname(env);
+  CLI::Option* option = cmd->add_option(flag, value, help)->envname(env);
+  if (valid) option->check(*valid);
+  if constexpr (requires { value.empty(); }) {
+    if (value.empty()) return option;
+  }
+  return option->capture_default_str();
 }
 
 void add_server_options(CLI::App* cmd, ServeOptions& o, app::RuntimeOptions& ropts) {
   add_setting(cmd, "--listen", o.listen,
-              "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)")
-      ->capture_default_str();
-  add_setting(cmd, "--threads", o.threads, "I/O threads")->capture_default_str();
-  add_setting(cmd, "--blocking-threads", o.blocking_threads, "threads for disk and database work")
-      ->capture_default_str();
+              "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)");
+  add_setting(cmd, "--threads", o.threads, "I/O threads");
+  add_setting(cmd, "--blocking-threads", o.blocking_threads, "threads for disk and database work");
   add_setting(cmd, "--bootstrap-key", o.bootstrap_key, "admin key of the default tenant to create");
   add_setting(cmd, "--tls-cert", o.tls_cert, "PEM certificate chain; enables TLS");
   add_setting(cmd, "--tls-key", o.tls_key, "PEM private key");
   add_setting(cmd, "--public-url", o.public_url,
               "base URL clients reach upgate at, for the URLs it hands out "
               "(default: the first --listen address)");
-  add_setting(cmd, "--max-object-bytes", ropts.max_object_bytes, "largest file accepted by default")
-      ->capture_default_str();
+  add_setting(cmd, "--max-object-bytes", ropts.max_object_bytes,
+              "largest file accepted by default");
   add_setting(cmd, "--disk-reserve-mb", ropts.disk_reserve_mb,
               "MiB of free disk that uploads never take, so deletes and sweeps can run "
-              "(-1: 1% of the disk, at most 256 MiB; 0: none)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
-      ->capture_default_str();
-  add_setting(cmd, "--header-limit", o.header_limit, "bytes of request line and headers")
-      ->capture_default_str();
+              "(-1: 1% of the disk, at most 256 MiB; 0: none)",
+              CLI::Range(int64_t{-1}, int64_t{1} << 40));
+  add_setting(cmd, "--header-limit", o.header_limit, "bytes of request line and headers");
   add_setting(cmd, "--header-timeout-ms", o.header_timeout_ms,
-              "time to receive a request's headers")
-      ->capture_default_str();
+              "time to receive a request's headers");
   add_setting(cmd, "--idle-timeout-ms", o.idle_timeout_ms,
-              "idle time allowed between requests and body reads")
-      ->capture_default_str();
+              "idle time allowed between requests and body reads");
   add_setting(cmd, "--shutdown-grace-ms", o.shutdown_grace_ms,
-              "time for in-flight requests at shutdown")
-      ->capture_default_str();
+              "time for in-flight requests at shutdown");
   add_setting(cmd, "--sweep-interval-ms", o.sweep_interval_ms,
-              "how often expired files are collected")
-      ->check(CLI::Range(100L, 86'400'000L))
-      ->capture_default_str();
+              "how often expired files are collected", CLI::Range(100L, 86'400'000L));
   // At least a minute: a blob is briefly unreferenced between its rename and its metadata commit.
   add_setting(cmd, "--orphan-grace-ms", o.orphan_grace_ms,
-              "age before an unreferenced blob is removed")
-      ->check(CLI::Range(60'000L, 30L * 86'400'000L))
-      ->capture_default_str();
+              "age before an unreferenced blob is removed", CLI::Range(60'000L, 30L * 86'400'000L));
   cmd->add_flag("--no-access-log", o.no_access_log, "do not print a JSON line per request");
   cmd->add_flag("--dev-clock", ropts.dev_clock,
                 "tests only: allow POST /v1/admin/clock to move time");
@@ -304,9 +301,7 @@ void add_dialect_options(CLI::App* cmd, ServeOptions& o) {
   add_setting(cmd, "--jodoo-callback-allow", o.jodoo_callback_allow,
               "HOST:PORT a Jodoo upload callback may reach (repeatable; none: callbacks refused)");
   add_setting(cmd, "--jodoo-callback-timeout-ms", o.jodoo_callback_timeout_ms,
-              "time a Jodoo upload callback may take")
-      ->check(CLI::Range(100L, 60'000L))
-      ->capture_default_str();
+              "time a Jodoo upload callback may take", CLI::Range(100L, 60'000L));
   add_setting(cmd, "--jodoo-upload-url", o.jodoo_upload_url,
               "upload URL handed out with Jodoo upload tokens (default: the public URL)");
   add_setting(cmd, "--openim-s3-prefix", o.openim_s3_prefix,
@@ -315,20 +310,16 @@ void add_dialect_options(CLI::App* cmd, ServeOptions& o) {
         return v.size() > 1 && v.front() == '/' && v.find_first_of("?#") == std::string::npos
                    ? std::string()
                    : std::string("must be a path below '/', e.g. /s3");
-      })
-      ->capture_default_str();
+      });
   add_setting(cmd, "--kintone-tenant", o.kintone.tenant_id,
-              "tenant whose users log in with X-Cybozu-Authorization")
-      ->capture_default_str();
+              "tenant whose users log in with X-Cybozu-Authorization");
   add_setting(
       cmd, "--kintone-basic-auth", o.kintone.basic_auth,
       "USER:PASSWORD of an Authorization: Basic layer every kintone request must also send");
   add_setting(cmd, "--kintone-upload-ttl-hours", o.kintone.upload_ttl_hours,
-              "hours before a kintone upload no record attached is deleted")
-      ->check(CLI::Range(1u, 24u * 365u))
-      ->capture_default_str();
-  add_setting(cmd, "--kintone-max-file-bytes", o.kintone.max_file_bytes, "largest kintone upload")
-      ->capture_default_str();
+              "hours before a kintone upload no record attached is deleted",
+              CLI::Range(1u, 24u * 365u));
+  add_setting(cmd, "--kintone-max-file-bytes", o.kintone.max_file_bytes, "largest kintone upload");
 }
 
 // `upgate tenants|apps|keys|sweep ...` (src/cli). `open_services` opens the

@@ -1,5 +1,6 @@
 #include "core/text.h"
 
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
@@ -170,6 +171,27 @@ std::string format_iso8601(UnixMs t) {
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
+}
+
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix) {
+  if (s.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(s[i])) !=
+        std::tolower(static_cast<unsigned char>(prefix[i])))
+      return false;
+  return true;
+}
+
+std::string uuid_v4(std::string_view hex) {
+  std::string h(hex.substr(0, 32));
+  h[12] = '4';
+  const int variant = h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0';
+  h[16] = "89ab"[variant & 3];
+  std::string u;
+  u.reserve(36);
+  u.append(h, 0, 8).append("-").append(h, 8, 4).append("-").append(h, 12, 4).append("-");
+  u.append(h, 16, 4).append("-").append(h, 20, 12);
+  return u;
 }
 
 void append_json_escaped(std::string& out, std::string_view raw) {

@@ -1,6 +1,6 @@
 #pragma once
-// Small text helpers shared by dialects: UTF-8 checks, media types and time
-// formatting.
+// Small text helpers shared by dialects: UTF-8 checks, media types, time
+// formatting and UUIDs.
 
 #include <string>
 #include <string_view>
@@ -26,12 +26,16 @@ inline std::string json_escape(std::string_view raw) {
   return out;
 }
 
-// Whether `s` holds a C0 control (U+0000-U+001F), DEL or, where the bytes
-// decode as UTF-8, a C1 control (U+0080-U+009F, bytes C2 80..C2 9F).
 // An RFC 9110 token (section 5.6.2): one or more tchars. Header names are tokens.
 bool is_token(std::string_view s);
 
+// Whether `s` holds a C0 control (U+0000-U+001F), DEL or, where the bytes
+// decode as UTF-8, a C1 control (U+0080-U+009F, bytes C2 80..C2 9F).
 bool has_control_characters(std::string_view s);
+
+// Whether `s` starts with `prefix`, ASCII letters compared without case (as
+// HTTP authentication schemes are: "basic " is "Basic ").
+bool starts_with_ignoring_case(std::string_view s, std::string_view prefix);
 
 // A file name fit to store: valid UTF-8, 1..1024 bytes, no control characters
 // (C0, DEL, C1), no ".." segment between '/' or '\\' (names are shown and sent
@@ -53,5 +57,10 @@ bool valid_media_type(std::string_view s);
 
 // "2026-11-22T10:00:00.123Z"
 std::string format_iso8601(UnixMs t);
+
+// A version-4 (random) UUID made of 32 random lower-case hex digits (from
+// random_hex(16)): "xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx", V one of 8, 9, a, b.
+// REQUIRES: hex.size() >= 32.
+std::string uuid_v4(std::string_view hex);
 
 }  // namespace up

@@ -15,6 +15,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/jodoo/callback.h"
 #include "dialects/jodoo/errors.h"
 #include "dialects/jodoo/keys.h"
@@ -26,11 +27,6 @@
 
 namespace up::dialects::jodoo {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr size_t kMaxFieldBytes = 4096;
 constexpr size_t kMaxFieldsBytes = 64 * 1024;  // all small fields together

@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/jodoo/callback.h"
 #include "dialects/jodoo/errors.h"
 #include "dialects/jodoo/form_upload.h"
@@ -27,11 +28,6 @@
 
 namespace up::dialects::jodoo {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr std::string_view kPrefix = "/api/v5/app/entry/";
 constexpr UnixMs kRateWindowMs = 1000;
@@ -155,23 +151,7 @@ std::vector<std::string> new_uuids(size_t n) {
   const std::string hex = random_hex(16 * n);
   std::vector<std::string> out;
   out.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    std::string h = hex.substr(32 * i, 32);
-    h[12] = '4';
-    h[16] = "89ab"[(h[16] >= 'a' ? h[16] - 'a' + 10 : h[16] - '0') & 3];
-    std::string u;
-    u.reserve(36);
-    u.append(h, 0, 8)
-        .append("-")
-        .append(h, 8, 4)
-        .append("-")
-        .append(h, 12, 4)
-        .append("-")
-        .append(h, 16, 4)
-        .append("-")
-        .append(h, 20, 12);
-    out.push_back(std::move(u));
-  }
+  for (size_t i = 0; i < n; ++i) out.push_back(uuid_v4(std::string_view(hex).substr(32 * i, 32)));
   return out;
 }
 

@@ -1,27 +1,9 @@
 #include "dialects/jodoo/settings.h"
 
-#include <boost/json.hpp>
+#include "dialects/settings_json.h"
 
 namespace up::dialects::jodoo {
-namespace {
-
 namespace json = boost::json;
-
-const json::object* parse_object(std::string_view text, json::value& holder) {
-  boost::system::error_code ec;
-  holder = json::parse(text, ec);
-  return !ec && holder.is_object() ? &holder.as_object() : nullptr;
-}
-
-std::optional<uint64_t> positive(const json::value* v, uint64_t max) {
-  if (!v) return std::nullopt;
-  if (v->is_uint64() && v->as_uint64() >= 1 && v->as_uint64() <= max) return v->as_uint64();
-  if (v->is_int64() && v->as_int64() >= 1 && static_cast<uint64_t>(v->as_int64()) <= max)
-    return static_cast<uint64_t>(v->as_int64());
-  return std::nullopt;
-}
-
-}  // namespace
 
 uint32_t TenantSettings::rate_limit(std::string_view api) const {
   auto it = rate_limits.find(api);
@@ -30,8 +12,7 @@ uint32_t TenantSettings::rate_limit(std::string_view api) const {
 
 AppSettings parse_app_settings(std::string_view settings_json) {
   AppSettings s;
-  json::value holder;
-  const json::object* o = parse_object(settings_json, holder);
+  const auto o = settings_object(settings_json);
   if (!o) return s;
   if (auto* cb = o->if_contains("callback_url"); cb && cb->is_string())
     s.callback_url = cb->as_string();
@@ -55,18 +36,19 @@ AppSettings parse_app_settings(std::string_view settings_json) {
 
 TenantSettings parse_tenant_settings(std::string_view settings_json) {
   TenantSettings s;
-  json::value holder;
-  const json::object* o = parse_object(settings_json, holder);
+  const auto o = settings_object(settings_json);
   if (!o) return s;
   auto* j = o->if_contains("jodoo");
   if (!j || !j->is_object()) return s;
   const json::object& jo = j->as_object();
-  if (auto v = positive(jo.if_contains("fsize_limit"), 1ull << 50)) s.fsize_limit = *v;
-  if (auto v = positive(jo.if_contains("key_version"), 1'000'000))
+  // Numbers past INT64_MAX parse as uint64; every maximum here is far below.
+  if (auto v = int_in_range(jo.if_contains("fsize_limit"), 1, 1ll << 50))
+    s.fsize_limit = static_cast<uint64_t>(*v);
+  if (auto v = int_in_range(jo.if_contains("key_version"), 1, 1'000'000))
     s.key_version = static_cast<uint32_t>(*v);
   if (auto* rl = jo.if_contains("rate_limits"); rl && rl->is_object()) {
     for (const auto& [api, limit] : rl->as_object())
-      if (auto v = positive(&limit, 10'000'000))
+      if (auto v = int_in_range(&limit, 1, 10'000'000))
         s.rate_limits[std::string(api)] = static_cast<uint32_t>(*v);
   }
   return s;

@@ -17,6 +17,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/jpush/errors.h"
 #include "dialects/jpush/id_list.h"
 #include "dialects/jpush/jpush.h"
@@ -27,11 +28,6 @@
 
 namespace up::dialects::jpush {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr const char* kDialect = "jpush";
 constexpr uint64_t kMaxFileBytes = 10ull * 1024 * 1024;  // "Max 10 MB"
@@ -51,15 +47,6 @@ struct Context {
   core::RateDecision rate;
 };
 
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
-}
-
 std::string trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
@@ -69,7 +56,7 @@ std::string trim(std::string_view s) {
 // Basic credentials → (user, secret); kUnauthenticated when absent or malformed.
 Result<std::pair<std::string, std::string>> basic_credentials(
     std::optional<std::string_view> header) {
-  if (!header || !iequals_prefix(*header, "Basic "))
+  if (!header || !starts_with_ignoring_case(*header, "Basic "))
     return fail(Errc::kUnauthenticated,
                 "authentication failed: send Authorization: Basic base64(appKey:masterSecret)");
   std::string decoded;
@@ -115,15 +102,6 @@ Result<Context> resolve(core::Services& s, const std::string& user, const std::s
   ctx.settings = parse_settings(app->settings_json);
   ctx.app = std::move(*app);
   return ctx;
-}
-
-// A random (version 4) UUID, as JPush file ids carry one after the AppKey.
-std::string new_uuid() {
-  std::string h = random_hex(16);
-  h[12] = '4';
-  h[16] = "89ab"[std::strtoul(h.substr(16, 1).c_str(), nullptr, 16) & 3];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
 }
 
 // "YYYY-MM-DD HH:MM:SS" at a fixed offset from UTC (JPush shows Beijing time).
@@ -363,7 +341,7 @@ class JPushHandler final : public http::Handler {
     spec.app_id = ctx.app.id;
     spec.owner = ctx.principal.key_id;
     spec.key_id = ctx.principal.key_id;
-    spec.key = ctx.app.id + "-" + new_uuid();
+    spec.key = ctx.app.id + "-" + uuid_v4(random_hex(16));  // as JPush file ids
     spec.content_type = "text/plain";
     spec.max_bytes = kMaxFileBytes;
     spec.max_app_objects = kMaxValidFiles;

@@ -661,52 +661,47 @@ KResult<json::value> Api::bulk(const Caller& c, const json::object& p) {
   return json::value(std::move(out));
 }
 
-KResult<json::value> Api::app_info(const Caller& c, const json::object& p) {
-  auto app_id = required_id(p, "id");
+KResult<AppAccess> Api::app_settings(const Caller& c, const json::object& p, const char* name) {
+  auto app_id = required_id(p, name);
   if (!app_id) return refuse(app_id.error());
-  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  return auth_.open_app(c, *app_id, Need::kAny);
+}
+
+KResult<json::value> Api::app_info(const Caller& c, const json::object& p) {
+  auto app = app_settings(c, p, "id");
   if (!app) return refuse(app.error());
-  json::object out;
-  out["appId"] = app->app.id;
-  out["code"] = "";
-  out["name"] = app->app.name.empty() ? app->app.id : app->app.name;
-  out["description"] = "";
-  if (app->settings.guest_space_id.empty()) out["spaceId"] = nullptr;
-  else out["spaceId"] = app->settings.guest_space_id;
-  out["threadId"] = nullptr;
-  out["createdAt"] = kintone_time(app->app.created_at);
-  out["creator"] = user_value("administrator");
-  out["modifiedAt"] = kintone_time(app->app.created_at);
-  out["modifier"] = user_value("administrator");
-  return json::value(std::move(out));
+  const std::string& space = app->settings.guest_space_id;
+  return json::value(
+      json::object{{"appId", app->app.id},
+                   {"code", ""},
+                   {"name", app->app.name.empty() ? app->app.id : app->app.name},
+                   {"description", ""},
+                   {"spaceId", space.empty() ? json::value(nullptr) : json::value(space)},
+                   {"threadId", nullptr},
+                   {"createdAt", kintone_time(app->app.created_at)},
+                   {"creator", user_value("administrator")},
+                   {"modifiedAt", kintone_time(app->app.created_at)},
+                   {"modifier", user_value("administrator")}});
 }
 
 KResult<json::value> Api::form_fields(const Caller& c, const json::object& p) {
-  auto app_id = required_id(p, "app");
-  if (!app_id) return refuse(app_id.error());
-  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  auto app = app_settings(c, p, "app");
   if (!app) return refuse(app.error());
   json::object properties;
   for (const FieldDef& f : app->settings.fields) {
-    json::object prop;
-    prop["type"] = f.type;
-    prop["code"] = f.code;
-    prop["label"] = f.label;
-    prop["noLabel"] = false;
-    prop["required"] = f.required;
+    json::object prop{{"type", f.type},
+                      {"code", f.code},
+                      {"label", f.label},
+                      {"noLabel", false},
+                      {"required", f.required}};
     if (f.type == "FILE") prop["thumbnailSize"] = "150";
     properties[f.code] = std::move(prop);
   }
-  json::object out;
-  out["properties"] = std::move(properties);
-  out["revision"] = "1";
-  return json::value(std::move(out));
+  return json::value(json::object{{"properties", std::move(properties)}, {"revision", "1"}});
 }
 
 KResult<json::value> Api::form_layout(const Caller& c, const json::object& p) {
-  auto app_id = required_id(p, "app");
-  if (!app_id) return refuse(app_id.error());
-  auto app = auth_.open_app(c, *app_id, Need::kAny);
+  auto app = app_settings(c, p, "app");
   if (!app) return refuse(app.error());
   json::array layout;
   for (const FieldDef& f : app->settings.fields) {
@@ -714,23 +709,11 @@ KResult<json::value> Api::form_layout(const Caller& c, const json::object& p) {
         f.type == "CREATOR" || f.type == "MODIFIER" || f.type == "STATUS" ||
         f.type == "STATUS_ASSIGNEE" || f.type == "CATEGORY")
       continue;  // kintone lays these out outside the form
-    json::object field;
-    field["type"] = f.type;
-    field["code"] = f.code;
-    json::object size;
-    size["width"] = "200";
-    field["size"] = std::move(size);
-    json::array fields;
-    fields.push_back(std::move(field));
-    json::object row;
-    row["type"] = "ROW";
-    row["fields"] = std::move(fields);
-    layout.push_back(std::move(row));
+    json::object field{
+        {"type", f.type}, {"code", f.code}, {"size", json::object{{"width", "200"}}}};
+    layout.push_back(json::object{{"type", "ROW"}, {"fields", json::array{std::move(field)}}});
   }
-  json::object out;
-  out["layout"] = std::move(layout);
-  out["revision"] = "1";
-  return json::value(std::move(out));
+  return json::value(json::object{{"layout", std::move(layout)}, {"revision", "1"}});
 }
 
 KResult<Object> Api::downloadable(const Caller& c, std::string_view file_key) {

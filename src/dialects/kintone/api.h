@@ -81,6 +81,8 @@ class Api {
   KResult<boost::json::value> read_cursor(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> delete_cursor(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> bulk(const Caller& c, const boost::json::object& p);
+  // The app the parameter `name` names, opened to read its settings (any permission).
+  KResult<AppAccess> app_settings(const Caller& c, const boost::json::object& p, const char* name);
   KResult<boost::json::value> app_info(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> form_fields(const Caller& c, const boost::json::object& p);
   KResult<boost::json::value> form_layout(const Caller& c, const boost::json::object& p);

@@ -8,6 +8,7 @@
 #include "core/crypto.h"
 #include "core/ids.h"
 #include "core/services.h"
+#include "core/text.h"
 
 namespace up::dialects::kintone {
 namespace {
@@ -21,15 +22,6 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
-}
-
-bool iequals_prefix(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(s[i])) !=
-        std::tolower(static_cast<unsigned char>(prefix[i])))
-      return false;
-  return true;
 }
 
 bool has(const Permissions& p, Need need) {
@@ -102,7 +94,7 @@ Authenticator::Authenticator(core::Services& services, Options options)
 KResult<Caller> Authenticator::authenticate(const Credentials& c) {
   if (!options_.basic_auth.empty()) {
     std::string decoded;
-    if (!c.basic || !iequals_prefix(*c.basic, "Basic ") ||
+    if (!c.basic || !starts_with_ignoring_case(*c.basic, "Basic ") ||
         !crypto::base64_decode(trim(c.basic->substr(6)), decoded) ||
         !crypto::equal_constant_time(crypto::sha256(decoded), crypto::sha256(options_.basic_auth)))
       return not_logged_in("Basic authentication failed.");

@@ -11,18 +11,12 @@
 
 #include "dialects/kintone/auth.h"
 #include "dialects/kintone/settings.h"
+#include "dialects/settings_json.h"
 
 namespace up::dialects::kintone {
 namespace {
 
 namespace json = boost::json;
-
-json::object parse_object(const std::string& text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return {};
-  return std::move(v.as_object());
-}
 
 json::object& member_object(json::object& o, const char* name) {
   json::value& v = o[name];
@@ -35,7 +29,7 @@ template <class F>
 Status edit_tenant(core::Services& s, const std::string& tenant_id, F&& edit) {
   auto t = s.directory.tenant(tenant_id);
   if (!t) return fail(t.error());
-  json::object settings = parse_object(t->settings_json);
+  json::object settings = settings_object(t->settings_json).value_or(json::object());
   edit(member_object(settings, "kintone"));
   t->settings_json = json::serialize(settings);
   return s.directory.update_tenant(*t);
@@ -91,7 +85,7 @@ Result<std::string> tokens_create(core::Services& s, const std::string& tenant,
     return fail(Errc::kInvalidArgument, "not a kintone app: " + app_id);
   auto key = s.auth.create_key(tenant, "kintone API token", KeyRole::kMember, app_id);
   if (!key) return fail(key.error());
-  json::object settings = parse_object(app->settings_json);
+  json::object settings = settings_object(app->settings_json).value_or(json::object());
   json::array words;
   for (const auto& w : permission_words(*perms)) words.emplace_back(w);
   member_object(settings, "api_tokens")[key->key.id] = words;
@@ -117,43 +111,44 @@ struct Args {
 
 void add_admin_commands(CLI::App& app, const core::RunAdminCommand& run) {
   auto a = std::make_shared<Args>();
+  // A subcommand of `parent` taking --tenant that runs `body` once its options are parsed.
+  auto command = [&run, a](CLI::App* parent, const char* name, const char* help,
+                           core::AdminCommand body) {
+    auto* sub = parent->add_subcommand(name, help);
+    sub->add_option("--tenant", a->tenant, "tenant id")->required();
+    sub->callback([run, body = std::move(body)] { run(body); });
+    return sub;
+  };
   auto* kintone = app.add_subcommand("kintone", "kintone users, guest spaces and API tokens")
                       ->require_subcommand(1);
   auto* users = kintone->add_subcommand("users", "password users (X-Cybozu-Authorization)")
                     ->require_subcommand(1);
-  auto* us = users->add_subcommand("set", "create a user or change its password");
+  auto* us = command(users, "set", "create a user or change its password", [a](core::Services& s) {
+    return users_set(s, a->tenant, a->login, a->password);
+  });
   us->add_option("login", a->login, "login name")->required();
-  us->add_option("--tenant", a->tenant, "tenant id")->required();
   us->add_option("--password", a->password, "password")
       ->envname("UPGATE_KINTONE_PASSWORD")
       ->required();
-  us->callback([a, run] {
-    run([a](core::Services& s) { return users_set(s, a->tenant, a->login, a->password); });
-  });
-  auto* ud = users->add_subcommand("delete", "remove a user");
-  ud->add_option("login", a->login, "login name")->required();
-  ud->add_option("--tenant", a->tenant, "tenant id")->required();
-  ud->callback(
-      [a, run] { run([a](core::Services& s) { return users_delete(s, a->tenant, a->login); }); });
+  command(users, "delete", "remove a user",
+          [a](core::Services& s) { return users_delete(s, a->tenant, a->login); })
+      ->add_option("login", a->login, "login name")
+      ->required();
   auto* spaces = kintone->add_subcommand("spaces", "guest spaces")->require_subcommand(1);
-  auto* ss = spaces->add_subcommand("set", "set a guest space's members");
-  ss->add_option("id", a->space, "guest space id (a number)")->required();
-  ss->add_option("--tenant", a->tenant, "tenant id")->required();
-  ss->add_option("--members", a->members, "member logins")->delimiter(',');
-  ss->callback([a, run] {
-    run([a](core::Services& s) { return spaces_set(s, a->tenant, a->space, a->members); });
+  auto* ss = command(spaces, "set", "set a guest space's members", [a](core::Services& s) {
+    return spaces_set(s, a->tenant, a->space, a->members);
   });
+  ss->add_option("id", a->space, "guest space id (a number)")->required();
+  ss->add_option("--members", a->members, "member logins")->delimiter(',');
   auto* tokens =
       kintone->add_subcommand("tokens", "API tokens (X-Cybozu-API-Token)")->require_subcommand(1);
-  auto* tc = tokens->add_subcommand("create", "create an API token of one app; printed once");
-  tc->add_option("--tenant", a->tenant, "tenant id")->required();
+  auto* tc = command(
+      tokens, "create", "create an API token of one app; printed once",
+      [a](core::Services& s) { return tokens_create(s, a->tenant, a->app_id, a->permissions); });
   tc->add_option("--app", a->app_id, "kintone app id")->required();
   tc->add_option("--permissions", a->permissions, "view, add, edit, delete")
       ->delimiter(',')
       ->capture_default_str();
-  tc->callback([a, run] {
-    run([a](core::Services& s) { return tokens_create(s, a->tenant, a->app_id, a->permissions); });
-  });
 }
 
 }  // namespace up::dialects::kintone

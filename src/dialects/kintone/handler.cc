@@ -6,6 +6,8 @@
 
 #include "core/ids.h"
 #include "core/services.h"
+#include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/kintone/api.h"
 #include "dialects/kintone/errors.h"
 #include "dialects/kintone/file_name.h"
@@ -18,11 +20,6 @@
 
 namespace up::dialects::kintone {
 namespace {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr uint64_t kJsonBodyLimit = 64ull * 1024 * 1024;
 constexpr uint64_t kMultipartSlack = 64 * 1024;
@@ -55,15 +52,6 @@ std::optional<Route> parse_route(std::string_view path) {
   path.remove_suffix(5);
   r.endpoint = std::string(path);
   return r;
-}
-
-// A random (version 4) UUID, the shape of kintone's upload fileKeys.
-std::string new_uuid() {
-  std::string h = random_hex(16);
-  h[12] = '4';
-  h[16] = "89ab"[std::strtoul(h.substr(16, 1).c_str(), nullptr, 16) & 3];
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
-         "-" + h.substr(20);
 }
 
 std::string file_key_body(const std::string& key) {
@@ -210,7 +198,7 @@ class KintoneHandler final : public http::Handler {
     core::UploadSpec spec;
     spec.tenant_id = caller.tenant_id;
     spec.app_id = caller.upload_app;
-    spec.key = new_uuid();
+    spec.key = uuid_v4(random_hex(16));  // the shape of kintone's fileKeys
     spec.owner = caller.name();
     spec.key_id = caller.upload_key_id();
     spec.max_bytes = max_bytes;

@@ -85,19 +85,13 @@ class Parser {
         else if (at("desc")) spec.descending = true, ++pos_;
       } else if (!k.quoted && k.text == "limit" && !seen_limit) {
         seen_limit = true;
-        ++pos_;
-        auto n = next_number("limit");
+        auto n = count_clause("limit", kMaxReadRecords);
         if (!n) return fail(n.error());
-        if (*n > kMaxReadRecords)
-          return fail(Errc::kInvalidArgument, "query: limit must be at most 500");
         spec.limit = *n;
       } else if (!k.quoted && k.text == "offset" && !seen_offset) {
         seen_offset = true;
-        ++pos_;
-        auto n = next_number("offset");
+        auto n = count_clause("offset", kMaxOffset);
         if (!n) return fail(n.error());
-        if (*n > kMaxOffset)
-          return fail(Errc::kInvalidArgument, "query: offset must be at most 10000");
         spec.offset = *n;
       } else {
         return fail(Errc::kInvalidArgument, "query: unsupported near '" + k.text + "'");
@@ -116,6 +110,16 @@ class Parser {
       return fail(Errc::kInvalidArgument, "query: expected '" + std::string(word) + "'");
     ++pos_;
     return ok();
+  }
+
+  // The number of a `limit` or `offset` clause (pos_ at its keyword), at most `max`.
+  Result<uint64_t> count_clause(const char* keyword, uint64_t max) {
+    ++pos_;
+    auto n = next_number(keyword);
+    if (n && *n > max)
+      return fail(Errc::kInvalidArgument,
+                  "query: " + std::string(keyword) + " must be at most " + std::to_string(max));
+    return n;
   }
 
   Result<uint64_t> next_number(const char* what) {

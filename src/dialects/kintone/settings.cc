@@ -1,6 +1,6 @@
 #include "dialects/kintone/settings.h"
 
-#include <boost/json.hpp>
+#include "dialects/settings_json.h"
 
 namespace up::dialects::kintone {
 namespace json = boost::json;
@@ -29,13 +29,6 @@ std::string string_of(const json::object& o, std::string_view name) {
   if (v && v->is_string()) return std::string(v->as_string());
   if (v && v->is_int64()) return std::to_string(v->as_int64());
   return {};
-}
-
-json::value parse_or_null(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec) return nullptr;
-  return v;
 }
 
 }  // namespace
@@ -83,9 +76,9 @@ std::vector<std::string> permission_words(const Permissions& p) {
 
 AppSettings parse_app_settings(std::string_view settings_json) {
   AppSettings s;
-  json::value v = parse_or_null(settings_json);
-  if (!v.is_object()) return s;
-  const auto& o = v.as_object();
+  const auto parsed = settings_object(settings_json);
+  if (!parsed) return s;
+  const json::object& o = *parsed;
   if (auto* fields = o.if_contains("fields"); fields && fields->is_array()) {
     for (const auto& f : fields->as_array()) {
       if (!f.is_object()) continue;
@@ -104,9 +97,8 @@ AppSettings parse_app_settings(std::string_view settings_json) {
   s.guest_space_id = string_of(o, "guest_space_id");
   s.api_tokens = permission_map(o.if_contains("api_tokens"));
   if (auto* u = o.if_contains("users"); u && u->is_object()) s.users = permission_map(u);
-  if (auto* t = o.if_contains("upload_ttl_hours");
-      t && t->is_int64() && t->as_int64() >= 1 && t->as_int64() <= 24 * 365)
-    s.upload_ttl_hours = static_cast<uint32_t>(t->as_int64());
+  if (auto t = int_in_range(o.if_contains("upload_ttl_hours"), 1, 24 * 365))
+    s.upload_ttl_hours = static_cast<uint32_t>(*t);
   return s;
 }
 
@@ -119,9 +111,9 @@ core::SecretSettings secret_settings() {
 
 TenantSettings parse_tenant_settings(std::string_view settings_json) {
   TenantSettings s;
-  json::value v = parse_or_null(settings_json);
-  if (!v.is_object()) return s;
-  const json::value* k = v.as_object().if_contains("kintone");
+  const auto o = settings_object(settings_json);
+  if (!o) return s;
+  const json::value* k = o->if_contains("kintone");
   if (!k || !k->is_object()) return s;
   if (auto* users = k->as_object().if_contains("users"); users && users->is_object()) {
     for (const auto& [login, c] : users->as_object()) {
@@ -129,9 +121,8 @@ TenantSettings parse_tenant_settings(std::string_view settings_json) {
       UserCredential cred;
       cred.salt_hex = string_of(c.as_object(), "salt");
       cred.hash_hex = string_of(c.as_object(), "pbkdf2_sha256");
-      if (auto* it = c.as_object().if_contains("iterations");
-          it && it->is_int64() && it->as_int64() > 0 && it->as_int64() <= 10'000'000)
-        cred.iterations = static_cast<uint32_t>(it->as_int64());
+      if (auto it = int_in_range(c.as_object().if_contains("iterations"), 1, 10'000'000))
+        cred.iterations = static_cast<uint32_t>(*it);
       if (cred.salt_hex.empty() || cred.hash_hex.empty() || cred.iterations == 0) continue;
       s.users[std::string(login)] = std::move(cred);
     }

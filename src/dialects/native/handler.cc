@@ -6,6 +6,7 @@
 
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/native/errors.h"
 #include "dialects/native/native.h"
 #include "http/downloads.h"
@@ -16,10 +17,6 @@
 namespace up::dialects::native {
 namespace {
 
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 using http::plain_token;
 using http::split_path;
 
@@ -45,37 +42,33 @@ Result<long long> ttl_seconds(const std::string& v) {
   return secs;
 }
 
+json::value optional_number(const std::optional<uint64_t>& v) {
+  if (!v) return nullptr;
+  return json::value(*v);
+}
+
+// The builders below are plain functions: g++ 12 miscompiles string-literal
+// initializer lists inside coroutines.
 json::object link_json(std::string_view url, UnixMs expires_at) {
-  json::object j;
-  j["url"] = url;
-  j["expires_at"] = format_iso8601(expires_at);
-  return j;
+  return json::object{{"url", url}, {"expires_at", format_iso8601(expires_at)}};
 }
 
 json::object object_json(const Object& o) {
-  json::object j;
-  j["id"] = o.id;
-  j["name"] = o.name;
-  j["size"] = o.size;
-  j["content_type"] = o.content_type;
-  j["sha256"] = o.sha256;
-  j["created_at"] = format_iso8601(o.created_at);
-  j["app_id"] = o.app_id;
-  j["state"] = to_string(o.state);
-  j["expires_at"] = optional_time(o.expires_at);
-  return j;
+  return json::object{{"id", o.id},
+                      {"name", o.name},
+                      {"size", o.size},
+                      {"content_type", o.content_type},
+                      {"sha256", o.sha256},
+                      {"created_at", format_iso8601(o.created_at)},
+                      {"app_id", o.app_id},
+                      {"state", to_string(o.state)},
+                      {"expires_at", optional_time(o.expires_at)}};
 }
 
 json::value quota_json(const Quota& q) {
-  json::object j;
-  auto put = [&](const char* name, const std::optional<uint64_t>& v) {
-    if (v) j[name] = *v;
-    else j[name] = nullptr;
-  };
-  put("max_bytes", q.max_bytes);
-  put("max_objects", q.max_objects);
-  put("max_object_bytes", q.max_object_bytes);
-  return j;
+  return json::object{{"max_bytes", optional_number(q.max_bytes)},
+                      {"max_objects", optional_number(q.max_objects)},
+                      {"max_object_bytes", optional_number(q.max_object_bytes)}};
 }
 
 // Settings as a client may see them: without the members a dialect keeps secret.
@@ -85,44 +78,35 @@ json::value shown_settings(const std::string& settings_json,
 }
 
 json::object tenant_json(const Tenant& t, const core::SecretSettings& secret) {
-  json::object j;
-  j["id"] = t.id;
-  j["name"] = t.name;
-  json::array origins;
-  for (auto& o : t.cors_origins) origins.emplace_back(o);
-  j["cors_origins"] = std::move(origins);
-  j["quota"] = quota_json(t.quota);
-  j["settings"] = shown_settings(t.settings_json, secret.tenant);
-  j["created_at"] = format_iso8601(t.created_at);
-  return j;
+  return json::object{{"id", t.id},
+                      {"name", t.name},
+                      {"cors_origins", json::value_from(t.cors_origins)},
+                      {"quota", quota_json(t.quota)},
+                      {"settings", shown_settings(t.settings_json, secret.tenant)},
+                      {"created_at", format_iso8601(t.created_at)}};
 }
 
 json::object app_json(const App& a, const core::SecretSettings& secret) {
-  json::object j;
-  j["id"] = a.id;
-  j["tenant_id"] = a.tenant_id;
-  j["name"] = a.name;
-  j["dialect"] = a.dialect;
-  j["quota"] = quota_json(a.quota);
-  j["settings"] = shown_settings(a.settings_json, secret.app);
-  j["created_at"] = format_iso8601(a.created_at);
-  return j;
+  return json::object{{"id", a.id},
+                      {"tenant_id", a.tenant_id},
+                      {"name", a.name},
+                      {"dialect", a.dialect},
+                      {"quota", quota_json(a.quota)},
+                      {"settings", shown_settings(a.settings_json, secret.app)},
+                      {"created_at", format_iso8601(a.created_at)}};
 }
 
 json::object key_json(const ApiKey& k) {
-  json::object j;
-  j["id"] = k.id;
-  j["tenant_id"] = k.tenant_id;
-  j["name"] = k.name;
-  j["role"] = to_string(k.role);
-  j["app_id"] = k.app_id;
-  j["enabled"] = k.enabled;
-  j["created_at"] = format_iso8601(k.created_at);
-  return j;
+  return json::object{{"id", k.id},
+                      {"tenant_id", k.tenant_id},
+                      {"name", k.name},
+                      {"role", to_string(k.role)},
+                      {"app_id", k.app_id},
+                      {"enabled", k.enabled},
+                      {"created_at", format_iso8601(k.created_at)}};
 }
 
-// {"<name>": value}. (A plain function: g++ 12 miscompiles string-literal
-// initializer lists inside coroutines.)
+// {"<name>": value}.
 json::object single(std::string_view name, json::value value) {
   json::object o;
   o[name] = std::move(value);
@@ -304,9 +288,7 @@ class NativeHandler final : public http::Handler {
  private:
   net::awaitable<Result<core::Principal>> authenticate(Exchange& ex) {
     auto h = ex.header("Authorization");
-    if (!h || h->size() < 7 ||
-        !std::equal(h->begin(), h->begin() + 7, "Bearer ",
-                    [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+    if (!h || !starts_with_ignoring_case(*h, "Bearer "))
       co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
     std::string token(h->substr(7));
     while (!token.empty() && token.back() == ' ') token.pop_back();

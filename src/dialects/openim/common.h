@@ -2,7 +2,7 @@
 // What the parts of the OpenIM dialect share: handler.cc (routing, /auth and
 // object access), form_upload.cc (the S3 POST-form upload) and
 // multipart_upload.cc (multipart uploads): the request context, JSON field
-// readers, the app lookup and the name aliases.
+// readers and the app lookup (the name aliases are dialect_prelude.h's).
 
 #include <cstdint>
 #include <string>
@@ -14,6 +14,7 @@
 
 #include "core/result.h"
 #include "core/types.h"
+#include "dialects/dialect_prelude.h"
 #include "dialects/openim/settings.h"
 #include "dialects/openim/wire_ids.h"
 #include "http/exchange.h"
@@ -23,11 +24,6 @@ struct Services;
 }  // namespace up::core
 
 namespace up::dialects::openim {
-
-namespace json = boost::json;
-namespace net = boost::asio;
-using http::blocking;
-using http::Exchange;
 
 constexpr const char* kDialect = "openim";
 constexpr size_t kMaxNameBytes = 1024;

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include <boost/json.hpp>
+#include "dialects/settings_json.h"
 
 namespace up::dialects::openim {
 
@@ -12,10 +12,9 @@ bool Settings::is_admin(std::string_view user_id) const {
 
 Settings parse_settings(std::string_view settings_json) {
   Settings s;
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(settings_json, ec);
-  if (ec || !v.is_object()) return s;
-  const auto& o = v.as_object();
+  const auto parsed = settings_object(settings_json);
+  if (!parsed) return s;
+  const boost::json::object& o = *parsed;
   if (auto* ids = o.if_contains("admin_user_ids"); ids && ids->is_array()) {
     std::vector<std::string> list;
     for (const auto& id : ids->as_array())
@@ -40,12 +39,9 @@ Settings parse_settings(std::string_view settings_json) {
         });
     if (ok) s.region = std::string(name);
   }
-  if (auto* d = o.if_contains("token_expire_days");
-      d && d->is_int64() && d->as_int64() >= 1 && d->as_int64() <= 3650)
-    s.token_expire_days = d->as_int64();
-  if (auto* e = o.if_contains("access_url_expire_seconds");
-      e && e->is_int64() && e->as_int64() >= 1 && e->as_int64() <= 7 * 86400)
-    s.access_url_expire_seconds = e->as_int64();
+  if (auto d = int_in_range(o.if_contains("token_expire_days"), 1, 3650)) s.token_expire_days = *d;
+  if (auto e = int_in_range(o.if_contains("access_url_expire_seconds"), 1, 7 * 86400))
+    s.access_url_expire_seconds = *e;
   return s;
 }
 

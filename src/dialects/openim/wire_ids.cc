@@ -1,6 +1,8 @@
 #include "dialects/openim/wire_ids.h"
 
 #include <cctype>
+#include <initializer_list>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -33,32 +35,45 @@ std::optional<int64_t> int_member(const json::object& o, const char* name) {
   return std::nullopt;
 }
 
+// Each named member into its field: "" when it is absent or not a string.
+void read_strings(const json::object& o,
+                  std::initializer_list<std::pair<const char*, std::string*>> fields) {
+  for (const auto& [name, field] : fields) *field = string_member(o, name);
+}
+
+// Each named member into its field: false when one is absent or not an int64.
+bool read_ints(const json::object& o,
+               std::initializer_list<std::pair<const char*, int64_t*>> fields) {
+  for (const auto& [name, field] : fields) {
+    auto v = int_member(o, name);
+    if (!v) return false;
+    *field = *v;
+  }
+  return true;
+}
+
 constexpr std::string_view kJwtHeader = R"({"alg":"HS256","typ":"JWT"})";
 
 std::string claims_json(const TokenClaims& c) {
-  json::object o;
-  o["UserID"] = c.user_id;
-  o["PlatformID"] = c.platform_id;
-  o["tid"] = c.tenant_id;
-  o["aid"] = c.app_id;
-  o["kid"] = c.key_id;
-  o["adm"] = c.admin;
-  o["iat"] = c.issued_at;
-  o["nbf"] = c.not_before;
-  o["exp"] = c.expires_at;
-  return json::serialize(o);
+  return json::serialize(json::object{{"UserID", c.user_id},
+                                      {"PlatformID", c.platform_id},
+                                      {"tid", c.tenant_id},
+                                      {"aid", c.app_id},
+                                      {"kid", c.key_id},
+                                      {"adm", c.admin},
+                                      {"iat", c.issued_at},
+                                      {"nbf", c.not_before},
+                                      {"exp", c.expires_at}});
 }
 
 }  // namespace
 
 std::string encode_form_id(const FormId& id) {
-  json::object o;
-  o["name"] = id.name;
-  o["size"] = id.size;
-  o["contentType"] = id.content_type;
-  o["group"] = id.group;
-  o["key"] = id.key;
-  return raw_std_base64(json::serialize(o));
+  return raw_std_base64(json::serialize(json::object{{"name", id.name},
+                                                     {"size", id.size},
+                                                     {"contentType", id.content_type},
+                                                     {"group", id.group},
+                                                     {"key", id.key}}));
 }
 
 Result<FormId> decode_form_id(std::string_view id) {
@@ -67,13 +82,11 @@ Result<FormId> decode_form_id(std::string_view id) {
   if (!doc) return fail(Errc::kInvalidArgument, "invalid id");
   const json::object& o = *doc;
   FormId f;
-  f.name = string_member(o, "name");
-  f.content_type = string_member(o, "contentType");
-  f.group = string_member(o, "group");
-  f.key = string_member(o, "key");
-  auto size = int_member(o, "size");
-  if (f.key.empty() || f.name.empty() || !size) return fail(Errc::kInvalidArgument, "invalid id");
-  f.size = *size;
+  read_strings(
+      o,
+      {{"name", &f.name}, {"contentType", &f.content_type}, {"group", &f.group}, {"key", &f.key}});
+  if (!read_ints(o, {{"size", &f.size}}) || f.key.empty() || f.name.empty())
+    return fail(Errc::kInvalidArgument, "invalid id");
   return f;
 }
 
@@ -96,21 +109,18 @@ tl::expected<TokenClaims, TokenFault> read_token(std::string_view token) {
   if (!payload) return bad;
   const json::object& o = *payload;
   TokenClaims c;
-  c.user_id = string_member(o, "UserID");
-  c.tenant_id = string_member(o, "tid");
-  c.app_id = string_member(o, "aid");
-  c.key_id = string_member(o, "kid");
+  read_strings(
+      o, {{"UserID", &c.user_id}, {"tid", &c.tenant_id}, {"aid", &c.app_id}, {"kid", &c.key_id}});
   const auto* adm = o.if_contains("adm");
   c.admin = adm && adm->is_bool() && adm->as_bool();
-  auto platform = int_member(o, "PlatformID");
-  auto iat = int_member(o, "iat"), nbf = int_member(o, "nbf"), exp = int_member(o, "exp");
-  if (c.user_id.empty() || c.tenant_id.empty() || c.app_id.empty() || !platform || !iat || !nbf ||
-      !exp)
+  int64_t platform = 0;
+  if (!read_ints(o, {{"PlatformID", &platform},
+                     {"iat", &c.issued_at},
+                     {"nbf", &c.not_before},
+                     {"exp", &c.expires_at}}) ||
+      c.user_id.empty() || c.tenant_id.empty() || c.app_id.empty())
     return bad;
-  c.platform_id = static_cast<int>(*platform);
-  c.issued_at = *iat;
-  c.not_before = *nbf;
-  c.expires_at = *exp;
+  c.platform_id = static_cast<int>(platform);
   return c;
 }
 
@@ -166,15 +176,8 @@ bool parse_access_key_id(std::string_view key_id, std::string& tenant_id, std::s
 namespace up::dialects::openim {
 
 std::string encode_upload_id(const MultipartUpload& u, std::string_view signing_key) {
-  json::object o;
-  o["t"] = u.tenant_id;
-  o["a"] = u.app_id;
-  o["u"] = u.user_id;
-  o["h"] = u.hash;
-  o["s"] = u.size;
-  o["p"] = u.part_size;
-  o["e"] = u.expires_at;
-  o["n"] = u.nonce;
+  const json::object o{{"t", u.tenant_id}, {"a", u.app_id},    {"u", u.user_id},    {"h", u.hash},
+                       {"s", u.size},      {"p", u.part_size}, {"e", u.expires_at}, {"n", u.nonce}};
   const std::string payload = crypto::base64url(json::serialize(o), false);
   return payload + "." + crypto::base64url(crypto::hmac_sha256(signing_key, payload), false);
 }
@@ -189,18 +192,13 @@ Result<MultipartUpload> read_upload_id(std::string_view id) {
   if (!doc) return bad;
   const json::object& o = *doc;
   MultipartUpload u;
-  u.tenant_id = string_member(o, "t");
-  u.app_id = string_member(o, "a");
-  u.user_id = string_member(o, "u");
-  u.hash = string_member(o, "h");
-  u.nonce = string_member(o, "n");
-  auto size = int_member(o, "s"), part = int_member(o, "p"), exp = int_member(o, "e");
-  if (u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || !size || !part || !exp ||
-      *size <= 0 || *part <= 0 || *size / *part >= 100'000)
+  read_strings(
+      o,
+      {{"t", &u.tenant_id}, {"a", &u.app_id}, {"u", &u.user_id}, {"h", &u.hash}, {"n", &u.nonce}});
+  if (!read_ints(o, {{"s", &u.size}, {"p", &u.part_size}, {"e", &u.expires_at}}) ||
+      u.tenant_id.empty() || u.app_id.empty() || u.hash.empty() || u.size <= 0 ||
+      u.part_size <= 0 || u.size / u.part_size >= 100'000)
     return bad;
-  u.size = *size;
-  u.part_size = *part;
-  u.expires_at = *exp;
   return u;
 }
 

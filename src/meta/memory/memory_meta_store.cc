@@ -18,6 +18,29 @@ using Triple = std::tuple<std::string, std::string, std::string>;
 
 bool is_live(const Object& o) { return o.state != ObjectState::kDeleted; }
 
+// The value stored under `key`, or null.
+template <class Map, class Key>
+auto* value_at(Map& m, const Key& key) {
+  auto it = m.find(key);
+  return it == m.end() ? nullptr : &it->second;
+}
+
+// update_tenant and update_app: every field but created_at (immutable, as in
+// the SQLite store); the ids are those `stored` was found by.
+template <class T>
+void update_all_but_created_at(T& stored, const T& now) {
+  const UnixMs created_at = stored.created_at;
+  stored = now;
+  stored.created_at = created_at;
+}
+
+// A copy of the value stored under `key`, or `missing`.
+template <class Map, class Key>
+Result<typename Map::mapped_type> copy_at(const Map& m, const Key& key, Errc missing) {
+  if (const auto* v = value_at(m, key)) return *v;
+  return fail(missing);
+}
+
 class MemoryMetaStore final : public MetaStore {
  public:
   // meta::MetaStore
@@ -29,9 +52,7 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<Tenant> get_tenant(std::string_view id) override {
     std::lock_guard lock(mu_);
-    auto it = tenants_.find(std::string(id));
-    if (it == tenants_.end()) return fail(Errc::kTenantNotFound);
-    return it->second;
+    return copy_at(tenants_, id, Errc::kTenantNotFound);
   }
 
   Result<std::vector<Tenant>> list_tenants() override {
@@ -43,13 +64,9 @@ class MemoryMetaStore final : public MetaStore {
 
   Status update_tenant(const Tenant& t) override {
     std::lock_guard lock(mu_);
-    auto it = tenants_.find(t.id);
-    if (it == tenants_.end()) return fail(Errc::kTenantNotFound);
-    // created_at is immutable, as in the SQLite store.
-    it->second.name = t.name;
-    it->second.quota = t.quota;
-    it->second.cors_origins = t.cors_origins;
-    it->second.settings_json = t.settings_json;
+    Tenant* stored = value_at(tenants_, t.id);
+    if (!stored) return fail(Errc::kTenantNotFound);
+    update_all_but_created_at(*stored, t);
     return ok();
   }
 
@@ -62,9 +79,7 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
     std::lock_guard lock(mu_);
-    auto it = apps_.find(Pair{tenant_id, app_id});
-    if (it == apps_.end()) return fail(Errc::kAppNotFound);
-    return it->second;
+    return copy_at(apps_, Pair{tenant_id, app_id}, Errc::kAppNotFound);
   }
 
   Result<std::vector<App>> list_apps(std::string_view tenant_id) override {
@@ -79,12 +94,9 @@ class MemoryMetaStore final : public MetaStore {
 
   Status update_app(const App& a) override {
     std::lock_guard lock(mu_);
-    auto it = apps_.find(Pair{a.tenant_id, a.id});
-    if (it == apps_.end()) return fail(Errc::kAppNotFound);
-    it->second.name = a.name;
-    it->second.dialect = a.dialect;
-    it->second.quota = a.quota;
-    it->second.settings_json = a.settings_json;
+    App* stored = value_at(apps_, Pair{a.tenant_id, a.id});
+    if (!stored) return fail(Errc::kAppNotFound);
+    update_all_but_created_at(*stored, a);
     return ok();
   }
 
@@ -101,9 +113,7 @@ class MemoryMetaStore final : public MetaStore {
 
   Result<ApiKey> get_key(std::string_view key_id) override {
     std::lock_guard lock(mu_);
-    auto it = keys_.find(std::string(key_id));
-    if (it == keys_.end()) return fail(Errc::kKeyNotFound);
-    return it->second;
+    return copy_at(keys_, key_id, Errc::kKeyNotFound);
   }
 
   Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) override {
@@ -117,9 +127,9 @@ class MemoryMetaStore final : public MetaStore {
 
   Status set_key_enabled(std::string_view key_id, bool enabled) override {
     std::lock_guard lock(mu_);
-    auto it = keys_.find(std::string(key_id));
-    if (it == keys_.end()) return fail(Errc::kKeyNotFound);
-    it->second.enabled = enabled;
+    ApiKey* stored = value_at(keys_, key_id);
+    if (!stored) return fail(Errc::kKeyNotFound);
+    stored->enabled = enabled;
     return ok();
   }
 
@@ -212,9 +222,7 @@ class MemoryMetaStore final : public MetaStore {
   Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
                                       std::string_view id) override {
     std::lock_guard lock(mu_);
-    auto it = transactions_.find(Triple{tenant_id, app_id, id});
-    if (it == transactions_.end()) return fail(Errc::kTransactionNotFound);
-    return it->second;
+    return copy_at(transactions_, Triple{tenant_id, app_id, id}, Errc::kTransactionNotFound);
   }
 
   Result<uint64_t> expire_transactions(UnixMs now) override {

@@ -18,7 +18,7 @@ SqliteDb::~SqliteDb() {
   sqlite3_close_v2(db_);
 }
 
-Result<Stmt> SqliteDb::prepare(const std::string& sql) {
+Result<Stmt> SqliteDb::cached(const std::string& sql) {
   auto it = stmts_.find(sql);
   if (it == stmts_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -45,13 +45,6 @@ Result<bool> SqliteDb::row(Stmt& st, std::string_view what) {
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) return false;
   return fail(error(rc, what));
-}
-
-Result<bool> SqliteDb::exists(const std::string& sql, std::string_view arg) {
-  auto st = prepare(sql);
-  if (!st) return fail(std::move(st.error()));
-  st->text(arg);
-  return row(*st, "lookup");
 }
 
 Status SqliteDb::exec(const std::string& sql) {

@@ -34,192 +34,120 @@ class SqliteMetaStore final : public MetaStore {
   // meta::MetaStore
   Status create_tenant(const Tenant& t) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare(
-        "INSERT INTO tenants(id, name, max_bytes, max_objects, max_object_bytes, cors_origins, "
-        "settings_json, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!st) return fail(std::move(st.error()));
-    const std::string cors = join_lines(t.cors_origins);
-    st->text(t.id).text(t.name).opt_u64(t.quota.max_bytes).opt_u64(t.quota.max_objects);
-    st->opt_u64(t.quota.max_object_bytes).text(cors).text(t.settings_json).i64(t.created_at);
-    if (int rc = st->step(); rc != SQLITE_DONE) {
-      if (is_constraint(rc)) return fail(Errc::kAlreadyExists);
-      return fail(db_.error(rc, "create tenant"));
-    }
-    return ok();
+    return db_.insert(
+        "create tenant", Errc::kAlreadyExists,
+        "INSERT INTO tenants(" UP_SQLITE_TENANT_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)", t.id,
+        t.name, t.quota.max_bytes, t.quota.max_objects, t.quota.max_object_bytes,
+        join_lines(t.cors_origins), t.settings_json, t.created_at);
   }
 
   Result<Tenant> get_tenant(std::string_view id) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants WHERE id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(id);
-    auto found = db_.row(*st, "get tenant");
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(Errc::kTenantNotFound);
-    return read_tenant(*st);
+    return db_.one("get tenant", Errc::kTenantNotFound, read_tenant,
+                   "SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants WHERE id = ?", id);
   }
 
   Result<std::vector<Tenant>> list_tenants() override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants ORDER BY id");
-    if (!st) return fail(std::move(st.error()));
-    std::vector<Tenant> out;
-    while (true) {
-      auto found = db_.row(*st, "list tenants");
-      if (!found) return fail(std::move(found.error()));
-      if (!*found) break;
-      out.push_back(read_tenant(*st));
-    }
-    return out;
+    return db_.all("list tenants", read_tenant,
+                   "SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants ORDER BY id");
   }
 
   Status update_tenant(const Tenant& t) override {
     std::lock_guard lock(mu_);
     // created_at is immutable.
-    auto st = db_.prepare(
+    return db_.change(
+        "update tenant", Errc::kTenantNotFound,
         "UPDATE tenants SET name = ?, max_bytes = ?, max_objects = ?, max_object_bytes = ?, "
-        "cors_origins = ?, settings_json = ? WHERE id = ?");
-    if (!st) return fail(std::move(st.error()));
-    const std::string cors = join_lines(t.cors_origins);
-    st->text(t.name).opt_u64(t.quota.max_bytes).opt_u64(t.quota.max_objects);
-    st->opt_u64(t.quota.max_object_bytes).text(cors).text(t.settings_json).text(t.id);
-    UP_TRY(db_.done(*st, "update tenant"));
-    if (db_.changes() == 0) return fail(Errc::kTenantNotFound);
-    return ok();
+        "cors_origins = ?, settings_json = ? WHERE id = ?",
+        t.name, t.quota.max_bytes, t.quota.max_objects, t.quota.max_object_bytes,
+        join_lines(t.cors_origins), t.settings_json, t.id);
   }
 
   Status create_app(const App& a) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare(
-        "INSERT INTO apps(tenant_id, id, name, dialect, max_bytes, max_objects, "
-        "max_object_bytes, settings_json, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    if (!st) return fail(std::move(st.error()));
-    st->text(a.tenant_id).text(a.id).text(a.name).text(a.dialect).opt_u64(a.quota.max_bytes);
-    st->opt_u64(a.quota.max_objects).opt_u64(a.quota.max_object_bytes).text(a.settings_json);
-    st->i64(a.created_at);
-    if (int rc = st->step(); rc != SQLITE_DONE) {
-      // The foreign key names the tenant; any other constraint is the primary key.
-      if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return fail(Errc::kTenantNotFound);
-      if (is_constraint(rc)) return fail(Errc::kAlreadyExists);
-      return fail(db_.error(rc, "create app"));
-    }
-    return ok();
+    // The foreign key names the tenant; any other constraint is the primary key.
+    auto taken = [](int rc) {
+      return Error(rc == SQLITE_CONSTRAINT_FOREIGNKEY ? Errc::kTenantNotFound
+                                                      : Errc::kAlreadyExists);
+    };
+    return db_.insert("create app", taken,
+                      "INSERT INTO apps(" UP_SQLITE_APP_COLUMNS
+                      ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      a.tenant_id, a.id, a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
+                      a.quota.max_object_bytes, a.settings_json, a.created_at);
   }
 
   Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
     std::lock_guard lock(mu_);
-    auto st =
-        db_.prepare("SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? AND id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(tenant_id).text(app_id);
-    auto found = db_.row(*st, "get app");
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(Errc::kAppNotFound);
-    return read_app(*st);
+    return db_.one("get app", Errc::kAppNotFound, read_app,
+                   "SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? AND id = ?",
+                   tenant_id, app_id);
   }
 
   Result<std::vector<App>> list_apps(std::string_view tenant_id) override {
     std::lock_guard lock(mu_);
-    auto st =
-        db_.prepare("SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? ORDER BY id");
-    if (!st) return fail(std::move(st.error()));
-    st->text(tenant_id);
-    std::vector<App> out;
-    while (true) {
-      auto found = db_.row(*st, "list apps");
-      if (!found) return fail(std::move(found.error()));
-      if (!*found) break;
-      out.push_back(read_app(*st));
-    }
-    return out;
+    return db_.all("list apps", read_app,
+                   "SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? ORDER BY id",
+                   tenant_id);
   }
 
   Status update_app(const App& a) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare(
-        "UPDATE apps SET name = ?, dialect = ?, max_bytes = ?, max_objects = ?, "
-        "max_object_bytes = ?, settings_json = ? WHERE tenant_id = ? AND id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(a.name).text(a.dialect).opt_u64(a.quota.max_bytes).opt_u64(a.quota.max_objects);
-    st->opt_u64(a.quota.max_object_bytes).text(a.settings_json).text(a.tenant_id).text(a.id);
-    UP_TRY(db_.done(*st, "update app"));
-    if (db_.changes() == 0) return fail(Errc::kAppNotFound);
-    return ok();
+    return db_.change("update app", Errc::kAppNotFound,
+                      "UPDATE apps SET name = ?, dialect = ?, max_bytes = ?, max_objects = ?, "
+                      "max_object_bytes = ?, settings_json = ? WHERE tenant_id = ? AND id = ?",
+                      a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
+                      a.quota.max_object_bytes, a.settings_json, a.tenant_id, a.id);
   }
 
   Status create_key(const ApiKey& k, uint32_t max_per_tenant) override {
     std::lock_guard lock(mu_);
     return db_.in_transaction([&]() -> Status {
       // Explicit checks, in the memory store's order, rather than decoding constraints.
-      auto tenant = db_.exists("SELECT 1 FROM tenants WHERE id = ?", k.tenant_id);
+      auto tenant = db_.exists("lookup", "SELECT 1 FROM tenants WHERE id = ?", k.tenant_id);
       if (!tenant) return fail(std::move(tenant.error()));
       if (!*tenant) return fail(Errc::kTenantNotFound);
-      auto dup = db_.exists("SELECT 1 FROM api_keys WHERE id = ?", k.id);
+      auto dup = db_.exists("lookup", "SELECT 1 FROM api_keys WHERE id = ?", k.id);
       if (!dup) return fail(std::move(dup.error()));
       if (*dup) return fail(Errc::kAlreadyExists);
-      {
-        auto st = db_.prepare("SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?");
-        if (!st) return fail(std::move(st.error()));
-        st->text(k.tenant_id);
-        auto found = db_.row(*st, "count keys");
-        if (!found) return fail(std::move(found.error()));
-        if (st->col_u64(0) >= max_per_tenant) return fail(Errc::kKeyLimit);
-      }
-      auto st = db_.prepare(
-          "INSERT INTO api_keys(id, tenant_id, name, role, app_id, secret_sha256, enabled, "
-          "created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-      if (!st) return fail(std::move(st.error()));
-      st->text(k.id).text(k.tenant_id).text(k.name).text(to_string(k.role)).text(k.app_id);
-      st->text(k.secret_sha256).i64(k.enabled ? 1 : 0).i64(k.created_at);
-      return db_.done(*st, "create key");
+      auto keys =
+          count("count keys", "SELECT COUNT(*) FROM api_keys WHERE tenant_id = ?", k.tenant_id);
+      if (!keys) return fail(std::move(keys.error()));
+      if (*keys >= max_per_tenant) return fail(Errc::kKeyLimit);
+      auto created =
+          db_.run("create key",
+                  "INSERT INTO api_keys(" UP_SQLITE_KEY_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                  k.id, k.tenant_id, k.name, to_string(k.role), k.app_id, k.secret_sha256,
+                  k.enabled, k.created_at);
+      if (!created) return fail(std::move(created.error()));
+      return ok();
     });
   }
 
   Result<ApiKey> get_key(std::string_view key_id) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_KEY_COLUMNS " FROM api_keys WHERE id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(key_id);
-    auto found = db_.row(*st, "get key");
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(Errc::kKeyNotFound);
-    return read_key(*st);
+    return db_.one("get key", Errc::kKeyNotFound, read_key,
+                   "SELECT " UP_SQLITE_KEY_COLUMNS " FROM api_keys WHERE id = ?", key_id);
   }
 
   Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_KEY_COLUMNS
-                          " FROM api_keys WHERE tenant_id = ? ORDER BY id");
-    if (!st) return fail(std::move(st.error()));
-    st->text(tenant_id);
-    std::vector<ApiKey> out;
-    while (true) {
-      auto found = db_.row(*st, "list keys");
-      if (!found) return fail(std::move(found.error()));
-      if (!*found) break;
-      out.push_back(read_key(*st));
-    }
-    return out;
+    return db_.all("list keys", read_key,
+                   "SELECT " UP_SQLITE_KEY_COLUMNS " FROM api_keys WHERE tenant_id = ? ORDER BY id",
+                   tenant_id);
   }
 
   Status set_key_enabled(std::string_view key_id, bool enabled) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("UPDATE api_keys SET enabled = ? WHERE id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->i64(enabled ? 1 : 0).text(key_id);
-    UP_TRY(db_.done(*st, "update key"));
-    if (db_.changes() == 0) return fail(Errc::kKeyNotFound);
-    return ok();
+    return db_.change("update key", Errc::kKeyNotFound,
+                      "UPDATE api_keys SET enabled = ? WHERE id = ?", enabled, key_id);
   }
 
   Status delete_key(std::string_view key_id) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("DELETE FROM api_keys WHERE id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(key_id);
-    UP_TRY(db_.done(*st, "delete key"));
-    if (db_.changes() == 0) return fail(Errc::kKeyNotFound);
-    return ok();
+    return db_.change("delete key", Errc::kKeyNotFound, "DELETE FROM api_keys WHERE id = ?",
+                      key_id);
   }
 
   // Group commit (core/group_commit.h): concurrent transactions share one
@@ -248,15 +176,11 @@ class SqliteMetaStore final : public MetaStore {
   Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
                                    std::string_view key) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_OBJECT_COLUMNS
-                          " FROM objects WHERE tenant_id = ? AND app_id = ? AND key = ? "
-                          "AND key <> '' AND state <> 'deleted'");
-    if (!st) return fail(std::move(st.error()));
-    st->text(tenant_id).text(app_id).text(key);
-    auto found = db_.row(*st, "get object by key");
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(Errc::kObjectNotFound);
-    return read_object(*st);
+    return db_.one("get object by key", Errc::kObjectNotFound, read_object,
+                   "SELECT " UP_SQLITE_OBJECT_COLUMNS
+                   " FROM objects WHERE tenant_id = ? AND app_id = ? AND key = ? "
+                   "AND key <> '' AND state <> 'deleted'",
+                   tenant_id, app_id, key);
   }
 
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
@@ -268,14 +192,13 @@ class SqliteMetaStore final : public MetaStore {
     sql += q.state ? " AND state = ?" : " AND state <> 'deleted'";
     if (q.live_at) sql += " AND (expires_at IS NULL OR expires_at > ?)";
     sql += " ORDER BY id LIMIT ?";
-    auto st = db_.prepare(sql);
+    auto st = db_.prepare(sql, q.tenant_id);
     if (!st) return fail(std::move(st.error()));
-    st->text(q.tenant_id);
-    if (!q.app_id.empty()) st->text(q.app_id);
-    st->text(q.after_id);
-    if (q.state) st->text(to_string(*q.state));
-    if (q.live_at) st->i64(*q.live_at);
-    st->i64(static_cast<int64_t>(q.limit) + 1);  // one extra row tells whether there is more
+    if (!q.app_id.empty()) st->bind(q.app_id);
+    st->bind(q.after_id);
+    if (q.state) st->bind(to_string(*q.state));
+    if (q.live_at) st->bind(*q.live_at);
+    st->bind(static_cast<int64_t>(q.limit) + 1);  // one extra row tells whether there is more
     core::ObjectPage page;
     while (true) {
       auto found = db_.row(*st, "list objects");
@@ -299,20 +222,9 @@ class SqliteMetaStore final : public MetaStore {
 
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare("SELECT " UP_SQLITE_OBJECT_COLUMNS
-                          " FROM objects WHERE state = 'deleted' LIMIT ?");
-    if (!st) return fail(std::move(st.error()));
-    st->i64(limit);
-    std::vector<Object> out;
-    while (true) {
-      auto found = db_.row(*st, "list deleted objects");
-      if (!found) return fail(std::move(found.error()));
-      if (!*found) break;
-      auto o = read_object(*st);
-      if (!o) return fail(std::move(o.error()));
-      out.push_back(std::move(*o));
-    }
-    return out;
+    return db_.all(
+        "list deleted objects", read_object,
+        "SELECT " UP_SQLITE_OBJECT_COLUMNS " FROM objects WHERE state = 'deleted' LIMIT ?", limit);
   }
 
   // One transaction (one sync) for the whole batch.
@@ -320,14 +232,13 @@ class SqliteMetaStore final : public MetaStore {
     std::lock_guard lock(mu_);
     return db_.in_transaction([&]() -> Status {
       for (const std::string& id : ids) {
-        auto st = db_.prepare("DELETE FROM objects WHERE id = ? AND state = 'deleted'");
-        if (!st) return fail(std::move(st.error()));
-        st->text(id);
-        UP_TRY(db_.done(*st, "purge object"));
-        if (db_.changes() > 0) continue;
+        auto purged =
+            db_.run("purge object", "DELETE FROM objects WHERE id = ? AND state = 'deleted'", id);
+        if (!purged) return fail(std::move(purged.error()));
+        if (*purged > 0) continue;
         // Nothing purged: fine if the row is already gone (a retried sweep),
         // a bug in the caller if the object is still live.
-        auto live = db_.exists("SELECT 1 FROM objects WHERE id = ?", id);
+        auto live = db_.exists("lookup", "SELECT 1 FROM objects WHERE id = ?", id);
         if (!live) return fail(std::move(live.error()));
         if (*live) return fail(Errc::kFailedPrecondition, "object " + id + " is not deleted");
       }
@@ -341,7 +252,7 @@ class SqliteMetaStore final : public MetaStore {
     out.reserve(locators.size());
     // One indexed lookup each under one lock: a read needs no transaction.
     for (const std::string& l : locators) {
-      auto found = db_.exists("SELECT 1 FROM objects WHERE locator = ? LIMIT 1", l);
+      auto found = db_.exists("lookup", "SELECT 1 FROM objects WHERE locator = ? LIMIT 1", l);
       if (!found) return fail(std::move(found.error()));
       out.push_back(*found);
     }
@@ -355,47 +266,33 @@ class SqliteMetaStore final : public MetaStore {
   Status put_transaction(const Transaction& t) override {
     std::lock_guard lock(mu_);
     UP_TRY(db_.exec("PRAGMA synchronous = NORMAL"));
-    Status written = [&]() -> Status {
-      auto st = db_.prepare(
-          "INSERT INTO transactions(tenant_id, app_id, id, created_at, expires_at) "
-          "VALUES(?, ?, ?, ?, ?) ON CONFLICT(tenant_id, app_id, id) "
-          "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)");
-      if (!st) return fail(std::move(st.error()));
-      st->text(t.tenant_id).text(t.app_id).text(t.id).i64(t.created_at).i64(t.expires_at);
-      return db_.done(*st, "put transaction");
-    }();
+    auto written = db_.run("put transaction",
+                           "INSERT INTO transactions(" UP_SQLITE_TRANSACTION_COLUMNS
+                           ") VALUES(?, ?, ?, ?, ?) ON CONFLICT(tenant_id, app_id, id) "
+                           "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+                           t.tenant_id, t.app_id, t.id, t.created_at, t.expires_at);
     UP_TRY(db_.exec("PRAGMA synchronous = FULL"));  // every other write stays durable on return
-    return written;
+    if (!written) return fail(std::move(written.error()));
+    return ok();
   }
 
   Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
                                       std::string_view id) override {
     std::lock_guard lock(mu_);
-    auto st = db_.prepare(
-        "SELECT tenant_id, app_id, id, created_at, expires_at FROM transactions "
-        "WHERE tenant_id = ? AND app_id = ? AND id = ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(tenant_id).text(app_id).text(id);
-    auto found = db_.row(*st, "get transaction");
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(Errc::kTransactionNotFound);
-    Transaction t;
-    t.tenant_id = st->col_text(0);
-    t.app_id = st->col_text(1);
-    t.id = st->col_text(2);
-    t.created_at = st->col_i64(3);
-    t.expires_at = st->col_i64(4);
-    return t;
+    return db_.one("get transaction", Errc::kTransactionNotFound, read_transaction,
+                   "SELECT " UP_SQLITE_TRANSACTION_COLUMNS
+                   " FROM transactions WHERE tenant_id = ? AND app_id = ? AND id = ?",
+                   tenant_id, app_id, id);
   }
 
   Result<uint64_t> expire_transactions(UnixMs now) override {
     std::lock_guard lock(mu_);
-    return delete_where("DELETE FROM transactions WHERE expires_at <= ?", now);
+    return db_.run("expire", "DELETE FROM transactions WHERE expires_at <= ?", now);
   }
 
   Result<uint64_t> expire_used_grants(UnixMs now) override {
     std::lock_guard lock(mu_);
-    return delete_where("DELETE FROM used_grants WHERE expires_at < ?", now);
+    return db_.run("expire", "DELETE FROM used_grants WHERE expires_at < ?", now);
   }
 
   Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
@@ -408,28 +305,21 @@ class SqliteMetaStore final : public MetaStore {
     std::lock_guard lock(mu_);
     core::RecordPage page;
     if (q.with_total) {
-      auto st = db_.prepare(
-          "SELECT COUNT(*) FROM records WHERE tenant_id = ? AND app_id = ? AND form_id = ? "
-          "AND seq > ?");
-      if (!st) return fail(std::move(st.error()));
-      st->text(q.tenant_id).text(q.app_id).text(q.form_id).u64(q.after_seq);
-      auto found = db_.row(*st, "count records");
-      if (!found) return fail(std::move(found.error()));
-      page.total = st->col_u64(0);
+      auto total = count("count records",
+                         "SELECT COUNT(*) FROM records WHERE tenant_id = ? AND app_id = ? "
+                         "AND form_id = ? AND seq > ?",
+                         q.tenant_id, q.app_id, q.form_id, q.after_seq);
+      if (!total) return fail(std::move(total.error()));
+      page.total = *total;
     }
-    auto st = db_.prepare(std::string("SELECT " UP_SQLITE_RECORD_COLUMNS
-                                      " FROM records WHERE tenant_id = ? AND app_id = ? "
-                                      "AND form_id = ? AND seq > ? ORDER BY seq ") +
-                          (q.descending ? "DESC" : "ASC") + " LIMIT ? OFFSET ?");
-    if (!st) return fail(std::move(st.error()));
-    st->text(q.tenant_id).text(q.app_id).text(q.form_id).u64(q.after_seq);
-    st->i64(q.limit).u64(q.offset);
-    while (true) {
-      auto found = db_.row(*st, "list records");
-      if (!found) return fail(std::move(found.error()));
-      if (!*found) break;
-      page.records.push_back(read_record(*st));
-    }
+    auto records = db_.all("list records", read_record,
+                           std::string("SELECT " UP_SQLITE_RECORD_COLUMNS
+                                       " FROM records WHERE tenant_id = ? AND app_id = ? "
+                                       "AND form_id = ? AND seq > ? ORDER BY seq ") +
+                               (q.descending ? "DESC" : "ASC") + " LIMIT ? OFFSET ?",
+                           q.tenant_id, q.app_id, q.form_id, q.after_seq, q.limit, q.offset);
+    if (!records) return fail(std::move(records.error()));
+    page.records = std::move(*records);
     // Read after the scan: the statement cache lends one statement per SQL text.
     SqliteTransaction reader(db_);
     for (Record& r : page.records) {
@@ -441,13 +331,13 @@ class SqliteMetaStore final : public MetaStore {
   }
 
  private:
-  // REQUIRES: mu_ held.
-  Result<uint64_t> delete_where(const std::string& sql, int64_t arg) {
-    auto st = db_.prepare(sql);
-    if (!st) return fail(std::move(st.error()));
-    st->i64(arg);
-    UP_TRY(db_.done(*st, "expire"));
-    return db_.changes();
+  // The one number a SELECT COUNT(*) returns. REQUIRES: mu_ held.
+  template <class... A>
+  Result<uint64_t> count(std::string_view what, const std::string& sql, const A&... args) {
+    auto n = db_.first(
+        what, [](const Stmt& st) { return st.col<uint64_t>(0); }, sql, args...);
+    if (!n) return fail(std::move(n.error()));
+    return n->value_or(0);
   }
 
   // Runs each body under its own savepoint of one BEGIN IMMEDIATE transaction.

@@ -26,6 +26,7 @@ namespace up::meta {
   "created_at"
 #define UP_SQLITE_KEY_COLUMNS \
   "id, tenant_id, name, role, app_id, secret_sha256, enabled, created_at"
+#define UP_SQLITE_TRANSACTION_COLUMNS "tenant_id, app_id, id, created_at, expires_at"
 
 Tenant read_tenant(const Stmt& st);
 App read_app(const Stmt& st);
@@ -33,6 +34,7 @@ ApiKey read_key(const Stmt& st);
 // kMetaIo for a state the schema does not know.
 Result<Object> read_object(const Stmt& st);
 Record read_record(const Stmt& st);  // without file_ids (record_files)
+Transaction read_transaction(const Stmt& st);
 
 // cors_origins is stored newline-joined (an origin never contains a newline).
 std::string join_lines(const std::vector<std::string>& v);
