@@ -51,22 +51,8 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
 Upload::~Upload() = default;  // an uncommitted writer removes its temp data
 
 net::awaitable<Status> Upload::append(std::string_view data) {
-  if (auto st = co_await flush(); !st) co_return st;
   if (auto st = count_and_hash(data); !st) co_return st;
   co_return co_await writer_->append(data);
-}
-
-Status Upload::stage(std::string_view data) {
-  UP_TRY(count_and_hash(data));
-  staged_.append(data);
-  return ok();
-}
-
-net::awaitable<Status> Upload::flush() {
-  if (staged_.empty()) co_return ok();
-  auto written = co_await writer_->append(staged_);
-  staged_.clear();
-  co_return written;
 }
 
 Status Upload::count_and_hash(std::string_view data) {
@@ -142,7 +128,6 @@ InsertOptions Upload::insert_options() const {
 }
 
 net::awaitable<Result<Object>> Upload::commit() {
-  if (auto st = co_await flush(); !st) co_return fail(st.error());
   auto o = finish();
   if (!o) co_return o;
   // Bytes first, then metadata: a crash in between leaves an orphan blob that

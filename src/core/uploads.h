@@ -68,11 +68,6 @@ class Upload {
   // Hands the next bytes to the blob store (a network store may send a part).
   // kTooLarge as soon as the limit is passed.
   net::awaitable<Status> append(std::string_view data);
-  // For callbacks that cannot await (a multipart sink): checks and hashes
-  // `data` as append() does and keeps a copy until the next flush(). The caller
-  // awaits flush() after each piece of body it feeds, so at most a chunk waits.
-  Status stage(std::string_view data);
-  net::awaitable<Status> flush();
   uint64_t size() const { return size_; }
   uint32_t crc32() const { return crc32_; }  // REQUIRES: spec.want_crc32
   uint64_t limit() const { return limit_; }
@@ -106,7 +101,6 @@ class Upload {
   storage::BlobWriterPtr writer_;
   UploadService& service_;
   const Clock& clock_;
-  std::string staged_;  // stage()d bytes not yet flushed
   uint64_t limit_ = 0;
   uint64_t size_ = 0;
   uint32_t crc32_ = 0;

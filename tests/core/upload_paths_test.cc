@@ -60,19 +60,15 @@ std::string pattern(size_t n) {
   return s;
 }
 
-// A body arriving in pieces, as a dialect feeds it: raw appends, or pieces
-// staged by a multipart sink and flushed after each chunk.
-net::awaitable<Result<Object>> stream_in(UploadPtr up, std::string body, bool staged) {
+// A body arriving in pieces, as a dialect feeds it: 64 KiB reads, or (uneven)
+// each read split where a multipart boundary would cut it.
+net::awaitable<Result<Object>> stream_in(UploadPtr up, std::string body, bool uneven) {
   for (size_t off = 0; off < body.size(); off += 65536) {
     std::string_view piece = std::string_view(body).substr(off, 65536);
-    if (staged) {
-      if (auto st = up->stage(piece.substr(0, 1000)); !st) co_return fail(st.error());
-      if (auto st = up->stage(piece.substr(std::min<size_t>(1000, piece.size()))); !st)
-        co_return fail(st.error());
-      if (auto st = co_await up->flush(); !st) co_return fail(st.error());
-    } else if (auto st = co_await up->append(piece); !st) {
-      co_return fail(st.error());
-    }
+    const size_t cut = uneven ? std::min<size_t>(1000, piece.size()) : piece.size();
+    if (auto st = co_await up->append(piece.substr(0, cut)); !st) co_return fail(st.error());
+    if (cut == piece.size()) continue;
+    if (auto st = co_await up->append(piece.substr(cut)); !st) co_return fail(st.error());
   }
   co_return co_await up->commit();
 }
