@@ -25,15 +25,21 @@ struct Error {
 };
 
 // A value or an Error that the caller must look at: [[nodiscard]] on the type makes
-// every call that drops one a warning (a lost error is a lost file). Only the
-// type and the one conversion from tl::expected (which and_then/map return) are
-// added; everything else is tl::expected's.
+// every call that drops one a warning (a lost error is a lost file). Everything
+// else is tl::expected's, plus the conversions a derived class loses: from
+// tl::expected itself, and from another Result. The latter must be spelled out:
+// otherwise tl::expected's value constructor takes the Result<U> whole, through
+// its explicit operator bool (a Result<uint64_t> became a Result<uint32_t> of 1).
 template <class T>
 class [[nodiscard]] Result : public tl::expected<T, Error> {
  public:
   using Base = tl::expected<T, Error>;
   using Base::Base;
   Result(Base e) : Base(std::move(e)) {}  // implicit, as tl::expected's own conversions
+  template <class U>
+  Result(const Result<U>& other) : Base(static_cast<const tl::expected<U, Error>&>(other)) {}
+  template <class U>
+  Result(Result<U>&& other) : Base(static_cast<tl::expected<U, Error>&&>(other)) {}
 };
 using Status = Result<void>;
 
