@@ -2,8 +2,9 @@
 # Builds the libFuzzer targets (clang, -DUP_FUZZ=ON, own build dir) and runs each
 # for FUZZ_SECONDS, FUZZ_JOBS at a time (default: one per CPU), from a scratch
 # copy of its seed corpus in fuzz/corpus/<target> (nothing is ever written into
-# the repo). Prints the executions and execs/s of each target; exits non-zero if any target crashed,
-# leaked, hit a sanitizer report or a FUZZ_CHECK, or timed out on one input.
+# the repo). Prints the executions and execs/s of each target; exits non-zero
+# if any target crashed, leaked, hit a sanitizer report or a FUZZ_CHECK, or
+# timed out on one input.
 #
 #   FUZZ_SECONDS=60        time per target
 #   FUZZ_TARGETS="..."     which targets (default: all in fuzz/corpus)
