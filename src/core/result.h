@@ -28,8 +28,10 @@ struct Error {
 // every call that drops one a warning (a lost error is a lost file). Everything
 // else is tl::expected's, plus the conversions a derived class loses: from
 // tl::expected itself, and from another Result. The latter must be spelled out:
-// otherwise tl::expected's value constructor takes the Result<U> whole, through
-// its explicit operator bool (a Result<uint64_t> became a Result<uint32_t> of 1).
+// without it, Jodoo, OpenIM and kintone uploads stored wrong sizes and checksums
+// (which conversion went astray was not pinned down; the likely path is
+// tl::expected's value constructor taking the whole Result<U>, which its
+// converting constructor only matches through a derived-to-base conversion).
 template <class T>
 class [[nodiscard]] Result : public tl::expected<T, Error> {
  public:
