@@ -403,8 +403,11 @@ Result<MetaStorePtr> open_sqlite_meta_store(const std::string& path) {
   sqlite3_extended_result_codes(db, 1);
   // busy_timeout first so the WAL switch waits for other processes; FULL
   // syncs the WAL on every commit, so a returned success survives power loss.
-  for (const char* pragma : {"PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL",
-                             "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON"}) {
+  // temp_store = MEMORY keeps the statement journal of a group commit's
+  // savepoints off the disk: on file it was ~20 page writes per small upload.
+  for (const char* pragma :
+       {"PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON", "PRAGMA temp_store = MEMORY"}) {
     rc = sqlite3_exec(db, pragma, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return close_with(std::string("configure (") + pragma + ")");
   }
