@@ -85,7 +85,7 @@ fi
 free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((20000 + RANDOM % 40000))
+    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-), where clients' ports go
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free port found"
@@ -199,15 +199,25 @@ stop_upgate() {
 }
 
 # --- running one measurement ---------------------------------------------------
-declare -A MIBPS RPS P50 P99 ERRS
+declare -A MIBPS RPS P50 P99 CPU_US ERRS
 ANY_ERRORS=0
 
 # run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
+# CPU time (utime + stime, clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
 run_load() {
   local scn=$1 server=$2; shift 2
-  local log="$TMP/load-$scn-$server.log" rc=0
+  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0
   echo "-- $scn / $server"
+  [[ $server == upgate && -n "$UPGATE_PID" ]] && ticks0=$(cpu_ticks "$UPGATE_PID")
   "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
+  # upgate's own CPU per request: steadier than req/s on a machine whose speed swings.
+  if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
+    local requests; requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
+    CPU_US[$scn]=$(awk -v t=$(($(cpu_ticks "$UPGATE_PID") - ticks0)) -v hz="$(getconf CLK_TCK)" \
+      -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
+  fi
   sed 's/^/   /' "$log"
   local result
   result=$(grep '^RESULT ' "$log" | tail -n 1 || true)
@@ -347,6 +357,11 @@ echo
 echo "latency p50 / p99 (ms, request start to full response):"
 for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
   row "  $s" "${P50[$s,nginx]:-?} / ${P99[$s,nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
+done
+echo
+echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
+for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
+  row "  $s" "" "${CPU_US[$s]:-?}" ""
 done
 echo
 echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."
