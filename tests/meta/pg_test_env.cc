@@ -63,6 +63,7 @@ Result<std::vector<std::string>> pg_query(const std::string& url, const std::str
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
     return fail(Errc::kMetaIo, sql + ": " + PQresultErrorMessage(r.get()));
   std::vector<std::string> out;
+  out.reserve(static_cast<size_t>(PQntuples(r.get())));
   for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
   return out;
 }

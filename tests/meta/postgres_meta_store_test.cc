@@ -45,6 +45,7 @@ class PostgresMetaStoreTest : public ::testing::Test {
   // Stand-ins for upgate processes: stores of their own, each with its own pool.
   std::vector<MetaStorePtr> open_processes(int n, uint32_t pool_size) {
     std::vector<MetaStorePtr> out;
+    out.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) out.push_back(open(pool_size));
     return out;
   }
@@ -67,6 +68,7 @@ TEST_F(PostgresMetaStoreTest, ObjectLimitIsExactAcrossConnections) {
   std::atomic<int> stored{0};
   std::atomic<int> refused{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       MetaStore& s = *stores[static_cast<size_t>(t) % stores.size()];
@@ -99,6 +101,7 @@ TEST_F(PostgresMetaStoreTest, GrantIsUsedOnceAcrossConnections) {
   std::atomic<int> won{0};
   std::atomic<int> used{0};
   std::vector<std::thread> threads;
+  threads.reserve(20);
   for (int t = 0; t < 20; ++t) {
     threads.emplace_back([&, t] {
       MetaStore& s = *stores[static_cast<size_t>(t) % stores.size()];
@@ -115,6 +118,7 @@ TEST_F(PostgresMetaStoreTest, GrantIsUsedOnceAcrossConnections) {
 
 TEST_F(PostgresMetaStoreTest, OpenersTogetherMigrateOnce) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::atomic<int> opened{0};
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
