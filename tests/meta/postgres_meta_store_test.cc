@@ -148,6 +148,7 @@ TEST_F(PostgresMetaStoreTest, UnreachableOrRefusedDatabaseIsUnavailable) {
       open_postgres_meta_store("postgresql://app:app@127.0.0.1:1/app?connect_timeout=2", 1);
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, Errc::kUnavailable);
+  EXPECT_EQ(store.error().message.find('\n'), std::string::npos) << "one line for start-up";
 
   std::string wrong = *pg_url();
   wrong.replace(wrong.find(":app@"), 5, ":wrong@");

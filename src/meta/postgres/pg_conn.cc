@@ -91,8 +91,11 @@ Result<std::unique_ptr<PgConn>> pg_connect(const std::string& url) {
   PGconn* c = PQconnectdbParams(keys, values, 1);
   if (!c) return fail(Errc::kUnavailable, "metadata database: out of memory");
   if (PQstatus(c) != CONNECTION_OK) {
+    // libpq's reason spans lines ("...failed: Connection refused\n\tIs the
+    // server running...?"); a start-up error is one line.
     std::string msg = std::string("cannot connect to the metadata database: ") + PQerrorMessage(c);
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    for (char& ch : msg) ch = ch == '\n' || ch == '\t' ? ' ' : ch;
     PQfinish(c);
     return fail(Errc::kUnavailable, std::move(msg));
   }
