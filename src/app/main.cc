@@ -415,6 +415,14 @@ int main(int argc, char** argv) {
   app.add_option("--data", ropts.data_dir, "data directory (SQLite + blobs)")
       ->envname("UPGATE_DATA")
       ->capture_default_str();
+  app.add_option("--meta", ropts.meta,
+                 "metadata store: sqlite:<path> (default: <data>/upgate.db) or "
+                 "postgresql://user:pass@host:port/db")
+      ->envname("UPGATE_META");
+  app.add_option("--meta-pool", ropts.meta_pool_size, "PostgreSQL connections of this process")
+      ->envname("UPGATE_META_POOL")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
 
   ServeOptions so;
   auto* serve_cmd = app.add_subcommand("serve", "run the server");

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/file_modes.h"
+#include "meta/postgres/postgres_meta_store.h"
 #include "meta/sqlite/sqlite_meta_store.h"
 #include "storage/local/local_blob_store.h"
 
@@ -27,13 +28,30 @@ Status create_data_dir(const std::string& dir) {
   return ok();
 }
 
+// The store RuntimeOptions::meta names. Errors are one line that says what
+// to check: they end `upgate serve` at start-up.
+Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options) {
+  const std::string& m = options.meta;
+  if (m.empty()) return meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
+  if (m.starts_with("sqlite:")) return meta::open_sqlite_meta_store(m.substr(7));
+  if (!m.starts_with("postgresql://") && !m.starts_with("postgres://"))
+    return fail(Errc::kInvalidArgument,
+                "--meta (UPGATE_META): expected sqlite:<path> or postgresql://user:pass@host/db");
+  auto store = meta::open_postgres_meta_store(m, options.meta_pool_size);
+  if (!store && store.error().code == Errc::kUnavailable)
+    return fail(Errc::kUnavailable, store.error().message +
+                                        " (check --meta / UPGATE_META: host, port, user, "
+                                        "password, database; and that PostgreSQL is up)");
+  return store;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   UP_TRY(create_data_dir(options.data_dir));
   std::unique_ptr<Runtime> rt(new Runtime());
   rt->pool_ = core::make_thread_pool(options.blocking_threads);
-  auto meta = meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
+  auto meta = open_meta_store(options);
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
   storage::LocalBlobStoreOptions blob_options;

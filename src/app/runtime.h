@@ -1,6 +1,7 @@
 #pragma once
 // The composition root: the only place that names concrete backends. Builds
-// the core services over SQLite + local disk under a data directory.
+// the core services over SQLite (or PostgreSQL) + local disk under a data
+// directory.
 
 #include <memory>
 #include <string>
@@ -15,6 +16,11 @@ namespace up::app {
 
 struct RuntimeOptions {
   std::string data_dir = "./data";
+  // The metadata store: empty for <data_dir>/upgate.db, "sqlite:<path>", or a
+  // PostgreSQL URL ("postgresql://user:pass@host:port/db") shared by several
+  // upgate processes.
+  std::string meta;
+  uint32_t meta_pool_size = 16;  // PostgreSQL connections of this process
   uint64_t max_object_bytes = 10ull << 30;
   // Free space uploads leave on the data directory's disk; -1: the store's
   // default (1% of the file system, at most 256 MiB).

@@ -3,6 +3,7 @@
 // assertions, and builders of rows. Used by the conformance suite
 // (tests/meta) and by the tests of core's rules over both stores (tests/core).
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -13,13 +14,17 @@
 
 #include "meta/memory/memory_meta_store.h"
 #include "meta/meta_store.h"
+#include "meta/pg_test_env.h"
+#include "meta/postgres/postgres_meta_store.h"
 #include "meta/sqlite/sqlite_meta_store.h"
 #include "support/temp_dir.h"
 
 namespace up::meta::store_test {
 
+// open() gives a fresh, empty store; close() cleans up after the store is gone.
 struct MemoryBackend {
   static MetaStorePtr open(const std::filesystem::path&) { return make_memory_meta_store(); }
+  static void close() {}
 };
 
 struct SqliteBackend {
@@ -28,6 +33,29 @@ struct SqliteBackend {
     EXPECT_TRUE(store) << store.error().message;
     return store ? std::move(*store) : nullptr;
   }
+  static void close() {}
+};
+
+// The real PostgreSQL (pg_test_env.h), a schema of its own per test: creating
+// one and migrating it is far cheaper than a database per test.
+struct PostgresBackend {
+  static constexpr uint32_t kPoolSize = 8;
+  static MetaStorePtr open(const std::filesystem::path&) {
+    auto schema = pg_create_schema();
+    EXPECT_TRUE(schema) << schema.error().message;
+    if (!schema) return nullptr;
+    schema_ = *schema;
+    auto store = open_postgres_meta_store(pg_url_with_schema(*pg_url(), schema_), kPoolSize);
+    EXPECT_TRUE(store) << store.error().message;
+    return store ? std::move(*store) : nullptr;
+  }
+  static void close() {
+    if (schema_.empty()) return;
+    auto dropped = pg_drop_schema(schema_);
+    EXPECT_TRUE(dropped) << dropped.error().message;
+    schema_.clear();
+  }
+  static inline std::string schema_;  // the current test's
 };
 
 #define EXPECT_OK(expr)                                     \
@@ -122,7 +150,7 @@ inline Record record(std::string id, std::vector<std::string> files = {}, std::s
   return r;
 }
 
-using Backends = ::testing::Types<MemoryBackend, SqliteBackend>;
+using Backends = ::testing::Types<MemoryBackend, SqliteBackend, PostgresBackend>;
 
 // A fresh store of `Backend` for each test.
 template <class Backend>
@@ -131,6 +159,10 @@ class StoreTest : public ::testing::Test {
   void SetUp() override {
     store_ = Backend::open(dir_.path());
     ASSERT_NE(store_, nullptr);
+  }
+  void TearDown() override {
+    store_.reset();
+    Backend::close();
   }
 
   MetaStore& store() { return *store_; }
@@ -143,7 +175,8 @@ class BackendNames {
  public:
   template <class T>
   static std::string GetName(int) {
-    return std::is_same_v<T, MemoryBackend> ? "Memory" : "Sqlite";
+    if (std::is_same_v<T, MemoryBackend>) return "Memory";
+    return std::is_same_v<T, SqliteBackend> ? "Sqlite" : "Postgres";
   }
 };
 
