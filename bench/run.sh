@@ -199,24 +199,32 @@ stop_upgate() {
 }
 
 # --- running one measurement ---------------------------------------------------
-declare -A MIBPS RPS P50 P99 CPU_US ERRS
+declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS
 ANY_ERRORS=0
 
 # run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
 # CPU time (utime + stime, clock ticks) a process has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# Context switches (voluntary + involuntary) over all of a process's threads so far.
+ctx_switches() {
+  cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
+}
 
 run_load() {
   local scn=$1 server=$2; shift 2
-  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0
+  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0 csw0=0
   echo "-- $scn / $server"
-  [[ $server == upgate && -n "$UPGATE_PID" ]] && ticks0=$(cpu_ticks "$UPGATE_PID")
+  if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
+    ticks0=$(cpu_ticks "$UPGATE_PID") csw0=$(ctx_switches "$UPGATE_PID")
+  fi
   "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
   # upgate's own CPU per request: steadier than req/s on a machine whose speed swings.
   if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
     local requests; requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
     CPU_US[$scn]=$(awk -v t=$(($(cpu_ticks "$UPGATE_PID") - ticks0)) -v hz="$(getconf CLK_TCK)" \
       -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
+    CSW[$scn]=$(awk -v c=$(($(ctx_switches "$UPGATE_PID") - csw0)) -v n="${requests:-0}" \
+      'BEGIN { if (n > 0) printf "%.1f", c / n; else print "?" }')
   fi
   sed 's/^/   /' "$log"
   local result
@@ -362,6 +370,11 @@ echo
 echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
 for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
   row "  $s" "" "${CPU_US[$s]:-?}" ""
+done
+echo
+echo "upgate context switches per request (all threads, from /proc/<pid>/task/*/status):"
+for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
+  row "  $s" "" "${CSW[$s]:-?}" ""
 done
 echo
 echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."

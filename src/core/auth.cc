@@ -41,18 +41,21 @@ bool AuthService::well_formed(std::string_view token) {
   return true;
 }
 
-Result<Principal> AuthService::authenticate(std::string_view token) {
+std::optional<Result<Principal>> AuthService::authenticate_cached(std::string_view token) {
   if (!well_formed(token)) return fail(Errc::kUnauthenticated);
   const TokenHash h = hash_token(token);
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(h.key_id);
+  if (it == cache_.end() || clock_.now() - it->second.at >= kCacheMs) return std::nullopt;
+  if (!crypto::equal_constant_time(it->second.secret_sha256, h.sha256_hex))
+    return fail(Errc::kUnauthenticated);
+  return it->second.principal;
+}
+
+Result<Principal> AuthService::authenticate(std::string_view token) {
+  if (auto cached = authenticate_cached(token)) return std::move(*cached);
+  const TokenHash h = hash_token(token);
   const UnixMs now = clock_.now();
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = cache_.find(h.key_id); it != cache_.end() && now - it->second.at < kCacheMs) {
-      if (!crypto::equal_constant_time(it->second.secret_sha256, h.sha256_hex))
-        return fail(Errc::kUnauthenticated);
-      return it->second.principal;
-    }
-  }
   auto key = meta_.get_key(h.key_id);
   if (!key) {
     if (key.error().code == Errc::kKeyNotFound) return fail(Errc::kUnauthenticated);

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,10 @@ class AuthService {
   AuthService(meta::MetaStore& meta, const Clock& clock);
 
   Result<Principal> authenticate(std::string_view token);
+  // The answer when the cache alone can give it (a malformed token, a key
+  // verified within kCacheMs), else empty. Never touches the store, so an I/O
+  // thread may call it and go to the blocking pool only on a miss.
+  std::optional<Result<Principal>> authenticate_cached(std::string_view token);
 
   Result<CreatedKey> create_key(std::string_view tenant_id, std::string name, KeyRole role,
                                 std::string app_id = {});

@@ -44,6 +44,25 @@ TEST_F(AuthServiceTest, DisableEnableDeleteTakeEffectAtOnce) {
   EXPECT_EQ(auth.authenticate(k->token).error().code, Errc::kUnauthenticated);
 }
 
+TEST_F(AuthServiceTest, CachedAnswersOnlyForKeysVerifiedWithinTheCacheTime) {
+  auto k = auth.create_key("t1", "uploader", KeyRole::kMember);
+  ASSERT_TRUE(k);
+  EXPECT_FALSE(auth.authenticate_cached(k->token));  // never verified: ask the store
+  auto bad = auth.authenticate_cached("short");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->error().code, Errc::kUnauthenticated);
+  ASSERT_TRUE(auth.authenticate(k->token));
+  auto hit = auth.authenticate_cached(k->token);
+  ASSERT_TRUE(hit);
+  ASSERT_TRUE(*hit);
+  EXPECT_EQ((*hit)->key_id, k->key.id);
+  std::string wrong = k->token;
+  wrong.back() = wrong.back() == 'a' ? 'b' : 'a';
+  EXPECT_FALSE(auth.authenticate_cached(wrong));  // another token, another key id: a miss
+  clock.advance(AuthService::kCacheMs);
+  EXPECT_FALSE(auth.authenticate_cached(k->token));  // stale: ask the store again
+}
+
 TEST_F(AuthServiceTest, EnsureKeyIsIdempotentAndRootIsDefaultTenantAdmin) {
   ASSERT_TRUE(directory.create_tenant("default", "default"));
   const std::string token = "my-bootstrap-key-0123456789";

@@ -292,6 +292,7 @@ class NativeHandler final : public http::Handler {
       co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
     std::string token(h->substr(7));
     while (!token.empty() && token.back() == ' ') token.pop_back();
+    if (auto cached = s_.auth.authenticate_cached(token)) co_return std::move(*cached);
     co_return co_await blocking(ex, [&] { return s_.auth.authenticate(token); });
   }
 
