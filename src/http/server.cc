@@ -7,7 +7,6 @@
 #include <mutex>
 #include <span>
 #include <thread>
-#include <type_traits>
 
 #include <sys/resource.h>
 
@@ -32,6 +31,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "core/text.h"
+#include "http/any_stream.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
 #include "http/stream_io.h"
@@ -84,9 +84,6 @@ Error from_beast(const beast::error_code& ec) {
   return Error{Errc::kUnavailable, "connection lost: " + ec.message()};
 }
 
-TcpStream& lowest(TcpStream& s) { return s; }
-TcpStream& lowest(TlsStream& s) { return s.next_layer(); }
-
 // Why a request whose header Beast accepted still has ambiguous framing or
 // routing (RFC 9112 sections 3.2 and 6), or nullptr. Two parties reading such a
 // request differently is what request smuggling exploits, so it is refused
@@ -137,12 +134,9 @@ struct Server::Impl {
   Status bind(const std::string& spec);
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   net::awaitable<void> connection(tcp::socket socket);
-  template <class Stream>
-  net::awaitable<void> session(Stream& stream, ConnState& state, std::string remote);
-  template <class Stream>
-  net::awaitable<void> linger(Stream& stream);
-  template <class Stream>
-  net::awaitable<void> refuse(Stream& stream, int status, std::string reason);
+  net::awaitable<void> session(AnyStream& stream, ConnState& state, std::string remote);
+  net::awaitable<void> linger(AnyStream& stream);
+  net::awaitable<void> refuse(AnyStream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
   void begin_stop();
 };
@@ -150,10 +144,9 @@ struct Server::Impl {
 // ---------------------------------------------------------------------------
 // One request on a connection.
 
-template <class Stream>
 class ExchangeImpl final : public Exchange {
  public:
-  ExchangeImpl(Server::Impl& server, Stream& stream, beast::flat_buffer& buffer,
+  ExchangeImpl(Server::Impl& server, AnyStream& stream, beast::flat_buffer& buffer,
                bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk,
                std::string_view remote)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
@@ -209,7 +202,7 @@ class ExchangeImpl final : public Exchange {
       auto expect = parser_.get()[bhttp::field::expect];
       if (beast::iequals(expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-        lowest(stream_).expires_after(server_.cfg.idle_timeout);
+        stream_.tcp().expires_after(server_.cfg.idle_timeout);
         auto [ec, n] = co_await bhttp::async_write(stream_, cont, kTok);
         if (ec) {
           broken_ = true;
@@ -227,7 +220,7 @@ class ExchangeImpl final : public Exchange {
       // read_some, not read: a read returns what arrived rather than waiting
       // for a full chunk, so the idle timeout is time without progress even
       // for a body slower than a chunk per timeout.
-      ReadDeadline deadline(lowest(stream_), server_.cfg.idle_timeout);
+      ReadDeadline deadline(stream_.tcp(), server_.cfg.idle_timeout);
       auto [rec, n] = co_await bhttp::async_read_some(stream_, buffer_, parser_, kTok);
       beast::error_code ec = deadline.result(rec);
       if (ec == bhttp::error::need_buffer) ec = {};
@@ -273,7 +266,7 @@ class ExchangeImpl final : public Exchange {
     res.prepare_payload();
     status_ = r.status;
     responded_ = true;
-    lowest(stream_).expires_after(server_.cfg.idle_timeout);
+    stream_.tcp().expires_after(server_.cfg.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write(stream_, res, kTok);
     bytes_out_ += n;
     if (ec) broken_ = true;
@@ -290,20 +283,18 @@ class ExchangeImpl final : public Exchange {
     status_ = head.status;
     responded_ = true;
     bhttp::response_serializer<bhttp::buffer_body> sr{res};
-    lowest(stream_).expires_after(server_.cfg.idle_timeout);
+    stream_.tcp().expires_after(server_.cfg.idle_timeout);
     auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTok);
     // The status line is gone already: after a failure all we can do is cut
     // the response short.
     if (!ec) {
       const core::ObjectReader::File file = reader.file();
-      if constexpr (std::is_same_v<Stream, TcpStream>) {
-        if (file.fd >= 0) {
-          // Content-Length framing: the raw bytes are the whole body.
-          ec = co_await send_file(stream_, file.fd, file.offset, reader.size(),
-                                  server_.cfg.idle_timeout, bytes_out_);
-          if (ec) broken_ = true;
-          co_return;
-        }
+      if (stream_.plain() && file.fd >= 0) {
+        // Content-Length framing: the raw bytes are the whole body.
+        ec = co_await send_file(stream_.tcp(), file.fd, file.offset, reader.size(),
+                                server_.cfg.idle_timeout, bytes_out_);
+        if (ec) broken_ = true;
+        co_return;
       }
       ec = co_await send_chunks(res, sr, reader);
     }
@@ -367,7 +358,7 @@ class ExchangeImpl final : public Exchange {
       res.body().data = chunk.data();
       res.body().size = *got;
       res.body().more = left > 0;
-      lowest(stream_).expires_after(server_.cfg.idle_timeout);
+      stream_.tcp().expires_after(server_.cfg.idle_timeout);
       auto [wec, wn] = co_await bhttp::async_write(stream_, sr, kTok);
       if (wec && wec != bhttp::error::need_buffer) co_return wec;
       bytes_out_ += *got;
@@ -417,7 +408,7 @@ class ExchangeImpl final : public Exchange {
   }
 
   Server::Impl& server_;
-  Stream& stream_;
+  AnyStream& stream_;
   beast::flat_buffer& buffer_;
   bhttp::request_parser<bhttp::buffer_body>& parser_;
   ChunkPtr& chunk_storage_;
@@ -433,8 +424,7 @@ class ExchangeImpl final : public Exchange {
 
 // ---------------------------------------------------------------------------
 
-template <class Stream>
-net::awaitable<void> serve(Server::Impl& server, ExchangeImpl<Stream>& ex) {
+net::awaitable<void> serve(Server::Impl& server, ExchangeImpl& ex) {
   // CORS preflight: answered here, for every route.
   auto origin = ex.header("Origin");
   if (ex.method() == "OPTIONS" && origin && ex.header("Access-Control-Request-Method")) {
@@ -464,39 +454,37 @@ net::awaitable<void> serve(Server::Impl& server, ExchangeImpl<Stream>& ex) {
   co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
 }
 
-template <class Stream>
-net::awaitable<void> Server::Impl::linger(Stream& stream) {
+net::awaitable<void> Server::Impl::linger(AnyStream& stream) {
   // The client may still be sending a body we refused. Closing now would reset
   // the connection and could destroy our answer before it is read; read and
   // drop what comes for a short while instead (as nginx's lingering close).
   beast::error_code ec;
-  lowest(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+  stream.tcp().socket().shutdown(tcp::socket::shutdown_send, ec);
   std::array<char, 16 * 1024> scratch;
   uint64_t dropped = 0;
-  lowest(stream).expires_after(kLingerTime);
+  stream.tcp().expires_after(kLingerTime);
   while (dropped < kLingerBytes) {
-    auto [rec, n] = co_await lowest(stream).async_read_some(net::buffer(scratch), kTok);
+    auto [rec, n] = co_await stream.tcp().async_read_some(net::buffer(scratch), kTok);
     if (rec) break;
     dropped += n;
   }
 }
 
 // Answers a request that never reached a handler and closes the connection.
-template <class Stream>
-net::awaitable<void> Server::Impl::refuse(Stream& stream, int status, std::string reason) {
+net::awaitable<void> Server::Impl::refuse(AnyStream& stream, int status, std::string reason) {
   bhttp::response<bhttp::string_body> res{static_cast<bhttp::status>(status), 11};
   res.set(bhttp::field::server, "upgate");
   res.set(bhttp::field::content_type, "text/plain");
   res.body() = std::string(bhttp::obsolete_reason(res.result())) + ": " + reason + "\n";
   res.keep_alive(false);
   res.prepare_payload();
-  lowest(stream).expires_after(cfg.idle_timeout);
+  stream.tcp().expires_after(cfg.idle_timeout);
   auto [ec, n] = co_await bhttp::async_write(stream, res, kTok);
   if (!ec) co_await linger(stream);
 }
 
-template <class Stream>
-net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std::string remote) {
+net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state,
+                                           std::string remote) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
   for (bool first = true;; first = false) {
@@ -511,7 +499,7 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
       chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
       // header timeout (so a client trickling its headers is cut off).
-      lowest(stream).expires_after(cfg.idle_timeout);
+      stream.tcp().expires_after(cfg.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTok);
       if (ec) co_return;
       buffer.commit(n);
@@ -520,7 +508,7 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
     {
       // The header timeout covers the header only: the deadline must be gone
       // before the body streams, or it cuts every transfer longer than it.
-      ReadDeadline deadline(lowest(stream), cfg.header_timeout);
+      ReadDeadline deadline(stream.tcp(), cfg.header_timeout);
       auto [rec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kTok);
       ec = deadline.result(rec);
     }
@@ -546,7 +534,7 @@ net::awaitable<void> Server::Impl::session(Stream& stream, ConnState& state, std
       co_await refuse(stream, 400, problem);
       co_return;
     }
-    ExchangeImpl<Stream> ex(*this, stream, buffer, parser, chunk, remote);
+    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote);
     co_await serve(*this, ex);
     if (cfg.access_log) log::access(ex.log_line());
     if (!ex.keep_alive()) {
@@ -579,7 +567,9 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
     stream.next_layer().expires_after(cfg.header_timeout);
     auto [hec] = co_await stream.async_handshake(ssl::stream_base::server, kTok);
     if (!hec) {
-      co_await session(stream, *state, remote);
+      // Named, not a temporary of the co_await expression: g++ 12 destroys those twice.
+      auto any = any_stream(stream);
+      co_await session(*any, *state, remote);
       stream.next_layer().expires_after(2s);
       co_await stream.async_shutdown(kTok);
     }
@@ -587,7 +577,8 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
   } else {
     TcpStream stream(std::move(socket));
     state->lowest = &stream;
-    co_await session(stream, *state, remote);
+    auto any = any_stream(stream);
+    co_await session(*any, *state, remote);
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     state->closed = true;
   }
