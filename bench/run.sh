@@ -10,6 +10,9 @@
 #                        j = Jodoo: get_upload_token req/s, and 4 KiB Qiniu form uploads
 #                        (token verify + durable write + metadata) beside nginx's 4 KiB PUT
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
+#   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
+#                        postgres starts a private PostgreSQL 15 through ../shared/services/pg-up.sh,
+#                        restarted durable (fsync, synchronous_commit, full_page_writes on)
 #
 # Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
 # are still printed when the upgate half cannot run).
@@ -54,6 +57,7 @@ stop_pid() {  # pid: TERM, wait up to 5 s, then KILL
 cleanup() {
   stop_pid "$UPGATE_PID"; UPGATE_PID=""
   stop_pid "$NGINX_PID"; NGINX_PID=""
+  stop_postgres
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -89,6 +93,38 @@ free_port() {
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
   done
   die "no free port found"
+}
+
+# --- PostgreSQL (BENCH_META has postgres) ----------------------------------------
+META_KINDS=${BENCH_META:-sqlite}
+PG_BENCH_DIR=""
+PG_SERVICES="$(pwd)/../shared/services"
+# pg-up.sh makes the cluster (and installs PostgreSQL) but starts it for tests,
+# without fsync; a bench against SQLite's fsyncs needs it durable, so restart it.
+start_postgres() {
+  local port; port=$(free_port)
+  # Not under $TMP: the postgres user must reach it, and $TMP is private.
+  PG_BENCH_DIR="$BASE_TMP/upgate-bench-pg-$$"
+  eval "$(PG_PORT=$port PG_DIR=$PG_BENCH_DIR bash "$PG_SERVICES/pg-up.sh")" || return 1
+  local ctl=(runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_BENCH_DIR/data" -w)
+  [[ $(id -u) -eq 0 ]] || ctl=("${ctl[@]:3}")
+  "${ctl[@]}" -m fast stop >/dev/null &&
+  "${ctl[@]}" -l "$PG_BENCH_DIR/postgres.log" start -o "-c listen_addresses=127.0.0.1 -p $port \
+    -c unix_socket_directories='$PG_BENCH_DIR' -c fsync=on -c synchronous_commit=on \
+    -c full_page_writes=on -c max_connections=200" >/dev/null || return 1
+  PG_BENCH_CTL=("${ctl[@]}")
+}
+stop_postgres() {
+  [[ -n "$PG_BENCH_DIR" ]] || return 0
+  "${PG_BENCH_CTL[@]}" -m fast stop >/dev/null 2>&1 || true
+  rm -rf "$PG_BENCH_DIR"
+  PG_BENCH_DIR=""
+}
+# An empty database for one upgate run (each scenario starts clean).
+fresh_database() {
+  psql -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS upgate_bench WITH (FORCE)" \
+    -c "CREATE DATABASE upgate_bench OWNER $PG_USER" >/dev/null &&
+  echo "postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/upgate_bench"
 }
 
 # --- machine -------------------------------------------------------------------
@@ -172,10 +208,15 @@ fi
 # Starts a fresh upgate on an empty data dir (each scenario starts clean, which
 # is also how its uploads get deleted between scenarios). Returns 1 on failure.
 start_upgate() {
-  local name=$1
-  local data="$TMP/upgate-data-$name" log="$TMP/upgate-$name.log"
+  local name=$1 meta=${2:-sqlite}
+  local data="$TMP/upgate-data-$name" log="$TMP/upgate-$name.log" meta_args=()
+  if [[ $meta == postgres ]]; then
+    local url; url=$(fresh_database) || { UPGATE_WHY="no PostgreSQL database"; return 1; }
+    meta_args=(--meta "$url")
+  fi
   UPGATE_PORT=$(free_port)
-  "$UPGATE" serve --listen "127.0.0.1:$UPGATE_PORT" --data "$data" --bootstrap-key "$UPGATE_KEY" >"$log" 2>&1 &
+  "$UPGATE" serve --listen "127.0.0.1:$UPGATE_PORT" --data "$data" --bootstrap-key "$UPGATE_KEY" \
+    "${meta_args[@]}" >"$log" 2>&1 &
   UPGATE_PID=$!
   for _ in $(seq 100); do  # 10 s
     if ! kill -0 "$UPGATE_PID" 2>/dev/null; then
@@ -262,17 +303,24 @@ run_scenario() {
   settle
   run_load "$scn" nginx --url "http://127.0.0.1:$NGINX_PORT/up/$scn/" --method PUT --unique-path "$@"
   settle
-  if [[ $UPGATE_OK == 1 ]] && start_upgate "$scn"; then
-    run_load "$scn" upgate --url "http://127.0.0.1:$UPGATE_PORT/v1/files?name=bench-$scn-{id}" --method POST \
-      --header "Authorization: Bearer $UPGATE_KEY" --unique-path "$@"
-    stop_upgate
-  else
-    UPGATE_OK=0
-    ERRS[$scn,upgate]="not run"
-    echo "-- $scn / upgate: not run: $UPGATE_WHY"
-  fi
-  settle
+  local meta key
+  for meta in $META_KINDS; do
+    [[ $meta == postgres && $scn != c ]] && continue  # the small-upload scenario only
+    key=$(meta_key "$scn" "$meta")
+    if [[ $UPGATE_OK == 1 ]] && start_upgate "$key" "$meta"; then
+      run_load "$key" upgate --url "http://127.0.0.1:$UPGATE_PORT/v1/files?name=bench-$scn-{id}" --method POST \
+        --header "Authorization: Bearer $UPGATE_KEY" --unique-path "$@"
+      stop_upgate
+    else
+      UPGATE_OK=0
+      ERRS[$key,upgate]="not run"
+      echo "-- $key / upgate: not run: $UPGATE_WHY"
+    fi
+    settle
+  done
 }
+# The results key of a scenario on a metadata store: c, c-pg.
+meta_key() { [[ $2 == postgres ]] && echo "$1-pg" || echo "$1"; }
 
 # Jodoo: a tenant with a Jodoo app, rate limits raised out of the way.
 jodoo_setup() {
@@ -299,33 +347,48 @@ run_jodoo() {
   settle
   run_load j2 nginx --url "http://127.0.0.1:$NGINX_PORT/up/j2/" --method PUT --unique-path "${small[@]}"
   settle
-  if [[ $UPGATE_OK == 1 ]] && start_upgate j; then
-    if jodoo_setup; then
-      run_load j1 upgate --url "http://127.0.0.1:$UPGATE_PORT/api/v5/app/entry/file/get_upload_token" --method POST \
-        --header "Authorization: Bearer $JODOO_KEY" --header "Content-Type: application/json" \
-        --body '{"app_id":"crm","entry_id":"e1","transaction_id":"bench-{id}"}' \
-        --concurrency 16 --duration "$SMALL_SECONDS"
-      # Enough tokens for 10k uploads/s (the run stops early if they run out).
-      local calls=$(( SMALL_SECONDS * 100 ))
-      if jodoo_tokens "$calls" "$TMP/jodoo-tokens"; then
-        run_load j2 upgate --url "http://127.0.0.1:$UPGATE_PORT/" --method POST \
-          --form-tokens "$TMP/jodoo-tokens" "${small[@]}"
-      else
-        ERRS[j2,upgate]="token fetch failed"; ANY_ERRORS=1
-      fi
-    else
-      ERRS[j1,upgate]="setup failed"; ERRS[j2,upgate]="setup failed"; ANY_ERRORS=1
-    fi
-    stop_upgate
-  else
+  local meta
+  for meta in $META_KINDS; do
+    run_jodoo_upgate "$meta" "$(meta_key j1 "$meta")" "$(meta_key j2 "$meta")"
+    settle
+  done
+}
+
+# meta j1-key j2-key: upgate's half of the Jodoo scenarios on one metadata store.
+run_jodoo_upgate() {
+  local meta=$1 j1=$2 j2=$3
+  local small=(--size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS")
+  if [[ $UPGATE_OK != 1 ]] || ! start_upgate j "$meta"; then
     UPGATE_OK=0
-    ERRS[j1,upgate]="not run"; ERRS[j2,upgate]="not run"
+    ERRS[$j1,upgate]="not run"; ERRS[$j2,upgate]="not run"
+    return 0
   fi
-  settle
+  if jodoo_setup; then
+    run_load "$j1" upgate --url "http://127.0.0.1:$UPGATE_PORT/api/v5/app/entry/file/get_upload_token" --method POST \
+      --header "Authorization: Bearer $JODOO_KEY" --header "Content-Type: application/json" \
+      --body '{"app_id":"crm","entry_id":"e1","transaction_id":"bench-{id}"}' \
+      --concurrency 16 --duration "$SMALL_SECONDS"
+    # Enough tokens for 10k uploads/s (the run stops early if they run out).
+    local calls=$(( SMALL_SECONDS * 100 ))
+    if jodoo_tokens "$calls" "$TMP/jodoo-tokens"; then
+      run_load "$j2" upgate --url "http://127.0.0.1:$UPGATE_PORT/" --method POST \
+        --form-tokens "$TMP/jodoo-tokens" "${small[@]}"
+    else
+      ERRS[$j2,upgate]="token fetch failed"; ANY_ERRORS=1
+    fi
+  else
+    ERRS[$j1,upgate]="setup failed"; ERRS[$j2,upgate]="setup failed"; ANY_ERRORS=1
+  fi
+  stop_upgate
 }
 
 SCENARIOS=" ${BENCH_SCENARIOS:-a b c j} "
 wanted() { [[ "$SCENARIOS" == *" $1 "* ]]; }
+if [[ " $META_KINDS " == *" postgres "* ]]; then
+  start_postgres || die "PostgreSQL did not start (BENCH_META=postgres)"
+  echo "== PostgreSQL $(psql -tA "$PG_ADMIN_URL" -c 'SHOW server_version') on 127.0.0.1:$PG_PORT" \
+    "(fsync $(psql -tA "$PG_ADMIN_URL" -c 'SHOW fsync'), for c and j)"
+fi
 echo
 # Free space needed: 4x the upload for a (both servers write a temp file, then the final one).
 wanted a && run_scenario a $((SINGLE_SIZE * 4)) --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
@@ -344,10 +407,11 @@ cell() {
     echo "${arr[$key]:-?}"
   fi
 }
-ratio() {  # scenario metric-array
+ratio() {  # scenario metric-array [nginx's scenario, default the same]
   local -n arr=$2
-  local n="${arr[$1,nginx]:-}" u="${arr[$1,upgate]:-}"
-  if [[ -z "$n" || -z "$u" || -n "${ERRS[$1,nginx]:-}" || -n "${ERRS[$1,upgate]:-}" ]]; then echo "n/a"; return; fi
+  local base=${3:-$1}
+  local n="${arr[$base,nginx]:-}" u="${arr[$1,upgate]:-}"
+  if [[ -z "$n" || -z "$u" || -n "${ERRS[$base,nginx]:-}" || -n "${ERRS[$1,upgate]:-}" ]]; then echo "n/a"; return; fi
   awk -v n="$n" -v u="$u" 'BEGIN { if (n > 0) printf "%.2f", u / n; else print "n/a" }'
 }
 row() { printf '%-40s | %-20s | %-20s | %s\n' "$@"; }
@@ -361,19 +425,30 @@ wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b
 wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
 wanted j && row "j1) get_upload_token x100, 16 conns (req/s)" "-" "$(cell j1 upgate RPS)" "target >= 5000 req/s"
 wanted j && row "j2) 4 KiB Qiniu form upload, $SMALL_CONNS conns (req/s)" "$(cell j2 nginx RPS) (PUT)" "$(cell j2 upgate RPS)" "$(ratio j2 RPS)"
+if [[ " $META_KINDS " == *" postgres "* ]]; then
+  wanted c && row "c-pg) c, metadata on PostgreSQL" "$(cell c nginx RPS)" "$(cell c-pg upgate RPS)" "$(ratio c-pg RPS c)"
+  wanted j && row "j1-pg) j1, metadata on PostgreSQL" "-" "$(cell j1-pg upgate RPS)" ""
+  wanted j && row "j2-pg) j2, metadata on PostgreSQL" "$(cell j2 nginx RPS) (PUT)" "$(cell j2-pg upgate RPS)" "$(ratio j2-pg RPS j2)"
+fi
+# Every result key of the run, in order: a b c c-pg j1 j1-pg j2 j2-pg.
+KEYS=()
+for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
+  KEYS+=("$s")
+  [[ " $META_KINDS " == *" postgres "* && $s =~ ^(c|j1|j2)$ ]] && KEYS+=("$s-pg")
+done
 echo
 echo "latency p50 / p99 (ms, request start to full response):"
-for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
-  row "  $s" "${P50[$s,nginx]:-?} / ${P99[$s,nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
+for s in "${KEYS[@]}"; do
+  row "  $s" "${P50[${s%-pg},nginx]:-?} / ${P99[${s%-pg},nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
 done
 echo
 echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
-for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
+for s in "${KEYS[@]}"; do
   row "  $s" "" "${CPU_US[$s]:-?}" ""
 done
 echo
 echo "upgate context switches per request (all threads, from /proc/<pid>/task/*/status):"
-for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
+for s in "${KEYS[@]}"; do
   row "  $s" "" "${CSW[$s]:-?}" ""
 done
 echo
