@@ -139,11 +139,12 @@ Result<GeneratedKey> bootstrap_key(core::Services& s, const ServeOptions& o,
   return GeneratedKey{k->token, k->key.id};
 }
 
-http::ServerConfig server_config(const ServeOptions& o, core::Services& s) {
+http::ServerConfig server_config(const ServeOptions& o, app::Runtime& rt) {
+  core::Services& s = rt.services();
   http::ServerConfig cfg;
   cfg.listen = o.listen;
   cfg.io_threads = o.threads;
-  cfg.blocking_threads = o.blocking_threads;
+  cfg.blocking = &rt.blocking_pool();
   cfg.header_limit_bytes = o.header_limit;
   cfg.header_timeout = std::chrono::milliseconds(o.header_timeout_ms);
   cfg.idle_timeout = std::chrono::milliseconds(o.idle_timeout_ms);
@@ -214,7 +215,7 @@ int serve(const app::RuntimeOptions& ropts, const ServeOptions& o) {
     return 1;
   }
 
-  http::ServerConfig cfg = server_config(o, s);
+  http::ServerConfig cfg = server_config(o, **rt);
 
   // Before listening, what a crash left behind goes with no grace: no upload of
   // this process is in flight yet. Only if no other process shares the stores:

@@ -38,6 +38,8 @@ class Runtime {
 
   core::Services& services() { return *services_; }
   core::Sweeper& sweeper() { return *sweeper_; }
+  // The one pool for blocking work: the stores' and the requests' (http::ServerConfig).
+  core::BlockingPool& blocking_pool() { return *pool_; }
 
  private:
   Runtime() = default;

@@ -21,7 +21,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -117,12 +116,11 @@ void raise_open_file_limit() {
 
 struct Server::Impl {
   explicit Impl(ServerConfig c, std::vector<HandlerPtr> h)
-      : cfg(std::move(c)), handlers(std::move(h)), pool(std::max(1u, cfg.blocking_threads)) {}
+      : cfg(std::move(c)), handlers(std::move(h)) {}
 
   ServerConfig cfg;
   std::vector<HandlerPtr> handlers;
   net::io_context ioc;
-  net::thread_pool pool;
   std::optional<ssl::context> tls;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::string> urls;
@@ -302,13 +300,7 @@ class ExchangeImpl final : public Exchange {
   }
 
   net::awaitable<void> offload(std::function<void()> work) override {
-    co_await net::co_spawn(
-        server_.pool,
-        [&work]() -> net::awaitable<void> {
-          work();
-          co_return;
-        },
-        net::use_awaitable);
+    co_await server_.cfg.blocking->run(std::move(work));
   }
 
   net::awaitable<void> suspend(const std::function<void(Resume)>& start) override {
@@ -675,13 +667,11 @@ net::awaitable<void> Server::Impl::drain_then_stop() {
 Server::Server(ServerConfig config, std::vector<HandlerPtr> handlers)
     : impl_(std::make_unique<Impl>(std::move(config), std::move(handlers))) {}
 
-Server::~Server() {
-  impl_->pool.stop();
-  impl_->pool.join();
-}
+Server::~Server() = default;
 
 Status Server::start() {
   auto& cfg = impl_->cfg;
+  if (cfg.blocking == nullptr) return fail(Errc::kInvalidArgument, "no pool for blocking work");
   raise_open_file_limit();
   if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) {
     try {

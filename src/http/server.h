@@ -12,6 +12,10 @@
 #include "core/result.h"
 #include "http/handler.h"
 
+namespace up::core {
+class BlockingPool;
+}
+
 namespace up::http {
 
 struct ServerConfig {
@@ -19,7 +23,9 @@ struct ServerConfig {
   // Port 0 picks a free one (see Server::urls()).
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned io_threads = 2;
-  unsigned blocking_threads = 8;
+  // Where Exchange::offload runs blocking work (required). The stores' own
+  // pool: one set of threads for all blocking work of the process.
+  core::BlockingPool* blocking = nullptr;
   uint32_t header_limit_bytes = 16 * 1024;           // request line + all headers
   std::chrono::milliseconds header_timeout{10'000};  // to receive a complete header
   std::chrono::milliseconds idle_timeout{60'000};    // between requests and per body read
