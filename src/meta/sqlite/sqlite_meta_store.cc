@@ -12,6 +12,7 @@
 
 #include "core/file_modes.h"
 #include "core/group_commit.h"
+#include "meta/local_state.h"
 #include "meta/sqlite/migrations.h"
 #include "meta/sqlite/sqlite_db.h"
 #include "meta/sqlite/sqlite_rows.h"
@@ -27,7 +28,7 @@ namespace {
 // statement cache safe and lets the connection run with SQLITE_OPEN_NOMUTEX.
 // The rules (quotas, grants, binding) are core's; this class offers
 // transactions of primitives (SqliteTransaction) and the reads.
-class SqliteMetaStore final : public MetaStore {
+class SqliteMetaStore final : public ProcessLocalMetaStore {
  public:
   explicit SqliteMetaStore(sqlite3* db) : db_(db) {}
 
