@@ -2,6 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.h"
@@ -29,6 +34,27 @@ TEST(Secrets, ProcessesSharingAKeyFileVerifyEachOthersSignatures) {
   auto p3 = Secrets::open_or_create(elsewhere.path() + "/master.key");
   ASSERT_TRUE(p3);
   EXPECT_FALSE(DownloadLinks(*p3, clock).verify("t1", "obj1", expires, signature));
+}
+
+// Processes started together on one new key file all end up with one key.
+TEST(Secrets, OpenersTogetherShareTheKeyOfWhicheverMadeIt) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/master.key";
+  std::vector<std::optional<std::string>> derived(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < derived.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto s = Secrets::open_or_create(path);
+      if (s) derived[i] = s->derive("x");
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& d : derived) {
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, *derived[0]);
+  }
+  auto reopened = Secrets::open_or_create(path);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->derive("x"), *derived[0]);
 }
 
 TEST(Secrets, MasterKeyIsMadeOnceAndKeptPrivate) {
