@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <latch>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -169,6 +170,27 @@ TEST_F(SharedStateTest, DisabledKeyStopsWorkingInAnotherProcessWithinTheCacheBou
   EXPECT_OK(p1.authenticate(k->token));
   clock.advance(core::AuthService::kCacheMs);
   EXPECT_EQ(p1.authenticate(k->token).error().code, Errc::kUnauthenticated);
+}
+
+// Processes started together with one --bootstrap-key all start: the ones
+// that lose the race to create it find the same key.
+TEST_F(SharedStateTest, ProcessesStartingTogetherShareOneBootstrapKey) {
+  auto stores = open_processes(4, 2);
+  ASSERT_OK(stores[0]->create_tenant(tenant("default")));
+  ManualClock clock(kNow);
+  std::vector<std::unique_ptr<core::AuthService>> auths;
+  for (auto& s : stores) auths.push_back(std::make_unique<core::AuthService>(*s, clock));
+  std::atomic<int> ensured{0};
+  race(8, [&](int t) {
+    auto k = auths[static_cast<size_t>(t % 4)]->ensure_key("default", "bootstrap-key-0123456789",
+                                                           "bootstrap", KeyRole::kAdmin);
+    EXPECT_TRUE(k) << k.error().message;
+    if (k) ++ensured;
+  });
+  EXPECT_EQ(ensured.load(), 8);
+  EXPECT_OK(auths[0]->authenticate("bootstrap-key-0123456789"));
+  auto other = auths[1]->ensure_key("other", "bootstrap-key-0123456789", "x", KeyRole::kAdmin);
+  EXPECT_ERRC(other, Errc::kAlreadyExists);  // the same token in another tenant is not "the same"
 }
 
 // Not a test: the cost of one rate hit on the local PostgreSQL (docs/scale-out.md).
