@@ -46,6 +46,7 @@ class SharedStateTest : public ::testing::Test {
   }
   std::vector<MetaStorePtr> open_processes(int n, uint32_t pool_size) {
     std::vector<MetaStorePtr> out;
+    out.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i) out.push_back(open(pool_size));
     return out;
   }
@@ -179,6 +180,7 @@ TEST_F(SharedStateTest, ProcessesStartingTogetherShareOneBootstrapKey) {
   ASSERT_OK(stores[0]->create_tenant(tenant("default")));
   ManualClock clock(kNow);
   std::vector<std::unique_ptr<core::AuthService>> auths;
+  auths.reserve(stores.size());
   for (auto& s : stores) auths.push_back(std::make_unique<core::AuthService>(*s, clock));
   std::atomic<int> ensured{0};
   race(8, [&](int t) {
