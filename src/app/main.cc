@@ -67,11 +67,18 @@ class SweeperThread {
           while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
                                [this] { return stop_; })) {
             lock.unlock();
-            report(sweeper.sweep());
-            if (std::chrono::steady_clock::now() - last_orphans >
-                std::chrono::milliseconds(orphan_grace_ms)) {
-              report(sweeper.collect_orphans(orphan_grace_ms));
-              last_orphans = std::chrono::steady_clock::now();
+            // One process of those sharing the stores sweeps at a time; the
+            // lease outlives a few passes so its holder keeps it, and a
+            // crashed holder's lease runs out after that long.
+            auto leased = sweeper.take_lease(3 * interval_ms);
+            if (!leased) log::error("sweeper lease: " + leased.error().message);
+            if (leased && *leased) {
+              report(sweeper.sweep());
+              if (std::chrono::steady_clock::now() - last_orphans >
+                  std::chrono::milliseconds(orphan_grace_ms)) {
+                report(sweeper.collect_orphans(orphan_grace_ms));
+                last_orphans = std::chrono::steady_clock::now();
+              }
             }
             lock.lock();
           }
@@ -420,6 +427,10 @@ int main(int argc, char** argv) {
                  "metadata store: sqlite:<path> (default: <data>/upgate.db) or "
                  "postgresql://user:pass@host:port/db")
       ->envname("UPGATE_META");
+  app.add_option("--master-key", ropts.master_key,
+                 "master key file, created (0600) if missing (default: <data>/master.key); "
+                 "processes sharing one database must share one key")
+      ->envname("UPGATE_MASTER_KEY");
   app.add_option("--meta-pool", ropts.meta_pool_size, "PostgreSQL connections of this process")
       ->envname("UPGATE_META_POOL")
       ->check(CLI::Range(1u, 1000u))

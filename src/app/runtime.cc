@@ -66,10 +66,12 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_,
                                                        rt->clock_, *rt->pool_);
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
-  rt->rate_limiter_ = std::make_unique<core::RateLimiter>(rt->clock_);
+  rt->rate_limiter_ = std::make_unique<core::RateLimiter>(*rt->meta_, rt->clock_);
   rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->records_ = std::make_unique<core::RecordService>(*rt->meta_, rt->clock_);
-  auto secrets = core::Secrets::open_or_create(options.data_dir + "/master.key");
+  rt->cursors_ = std::make_unique<core::CursorService>(*rt->meta_, rt->clock_);
+  auto secrets = core::Secrets::open_or_create(
+      options.master_key.empty() ? options.data_dir + "/master.key" : options.master_key);
   if (!secrets) return fail(secrets.error());
   rt->secrets_ = std::make_unique<core::Secrets>(std::move(*secrets));
   rt->links_ = std::make_unique<core::DownloadLinks>(*rt->secrets_, rt->clock_);
@@ -79,8 +81,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   // make_unique gets a braced temporary to move from.
   rt->services_ = std::make_unique<core::Services>(
       core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_,
-                     *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->secrets_, *rt->links_,
-                     "", std::move(advance), options.secret_settings});
+                     *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->cursors_, *rt->secrets_,
+                     *rt->links_, "", std::move(advance), options.secret_settings});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
     if (t.error().code != Errc::kTenantNotFound) return fail(t.error());

@@ -21,6 +21,10 @@ struct RuntimeOptions {
   // upgate processes.
   std::string meta;
   uint32_t meta_pool_size = 16;  // PostgreSQL connections of this process
+  // The master key file (empty: <data_dir>/master.key), created 0600 if
+  // missing. Processes sharing one database point at one copy of it, so a
+  // token or link signed by one verifies on every other.
+  std::string master_key;
   uint64_t max_object_bytes = 10ull << 30;
   // Free space uploads leave on the data directory's disk; -1: the store's
   // default (1% of the file system, at most 256 MiB).
@@ -54,6 +58,7 @@ class Runtime {
   std::unique_ptr<core::RateLimiter> rate_limiter_;
   std::unique_ptr<core::Sweeper> sweeper_;
   std::unique_ptr<core::RecordService> records_;
+  std::unique_ptr<core::CursorService> cursors_;
   std::unique_ptr<core::Secrets> secrets_;
   std::unique_ptr<core::DownloadLinks> links_;
   std::unique_ptr<core::Services> services_;

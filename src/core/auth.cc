@@ -83,12 +83,16 @@ Result<ApiKey> AuthService::ensure_key(std::string_view tenant_id, std::string_v
   if (!well_formed(token))
     return fail(Errc::kInvalidArgument, "a key must be 16-256 printable ASCII characters");
   const TokenHash h = hash_token(token);
-  if (auto existing = meta_.get_key(h.key_id)) {
+  auto same_key = [&]() -> Result<ApiKey> {
+    auto existing = meta_.get_key(h.key_id);
+    if (!existing) return fail(existing.error());
     if (existing->tenant_id == tenant_id &&
         crypto::equal_constant_time(existing->secret_sha256, h.sha256_hex))
       return *existing;
     return fail(Errc::kAlreadyExists, "a different key with this id exists");
-  }
+  };
+  if (auto existing = same_key(); existing || existing.error().code != Errc::kKeyNotFound)
+    return existing;
   ApiKey k;
   k.id = h.key_id;
   k.tenant_id = std::string(tenant_id);
@@ -98,7 +102,12 @@ Result<ApiKey> AuthService::ensure_key(std::string_view tenant_id, std::string_v
   k.secret_sha256 = h.sha256_hex;
   k.enabled = true;
   k.created_at = clock_.now();
-  UP_TRY(meta_.create_key(k, kMaxKeysPerTenant));
+  if (auto created = meta_.create_key(k, kMaxKeysPerTenant); !created) {
+    // Processes started together with one bootstrap key race to create it:
+    // the losers find the winner's, which is the same key.
+    if (created.error().code == Errc::kAlreadyExists) return same_key();
+    return fail(created.error());
+  }
   return k;
 }
 

@@ -54,8 +54,10 @@ class AuthService {
   Result<CreatedKey> create_key(std::string_view tenant_id, std::string name, KeyRole role,
                                 std::string app_id = {});
   // Creates a key with a caller-chosen token (the bootstrap key); idempotent
-  // when a key with that token already exists. kInvalidArgument for a token not
-  // of 16-256 printable ASCII characters.
+  // when a key with that token already exists, also when processes sharing the
+  // store create it at once. kAlreadyExists if that key id belongs to another
+  // token or tenant; kInvalidArgument for a token not of 16-256 printable ASCII
+  // characters.
   Result<ApiKey> ensure_key(std::string_view tenant_id, std::string_view token, std::string name,
                             KeyRole role, std::string app_id = {});
   Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id);

@@ -1,13 +1,18 @@
 #pragma once
 // One rate limiter for every dialect: fixed windows counted per key (an app, a
-// tenant, a tenant+route ...). In memory, per process.
+// tenant, a tenant+route ...). The counters live in the metadata store, so
+// every process sharing it (PostgreSQL) counts against one window; a store one
+// process owns (SQLite, memory) keeps them in that process.
 
 #include <cstdint>
-#include <mutex>
-#include <string>
-#include <unordered_map>
+#include <string_view>
 
 #include "core/clock.h"
+#include "core/result.h"
+
+namespace up::meta {
+class MetaStore;
+}
 
 namespace up::core {
 
@@ -18,23 +23,20 @@ struct RateDecision {
   UnixMs reset_in_ms = 0;  // until the window starts again
 };
 
-// Thread-safe.
+// Thread-safe. hit() blocks on the store (one statement on PostgreSQL):
+// callers run it on the blocking pool, never on an I/O thread.
 class RateLimiter {
  public:
-  explicit RateLimiter(const Clock& clock) : clock_(clock) {}
-  // Counts one request against `key`, allowing `limit` per `window_ms`.
-  // A refused request is not counted.
-  RateDecision hit(std::string_view key, uint32_t limit, UnixMs window_ms);
+  RateLimiter(meta::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
+  // Counts one request against `key`, allowing `limit` per `window_ms`
+  // (windows aligned to multiples of window_ms). A refused request is not
+  // counted. The store's error (kUnavailable when the database is down) when
+  // it cannot count: the request must fail then, not pass uncounted.
+  Result<RateDecision> hit(std::string_view key, uint32_t limit, UnixMs window_ms);
 
  private:
-  struct Window {
-    UnixMs start = 0;
-    uint32_t count = 0;
-  };
+  meta::MetaStore& meta_;
   const Clock& clock_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Window> windows_;
-  UnixMs last_prune_ = 0;
 };
 
 }  // namespace up::core

@@ -1,9 +1,12 @@
 #include "core/secrets.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/crypto.h"
@@ -12,18 +15,40 @@
 
 namespace up::core {
 
-Result<Secrets> Secrets::open_or_create(const std::string& path) {
+namespace {
+
+Result<std::optional<std::string>> read_key(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    std::string key = random_hex(32);
-    UP_TRY(write_secret_file(path, key));
-    return Secrets(std::move(key));
-  }
+  if (!in) return std::optional<std::string>();
   std::stringstream ss;
   ss << in.rdbuf();
   std::string key = ss.str();
   while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
   if (key.size() < 32) return fail(Errc::kInternal, "master key in " + path + " is too short");
+  return std::optional<std::string>(std::move(key));
+}
+
+}  // namespace
+
+Result<Secrets> Secrets::open_or_create(const std::string& path) {
+  auto existing = read_key(path);
+  if (!existing) return fail(existing.error());
+  if (*existing) return Secrets(std::move(**existing));
+  // Written and synced under a private name, then linked into place: processes
+  // sharing the file (--master-key) and starting together never read half a
+  // key, and link() refuses if another made it first, whose key is then used.
+  const std::string tmp = path + ".tmp-" + random_hex(8);
+  std::string key = random_hex(32);
+  UP_TRY(write_secret_file(tmp, key));
+  const int linked = ::link(tmp.c_str(), path.c_str()) == 0 ? 0 : errno;
+  ::unlink(tmp.c_str());
+  if (linked == EEXIST) {
+    auto theirs = read_key(path);
+    if (!theirs) return fail(theirs.error());
+    if (*theirs) return Secrets(std::move(**theirs));
+  }
+  if (linked != 0)
+    return fail(Errc::kStorageIo, "cannot create " + path + ": " + std::strerror(linked));
   return Secrets(std::move(key));
 }
 

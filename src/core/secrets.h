@@ -1,9 +1,11 @@
 #pragma once
 // Server-held secrets. One master key, made on first start and kept in the data
-// directory (mode 0600); every signing key (a tenant's Qiniu secret key, the S3
-// form credentials, download links) is derived from it by purpose, so no such
-// key is stored anywhere else and none ever leaves the server. Rotating a
-// dialect key means deriving under a new purpose (e.g. bumping a version).
+// directory (mode 0600), or in the file --master-key names (which several
+// processes sharing one database point at); every signing key (a tenant's
+// Qiniu secret key, the S3 form credentials, download links) is derived from
+// it by purpose, so no such key is stored anywhere else and none ever leaves
+// the server. Rotating a dialect key means deriving under a new purpose (e.g.
+// bumping a version).
 
 #include <string>
 #include <string_view>
@@ -18,7 +20,8 @@ class Secrets {
  public:
   explicit Secrets(std::string master_key) : master_(std::move(master_key)) {}
   // Reads the master key from `path`, creating it (32 random bytes, 0600,
-  // fsynced) if the file does not exist.
+  // fsynced, appearing whole) if the file does not exist. Processes opening
+  // one path together all get the key of whichever created it.
   static Result<Secrets> open_or_create(const std::string& path);
 
   // HMAC-SHA256(master, purpose): a stable 32-byte key for one purpose,

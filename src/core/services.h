@@ -6,6 +6,7 @@
 
 #include "core/auth.h"
 #include "core/clock.h"
+#include "core/cursors.h"
 #include "core/directory.h"
 #include "core/files.h"
 #include "core/rate_limiter.h"
@@ -26,6 +27,7 @@ struct Services {
   RateLimiter& rate_limiter;
   Sweeper& sweeper;
   RecordService& records;
+  CursorService& cursors;
   const Secrets& secrets;  // derive dialect signing keys from here
   DownloadLinks& links;
   // The base URL clients reach this server at (no trailing '/'), for URLs the

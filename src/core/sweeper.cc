@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ids.h"
 #include "core/object_rules.h"
 #include "meta/meta_store.h"
 #include "storage/blob_store.h"
@@ -12,10 +13,16 @@
 namespace up::core {
 namespace {
 constexpr uint32_t kBatch = 500;
-}
+// Rate windows are a second or a minute long; an hour-old one is surely over.
+constexpr UnixMs kRateWindowKeepMs = 3'600'000;
+}  // namespace
 
 Sweeper::Sweeper(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock)
-    : meta_(meta), blobs_(blobs), clock_(clock) {}
+    : meta_(meta), blobs_(blobs), clock_(clock), holder_(random_hex(16)) {}
+
+Result<bool> Sweeper::take_lease(UnixMs ttl_ms) {
+  return meta_.try_lease(kLeaseName, holder_, ttl_ms, clock_.now());
+}
 
 Result<SweepStats> Sweeper::sweep() {
   SweepStats stats;
@@ -24,6 +31,8 @@ Result<SweepStats> Sweeper::sweep() {
   if (!txs) return fail(txs.error());
   stats.expired_transactions = *txs;
   UP_TRY(meta_.expire_used_grants(now));
+  UP_TRY(meta_.expire_rate_windows(now - kRateWindowKeepMs));
+  UP_TRY(meta_.expire_cursors(now));
   auto expired = expire_due();
   if (!expired) return fail(expired.error());
   stats.expired_objects = *expired;

@@ -9,8 +9,13 @@
 // removed while a live row references it. Orphans (a blob committed by an
 // upload that crashed before its metadata commit) and stale temporaries are
 // removed once older than a grace period, so uploads in flight are never hit.
+// Several processes sharing the stores sweep one at a time: each pass of the
+// background sweeper first takes a lease (take_lease); a crashed holder's
+// lease runs out after its ttl and another process takes over.
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/result.h"
@@ -36,7 +41,16 @@ class Sweeper {
  public:
   Sweeper(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock);
 
-  // One pass over expiries and deletions. Blocking.
+  static constexpr std::string_view kLeaseName = "sweeper";
+
+  // Takes or renews the sweeper's lease for this process until now + ttl_ms:
+  // false while another process holds it (then skip the pass). Blocking.
+  Result<bool> take_lease(UnixMs ttl_ms);
+  // Who this process is as a lease holder (random per Sweeper).
+  const std::string& holder() const { return holder_; }
+
+  // One pass over expiries and deletions, and the shared state that expires
+  // (rate windows, cursors). Runs whoever holds the lease. Blocking.
   Result<SweepStats> sweep();
   // Only the first step: objects past their expiry leave the usage totals now
   // (for quota checks that must not count them). Returns how many. Blocking.
@@ -52,6 +66,7 @@ class Sweeper {
   meta::MetaStore& meta_;
   storage::BlobStore& blobs_;
   const Clock& clock_;
+  std::string holder_;
 };
 
 }  // namespace up::core

@@ -1,6 +1,7 @@
 #pragma once
 // Metadata of tenants, apps, keys, objects and transactions. Implementations:
-// meta/sqlite (the embedded default), meta/memory (tests); PostgreSQL later.
+// meta/sqlite (the embedded default), meta/postgres (shared by several
+// processes), meta/memory (tests).
 // A store offers reads and small atomic primitives (MetaTransaction); the
 // rules (quotas, single-use grants, binding, expiry) are core's, written once
 // over them and run inside transact().
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/cursors.h"
 #include "core/queries.h"
 #include "core/result.h"
 #include "core/types.h"
@@ -77,6 +79,13 @@ class MetaTransaction {
   // Makes r.file_ids (in order) the objects bound to record r, replacing its
   // bindings. kObjectNotTemporary if one is bound to another record.
   virtual Status set_record_files(const Record& r) = 0;
+};
+
+// One fixed window of a rate limit after MetaStore::rate_hit.
+struct RateCount {
+  bool allowed = false;
+  uint32_t count = 0;       // hits counted in the window (this one, when allowed)
+  UnixMs window_start = 0;  // aligned: a multiple of the window's length
 };
 
 // A body run as one transaction (MetaStore::transact_each), with its result.
@@ -166,6 +175,45 @@ class MetaStore {
   // Drops records of used grants whose grant expired before `now` (a grant
   // past its deadline is refused anyway, so its record is no longer needed).
   virtual Result<uint64_t> expire_used_grants(UnixMs now) = 0;
+
+  // State that must hold across the processes sharing a store (DESIGN.md,
+  // "Several processes"). A store only one process uses (SQLite, memory) may
+  // keep rate windows and leases in that process.
+
+  // Counts one hit of `key` in the fixed window of `window_ms` holding `now`
+  // (start = now - now % window_ms). Allowed, and counted, while fewer than
+  // `limit` hits were counted in that window; a refused hit is not counted.
+  // Atomic across every process of the store. A window stored by a process
+  // whose clock is ahead is counted into, never reset backwards.
+  // REQUIRES: window_ms > 0.
+  virtual Result<RateCount> rate_hit(std::string_view key, uint32_t limit, UnixMs window_ms,
+                                     UnixMs now) = 0;
+  // Drops rate windows that started before `before`; returns how many.
+  virtual Result<uint64_t> expire_rate_windows(UnixMs before) = 0;
+
+  // Takes or renews the lease `name` for `holder` until now + ttl_ms. True if
+  // `holder` holds it now (it was free, expired, or already its own); false,
+  // and nothing changed, while another holder's lease runs.
+  virtual Result<bool> try_lease(std::string_view name, std::string_view holder, UnixMs ttl_ms,
+                                 UnixMs now) = 0;
+
+  // Cursors (kintone's records/cursor): a read position kept between requests,
+  // which may reach different processes. put_cursor stores a new one unless
+  // its tenant already has `max_per_tenant` cursors unexpired at `now`
+  // (kRateLimited; counted and inserted atomically); kAlreadyExists for a
+  // taken id.
+  virtual Status put_cursor(const core::Cursor& c, uint32_t max_per_tenant, UnixMs now) = 0;
+  // An unexpired cursor of the tenant; kNotFound otherwise.
+  virtual Result<core::Cursor> get_cursor(std::string_view tenant_id, std::string_view id,
+                                          UnixMs now) = 0;
+  // Moves a cursor from `from` to `to` records served: false, and nothing
+  // changed, if it is gone or no longer at `from` (a concurrent read moved it).
+  virtual Result<bool> advance_cursor(std::string_view tenant_id, std::string_view id,
+                                      uint64_t from, uint64_t to) = 0;
+  // Drops a cursor; false if there was none.
+  virtual Result<bool> delete_cursor(std::string_view tenant_id, std::string_view id) = 0;
+  // Drops cursors with expires_at <= now; returns how many.
+  virtual Result<uint64_t> expire_cursors(UnixMs now) = 0;
 };
 using MetaStorePtr = std::unique_ptr<MetaStore>;
 

@@ -2,12 +2,60 @@
 
 #include <sys/stat.h>
 
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "support/temp_dir.h"
 
 namespace up::core {
 namespace {
+
+// Several processes pointed at one key file (--master-key): a link (or any
+// token) signed by one verifies on another; another key refuses it.
+TEST(Secrets, ProcessesSharingAKeyFileVerifyEachOthersSignatures) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/shared/master.key";
+  ASSERT_EQ(::mkdir((dir.path() + "/shared").c_str(), 0700), 0);
+  ManualClock clock;
+  auto p1 = Secrets::open_or_create(path);  // the first process creates it
+  auto p2 = Secrets::open_or_create(path);  // the others read it
+  ASSERT_TRUE(p1 && p2);
+  DownloadLinks signer(*p1, clock), checker(*p2, clock);
+  const std::string link = signer.path_for("t1", "obj1", clock.now() + 60'000);
+  const auto expires =
+      link.substr(link.find("expires=") + 8, link.find('&') - link.find("expires=") - 8);
+  const auto signature = link.substr(link.find("signature=") + 10);
+  EXPECT_TRUE(checker.verify("t1", "obj1", expires, signature));
+  testing::TempDir elsewhere;
+  auto p3 = Secrets::open_or_create(elsewhere.path() + "/master.key");
+  ASSERT_TRUE(p3);
+  EXPECT_FALSE(DownloadLinks(*p3, clock).verify("t1", "obj1", expires, signature));
+}
+
+// Processes started together on one new key file all end up with one key.
+TEST(Secrets, OpenersTogetherShareTheKeyOfWhicheverMadeIt) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/master.key";
+  std::vector<std::optional<std::string>> derived(8);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < derived.size(); ++i)
+    threads.emplace_back([&, i] {
+      auto s = Secrets::open_or_create(path);
+      if (s) derived[i] = s->derive("x");
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& d : derived) {
+    ASSERT_TRUE(d);
+    EXPECT_EQ(*d, *derived[0]);
+  }
+  auto reopened = Secrets::open_or_create(path);
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->derive("x"), *derived[0]);
+}
 
 TEST(Secrets, MasterKeyIsMadeOnceAndKeptPrivate) {
   testing::TempDir dir;

@@ -103,3 +103,40 @@ TEST_F(SweeperTest, EmbeddedStoresAreNotShared) {
 
 }  // namespace
 }  // namespace up::core
+
+namespace up::core {
+namespace {
+
+// Two processes' sweepers over one store: one sweeps at a time, and the other
+// takes over once the holder stops renewing (a crash).
+TEST_F(SweeperTest, OneLeaseHolderAtATimeUntilTheLeaseRunsOut) {
+  Sweeper other(*meta, *blobs, clock);
+  EXPECT_NE(sweeper.holder(), other.holder());
+  EXPECT_TRUE(*sweeper.take_lease(3000));
+  EXPECT_FALSE(*other.take_lease(3000));
+  clock.advance(2000);
+  EXPECT_TRUE(*sweeper.take_lease(3000));  // renewed until +5000
+  clock.advance(2999);
+  EXPECT_FALSE(*other.take_lease(3000));
+  clock.advance(1);
+  EXPECT_TRUE(*other.take_lease(3000));
+  EXPECT_FALSE(*sweeper.take_lease(3000));
+}
+
+TEST_F(SweeperTest, SweepDropsExpiredCursorsAndOldRateWindows) {
+  Cursor c;
+  c.id = "c1";
+  c.tenant_id = "t1";
+  c.expires_at = clock.now() + 1000;
+  ASSERT_TRUE(meta->put_cursor(c, 10, clock.now()));
+  ASSERT_TRUE(meta->rate_hit("k", 1, 1000, clock.now()));
+  clock.advance(3'600'000 + 1000);
+  ASSERT_TRUE(sweeper.sweep());
+  EXPECT_EQ(meta->get_cursor("t1", "c1", 0).error().code, Errc::kNotFound);
+  auto dropped = meta->expire_rate_windows(clock.now());
+  ASSERT_TRUE(dropped);
+  EXPECT_EQ(*dropped, 0u);  // the sweep took it
+}
+
+}  // namespace
+}  // namespace up::core

@@ -69,9 +69,12 @@ Result<Grant> verify(core::Services& s, std::string_view token_text) {
     return fail(app.error());
   }
   const std::string prefix = "jodoo:" + ak->tenant_id;
-  if (!s.rate_limiter.hit(prefix, settings.rate_limit("global"), kRateWindowMs).allowed ||
-      !s.rate_limiter.hit(prefix + ":upload", settings.rate_limit("upload"), kRateWindowMs).allowed)
-    return fail(Errc::kRateLimited, "too many requests");
+  for (const auto& [key, api] :
+       {std::pair(prefix, "global"), std::pair(prefix + ":upload", "upload")}) {
+    auto rate = s.rate_limiter.hit(key, settings.rate_limit(api), kRateWindowMs);
+    if (!rate) return fail(rate.error());  // not counted: not allowed
+    if (!rate->allowed) return fail(Errc::kRateLimited, "too many requests");
+  }
   g.token = std::move(*token);
   g.app = std::move(*app);
   return g;

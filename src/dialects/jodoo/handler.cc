@@ -484,14 +484,17 @@ Result<std::string> run_get_upload_token(core::Services& s, const Caller& c,
 // Company-wide then per-API limits; `blame` says which one refused.
 Status check_rate(core::Services& s, const Caller& c, const Route& route, Api& blame) {
   const std::string key = "jodoo:" + c.principal.tenant_id;
-  if (!s.rate_limiter.hit(key, c.settings.rate_limit("global"), kRateWindowMs).allowed) {
+  // A store error fails the request: a hit that was not counted is not allowed.
+  auto company = s.rate_limiter.hit(key, c.settings.rate_limit("global"), kRateWindowMs);
+  if (!company) return fail(company.error());
+  if (!company->allowed) {
     blame = Api::kCompany;
     return fail(Errc::kRateLimited, "company limit reached");
   }
-  if (!s.rate_limiter
-           .hit(key + ":" + route.rate_name, c.settings.rate_limit(route.rate_name), kRateWindowMs)
-           .allowed)
-    return fail(Errc::kRateLimited, "API limit reached");
+  auto api = s.rate_limiter.hit(key + ":" + route.rate_name, c.settings.rate_limit(route.rate_name),
+                                kRateWindowMs);
+  if (!api) return fail(api.error());
+  if (!api->allowed) return fail(Errc::kRateLimited, "API limit reached");
   return ok();
 }
 

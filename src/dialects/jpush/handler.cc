@@ -101,6 +101,13 @@ Result<Context> resolve(core::Services& s, const std::string& user, const std::s
   ctx.principal = std::move(*p);
   ctx.settings = parse_settings(app->settings_json);
   ctx.app = std::move(*app);
+  // One pool per app shared by every file API, as JPush counts them. Counted
+  // here, on the blocking pool: with PostgreSQL it is a database round trip.
+  // A hit the store could not count fails the request (its 503), not passes.
+  auto rate = s.rate_limiter.hit("jpush:" + ctx.app.tenant_id + ":" + ctx.app.id,
+                                 ctx.settings.rate_limit_per_minute, kRateWindowMs);
+  if (!rate) return fail(rate.error());
+  ctx.rate = *rate;
   return ctx;
 }
 
@@ -281,10 +288,7 @@ class JPushHandler final : public http::Handler {
     ex.log_field("tenant", ctx.principal.tenant_id);
     ex.log_field("app", ctx.app.id);
 
-    // One pool per app shared by every file API, as JPush counts them.
-    const std::string rate_key = "jpush:" + ctx.app.tenant_id + ":" + ctx.app.id;
-    ctx.rate = s_.rate_limiter.hit(rate_key, ctx.settings.rate_limit_per_minute, kRateWindowMs);
-    if (!ctx.rate.allowed)
+    if (!ctx.rate.allowed)  // counted by resolve()
       co_return co_await fail_with(ex, ctx, Error(Errc::kRateLimited, "Rate limit exceeded"));
 
     const auto parts = http::split_path(ex.path());  // "v3", "files", ...

@@ -10,6 +10,7 @@
 #include "core/ids.h"
 #include "core/services.h"
 #include "core/text.h"
+#include "dialects/kintone/cursor_state.h"
 #include "dialects/kintone/params.h"
 #include "dialects/kintone/record_writer.h"
 #include "http/header_params.h"
@@ -500,29 +501,26 @@ KResult<json::value> Api::create_cursor(const Caller& c, const json::object& p) 
   total = total > read->query.offset ? total - read->query.offset : 0;
   if (read->query.limit) total = std::min(total, *read->query.limit);
 
-  Cursor cursor;
+  CursorRead kept;
+  kept.fields = std::move(read->fields);
+  kept.query = read->query;
+  kept.size = size->value_or(100);
+  kept.total = total;
+  core::Cursor cursor;
+  cursor.id = random_token(32);
   cursor.tenant_id = c.tenant_id;
+  cursor.owner = c.identity();
   cursor.app_id = read->app_id;
-  cursor.caller = c.identity();
-  cursor.fields = std::move(read->fields);
-  cursor.query = read->query;
-  cursor.size = size->value_or(100);
-  cursor.total = total;
-  const UnixMs now = s_.clock.now();
-  cursor.expires_at = now + kCursorLifetimeMs;
-  const std::string id = random_token(32);
-  {
-    std::lock_guard lock(mu_);
-    std::erase_if(cursors_, [now](const auto& kv) { return kv.second.expires_at <= now; });
-    const auto open = std::count_if(cursors_.begin(), cursors_.end(), [&](const auto& kv) {
-      return kv.second.tenant_id == c.tenant_id;
-    });
-    if (static_cast<size_t>(open) >= kMaxCursors)
+  cursor.state = cursor_state(kept);
+  cursor.expires_at = s_.clock.now() + kCursorLifetimeMs;
+  // In the metadata store: any process may serve the next read.
+  if (auto st = s_.cursors.open(cursor, kMaxCursors); !st) {
+    if (st.error().code == Errc::kRateLimited)
       return fail(Errc::kRateLimited, "Too many cursors are open; delete some first.");
-    cursors_.emplace(id, std::move(cursor));
+    return fail(st.error());
   }
   json::object out;
-  out["id"] = id;
+  out["id"] = cursor.id;
   out["totalCount"] = std::to_string(total);
   return json::value(std::move(out));
 }
@@ -531,37 +529,42 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
   const json::value* idv = p.if_contains("id");
   if (!idv || !idv->is_string()) return invalid("id", "Required.");
   const std::string id(idv->as_string());
-  Cursor cursor;
-  {
-    std::lock_guard lock(mu_);
-    auto it = cursors_.find(id);
-    if (it == cursors_.end() || it->second.expires_at <= s_.clock.now() ||
-        it->second.tenant_id != c.tenant_id || it->second.caller != c.identity())
-      return invalid("id", "The cursor (" + id + ") does not exist or has expired.");
-    cursor = it->second;
+  const auto gone = [&] {
+    return invalid("id", "The cursor (" + id + ") does not exist or has expired.");
+  };
+  auto cursor = s_.cursors.get(c.tenant_id, id);
+  if (!cursor) {
+    if (cursor.error().code == Errc::kNotFound) return gone();
+    return fail(cursor.error());
   }
-  auto app = auth_.open_app(c, cursor.app_id, Need::kView);
+  if (cursor->owner != c.identity()) return gone();
+  auto kept = parse_cursor_state(cursor->state);
+  if (!kept) return fail(kept.error());
+  auto app = auth_.open_app(c, cursor->app_id, Need::kView);
   if (!app) return refuse(app.error());
-  const uint64_t remaining = cursor.total - std::min(cursor.total, cursor.served);
-  core::RecordQuery q = records_query(c.tenant_id, cursor.app_id, cursor.query);
-  q.offset += cursor.served;
-  q.limit = static_cast<uint32_t>(std::min(cursor.size, remaining));
+  const uint64_t remaining = kept->total - std::min(kept->total, cursor->position);
+  core::RecordQuery q = records_query(c.tenant_id, cursor->app_id, kept->query);
+  q.offset += cursor->position;
+  q.limit = static_cast<uint32_t>(std::min(kept->size, remaining));
   json::array records;
   if (q.limit > 0) {
     auto page = s_.records.list(q);
     if (!page) return fail(page.error());
     for (const Record& r : page->records)
-      records.push_back(record_json(r, app->settings, cursor.fields));
+      records.push_back(record_json(r, app->settings, kept->fields));
   }
-  const uint64_t served = cursor.served + records.size();
-  const bool next = !records.empty() && served < cursor.total;
-  {
-    std::lock_guard lock(mu_);
-    if (next) {
-      if (auto it = cursors_.find(id); it != cursors_.end()) it->second.served = served;
-    } else {
-      cursors_.erase(id);
+  const uint64_t served = cursor->position + records.size();
+  const bool next = !records.empty() && served < kept->total;
+  if (next) {
+    // Moved only from where this read started: of two reads racing on one
+    // cursor, one serves the page and the other finds the cursor moved.
+    if (auto st = s_.cursors.advance(c.tenant_id, id, cursor->position, served); !st) {
+      if (st.error().code == Errc::kNotFound) return gone();
+      return fail(st.error());
     }
+  } else if (auto st = s_.cursors.close(c.tenant_id, id);
+             !st && st.error().code != Errc::kNotFound) {
+    return fail(st.error());
   }
   json::object out;
   out["records"] = std::move(records);
@@ -572,12 +575,18 @@ KResult<json::value> Api::read_cursor(const Caller& c, const json::object& p) {
 KResult<json::value> Api::delete_cursor(const Caller& c, const json::object& p) {
   const json::value* idv = p.if_contains("id");
   if (!idv || !idv->is_string()) return invalid("id", "Required.");
-  std::lock_guard lock(mu_);
-  auto it = cursors_.find(std::string(idv->as_string()));
-  if (it == cursors_.end() || it->second.tenant_id != c.tenant_id ||
-      it->second.caller != c.identity())
-    return invalid("id", "The cursor does not exist or has expired.");
-  cursors_.erase(it);
+  const std::string id(idv->as_string());
+  const auto gone = [] { return invalid("id", "The cursor does not exist or has expired."); };
+  auto cursor = s_.cursors.get(c.tenant_id, id);
+  if (!cursor) {
+    if (cursor.error().code == Errc::kNotFound) return gone();
+    return fail(cursor.error());
+  }
+  if (cursor->owner != c.identity()) return gone();
+  if (auto st = s_.cursors.close(c.tenant_id, id); !st) {
+    if (st.error().code == Errc::kNotFound) return gone();
+    return fail(st.error());
+  }
   return json::value(json::object());
 }
 

@@ -12,8 +12,6 @@
 // update a file already on the record may be kept by its record fileKey.
 // Upload keys and record fileKeys (object ids) never resolve as each other.
 
-#include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +35,8 @@ inline constexpr size_t kMaxBulkRequests = 20;
 inline constexpr size_t kMaxCursors = 10;             // per tenant, as kintone
 inline constexpr UnixMs kCursorLifetimeMs = 600'000;  // 10 minutes
 
-// Thread-safe; calls block. Cursors live in this process only.
+// Thread-safe; calls block. Cursors live in the metadata store (core::CursorService),
+// so every process sharing it serves them.
 class Api {
  public:
   Api(core::Services& services, Authenticator& auth);
@@ -52,18 +51,6 @@ class Api {
   KResult<Object> downloadable(const Caller& caller, std::string_view file_key);
 
  private:
-  struct Cursor {
-    std::string tenant_id;
-    std::string app_id;
-    std::string caller;  // who created it; only they may read it
-    std::vector<std::string> fields;
-    RecordQuerySpec query;
-    uint64_t size = 100;
-    uint64_t served = 0;
-    uint64_t total = 0;
-    UnixMs expires_at = 0;
-  };
-
   KResult<boost::json::value> get_record(const Caller& c, const boost::json::object& p);
   // POST record.json and records.json: validated and built first, then one
   // all-or-nothing insert (a bulkRequest of additions shares that insert).
@@ -89,8 +76,6 @@ class Api {
 
   core::Services& s_;
   Authenticator& auth_;
-  std::mutex mu_;
-  std::map<std::string, Cursor> cursors_;
 };
 
 }  // namespace up::dialects::kintone

@@ -135,8 +135,8 @@ KResult<Caller> Authenticator::token_caller(std::string_view header,
   return caller;
 }
 
-bool Authenticator::password_matches(const std::string& login, const UserCredential& cred,
-                                     std::string_view password) {
+Result<bool> Authenticator::password_matches(const std::string& login, const UserCredential& cred,
+                                             std::string_view password) {
   const std::string cache_key =
       crypto::sha256(login + '\0' + cred.hash_hex + '\0' + pepper_ + std::string(password));
   {
@@ -145,11 +145,12 @@ bool Authenticator::password_matches(const std::string& login, const UserCredent
   }
   // Each guess costs a PBKDF2; bound them per login so guessing stays slow
   // and cannot tie up the blocking pool.
-  if (!s_.rate_limiter
-           .hit("kintone:login:" + options_.tenant_id + ":" + login, kLoginAttemptsPerMinute,
-                60'000)
-           .allowed)
-    return false;
+  // Counted across every process sharing the store, so more processes do not
+  // mean more guesses.
+  auto guess = s_.rate_limiter.hit("kintone:login:" + options_.tenant_id + ":" + login,
+                                   kLoginAttemptsPerMinute, 60'000);
+  if (!guess) return fail(guess.error());
+  if (!guess->allowed) return false;
   const std::string computed = pbkdf2_sha256_hex(password, cred.salt_hex, cred.iterations);
   if (!crypto::equal_constant_time(computed, cred.hash_hex)) return false;
   std::lock_guard lock(mu_);
@@ -180,7 +181,9 @@ KResult<Caller> Authenticator::user_caller(std::string_view header,
     pbkdf2_sha256_hex(password, "unknown-user", Authenticator::kPasswordIterations);
     return not_logged_in("Login failed.");
   }
-  if (!password_matches(login, user->second, password)) return not_logged_in("Login failed.");
+  auto matches = password_matches(login, user->second, password);
+  if (!matches) return fail(matches.error());
+  if (!*matches) return not_logged_in("Login failed.");
   if (!guest_space.empty()) {
     auto space = settings.guest_spaces.find(guest_space);
     if (space == settings.guest_spaces.end() ||

@@ -85,8 +85,9 @@ class Authenticator {
  private:
   KResult<Caller> token_caller(std::string_view header, const std::string& guest_space);
   KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
-  bool password_matches(const std::string& login, const UserCredential& cred,
-                        std::string_view password);
+  // The store's error when the guess could not be counted (then no guess is tried).
+  Result<bool> password_matches(const std::string& login, const UserCredential& cred,
+                                std::string_view password);
 
   core::Services& s_;
   Options options_;

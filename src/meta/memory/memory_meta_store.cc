@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "meta/local_state.h"
+
 namespace up::meta {
 namespace {
 
@@ -41,7 +43,7 @@ Result<typename Map::mapped_type> copy_at(const Map& m, const Key& key, Errc mis
   return fail(missing);
 }
 
-class MemoryMetaStore final : public MetaStore {
+class MemoryMetaStore final : public ProcessLocalMetaStore {
  public:
   // meta::MetaStore
   Status create_tenant(const Tenant& t) override {

@@ -145,9 +145,41 @@ CREATE TABLE record_files (
 CREATE UNIQUE INDEX record_files_object ON record_files(object_id);
 )sql";
 
+// v3, as SQLite's v3: state several processes share (meta_store.h).
+// rate_windows is UNLOGGED: a hit is one upsert on the request path, and a
+// counter of the current second or minute is worth no WAL write; after a
+// database crash the table comes back empty, which only forgives a window.
+constexpr std::string_view kV3 = R"sql(
+CREATE UNLOGGED TABLE rate_windows (
+  key          text COLLATE "C" PRIMARY KEY,
+  window_start bigint NOT NULL,
+  count        bigint NOT NULL
+);
+CREATE INDEX rate_windows_start ON rate_windows(window_start);
+
+CREATE TABLE leases (
+  name       text COLLATE "C" PRIMARY KEY,
+  holder     text NOT NULL,
+  expires_at bigint NOT NULL
+);
+
+CREATE TABLE cursors (
+  tenant_id  text COLLATE "C" NOT NULL,
+  id         text COLLATE "C" NOT NULL,
+  owner      text NOT NULL,
+  app_id     text NOT NULL,
+  state      text NOT NULL,
+  position   bigint NOT NULL DEFAULT 0,
+  expires_at bigint NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX cursors_expiry ON cursors(expires_at);
+)sql";
+
 constexpr PgMigration kMigrations[] = {
     {1, kV1},
     {2, kV2},
+    {3, kV3},
 };
 
 // A fixed key ("upgate" + 1) for pg_advisory_lock: every upgate process

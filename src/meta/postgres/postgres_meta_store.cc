@@ -9,6 +9,7 @@
 #include "meta/postgres/pg_migrations.h"
 #include "meta/postgres/pg_pool.h"
 #include "meta/postgres/pg_rows.h"
+#include "meta/postgres/pg_state.h"
 #include "meta/postgres/pg_transaction.h"
 
 namespace up::meta {
@@ -359,6 +360,44 @@ class PostgresMetaStore final : public MetaStore {
       }
       return page;
     });
+  }
+
+  Result<RateCount> rate_hit(std::string_view key, uint32_t limit, UnixMs window_ms,
+                             UnixMs now) override {
+    return with_conn([&](PgConn& c) { return pg_rate_hit(c, key, limit, window_ms, now); });
+  }
+
+  Result<uint64_t> expire_rate_windows(UnixMs before) override {
+    return with_conn([&](PgConn& c) { return pg_expire_rate_windows(c, before); });
+  }
+
+  Result<bool> try_lease(std::string_view name, std::string_view holder, UnixMs ttl_ms,
+                         UnixMs now) override {
+    return with_conn([&](PgConn& c) { return pg_try_lease(c, name, holder, ttl_ms, now); });
+  }
+
+  Status put_cursor(const core::Cursor& cursor, uint32_t max_per_tenant, UnixMs now) override {
+    return with_conn([&](PgConn& c) {
+      return in_transaction(c, [&] { return pg_put_cursor(c, cursor, max_per_tenant, now); });
+    });
+  }
+
+  Result<core::Cursor> get_cursor(std::string_view tenant_id, std::string_view id,
+                                  UnixMs now) override {
+    return with_conn([&](PgConn& c) { return pg_get_cursor(c, tenant_id, id, now); });
+  }
+
+  Result<bool> advance_cursor(std::string_view tenant_id, std::string_view id, uint64_t from,
+                              uint64_t to) override {
+    return with_conn([&](PgConn& c) { return pg_advance_cursor(c, tenant_id, id, from, to); });
+  }
+
+  Result<bool> delete_cursor(std::string_view tenant_id, std::string_view id) override {
+    return with_conn([&](PgConn& c) { return pg_delete_cursor(c, tenant_id, id); });
+  }
+
+  Result<uint64_t> expire_cursors(UnixMs now) override {
+    return with_conn([&](PgConn& c) { return pg_expire_cursors(c, now); });
   }
 
  private:

@@ -154,9 +154,27 @@ CREATE TABLE record_files (
 CREATE UNIQUE INDEX record_files_object ON record_files(object_id);
 )sql";
 
+// v3: kintone cursors (core/cursors.h), as PostgreSQL's v3. Rate windows and
+// the sweeper's lease, PostgreSQL's other v3 tables, stay in the process here:
+// one process owns a SQLite file (meta/local_state.h).
+constexpr std::string_view kV3 = R"sql(
+CREATE TABLE cursors (
+  tenant_id  TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  app_id     TEXT NOT NULL,
+  state      TEXT NOT NULL,
+  position   INTEGER NOT NULL DEFAULT 0,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, id)
+) WITHOUT ROWID;
+CREATE INDEX cursors_expiry ON cursors(expires_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
+    {3, kV3},
 };
 
 Error db_error(sqlite3* db, int rc, std::string_view what) {

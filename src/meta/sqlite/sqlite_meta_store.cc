@@ -12,7 +12,9 @@
 
 #include "core/file_modes.h"
 #include "core/group_commit.h"
+#include "meta/local_state.h"
 #include "meta/sqlite/migrations.h"
+#include "meta/sqlite/sqlite_cursors.h"
 #include "meta/sqlite/sqlite_db.h"
 #include "meta/sqlite/sqlite_rows.h"
 #include "meta/sqlite/sqlite_transaction.h"
@@ -27,7 +29,7 @@ namespace {
 // statement cache safe and lets the connection run with SQLITE_OPEN_NOMUTEX.
 // The rules (quotas, grants, binding) are core's; this class offers
 // transactions of primitives (SqliteTransaction) and the reads.
-class SqliteMetaStore final : public MetaStore {
+class SqliteMetaStore final : public ProcessLocalMetaStore {
  public:
   explicit SqliteMetaStore(sqlite3* db) : db_(db) {}
 
@@ -293,6 +295,35 @@ class SqliteMetaStore final : public MetaStore {
   Result<uint64_t> expire_used_grants(UnixMs now) override {
     std::lock_guard lock(mu_);
     return db_.run("expire", "DELETE FROM used_grants WHERE expires_at < ?", now);
+  }
+
+  // Cursors are rows (they outlive a restart, as on PostgreSQL); rate windows
+  // and the lease stay in ProcessLocalMetaStore.
+  Status put_cursor(const core::Cursor& c, uint32_t max_per_tenant, UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return sqlite_put_cursor(db_, c, max_per_tenant, now);
+  }
+
+  Result<core::Cursor> get_cursor(std::string_view tenant_id, std::string_view id,
+                                  UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return sqlite_get_cursor(db_, tenant_id, id, now);
+  }
+
+  Result<bool> advance_cursor(std::string_view tenant_id, std::string_view id, uint64_t from,
+                              uint64_t to) override {
+    std::lock_guard lock(mu_);
+    return sqlite_advance_cursor(db_, tenant_id, id, from, to);
+  }
+
+  Result<bool> delete_cursor(std::string_view tenant_id, std::string_view id) override {
+    std::lock_guard lock(mu_);
+    return sqlite_delete_cursor(db_, tenant_id, id);
+  }
+
+  Result<uint64_t> expire_cursors(UnixMs now) override {
+    std::lock_guard lock(mu_);
+    return sqlite_expire_cursors(db_, now);
   }
 
   Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
