@@ -191,14 +191,23 @@ class PgSchemas {
     static PgSchemas schemas;
     return schemas;
   }
-  ~PgSchemas() {
-    for (const auto& s : made_) (void)meta::store_test::pg_query(url_, "DROP SCHEMA IF EXISTS " + s + " CASCADE");
+  // Drops every schema made so far. Called by the test environment's
+  // TearDown, not at exit: by then OpenSSL (which libpq uses) is cleaned up.
+  void drop_all() {
+    std::lock_guard lock(mu_);
+    for (const auto& s : made_) {
+      auto r = meta::store_test::pg_query(url_, "DROP SCHEMA IF EXISTS " + s + " CASCADE");
+      if (!r) ADD_FAILURE() << "cannot drop schema " << s << ": " << r.error().message;
+    }
+    made_.clear();
+    by_dir_.clear();
   }
   // A new schema's URL; `data_dir` empty: not tied to one.
   std::string url_for(const std::string& data_dir) {
     std::lock_guard lock(mu_);
     if (!data_dir.empty()) {
-      if (auto it = by_dir_.find(data_dir); it != by_dir_.end()) return meta::store_test::pg_url_with_schema(url_, it->second);
+      if (auto it = by_dir_.find(data_dir); it != by_dir_.end())
+        return meta::store_test::pg_url_with_schema(url_, it->second);
     }
     if (url_.empty()) {
       auto url = meta::store_test::pg_url();
@@ -229,6 +238,14 @@ class PgSchemas {
   std::map<std::string, std::string> by_dir_;
   std::vector<std::string> made_;
 };
+
+class DropSchemasAtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override { PgSchemas::get().drop_all(); }
+};
+// Registered before main, as GoogleTest allows.
+[[maybe_unused]] ::testing::Environment* const kDropSchemas =
+    ::testing::AddGlobalTestEnvironment(new DropSchemasAtEnd);
 
 // The --meta given in `args`, if any.
 std::optional<std::string> meta_arg(const std::vector<std::string>& args) {

@@ -88,8 +88,8 @@ TEST_F(MultiProcessTest, MaxObjectsIsExactUnderUploadsThroughEveryProcess) {
   concurrently(40, [&](int i) {
     // Sizes differ so that the byte total says which uploads were counted.
     const std::string body = pattern_string(1000 + static_cast<size_t>(i));
-    answers[static_cast<size_t>(i)] = on(i).request(
-        "POST", "/v1/files?app=pics&name=f" + std::to_string(i), admin(), body);
+    answers[static_cast<size_t>(i)] =
+        on(i).request("POST", "/v1/files?app=pics&name=f" + std::to_string(i), admin(), body);
   });
   int stored = 0;
   int64_t stored_bytes = 0;
@@ -139,13 +139,11 @@ TEST_F(MultiProcessTest, OneJodooTokenGivesOneUploadAcrossProcesses) {
   std::vector<HttpResponse> answers(20);
   concurrently(20, [&](int i) {
     const std::string content = "client " + std::to_string(i);
-    const std::string body = "--" + boundary +
-                             "\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + token +
-                             "\r\n" +
-                             multipart_body(boundary, "file", "a.txt", "text/plain", content);
-    answers[static_cast<size_t>(i)] =
-        on(i).request("POST", "/", {{"Content-Type", "multipart/form-data; boundary=" + boundary}},
-                      body);
+    const std::string body =
+        "--" + boundary + "\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\n" + token +
+        "\r\n" + multipart_body(boundary, "file", "a.txt", "text/plain", content);
+    answers[static_cast<size_t>(i)] = on(i).request(
+        "POST", "/", {{"Content-Type", "multipart/form-data; boundary=" + boundary}}, body);
   });
   int ok = 0;
   for (const auto& r : answers) {
