@@ -34,7 +34,7 @@ namespace {
 
 std::string upgate_bin() {
   const char* bin = std::getenv("UPGATE_BIN");
-  return bin ? bin : "./upgate";
+  return bin ? bin : UPGATE_BUILT_BIN;
 }
 
 std::string read_file(const std::string& path) {
