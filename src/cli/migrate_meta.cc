@@ -166,7 +166,9 @@ class Target {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
       return fail(Errc::kMetaIo, sql + ": " + PQresultErrorMessage(r.get()));
     std::vector<std::string> out;
-    for (int i = 0; i < PQntuples(r.get()); ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
+    const int n = PQntuples(r.get());
+    out.reserve(static_cast<size_t>(n));
+    for (int i = 0; i < n; ++i) out.emplace_back(PQgetvalue(r.get(), i, 0));
     return out;
   }
   Status exec(const std::string& sql) {

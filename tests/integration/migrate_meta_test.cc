@@ -15,8 +15,6 @@
 namespace up::testing {
 namespace {
 
-namespace json = boost::json;
-
 constexpr const char* kEntry = "5f1e0c2a9b8d7e6f5a4b3c2d";
 
 class MigrateMetaTest : public ServerTest {
