@@ -110,7 +110,8 @@ int qiniu_status(const Error& e) {
 http::Response qiniu_error_response(const Error& e) {
   const int status = qiniu_status(e);
   boost::json::object body;
-  // Internal details and where the database is stay in the server log.
+  // Internal details and the store's reason for being down (libpq's text,
+  // naming host and port) are not for clients.
   const bool hide = status == 599 || e.code == Errc::kUnavailable;
   body["error"] = hide ? std::string(default_message(e.code)) : e.message;
   return http::json_response(status, boost::json::serialize(body));
