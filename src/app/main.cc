@@ -21,6 +21,7 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/migrate_meta.h"
 #include "core/file_modes.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -405,6 +406,18 @@ void add_core_admin_commands(CLI::App& app,
       [&rc, open_services, a] { rc = cli::sweep(open_services()->services(), a->grace); });
 }
 
+// `upgate migrate-meta` (src/cli/migrate_meta.h); it opens both stores itself.
+void add_migrate_command(CLI::App& app, int& rc) {
+  auto paths = std::make_shared<std::pair<std::string, std::string>>();
+  auto* m = app.add_subcommand("migrate-meta",
+                               "copy the metadata from SQLite into an empty PostgreSQL database");
+  m->add_option("--from", paths->first, "sqlite:<path>, e.g. sqlite:./data/upgate.db")->required();
+  m->add_option("--to", paths->second, "postgresql://user:pass@host:port/db")->required();
+  m->callback([&rc, paths] {
+    if (auto st = cli::migrate_meta(paths->first, paths->second); !st) rc = cli::report(st.error());
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -452,6 +465,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   add_core_admin_commands(app, open_services, rc);
+  add_migrate_command(app, rc);
 
   // Each dialect with admin commands adds them here.
   const core::RunAdminCommand run_admin = [&](const core::AdminCommand& command) {
