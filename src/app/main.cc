@@ -39,7 +39,7 @@ using namespace up;
 struct ServeOptions {
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned threads = 2;
-  unsigned blocking_threads = 8;
+  unsigned blocking_threads = 16;
   std::string bootstrap_key;
   std::string tls_cert, tls_key;
   std::string public_url;
@@ -276,7 +276,8 @@ void add_server_options(CLI::App* cmd, ServeOptions& o, app::RuntimeOptions& rop
   add_setting(cmd, "--listen", o.listen,
               "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)");
   add_setting(cmd, "--threads", o.threads, "I/O threads");
-  add_setting(cmd, "--blocking-threads", o.blocking_threads, "threads for disk and database work");
+  add_setting(cmd, "--blocking-threads", o.blocking_threads,
+              "threads for blocking work: disk, database, key checks");
   add_setting(cmd, "--bootstrap-key", o.bootstrap_key, "admin key of the default tenant to create");
   add_setting(cmd, "--tls-cert", o.tls_cert, "PEM certificate chain; enables TLS");
   add_setting(cmd, "--tls-key", o.tls_key, "PEM private key");
