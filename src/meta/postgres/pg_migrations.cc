@@ -182,9 +182,11 @@ constexpr Migration kMigrations[] = {
     {3, kV3},
 };
 
-// A fixed key ("upgate" + 1) for pg_advisory_lock: every upgate process
-// migrating this database takes the same one.
-constexpr int64_t kMigrationLock = 0x7570676174650001;
+// The advisory lock every upgate process migrating one installation takes:
+// keyed by the search_path, so installations in other schemas of the same
+// database (tests run one per schema) never wait for each other.
+constexpr const char* kMigrationLockKey =
+    "hashtextextended('upgate-migrate:' || current_setting('search_path'), 0)";
 
 Result<int> recorded_version(PgConn& conn) {
   auto v = conn.first(
@@ -226,10 +228,12 @@ std::span<const Migration> postgres_migrations() { return kMigrations; }
 Status apply_postgres_migrations(PgConn& conn, std::span<const Migration> steps, UnixMs now) {
   // Session lock: waits while another process migrates; the version read
   // under it then sees that process's steps.
-  auto locked = conn.run("lock for migration", "SELECT pg_advisory_lock($1)", kMigrationLock);
+  auto locked = conn.run("lock for migration",
+                         std::string("SELECT pg_advisory_lock(") + kMigrationLockKey + ")");
   if (!locked) return fail(std::move(locked.error()));
   Status r = migrate_locked(conn, steps, now);
-  auto unlocked = conn.run("unlock", "SELECT pg_advisory_unlock($1)", kMigrationLock);
+  auto unlocked =
+      conn.run("unlock", std::string("SELECT pg_advisory_unlock(") + kMigrationLockKey + ")");
   if (r && !unlocked) return fail(std::move(unlocked.error()));
   return r;
 }

@@ -63,8 +63,10 @@ Result<bool> pg_try_lease(PgConn& c, std::string_view name, std::string_view hol
 Status pg_put_cursor(PgConn& c, const core::Cursor& cursor, uint32_t max_per_tenant, UnixMs now) {
   // A per-tenant transaction lock orders concurrent opens, so the count and
   // the insert are one step across connections (as create_key's row lock).
-  auto locked = c.run("lock cursors", "SELECT pg_advisory_xact_lock(hashtextextended($1, 14))",
-                      "cursors/" + cursor.tenant_id);
+  auto locked = c.run("lock cursors",
+                      "SELECT pg_advisory_xact_lock(hashtextextended("
+                      "current_setting('search_path') || '/cursors/' || $1, 14))",
+                      cursor.tenant_id);
   if (!locked) return fail(std::move(locked.error()));
   return sql::insert_cursor(c, cursor, max_per_tenant, now);
 }
