@@ -341,6 +341,11 @@ TEST_F(DbOutageTest, EveryDialectAnswers503AndServiceResumesWithNothingLost) {
   auto o = openim("/object/access_url", R"({"name":"o.bin"})");
   EXPECT_EQ(o.status, 200) << o.body;
   stop_load();
+  // The operator learns why (libpq's reason, which clients were not shown) and
+  // when it ended, once each.
+  const std::string log = server_->stdout_text();
+  EXPECT_NE(log.find("metadata database unreachable"), std::string::npos) << log;
+  EXPECT_NE(log.find("metadata database reachable again"), std::string::npos) << log;
 
   // Only successes and 503s, and every success is there, byte for byte.
   for (int s : statuses_) EXPECT_TRUE(s == 200 || s == 201 || s == 503) << s;

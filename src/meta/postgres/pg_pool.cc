@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "core/log.h"
+
 namespace up::meta {
 
 PgLease::~PgLease() {
@@ -36,8 +38,10 @@ Result<PgLease> PgPool::acquire() {
       std::lock_guard lock(mu_);
       --open_;
       freed_.notify_one();
+      note_failure(opened.error());
       return fail(std::move(opened.error()));
     }
+    note_success();
     return PgLease(this, std::move(*opened));
   }
   // Reconnect a connection the server dropped (restart, failover, idle
@@ -46,10 +50,21 @@ Result<PgLease> PgPool::acquire() {
   if (!conn->healthy()) {
     if (auto r = conn->reset(); !r) {
       give_back(std::move(conn));
+      note_failure(r.error());
       return fail(std::move(r.error()));
     }
+    note_success();
   }
   return PgLease(this, std::move(conn));
+}
+
+void PgPool::note_failure(const Error& e) {
+  if (!down_.exchange(true))
+    log::error("metadata database unreachable (requests that need it get 503): " + e.message);
+}
+
+void PgPool::note_success() {
+  if (down_.exchange(false)) log::notice("metadata database reachable again");
 }
 
 void PgPool::give_back(std::unique_ptr<PgConn> conn) {

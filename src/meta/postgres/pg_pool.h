@@ -5,6 +5,7 @@
 // each loan and reopened when the server dropped them, so the store recovers
 // by itself after a database restart. Thread-safe.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -49,6 +50,10 @@ class PgPool {
  private:
   friend class PgLease;
   void give_back(std::unique_ptr<PgConn> conn);
+  // The server log says when the database became unreachable (with libpq's
+  // reason, which clients are not shown) and when it is back: once each.
+  void note_failure(const Error& e);
+  void note_success();
 
   const std::string url_;
   const uint32_t size_;
@@ -56,6 +61,7 @@ class PgPool {
   std::condition_variable freed_;
   std::vector<std::unique_ptr<PgConn>> idle_;
   uint32_t open_ = 0;  // idle + lent + being opened
+  std::atomic<bool> down_{false};
 };
 
 }  // namespace up::meta
