@@ -103,11 +103,13 @@ S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix)
   return o;
 }
 
-Result<std::string> create_bucket() {
+Result<std::string> create_bucket(std::string name) {
   static std::atomic<int> serial{0};
   auto r = rgw();
   if (!r) return fail(r.error());
-  std::string bucket = "test-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
+  std::string bucket = !name.empty()
+                           ? std::move(name)
+                           : "test-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
   auto res = client(bucket).send(s3::make_request("PUT"));
   if (!res) return fail(res.error());
   if (res->status / 100 != 2) return fail(s3::error_from(*res, "CreateBucket " + bucket));
@@ -123,6 +125,19 @@ Result<uint64_t> count_uploads(const std::string& bucket) {
   uint64_t n = 0;
   for (size_t at = res->body.find("<Upload>"); at != std::string::npos;
        at = res->body.find("<Upload>", at + 1))
+    ++n;
+  return n;
+}
+
+Result<uint64_t> count_objects(const std::string& bucket) {
+  s3::Request r = s3::make_request("GET", {}, true);
+  r.query = {{"list-type", "2"}};
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListObjectsV2"));
+  uint64_t n = 0;
+  for (size_t at = res->body.find("<Contents>"); at != std::string::npos;
+       at = res->body.find("<Contents>", at + 1))
     ++n;
   return n;
 }

@@ -27,10 +27,12 @@ Status start_rgw();
 
 // Store options for `bucket` on the test RGW (path-style, keys set).
 S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix = "blobs");
-// Creates a new bucket with a name unique to this process and call.
-Result<std::string> create_bucket();
+// Creates a new bucket with a name unique to this process and call (or `name`).
+Result<std::string> create_bucket(std::string name = {});
 // Aborts its multipart uploads, deletes its objects, then the bucket.
 Status remove_bucket(const std::string& bucket);
+// Objects in `bucket`.
+Result<uint64_t> count_objects(const std::string& bucket);
 // Multipart uploads in progress in `bucket`.
 Result<uint64_t> count_uploads(const std::string& bucket);
 // Starts a multipart upload of `key` and leaves it (a crashed writer).
