@@ -11,6 +11,7 @@
 
 #include "core/blocking.h"
 #include "storage/s3/s3_blob_store.h"
+#include "storage/s3/sigv4.h"
 #include "storage/s3_test_env.h"
 #include "support/await.h"
 
@@ -121,7 +122,7 @@ TEST_F(S3BlobStoreTest, AbortedWriterLeavesNoUpload) {
     EXPECT_EQ(*during, 1u);  // the parts went out while the blob was being written
   }
   // The abort runs on the pool once the parts in flight are done.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   uint64_t left = 1;
   while (left > 0 && std::chrono::steady_clock::now() < deadline) {
     auto n = s3_test::count_uploads(bucket_);
@@ -179,6 +180,43 @@ TEST_F(S3BlobStoreTest, StartUpErrorsSayWhatIsWrong) {
   ASSERT_FALSE(down);
   EXPECT_EQ(down.error().code, Errc::kUnavailable);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+}
+
+// The examples of AWS's "Signature Calculations for the Authorization Header"
+// (sig-v4-header-based-auth), signature for signature.
+TEST(S3SigV4Test, MatchesTheAwsExamples) {
+  const std::string empty_sha = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  s3::Fields range{{"range", "bytes=0-9"}};
+  s3::Fields none;
+  s3::SignInput in{.method = "GET",
+                   .canonical_uri = "/test.txt",
+                   .query = &none,
+                   .headers = &range,
+                   .host = "examplebucket.s3.amazonaws.com",
+                   .payload_hash = empty_sha,
+                   .region = "us-east-1",
+                   .access_key = "AKIAIOSFODNN7EXAMPLE",
+                   .secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                   .now = 1369353600000};  // 2013-05-24T00:00:00Z
+  auto get = s3::sign(in);
+  ASSERT_EQ(get.size(), 3u);
+  EXPECT_EQ(get[0].second, "20130524T000000Z");
+  EXPECT_EQ(get[2].second,
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+            "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+            "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+
+  s3::Fields list_query{{"max-keys", "2"}, {"prefix", "J"}};
+  in.canonical_uri = "/";
+  in.query = &list_query;
+  in.headers = &none;
+  auto list = s3::sign(in);
+  EXPECT_NE(list[2].second.find(
+                "Signature=34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7"),
+            std::string::npos)
+      << list[2].second;
+  EXPECT_EQ(s3::uri_encode("a b/c~d*", true), "a%20b/c~d%2A");
+  EXPECT_EQ(s3::uri_encode("a/b", false), "a%2Fb");
 }
 
 TEST(S3UrlTest, ParsesTheBlobsFlag) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <mutex>
 
 #include "storage/locator.h"
 #include "storage/s3/s3_writer.h"
@@ -25,11 +27,46 @@ UnixMs parse_time(const std::string& s) {
   return ms;
 }
 
+// One ranged GET of a reader, fetched on the pool; the reader may be gone
+// before it is done, so it owns nothing of the reader's.
+struct Piece {
+  std::mutex mu;
+  bool done = false;
+  Status status = ok();
+  std::string data;
+  core::Resume waiter;
+};
+
+// `n` bytes from `offset` into piece.data, streamed as they arrive.
+Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
+                   std::string& data) {
+  Request r = make_request("GET", key, true);
+  r.headers = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
+  r.restart = [&data, n] {
+    data.clear();
+    data.reserve(n);
+  };
+  r.sink = [&data, n](std::string_view bytes) {
+    if (data.size() + bytes.size() > n) return false;
+    data.append(bytes);
+    return true;
+  };
+  auto res = ctx.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
+  if (data.size() != n) return fail(Errc::kStorageIo, "S3 GET " + key + ": short answer");
+  return ok();
+}
+
+// Reads its range as ranged GETs, one piece ahead of the caller: while the
+// caller sends piece k, piece k+1 is on its way (two pieces in memory at
+// most). Pieces start at 256 KiB and double up to read_piece, so the first
+// bytes go out early and a large range takes few requests.
 class S3Reader final : public BlobReader {
  public:
   S3Reader(ContextPtr context, std::string key, uint64_t offset, uint64_t size)
       : ctx_(std::move(context)), key_(std::move(key)), next_(offset), end_(offset + size),
-        size_(size) {}
+        size_(size), piece_len_(std::min<uint64_t>(256u << 10, ctx_->options.read_piece)) {}
 
   // storage::BlobReader
   uint64_t size() const override { return size_; }
@@ -37,45 +74,64 @@ class S3Reader final : public BlobReader {
   // storage::BlobReader
   net::awaitable<Result<size_t>> read(std::span<char> out) override {
     if (out.empty()) co_return size_t{0};
-    if (pos_ == piece_.size()) {
-      if (next_ == end_) co_return size_t{0};
-      auto st = co_await core::run_blocking(ctx_->pool, [this] { return fetch(); });
-      if (!st) co_return fail(st.error());
+    if (pos_ == current_.size()) {
+      if (!ahead_) start_fetch();
+      if (!ahead_) co_return size_t{0};  // the range is read
+      std::shared_ptr<Piece> piece = std::move(ahead_);
+      co_await wait(piece);
+      if (!piece->status) co_return fail(piece->status.error());
+      current_ = std::move(piece->data);
+      pos_ = 0;
+      start_fetch();
     }
-    size_t n = std::min(out.size(), piece_.size() - pos_);
-    std::memcpy(out.data(), piece_.data() + pos_, n);
+    size_t n = std::min(out.size(), current_.size() - pos_);
+    std::memcpy(out.data(), current_.data() + pos_, n);
     pos_ += n;
     co_return n;
   }
 
  private:
-  // The next piece of the range, one ranged GET streamed into the buffer.
-  Status fetch() {
-    const uint64_t n = std::min(ctx_->options.read_piece, end_ - next_);
-    piece_.clear();
-    piece_.reserve(n);
-    pos_ = 0;
-    Request r = make_request("GET", key_, true);
-    r.headers = {{"range", "bytes=" + std::to_string(next_) + "-" + std::to_string(next_ + n - 1)}};
-    r.sink = [this, n](std::string_view data) {
-      if (piece_.size() + data.size() > n) return false;
-      piece_.append(data);
-      return true;
-    };
-    auto res = ctx_->client.send(r);
-    if (!res) return fail(res.error());
-    if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key_));
-    if (piece_.size() != n) return fail(Errc::kStorageIo, "S3 GET " + key_ + ": short answer");
+  // Starts the GET of the next piece on the pool (nothing once at the end).
+  void start_fetch() {
+    if (next_ == end_) return;
+    const uint64_t n = std::min(piece_len_, end_ - next_);
+    auto piece = std::make_shared<Piece>();
+    ctx_->pool.post([ctx = ctx_, key = key_, offset = next_, n, piece] {
+      std::string data;
+      Status st = fetch_range(*ctx, key, offset, n, data);
+      std::unique_lock lock(piece->mu);
+      piece->status = std::move(st);
+      piece->data = std::move(data);
+      piece->done = true;
+      core::Resume waiter = std::move(piece->waiter);
+      lock.unlock();
+      if (waiter) waiter();
+    });
+    ahead_ = std::move(piece);
     next_ += n;
-    return ok();
+    piece_len_ = std::min(2 * piece_len_, ctx_->options.read_piece);
+  }
+
+  static net::awaitable<void> wait(const std::shared_ptr<Piece>& piece) {
+    co_await core::suspend([&piece](core::Resume resume) {
+      std::unique_lock lock(piece->mu);
+      if (!piece->done) {
+        piece->waiter = std::move(resume);
+        return;
+      }
+      lock.unlock();
+      resume();
+    });
   }
 
   ContextPtr ctx_;
   std::string key_;
-  uint64_t next_;  // where the next piece starts in the object
+  uint64_t next_;  // where the next piece to fetch starts in the object
   uint64_t end_;
   uint64_t size_;
-  std::string piece_;
+  uint64_t piece_len_;
+  std::shared_ptr<Piece> ahead_;  // the fetch in flight, if any
+  std::string current_;           // the piece being read
   size_t pos_ = 0;
 };
 
@@ -86,7 +142,7 @@ class S3BlobStore final : public BlobStore {
   // storage::BlobStore
   Result<BlobWriterPtr> create(std::string_view locator) override {
     UP_TRY(check_locator(locator));
-    return s3::make_writer(ctx_, std::string(locator));
+    return s3::make_writer(ctx_, locator);
   }
 
   // storage::BlobStore

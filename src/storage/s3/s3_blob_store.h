@@ -25,8 +25,9 @@
 // on any failure and when an uncommitted writer is destroyed (asynchronously,
 // on the pool, once its parts in flight are done).
 //
-// Reads: open() HEADs the object; reads are ranged GETs of up to `read_piece`
-// bytes each, buffered (one piece in memory per reader).
+// Reads: open() HEADs the object; reads are ranged GETs of 256 KiB growing to
+// `read_piece`, each streamed into a buffer on the pool while the caller
+// consumes the piece before it (at most two pieces in memory per reader).
 //
 // Errors: unreachable store, stalled transfer, 5xx -> kUnavailable; idempotent
 // calls (GET, HEAD, DELETE, listings) are retried with backoff first, writes
@@ -52,7 +53,7 @@ struct S3BlobStoreOptions {
   std::string secret_key;
   uint64_t part_size = 8ull << 20;  // at least 5 MiB (S3's minimum part)
   unsigned parts_in_memory = 2;     // per writer, at least 1
-  uint64_t read_piece = 8ull << 20;
+  uint64_t read_piece = 4ull << 20;
   int attempts = 3;  // of idempotent calls
 };
 

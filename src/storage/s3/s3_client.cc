@@ -113,6 +113,7 @@ Result<Response> Client::send(const Request& request) const {
   auto delay = std::chrono::milliseconds(100);
   const int attempts = request.idempotent ? std::max(1, endpoint_.attempts) : 1;
   for (int i = 1;; ++i) {
+    if (request.restart) request.restart();
     auto r = send_once(request);
     bool retry = !r ? r.error().code == Errc::kUnavailable : r->status >= 500;
     if (!retry || i >= attempts) {

@@ -42,6 +42,8 @@ struct Request {
   // Receives the body of a 2xx answer piece by piece (returns false to stop);
   // null: the body is kept in Response::body, up to 4 MiB.
   std::function<bool(std::string_view)> sink;
+  // Called before each attempt (a retry starts the sink's data over).
+  std::function<void()> restart;
   // GET, HEAD, DELETE and listings: retried with backoff on kUnavailable.
   bool idempotent = false;
 };

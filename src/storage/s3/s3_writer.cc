@@ -36,7 +36,7 @@ Result<std::string> upload_part(const Context& c, const std::string& key, const 
 
 class S3Writer final : public BlobWriter {
  public:
-  S3Writer(ContextPtr context, std::string locator)
+  S3Writer(ContextPtr context, std::string_view locator)
       : ctx_(std::move(context)), key_(ctx_->key(locator)) {}
 
   ~S3Writer() override {
@@ -48,9 +48,11 @@ class S3Writer final : public BlobWriter {
     if (finished_) co_return fail(Errc::kInternal, "S3 writer: already committed or failed");
     const uint64_t part_size = ctx_->options.part_size;
     while (!data.empty()) {
-      // Grow in steps for small blobs; a part's worth once the blob is large.
-      if (buf_.size() + data.size() > (256u << 10)) buf_.reserve(part_size);
       size_t take = std::min<uint64_t>(part_size - buf_.size(), data.size());
+      // Doubling, but never past a part: a small blob holds little memory.
+      if (buf_.capacity() < buf_.size() + take)
+        buf_.reserve(
+            std::min<uint64_t>(part_size, std::max(2 * buf_.capacity(), buf_.size() + take)));
       buf_.append(data.substr(0, take));
       data.remove_prefix(take);
       written_ += take;
@@ -219,8 +221,8 @@ class S3Writer final : public BlobWriter {
 
 }  // namespace
 
-BlobWriterPtr make_writer(ContextPtr context, std::string locator) {
-  return std::make_unique<S3Writer>(std::move(context), std::move(locator));
+BlobWriterPtr make_writer(ContextPtr context, std::string_view locator) {
+  return std::make_unique<S3Writer>(std::move(context), locator);
 }
 
 void abort_upload(const Context& c, const std::string& key, const std::string& upload_id) {

@@ -25,7 +25,7 @@ struct Context {
 };
 using ContextPtr = std::shared_ptr<const Context>;
 
-BlobWriterPtr make_writer(ContextPtr context, std::string locator);
+BlobWriterPtr make_writer(ContextPtr context, std::string_view locator);
 
 // Aborts a multipart upload (blocking); errors are only logged.
 void abort_upload(const Context& context, const std::string& key, const std::string& upload_id);
