@@ -2,6 +2,7 @@
 // through the native API; and its one-line start-up errors.
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -101,6 +102,28 @@ TEST_F(S3ServerTest, StartUpErrorsAreOneLine) {
   out = serve_fails(blobs_flag(bucket_, endpoint_), "UPGATE_S3_ACCESS_KEY=", &code);
   EXPECT_NE(code, 0);
   EXPECT_NE(out.find("UPGATE_S3_ACCESS_KEY"), std::string::npos) << out;
+}
+
+// --blobs local:<dir> puts the blobs in <dir>, the rest stays in --data.
+class LocalBlobsFlagTest : public ServerTest {
+ protected:
+  void SetUp() override {}
+  TempDir blobs_;
+};
+
+TEST_F(LocalBlobsFlagTest, BlobsGoToTheNamedFolder) {
+  const std::string dir = blobs_.path() + "/elsewhere";
+  start_server({"--blobs", "local:" + dir});
+  const std::string content = pattern_string(200'000);  // a file, not the small-blob pack
+  auto r = client_->request("POST", "/v1/files?name=f.bin", admin(), content);
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto got = client_->request("GET", "/v1/files/" + str(parse(r.body), "id") + "/content", admin());
+  EXPECT_TRUE(got.body == content);
+  size_t files = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir + "/blobs"))
+    files += e.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 1u);
+  EXPECT_TRUE(server_->blob_files().empty());  // nothing under --data
 }
 
 }  // namespace
