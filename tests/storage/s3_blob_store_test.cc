@@ -11,6 +11,7 @@
 
 #include "core/blocking.h"
 #include "storage/s3/s3_blob_store.h"
+#include "storage/s3/s3_client.h"
 #include "storage/s3/sigv4.h"
 #include "storage/s3_test_env.h"
 #include "support/await.h"
@@ -217,6 +218,21 @@ TEST(S3SigV4Test, MatchesTheAwsExamples) {
       << list[2].second;
   EXPECT_EQ(s3::uri_encode("a b/c~d*", true), "a%20b/c~d%2A");
   EXPECT_EQ(s3::uri_encode("a/b", false), "a%2Fb");
+}
+
+TEST(S3ClientTest, AddressesPathStyleAndVirtualHost) {
+  s3::Endpoint e;
+  e.scheme = "https";
+  e.host = "s3.eu-west-1.amazonaws.com";
+  e.bucket = "bkt";
+  EXPECT_EQ(s3::Client(e).describe(), "https://bkt.s3.eu-west-1.amazonaws.com");
+  e.port = "443";
+  EXPECT_EQ(s3::Client(e).describe(), "https://bkt.s3.eu-west-1.amazonaws.com");
+  e.scheme = "http";
+  e.host = "127.0.0.1";
+  e.port = "7480";
+  e.path_style = true;
+  EXPECT_EQ(s3::Client(e).describe(), "http://127.0.0.1:7480/bkt");
 }
 
 TEST(S3UrlTest, ParsesTheBlobsFlag) {
