@@ -10,6 +10,7 @@
 #                        j = Jodoo: get_upload_token req/s, and 4 KiB Qiniu form uploads
 #                        (token verify + durable write + metadata) beside nginx's 4 KiB PUT
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
+#   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
 #                        postgres starts a private PostgreSQL 15 through ../shared/services/pg-up.sh,
 #                        restarted durable (fsync, synchronous_commit, full_page_writes on)
@@ -216,7 +217,7 @@ start_upgate() {
   fi
   UPGATE_PORT=$(free_port)
   "$UPGATE" serve --listen "127.0.0.1:$UPGATE_PORT" --data "$data" --bootstrap-key "$UPGATE_KEY" \
-    "${meta_args[@]}" >"$log" 2>&1 &
+    "${meta_args[@]}" ${BENCH_UPGATE_ARGS:-} >"$log" 2>&1 &
   UPGATE_PID=$!
   for _ in $(seq 100); do  # 10 s
     if ! kill -0 "$UPGATE_PID" 2>/dev/null; then

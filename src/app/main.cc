@@ -21,6 +21,7 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/migrate_meta.h"
 #include "core/file_modes.h"
 #include "core/ids.h"
 #include "core/log.h"
@@ -38,7 +39,7 @@ using namespace up;
 struct ServeOptions {
   std::vector<std::string> listen = {"127.0.0.1:8080"};
   unsigned threads = 2;
-  unsigned blocking_threads = 8;
+  unsigned blocking_threads = 16;
   std::string bootstrap_key;
   std::string tls_cert, tls_key;
   std::string public_url;
@@ -275,7 +276,8 @@ void add_server_options(CLI::App* cmd, ServeOptions& o, app::RuntimeOptions& rop
   add_setting(cmd, "--listen", o.listen,
               "HOST:PORT to listen on (repeatable; localhost = IPv4 and IPv6)");
   add_setting(cmd, "--threads", o.threads, "I/O threads");
-  add_setting(cmd, "--blocking-threads", o.blocking_threads, "threads for disk and database work");
+  add_setting(cmd, "--blocking-threads", o.blocking_threads,
+              "threads for blocking work: disk, database, key checks");
   add_setting(cmd, "--bootstrap-key", o.bootstrap_key, "admin key of the default tenant to create");
   add_setting(cmd, "--tls-cert", o.tls_cert, "PEM certificate chain; enables TLS");
   add_setting(cmd, "--tls-key", o.tls_key, "PEM private key");
@@ -405,6 +407,18 @@ void add_core_admin_commands(CLI::App& app,
       [&rc, open_services, a] { rc = cli::sweep(open_services()->services(), a->grace); });
 }
 
+// `upgate migrate-meta` (src/cli/migrate_meta.h); it opens both stores itself.
+void add_migrate_command(CLI::App& app, int& rc) {
+  auto paths = std::make_shared<std::pair<std::string, std::string>>();
+  auto* m = app.add_subcommand("migrate-meta",
+                               "copy the metadata from SQLite into an empty PostgreSQL database");
+  m->add_option("--from", paths->first, "sqlite:<path>, e.g. sqlite:./data/upgate.db")->required();
+  m->add_option("--to", paths->second, "postgresql://user:pass@host:port/db")->required();
+  m->callback([&rc, paths] {
+    if (auto st = cli::migrate_meta(paths->first, paths->second); !st) rc = cli::report(st.error());
+  });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -457,6 +471,7 @@ int main(int argc, char** argv) {
 
   int rc = 0;
   add_core_admin_commands(app, open_services, rc);
+  add_migrate_command(app, rc);
 
   // Each dialect with admin commands adds them here.
   const core::RunAdminCommand run_admin = [&](const core::AdminCommand& command) {

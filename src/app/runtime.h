@@ -35,7 +35,7 @@ struct RuntimeOptions {
   int64_t disk_reserve_mb = -1;
   // Threads for the stores' blocking work (fsync, the small-blob pack) and the
   // metadata group commit of uploads.
-  unsigned blocking_threads = 8;
+  unsigned blocking_threads = 16;
   bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
   core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };

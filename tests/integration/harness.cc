@@ -17,12 +17,15 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
+
+#include "meta/pg_test_env.h"
 
 namespace up::testing {
 namespace fs = std::filesystem;
@@ -31,7 +34,7 @@ namespace {
 
 std::string upgate_bin() {
   const char* bin = std::getenv("UPGATE_BIN");
-  return bin ? bin : "./upgate";
+  return bin ? bin : UPGATE_BUILT_BIN;
 }
 
 std::string read_file(const std::string& path) {
@@ -180,7 +183,102 @@ struct Fd {
   }
 };
 
+// The schemas this test process made, by data directory; all dropped at exit.
+// Holds the server URL itself: pg_test_env's statics may be gone by then.
+class PgSchemas {
+ public:
+  static PgSchemas& get() {
+    static PgSchemas schemas;
+    return schemas;
+  }
+  // Drops every schema made so far. Called by the test environment's
+  // TearDown, not at exit: by then OpenSSL (which libpq uses) is cleaned up.
+  void drop_all() {
+    std::lock_guard lock(mu_);
+    for (const auto& s : made_) {
+      auto r = meta::store_test::pg_query(url_, "DROP SCHEMA IF EXISTS " + s + " CASCADE");
+      if (!r) ADD_FAILURE() << "cannot drop schema " << s << ": " << r.error().message;
+    }
+    made_.clear();
+    by_dir_.clear();
+  }
+  // A new schema's URL; `data_dir` empty: not tied to one.
+  std::string url_for(const std::string& data_dir) {
+    std::lock_guard lock(mu_);
+    if (!data_dir.empty()) {
+      if (auto it = by_dir_.find(data_dir); it != by_dir_.end())
+        return meta::store_test::pg_url_with_schema(url_, it->second);
+    }
+    if (url_.empty()) {
+      auto url = meta::store_test::pg_url();
+      if (!url) {
+        ADD_FAILURE() << url.error().message;
+        return {};
+      }
+      url_ = *url;
+    }
+    auto schema = meta::store_test::pg_create_schema();
+    if (!schema) {
+      ADD_FAILURE() << schema.error().message;
+      return {};
+    }
+    made_.push_back(*schema);
+    if (!data_dir.empty()) by_dir_[data_dir] = *schema;
+    return meta::store_test::pg_url_with_schema(url_, *schema);
+  }
+  std::string schema_for(const std::string& data_dir) {
+    std::lock_guard lock(mu_);
+    auto it = by_dir_.find(data_dir);
+    return it == by_dir_.end() ? std::string() : it->second;
+  }
+
+ private:
+  std::mutex mu_;
+  std::string url_;
+  std::map<std::string, std::string> by_dir_;
+  std::vector<std::string> made_;
+};
+
+class DropSchemasAtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override { PgSchemas::get().drop_all(); }
+};
+// Registered before main, as GoogleTest allows.
+[[maybe_unused]] ::testing::Environment* const kDropSchemas =
+    ::testing::AddGlobalTestEnvironment(new DropSchemasAtEnd);
+
+// The --meta given in `args`, if any.
+std::optional<std::string> meta_arg(const std::vector<std::string>& args) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == "--meta") return args[i + 1];
+  return std::nullopt;
+}
+
 }  // namespace
+
+bool meta_is_postgres() {
+  const char* m = std::getenv("UPGATE_TEST_META");
+  return m && std::string(m) == "postgres";
+}
+
+std::string meta_url_for(const std::string& data_dir) {
+  return meta_is_postgres() ? PgSchemas::get().url_for(data_dir) : std::string();
+}
+
+std::string meta_schema_for(const std::string& data_dir) {
+  return PgSchemas::get().schema_for(data_dir);
+}
+
+std::string fresh_pg_meta_url() { return PgSchemas::get().url_for(""); }
+
+std::vector<std::string> pg_rows(const std::string& url, const std::string& sql) {
+  auto rows = meta::store_test::pg_query(url, sql);
+  if (!rows) {
+    ADD_FAILURE() << rows.error().message;
+    return {};
+  }
+  return *rows;
+}
 
 ServerProcess::ServerProcess(std::vector<std::string> extra_args, std::string data_dir)
     : extra_args_(std::move(extra_args)), data_dir_(std::move(data_dir)) {
@@ -216,6 +314,8 @@ void ServerProcess::start() {
   std::vector<std::string> args = {upgate_bin(), "serve",   "--listen",   "127.0.0.1:0",
                                    "--data",     data_dir_, "--dev-clock"};
   if (!bootstrap_key_.empty()) args.insert(args.end(), {"--bootstrap-key", bootstrap_key_});
+  if (!meta_arg(extra_args_) && meta_is_postgres())
+    args.insert(args.end(), {"--meta", meta_url_for(data_dir_)});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   ASSERT_GE(pid_, 0);
@@ -279,6 +379,9 @@ std::string ServerProcess::stdout_text() const { return read_file(log_path_); }
 std::string ServerProcess::cli(const std::vector<std::string>& args, int* exit_code) const {
   std::string cmd = upgate_bin();
   for (auto& a : args) cmd += " '" + a + "'";
+  // The CLI works on the store the server uses.
+  std::string meta = meta_arg(extra_args_).value_or(meta_url_for(data_dir_));
+  if (!meta.empty()) cmd += " --meta '" + meta + "'";
   return run_command(cmd + " --data '" + data_dir_ + "'", exit_code);
 }
 

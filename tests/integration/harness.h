@@ -113,6 +113,22 @@ Headers bearer(const std::string& key);
 boost::json::object parse(const std::string& body);
 // A string member, "" when absent or not a string.
 std::string str(const boost::json::object& o, const char* name);
+// The metadata store the suites run on: SQLite in the data directory (the
+// default) or, with UPGATE_TEST_META=postgres, the PostgreSQL that
+// ../shared/services/pg-up.sh starts, one fresh schema per data directory.
+bool meta_is_postgres();
+// The --meta value for a server on `data_dir`: "" on SQLite; on PostgreSQL a
+// URL whose search_path is a schema of its own, created on the first call for
+// that directory and dropped when the test process exits.
+std::string meta_url_for(const std::string& data_dir);
+// The schema meta_url_for made for `data_dir` ("" if none).
+std::string meta_schema_for(const std::string& data_dir);
+// A fresh, empty schema's URL (not tied to a data directory; dropped at exit).
+std::string fresh_pg_meta_url();
+// Rows of one SQL statement on PostgreSQL (the first column of each, as
+// text); a test failure, and {}, when it fails.
+std::vector<std::string> pg_rows(const std::string& url, const std::string& sql);
+
 // Runs a shell command; returns its stdout (and its exit status).
 std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,

@@ -38,6 +38,7 @@ JodooError jodoo_error(const Error& e, Api api) {
     // The guide answers every client error with 400, these included.
     case Errc::kRouteNotFound:
     case Errc::kMethodNotAllowed: return {400, 1, "Invalid Request"};
+    case Errc::kCallbackFailed: return {502, 1, "Bad Gateway"};  // an upstream that failed
     default: break;
   }
   switch (e.kind()) {
@@ -50,7 +51,9 @@ JodooError jodoo_error(const Error& e, Api api) {
     case Kind::kUnauthenticated: return {400, 8301, "Invalid Authorization"};
     case Kind::kPermissionDenied: return {400, 8302, "No Permission"};
     case Kind::kResourceExhausted: return {400, 8304, "Request Limit Exceeded"};
-    case Kind::kUnavailable:
+    // The guide's table has no 503; a database or store that is down for now
+    // is still one ("retry later"), not the 502 of a failed upstream call.
+    case Kind::kUnavailable: return {503, 1, "Service Unavailable"};
     case Kind::kDeadlineExceeded: return {502, 1, "Bad Gateway"};
     case Kind::kInternal:
     case Kind::kUnimplemented: return {500, 1, "Internal Error"};
@@ -107,7 +110,10 @@ int qiniu_status(const Error& e) {
 http::Response qiniu_error_response(const Error& e) {
   const int status = qiniu_status(e);
   boost::json::object body;
-  body["error"] = status == 599 ? std::string(default_message(e.code)) : e.message;
+  // Internal details and the store's reason for being down (libpq's text,
+  // naming host and port) are not for clients.
+  const bool hide = status == 599 || e.code == Errc::kUnavailable;
+  body["error"] = hide ? std::string(default_message(e.code)) : e.message;
   return http::json_response(status, boost::json::serialize(body));
 }
 

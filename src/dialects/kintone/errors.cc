@@ -51,7 +51,8 @@ namespace {
 // kintone's fixed texts for the codes whose message clients may show as is.
 std::string message_for(const Failure& f, const WireError& w) {
   const Error& e = f.error;
-  if (e.kind() == Kind::kInternal || e.kind() == Kind::kUnimplemented)
+  if (e.kind() == Kind::kInternal || e.kind() == Kind::kUnimplemented ||
+      e.code == Errc::kUnavailable)  // the store's reason names host and port
     return std::string(default_message(e.code));
   if (f.vendor_code == "GAIA_IA02") return "The API token is invalid. " + e.message;
   const std::string_view code = w.code;

@@ -37,8 +37,10 @@ int http_status(const Error& e) {
 http::Response error_response(const Error& e) {
   boost::json::object body;
   body["code"] = static_cast<int>(e.code);
-  // Internal details (paths, database messages) stay in the server log.
-  body["msg"] = e.kind() == Kind::kInternal ? std::string(default_message(e.code)) : e.message;
+  // Internal details (paths, database messages) and the store's reason for
+  // being down (naming host and port) are not for clients.
+  const bool hide = e.kind() == Kind::kInternal || e.code == Errc::kUnavailable;
+  body["msg"] = hide ? std::string(default_message(e.code)) : e.message;
   auto r = http::json_response(http_status(e), boost::json::serialize(body));
   if (e.kind() == Kind::kUnauthenticated) r.header("WWW-Authenticate", "Bearer");
   return r;

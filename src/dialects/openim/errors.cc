@@ -7,12 +7,13 @@ namespace {
 
 namespace json = boost::json;
 
-http::Response envelope(int code, std::string_view name, std::string_view detail) {
+http::Response envelope(int code, std::string_view name, std::string_view detail,
+                        int status = 200) {
   json::object o;
   o["errCode"] = code;
   o["errMsg"] = name;
   o["errDlt"] = detail;
-  return http::json_response(200, json::serialize(o));
+  return http::json_response(status, json::serialize(o));
 }
 
 }  // namespace
@@ -48,9 +49,13 @@ WireError wire_error(const Error& e) {
 
 http::Response error_response(const Error& e) {
   const WireError w = wire_error(e);
-  const bool hide = e.kind() == Kind::kInternal;
+  const bool hide = e.kind() == Kind::kInternal || e.code == Errc::kUnavailable;
+  // OpenIM itself answers every error with 200; behind its gateway, clients
+  // already meet a 503 when the server is down, and that is what this is.
+  const int status = e.kind() == Kind::kUnavailable ? 503 : 200;
   return envelope(w.code, w.name,
-                  hide ? std::string_view(default_message(e.code)) : std::string_view(e.message));
+                  hide ? std::string_view(default_message(e.code)) : std::string_view(e.message),
+                  status);
 }
 
 http::Response token_error_response(TokenFault fault) {

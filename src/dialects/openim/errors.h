@@ -1,7 +1,8 @@
 #pragma once
 // The two envelopes of the OpenIM dialect and the one mapping from core errors
-// to each: the OpenIM API's {"errCode","errMsg","errDlt","data"} (always HTTP
-// 200), and the S3 form endpoint's XML <Error> documents.
+// to each: the OpenIM API's {"errCode","errMsg","errDlt","data"} (HTTP 200, as
+// OpenIM answers, except 503 while a store is down), and the S3 form
+// endpoint's XML <Error> documents.
 
 #include <string>
 #include <string_view>
@@ -19,6 +20,8 @@ struct WireError {
 
 WireError wire_error(const Error& e);
 // HTTP 200 with errCode/errMsg/errDlt; internal details stay in the server log.
+// Errors of kind kUnavailable (the database or blob store down for now) are
+// HTTP 503 with the same envelope, so that retries and load balancers see them.
 http::Response error_response(const Error& e);
 http::Response token_error_response(TokenFault fault);
 // errCode 0 with `data_json` (a serialized JSON value; empty: no data member).

@@ -18,6 +18,26 @@ Errc pg_code_of(std::string_view sqlstate, bool connection_bad) {
   return Errc::kMetaIo;
 }
 
+std::string number_placeholders(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size() + 8);
+  int n = 0;
+  char quote = 0;  // inside '...' (a literal) or "..." (an identifier)
+  for (char ch : sql) {
+    if (quote) {
+      if (ch == quote) quote = 0;  // '' inside a literal reopens it at once
+    } else if (ch == '\'' || ch == '"') {
+      quote = ch;
+    } else if (ch == '?') {
+      out += '$';
+      out += std::to_string(++n);
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
 std::vector<const char*> PgParams::pointers() const {
   std::vector<const char*> out;
   out.reserve(values_.size());
@@ -62,7 +82,7 @@ Result<PgResult> PgConn::exec(std::string_view what, const std::string& sql,
   auto it = prepared_.find(sql);
   if (it == prepared_.end()) {
     std::string name = "s" + std::to_string(prepared_.size() + 1);
-    PgResult prep(PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr));
+    PgResult prep(PQprepare(c_, name.c_str(), number_placeholders(sql).c_str(), 0, nullptr));
     if (!prep || PQresultStatus(prep.get()) != PGRES_COMMAND_OK)
       return fail(error_of(prep.get(), what));
     it = prepared_.emplace(sql, std::move(name)).first;

@@ -2,10 +2,12 @@
 // The libpq plumbing of meta/postgres: one connection with its prepared
 // statements, SQLSTATEs mapped to the catalogue in one place, a row of a result
 // (PgRow), and the exec-and-read sequences every query of the store is one of
-// (PgConn::run, change, exists, first, one, all), shaped like SqliteDb's.
-// Parameters travel as text ($1, $2, ... in the SQL), never spliced into it;
-// results come back as text. Not thread-safe: one PgConn is used by one caller
-// at a time (PgPool lends it out).
+// (PgConn::run, insert, exists, first, returning, all, and SqlCalls' change
+// and one), shaped like SqliteDb's. Parameters travel as text, never spliced
+// into the SQL: $1, $2, ... in it, or SQLite's ? (numbered in order when
+// prepared, so that one statement text serves both stores). Results come back
+// as text. Not thread-safe: one PgConn is used by one caller at a time (PgPool
+// lends it out).
 
 #include <cstdint>
 #include <cstdlib>
@@ -21,13 +23,9 @@
 #include <libpq-fe.h>
 
 #include "core/result.h"
+#include "meta/sql/columns.h"
 
 namespace up::meta {
-
-template <class T>
-inline constexpr bool kPgIsOptional = false;
-template <class T>
-inline constexpr bool kPgIsOptional<std::optional<T>> = true;
 
 // The SQLSTATE of a failed result to the catalogue: 40001/40P01 are the
 // retryable kTransactionConflict, a lost or refused connection kUnavailable.
@@ -38,43 +36,30 @@ struct PgResultFree {
 };
 using PgResult = std::unique_ptr<PGresult, PgResultFree>;
 
-// One row of a result, read column by column from the first.
-class PgRow {
+// `sql` with each ? outside quotes replaced by $1, $2, ... in order (a
+// statement that uses a parameter twice writes $n itself).
+std::string number_placeholders(std::string_view sql);
+
+// One row of a result, read column by column from the first (ColumnReader):
+// std::string, bool ('t'/'f'), integers (uint64 stored bit for bit in
+// bigint), std::optional of those (NULL when empty).
+class PgRow : public ColumnReader<PgRow> {
  public:
   PgRow(const PGresult* r, int row) : r_(r), row_(row) {}
 
-  // Reads the row's columns in order into `out`, by type: std::string, bool
-  // ('t'/'f'), integers (uint64 stored bit for bit in bigint), std::optional
-  // of those (NULL when empty).
-  template <class... T>
-  void read(T&... out) const {
-    int i = 0;
-    (read_one(i++, out), ...);
-  }
-  template <class T>
-  T col(int i) const {
-    T v{};
-    read_one(i, v);
-    return v;
-  }
-
  private:
+  friend class ColumnReader<PgRow>;
+  bool is_null(int i) const { return PQgetisnull(r_, row_, i) != 0; }
   template <class T>
-  void read_one(int i, T& out) const {
+  void read_value(int i, T& out) const {
     const char* p = PQgetvalue(r_, row_, i);
     if constexpr (std::is_same_v<T, std::string>) {
       out.assign(p, static_cast<size_t>(PQgetlength(r_, row_, i)));
     } else if constexpr (std::is_same_v<T, bool>) {
       out = p[0] == 't';
-    } else if constexpr (std::is_integral_v<T>) {
-      out = static_cast<T>(std::strtoll(p, nullptr, 10));
     } else {
-      static_assert(kPgIsOptional<T>, "no PostgreSQL column reader for this type");
-      if (PQgetisnull(r_, row_, i)) {
-        out.reset();
-      } else {
-        out = col<typename T::value_type>(i);
-      }
+      static_assert(std::is_integral_v<T>, "no PostgreSQL column reader for this type");
+      out = static_cast<T>(std::strtoll(p, nullptr, 10));
     }
   }
 
@@ -82,17 +67,8 @@ class PgRow {
   int row_;
 };
 
-// What a row reader returns (T or Result<T>), as the row type T.
-template <class R>
-struct PgRowOf {
-  using type = R;
-};
-template <class T>
-struct PgRowOf<Result<T>> {
-  using type = T;
-};
 template <class Read>
-using PgRowType = typename PgRowOf<std::invoke_result_t<const Read&, const PgRow&>>::type;
+using PgRowType = RowType<Read, PgRow>;
 
 // Query parameters as libpq's text values (nullopt is NULL).
 class PgParams {
@@ -112,7 +88,7 @@ class PgParams {
     } else if constexpr (std::is_integral_v<A>) {
       values_.emplace_back(std::to_string(static_cast<int64_t>(v)));
     } else {
-      static_assert(kPgIsOptional<A>, "no PostgreSQL binding for this type");
+      static_assert(kIsOptional<A>, "no PostgreSQL binding for this type");
       if (v) {
         add(*v);
       } else {
@@ -128,9 +104,12 @@ class PgParams {
   std::vector<std::optional<std::string>> values_;
 };
 
-// One open connection. Owns it.
-class PgConn {
+// One open connection. Owns it. Calls as SqliteDb's (with SqlCalls' change
+// and one).
+class PgConn : public SqlCalls<PgConn, PgRow> {
  public:
+  using Row = PgRow;
+
   explicit PgConn(PGconn* c) : c_(c) {}
   ~PgConn() { PQfinish(c_); }
   PgConn(const PgConn&) = delete;
@@ -163,12 +142,16 @@ class PgConn {
     if (!r) return fail(std::move(r.error()));
     return static_cast<uint64_t>(std::strtoull(PQcmdTuples(r->get()), nullptr, 10));
   }
-  // An UPDATE or DELETE of one row: `missing` when it changed none.
-  template <class... A>
-  Status change(std::string_view what, Errc missing, const std::string& sql, const A&... args) {
-    auto n = run(what, sql, args...);
+  // Runs an INSERT with ON CONFLICT DO NOTHING appended (a unique-violation
+  // error would abort the whole transaction): `taken` (an Error or Errc)
+  // when it inserted nothing, that is when a unique key clashed. As
+  // SqliteDb::insert.
+  template <class Taken, class... A>
+  Status insert(std::string_view what, const Taken& taken, const std::string& sql,
+                const A&... args) {
+    auto n = run(what, sql + " ON CONFLICT DO NOTHING", args...);
     if (!n) return fail(std::move(n.error()));
-    if (*n == 0) return fail(missing);
+    if (*n == 0) return fail(Error(taken));
     return ok();
   }
   template <class... A>
@@ -178,7 +161,7 @@ class PgConn {
     return PQntuples(r->get()) > 0;
   }
   // The first row, read by `read` (a function of PgRow giving T or
-  // Result<T>); nullopt when there is none. Also for ... RETURNING.
+  // Result<T>); nullopt when there is none.
   template <class Read, class... A>
   Result<std::optional<PgRowType<Read>>> first(std::string_view what, const Read& read,
                                                const std::string& sql, const A&... args) {
@@ -189,13 +172,12 @@ class PgConn {
     if (!row) return fail(std::move(row.error()));
     return std::optional<PgRowType<Read>>(std::move(*row));
   }
+  // first() for an INSERT, UPDATE or DELETE ... RETURNING (SqliteDb's name:
+  // libpq has the whole result at once, so there is nothing more to step).
   template <class Read, class... A>
-  Result<PgRowType<Read>> one(std::string_view what, Errc missing, const Read& read,
-                              const std::string& sql, const A&... args) {
-    auto row = first(what, read, sql, args...);
-    if (!row) return fail(std::move(row.error()));
-    if (!*row) return fail(missing);
-    return std::move(**row);
+  Result<std::optional<PgRowType<Read>>> returning(std::string_view what, const Read& read,
+                                                   const std::string& sql, const A&... args) {
+    return first(what, read, sql, args...);
   }
   template <class Read>
   Result<std::vector<PgRowType<Read>>> all_of(std::string_view what, const Read& read,

@@ -13,7 +13,7 @@ namespace {
 // - usage holds running totals per (tenant, app) and per (tenant, '') for the
 //   tenant; its rows are also the locks that make quota checks exact across
 //   connections (an insert updates them before checking; see
-//   pg_transaction.cc).
+//   meta/sql/sql_transaction.h).
 constexpr std::string_view kV1 = R"sql(
 CREATE TABLE tenants (
   id               text COLLATE "C" PRIMARY KEY,
@@ -176,15 +176,17 @@ CREATE TABLE cursors (
 CREATE INDEX cursors_expiry ON cursors(expires_at);
 )sql";
 
-constexpr PgMigration kMigrations[] = {
+constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
 };
 
-// A fixed key ("upgate" + 1) for pg_advisory_lock: every upgate process
-// migrating this database takes the same one.
-constexpr int64_t kMigrationLock = 0x7570676174650001;
+// The advisory lock every upgate process migrating one installation takes:
+// keyed by the search_path, so installations in other schemas of the same
+// database (tests run one per schema) never wait for each other.
+constexpr const char* kMigrationLockKey =
+    "hashtextextended('upgate-migrate:' || current_setting('search_path'), 0)";
 
 Result<int> recorded_version(PgConn& conn) {
   auto v = conn.first(
@@ -194,7 +196,7 @@ Result<int> recorded_version(PgConn& conn) {
   return static_cast<int>(v->value_or(0));
 }
 
-Status apply_step(PgConn& conn, const PgMigration& m, UnixMs now) {
+Status apply_step(PgConn& conn, const Migration& m, UnixMs now) {
   UP_TRY(conn.simple("begin migration", "BEGIN"));
   auto body = [&]() -> Status {
     UP_TRY(conn.simple("migration " + std::to_string(m.version), std::string(m.sql)));
@@ -209,37 +211,29 @@ Status apply_step(PgConn& conn, const PgMigration& m, UnixMs now) {
   return r;
 }
 
-Status migrate_locked(PgConn& conn, std::span<const PgMigration> steps, UnixMs now) {
+Status migrate_locked(PgConn& conn, std::span<const Migration> steps, UnixMs now) {
   UP_TRY(conn.simple("create schema_migrations",
                      "CREATE TABLE IF NOT EXISTS schema_migrations ("
                      "version integer PRIMARY KEY, applied_at bigint NOT NULL)"));
   auto current = recorded_version(conn);
   if (!current) return fail(std::move(current.error()));
-  const int known = steps.empty() ? 0 : steps.back().version;
-  if (*current > known) {
-    // Running an old binary on a newer schema could corrupt data it does not understand.
-    return fail(Errc::kMetaIo, "metadata schema version " + std::to_string(*current) +
-                                   " is newer than this upgate supports (" + std::to_string(known) +
-                                   "); upgrade upgate");
-  }
-  for (const PgMigration& m : steps) {
-    if (m.version <= *current) continue;
-    UP_TRY(apply_step(conn, m, now));
-  }
-  return ok();
+  return apply_newer_steps(*current, steps,
+                           [&](const Migration& m) { return apply_step(conn, m, now); });
 }
 
 }  // namespace
 
-std::span<const PgMigration> postgres_migrations() { return kMigrations; }
+std::span<const Migration> postgres_migrations() { return kMigrations; }
 
-Status apply_postgres_migrations(PgConn& conn, std::span<const PgMigration> steps, UnixMs now) {
+Status apply_postgres_migrations(PgConn& conn, std::span<const Migration> steps, UnixMs now) {
   // Session lock: waits while another process migrates; the version read
   // under it then sees that process's steps.
-  auto locked = conn.run("lock for migration", "SELECT pg_advisory_lock($1)", kMigrationLock);
+  auto locked = conn.run("lock for migration",
+                         std::string("SELECT pg_advisory_lock(") + kMigrationLockKey + ")");
   if (!locked) return fail(std::move(locked.error()));
   Status r = migrate_locked(conn, steps, now);
-  auto unlocked = conn.run("unlock", "SELECT pg_advisory_unlock($1)", kMigrationLock);
+  auto unlocked =
+      conn.run("unlock", std::string("SELECT pg_advisory_unlock(") + kMigrationLockKey + ")");
   if (r && !unlocked) return fail(std::move(unlocked.error()));
   return r;
 }

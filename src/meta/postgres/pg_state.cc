@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "meta/sql/sql_cursors.h"
+
 namespace up::meta {
 namespace {
 
@@ -24,16 +26,6 @@ constexpr const char* kTryLease =
     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
     "WHERE l.holder = excluded.holder OR l.expires_at <= $4 "
     "RETURNING 1";
-
-constexpr const char* kCursorColumns = "id, tenant_id, owner, app_id, state, position, expires_at";
-
-core::Cursor read_cursor(const PgRow& r) {
-  core::Cursor c;
-  int64_t position = 0;
-  r.read(c.id, c.tenant_id, c.owner, c.app_id, c.state, position, c.expires_at);
-  c.position = static_cast<uint64_t>(position);
-  return c;
-}
 
 }  // namespace
 
@@ -71,52 +63,12 @@ Result<bool> pg_try_lease(PgConn& c, std::string_view name, std::string_view hol
 Status pg_put_cursor(PgConn& c, const core::Cursor& cursor, uint32_t max_per_tenant, UnixMs now) {
   // A per-tenant transaction lock orders concurrent opens, so the count and
   // the insert are one step across connections (as create_key's row lock).
-  auto locked = c.run("lock cursors", "SELECT pg_advisory_xact_lock(hashtextextended($1, 14))",
-                      "cursors/" + cursor.tenant_id);
+  auto locked = c.run("lock cursors",
+                      "SELECT pg_advisory_xact_lock(hashtextextended("
+                      "current_setting('search_path') || '/cursors/' || $1, 14))",
+                      cursor.tenant_id);
   if (!locked) return fail(std::move(locked.error()));
-  auto open = c.first(
-      "count cursors", [](const PgRow& r) { return r.col<uint64_t>(0); },
-      "SELECT COUNT(*) FROM cursors WHERE tenant_id = $1 AND expires_at > $2", cursor.tenant_id,
-      now);
-  if (!open) return fail(std::move(open.error()));
-  if (open->value_or(0) >= max_per_tenant) return fail(Errc::kRateLimited, "too many cursors");
-  auto n = c.run("put cursor",
-                 std::string("INSERT INTO cursors(") + kCursorColumns +
-                     ") VALUES($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                 cursor.id, cursor.tenant_id, cursor.owner, cursor.app_id, cursor.state,
-                 static_cast<int64_t>(cursor.position), cursor.expires_at);
-  if (!n) return fail(std::move(n.error()));
-  if (*n == 0) return fail(Errc::kAlreadyExists);
-  return ok();
-}
-
-Result<core::Cursor> pg_get_cursor(PgConn& c, std::string_view tenant_id, std::string_view id,
-                                   UnixMs now) {
-  return c.one("get cursor", Errc::kNotFound, read_cursor,
-               std::string("SELECT ") + kCursorColumns +
-                   " FROM cursors WHERE tenant_id = $1 AND id = $2 AND expires_at > $3",
-               tenant_id, id, now);
-}
-
-Result<bool> pg_advance_cursor(PgConn& c, std::string_view tenant_id, std::string_view id,
-                               uint64_t from, uint64_t to) {
-  auto n = c.run("advance cursor",
-                 "UPDATE cursors SET position = $1 WHERE tenant_id = $2 AND id = $3 "
-                 "AND position = $4",
-                 static_cast<int64_t>(to), tenant_id, id, static_cast<int64_t>(from));
-  if (!n) return fail(std::move(n.error()));
-  return *n > 0;
-}
-
-Result<bool> pg_delete_cursor(PgConn& c, std::string_view tenant_id, std::string_view id) {
-  auto n =
-      c.run("delete cursor", "DELETE FROM cursors WHERE tenant_id = $1 AND id = $2", tenant_id, id);
-  if (!n) return fail(std::move(n.error()));
-  return *n > 0;
-}
-
-Result<uint64_t> pg_expire_cursors(PgConn& c, UnixMs now) {
-  return c.run("expire cursors", "DELETE FROM cursors WHERE expires_at <= $1", now);
+  return sql::insert_cursor(c, cursor, max_per_tenant, now);
 }
 
 }  // namespace up::meta

@@ -1,7 +1,8 @@
 #pragma once
 // MetaStore's shared-state primitives on PostgreSQL (rate windows, leases,
-// cursors: migration v3), each one statement or one short transaction on a
-// borrowed connection. Semantics as meta_store.h states them.
+// opening a cursor: migration v3), each one statement or one short
+// transaction on a borrowed connection. Semantics as meta_store.h states them;
+// the other cursor calls are meta/sql/sql_cursors.h.
 
 #include <cstdint>
 #include <string_view>
@@ -19,11 +20,5 @@ Result<bool> pg_try_lease(PgConn& c, std::string_view name, std::string_view hol
                           UnixMs now);
 // REQUIRES: c is inside a transaction (its lock orders concurrent puts).
 Status pg_put_cursor(PgConn& c, const core::Cursor& cursor, uint32_t max_per_tenant, UnixMs now);
-Result<core::Cursor> pg_get_cursor(PgConn& c, std::string_view tenant_id, std::string_view id,
-                                   UnixMs now);
-Result<bool> pg_advance_cursor(PgConn& c, std::string_view tenant_id, std::string_view id,
-                               uint64_t from, uint64_t to);
-Result<bool> pg_delete_cursor(PgConn& c, std::string_view tenant_id, std::string_view id);
-Result<uint64_t> pg_expire_cursors(PgConn& c, UnixMs now);
 
 }  // namespace up::meta

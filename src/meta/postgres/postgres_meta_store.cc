@@ -8,12 +8,16 @@
 #include "meta/postgres/pg_conn.h"
 #include "meta/postgres/pg_migrations.h"
 #include "meta/postgres/pg_pool.h"
-#include "meta/postgres/pg_rows.h"
 #include "meta/postgres/pg_state.h"
-#include "meta/postgres/pg_transaction.h"
+#include "meta/sql/rows.h"
+#include "meta/sql/sql_cursors.h"
+#include "meta/sql/sql_store_calls.h"
+#include "meta/sql/sql_transaction.h"
 
 namespace up::meta {
 namespace {
+
+using PgTransaction = SqlTransaction<PgConn>;
 
 UnixMs wall_clock_ms() {
   using namespace std::chrono;
@@ -58,43 +62,30 @@ class PostgresMetaStore final : public MetaStore {
   Status create_tenant(const Tenant& t) override {
     return with_conn([&](PgConn& c) {
       return inserted(c.run("create tenant",
-                            "INSERT INTO tenants(" UP_PG_TENANT_COLUMNS
+                            "INSERT INTO tenants(" UP_META_TENANT_COLUMNS
                             ") VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                             t.id, t.name, t.quota.max_bytes, t.quota.max_objects,
-                            t.quota.max_object_bytes, join_origins(t.cors_origins), t.settings_json,
+                            t.quota.max_object_bytes, join_lines(t.cors_origins), t.settings_json,
                             t.created_at));
     });
   }
 
   Result<Tenant> get_tenant(std::string_view id) override {
-    return with_conn([&](PgConn& c) {
-      return c.one("get tenant", Errc::kTenantNotFound, pg_read_tenant,
-                   "SELECT " UP_PG_TENANT_COLUMNS " FROM tenants WHERE id = $1", id);
-    });
+    return with_conn([&](PgConn& c) { return sql::get_tenant(c, id); });
   }
 
   Result<std::vector<Tenant>> list_tenants() override {
-    return with_conn([&](PgConn& c) {
-      return c.all("list tenants", pg_read_tenant,
-                   "SELECT " UP_PG_TENANT_COLUMNS " FROM tenants ORDER BY id");
-    });
+    return with_conn([&](PgConn& c) { return sql::list_tenants(c); });
   }
 
   Status update_tenant(const Tenant& t) override {
-    return with_conn([&](PgConn& c) {
-      // created_at is immutable.
-      return c.change("update tenant", Errc::kTenantNotFound,
-                      "UPDATE tenants SET name = $1, max_bytes = $2, max_objects = $3, "
-                      "max_object_bytes = $4, cors_origins = $5, settings_json = $6 WHERE id = $7",
-                      t.name, t.quota.max_bytes, t.quota.max_objects, t.quota.max_object_bytes,
-                      join_origins(t.cors_origins), t.settings_json, t.id);
-    });
+    return with_conn([&](PgConn& c) { return sql::update_tenant(c, t); });
   }
 
   Status create_app(const App& a) override {
     return with_conn([&](PgConn& c) -> Status {
       auto n = c.run("create app",
-                     "INSERT INTO apps(" UP_PG_APP_COLUMNS
+                     "INSERT INTO apps(" UP_META_APP_COLUMNS
                      ") VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                      a.tenant_id, a.id, a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
                      a.quota.max_object_bytes, a.settings_json, a.created_at);
@@ -105,29 +96,15 @@ class PostgresMetaStore final : public MetaStore {
   }
 
   Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
-    return with_conn([&](PgConn& c) {
-      return c.one("get app", Errc::kAppNotFound, pg_read_app,
-                   "SELECT " UP_PG_APP_COLUMNS " FROM apps WHERE tenant_id = $1 AND id = $2",
-                   tenant_id, app_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::get_app(c, tenant_id, app_id); });
   }
 
   Result<std::vector<App>> list_apps(std::string_view tenant_id) override {
-    return with_conn([&](PgConn& c) {
-      return c.all("list apps", pg_read_app,
-                   "SELECT " UP_PG_APP_COLUMNS " FROM apps WHERE tenant_id = $1 ORDER BY id",
-                   tenant_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::list_apps(c, tenant_id); });
   }
 
   Status update_app(const App& a) override {
-    return with_conn([&](PgConn& c) {
-      return c.change("update app", Errc::kAppNotFound,
-                      "UPDATE apps SET name = $1, dialect = $2, max_bytes = $3, max_objects = $4, "
-                      "max_object_bytes = $5, settings_json = $6 WHERE tenant_id = $7 AND id = $8",
-                      a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
-                      a.quota.max_object_bytes, a.settings_json, a.tenant_id, a.id);
-    });
+    return with_conn([&](PgConn& c) { return sql::update_app(c, a); });
   }
 
   Status create_key(const ApiKey& k, uint32_t max_per_tenant) override {
@@ -148,7 +125,7 @@ class PostgresMetaStore final : public MetaStore {
         if (!keys) return fail(std::move(keys.error()));
         if (keys->value_or(0) >= max_per_tenant) return fail(Errc::kKeyLimit);
         return inserted(c.run("create key",
-                              "INSERT INTO api_keys(" UP_PG_KEY_COLUMNS
+                              "INSERT INTO api_keys(" UP_META_KEY_COLUMNS
                               ") VALUES($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
                               k.id, k.tenant_id, k.name, to_string(k.role), k.app_id,
                               k.secret_sha256, k.enabled, k.created_at));
@@ -157,32 +134,19 @@ class PostgresMetaStore final : public MetaStore {
   }
 
   Result<ApiKey> get_key(std::string_view key_id) override {
-    return with_conn([&](PgConn& c) {
-      return c.one("get key", Errc::kKeyNotFound, pg_read_key,
-                   "SELECT " UP_PG_KEY_COLUMNS " FROM api_keys WHERE id = $1", key_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::get_key(c, key_id); });
   }
 
   Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) override {
-    return with_conn([&](PgConn& c) {
-      return c.all("list keys", pg_read_key,
-                   "SELECT " UP_PG_KEY_COLUMNS " FROM api_keys WHERE tenant_id = $1 ORDER BY id",
-                   tenant_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::list_keys(c, tenant_id); });
   }
 
   Status set_key_enabled(std::string_view key_id, bool enabled) override {
-    return with_conn([&](PgConn& c) {
-      return c.change("update key", Errc::kKeyNotFound,
-                      "UPDATE api_keys SET enabled = $1 WHERE id = $2", enabled, key_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::set_key_enabled(c, key_id, enabled); });
   }
 
   Status delete_key(std::string_view key_id) override {
-    return with_conn([&](PgConn& c) {
-      return c.change("delete key", Errc::kKeyNotFound, "DELETE FROM api_keys WHERE id = $1",
-                      key_id);
-    });
+    return with_conn([&](PgConn& c) { return sql::delete_key(c, key_id); });
   }
 
   // One transaction per body, on its own connection: bodies of different
@@ -205,19 +169,13 @@ class PostgresMetaStore final : public MetaStore {
 
   Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
                                    std::string_view key) override {
-    return with_conn([&](PgConn& c) {
-      return c.one("get object by key", Errc::kObjectNotFound, pg_read_object,
-                   "SELECT " UP_PG_OBJECT_COLUMNS
-                   " FROM objects WHERE tenant_id = $1 AND app_id = $2 AND key = $3 "
-                   "AND key <> '' AND state <> 'deleted'",
-                   tenant_id, app_id, key);
-    });
+    return with_conn([&](PgConn& c) { return sql::get_object_by_key(c, tenant_id, app_id, key); });
   }
 
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     // At most 8 shapes of this query, each prepared once per connection.
     PgParams params(q.tenant_id);
-    std::string sql = "SELECT " UP_PG_OBJECT_COLUMNS " FROM objects WHERE tenant_id = $1";
+    std::string sql = "SELECT " UP_META_OBJECT_COLUMNS " FROM objects WHERE tenant_id = $1";
     auto term = [&](const char* before, const auto& value) {
       params.add(value);
       sql += before + std::to_string(params.size());
@@ -234,8 +192,8 @@ class PostgresMetaStore final : public MetaStore {
       sql += ")";
     }
     term(" ORDER BY id LIMIT $", static_cast<int64_t>(q.limit) + 1);  // one more: is there more?
-    auto rows =
-        with_conn([&](PgConn& c) { return c.all_of("list objects", pg_read_object, sql, params); });
+    auto rows = with_conn(
+        [&](PgConn& c) { return c.all_of("list objects", read_object<PgRow>, sql, params); });
     if (!rows) return fail(std::move(rows.error()));
     core::ObjectPage page;
     page.more = rows->size() > q.limit;
@@ -249,52 +207,25 @@ class PostgresMetaStore final : public MetaStore {
   }
 
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
-    return with_conn([&](PgConn& c) {
-      return c.all("list deleted objects", pg_read_object,
-                   "SELECT " UP_PG_OBJECT_COLUMNS " FROM objects WHERE state = 'deleted' LIMIT $1",
-                   static_cast<int64_t>(limit));
-    });
+    return with_conn([&](PgConn& c) { return sql::deleted_objects(c, limit); });
   }
 
   // One transaction for the whole batch: all or nothing.
   Status purge_objects(std::span<const std::string> ids) override {
     if (ids.empty()) return ok();
-    return with_conn([&](PgConn& c) {
-      return in_transaction(c, [&]() -> Status {
-        for (const std::string& id : ids) {
-          auto purged =
-              c.run("purge object", "DELETE FROM objects WHERE id = $1 AND state = 'deleted'", id);
-          if (!purged) return fail(std::move(purged.error()));
-          if (*purged > 0) continue;
-          // Nothing purged: fine if the row is already gone (a retried sweep),
-          // a bug in the caller if the object is still live.
-          auto live = c.exists("lookup", "SELECT 1 FROM objects WHERE id = $1", id);
-          if (!live) return fail(std::move(live.error()));
-          if (*live) return fail(Errc::kFailedPrecondition, "object " + id + " is not deleted");
-        }
-        return ok();
-      });
-    });
+    return with_conn(
+        [&](PgConn& c) { return in_transaction(c, [&] { return sql::purge_objects(c, ids); }); });
   }
 
   Result<std::vector<bool>> locators_exist(std::span<const std::string> locators) override {
-    return with_conn([&](PgConn& c) -> Result<std::vector<bool>> {
-      std::vector<bool> out;
-      out.reserve(locators.size());
-      // One indexed lookup each on one connection: a read needs no transaction.
-      for (const std::string& l : locators) {
-        auto found = c.exists("lookup", "SELECT 1 FROM objects WHERE locator = $1 LIMIT 1", l);
-        if (!found) return fail(std::move(found.error()));
-        out.push_back(*found);
-      }
-      return out;
-    });
+    // All on one connection.
+    return with_conn([&](PgConn& c) { return sql::locators_exist(c, locators); });
   }
 
   Status put_transaction(const Transaction& t) override {
     return with_conn([&](PgConn& c) -> Status {
       auto written = c.run("put transaction",
-                           "INSERT INTO transactions AS t(" UP_PG_TRANSACTION_COLUMNS
+                           "INSERT INTO transactions AS t(" UP_META_TRANSACTION_COLUMNS
                            ") VALUES($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, app_id, id) "
                            "DO UPDATE SET expires_at = GREATEST(t.expires_at, excluded.expires_at)",
                            t.tenant_id, t.app_id, t.id, t.created_at, t.expires_at);
@@ -305,12 +236,7 @@ class PostgresMetaStore final : public MetaStore {
 
   Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
                                       std::string_view id) override {
-    return with_conn([&](PgConn& c) {
-      return c.one("get transaction", Errc::kTransactionNotFound, pg_read_transaction,
-                   "SELECT " UP_PG_TRANSACTION_COLUMNS
-                   " FROM transactions WHERE tenant_id = $1 AND app_id = $2 AND id = $3",
-                   tenant_id, app_id, id);
-    });
+    return with_conn([&](PgConn& c) { return sql::get_transaction(c, tenant_id, app_id, id); });
   }
 
   Result<uint64_t> expire_transactions(UnixMs now) override {
@@ -343,8 +269,8 @@ class PostgresMetaStore final : public MetaStore {
         if (!total) return fail(std::move(total.error()));
         page.total = total->value_or(0);
       }
-      auto records = c.all("list records", pg_read_record,
-                           std::string("SELECT " UP_PG_RECORD_COLUMNS
+      auto records = c.all("list records", read_record<PgRow>,
+                           std::string("SELECT " UP_META_RECORD_COLUMNS
                                        " FROM records WHERE tenant_id = $1 AND app_id = $2 "
                                        "AND form_id = $3 AND seq > $4 ORDER BY seq ") +
                                (q.descending ? "DESC" : "ASC") + " LIMIT $5 OFFSET $6",
@@ -352,12 +278,7 @@ class PostgresMetaStore final : public MetaStore {
                            static_cast<int64_t>(q.limit), q.offset);
       if (!records) return fail(std::move(records.error()));
       page.records = std::move(*records);
-      PgTransaction reader(c);
-      for (Record& r : page.records) {
-        auto files = reader.record_files(r);
-        if (!files) return fail(std::move(files.error()));
-        r.file_ids = std::move(*files);
-      }
+      UP_TRY(PgTransaction(c).read_files(page.records));
       return page;
     });
   }
@@ -384,20 +305,20 @@ class PostgresMetaStore final : public MetaStore {
 
   Result<core::Cursor> get_cursor(std::string_view tenant_id, std::string_view id,
                                   UnixMs now) override {
-    return with_conn([&](PgConn& c) { return pg_get_cursor(c, tenant_id, id, now); });
+    return with_conn([&](PgConn& c) { return sql::get_cursor(c, tenant_id, id, now); });
   }
 
   Result<bool> advance_cursor(std::string_view tenant_id, std::string_view id, uint64_t from,
                               uint64_t to) override {
-    return with_conn([&](PgConn& c) { return pg_advance_cursor(c, tenant_id, id, from, to); });
+    return with_conn([&](PgConn& c) { return sql::advance_cursor(c, tenant_id, id, from, to); });
   }
 
   Result<bool> delete_cursor(std::string_view tenant_id, std::string_view id) override {
-    return with_conn([&](PgConn& c) { return pg_delete_cursor(c, tenant_id, id); });
+    return with_conn([&](PgConn& c) { return sql::delete_cursor(c, tenant_id, id); });
   }
 
   Result<uint64_t> expire_cursors(UnixMs now) override {
-    return with_conn([&](PgConn& c) { return pg_expire_cursors(c, now); });
+    return with_conn([&](PgConn& c) { return sql::expire_cursors(c, now); });
   }
 
  private:

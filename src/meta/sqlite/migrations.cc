@@ -14,9 +14,9 @@ namespace {
 // - usage holds running totals of live objects per (tenant, app), and per
 //   (tenant, '') for the tenant, so insert_object's quota checks are two
 //   primary-key reads.
-// - The partial indexes repeat their WHERE terms literally in the queries of
-//   sqlite_meta_store.cc; SQLite only uses a partial index when the query's
-//   WHERE contains its terms.
+// - The partial indexes repeat their WHERE terms literally in the queries
+//   (meta/sql/, sqlite_meta_store.cc); SQLite only uses a partial index when
+//   the query's WHERE contains its terms.
 // - objects and transactions carry no foreign keys: their rows outlive nothing
 //   and the store does not police the caller's tenant/app ids there.
 constexpr std::string_view kV1 = R"sql(
@@ -245,18 +245,8 @@ Status apply_migrations(sqlite3* db, std::span<const Migration> steps, UnixMs no
               "create schema_migrations"));
   auto current = recorded_version(db);
   if (!current) return fail(std::move(current.error()));
-  const int known = steps.empty() ? 0 : steps.back().version;
-  if (*current > known) {
-    // Running an old binary on a newer schema could corrupt data it does not understand.
-    return fail(Errc::kMetaIo, "metadata schema version " + std::to_string(*current) +
-                                   " is newer than this upgate supports (" + std::to_string(known) +
-                                   ")");
-  }
-  for (const Migration& m : steps) {
-    if (m.version <= *current) continue;
-    UP_TRY(apply_step(db, m, now));
-  }
-  return ok();
+  return apply_newer_steps(*current, steps,
+                           [&](const Migration& m) { return apply_step(db, m, now); });
 }
 
 }  // namespace up::meta

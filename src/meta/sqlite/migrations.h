@@ -1,21 +1,17 @@
 #pragma once
-// The SQLite schema as an ordered, append-only list of steps. A step that has
-// shipped never changes; a schema change is a new step with the next version.
+// The SQLite schema as an ordered, append-only list of steps
+// (meta/sql/migration.h).
 
 #include <span>
 #include <string_view>
 
 #include "core/result.h"
 #include "core/types.h"
+#include "meta/sql/migration.h"
 
 struct sqlite3;
 
 namespace up::meta {
-
-struct Migration {
-  int version;           // 1, 2, 3, ... in order, no gaps
-  std::string_view sql;  // one or more statements
-};
 
 // Every step of upgate's SQLite schema, oldest first.
 std::span<const Migration> sqlite_migrations();

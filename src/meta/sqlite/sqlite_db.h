@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "core/result.h"
+#include "meta/sql/columns.h"
 
 namespace up::meta {
 
@@ -24,16 +25,11 @@ namespace up::meta {
 Errc code_of(int rc);
 inline bool is_constraint(int rc) { return (rc & 0xff) == SQLITE_CONSTRAINT; }
 
-template <class T>
-inline constexpr bool kIsOptional = false;
-template <class T>
-inline constexpr bool kIsOptional<std::optional<T>> = true;
-
 // A cached prepared statement borrowed for one call. Parameters are bound in
 // order of appearance; text is bound SQLITE_STATIC, so the bound values must
 // outlive the statement's use (they are the caller's arguments). Reset on scope
 // exit so the statement releases its read snapshot before the next use.
-class Stmt {
+class Stmt : public ColumnReader<Stmt> {
  public:
   explicit Stmt(sqlite3_stmt* s) : s_(s) {}
   Stmt(Stmt&& o) noexcept : s_(std::exchange(o.s_, nullptr)), next_(o.next_), rc_(o.rc_) {}
@@ -57,21 +53,6 @@ class Stmt {
   // SQLITE_ROW, SQLITE_DONE or an error (a failed bind is reported here).
   int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(s_); }
 
-  // Reads the current row's columns, from the first, into `out` in order, by
-  // type: the inverse of bind.
-  template <class... T>
-  void read(T&... out) const {
-    int i = 0;
-    (read_one(i++, out), ...);
-  }
-  // Column i as a T (as read() would read it).
-  template <class T>
-  T col(int i) const {
-    T v{};
-    read_one(i, v);
-    return v;
-  }
-
  private:
   template <class A>
   void bind_one(const A& v) {
@@ -94,22 +75,19 @@ class Stmt {
     }
   }
 
+  // ColumnReader: the inverse of bind.
+  friend class ColumnReader<Stmt>;
+  bool is_null(int i) const { return sqlite3_column_type(s_, i) == SQLITE_NULL; }
   template <class T>
-  void read_one(int i, T& out) const {
+  void read_value(int i, T& out) const {
     if constexpr (std::is_same_v<T, std::string>) {
       auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, i));
       out = p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s_, i))) : std::string();
     } else if constexpr (std::is_same_v<T, bool>) {
       out = sqlite3_column_int64(s_, i) != 0;
-    } else if constexpr (std::is_integral_v<T>) {
-      out = static_cast<T>(sqlite3_column_int64(s_, i));
     } else {
-      static_assert(kIsOptional<T>, "no SQLite column reader for this type");
-      if (sqlite3_column_type(s_, i) == SQLITE_NULL) {
-        out.reset();
-      } else {
-        out = col<typename T::value_type>(i);
-      }
+      static_assert(std::is_integral_v<T>, "no SQLite column reader for this type");
+      out = static_cast<T>(sqlite3_column_int64(s_, i));
     }
   }
 
@@ -123,23 +101,16 @@ class Stmt {
   int rc_ = SQLITE_OK;
 };
 
-// What a row reader returns (T or Result<T>), as the row type T.
-template <class R>
-struct RowOf {
-  using type = R;
-};
-template <class T>
-struct RowOf<Result<T>> {
-  using type = T;
-};
 template <class Read>
-using RowType = typename RowOf<std::invoke_result_t<const Read&, const Stmt&>>::type;
+using StmtRowType = RowType<Read, Stmt>;
 
 // One open connection and its statement cache. Owns the connection. Every
-// statement below is prepared from the cache and bound with `args` in order
-// (Stmt::bind); `what` names it in error messages.
-class SqliteDb {
+// statement below (and SqlCalls' change and one) is prepared from the cache and bound with `args`
+// in order (Stmt::bind); `what` names it in error messages.
+class SqliteDb : public SqlCalls<SqliteDb, Stmt> {
  public:
+  using Row = Stmt;
+
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   ~SqliteDb();
   SqliteDb(const SqliteDb&) = delete;
@@ -174,15 +145,6 @@ class SqliteDb {
     return changes();
   }
 
-  // Runs an UPDATE or DELETE of one row: `missing` when it changed none.
-  template <class... A>
-  Status change(std::string_view what, Errc missing, const std::string& sql, const A&... args) {
-    auto changed = run(what, sql, args...);
-    if (!changed) return fail(std::move(changed.error()));
-    if (*changed == 0) return fail(missing);
-    return ok();
-  }
-
   // Runs an INSERT. A constraint it breaks fails with `taken`: an Error (or
   // Errc), or a function of the SQLite result code that gives one.
   template <class Taken, class... A>
@@ -212,39 +174,29 @@ class SqliteDb {
   // The first row `sql` returns, read by `read` (a function of the Stmt giving
   // the row as T or Result<T>); nullopt when it returns none.
   template <class Read, class... A>
-  Result<std::optional<RowType<Read>>> first(std::string_view what, const Read& read,
-                                             const std::string& sql, const A&... args) {
+  Result<std::optional<StmtRowType<Read>>> first(std::string_view what, const Read& read,
+                                                 const std::string& sql, const A&... args) {
     return first_row(what, false, read, sql, args...);
   }
   // first() for an INSERT, UPDATE or DELETE ... RETURNING: stepped to the end
   // after the first row so that the statement completes.
   template <class Read, class... A>
-  Result<std::optional<RowType<Read>>> returning(std::string_view what, const Read& read,
-                                                 const std::string& sql, const A&... args) {
+  Result<std::optional<StmtRowType<Read>>> returning(std::string_view what, const Read& read,
+                                                     const std::string& sql, const A&... args) {
     return first_row(what, true, read, sql, args...);
   }
-  // The first row, as first(); `missing` when there is none.
-  template <class Read, class... A>
-  Result<RowType<Read>> one(std::string_view what, Errc missing, const Read& read,
-                            const std::string& sql, const A&... args) {
-    auto found = first(what, read, sql, args...);
-    if (!found) return fail(std::move(found.error()));
-    if (!*found) return fail(missing);
-    return std::move(**found);
-  }
-
   // Every row `sql` returns, each read by `read` (as first()).
   template <class Read, class... A>
-  Result<std::vector<RowType<Read>>> all(std::string_view what, const Read& read,
-                                         const std::string& sql, const A&... args) {
+  Result<std::vector<StmtRowType<Read>>> all(std::string_view what, const Read& read,
+                                             const std::string& sql, const A&... args) {
     auto st = prepare(sql, args...);
     if (!st) return fail(std::move(st.error()));
-    std::vector<RowType<Read>> out;
+    std::vector<StmtRowType<Read>> out;
     while (true) {
       auto found = row(*st, what);
       if (!found) return fail(std::move(found.error()));
       if (!*found) return out;
-      Result<RowType<Read>> r = read(std::as_const(*st));
+      Result<StmtRowType<Read>> r = read(std::as_const(*st));
       if (!r) return fail(std::move(r.error()));
       out.push_back(std::move(*r));
     }
@@ -271,21 +223,21 @@ class SqliteDb {
   Result<Stmt> cached(const std::string& sql);
 
   template <class Read, class... A>
-  Result<std::optional<RowType<Read>>> first_row(std::string_view what, bool to_end,
-                                                 const Read& read, const std::string& sql,
-                                                 const A&... args) {
+  Result<std::optional<StmtRowType<Read>>> first_row(std::string_view what, bool to_end,
+                                                     const Read& read, const std::string& sql,
+                                                     const A&... args) {
     auto st = prepare(sql, args...);
     if (!st) return fail(std::move(st.error()));
     auto found = row(*st, what);
     if (!found) return fail(std::move(found.error()));
-    if (!*found) return std::optional<RowType<Read>>();
-    Result<RowType<Read>> r = read(std::as_const(*st));
+    if (!*found) return std::optional<StmtRowType<Read>>();
+    Result<StmtRowType<Read>> r = read(std::as_const(*st));
     if (!r) return fail(std::move(r.error()));
     if (to_end) {
       auto end = row(*st, what);
       if (!end) return fail(std::move(end.error()));
     }
-    return std::optional<RowType<Read>>(std::move(*r));
+    return std::optional<StmtRowType<Read>>(std::move(*r));
   }
 
   sqlite3* db_;

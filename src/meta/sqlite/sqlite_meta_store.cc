@@ -13,14 +13,17 @@
 #include "core/file_modes.h"
 #include "core/group_commit.h"
 #include "meta/local_state.h"
+#include "meta/sql/rows.h"
+#include "meta/sql/sql_cursors.h"
+#include "meta/sql/sql_store_calls.h"
+#include "meta/sql/sql_transaction.h"
 #include "meta/sqlite/migrations.h"
-#include "meta/sqlite/sqlite_cursors.h"
 #include "meta/sqlite/sqlite_db.h"
-#include "meta/sqlite/sqlite_rows.h"
-#include "meta/sqlite/sqlite_transaction.h"
 
 namespace up::meta {
 namespace {
+
+using SqliteTransaction = SqlTransaction<SqliteDb>;
 
 // One connection, every call under one mutex. SQLite admits one writer at a
 // time anyway and every write here is a short transaction, so a connection
@@ -38,32 +41,24 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
     std::lock_guard lock(mu_);
     return db_.insert(
         "create tenant", Errc::kAlreadyExists,
-        "INSERT INTO tenants(" UP_SQLITE_TENANT_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)", t.id,
+        "INSERT INTO tenants(" UP_META_TENANT_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)", t.id,
         t.name, t.quota.max_bytes, t.quota.max_objects, t.quota.max_object_bytes,
         join_lines(t.cors_origins), t.settings_json, t.created_at);
   }
 
   Result<Tenant> get_tenant(std::string_view id) override {
     std::lock_guard lock(mu_);
-    return db_.one("get tenant", Errc::kTenantNotFound, read_tenant,
-                   "SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants WHERE id = ?", id);
+    return sql::get_tenant(db_, id);
   }
 
   Result<std::vector<Tenant>> list_tenants() override {
     std::lock_guard lock(mu_);
-    return db_.all("list tenants", read_tenant,
-                   "SELECT " UP_SQLITE_TENANT_COLUMNS " FROM tenants ORDER BY id");
+    return sql::list_tenants(db_);
   }
 
   Status update_tenant(const Tenant& t) override {
     std::lock_guard lock(mu_);
-    // created_at is immutable.
-    return db_.change(
-        "update tenant", Errc::kTenantNotFound,
-        "UPDATE tenants SET name = ?, max_bytes = ?, max_objects = ?, max_object_bytes = ?, "
-        "cors_origins = ?, settings_json = ? WHERE id = ?",
-        t.name, t.quota.max_bytes, t.quota.max_objects, t.quota.max_object_bytes,
-        join_lines(t.cors_origins), t.settings_json, t.id);
+    return sql::update_tenant(db_, t);
   }
 
   Status create_app(const App& a) override {
@@ -74,33 +69,24 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
                                                       : Errc::kAlreadyExists);
     };
     return db_.insert("create app", taken,
-                      "INSERT INTO apps(" UP_SQLITE_APP_COLUMNS
-                      ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      "INSERT INTO apps(" UP_META_APP_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       a.tenant_id, a.id, a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
                       a.quota.max_object_bytes, a.settings_json, a.created_at);
   }
 
   Result<App> get_app(std::string_view tenant_id, std::string_view app_id) override {
     std::lock_guard lock(mu_);
-    return db_.one("get app", Errc::kAppNotFound, read_app,
-                   "SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? AND id = ?",
-                   tenant_id, app_id);
+    return sql::get_app(db_, tenant_id, app_id);
   }
 
   Result<std::vector<App>> list_apps(std::string_view tenant_id) override {
     std::lock_guard lock(mu_);
-    return db_.all("list apps", read_app,
-                   "SELECT " UP_SQLITE_APP_COLUMNS " FROM apps WHERE tenant_id = ? ORDER BY id",
-                   tenant_id);
+    return sql::list_apps(db_, tenant_id);
   }
 
   Status update_app(const App& a) override {
     std::lock_guard lock(mu_);
-    return db_.change("update app", Errc::kAppNotFound,
-                      "UPDATE apps SET name = ?, dialect = ?, max_bytes = ?, max_objects = ?, "
-                      "max_object_bytes = ?, settings_json = ? WHERE tenant_id = ? AND id = ?",
-                      a.name, a.dialect, a.quota.max_bytes, a.quota.max_objects,
-                      a.quota.max_object_bytes, a.settings_json, a.tenant_id, a.id);
+    return sql::update_app(db_, a);
   }
 
   Status create_key(const ApiKey& k, uint32_t max_per_tenant) override {
@@ -119,7 +105,7 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
       if (*keys >= max_per_tenant) return fail(Errc::kKeyLimit);
       auto created =
           db_.run("create key",
-                  "INSERT INTO api_keys(" UP_SQLITE_KEY_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                  "INSERT INTO api_keys(" UP_META_KEY_COLUMNS ") VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
                   k.id, k.tenant_id, k.name, to_string(k.role), k.app_id, k.secret_sha256,
                   k.enabled, k.created_at);
       if (!created) return fail(std::move(created.error()));
@@ -129,27 +115,22 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
 
   Result<ApiKey> get_key(std::string_view key_id) override {
     std::lock_guard lock(mu_);
-    return db_.one("get key", Errc::kKeyNotFound, read_key,
-                   "SELECT " UP_SQLITE_KEY_COLUMNS " FROM api_keys WHERE id = ?", key_id);
+    return sql::get_key(db_, key_id);
   }
 
   Result<std::vector<ApiKey>> list_keys(std::string_view tenant_id) override {
     std::lock_guard lock(mu_);
-    return db_.all("list keys", read_key,
-                   "SELECT " UP_SQLITE_KEY_COLUMNS " FROM api_keys WHERE tenant_id = ? ORDER BY id",
-                   tenant_id);
+    return sql::list_keys(db_, tenant_id);
   }
 
   Status set_key_enabled(std::string_view key_id, bool enabled) override {
     std::lock_guard lock(mu_);
-    return db_.change("update key", Errc::kKeyNotFound,
-                      "UPDATE api_keys SET enabled = ? WHERE id = ?", enabled, key_id);
+    return sql::set_key_enabled(db_, key_id, enabled);
   }
 
   Status delete_key(std::string_view key_id) override {
     std::lock_guard lock(mu_);
-    return db_.change("delete key", Errc::kKeyNotFound, "DELETE FROM api_keys WHERE id = ?",
-                      key_id);
+    return sql::delete_key(db_, key_id);
   }
 
   // Group commit (core/group_commit.h): concurrent transactions share one
@@ -178,17 +159,13 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
   Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
                                    std::string_view key) override {
     std::lock_guard lock(mu_);
-    return db_.one("get object by key", Errc::kObjectNotFound, read_object,
-                   "SELECT " UP_SQLITE_OBJECT_COLUMNS
-                   " FROM objects WHERE tenant_id = ? AND app_id = ? AND key = ? "
-                   "AND key <> '' AND state <> 'deleted'",
-                   tenant_id, app_id, key);
+    return sql::get_object_by_key(db_, tenant_id, app_id, key);
   }
 
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     std::lock_guard lock(mu_);
     // At most 8 shapes of this query, each prepared once and cached by its text.
-    std::string sql = "SELECT " UP_SQLITE_OBJECT_COLUMNS " FROM objects WHERE tenant_id = ?";
+    std::string sql = "SELECT " UP_META_OBJECT_COLUMNS " FROM objects WHERE tenant_id = ?";
     if (!q.app_id.empty()) sql += " AND app_id = ?";
     sql += " AND id > ?";
     sql += q.state ? " AND state = ?" : " AND state <> 'deleted'";
@@ -224,41 +201,18 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
 
   Result<std::vector<Object>> deleted_objects(uint32_t limit) override {
     std::lock_guard lock(mu_);
-    return db_.all(
-        "list deleted objects", read_object,
-        "SELECT " UP_SQLITE_OBJECT_COLUMNS " FROM objects WHERE state = 'deleted' LIMIT ?", limit);
+    return sql::deleted_objects(db_, limit);
   }
 
   // One transaction (one sync) for the whole batch.
   Status purge_objects(std::span<const std::string> ids) override {
     std::lock_guard lock(mu_);
-    return db_.in_transaction([&]() -> Status {
-      for (const std::string& id : ids) {
-        auto purged =
-            db_.run("purge object", "DELETE FROM objects WHERE id = ? AND state = 'deleted'", id);
-        if (!purged) return fail(std::move(purged.error()));
-        if (*purged > 0) continue;
-        // Nothing purged: fine if the row is already gone (a retried sweep),
-        // a bug in the caller if the object is still live.
-        auto live = db_.exists("lookup", "SELECT 1 FROM objects WHERE id = ?", id);
-        if (!live) return fail(std::move(live.error()));
-        if (*live) return fail(Errc::kFailedPrecondition, "object " + id + " is not deleted");
-      }
-      return ok();
-    });
+    return db_.in_transaction([&] { return sql::purge_objects(db_, ids); });
   }
 
   Result<std::vector<bool>> locators_exist(std::span<const std::string> locators) override {
-    std::lock_guard lock(mu_);
-    std::vector<bool> out;
-    out.reserve(locators.size());
-    // One indexed lookup each under one lock: a read needs no transaction.
-    for (const std::string& l : locators) {
-      auto found = db_.exists("lookup", "SELECT 1 FROM objects WHERE locator = ? LIMIT 1", l);
-      if (!found) return fail(std::move(found.error()));
-      out.push_back(*found);
-    }
-    return out;
+    std::lock_guard lock(mu_);  // all under one lock
+    return sql::locators_exist(db_, locators);
   }
 
   // Committed without its own fsync (see MetaStore::put_transaction): Jodoo's
@@ -269,7 +223,7 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
     std::lock_guard lock(mu_);
     UP_TRY(db_.exec("PRAGMA synchronous = NORMAL"));
     auto written = db_.run("put transaction",
-                           "INSERT INTO transactions(" UP_SQLITE_TRANSACTION_COLUMNS
+                           "INSERT INTO transactions(" UP_META_TRANSACTION_COLUMNS
                            ") VALUES(?, ?, ?, ?, ?) ON CONFLICT(tenant_id, app_id, id) "
                            "DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
                            t.tenant_id, t.app_id, t.id, t.created_at, t.expires_at);
@@ -281,10 +235,7 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
   Result<Transaction> get_transaction(std::string_view tenant_id, std::string_view app_id,
                                       std::string_view id) override {
     std::lock_guard lock(mu_);
-    return db_.one("get transaction", Errc::kTransactionNotFound, read_transaction,
-                   "SELECT " UP_SQLITE_TRANSACTION_COLUMNS
-                   " FROM transactions WHERE tenant_id = ? AND app_id = ? AND id = ?",
-                   tenant_id, app_id, id);
+    return sql::get_transaction(db_, tenant_id, app_id, id);
   }
 
   Result<uint64_t> expire_transactions(UnixMs now) override {
@@ -301,29 +252,30 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
   // and the lease stay in ProcessLocalMetaStore.
   Status put_cursor(const core::Cursor& c, uint32_t max_per_tenant, UnixMs now) override {
     std::lock_guard lock(mu_);
-    return sqlite_put_cursor(db_, c, max_per_tenant, now);
+    // The count and the insert in one transaction: one writer at a time.
+    return db_.in_transaction([&] { return sql::insert_cursor(db_, c, max_per_tenant, now); });
   }
 
   Result<core::Cursor> get_cursor(std::string_view tenant_id, std::string_view id,
                                   UnixMs now) override {
     std::lock_guard lock(mu_);
-    return sqlite_get_cursor(db_, tenant_id, id, now);
+    return sql::get_cursor(db_, tenant_id, id, now);
   }
 
   Result<bool> advance_cursor(std::string_view tenant_id, std::string_view id, uint64_t from,
                               uint64_t to) override {
     std::lock_guard lock(mu_);
-    return sqlite_advance_cursor(db_, tenant_id, id, from, to);
+    return sql::advance_cursor(db_, tenant_id, id, from, to);
   }
 
   Result<bool> delete_cursor(std::string_view tenant_id, std::string_view id) override {
     std::lock_guard lock(mu_);
-    return sqlite_delete_cursor(db_, tenant_id, id);
+    return sql::delete_cursor(db_, tenant_id, id);
   }
 
   Result<uint64_t> expire_cursors(UnixMs now) override {
     std::lock_guard lock(mu_);
-    return sqlite_expire_cursors(db_, now);
+    return sql::expire_cursors(db_, now);
   }
 
   Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,
@@ -343,8 +295,8 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
       if (!total) return fail(std::move(total.error()));
       page.total = *total;
     }
-    auto records = db_.all("list records", read_record,
-                           std::string("SELECT " UP_SQLITE_RECORD_COLUMNS
+    auto records = db_.all("list records", read_record<Stmt>,
+                           std::string("SELECT " UP_META_RECORD_COLUMNS
                                        " FROM records WHERE tenant_id = ? AND app_id = ? "
                                        "AND form_id = ? AND seq > ? ORDER BY seq ") +
                                (q.descending ? "DESC" : "ASC") + " LIMIT ? OFFSET ?",
@@ -352,12 +304,7 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
     if (!records) return fail(std::move(records.error()));
     page.records = std::move(*records);
     // Read after the scan: the statement cache lends one statement per SQL text.
-    SqliteTransaction reader(db_);
-    for (Record& r : page.records) {
-      auto files = reader.record_files(r);
-      if (!files) return fail(std::move(files.error()));
-      r.file_ids = std::move(*files);
-    }
+    UP_TRY(SqliteTransaction(db_).read_files(page.records));
     return page;
   }
 
