@@ -441,6 +441,11 @@ int main(int argc, char** argv) {
                  "metadata store: sqlite:<path> (default: <data>/upgate.db) or "
                  "postgresql://user:pass@host:port/db")
       ->envname("UPGATE_META");
+  app.add_option("--blobs", ropts.blobs,
+                 "blob store: local:<dir> (default: <data>) or "
+                 "s3://bucket/prefix?endpoint=URL&region=R&path_style=true "
+                 "(keys from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY)")
+      ->envname("UPGATE_BLOBS");
   app.add_option("--master-key", ropts.master_key,
                  "master key file, created (0600) if missing (default: <data>/master.key); "
                  "processes sharing one database must share one key")

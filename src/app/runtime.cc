@@ -1,6 +1,7 @@
 #include "app/runtime.h"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -9,6 +10,7 @@
 #include "meta/postgres/postgres_meta_store.h"
 #include "meta/sqlite/sqlite_meta_store.h"
 #include "storage/local/local_blob_store.h"
+#include "storage/s3/s3_blob_store.h"
 
 namespace up::app {
 namespace {
@@ -45,6 +47,32 @@ Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options) {
   return store;
 }
 
+// The store RuntimeOptions::blobs names; one-line errors, as for --meta.
+Result<storage::BlobStorePtr> open_blob_store(const RuntimeOptions& options,
+                                              core::BlockingPool& pool) {
+  const std::string& b = options.blobs;
+  if (b.starts_with("s3://")) {
+    auto s3 = storage::parse_s3_url(b);
+    if (!s3) return fail(s3.error().code, "--blobs (UPGATE_BLOBS): " + s3.error().message);
+    const char* access = std::getenv("UPGATE_S3_ACCESS_KEY");
+    const char* secret = std::getenv("UPGATE_S3_SECRET_KEY");
+    if (!access || !*access || !secret || !*secret)
+      return fail(Errc::kInvalidArgument,
+                  "--blobs s3://...: set UPGATE_S3_ACCESS_KEY and UPGATE_S3_SECRET_KEY");
+    s3->access_key = access;
+    s3->secret_key = secret;
+    return storage::open_s3_blob_store(*s3, pool);
+  }
+  if (!b.empty() && !b.starts_with("local:"))
+    return fail(Errc::kInvalidArgument, "--blobs (UPGATE_BLOBS): expected local:<dir> or s3://...");
+  const std::string dir = b.empty() ? options.data_dir : b.substr(6);
+  if (dir != options.data_dir) UP_TRY(create_data_dir(dir));
+  storage::LocalBlobStoreOptions blob_options;
+  if (options.disk_reserve_mb >= 0)
+    blob_options.reserve_bytes = static_cast<uint64_t>(options.disk_reserve_mb) << 20;
+  return storage::open_local_blob_store(dir, pool, blob_options);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
@@ -54,10 +82,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   auto meta = open_meta_store(options);
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
-  storage::LocalBlobStoreOptions blob_options;
-  if (options.disk_reserve_mb >= 0)
-    blob_options.reserve_bytes = static_cast<uint64_t>(options.disk_reserve_mb) << 20;
-  auto blobs = storage::open_local_blob_store(options.data_dir, *rt->pool_, blob_options);
+  auto blobs = open_blob_store(options, *rt->pool_);
   if (!blobs) return fail(blobs.error());
   rt->blobs_ = std::move(*blobs);
   rt->directory_ =

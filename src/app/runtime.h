@@ -21,6 +21,10 @@ struct RuntimeOptions {
   // upgate processes.
   std::string meta;
   uint32_t meta_pool_size = 16;  // PostgreSQL connections of this process
+  // The blob store: empty or "local:<dir>" (default: <data_dir>), or
+  // "s3://bucket[/prefix]?endpoint=...&region=...&path_style=true" with the keys
+  // from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY (never on the command line).
+  std::string blobs;
   // The master key file (empty: <data_dir>/master.key), created 0600 if
   // missing. Processes sharing one database point at one copy of it, so a
   // token or link signed by one verifies on every other.

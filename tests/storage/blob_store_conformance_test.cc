@@ -18,6 +18,8 @@
 #include "storage/local/local_blob_store.h"
 #include "storage/memory/memory_blob_store.h"
 #include "storage/memory/slow_blob_store.h"
+#include "storage/s3/s3_blob_store.h"
+#include "storage/s3_test_env.h"
 #include "support/await.h"
 #include "support/temp_dir.h"
 
@@ -57,6 +59,30 @@ struct LocalBackend {
 using LocalPackBackend = LocalBackend<64 * 1024>;
 using LocalFilesBackend = LocalBackend<0>;
 
+// The S3 store on the test RGW (s3-up.sh), in a bucket of its own that goes
+// away with the test.
+struct S3Backend {
+  core::BlockingPoolPtr pool = core::make_thread_pool(4);
+  std::string bucket;
+  BlobStorePtr make() {
+    auto b = s3_test::create_bucket();
+    if (!b) {
+      ADD_FAILURE() << b.error().message;
+      return nullptr;
+    }
+    bucket = *b;
+    auto store = open_s3_blob_store(s3_test::options(bucket), *pool);
+    if (!store) ADD_FAILURE() << store.error().message;
+    return store ? std::move(*store) : nullptr;
+  }
+  ~S3Backend() {
+    pool.reset();  // aborts of abandoned uploads run first
+    if (!bucket.empty()) {
+      EXPECT_TRUE(s3_test::remove_bucket(bucket));
+    }
+  }
+};
+
 template <class Backend>
 class BlobStoreConformance : public ::testing::Test {
  protected:
@@ -77,12 +103,13 @@ struct BackendNames {
     if constexpr (std::is_same_v<T, MemoryBackend>) return "Memory";
     if constexpr (std::is_same_v<T, SlowMemoryBackend>) return "SlowMemory";
     if constexpr (std::is_same_v<T, LocalFilesBackend>) return "LocalFiles";
+    if constexpr (std::is_same_v<T, S3Backend>) return "S3";
     return "Local";
   }
 };
 
-using Backends =
-    ::testing::Types<MemoryBackend, SlowMemoryBackend, LocalPackBackend, LocalFilesBackend>;
+using Backends = ::testing::Types<MemoryBackend, SlowMemoryBackend, LocalPackBackend,
+                                  LocalFilesBackend, S3Backend>;
 TYPED_TEST_SUITE(BlobStoreConformance, Backends, BackendNames);
 
 UnixMs now_ms() {

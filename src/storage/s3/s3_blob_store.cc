@@ -1,0 +1,306 @@
+#include "storage/s3/s3_blob_store.h"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <mutex>
+
+#include "storage/locator.h"
+#include "storage/s3/s3_writer.h"
+
+namespace up::storage {
+namespace {
+
+using s3::Context;
+using s3::ContextPtr;
+using s3::make_request;
+using s3::Request;
+
+// "2026-12-03T06:30:00.123Z" (ListObjectsV2, ListMultipartUploads); 0 if malformed.
+UnixMs parse_time(const std::string& s) {
+  std::tm tm{};
+  const char* end = strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!end) return 0;
+  UnixMs ms = static_cast<UnixMs>(timegm(&tm)) * 1000;
+  if (*end == '.') ms += std::atoi(end + 1) % 1000;  // RGW: three digits
+  return ms;
+}
+
+// One ranged GET of a reader, fetched on the pool; the reader may be gone
+// before it is done, so it owns nothing of the reader's.
+struct Piece {
+  std::mutex mu;
+  bool done = false;
+  Status status = ok();
+  std::string data;
+  core::Resume waiter;
+};
+
+// `n` bytes from `offset` into piece.data, streamed as they arrive.
+Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
+                   std::string& data) {
+  Request r = make_request("GET", key, true);
+  r.headers = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
+  r.restart = [&data, n] {
+    data.clear();
+    data.reserve(n);
+  };
+  r.sink = [&data, n](std::string_view bytes) {
+    if (data.size() + bytes.size() > n) return false;
+    data.append(bytes);
+    return true;
+  };
+  auto res = ctx.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
+  if (data.size() != n) return fail(Errc::kStorageIo, "S3 GET " + key + ": short answer");
+  return ok();
+}
+
+// Reads its range as ranged GETs, one piece ahead of the caller: while the
+// caller sends piece k, piece k+1 is on its way (two pieces in memory at
+// most). Pieces start at 256 KiB and double up to read_piece, so the first
+// bytes go out early and a large range takes few requests.
+class S3Reader final : public BlobReader {
+ public:
+  S3Reader(ContextPtr context, std::string key, uint64_t offset, uint64_t size)
+      : ctx_(std::move(context)), key_(std::move(key)), next_(offset), end_(offset + size),
+        size_(size), piece_len_(std::min<uint64_t>(256u << 10, ctx_->options.read_piece)) {}
+
+  // storage::BlobReader
+  uint64_t size() const override { return size_; }
+
+  // storage::BlobReader
+  net::awaitable<Result<size_t>> read(std::span<char> out) override {
+    if (out.empty()) co_return size_t{0};
+    if (pos_ == current_.size()) {
+      if (!ahead_) start_fetch();
+      if (!ahead_) co_return size_t{0};  // the range is read
+      std::shared_ptr<Piece> piece = std::move(ahead_);
+      co_await wait(piece);
+      if (!piece->status) co_return fail(piece->status.error());
+      current_ = std::move(piece->data);
+      pos_ = 0;
+      start_fetch();
+    }
+    size_t n = std::min(out.size(), current_.size() - pos_);
+    std::memcpy(out.data(), current_.data() + pos_, n);
+    pos_ += n;
+    co_return n;
+  }
+
+ private:
+  // Starts the GET of the next piece on the pool (nothing once at the end).
+  void start_fetch() {
+    if (next_ == end_) return;
+    const uint64_t n = std::min(piece_len_, end_ - next_);
+    auto piece = std::make_shared<Piece>();
+    ctx_->pool.post([ctx = ctx_, key = key_, offset = next_, n, piece] {
+      std::string data;
+      Status st = fetch_range(*ctx, key, offset, n, data);
+      std::unique_lock lock(piece->mu);
+      piece->status = std::move(st);
+      piece->data = std::move(data);
+      piece->done = true;
+      core::Resume waiter = std::move(piece->waiter);
+      lock.unlock();
+      if (waiter) waiter();
+    });
+    ahead_ = std::move(piece);
+    next_ += n;
+    piece_len_ = std::min(2 * piece_len_, ctx_->options.read_piece);
+  }
+
+  static net::awaitable<void> wait(const std::shared_ptr<Piece>& piece) {
+    co_await core::suspend([&piece](core::Resume resume) {
+      std::unique_lock lock(piece->mu);
+      if (!piece->done) {
+        piece->waiter = std::move(resume);
+        return;
+      }
+      lock.unlock();
+      resume();
+    });
+  }
+
+  ContextPtr ctx_;
+  std::string key_;
+  uint64_t next_;  // where the next piece to fetch starts in the object
+  uint64_t end_;
+  uint64_t size_;
+  uint64_t piece_len_;
+  std::shared_ptr<Piece> ahead_;  // the fetch in flight, if any
+  std::string current_;           // the piece being read
+  size_t pos_ = 0;
+};
+
+class S3BlobStore final : public BlobStore {
+ public:
+  explicit S3BlobStore(ContextPtr context) : ctx_(std::move(context)) {}
+
+  // storage::BlobStore
+  Result<BlobWriterPtr> create(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    return s3::make_writer(ctx_, locator);
+  }
+
+  // storage::BlobStore
+  net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
+                                             uint64_t length) override {
+    if (auto st = check_locator(locator); !st) co_return fail(st.error());
+    std::string key = ctx_->key(locator);
+    co_return co_await core::run_blocking(ctx_->pool, [&]() -> Result<BlobReaderPtr> {
+      auto res = ctx_->client.send(make_request("HEAD", key, true));
+      if (!res) return fail(res.error());
+      if (res->status == 404) return fail(Errc::kObjectNotFound);
+      if (res->status / 100 != 2) return fail(s3::error_from(*res, "HEAD " + key));
+      const uint64_t total = std::strtoull(res->header("content-length").c_str(), nullptr, 10);
+      const uint64_t start = std::min(offset, total);
+      const uint64_t size = std::min(length, total - start);
+      return std::make_unique<S3Reader>(ctx_, key, start, size);
+    });
+  }
+
+  // storage::BlobStore
+  Status remove(std::string_view locator) override {
+    UP_TRY(check_locator(locator));
+    std::string key = ctx_->key(locator);
+    auto res = ctx_->client.send(make_request("DELETE", key, true));
+    if (!res) return fail(res.error());
+    if (res->status / 100 == 2 || res->status == 404) return ok();
+    return fail(s3::error_from(*res, "DELETE " + key));
+  }
+
+  // storage::BlobStore
+  Result<BlobPage> list(std::string_view prefix, std::string_view after, size_t limit) override;
+
+  // storage::BlobStore
+  Result<uint64_t> remove_stale_temporaries(UnixMs older_than) override;
+
+  // storage::BlobStore
+  bool shared() const override { return true; }
+
+ private:
+  ContextPtr ctx_;
+};
+
+Result<BlobPage> S3BlobStore::list(std::string_view prefix, std::string_view after, size_t limit) {
+  const std::string base = ctx_->key_prefix();
+  BlobPage page;
+  std::string token;
+  for (;;) {
+    Request r = make_request("GET", {}, true);
+    r.query = {{"list-type", "2"},
+               {"prefix", base + std::string(prefix)},
+               {"max-keys", std::to_string(std::min<size_t>(limit - page.entries.size(), 1000))}};
+    if (!token.empty()) r.query.emplace_back("continuation-token", token);
+    else if (!after.empty()) r.query.emplace_back("start-after", base + std::string(after));
+    auto res = ctx_->client.send(r);
+    if (!res) return fail(res.error());
+    if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListObjectsV2"));
+    const std::string& xml = res->body;
+    for (size_t at = xml.find("<Contents>"); at != std::string::npos;
+         at = xml.find("<Contents>", at + 1)) {
+      std::string key = s3::xml_text(xml, "Key", at);
+      // Objects under the prefix that are no blob of ours (a deeper folder) are skipped.
+      std::string_view locator = std::string_view(key).substr(std::min(base.size(), key.size()));
+      if (!key.starts_with(base) || !is_valid_locator(locator) || locator <= after) continue;
+      page.entries.push_back(BlobEntry{
+          std::string(locator), std::strtoull(s3::xml_text(xml, "Size", at).c_str(), nullptr, 10),
+          parse_time(s3::xml_text(xml, "LastModified", at))});
+    }
+    if (page.entries.size() >= limit) {
+      page.entries.resize(limit);
+      page.next_after = page.entries.back().locator;
+      return page;
+    }
+    token = s3::xml_text(xml, "NextContinuationToken");
+    if (s3::xml_text(xml, "IsTruncated") != "true" || token.empty()) return page;
+  }
+}
+
+Result<uint64_t> S3BlobStore::remove_stale_temporaries(UnixMs older_than) {
+  uint64_t removed = 0;
+  std::string key_marker, id_marker;
+  for (;;) {
+    Request r = make_request("GET", {}, true);
+    r.query = {{"uploads", ""}, {"prefix", ctx_->key_prefix()}};
+    if (!key_marker.empty()) {
+      r.query.emplace_back("key-marker", key_marker);
+      r.query.emplace_back("upload-id-marker", id_marker);
+    }
+    auto res = ctx_->client.send(r);
+    if (!res) return fail(res.error());
+    if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListMultipartUploads"));
+    const std::string& xml = res->body;
+    for (size_t at = xml.find("<Upload>"); at != std::string::npos;
+         at = xml.find("<Upload>", at + 1)) {
+      std::string key = s3::xml_text(xml, "Key", at);
+      std::string id = s3::xml_text(xml, "UploadId", at);
+      if (parse_time(s3::xml_text(xml, "Initiated", at)) >= older_than) continue;
+      s3::abort_upload(*ctx_, key, id);
+      ++removed;
+    }
+    key_marker = s3::xml_text(xml, "NextKeyMarker");
+    id_marker = s3::xml_text(xml, "NextUploadIdMarker");
+    if (s3::xml_text(xml, "IsTruncated") != "true" || key_marker.empty()) return removed;
+  }
+}
+
+// "http://host:port" -> scheme, host, port.
+Status split_endpoint(const std::string& url, s3::Endpoint& e) {
+  auto scheme_end = url.find("://");
+  if (scheme_end == std::string::npos)
+    return fail(Errc::kInvalidArgument, "endpoint needs http(s)://");
+  e.scheme = url.substr(0, scheme_end);
+  if (e.scheme != "http" && e.scheme != "https")
+    return fail(Errc::kInvalidArgument, "endpoint must be http:// or https://");
+  std::string authority = url.substr(scheme_end + 3);
+  if (!authority.empty() && authority.back() == '/') authority.pop_back();
+  if (authority.empty() || authority.find_first_of("/?#@ ") != std::string::npos)
+    return fail(Errc::kInvalidArgument, "endpoint must be scheme://host[:port]");
+  auto colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    e.port = authority.substr(colon + 1);
+    authority.resize(colon);
+  }
+  e.host = authority;
+  return ok();
+}
+
+}  // namespace
+
+Result<BlobStorePtr> open_s3_blob_store(const S3BlobStoreOptions& options,
+                                        core::BlockingPool& pool) {
+  if (options.bucket.empty()) return fail(Errc::kInvalidArgument, "S3: no bucket");
+  if (options.part_size < (5ull << 20) || options.parts_in_memory < 1 || options.read_piece == 0)
+    return fail(Errc::kInvalidArgument, "S3: part size under 5 MiB or no parts in memory");
+  s3::Endpoint e;
+  e.bucket = options.bucket;
+  e.region = options.region;
+  e.path_style = options.path_style;
+  e.access_key = options.access_key;
+  e.secret_key = options.secret_key;
+  e.attempts = options.attempts;
+  UP_TRY(split_endpoint(options.endpoint.empty() ? "https://s3." + options.region + ".amazonaws.com"
+                                                 : options.endpoint,
+                        e));
+  auto ctx = std::make_shared<const Context>(s3::Client(std::move(e)), options, pool);
+  // One listing proves the endpoint, the bucket and the keys.
+  Request probe = make_request("GET", {}, true);
+  probe.query = {{"list-type", "2"}, {"max-keys", "1"}, {"prefix", ctx->key_prefix()}};
+  auto res = ctx->client.send(probe);
+  const std::string where = ctx->client.describe();
+  if (!res) return fail(Errc::kUnavailable, res.error().message + " (check the endpoint)");
+  if (res->status / 100 == 2) return BlobStorePtr(std::make_unique<S3BlobStore>(std::move(ctx)));
+  const std::string code = res->error_code();
+  if (code == "NoSuchBucket")
+    return fail(Errc::kStorageIo, "S3 bucket " + options.bucket + " does not exist at " + where);
+  if (res->status == 403)
+    return fail(Errc::kStorageIo, "S3 " + where + " refused the keys (" + code +
+                                      "): check UPGATE_S3_ACCESS_KEY and UPGATE_S3_SECRET_KEY");
+  return fail(s3::error_from(*res, "listing " + where));
+}
+
+}  // namespace up::storage

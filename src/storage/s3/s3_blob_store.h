@@ -1,0 +1,72 @@
+#pragma once
+// A BlobStore over an S3-compatible object store (Ceph RGW in our tests,
+// MinIO, AWS S3), shared by every upgate process that points at it.
+//
+// Transport: libcurl (Debian's libcurl4-openssl-dev), blocking, on the
+// blocking pool. The server's own client (http/client.h) holds a whole request
+// and answer body in a string and speaks no TLS; libcurl streams bodies through
+// callbacks, speaks TLS, and keeps connections alive per pool thread. A pool
+// thread is held for the length of one request (a part, a read piece), never
+// for a whole upload or download.
+//
+// Layout: blob `L` is the object `<prefix>/L` (just `L` without a prefix).
+// Never overwriting rests first on the locator being unique per blob (an object
+// id). Then: a single PUT carries `If-None-Match: *`, which RGW 16 honours (412
+// PreconditionFailed on an existing key: kAlreadyExists, atomically). RGW 16
+// ignores that header on CompleteMultipartUpload (measured: it overwrote), so
+// a multipart commit HEADs the key first; two multipart writers racing for
+// one locator between that HEAD and the complete could still overwrite.
+//
+// Writes: bytes gather in a part buffer (part_size). A blob that ends before
+// the buffer fills goes as one PUT at commit(); a larger one becomes a
+// multipart upload whose parts are sent while the client is still sending,
+// with at most `parts_in_memory` parts held per writer (the one filling plus
+// those on their way). CompleteMultipartUpload at commit(); AbortMultipartUpload
+// on any failure and when an uncommitted writer is destroyed (asynchronously,
+// on the pool, once its parts in flight are done).
+//
+// Reads: open() HEADs the object; reads are ranged GETs of 256 KiB growing to
+// `read_piece`, each streamed into a buffer on the pool while the caller
+// consumes the piece before it (at most two pieces in memory per reader).
+//
+// Errors: unreachable store, stalled transfer, 5xx -> kUnavailable; idempotent
+// calls (GET, HEAD, DELETE, listings) are retried with backoff first, writes
+// never. The store object is thread-safe; writers and readers are not.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/blocking.h"
+#include "core/result.h"
+#include "storage/blob_store.h"
+
+namespace up::storage {
+
+struct S3BlobStoreOptions {
+  std::string endpoint;  // "http://127.0.0.1:7480"; empty: https://s3.<region>.amazonaws.com
+  std::string region = "us-east-1";
+  std::string bucket;
+  std::string prefix;  // without leading or trailing '/'
+  bool path_style = false;
+  std::string access_key;
+  std::string secret_key;
+  uint64_t part_size = 8ull << 20;  // at least 5 MiB (S3's minimum part)
+  unsigned parts_in_memory = 2;     // per writer, at least 1
+  uint64_t read_piece = 4ull << 20;
+  int attempts = 3;  // of idempotent calls
+};
+
+// Parses "s3://bucket[/prefix][?endpoint=URL&region=R&path_style=true&part_size_mb=N
+// &parts_in_memory=N]". Keys are not part of the URL (set them afterwards).
+// kInvalidArgument with a one-line message.
+Result<S3BlobStoreOptions> parse_s3_url(std::string_view url);
+
+// Connects to the bucket (one listing) and returns the store; its blocking
+// calls run on `pool`, which must outlive it. One-line errors for start-up:
+// kUnavailable (endpoint unreachable), kStorageIo (no such bucket, keys
+// refused, anything else the store answers).
+Result<BlobStorePtr> open_s3_blob_store(const S3BlobStoreOptions& options,
+                                        core::BlockingPool& pool);
+
+}  // namespace up::storage

@@ -1,0 +1,239 @@
+#include "storage/s3/s3_writer.h"
+
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "core/log.h"
+
+namespace up::storage::s3 {
+namespace {
+
+// What a writer and its part uploads on the pool share: the part uploads may
+// finish after the writer is gone, and then the last one aborts the upload.
+struct Parts {
+  std::mutex mu;
+  std::vector<std::string> etags;  // [part number - 1]
+  int in_flight = 0;
+  std::optional<Error> error;  // the first failed part
+  bool abandoned = false;      // no commit will come: abort when in_flight drops to 0
+  core::Resume waiter;         // the writer, waiting for in_flight to drop
+};
+
+Result<std::string> upload_part(const Context& c, const std::string& key, const std::string& id,
+                                int number, std::string_view body) {
+  Request r = make_request("PUT", key);
+  r.query = {{"partNumber", std::to_string(number)}, {"uploadId", id}};
+  r.body = body;
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(error_from(*res, "UploadPart " + key));
+  std::string etag = res->header("etag");
+  if (etag.empty()) return fail(Errc::kStorageIo, "S3 UploadPart " + key + ": no ETag");
+  return etag;
+}
+
+class S3Writer final : public BlobWriter {
+ public:
+  S3Writer(ContextPtr context, std::string_view locator)
+      : ctx_(std::move(context)), key_(ctx_->key(locator)) {}
+
+  ~S3Writer() override {
+    if (!committed_) abandon();
+  }
+
+  // storage::BlobWriter
+  net::awaitable<Status> append(std::string_view data) override {
+    if (finished_) co_return fail(Errc::kInternal, "S3 writer: already committed or failed");
+    const uint64_t part_size = ctx_->options.part_size;
+    while (!data.empty()) {
+      size_t take = std::min<uint64_t>(part_size - buf_.size(), data.size());
+      // Doubling, but never past a part: a small blob holds little memory.
+      if (buf_.capacity() < buf_.size() + take)
+        buf_.reserve(
+            std::min<uint64_t>(part_size, std::max(2 * buf_.capacity(), buf_.size() + take)));
+      buf_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      written_ += take;
+      if (buf_.size() < part_size) continue;
+      if (auto st = co_await send_part(); !st) {
+        finished_ = true;
+        abandon();
+        co_return st;
+      }
+    }
+    co_return ok();
+  }
+
+  // storage::BlobWriter
+  net::awaitable<Status> commit() override {
+    if (finished_) co_return fail(Errc::kInternal, "S3 writer: already committed or failed");
+    finished_ = true;
+    // No co_await inside ?: (g++ 12 destroys such a result twice).
+    Status st = ok();
+    if (upload_id_.empty())
+      st = co_await core::run_blocking(ctx_->pool, [this] { return put_whole(); });
+    else st = co_await finish_multipart();
+    if (!st) {
+      abandon();
+      co_return st;
+    }
+    committed_ = true;
+    buf_ = std::string();
+    co_return ok();
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return written_; }
+
+ private:
+  // One PUT, refused if the key exists (If-None-Match: *).
+  Status put_whole() {
+    Request r = make_request("PUT", key_);
+    r.headers = {{"if-none-match", "*"}};
+    r.body = buf_;
+    auto res = ctx_->client.send(r);
+    if (!res) return fail(res.error());
+    if (res->status / 100 == 2) return ok();
+    if (res->status == 412 || res->status == 409)
+      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+    return fail(error_from(*res, "PUT " + key_));
+  }
+
+  Result<std::string> initiate() {
+    Request r = make_request("POST", key_);
+    r.query = {{"uploads", ""}};
+    auto res = ctx_->client.send(r);
+    if (!res) return fail(res.error());
+    if (res->status / 100 != 2) return fail(error_from(*res, "CreateMultipartUpload " + key_));
+    std::string id = xml_text(res->body, "UploadId");
+    if (id.empty()) return fail(Errc::kStorageIo, "S3 CreateMultipartUpload: no UploadId");
+    return id;
+  }
+
+  // Hands the full buffer to the pool as the next part, then waits until no
+  // more than parts_in_memory parts are held (this one's successor included).
+  net::awaitable<Status> send_part() {
+    if (upload_id_.empty()) {
+      auto id = co_await core::run_blocking(ctx_->pool, [this] { return initiate(); });
+      if (!id) co_return fail(id.error());
+      upload_id_ = std::move(*id);
+    }
+    const int number = ++parts_;
+    {
+      std::lock_guard lock(parts_state_->mu);
+      ++parts_state_->in_flight;
+      parts_state_->etags.resize(static_cast<size_t>(number));
+    }
+    ctx_->pool.post([ctx = ctx_, state = parts_state_, key = key_, id = upload_id_, number,
+                     body = std::move(buf_)] {
+      auto etag = upload_part(*ctx, key, id, number, body);
+      std::unique_lock lock(state->mu);
+      if (etag) state->etags[static_cast<size_t>(number) - 1] = std::move(*etag);
+      else if (!state->error) state->error = etag.error();
+      const bool abort_now = --state->in_flight == 0 && state->abandoned;
+      core::Resume waiter = std::move(state->waiter);
+      state->waiter = nullptr;
+      lock.unlock();
+      if (abort_now) abort_upload(*ctx, key, id);
+      if (waiter) waiter();
+    });
+    buf_ = std::string();
+    co_return co_await wait_until_at_most(static_cast<int>(ctx_->options.parts_in_memory) - 1);
+  }
+
+  // Waits until at most `n` parts are in flight; the first part error, if any.
+  net::awaitable<Status> wait_until_at_most(int n) {
+    for (bool done = false; !done;) {
+      co_await core::suspend([&](core::Resume resume) {
+        std::lock_guard lock(parts_state_->mu);
+        done = parts_state_->in_flight <= n;
+        if (done) resume();
+        else parts_state_->waiter = std::move(resume);
+      });
+    }
+    std::lock_guard lock(parts_state_->mu);
+    if (parts_state_->error) co_return fail(*parts_state_->error);
+    co_return ok();
+  }
+
+  net::awaitable<Status> finish_multipart() {
+    if (!buf_.empty()) {
+      if (auto st = co_await send_part(); !st) co_return st;
+    }
+    if (auto st = co_await wait_until_at_most(0); !st) co_return st;
+    co_return co_await core::run_blocking(ctx_->pool, [this] { return complete(); });
+  }
+
+  Status complete() {
+    // RGW 16 ignores If-None-Match on CompleteMultipartUpload (AWS S3 honours
+    // it): the HEAD refuses an existing blob there, short of a race (header).
+    auto head = ctx_->client.send(make_request("HEAD", key_, true));
+    if (!head) return fail(head.error());
+    if (head->status == 200)
+      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+    std::string xml = "<CompleteMultipartUpload>";
+    for (size_t i = 0; i < parts_state_->etags.size(); ++i)
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
+             parts_state_->etags[i] + "</ETag></Part>";
+    xml += "</CompleteMultipartUpload>";
+    Request r = make_request("POST", key_);
+    r.query = {{"uploadId", upload_id_}};
+    r.headers = {{"if-none-match", "*"}};
+    r.body = xml;
+    auto res = ctx_->client.send(r);
+    if (!res) return fail(res.error());
+    if (res->status == 412)
+      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+    // S3 may answer 200 and report the failure in the body.
+    if (res->status / 100 != 2 || res->body.find("<Error>") != std::string::npos)
+      return fail(error_from(*res, "CompleteMultipartUpload " + key_));
+    upload_id_.clear();  // nothing left to abort
+    return ok();
+  }
+
+  // No commit will come: the upload is aborted now, or by the last part in
+  // flight when it finishes.
+  void abandon() {
+    if (upload_id_.empty()) return;
+    bool now = false;
+    {
+      std::lock_guard lock(parts_state_->mu);
+      parts_state_->abandoned = true;
+      now = parts_state_->in_flight == 0;
+    }
+    if (now)
+      ctx_->pool.post([ctx = ctx_, key = key_, id = upload_id_] { abort_upload(*ctx, key, id); });
+    upload_id_.clear();
+  }
+
+  ContextPtr ctx_;
+  std::string key_;
+  std::string buf_;
+  uint64_t written_ = 0;
+  std::string upload_id_;
+  int parts_ = 0;
+  std::shared_ptr<Parts> parts_state_ = std::make_shared<Parts>();
+  bool finished_ = false;
+  bool committed_ = false;
+};
+
+}  // namespace
+
+BlobWriterPtr make_writer(ContextPtr context, std::string_view locator) {
+  return std::make_unique<S3Writer>(std::move(context), locator);
+}
+
+void abort_upload(const Context& c, const std::string& key, const std::string& upload_id) {
+  Request r = make_request("DELETE", key, true);
+  r.query = {{"uploadId", upload_id}};
+  auto res = c.client.send(r);
+  if (!res) {
+    log::error("S3 AbortMultipartUpload " + key + ": " + res.error().message);
+  } else if (res->status / 100 != 2 && res->status != 404) {
+    log::error(error_from(*res, "AbortMultipartUpload " + key).message);
+  }
+}
+
+}  // namespace up::storage::s3

@@ -1,0 +1,176 @@
+#include "storage/s3_test_env.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "storage/s3/s3_client.h"
+
+namespace up::storage::s3_test {
+namespace {
+
+// s3-up.sh prints `export NAME=value` lines; the value of NAME.
+std::string exported(const std::string& out, const std::string& name) {
+  const std::string prefix = "export " + name + "=";
+  size_t at = out.find(prefix);
+  if (at == std::string::npos) return {};
+  at += prefix.size();
+  return out.substr(at, out.find('\n', at) - at);
+}
+
+Result<std::string> run_script(const std::string& name) {
+  const std::string script =
+      std::filesystem::path(UP_S3_UP_SCRIPT).parent_path().string() + "/" + name;
+  if (!std::filesystem::exists(script))
+    return fail(Errc::kUnavailable, "S3 tests need " + script + " (not found)");
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(("bash '" + script + "'").c_str(), "r"), pclose);
+  if (!p) return fail(Errc::kUnavailable, "cannot run " + script);
+  std::string out;
+  char buf[512];
+  while (size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
+  int rc = pclose(p.release());
+  if (rc != 0)
+    return fail(Errc::kUnavailable, script + " failed (exit " + std::to_string(rc) + "): " + out);
+  return out;
+}
+
+std::mutex mu;
+std::optional<Rgw> started;
+
+s3::Client client(const std::string& bucket) {
+  s3::Endpoint e;
+  const Rgw& r = *started;
+  e.scheme = "http";
+  e.host = "127.0.0.1";
+  e.port = r.endpoint.substr(r.endpoint.rfind(':') + 1);
+  e.bucket = bucket;
+  e.region = r.region;
+  e.path_style = true;
+  e.access_key = r.access_key;
+  e.secret_key = r.secret_key;
+  return s3::Client(e);
+}
+
+Status expect_2xx(const Result<s3::Response>& res, const std::string& what) {
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2 && res->status != 404) return fail(s3::error_from(*res, what));
+  return ok();
+}
+
+}  // namespace
+
+Result<Rgw> rgw() {
+  std::lock_guard lock(mu);
+  if (started) return *started;
+  auto out = run_script("s3-up.sh");
+  if (!out) return fail(out.error());
+  Rgw r{exported(*out, "S3_ENDPOINT"), exported(*out, "S3_ACCESS_KEY"),
+        exported(*out, "S3_SECRET_KEY"), exported(*out, "S3_REGION")};
+  if (r.endpoint.empty()) return fail(Errc::kUnavailable, "s3-up.sh printed no S3_ENDPOINT");
+  started = r;
+  return r;
+}
+
+Status stop_rgw() {
+  auto out = run_script("s3-down.sh");
+  return out ? ok() : fail(out.error());
+}
+
+Status start_rgw() {
+  {
+    std::lock_guard lock(mu);
+    started.reset();
+  }
+  auto r = rgw();
+  return r ? ok() : fail(r.error());
+}
+
+S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix) {
+  S3BlobStoreOptions o;
+  auto r = rgw();
+  if (!r) return o;
+  o.endpoint = r->endpoint;
+  o.region = r->region;
+  o.bucket = bucket;
+  o.prefix = prefix;
+  o.path_style = true;
+  o.access_key = r->access_key;
+  o.secret_key = r->secret_key;
+  return o;
+}
+
+Result<std::string> create_bucket(std::string name) {
+  static std::atomic<int> serial{0};
+  auto r = rgw();
+  if (!r) return fail(r.error());
+  std::string bucket = !name.empty()
+                           ? std::move(name)
+                           : "test-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
+  auto res = client(bucket).send(s3::make_request("PUT"));
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "CreateBucket " + bucket));
+  return bucket;
+}
+
+Result<uint64_t> count_uploads(const std::string& bucket) {
+  s3::Request r = s3::make_request("GET", {}, true);
+  r.query = {{"uploads", ""}};
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListMultipartUploads"));
+  uint64_t n = 0;
+  for (size_t at = res->body.find("<Upload>"); at != std::string::npos;
+       at = res->body.find("<Upload>", at + 1))
+    ++n;
+  return n;
+}
+
+Result<uint64_t> count_objects(const std::string& bucket) {
+  s3::Request r = s3::make_request("GET", {}, true);
+  r.query = {{"list-type", "2"}};
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListObjectsV2"));
+  uint64_t n = 0;
+  for (size_t at = res->body.find("<Contents>"); at != std::string::npos;
+       at = res->body.find("<Contents>", at + 1))
+    ++n;
+  return n;
+}
+
+Status leave_upload(const std::string& bucket, const std::string& key) {
+  s3::Request r = s3::make_request("POST", key);
+  r.query = {{"uploads", ""}};
+  return expect_2xx(client(bucket).send(r), "CreateMultipartUpload");
+}
+
+Status remove_bucket(const std::string& bucket) {
+  if (!rgw()) return ok();
+  s3::Client c = client(bucket);
+  // Everything in a test bucket fits in one listing of each kind.
+  s3::Request uploads = s3::make_request("GET", {}, true);
+  uploads.query = {{"uploads", ""}};
+  auto u = c.send(uploads);
+  UP_TRY(expect_2xx(u, "ListMultipartUploads"));
+  for (size_t at = u->body.find("<Upload>"); at != std::string::npos;
+       at = u->body.find("<Upload>", at + 1)) {
+    s3::Request abort = s3::make_request("DELETE", s3::xml_text(u->body, "Key", at), true);
+    abort.query = {{"uploadId", s3::xml_text(u->body, "UploadId", at)}};
+    UP_TRY(expect_2xx(c.send(abort), "AbortMultipartUpload"));
+  }
+  s3::Request list = s3::make_request("GET", {}, true);
+  list.query = {{"list-type", "2"}};
+  auto l = c.send(list);
+  UP_TRY(expect_2xx(l, "ListObjectsV2"));
+  for (size_t at = l->body.find("<Contents>"); at != std::string::npos;
+       at = l->body.find("<Contents>", at + 1))
+    UP_TRY(expect_2xx(c.send(s3::make_request("DELETE", s3::xml_text(l->body, "Key", at), true)),
+                      "DeleteObject"));
+  return expect_2xx(c.send(s3::make_request("DELETE", {}, true)), "DeleteBucket");
+}
+
+}  // namespace up::storage::s3_test

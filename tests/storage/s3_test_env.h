@@ -1,0 +1,41 @@
+#pragma once
+// The real Ceph RGW the S3 store tests run against, started through
+// ../shared/services/s3-up.sh (UP_S3_UP_SCRIPT, set by CMake), and a fresh
+// bucket per test, removed afterwards. The tests fail (never skip) when the
+// script is missing or fails.
+
+#include <cstdint>
+#include <string>
+
+#include "core/result.h"
+#include "storage/s3/s3_blob_store.h"
+
+namespace up::storage::s3_test {
+
+struct Rgw {
+  std::string endpoint;  // http://127.0.0.1:7480
+  std::string access_key;
+  std::string secret_key;
+  std::string region;
+};
+
+// Starts RGW on first use in this process (or after restart_rgw()).
+Result<Rgw> rgw();
+// Runs s3-down.sh (RGW stops and forgets everything), or s3-up.sh again.
+Status stop_rgw();
+Status start_rgw();
+
+// Store options for `bucket` on the test RGW (path-style, keys set).
+S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix = "blobs");
+// Creates a new bucket with a name unique to this process and call (or `name`).
+Result<std::string> create_bucket(std::string name = {});
+// Aborts its multipart uploads, deletes its objects, then the bucket.
+Status remove_bucket(const std::string& bucket);
+// Objects in `bucket`.
+Result<uint64_t> count_objects(const std::string& bucket);
+// Multipart uploads in progress in `bucket`.
+Result<uint64_t> count_uploads(const std::string& bucket);
+// Starts a multipart upload of `key` and leaves it (a crashed writer).
+Status leave_upload(const std::string& bucket, const std::string& key);
+
+}  // namespace up::storage::s3_test
