@@ -164,19 +164,21 @@ TEST_F(PostgresMetaStoreTest, UnreachableOrRefusedDatabaseIsUnavailable) {
 }
 
 TEST_F(PostgresMetaStoreTest, RecoversWhenTheServerDropsItsConnections) {
-  MetaStorePtr s = open(2);
-  ASSERT_NE(s, nullptr);
+  // Its own application_name: the sessions dropped below are this store's
+  // only, not those of tests running beside it on the same server.
+  const std::string name = "upgate-" + schema_;
+  auto opened = open_postgres_meta_store(url_ + "&application_name=" + name, 2);
+  ASSERT_TRUE(opened) << opened.error().message;
+  MetaStorePtr s = std::move(*opened);
   ASSERT_OK(s->create_tenant(tenant("t1")));
   // What a database restart does to the pool: every session is gone.
   // (pg_terminate_backend only signals; wait until the sessions are closed,
   // as they are by the time a restarted server accepts connections again.)
-  query(
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-      "WHERE application_name = 'upgate' AND pid <> pg_backend_pid()");
-  for (int i = 0;
-       i < 500 && query("SELECT COUNT(*) FROM pg_stat_activity "
-                        "WHERE application_name = 'upgate'") != std::vector<std::string>{"0"};
-       ++i)
+  const std::string mine = " FROM pg_stat_activity WHERE application_name = '" + name + "'";
+  const auto dropped =
+      query("SELECT pg_terminate_backend(pid)" + mine + " AND pid <> pg_backend_pid()");
+  ASSERT_FALSE(dropped.empty()) << "the store's sessions were not found";
+  for (int i = 0; i < 500 && query("SELECT COUNT(*)" + mine) != std::vector<std::string>{"0"}; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_OK(s->get_tenant("t1"));
   EXPECT_OK(s->transact([](MetaTransaction& tx) { return tx.insert_object(object("01a")); }));
