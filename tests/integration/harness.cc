@@ -331,7 +331,9 @@ void ServerProcess::start() {
     _exit(127);
   }
   const std::string marker = "listening on ";
-  for (int i = 0; i < 500; ++i) {
+  // Up to 30 s: a start fsyncs its database and key, which can take seconds
+  // on a disk busy with other work (a CI run beside builds saw more than 10).
+  for (int i = 0; i < 1500; ++i) {
     std::string out = read_file(log_path_);
     auto p = out.find(marker);
     if (p != std::string::npos && out.find('\n', p) != std::string::npos) {
