@@ -99,6 +99,7 @@ free_port() {
 # --- PostgreSQL (BENCH_META has postgres) ----------------------------------------
 META_KINDS=${BENCH_META:-sqlite}
 PG_BENCH_DIR=""
+PG_BENCH_CTL=()
 PG_SERVICES="$(pwd)/../shared/services"
 # pg-up.sh makes the cluster (and installs PostgreSQL) but starts it for tests,
 # without fsync; a bench against SQLite's fsyncs needs it durable, so restart it.
@@ -109,15 +110,15 @@ start_postgres() {
   eval "$(PG_PORT=$port PG_DIR=$PG_BENCH_DIR bash "$PG_SERVICES/pg-up.sh")" || return 1
   local ctl=(runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_BENCH_DIR/data" -w)
   [[ $(id -u) -eq 0 ]] || ctl=("${ctl[@]:3}")
+  PG_BENCH_CTL=("${ctl[@]}")  # from here on, cleanup stops it
   "${ctl[@]}" -m fast stop >/dev/null &&
   "${ctl[@]}" -l "$PG_BENCH_DIR/postgres.log" start -o "-c listen_addresses=127.0.0.1 -p $port \
     -c unix_socket_directories='$PG_BENCH_DIR' -c fsync=on -c synchronous_commit=on \
-    -c full_page_writes=on -c max_connections=200" >/dev/null || return 1
-  PG_BENCH_CTL=("${ctl[@]}")
+    -c full_page_writes=on -c max_connections=200" >/dev/null
 }
 stop_postgres() {
   [[ -n "$PG_BENCH_DIR" ]] || return 0
-  "${PG_BENCH_CTL[@]}" -m fast stop >/dev/null 2>&1 || true
+  ((${#PG_BENCH_CTL[@]} == 0)) || "${PG_BENCH_CTL[@]}" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$PG_BENCH_DIR"
   PG_BENCH_DIR=""
 }
