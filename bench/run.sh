@@ -119,7 +119,7 @@ start_postgres() {
 stop_postgres() {
   [[ -n "$PG_BENCH_DIR" ]] || return 0
   ((${#PG_BENCH_CTL[@]} == 0)) || "${PG_BENCH_CTL[@]}" -m fast stop >/dev/null 2>&1 || true
-  rm -rf "$PG_BENCH_DIR"
+  rm -rf "$PG_BENCH_DIR" "$PG_BENCH_DIR.lock"  # and pg-up.sh's lock file beside it
   PG_BENCH_DIR=""
 }
 # An empty database for one upgate run (each scenario starts clean).
