@@ -24,6 +24,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "core/crypto.h"
 #include "integration/harness.h"
 
 namespace up::testing {
@@ -46,21 +47,6 @@ uint16_t free_port() {
   EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
   ::close(fd);
   return ntohs(a.sin_port);
-}
-
-std::string base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) out += kAlphabet[(bits >> (n -= 6)) & 63];
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
 }
 
 // A PostgreSQL cluster of this test's own, through the shared scripts.
@@ -207,9 +193,9 @@ class DbOutageTest : public ::testing::Test {
                             multipart_body(kBoundary, "file", name, "text/plain", content));
   }
   HttpResponse jpush_list() {
-    return client_->request(
-        "GET", "/v3/files",
-        {{"Authorization", "Basic " + base64(std::string(kJPushApp) + ":" + jpush_secret_)}});
+    return client_->request("GET", "/v3/files",
+                            {{"Authorization", "Basic " + crypto::base64(std::string(kJPushApp) +
+                                                                         ":" + jpush_secret_)}});
   }
 
   // Two threads upload all along, through native and kintone; every answer

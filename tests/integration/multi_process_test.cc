@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "core/crypto.h"
 #include "integration/harness.h"
 
 namespace up::testing {
@@ -32,21 +33,6 @@ void concurrently(int n, const Fn& fn) {
       fn(i);
     });
   for (auto& t : threads) t.join();
-}
-
-std::string base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t bits = 0;
-  int n = 0;
-  for (unsigned char c : in) {
-    bits = (bits << 8) | c;
-    n += 8;
-    while (n >= 6) out += kAlphabet[(bits >> (n -= 6)) & 63];
-  }
-  if (n > 0) out += kAlphabet[(bits << (6 - n)) & 63];
-  while (out.size() % 4) out += '=';
-  return out;
 }
 
 class MultiProcessTest : public ::testing::Test {
@@ -192,7 +178,7 @@ TEST_F(MultiProcessTest, JPushRateLimitIsCountedAcrossProcesses) {
     admin_request(p, "POST", "/v1/admin/clock",
                   R"({"advance_ms":)" + std::to_string(60'000 - in_minute + 20) + "}", 200);
   }
-  const Headers auth = {{"Authorization", "Basic " + base64(app + ":" + secret)}};
+  const Headers auth = {{"Authorization", "Basic " + crypto::base64(app + ":" + secret)}};
   std::vector<int> statuses(60);
   concurrently(60, [&](int i) {
     statuses[static_cast<size_t>(i)] = on(i).request("GET", "/v3/files", auth).status;
