@@ -26,6 +26,7 @@
 
 #include "core/crypto.h"
 #include "integration/harness.h"
+#include "support/service_env.h"
 
 namespace up::testing {
 namespace {
@@ -63,24 +64,18 @@ class PrivatePostgres {
 
   // Starts it (a new cluster the first time); returns its URL.
   std::string up() {
-    const std::string out = run("pg-up.sh", "");
-    const std::string prefix = "export PG_URL=";
-    const size_t at = out.find(prefix);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at == std::string::npos) return {};
-    return out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
+    const std::string url = services::exported(run("pg-up.sh", ""), "PG_URL");
+    EXPECT_FALSE(url.empty());
+    return url;
   }
   // Stops it, keeping its data.
   void down() { run("pg-down.sh", "KEEP_DATA=1 "); }
 
  private:
   std::string run(const std::string& script, const std::string& env) {
-    std::string path = UP_PG_UP_SCRIPT;
-    path = path.substr(0, path.rfind('/') + 1) + script;
-    int rc = -1;
-    std::string out = run_command(env_ + env + "bash '" + path + "' 2>/dev/null", &rc);
-    EXPECT_EQ(rc, 0) << script << ": " << out;
-    return out;
+    auto out = services::run(script, env_ + env);
+    EXPECT_TRUE(out) << script << ": " << out.error().message;
+    return out ? *out : std::string();
   }
   std::string dir_;
   std::string env_;
