@@ -595,6 +595,27 @@ HttpResponse HttpClient::upload(const std::string& method, const std::string& ta
   return r;
 }
 
+HttpResponse HttpClient::request_paused(const std::string& method, const std::string& target,
+                                        const Headers& headers, const std::string& body,
+                                        size_t pause_at,
+                                        const std::function<void()>& at_pause) const {
+  Fd s{connect_socket()};
+  HttpResponse r;
+  const std::string head = request_head(method, target, headers, body.size());
+  pause_at = std::min(pause_at, body.size());
+  if (s.fd >= 0) {
+    write_all(s.fd, head.data(), head.size());
+    write_all(s.fd, body.data(), pause_at);
+  }
+  at_pause();
+  if (s.fd < 0) return r;
+  write_all(s.fd, body.data() + pause_at, body.size() - pause_at);
+  ResponseReader rd(s.fd);
+  if (!rd.read_head(r.status, r.headers)) return r;
+  rd.read_body(r.headers, method, r.status, [&](const char* p, size_t n) { r.body.append(p, n); });
+  return r;
+}
+
 HttpClient::Download HttpClient::download(const std::string& target, const Headers& headers) const {
   Fd s{connect_socket()};
   Download d;

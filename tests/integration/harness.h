@@ -103,6 +103,12 @@ class HttpClient {
   // `bytes_sent`, when given, says how much of the body went out.
   HttpResponse upload(const std::string& method, const std::string& target, const Headers& headers,
                       uint64_t size, const Generator& gen, uint64_t* bytes_sent = nullptr) const;
+  // Sends the head and the first `pause_at` bytes of `body`, calls `at_pause`
+  // (always, even when the server already answered), then the rest; returns
+  // the answer, which may have come early.
+  HttpResponse request_paused(const std::string& method, const std::string& target,
+                              const Headers& headers, const std::string& body, size_t pause_at,
+                              const std::function<void()>& at_pause) const;
   // GET whose body is hashed while it streams in, not kept.
   struct Download {
     int status = 0;
