@@ -6,9 +6,6 @@
 // started and stopped with the shared pg-up.sh / pg-down.sh), so stopping it
 // never touches the server the other PostgreSQL tests use.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -37,18 +34,6 @@ namespace json = boost::json;
 constexpr const char* kEntry = "5f1e0c2a9b8d7e6f5a4b3c2d";
 constexpr const char* kBoundary = "------------------------6fd6ff237027ae34";
 constexpr const char* kJPushApp = "115cc609860982ede0e3bdd4";
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // A PostgreSQL cluster of this test's own, through the shared scripts.
 class PrivatePostgres {

@@ -679,6 +679,18 @@ std::string str(const boost::json::object& o, const char* name) {
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 std::string run_command(const std::string& cmd, int* exit_code) {
   std::string out;
   FILE* p = popen(cmd.c_str(), "r");

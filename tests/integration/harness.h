@@ -163,6 +163,9 @@ std::string fresh_pg_meta_url();
 // text); a test failure, and {}, when it fails.
 std::vector<std::string> pg_rows(const std::string& url, const std::string& sql);
 
+// A loopback TCP port free at the time of the call (for a service the test
+// starts, e.g. a private PostgreSQL or RGW).
+uint16_t free_port();
 // Runs a shell command; returns its stdout (and its exit status).
 std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,

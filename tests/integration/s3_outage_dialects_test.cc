@@ -10,10 +10,7 @@
 // stopped and started: s3-down.sh would wipe the cluster, and with it the
 // half-done multipart uploads the sweep must be seen to remove.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <barrier>
@@ -52,18 +49,6 @@ constexpr const char* kBoundary = "------------------------outage6fd6ff2370";
 // once RGW is down, 3 MiB more (the last part, sent at commit, fails).
 constexpr size_t kFileBytes = 9u << 20;
 constexpr size_t kPauseAt = 6u << 20;
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // The test's own RGW. configure() points s3-up.sh (run by s3_test_env on
 // first use) at its own ports and folder through this process's environment.
