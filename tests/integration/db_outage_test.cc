@@ -49,7 +49,7 @@ class PrivatePostgres {
 
   // Starts it (a new cluster the first time); returns its URL.
   std::string up() {
-    const std::string url = services::exported(run("pg-up.sh", ""), "PG_URL");
+    std::string url = services::exported(run("pg-up.sh", ""), "PG_URL");
     EXPECT_FALSE(url.empty());
     return url;
   }
