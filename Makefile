@@ -40,7 +40,7 @@ ASAN_DIR ?= build-asan
 # -O0 and line tables only: src/http/server.cc with both sanitizers took 462 s of
 # CPU at -O1 -g1 and 192 s at -O0 -g1; reports still name file and line.
 ASAN_OPT ?= -O0 -g1 -DNDEBUG
-# Not the integration suites' PostgreSQL variants (label pg_variants, about 2 min
+# Not the integration suites' PostgreSQL + S3 variants (label pg_variants, about 2 min
 # at -j2 in `make test`): the same server code as their SQLite runs, and CI time
 # (docs/quality.md). The PostgreSQL store's own tests and the outage test do run.
 test-sanitize: deps compat-deps
