@@ -6,6 +6,7 @@
 
 #include "core/ids.h"
 #include "core/services.h"
+#include "core/sigv4.h"
 #include "core/text.h"
 #include "dialects/openim/errors.h"
 #include "dialects/openim/post_policy.h"
@@ -28,7 +29,7 @@ std::string_view extension(std::string_view name) {
   return dot == std::string_view::npos ? std::string_view() : base.substr(dot);
 }
 
-std::string yyyymmdd(UnixMs t) { return s3::amz_date(t).substr(0, 8); }
+std::string yyyymmdd(UnixMs t) { return sigv4::amz_date(t).substr(0, 8); }
 
 // Whether `key` is one initiate_form_data makes for a user:
 // openim/direct/<yyyymmdd>/<user>/<file>.
@@ -248,7 +249,7 @@ net::awaitable<void> FormUploads::initiate(Exchange& ex, const Context& ctx,
     id.key = "openim/direct/" + yyyymmdd(now) + "/" + ctx.claims.user_id + "/" + random_hex(16) +
              std::string(extension(id.name));
 
-  s3::FormRequest fr;
+  sigv4::PostFormRequest fr;
   fr.bucket = ctx.settings.bucket;
   fr.key = id.key;
   fr.content_type = id.content_type;
@@ -260,7 +261,7 @@ net::awaitable<void> FormUploads::initiate(Exchange& ex, const Context& ctx,
   fr.region = ctx.settings.region;
   co_await ex.send(ok_response(
       form_data(encode_form_id(id), s_.public_url + opts_.s3_prefix + "/" + ctx.settings.bucket,
-                s3::make_form(fr), fr.expires_at)));
+                sigv4::post_form(fr), fr.expires_at)));
 }
 
 net::awaitable<void> FormUploads::complete(Exchange& ex, const Context& ctx,
