@@ -25,16 +25,10 @@ using flows::OpenIm;
 class OpenImDirectTest : public ServerTest {
  protected:
   void SetUp() override {
-    auto rgw = s3_test::rgw();
-    ASSERT_TRUE(rgw) << rgw.error().message;
-    endpoint_ = rgw->endpoint;
-    ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
-    ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
-    auto b = s3_test::create_bucket();
-    ASSERT_TRUE(b) << b.error().message;
-    bucket_ = *b;
-    start_server({"--blobs", "s3://" + bucket_ + "/upgate?endpoint=" + endpoint_ +
-                                 "&region=us-east-1&path_style=true"});
+    const std::string blobs = flows::rgw_blobs_flag(bucket_);
+    ASSERT_FALSE(blobs.empty());
+    endpoint_ = s3_test::rgw()->endpoint;
+    start_server({"--blobs", blobs});
     im_.create(*client_, R"({"form_data_direct":true})");
   }
   void TearDown() override {
@@ -135,6 +129,13 @@ TEST_F(OpenImDirectTest, CompleteWithoutUploadOrWithAForgedIdIsRefused) {
   forged["id"] = forged_id;
   EXPECT_EQ(OpenIm::code(im_.complete(*client_, forged)), 1001);
   EXPECT_EQ(OpenIm::code(im_.complete(*client_, init)), 0);
+}
+
+TEST_F(OpenImDirectTest, ContentAddressedKeysGetNoDirectForm) {
+  auto r = im_.call(
+      *client_, "/object/initiate_form_data",
+      R"({"name":"openim/data/hash/0123456789abcdef0123456789abcdef","size":4,"absolute":true})");
+  EXPECT_EQ(OpenIm::code(r), 1002) << json::serialize(r);
 }
 
 TEST_F(OpenImDirectTest, UploadNeverCompletedIsSweptAsAnOrphan) {

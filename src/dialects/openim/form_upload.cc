@@ -72,6 +72,11 @@ std::string post_response_xml(const std::string& location, const std::string& bu
 // to complete_form_data. kUnimplemented when the store has no such form.
 Result<std::string> direct_form(core::Services& s, const Context& ctx, FormId& id, UnixMs now,
                                 UnixMs expires_at) {
+  // As on the form endpoint: content there is found by its md5 chain, so
+  // only an assembled multipart upload may be recorded under it.
+  if (id.key.starts_with(hash_key("")))
+    return fail(Errc::kGrantScope,
+                "keys under " + hash_key("") + " are written by multipart uploads only");
   storage::DirectPostLimits limits;
   limits.max_bytes = static_cast<uint64_t>(id.size);
   limits.content_type = id.content_type;
