@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "storage/s3_test_env.h"
+
 namespace up::testing::flows {
 namespace {
 
@@ -20,6 +22,24 @@ bool split_loopback_url(const std::string& url, uint16_t& port, std::string& tar
 }
 
 }  // namespace
+
+std::string rgw_blobs_flag(std::string& bucket) {
+  auto rgw = storage::s3_test::rgw();
+  if (!rgw) {
+    ADD_FAILURE() << rgw.error().message;
+    return {};
+  }
+  ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
+  ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
+  auto b = storage::s3_test::create_bucket();
+  if (!b) {
+    ADD_FAILURE() << b.error().message;
+    return {};
+  }
+  bucket = *b;
+  return "s3://" + bucket + "/upgate?endpoint=" + rgw->endpoint +
+         "&region=us-east-1&path_style=true";
+}
 
 std::string form_body(const std::string& boundary,
                       const std::vector<std::pair<std::string, std::string>>& fields,
@@ -79,13 +99,13 @@ json::object OpenIm::call(const HttpClient& c, const std::string& route,
   return parse(r.body);
 }
 
-int64_t OpenIm::code(const json::object& o) {
-  const auto* c = o.if_contains("errCode");
+int64_t OpenIm::code(const json::object& envelope) {
+  const auto* c = envelope.if_contains("errCode");
   return c && c->is_int64() ? c->as_int64() : -1;
 }
 
-json::object OpenIm::data(const json::object& o) {
-  const auto* d = o.if_contains("data");
+json::object OpenIm::data(const json::object& envelope) {
+  const auto* d = envelope.if_contains("data");
   return d && d->is_object() ? d->as_object() : json::object();
 }
 

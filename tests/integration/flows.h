@@ -11,6 +11,12 @@
 
 namespace up::testing::flows {
 
+// The --blobs flag of servers on a fresh bucket (named in `bucket`, under the
+// prefix "upgate") of the test RGW, which it starts on first use. The store's
+// keys go into this process's environment, which the servers inherit (never
+// on a command line). A test failure, and "", when RGW is not there.
+std::string rgw_blobs_flag(std::string& bucket);
+
 // A multipart/form-data body: `fields` as text parts in order, then the file
 // part "file" (filename a.bin), as a browser or curl -F sends a form.
 std::string form_body(const std::string& boundary,

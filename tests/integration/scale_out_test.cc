@@ -30,17 +30,10 @@ constexpr const char* kEntry = "5f1e0c2a9b8d7e6f5a4b3c2d";
 class ScaleOutTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto rgw = s3_test::rgw();
-    ASSERT_TRUE(rgw) << rgw.error().message;
-    ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
-    ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
-    auto b = s3_test::create_bucket();
-    ASSERT_TRUE(b) << b.error().message;
-    bucket_ = *b;
+    const std::string blobs = flows::rgw_blobs_flag(bucket_);
+    ASSERT_FALSE(blobs.empty());
     meta_ = fresh_pg_meta_url();
     ASSERT_FALSE(meta_.empty());
-    const std::string blobs = "s3://" + bucket_ + "/upgate?endpoint=" + rgw->endpoint +
-                              "&region=us-east-1&path_style=true";
     // A data folder each (nothing shared on disk); the first creates the key.
     for (int i = 0; i < kProcesses; ++i) {
       servers_.push_back(std::make_unique<ServerProcess>(std::vector<std::string>{
