@@ -151,7 +151,7 @@ class S3Writer final : public BlobWriter {
       std::unique_lock lock(state->mu);
       if (etag) state->etags[static_cast<size_t>(number) - 1] = std::move(*etag);
       else if (!state->error) state->error = etag.error();
-      if (state->spare.capacity() == 0 && !state->abandoned) {
+      if (!state->abandoned && state->spare.capacity() < body.capacity()) {
         body.clear();
         state->spare = std::move(body);
       }
