@@ -18,7 +18,8 @@
 #                        downloads through upgate on each of these blob stores, and straight to a
 #                        private Ceph RGW (bluestore, via ../shared/services/s3-up.sh) as the
 #                        baseline, with upgate's peak RSS; BENCH_S3_SMALL_COUNT (default 3200)
-#                        4 KiB requests per column
+#                        4 KiB requests per column; BENCH_S3_OPTIONS="&part_size_mb=16&parts_in_memory=3"
+#                        is appended to upgate's s3:// URL
 #
 # Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
 # are still printed when the upgate half cannot run).

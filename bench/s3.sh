@@ -86,7 +86,8 @@ reset_peak_rss() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 s_upgate() {
   local blobs=$1 col="upgate-$1" base auth id url=""
   # A prefix of the bench bucket; local: the default, blobs under --data.
-  [[ $blobs == s3 ]] && url="s3://$S3_BUCKET/upgate?endpoint=$S3_ENDPOINT&region=$S3_REGION&path_style=true"
+  [[ $blobs == s3 ]] &&
+    url="s3://$S3_BUCKET/upgate?endpoint=$S3_ENDPOINT&region=$S3_REGION&path_style=true${BENCH_S3_OPTIONS:-}"
   if ! start_upgate "s-$blobs" sqlite "$url"; then
     UPGATE_OK=0; echo "-- s / $col: not run: $UPGATE_WHY"
     local k; for k in s1 s2 s3 s4; do ERRS[$k,$col]="not run"; done
