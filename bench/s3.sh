@@ -36,10 +36,12 @@ stop_rgw() {
   rm -rf "$S3_BENCH_DIR" "$S3_BENCH_DIR.lock"  # and s3-up.sh's lock file beside it
   S3_BENCH_DIR=""
 }
-s3_curl() {
-  curl -sS --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"
+# curl's arguments for a signed request to the private RGW (as upgate signs: UNSIGNED-PAYLOAD).
+s3_sig() {
+  S3_SIG=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY"
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
 }
+s3_curl() { s3_sig; curl -sS "${S3_SIG[@]}" "$@"; }
 
 # CPU ticks of the engine's daemons (radosgw and the OSD) so far.
 rgw_ticks() {
@@ -50,7 +52,7 @@ rgw_ticks() {
 ticks_to_us() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="$2" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }'; }
 
 # s_run key server count curl-args...: one curl (parallel when count > 1); keeps the rate,
-# latencies, errors and the CPU of upgate (server upgate) and of RGW per request.
+# latencies, errors and the CPU per request of upgate (upgate-* columns) and of RGW.
 s_run() {
   local key=$1 server=$2 count=$3; shift 3
   local out="$TMP/curl-$key-$server.txt" t0 t1 u0=0 r0 stats ok bad mibps rps p50 p99 wall
@@ -114,9 +116,8 @@ run_s3() {
   S_BIG="$TMP/s-big.bin" S_SMALL="$TMP/s-small.bin"
   head -c "$SINGLE_SIZE" /dev/urandom >"$S_BIG"
   head -c "$SMALL_SIZE" /dev/urandom >"$S_SMALL"
-  local obj="$S3_ENDPOINT/$S3_BUCKET/direct"
-  local sig=(--aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY"
-    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+  local obj="$S3_ENDPOINT/$S3_BUCKET/direct" sig
+  s3_sig; sig=("${S3_SIG[@]}")
   sync
   s_run s1 rgw 1 "${sig[@]}" -T "$S_BIG" "$obj/s1"
   s_run s2 rgw 1 "${sig[@]}" "$obj/s1"
