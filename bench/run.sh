@@ -277,10 +277,10 @@ run_load() {
   if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
     ticks0=$(cpu_ticks "$UPGATE_PID") csw0=$(ctx_switches "$UPGATE_PID")
   fi
-  [[ $scn == *-pg ]] && pg0=($(pg_cost))
+  [[ $scn == *-pg ]] && read -ra pg0 <<<"$(pg_cost)"
   "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
   if [[ $scn == *-pg ]]; then  # what one request costs the database (for docs/scale-out.md)
-    local pg1=($(pg_cost)) n; n=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
+    local pg1 n; read -ra pg1 <<<"$(pg_cost)"; n=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
     PG_US[$scn]=$(awk -v t=$((pg1[0] - pg0[0])) -v hz="$(getconf CLK_TCK)" -v n="${n:-0}" \
       'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
     PG_WAL[$scn]=$(awk -v b=$((pg1[1] - pg0[1])) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.0f", b / n; else print "?" }')
