@@ -81,9 +81,10 @@ class S3Reader final : public BlobReader {
       std::shared_ptr<Piece> piece = std::move(ahead_);
       co_await wait(piece);
       if (!piece->status) co_return fail(piece->status.error());
+      std::string spent = std::move(current_);
       current_ = std::move(piece->data);
       pos_ = 0;
-      start_fetch();
+      start_fetch(std::move(spent));
     }
     size_t n = std::min(out.size(), current_.size() - pos_);
     std::memcpy(out.data(), current_.data() + pos_, n);
@@ -92,22 +93,24 @@ class S3Reader final : public BlobReader {
   }
 
  private:
-  // Starts the GET of the next piece on the pool (nothing once at the end).
-  void start_fetch() {
+  // Starts the GET of the next piece on the pool (nothing once at the end),
+  // into `buffer`: the piece just consumed, so a download reuses two buffers
+  // instead of faulting in fresh pages for every piece (a third of its CPU).
+  void start_fetch(std::string buffer = {}) {
     if (next_ == end_) return;
     const uint64_t n = std::min(piece_len_, end_ - next_);
     auto piece = std::make_shared<Piece>();
-    ctx_->pool.post([ctx = ctx_, key = key_, offset = next_, n, piece] {
-      std::string data;
-      Status st = fetch_range(*ctx, key, offset, n, data);
-      std::unique_lock lock(piece->mu);
-      piece->status = std::move(st);
-      piece->data = std::move(data);
-      piece->done = true;
-      core::Resume waiter = std::move(piece->waiter);
-      lock.unlock();
-      if (waiter) waiter();
-    });
+    ctx_->pool.post(
+        [ctx = ctx_, key = key_, offset = next_, n, piece, data = std::move(buffer)]() mutable {
+          Status st = fetch_range(*ctx, key, offset, n, data);
+          std::unique_lock lock(piece->mu);
+          piece->status = std::move(st);
+          piece->data = std::move(data);
+          piece->done = true;
+          core::Resume waiter = std::move(piece->waiter);
+          lock.unlock();
+          if (waiter) waiter();
+        });
     ahead_ = std::move(piece);
     next_ += n;
     piece_len_ = std::min(2 * piece_len_, ctx_->options.read_piece);
