@@ -8,7 +8,8 @@
 
 namespace up::log {
 
-// A diagnostic for the operator: "upgate: <message>\n" on stderr.
+// A diagnostic for the operator (a failure, or the end of an outage):
+// "upgate: <message>\n" on stderr.
 void error(std::string_view message);
 // The same, for one request: "upgate: request <id>: <message>\n".
 void request_error(std::string_view request_id, std::string_view message);

@@ -64,7 +64,7 @@ void PgPool::note_failure(const Error& e) {
 }
 
 void PgPool::note_success() {
-  if (down_.exchange(false)) log::notice("metadata database reachable again");
+  if (down_.exchange(false)) log::error("metadata database reachable again");
 }
 
 void PgPool::give_back(std::unique_ptr<PgConn> conn) {

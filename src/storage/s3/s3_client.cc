@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/log.h"
+
 namespace up::storage::s3 {
 namespace {
 
@@ -117,11 +119,21 @@ Result<Response> Client::send(const Request& request) const {
     auto r = send_once(request);
     bool retry = !r ? r.error().code == Errc::kUnavailable : r->status >= 500;
     if (!retry || i >= attempts) {
-      if (r && r->status >= 500) return fail(error_from(*r, request.method + " " + request.key));
+      if (r && r->status >= 500) r = fail(error_from(*r, request.method + " " + request.key));
+      note_reachable(r);
       return r;
     }
     std::this_thread::sleep_for(delay);
     delay *= 4;
+  }
+}
+
+void Client::note_reachable(const Result<Response>& r) const {
+  if (!r && r.error().code == Errc::kUnavailable) {
+    if (!down_->exchange(true))
+      log::error("object store unavailable (requests that need it get 503): " + r.error().message);
+  } else if (down_->exchange(false)) {
+    log::error("object store " + describe() + " reachable again");
   }
 }
 

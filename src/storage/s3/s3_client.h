@@ -5,9 +5,11 @@
 // pool, never on an I/O thread. Thread-safe; each thread reuses its own curl
 // handle, so connections stay open between calls (keep-alive).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -80,9 +82,13 @@ class Client {
 
  private:
   Result<Response> send_once(const Request& request) const;
+  // Logs the start and the end of an outage once each, so the 503s clients get
+  // meanwhile (whose bodies hide the store's address) can be explained.
+  void note_reachable(const Result<Response>& r) const;
 
   Endpoint endpoint_;
   std::string host_header_;  // host[:port] as sent and signed
+  std::unique_ptr<std::atomic<bool>> down_ = std::make_unique<std::atomic<bool>>(false);
 };
 
 // The Error for a non-2xx answer to `what` (e.g. "PUT key"): 404 NoSuchKey ->
