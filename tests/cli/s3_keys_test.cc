@@ -8,39 +8,19 @@
 
 #include <gtest/gtest.h>
 
-#include "integration/harness.h"
-#include "storage/s3_test_env.h"
+#include "cli/s3_bucket_test.h"
 
 namespace up::testing {
 namespace {
 
-namespace s3_test = storage::s3_test;
-
-class S3KeysTest : public ServerTest {
+class S3KeysTest : public S3BucketTest {
  protected:
   void SetUp() override {
-    auto rgw = s3_test::rgw();
-    ASSERT_TRUE(rgw) << rgw.error().message;
-    rgw_ = *rgw;
+    S3BucketTest::SetUp();
     ::unsetenv("UPGATE_S3_ACCESS_KEY");
     ::unsetenv("UPGATE_S3_SECRET_KEY");
-    auto b = s3_test::create_bucket();
-    ASSERT_TRUE(b) << b.error().message;
-    bucket_ = *b;
   }
-  void TearDown() override {
-    if (server_) server_->terminate();
-    if (!bucket_.empty()) {
-      EXPECT_TRUE(s3_test::remove_bucket(bucket_));
-    }
-  }
-  std::string blobs() const {
-    return "s3://" + bucket_ + "/k?endpoint=" + rgw_.endpoint + "&region=us-east-1&path_style=true";
-  }
-
-  s3_test::Rgw rgw_;
-  std::string bucket_;
-  TempDir dir_;
+  std::string blobs() const { return blobs_url("k"); }
 };
 
 TEST_F(S3KeysTest, KeysFromTheConfigFileOnly) {
@@ -53,7 +33,7 @@ TEST_F(S3KeysTest, KeysFromTheConfigFileOnly) {
   auto got = client_->download("/v1/files/" + str(parse(r.body), "id") + "/content", admin());
   EXPECT_EQ(got.status, 200);
   EXPECT_EQ(got.sha256, str(parse(r.body), "sha256"));
-  EXPECT_EQ(*s3_test::count_objects(bucket_), 1u);
+  EXPECT_EQ(*storage::s3_test::count_objects(bucket_), 1u);
 }
 
 TEST_F(S3KeysTest, AKeyOnTheCommandLineIsRefused) {
