@@ -47,10 +47,11 @@ Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options) {
   return store;
 }
 
-Result<storage::BlobStorePtr> open_blob_store(const std::string& b, const RuntimeOptions& options,
+Result<storage::BlobStorePtr> open_blob_store(const std::string& spec,
+                                              const RuntimeOptions& options,
                                               core::BlockingPool& pool) {
-  if (b.starts_with("s3://")) {
-    auto s3 = storage::parse_s3_url(b);
+  if (spec.starts_with("s3://")) {
+    auto s3 = storage::parse_s3_url(spec);
     if (!s3) return fail(s3.error().code, s3.error().message);
     if (options.s3_access_key.empty() || options.s3_secret_key.empty())
       return fail(Errc::kInvalidArgument,
@@ -60,9 +61,9 @@ Result<storage::BlobStorePtr> open_blob_store(const std::string& b, const Runtim
     s3->secret_key = options.s3_secret_key;
     return storage::open_s3_blob_store(*s3, pool);
   }
-  if (!b.empty() && !b.starts_with("local:"))
+  if (!spec.empty() && !spec.starts_with("local:"))
     return fail(Errc::kInvalidArgument, "expected local:<dir> or s3://...");
-  const std::string dir = b.empty() ? options.data_dir : b.substr(6);
+  const std::string dir = spec.empty() ? options.data_dir : spec.substr(6);
   if (dir != options.data_dir) UP_TRY(create_data_dir(dir));
   storage::LocalBlobStoreOptions blob_options;
   if (options.disk_reserve_mb >= 0)

@@ -164,13 +164,13 @@ void print_summary(const MigrateBlobsSummary& s, const MigrateBlobsOptions& opti
   if (done) {
     o["switch_with"] = "--blobs '" + options.to_spec + "'";
     log::notice("every file's blob is at the destination; restart each upgate with --blobs '" +
-                options.to_spec + "' (or UPGATE_BLOBS) to switch; the source is left as it was");
+                options.to_spec + "' (or UPGATE_BLOBS) to switch; the source is left as it was\n");
   } else if (s.failed > 0) {
     log::notice(
         "some blobs failed (see the lines above); do not switch yet: fix them and run "
-        "again, which skips what is already copied");
+        "again, which skips what is already copied\n");
   } else {
-    log::notice("stopped at --max-copies; run again to copy the rest");
+    log::notice("stopped at --max-copies; run again to copy the rest\n");
   }
   print(o);
 }
