@@ -426,6 +426,7 @@ void add_migrate_blobs_command(CLI::App& app, const app::RuntimeOptions& ropts, 
   struct Args {
     std::string from, to;
     uint64_t max_copies = 0;
+    unsigned jobs = 4;
   };
   auto a = std::make_shared<Args>();
   auto* m = app.add_subcommand(
@@ -439,12 +440,16 @@ void add_migrate_blobs_command(CLI::App& app, const app::RuntimeOptions& ropts, 
                 "the new blob store: s3://bucket/prefix?endpoint=URL&... or local:<dir>")
       ->required();
   m->add_option("--max-copies", a->max_copies, "stop after copying this many blobs (0: no limit)");
+  m->add_option("--jobs", a->jobs, "blobs copied at once")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
   m->callback([&rc, &ropts, a] {
     if (a->from == a->to) {
       rc = cli::report(Error(Errc::kInvalidArgument, "--from and --to name the same store"));
       return;
     }
-    auto pool = core::make_thread_pool(4);
+    // A thread per blob in flight for its requests, and some for parts and read-ahead.
+    auto pool = core::make_thread_pool(2 * a->jobs + 2);
     auto meta = app::open_meta_store(ropts);
     if (!meta) return void(rc = cli::report(meta.error()));
     auto from = app::open_blob_store(a->from, ropts, *pool);
@@ -452,7 +457,7 @@ void add_migrate_blobs_command(CLI::App& app, const app::RuntimeOptions& ropts, 
       return void(rc = cli::report(Error(from.error().code, "--from: " + from.error().message)));
     auto to = app::open_blob_store(a->to, ropts, *pool);
     if (!to) return void(rc = cli::report(Error(to.error().code, "--to: " + to.error().message)));
-    auto s = cli::migrate_blobs(**meta, **from, **to, {a->to, a->max_copies});
+    auto s = cli::migrate_blobs(**meta, **from, **to, {a->to, a->max_copies, a->jobs});
     if (!s) return void(rc = cli::report(s.error()));
     rc = s->complete && s->failed == 0 ? 0 : s->failed > 0 ? 1 : 3;
   });

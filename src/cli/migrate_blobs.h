@@ -40,6 +40,8 @@ struct MigrateBlobsOptions {
   std::string to_spec;
   // Stop after this many copies (0: no limit): a migration in batches.
   uint64_t max_copies = 0;
+  // Blobs migrated at once.
+  unsigned jobs = 4;
 };
 
 struct MigrateBlobsSummary {

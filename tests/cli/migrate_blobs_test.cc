@@ -102,10 +102,12 @@ TEST_F(MigrateBlobsTest, AnInterruptedRunResumesAndSkipsWhatIsDone) {
   EXPECT_EQ(num(first, "copied"), 2) << output_;
   EXPECT_FALSE(first["migrated"].as_bool());
 
-  // Killed while the large blob's multipart upload is under way.
-  const std::string pid = run_command(
-      std::string(UPGATE_BUILT_BIN) + " migrate-blobs --data '" + server_->data_dir() +
-      "' --from 'local:" + server_->data_dir() + "' --to '" + to() + "' >/dev/null 2>&1 & echo $!");
+  // Killed while the large blob's multipart upload is under way (one blob at a
+  // time, so the blob after it is not copied yet).
+  const std::string pid =
+      run_command(std::string(UPGATE_BUILT_BIN) + " migrate-blobs --data '" + server_->data_dir() +
+                  "' --from 'local:" + server_->data_dir() + "' --to '" + to() +
+                  "' --jobs 1 >/dev/null 2>&1 & echo $!");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   bool caught = false;
   while (!caught && std::chrono::steady_clock::now() < deadline) {
