@@ -40,15 +40,16 @@ ASAN_DIR ?= build-asan
 # -O0 and line tables only: src/http/server.cc with both sanitizers took 462 s of
 # CPU at -O1 -g1 and 192 s at -O0 -g1; reports still name file and line.
 ASAN_OPT ?= -O0 -g1 -DNDEBUG
-# Not the integration suites' PostgreSQL variants (label pg_variants, about 2 min
+# Not the integration suites' PostgreSQL + S3 variants (label pg_variants, about 2 min
 # at -j2 in `make test`): the same server code as their SQLite runs, and CI time
 # (docs/quality.md). The PostgreSQL store's own tests and the outage test do run.
+# Nor the three-process scale-out test (label scale_out): the same code again.
 test-sanitize: deps compat-deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUP_SANITIZE=ON \
 	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(ASAN_OPT)"
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE pg_variants
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE 'pg_variants|scale_out'
 
 # libFuzzer targets (clang, own build dir build-fuzz), each run FUZZ_SECONDS from
 # a scratch copy of its seed corpus; any crash fails. See docs/fuzzing.md.

@@ -14,12 +14,19 @@
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
 #                        postgres starts a private PostgreSQL 15 through ../shared/services/pg-up.sh,
 #                        restarted durable (fsync, synchronous_commit, full_page_writes on)
+#   BENCH_BLOBS="local s3"  adds scenario s (bench/s3.sh): 1 GiB and 4 KiB uploads and
+#                        downloads through upgate on each of these blob stores, and straight to a
+#                        private Ceph RGW (bluestore, via ../shared/services/s3-up.sh) as the
+#                        baseline, with upgate's peak RSS; BENCH_S3_SMALL_COUNT (default 3200)
+#                        4 KiB requests per column; BENCH_S3_OPTIONS="&part_size_mb=16&parts_in_memory=3"
+#                        is appended to upgate's s3:// URL
 #
 # Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
 # are still printed when the upgate half cannot run).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
+source bench/s3.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
 NGINX=/usr/sbin/nginx
@@ -59,6 +66,7 @@ cleanup() {
   stop_pid "$UPGATE_PID"; UPGATE_PID=""
   stop_pid "$NGINX_PID"; NGINX_PID=""
   stop_postgres
+  stop_rgw
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -100,14 +108,14 @@ free_port() {
 META_KINDS=${BENCH_META:-sqlite}
 PG_BENCH_DIR=""
 PG_BENCH_CTL=()
-PG_SERVICES="$(pwd)/../shared/services"
+SERVICES="$(pwd)/../shared/services"
 # pg-up.sh makes the cluster (and installs PostgreSQL) but starts it for tests,
 # without fsync; a bench against SQLite's fsyncs needs it durable, so restart it.
 start_postgres() {
   local port; port=$(free_port)
   # Not under $TMP: the postgres user must reach it, and $TMP is private.
   PG_BENCH_DIR="$BASE_TMP/upgate-bench-pg-$$"
-  eval "$(PG_PORT=$port PG_DIR=$PG_BENCH_DIR bash "$PG_SERVICES/pg-up.sh")" || return 1
+  eval "$(PG_PORT=$port PG_DIR=$PG_BENCH_DIR bash "$SERVICES/pg-up.sh")" || return 1
   local ctl=(runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_BENCH_DIR/data" -w)
   [[ $(id -u) -eq 0 ]] || ctl=("${ctl[@]:3}")
   PG_BENCH_CTL=("${ctl[@]}")  # from here on, cleanup stops it
@@ -121,6 +129,13 @@ stop_postgres() {
   ((${#PG_BENCH_CTL[@]} == 0)) || "${PG_BENCH_CTL[@]}" -m fast stop >/dev/null 2>&1 || true
   rm -rf "$PG_BENCH_DIR" "$PG_BENCH_DIR.lock"  # and pg-up.sh's lock file beside it
   PG_BENCH_DIR=""
+}
+# CPU ticks of the whole cluster (the postmaster and every backend, checkpointer, WAL
+# writer) and the WAL position in bytes, so far.
+pg_cost() {
+  local pm t c; pm=$(head -n 1 "$PG_BENCH_DIR/data/postmaster.pid") t=$(cpu_ticks "$pm")
+  for c in $(pgrep -P "$pm"); do t=$((t + $(cpu_ticks "$c"))); done
+  echo "$t $(psql -tA "$PG_ADMIN_URL" -c "SELECT pg_current_wal_lsn() - '0/0'")"
 }
 # An empty database for one upgate run (each scenario starts clean).
 fresh_database() {
@@ -208,14 +223,16 @@ elif [[ ! -x "$UPGATE" ]]; then
 fi
 
 # Starts a fresh upgate on an empty data dir (each scenario starts clean, which
-# is also how its uploads get deleted between scenarios). Returns 1 on failure.
+# is also how its uploads get deleted between scenarios), with its blobs under
+# --data unless a --blobs URL is given. Returns 1 on failure.
 start_upgate() {
-  local name=$1 meta=${2:-sqlite}
+  local name=$1 meta=${2:-sqlite} blobs=${3:-}
   local data="$TMP/upgate-data-$name" log="$TMP/upgate-$name.log" meta_args=()
   if [[ $meta == postgres ]]; then
     local url; url=$(fresh_database) || { UPGATE_WHY="no PostgreSQL database"; return 1; }
     meta_args=(--meta "$url")
   fi
+  [[ -n "$blobs" ]] && meta_args+=(--blobs "$blobs")
   UPGATE_PORT=$(free_port)
   "$UPGATE" serve --listen "127.0.0.1:$UPGATE_PORT" --data "$data" --bootstrap-key "$UPGATE_KEY" \
     "${meta_args[@]}" ${BENCH_UPGATE_ARGS:-} >"$log" 2>&1 &
@@ -242,7 +259,7 @@ stop_upgate() {
 }
 
 # --- running one measurement ---------------------------------------------------
-declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS
+declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS PG_US PG_WAL
 ANY_ERRORS=0
 
 # run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
@@ -255,12 +272,19 @@ ctx_switches() {
 
 run_load() {
   local scn=$1 server=$2; shift 2
-  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0 csw0=0
+  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0 csw0=0 pg0=()
   echo "-- $scn / $server"
   if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
     ticks0=$(cpu_ticks "$UPGATE_PID") csw0=$(ctx_switches "$UPGATE_PID")
   fi
+  [[ $scn == *-pg ]] && read -ra pg0 <<<"$(pg_cost)"
   "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
+  if [[ $scn == *-pg ]]; then  # what one request costs the database (for docs/scale-out.md)
+    local pg1 n; read -ra pg1 <<<"$(pg_cost)"; n=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
+    PG_US[$scn]=$(awk -v t=$((pg1[0] - pg0[0])) -v hz="$(getconf CLK_TCK)" -v n="${n:-0}" \
+      'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
+    PG_WAL[$scn]=$(awk -v b=$((pg1[1] - pg0[1])) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.0f", b / n; else print "?" }')
+  fi
   # upgate's own CPU per request: steadier than req/s on a machine whose speed swings.
   if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
     local requests; requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
@@ -384,8 +408,17 @@ run_jodoo_upgate() {
   stop_upgate
 }
 
-SCENARIOS=" ${BENCH_SCENARIOS:-a b c j} "
+BLOB_KINDS=${BENCH_BLOBS:-local}
+DEFAULT_SCENARIOS="a b c j"
+[[ " $BLOB_KINDS " == *" s3 "* ]] && DEFAULT_SCENARIOS+=" s"
+SCENARIO_LIST=${BENCH_SCENARIOS:-$DEFAULT_SCENARIOS}
+SCENARIOS=" $SCENARIO_LIST "
 wanted() { [[ "$SCENARIOS" == *" $1 "* ]]; }
+if wanted s; then
+  [[ " $BLOB_KINDS " == *" s3 "* ]] || die "scenario s needs BENCH_BLOBS with s3 (e.g. BENCH_BLOBS=\"local s3\")"
+  start_rgw || die "Ceph RGW did not start (BENCH_BLOBS=s3)"
+  echo "== Ceph RGW $(radosgw --version | awk '{print $3}') on $S3_ENDPOINT (bluestore, private), for s"
+fi
 if [[ " $META_KINDS " == *" postgres "* ]]; then
   start_postgres || die "PostgreSQL did not start (BENCH_META=postgres)"
   echo "== PostgreSQL $(psql -tA "$PG_ADMIN_URL" -c 'SHOW server_version') on 127.0.0.1:$PG_PORT" \
@@ -397,6 +430,16 @@ wanted a && run_scenario a $((SINGLE_SIZE * 4)) --size "$SINGLE_SIZE" --concurre
 wanted b && run_scenario b $((PAR_CONNS * PAR_SIZE * 2 + (1 << 30))) --size "$PAR_SIZE" --concurrency "$PAR_CONNS" --requests-per-conn 1
 wanted c && run_scenario c $((1 << 30)) --size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS"
 wanted j && run_jodoo
+# 1 GiB as a file for curl, twice on the bench's disk for local, and RGW's sparse file.
+if wanted s; then
+  free=$(( $(df -Pk "$TMP" | awk 'NR==2 {print $4}') * 1024 ))
+  if (( free < SINGLE_SIZE * 6 )); then
+    echo "-- s: skipped, $((free >> 20)) MiB free in $TMP, need $((SINGLE_SIZE * 6 >> 20)) MiB"
+    for k in s1 s2 s3 s4; do ERRS[$k,rgw]="skipped"; done
+  else
+    run_s3
+  fi
+fi
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -418,46 +461,56 @@ ratio() {  # scenario metric-array [nginx's scenario, default the same]
 }
 row() { printf '%-40s | %-20s | %-20s | %s\n' "$@"; }
 
-echo
-echo "== results ($(date -u '+%Y-%m-%d'), $(nproc) CPUs, $MODEL)"
-row "scenario" "nginx" "upgate" "ratio upgate/nginx"
-row "----------------------------------------" "--------------------" "--------------------" "------------------"
-wanted a && row "a) 1 x $SINGLE_LABEL, 1 conn (MiB/s)" "$(cell a nginx MIBPS)" "$(cell a upgate MIBPS)" "$(ratio a MIBPS)"
-wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b nginx MIBPS)" "$(cell b upgate MIBPS)" "$(ratio b MIBPS)"
-wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
-wanted j && row "j1) get_upload_token x100, 16 conns (req/s)" "-" "$(cell j1 upgate RPS)" "target >= 5000 req/s"
-wanted j && row "j2) 4 KiB Qiniu form upload, $SMALL_CONNS conns (req/s)" "$(cell j2 nginx RPS) (PUT)" "$(cell j2 upgate RPS)" "$(ratio j2 RPS)"
-if [[ " $META_KINDS " == *" postgres "* ]]; then
-  wanted c && row "c-pg) c, metadata on PostgreSQL" "$(cell c nginx RPS)" "$(cell c-pg upgate RPS)" "$(ratio c-pg RPS c)"
-  wanted j && row "j1-pg) j1, metadata on PostgreSQL" "-" "$(cell j1-pg upgate RPS)" ""
-  wanted j && row "j2-pg) j2, metadata on PostgreSQL" "$(cell j2 nginx RPS) (PUT)" "$(cell j2-pg upgate RPS)" "$(ratio j2-pg RPS j2)"
+if wanted a || wanted b || wanted c || wanted j; then
+  echo
+  echo "== results ($(date -u '+%Y-%m-%d'), $(nproc) CPUs, $MODEL)"
+  row "scenario" "nginx" "upgate" "ratio upgate/nginx"
+  row "----------------------------------------" "--------------------" "--------------------" "------------------"
+  wanted a && row "a) 1 x $SINGLE_LABEL, 1 conn (MiB/s)" "$(cell a nginx MIBPS)" "$(cell a upgate MIBPS)" "$(ratio a MIBPS)"
+  wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b nginx MIBPS)" "$(cell b upgate MIBPS)" "$(ratio b MIBPS)"
+  wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
+  wanted j && row "j1) get_upload_token x100, 16 conns (req/s)" "-" "$(cell j1 upgate RPS)" "target >= 5000 req/s"
+  wanted j && row "j2) 4 KiB Qiniu form upload, $SMALL_CONNS conns (req/s)" "$(cell j2 nginx RPS) (PUT)" "$(cell j2 upgate RPS)" "$(ratio j2 RPS)"
+  if [[ " $META_KINDS " == *" postgres "* ]]; then
+    wanted c && row "c-pg) c, metadata on PostgreSQL" "$(cell c nginx RPS)" "$(cell c-pg upgate RPS)" "$(ratio c-pg RPS c)"
+    wanted j && row "j1-pg) j1, metadata on PostgreSQL" "-" "$(cell j1-pg upgate RPS)" ""
+    wanted j && row "j2-pg) j2, metadata on PostgreSQL" "$(cell j2 nginx RPS) (PUT)" "$(cell j2-pg upgate RPS)" "$(ratio j2-pg RPS j2)"
+  fi
+  # Every result key of the run, in order: a b c c-pg j1 j1-pg j2 j2-pg.
+  KEYS=()
+  for s in $(sed 's/\bj\b/j1 j2/; s/\bs\b//' <<<"$SCENARIO_LIST"); do
+    KEYS+=("$s")
+    [[ " $META_KINDS " == *" postgres "* && $s =~ ^(c|j1|j2)$ ]] && KEYS+=("$s-pg")
+  done
+  echo
+  echo "latency p50 / p99 (ms, request start to full response):"
+  for s in "${KEYS[@]}"; do
+    row "  $s" "${P50[${s%-pg},nginx]:-?} / ${P99[${s%-pg},nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
+  done
+  echo
+  echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
+  for s in "${KEYS[@]}"; do
+    row "  $s" "" "${CPU_US[$s]:-?}" ""
+  done
+  echo
+  echo "upgate context switches per request (all threads, from /proc/<pid>/task/*/status):"
+  for s in "${KEYS[@]}"; do
+    row "  $s" "" "${CSW[$s]:-?}" ""
+  done
+  if [[ " $META_KINDS " == *" postgres "* ]]; then
+    echo
+    echo "PostgreSQL per request (CPU of all its processes, µs | WAL bytes, from pg_current_wal_lsn):"
+    for s in "${KEYS[@]}"; do
+      if [[ $s == *-pg ]]; then row "  $s" "" "${PG_US[$s]:-?} | ${PG_WAL[$s]:-?}" ""; fi
+    done
+  fi
+  echo
+  echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."
+  echo "Note: upgate fsyncs each upload before answering (durability); nginx does not,"
+  echo "so nginx's figures include no durability cost. Both write to $FS_INFO."
+  echo "nginx: 2 worker processes; the load generator shares the same $(nproc) CPUs."
 fi
-# Every result key of the run, in order: a b c c-pg j1 j1-pg j2 j2-pg.
-KEYS=()
-for s in $(sed 's/\bj\b/j1 j2/' <<<"${BENCH_SCENARIOS:-a b c j}"); do
-  KEYS+=("$s")
-  [[ " $META_KINDS " == *" postgres "* && $s =~ ^(c|j1|j2)$ ]] && KEYS+=("$s-pg")
-done
-echo
-echo "latency p50 / p99 (ms, request start to full response):"
-for s in "${KEYS[@]}"; do
-  row "  $s" "${P50[${s%-pg},nginx]:-?} / ${P99[${s%-pg},nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
-done
-echo
-echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
-for s in "${KEYS[@]}"; do
-  row "  $s" "" "${CPU_US[$s]:-?}" ""
-done
-echo
-echo "upgate context switches per request (all threads, from /proc/<pid>/task/*/status):"
-for s in "${KEYS[@]}"; do
-  row "  $s" "" "${CSW[$s]:-?}" ""
-done
-echo
-echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."
-echo "Note: upgate fsyncs each upload before answering (durability); nginx does not,"
-echo "so nginx's figures include no durability cost. Both write to $FS_INFO."
-echo "nginx: 2 worker processes; the load generator shares the same $(nproc) CPUs."
+wanted s && s3_report
 
 if [[ $UPGATE_OK != 1 ]]; then
   echo

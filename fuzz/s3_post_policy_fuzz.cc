@@ -17,6 +17,7 @@
 #include <string_view>
 
 #include "core/crypto.h"
+#include "core/sigv4.h"
 #include "dialects/openim/post_policy.h"
 #include "fuzz_check.h"
 
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view first = in.substr(0, in.find('\n'));
 
   if (auto t = s3::parse_expiration(first); t && *t >= 0 && *t < 253402300800000) {
-    auto again = s3::parse_expiration(s3::policy_expiration(*t));
+    auto again = s3::parse_expiration(up::sigv4::policy_expiration(*t));
     FUZZ_CHECK(again && *again == *t, "an expiration formats back to itself");
   }
   (void)s3::parse_credential(first);
@@ -56,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (const std::string* cred = fields.find("x-amz-credential")) {
       if (auto c = s3::parse_credential(*cred)) {
         (void)fields.add("policy", policy_b64);
-        signature = s3::sign_policy("fuzz-secret", c->date, c->region, policy_b64);
+        signature = up::sigv4::signature("fuzz-secret", c->date, c->region, policy_b64);
         (void)fields.add("x-amz-signature", signature);
       }
     }

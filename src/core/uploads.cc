@@ -52,6 +52,7 @@ Upload::~Upload() = default;  // an uncommitted writer removes its temp data
 
 net::awaitable<Status> Upload::append(std::string_view data) {
   if (auto st = count_and_hash(data); !st) co_return st;
+  if (!writer_) co_return ok();  // adopted: the bytes are stored already
   co_return co_await writer_->append(data);
 }
 
@@ -132,10 +133,13 @@ net::awaitable<Result<Object>> Upload::commit() {
   if (!o) co_return o;
   // Bytes first, then metadata: a crash in between leaves an orphan blob that
   // the sweeper collects, never a row without its bytes.
-  if (auto st = co_await writer_->commit(); !st) co_return fail(st.error());
+  if (writer_) {
+    if (auto st = co_await writer_->commit(); !st) co_return fail(st.error());
+  }
   // Named, not temporaries of the co_await expressions: g++ 12 destroys those twice.
   const InsertOptions options = insert_options();
   if (auto st = co_await service_.insert(*o, options); !st) {
+    if (!writer_) co_return fail(st.error());  // adopted: not ours to remove
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
     storage::BlobStore& blobs = service_.blobs_;
@@ -200,6 +204,39 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   auto writer = blobs_.create(id);
   if (!writer) return fail(writer.error());
   return std::make_unique<Upload>(std::move(spec), *quota, id, std::move(*writer), *this);
+}
+
+Result<DirectUpload> UploadService::direct_post(const storage::DirectPostLimits& limits) {
+  DirectUpload d;
+  d.locator = new_object_id(clock_.now());
+  auto post = blobs_.direct_post(d.locator, limits);
+  if (!post) return fail(post.error());
+  d.post = std::move(*post);
+  return d;
+}
+
+net::awaitable<Result<Object>> UploadService::adopt(UploadSpec spec, std::string locator) {
+  if (auto st = check_content_type(spec.content_type); !st) co_return fail(st.error());
+  auto quota = co_await run_blocking(
+      pool_, [&] { return directory_.quota_for(spec.tenant_id, spec.app_id); });
+  if (!quota) co_return fail(quota.error());
+  auto reader = co_await blobs_.open(locator, 0, UINT64_MAX);
+  if (!reader) co_return fail(reader.error());
+  const uint64_t size = (*reader)->size();
+  if (spec.declared_size && size != *spec.declared_size)
+    co_return fail(Errc::kSizeMismatch, "stored " + std::to_string(size) + " bytes, expected " +
+                                            std::to_string(*spec.declared_size));
+  Upload upload(std::move(spec), *quota, std::move(locator), nullptr, *this);
+  std::string buf(256 * 1024, '\0');
+  for (;;) {
+    auto n = co_await (*reader)->read(buf);
+    if (!n) co_return fail(n.error());
+    if (*n == 0) break;
+    if (auto st = co_await upload.append(std::string_view(buf.data(), *n)); !st)
+      co_return fail(st.error());
+  }
+  if (upload.size() != size) co_return fail(Errc::kStorageIo, "stored object changed while read");
+  co_return co_await upload.commit();
 }
 
 std::string qiniu_etag(std::string_view data) {

@@ -56,7 +56,16 @@ struct UploadSpec {
 
 class UploadService;
 
-// One upload in flight. Not thread-safe: one coroutine drives it.
+// A direct upload handed out (UploadService::direct_post): the form and the
+// locator its bytes will be stored under.
+struct DirectUpload {
+  std::string locator;
+  storage::DirectPost post;
+};
+
+// One upload in flight. Not thread-safe: one coroutine drives it. Without a
+// writer (UploadService::adopt) the bytes are already stored: append() only
+// counts and hashes them, and a failed commit() leaves the blob alone.
 class Upload {
  public:
   Upload(UploadSpec spec, EffectiveQuota quota, std::string locator, storage::BlobWriterPtr writer,
@@ -125,6 +134,19 @@ class UploadService {
   // Resolves the app's limits, refuses a declared size over them (kTooLarge)
   // and opens a blob writer. May block (metadata read on a cache miss).
   Result<UploadPtr> begin(UploadSpec spec);
+
+  // Direct-to-storage uploads, where the blob store offers them (S3): a new
+  // locator and the store's signed form for it; kUnimplemented elsewhere.
+  // Nothing is recorded: the blob is an orphan until adopt(). Cheap.
+  Result<DirectUpload> direct_post(const storage::DirectPostLimits& limits);
+  // Records the blob a direct upload stored under `locator` as an object, as
+  // Upload::commit() records one: reads it once (open() stats it, then ranged
+  // reads hash it as they stream), holds it to the spec and the app's limits,
+  // inserts the row. kObjectNotFound when nothing is stored there;
+  // kSizeMismatch when spec.declared_size is set and differs. Never removes
+  // the blob (an earlier adopt of the same locator may own it); one nobody
+  // records is the orphan sweep's.
+  net::awaitable<Result<Object>> adopt(UploadSpec spec, std::string locator);
 
  private:
   friend class Upload;

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -85,6 +86,22 @@ struct BlobPage {
   std::string next_after;
 };
 
+// What a client may send in a direct upload (BlobStore::direct_post).
+struct DirectPostLimits {
+  uint64_t max_bytes = 0;    // the body may have 0..max_bytes bytes
+  std::string content_type;  // empty: no Content-Type field nor condition
+  UnixMs now = 0;
+  UnixMs expires_at = 0;  // the store refuses the form after this
+};
+
+// A browser-based POST form (S3 "POST Object"): multipart/form-data to `url`
+// with `fields` as text parts, in order, then the bytes as the part "file".
+// A 200 answer means the blob is stored.
+struct DirectPost {
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> fields;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -112,6 +129,19 @@ class BlobStore {
   // whose last write is older than `older_than`. Returns how many were removed.
   // Blocks: call off the I/O threads.
   virtual Result<uint64_t> remove_stale_temporaries(UnixMs older_than) = 0;
+  // Optional: a signed form with which a client POSTs the bytes of blob
+  // `locator` to the store itself, not through upgate (S3's POST policy).
+  // The blob appears when that POST succeeds and is an orphan (the sweep
+  // removes it after its grace period) until the caller records it; the
+  // caller stats it with open(). Cheap: signs, sends nothing.
+  // kUnimplemented (the default) when the store has no such thing.
+  // REQUIRES: locator as for create().
+  virtual Result<DirectPost> direct_post(std::string_view locator,
+                                         const DirectPostLimits& limits) const {
+    (void)locator;
+    (void)limits;
+    return fail(Errc::kUnimplemented, "this blob store takes no direct uploads");
+  }
   // Whether other processes may use this store at once (S3): then an
   // unreferenced blob may be another process's upload in flight.
   virtual bool shared() const { return false; }

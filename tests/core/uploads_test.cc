@@ -27,6 +27,38 @@ TEST_F(UploadServiceTest, CommitMakesObjectVisibleWithHashes) {
   EXPECT_EQ(blob_count(), 1u);
 }
 
+// A blob stored by another way (a direct POST to S3) is recorded by adopt()
+// as commit() records an upload; the memory store has no direct form.
+TEST_F(UploadServiceTest, AdoptRecordsAStoredBlobOnceAndNeverRemovesIt) {
+  storage::DirectPostLimits limits;
+  limits.max_bytes = 10;
+  auto direct = uploads.direct_post(limits);
+  ASSERT_FALSE(direct);
+  EXPECT_EQ(direct.error().code, Errc::kUnimplemented);
+
+  auto spec = testing::spec_for("t1", "a.txt");
+  spec.key = "k1";
+  spec.declared_size = 11;
+  spec.want_md5 = true;
+  EXPECT_EQ(testing::await(uploads.adopt(spec, "blob1")).error().code, Errc::kObjectNotFound);
+  auto w = blobs->create("blob1");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(testing::await((*w)->append("hello world")));
+  ASSERT_TRUE(testing::await((*w)->commit()));
+  spec.declared_size = 12;
+  EXPECT_EQ(testing::await(uploads.adopt(spec, "blob1")).error().code, Errc::kSizeMismatch);
+  spec.declared_size = 11;
+  auto o = testing::await(uploads.adopt(spec, "blob1"));
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->locator, "blob1");
+  EXPECT_EQ(o->sha256, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+  EXPECT_EQ(o->md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
+  ASSERT_TRUE(files.get("t1", o->id));
+  // A second adopt of the same blob fails and leaves the first one's bytes.
+  EXPECT_FALSE(testing::await(uploads.adopt(spec, "blob1")));
+  EXPECT_EQ(blob_count(), 1u);
+}
+
 TEST_F(UploadServiceTest, QetagOfANineMibStreamMatchesTheReference) {
   std::string data(9 * 1024 * 1024, '\0');
   for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>((i * 7 + 3) % 251);

@@ -6,9 +6,6 @@
 // started and stopped with the shared pg-up.sh / pg-down.sh), so stopping it
 // never touches the server the other PostgreSQL tests use.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -26,6 +23,7 @@
 
 #include "core/crypto.h"
 #include "integration/harness.h"
+#include "support/service_env.h"
 
 namespace up::testing {
 namespace {
@@ -36,18 +34,6 @@ namespace json = boost::json;
 constexpr const char* kEntry = "5f1e0c2a9b8d7e6f5a4b3c2d";
 constexpr const char* kBoundary = "------------------------6fd6ff237027ae34";
 constexpr const char* kJPushApp = "115cc609860982ede0e3bdd4";
-
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 // A PostgreSQL cluster of this test's own, through the shared scripts.
 class PrivatePostgres {
@@ -63,24 +49,18 @@ class PrivatePostgres {
 
   // Starts it (a new cluster the first time); returns its URL.
   std::string up() {
-    const std::string out = run("pg-up.sh", "");
-    const std::string prefix = "export PG_URL=";
-    const size_t at = out.find(prefix);
-    EXPECT_NE(at, std::string::npos) << out;
-    if (at == std::string::npos) return {};
-    return out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
+    std::string url = services::exported(run("pg-up.sh", ""), "PG_URL");
+    EXPECT_FALSE(url.empty());
+    return url;
   }
   // Stops it, keeping its data.
   void down() { run("pg-down.sh", "KEEP_DATA=1 "); }
 
  private:
   std::string run(const std::string& script, const std::string& env) {
-    std::string path = UP_PG_UP_SCRIPT;
-    path = path.substr(0, path.rfind('/') + 1) + script;
-    int rc = -1;
-    std::string out = run_command(env_ + env + "bash '" + path + "' 2>/dev/null", &rc);
-    EXPECT_EQ(rc, 0) << script << ": " << out;
-    return out;
+    auto out = services::run(script, env_ + env);
+    EXPECT_TRUE(out) << script << ": " << out.error().message;
+    return out ? *out : std::string();
   }
   std::string dir_;
   std::string env_;

@@ -33,6 +33,7 @@ uint64_t free_bytes(const std::string& path) {
 class DiskReserveTest : public ServerTest {
  protected:
   void SetUp() override {
+    UP_SKIP_ON_S3_BLOBS("the reserve is free space on the blob folder's disk");
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
     // A private mount namespace: the tmpfs vanishes with this process, even
     // if it dies, and nobody else sees it. The server inherits it.

@@ -26,6 +26,7 @@
 #include <sqlite3.h>
 
 #include "meta/pg_test_env.h"
+#include "storage/s3_test_env.h"
 
 namespace up::testing {
 namespace fs = std::filesystem;
@@ -247,19 +248,99 @@ class DropSchemasAtEnd : public ::testing::Environment {
 [[maybe_unused]] ::testing::Environment* const kDropSchemas =
     ::testing::AddGlobalTestEnvironment(new DropSchemasAtEnd);
 
-// The --meta given in `args`, if any.
-std::optional<std::string> meta_arg(const std::vector<std::string>& args) {
+// The value of `flag` (e.g. --meta) given in `args`, if any.
+std::optional<std::string> flag_arg(const std::vector<std::string>& args, const char* flag) {
   for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--meta") return args[i + 1];
+    if (args[i] == flag) return args[i + 1];
   return std::nullopt;
+}
+
+// The S3 places this test process made: one bucket on the test RGW, and in it
+// a prefix per data directory, so that a restart on the same directory, or
+// several processes sharing one (and so its master.key), find the same blobs.
+// The bucket is removed at the end, like the schemas.
+class S3Places {
+ public:
+  static S3Places& get() {
+    static S3Places places;
+    return places;
+  }
+  S3Place for_dir(const std::string& data_dir) {
+    std::lock_guard lock(mu_);
+    if (auto it = by_dir_.find(data_dir); it != by_dir_.end()) return it->second;
+    if (bucket_.empty() && !make_bucket()) return {};
+    S3Place p;
+    p.bucket = bucket_;
+    p.prefix = "upgate-" + std::to_string(++made_);
+    p.url = "s3://" + bucket_ + "/" + p.prefix + "?endpoint=" + endpoint_ + "&region=" + region_ +
+            "&path_style=true";
+    if (!data_dir.empty()) by_dir_[data_dir] = p;
+    return p;
+  }
+  void remove_all() {
+    std::lock_guard lock(mu_);
+    if (bucket_.empty()) return;
+    if (auto st = storage::s3_test::remove_bucket(bucket_); !st)
+      ADD_FAILURE() << "cannot remove bucket " << bucket_ << ": " << st.error().message;
+    bucket_.clear();
+    by_dir_.clear();
+  }
+
+ private:
+  bool make_bucket() {
+    auto rgw = storage::s3_test::rgw();
+    if (!rgw) {
+      ADD_FAILURE() << rgw.error().message;
+      return false;
+    }
+    // Servers and the CLI get the keys through the environment, never argv.
+    ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
+    ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
+    auto bucket = storage::s3_test::create_bucket();
+    if (!bucket) {
+      ADD_FAILURE() << bucket.error().message;
+      return false;
+    }
+    bucket_ = *bucket;
+    endpoint_ = rgw->endpoint;
+    region_ = rgw->region;
+    return true;
+  }
+
+  std::mutex mu_;
+  std::string bucket_;
+  std::string endpoint_;
+  std::string region_;
+  int made_ = 0;
+  std::map<std::string, S3Place> by_dir_;
+};
+
+class RemoveBucketsAtEnd : public ::testing::Environment {
+ public:
+  void TearDown() override { S3Places::get().remove_all(); }
+};
+[[maybe_unused]] ::testing::Environment* const kRemoveBuckets =
+    ::testing::AddGlobalTestEnvironment(new RemoveBucketsAtEnd);
+
+// UPGATE_TEST_STACK=pg+s3: PostgreSQL metadata and S3 blobs together.
+bool stack_is_pg_s3() {
+  const char* s = std::getenv("UPGATE_TEST_STACK");
+  return s && std::string(s) == "pg+s3";
 }
 
 }  // namespace
 
 bool meta_is_postgres() {
   const char* m = std::getenv("UPGATE_TEST_META");
-  return m && std::string(m) == "postgres";
+  return (m && std::string(m) == "postgres") || stack_is_pg_s3();
 }
+
+bool blobs_are_s3() {
+  const char* b = std::getenv("UPGATE_TEST_BLOBS");
+  return (b && std::string(b) == "s3") || stack_is_pg_s3();
+}
+
+S3Place s3_place_for(const std::string& data_dir) { return S3Places::get().for_dir(data_dir); }
 
 std::string meta_url_for(const std::string& data_dir) {
   return meta_is_postgres() ? PgSchemas::get().url_for(data_dir) : std::string();
@@ -314,8 +395,9 @@ void ServerProcess::start() {
   std::vector<std::string> args = {upgate_bin(), "serve",   "--listen",   "127.0.0.1:0",
                                    "--data",     data_dir_, "--dev-clock"};
   if (!bootstrap_key_.empty()) args.insert(args.end(), {"--bootstrap-key", bootstrap_key_});
-  if (!meta_arg(extra_args_) && meta_is_postgres())
+  if (!flag_arg(extra_args_, "--meta") && meta_is_postgres())
     args.insert(args.end(), {"--meta", meta_url_for(data_dir_)});
+  if (auto place = s3_place()) args.insert(args.end(), {"--blobs", place->url});
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
   pid_ = fork();
   ASSERT_GE(pid_, 0);
@@ -382,16 +464,35 @@ std::string ServerProcess::cli(const std::vector<std::string>& args, int* exit_c
   std::string cmd = upgate_bin();
   for (auto& a : args) cmd += " '" + a + "'";
   // The CLI works on the store the server uses.
-  std::string meta = meta_arg(extra_args_).value_or(meta_url_for(data_dir_));
+  std::string meta = flag_arg(extra_args_, "--meta").value_or(meta_url_for(data_dir_));
   if (!meta.empty()) cmd += " --meta '" + meta + "'";
+  std::string blobs = flag_arg(extra_args_, "--blobs").value_or("");
+  if (auto place = s3_place()) blobs = place->url;
+  if (!blobs.empty() && !flag_arg(args, "--blobs")) cmd += " --blobs '" + blobs + "'";
   return run_command(cmd + " --data '" + data_dir_ + "'", exit_code);
 }
 
+std::optional<S3Place> ServerProcess::s3_place() const {
+  if (!blobs_are_s3() || flag_arg(extra_args_, "--blobs")) return std::nullopt;
+  return s3_place_for(data_dir_);
+}
+
 std::vector<std::string> ServerProcess::temp_files() const {
-  return list_files(fs::path(data_dir_) / "tmp");
+  auto files = list_files(fs::path(data_dir_) / "tmp");
+  if (auto place = s3_place()) {
+    auto uploads = storage::s3_test::list_uploads(place->bucket, place->prefix + "/");
+    EXPECT_TRUE(uploads) << uploads.error().message;
+    if (uploads) files.insert(files.end(), uploads->begin(), uploads->end());
+  }
+  return files;
 }
 std::vector<std::string> ServerProcess::blob_files() const {
   auto blobs = list_files(fs::path(data_dir_) / "blobs");
+  if (auto place = s3_place()) {
+    auto objects = storage::s3_test::list_objects(place->bucket, place->prefix + "/");
+    EXPECT_TRUE(objects) << objects.error().message;
+    if (objects) blobs.insert(blobs.end(), objects->begin(), objects->end());
+  }
   // Small blobs are rows of the pack database; read it as a second reader would.
   const std::string pack = (fs::path(data_dir_) / "small-blobs.db").string();
   if (!fs::exists(pack)) return blobs;
@@ -494,6 +595,27 @@ HttpResponse HttpClient::upload(const std::string& method, const std::string& ta
   return r;
 }
 
+HttpResponse HttpClient::request_paused(const std::string& method, const std::string& target,
+                                        const Headers& headers, const std::string& body,
+                                        size_t pause_at,
+                                        const std::function<void()>& at_pause) const {
+  Fd s{connect_socket()};
+  HttpResponse r;
+  const std::string head = request_head(method, target, headers, body.size());
+  pause_at = std::min(pause_at, body.size());
+  if (s.fd >= 0) {
+    write_all(s.fd, head.data(), head.size());
+    write_all(s.fd, body.data(), pause_at);
+  }
+  at_pause();
+  if (s.fd < 0) return r;
+  write_all(s.fd, body.data() + pause_at, body.size() - pause_at);
+  ResponseReader rd(s.fd);
+  if (!rd.read_head(r.status, r.headers)) return r;
+  rd.read_body(r.headers, method, r.status, [&](const char* p, size_t n) { r.body.append(p, n); });
+  return r;
+}
+
 HttpClient::Download HttpClient::download(const std::string& target, const Headers& headers) const {
   Fd s{connect_socket()};
   Download d;
@@ -555,6 +677,18 @@ boost::json::object parse(const std::string& body) {
 std::string str(const boost::json::object& o, const char* name) {
   auto* v = o.if_contains(name);
   return v && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 std::string run_command(const std::string& cmd, int* exit_code) {

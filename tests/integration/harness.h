@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,14 @@
 #include "support/temp_dir.h"
 
 namespace up::testing {
+
+// Where a server's blobs go on the S3 stack: a prefix in the test process's
+// bucket, and the --blobs URL for it.
+struct S3Place {
+  std::string bucket;
+  std::string prefix;  // without a trailing '/'
+  std::string url;     // s3://bucket/prefix?endpoint=...&region=...&path_style=true
+};
 
 class ServerProcess {
  public:
@@ -43,10 +52,15 @@ class ServerProcess {
   std::string stdout_text() const;
   // Runs `upgate <args> --data <data_dir>` to completion; returns stdout.
   std::string cli(const std::vector<std::string>& args, int* exit_code = nullptr) const;
-  // Files in <data>/tmp (uploads in progress or left behind).
+  // Files in <data>/tmp (uploads in progress or left behind); on the S3 stack
+  // also the multipart uploads in progress under the server's prefix.
   std::vector<std::string> temp_files() const;
-  // Committed blobs: files under <data>/blobs and rows of <data>/small-blobs.db.
+  // Committed blobs: files under <data>/blobs and rows of <data>/small-blobs.db;
+  // on the S3 stack also the objects under the server's prefix.
   std::vector<std::string> blob_files() const;
+  // The harness's S3 place for this server (none when its blobs are local or
+  // the test gave its own --blobs).
+  std::optional<S3Place> s3_place() const;
 
  private:
   std::vector<std::string> extra_args_;
@@ -89,6 +103,12 @@ class HttpClient {
   // `bytes_sent`, when given, says how much of the body went out.
   HttpResponse upload(const std::string& method, const std::string& target, const Headers& headers,
                       uint64_t size, const Generator& gen, uint64_t* bytes_sent = nullptr) const;
+  // Sends the head and the first `pause_at` bytes of `body`, calls `at_pause`
+  // (always, even when the server already answered), then the rest; returns
+  // the answer, which may have come early.
+  HttpResponse request_paused(const std::string& method, const std::string& target,
+                              const Headers& headers, const std::string& body, size_t pause_at,
+                              const std::function<void()>& at_pause) const;
   // GET whose body is hashed while it streams in, not kept.
   struct Download {
     int status = 0;
@@ -113,10 +133,24 @@ Headers bearer(const std::string& key);
 boost::json::object parse(const std::string& body);
 // A string member, "" when absent or not a string.
 std::string str(const boost::json::object& o, const char* name);
-// The metadata store the suites run on: SQLite in the data directory (the
-// default) or, with UPGATE_TEST_META=postgres, the PostgreSQL that
-// ../shared/services/pg-up.sh starts, one fresh schema per data directory.
+// The stores the suites run on. By default SQLite and blobs in the data
+// directory. UPGATE_TEST_META=postgres: metadata in the PostgreSQL that
+// ../shared/services/pg-up.sh starts, a fresh schema per data directory.
+// UPGATE_TEST_BLOBS=s3: blobs in the Ceph RGW that s3-up.sh starts, a prefix
+// per data directory in one bucket per test process (both removed when the
+// test process ends). UPGATE_TEST_STACK=pg+s3: both, the scale-out stack of
+// docs/scale-out.md (one variable, for ctest's ENVIRONMENT property).
 bool meta_is_postgres();
+bool blobs_are_s3();
+// The S3 place of the servers on `data_dir` (a new one, each call, for "");
+// the first call creates the bucket and puts the RGW keys in this process's
+// environment (UPGATE_S3_ACCESS_KEY/SECRET_KEY), where servers and the CLI
+// find them. Servers the harness starts get its url as --blobs unless the
+// test gives its own.
+S3Place s3_place_for(const std::string& data_dir);
+// For tests of the local blob folder itself (its files, the disk, fsync).
+#define UP_SKIP_ON_S3_BLOBS(why) \
+  if (::up::testing::blobs_are_s3()) GTEST_SKIP() << "local blobs only: " << (why)
 // The --meta value for a server on `data_dir`: "" on SQLite; on PostgreSQL a
 // URL whose search_path is a schema of its own, created on the first call for
 // that directory and dropped when the test process exits.
@@ -129,6 +163,9 @@ std::string fresh_pg_meta_url();
 // text); a test failure, and {}, when it fails.
 std::vector<std::string> pg_rows(const std::string& url, const std::string& sql);
 
+// A loopback TCP port free at the time of the call (for a service the test
+// starts, e.g. a private PostgreSQL or RGW).
+uint16_t free_port();
 // Runs a shell command; returns its stdout (and its exit status).
 std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,

@@ -3,38 +3,21 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <mutex>
 
 #include <libpq-fe.h>
 
+#include "support/service_env.h"
+
 namespace up::meta::store_test {
 namespace {
 
-// pg-up.sh prints `export NAME=value` lines; the value of NAME.
-std::string exported(const std::string& out, const std::string& name) {
-  const std::string prefix = "export " + name + "=";
-  size_t at = out.find(prefix);
-  if (at == std::string::npos) return {};
-  at += prefix.size();
-  return out.substr(at, out.find('\n', at) - at);
-}
-
 Result<std::string> start_server() {
-  const std::string script = UP_PG_UP_SCRIPT;
-  if (!std::filesystem::exists(script))
-    return fail(Errc::kUnavailable, "PostgreSQL tests need " + script + " (not found)");
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(("bash '" + script + "'").c_str(), "r"), pclose);
-  if (!p) return fail(Errc::kUnavailable, "cannot run " + script);
-  std::string out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
-  int rc = pclose(p.release());
-  std::string url = exported(out, "PG_URL");
-  if (rc != 0 || url.empty())
-    return fail(Errc::kUnavailable, script + " failed (exit " + std::to_string(rc) + "): " + out);
+  auto out = up::testing::services::run("pg-up.sh");
+  if (!out) return fail(out.error());
+  std::string url = up::testing::services::exported(*out, "PG_URL");
+  if (url.empty()) return fail(Errc::kUnavailable, "pg-up.sh printed no PG_URL: " + *out);
   return url;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // The real PostgreSQL the store tests run against, started through
-// ../shared/services/pg-up.sh (UP_PG_UP_SCRIPT, set by CMake), and a fresh
+// ../shared/services/pg-up.sh (through support/service_env.h), and a fresh
 // schema per test so that tests never see each other's rows. No libpq here:
 // the helpers speak SQL through pg_test_env.cc.
 

@@ -3,40 +3,13 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cstdio>
-#include <filesystem>
-#include <memory>
 #include <mutex>
 
 #include "storage/s3/s3_client.h"
+#include "support/service_env.h"
 
 namespace up::storage::s3_test {
 namespace {
-
-// s3-up.sh prints `export NAME=value` lines; the value of NAME.
-std::string exported(const std::string& out, const std::string& name) {
-  const std::string prefix = "export " + name + "=";
-  size_t at = out.find(prefix);
-  if (at == std::string::npos) return {};
-  at += prefix.size();
-  return out.substr(at, out.find('\n', at) - at);
-}
-
-Result<std::string> run_script(const std::string& name) {
-  const std::string script =
-      std::filesystem::path(UP_S3_UP_SCRIPT).parent_path().string() + "/" + name;
-  if (!std::filesystem::exists(script))
-    return fail(Errc::kUnavailable, "S3 tests need " + script + " (not found)");
-  std::unique_ptr<FILE, int (*)(FILE*)> p(popen(("bash '" + script + "'").c_str(), "r"), pclose);
-  if (!p) return fail(Errc::kUnavailable, "cannot run " + script);
-  std::string out;
-  char buf[512];
-  while (size_t n = fread(buf, 1, sizeof buf, p.get())) out.append(buf, n);
-  int rc = pclose(p.release());
-  if (rc != 0)
-    return fail(Errc::kUnavailable, script + " failed (exit " + std::to_string(rc) + "): " + out);
-  return out;
-}
 
 std::mutex mu;
 std::optional<Rgw> started;
@@ -66,17 +39,19 @@ Status expect_2xx(const Result<s3::Response>& res, const std::string& what) {
 Result<Rgw> rgw() {
   std::lock_guard lock(mu);
   if (started) return *started;
-  auto out = run_script("s3-up.sh");
+  auto out = up::testing::services::run("s3-up.sh");
   if (!out) return fail(out.error());
-  Rgw r{exported(*out, "S3_ENDPOINT"), exported(*out, "S3_ACCESS_KEY"),
-        exported(*out, "S3_SECRET_KEY"), exported(*out, "S3_REGION")};
+  Rgw r{up::testing::services::exported(*out, "S3_ENDPOINT"),
+        up::testing::services::exported(*out, "S3_ACCESS_KEY"),
+        up::testing::services::exported(*out, "S3_SECRET_KEY"),
+        up::testing::services::exported(*out, "S3_REGION")};
   if (r.endpoint.empty()) return fail(Errc::kUnavailable, "s3-up.sh printed no S3_ENDPOINT");
   started = r;
   return r;
 }
 
 Status stop_rgw() {
-  auto out = run_script("s3-down.sh");
+  auto out = up::testing::services::run("s3-down.sh");
   return out ? ok() : fail(out.error());
 }
 
@@ -116,30 +91,52 @@ Result<std::string> create_bucket(std::string name) {
   return bucket;
 }
 
-Result<uint64_t> count_uploads(const std::string& bucket) {
+Result<std::vector<std::string>> list_uploads(const std::string& bucket,
+                                              const std::string& prefix) {
   s3::Request r = s3::make_request("GET", {}, true);
-  r.query = {{"uploads", ""}};
+  r.query = {{"uploads", ""}, {"prefix", prefix}};
   auto res = client(bucket).send(r);
   if (!res) return fail(res.error());
+  std::vector<std::string> keys;
+  if (res->status == 404) return keys;  // no bucket (RGW restarted): nothing in it
   if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListMultipartUploads"));
-  uint64_t n = 0;
+  // A test's uploads fit in one page (1,000).
   for (size_t at = res->body.find("<Upload>"); at != std::string::npos;
        at = res->body.find("<Upload>", at + 1))
-    ++n;
-  return n;
+    keys.push_back(s3::xml_text(res->body, "Key", at));
+  return keys;
+}
+
+Result<std::vector<std::string>> list_objects(const std::string& bucket,
+                                              const std::string& prefix) {
+  std::vector<std::string> keys;
+  std::string token;
+  do {
+    s3::Request r = s3::make_request("GET", {}, true);
+    r.query = {{"list-type", "2"}, {"prefix", prefix}};
+    if (!token.empty()) r.query.emplace_back("continuation-token", token);
+    auto res = client(bucket).send(r);
+    if (!res) return fail(res.error());
+    if (res->status == 404) return keys;  // no bucket (RGW restarted): nothing in it
+    if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListObjectsV2"));
+    for (size_t at = res->body.find("<Contents>"); at != std::string::npos;
+         at = res->body.find("<Contents>", at + 1))
+      keys.push_back(s3::xml_text(res->body, "Key", at));
+    token = s3::xml_text(res->body, "NextContinuationToken");
+  } while (!token.empty());
+  return keys;
+}
+
+Result<uint64_t> count_uploads(const std::string& bucket) {
+  auto keys = list_uploads(bucket);
+  if (!keys) return fail(keys.error());
+  return keys->size();
 }
 
 Result<uint64_t> count_objects(const std::string& bucket) {
-  s3::Request r = s3::make_request("GET", {}, true);
-  r.query = {{"list-type", "2"}};
-  auto res = client(bucket).send(r);
-  if (!res) return fail(res.error());
-  if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListObjectsV2"));
-  uint64_t n = 0;
-  for (size_t at = res->body.find("<Contents>"); at != std::string::npos;
-       at = res->body.find("<Contents>", at + 1))
-    ++n;
-  return n;
+  auto keys = list_objects(bucket);
+  if (!keys) return fail(keys.error());
+  return keys->size();
 }
 
 Status leave_upload(const std::string& bucket, const std::string& key) {
@@ -151,25 +148,21 @@ Status leave_upload(const std::string& bucket, const std::string& key) {
 Status remove_bucket(const std::string& bucket) {
   if (!rgw()) return ok();
   s3::Client c = client(bucket);
-  // Everything in a test bucket fits in one listing of each kind.
+  // Everything in a test bucket fits in one listing of uploads.
   s3::Request uploads = s3::make_request("GET", {}, true);
   uploads.query = {{"uploads", ""}};
   auto u = c.send(uploads);
   UP_TRY(expect_2xx(u, "ListMultipartUploads"));
-  for (size_t at = u->body.find("<Upload>"); at != std::string::npos;
+  for (size_t at = u->body.find("<Upload>"); u->status == 200 && at != std::string::npos;
        at = u->body.find("<Upload>", at + 1)) {
     s3::Request abort = s3::make_request("DELETE", s3::xml_text(u->body, "Key", at), true);
     abort.query = {{"uploadId", s3::xml_text(u->body, "UploadId", at)}};
     UP_TRY(expect_2xx(c.send(abort), "AbortMultipartUpload"));
   }
-  s3::Request list = s3::make_request("GET", {}, true);
-  list.query = {{"list-type", "2"}};
-  auto l = c.send(list);
-  UP_TRY(expect_2xx(l, "ListObjectsV2"));
-  for (size_t at = l->body.find("<Contents>"); at != std::string::npos;
-       at = l->body.find("<Contents>", at + 1))
-    UP_TRY(expect_2xx(c.send(s3::make_request("DELETE", s3::xml_text(l->body, "Key", at), true)),
-                      "DeleteObject"));
+  auto keys = list_objects(bucket);
+  if (!keys) return fail(keys.error());
+  for (const auto& key : *keys)
+    UP_TRY(expect_2xx(c.send(s3::make_request("DELETE", key, true)), "DeleteObject"));
   return expect_2xx(c.send(s3::make_request("DELETE", {}, true)), "DeleteBucket");
 }
 

@@ -1,11 +1,12 @@
 #pragma once
 // The real Ceph RGW the S3 store tests run against, started through
-// ../shared/services/s3-up.sh (UP_S3_UP_SCRIPT, set by CMake), and a fresh
+// ../shared/services/s3-up.sh (through support/service_env.h), and a fresh
 // bucket per test, removed afterwards. The tests fail (never skip) when the
 // script is missing or fails.
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "storage/s3/s3_blob_store.h"
@@ -35,6 +36,12 @@ Status remove_bucket(const std::string& bucket);
 Result<uint64_t> count_objects(const std::string& bucket);
 // Multipart uploads in progress in `bucket`.
 Result<uint64_t> count_uploads(const std::string& bucket);
+// Keys of the objects (all pages) / of the multipart uploads in progress
+// under `prefix` ("" for all).
+Result<std::vector<std::string>> list_objects(const std::string& bucket,
+                                              const std::string& prefix = {});
+Result<std::vector<std::string>> list_uploads(const std::string& bucket,
+                                              const std::string& prefix = {});
 // Starts a multipart upload of `key` and leaves it (a crashed writer).
 Status leave_upload(const std::string& bucket, const std::string& key);
 

@@ -4,8 +4,10 @@
 
 #include <boost/json.hpp>
 
+#include "core/crypto.h"
 #include "core/ids.h"
 #include "core/services.h"
+#include "core/sigv4.h"
 #include "core/text.h"
 #include "dialects/openim/errors.h"
 #include "dialects/openim/post_policy.h"
@@ -28,7 +30,7 @@ std::string_view extension(std::string_view name) {
   return dot == std::string_view::npos ? std::string_view() : base.substr(dot);
 }
 
-std::string yyyymmdd(UnixMs t) { return s3::amz_date(t).substr(0, 8); }
+std::string yyyymmdd(UnixMs t) { return sigv4::amz_date(t).substr(0, 8); }
 
 // Whether `key` is one initiate_form_data makes for a user:
 // openim/direct/<yyyymmdd>/<user>/<file>.
@@ -63,6 +65,61 @@ std::string post_response_xml(const std::string& location, const std::string& bu
   return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse><Location>" +
          xml_escape(location) + "</Location><Bucket>" + xml_escape(bucket) + "</Bucket><Key>" +
          xml_escape(key) + "</Key><ETag>" + xml_escape(etag) + "</ETag></PostResponse>";
+}
+
+// The blob store's own POST form for `id` (form_data_direct): the bytes go
+// to the object store under a fresh locator, which the id carries, signed,
+// to complete_form_data. kUnimplemented when the store has no such form.
+Result<std::string> direct_form(core::Services& s, const Context& ctx, FormId& id, UnixMs now,
+                                UnixMs expires_at) {
+  // As on the form endpoint: content there is found by its md5 chain, so
+  // only an assembled multipart upload may be recorded under it.
+  if (id.key.starts_with(hash_key("")))
+    return fail(Errc::kGrantScope,
+                "keys under " + hash_key("") + " are written by multipart uploads only");
+  storage::DirectPostLimits limits;
+  limits.max_bytes = static_cast<uint64_t>(id.size);
+  limits.content_type = id.content_type;
+  limits.now = now;
+  limits.expires_at = expires_at;
+  auto direct = s.uploads.direct_post(limits);
+  if (!direct) return fail(direct.error());
+  id.blob = direct->locator;
+  id.blob_signature = direct_form_signature(s3_secret(s, ctx.app.tenant_id, ctx.app.id), id);
+  return form_data(encode_form_id(id), direct->post.url, direct->post.fields, expires_at);
+}
+
+// Records the blob a direct form stored, as the form endpoint records an
+// upload: under the form's key, hashed, within the app's limits. Done on the
+// first completion; a second finds the row, as the form endpoint's are found.
+net::awaitable<Status> record_direct(Exchange& ex, core::Services& s, const Context& ctx,
+                                     const FormId& id) {
+  const std::string expected =
+      direct_form_signature(s3_secret(s, ctx.app.tenant_id, ctx.app.id), id);
+  if (!crypto::equal_constant_time(expected, id.blob_signature))
+    co_return fail(Errc::kInvalidArgument, "invalid id");
+  auto found = co_await blocking(ex, [&]() -> Status {
+    auto o = s.files.get_by_key(ctx.app.tenant_id, ctx.app.id, id.key);
+    return o ? ok() : fail(o.error());
+  });
+  if (found || found.error().code != Errc::kObjectNotFound) co_return found;
+  core::UploadSpec spec;
+  spec.tenant_id = ctx.app.tenant_id;
+  spec.app_id = ctx.app.id;
+  spec.key = id.key;
+  const size_t slash = id.key.rfind('/');
+  spec.name = id.key.substr(slash == std::string::npos ? 0 : slash + 1);
+  if (!acceptable_file_name(spec.name)) spec.name = "file";
+  if (!id.content_type.empty()) spec.content_type = id.content_type;
+  spec.declared_size = static_cast<uint64_t>(id.size);
+  spec.want_md5 = true;
+  auto object = co_await s.uploads.adopt(std::move(spec), id.blob);
+  if (object) co_return ok();
+  if (object.error().code == Errc::kObjectNotFound)
+    co_return fail(Errc::kObjectNotFound, "object not found: the form was not posted");
+  if (object.error().code == Errc::kSizeMismatch)
+    co_return fail(Errc::kSizeMismatch, "file size mismatch");
+  co_return fail(object.error());
 }
 
 // What the file part needs before its bytes may be stored.
@@ -248,7 +305,14 @@ net::awaitable<void> FormUploads::initiate(Exchange& ex, const Context& ctx,
     id.key = "openim/direct/" + yyyymmdd(now) + "/" + ctx.claims.user_id + "/" + random_hex(16) +
              std::string(extension(id.name));
 
-  s3::FormRequest fr;
+  if (ctx.settings.form_data_direct) {
+    auto direct = direct_form(s_, ctx, id, now, now + duration);
+    if (direct) co_return co_await ex.send(ok_response(*direct));
+    // A store without direct uploads (local disk) keeps upgate's own form.
+    if (direct.error().code != Errc::kUnimplemented)
+      co_return co_await fail_with(ex, direct.error());
+  }
+  sigv4::PostFormRequest fr;
   fr.bucket = ctx.settings.bucket;
   fr.key = id.key;
   fr.content_type = id.content_type;
@@ -260,7 +324,7 @@ net::awaitable<void> FormUploads::initiate(Exchange& ex, const Context& ctx,
   fr.region = ctx.settings.region;
   co_await ex.send(ok_response(
       form_data(encode_form_id(id), s_.public_url + opts_.s3_prefix + "/" + ctx.settings.bucket,
-                s3::make_form(fr), fr.expires_at)));
+                sigv4::post_form(fr), fr.expires_at)));
 }
 
 net::awaitable<void> FormUploads::complete(Exchange& ex, const Context& ctx,
@@ -275,6 +339,10 @@ net::awaitable<void> FormUploads::complete(Exchange& ex, const Context& ctx,
   // A non-admin may only confirm what a form of its own could have uploaded.
   if (!ctx.claims.admin && !direct_key_of(id->key, ctx.claims.user_id))
     co_return co_await fail_with(ex, Error(Errc::kPermissionDenied, "this upload is not yours"));
+  if (!id->blob.empty()) {
+    if (auto st = co_await record_direct(ex, s_, ctx, *id); !st)
+      co_return co_await fail_with(ex, st.error());
+  }
   auto done = co_await blocking(ex, [&]() -> Status {
     auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, id->key);
     if (!o) {

@@ -2,12 +2,12 @@
 
 #include <cctype>
 #include <charconv>
-#include <cstdio>
 #include <ctime>
 
 #include <boost/json.hpp>
 
 #include "core/crypto.h"
+#include "core/sigv4.h"
 #include "http/base64_json.h"
 
 namespace up::dialects::openim::s3 {
@@ -19,13 +19,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::tm utc(UnixMs t) {
-  time_t secs = static_cast<time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return tm;
 }
 
 Error bad_policy(const std::string& what) {
@@ -61,36 +54,6 @@ bool exempt(std::string_view lower_name) {
 }
 
 }  // namespace
-
-std::string signing_key(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
-                        std::string_view service) {
-  std::string k = crypto::hmac_sha256(std::string("AWS4").append(secret), yyyymmdd);
-  k = crypto::hmac_sha256(k, region);
-  k = crypto::hmac_sha256(k, service);
-  return crypto::hmac_sha256(k, "aws4_request");
-}
-
-std::string sign_policy(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
-                        std::string_view policy_b64) {
-  return crypto::to_hex(crypto::hmac_sha256(signing_key(secret, yyyymmdd, region), policy_b64));
-}
-
-std::string amz_date(UnixMs t) {
-  const std::tm tm = utc(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
-
-std::string policy_expiration(UnixMs t) {
-  const std::tm tm = utc(t);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  const int ms = static_cast<int>(((t % 1000) + 1000) % 1000);
-  char tail[8];
-  std::snprintf(tail, sizeof tail, ".%03dZ", ms);
-  return std::string(buf) + tail;
-}
 
 std::optional<UnixMs> parse_expiration(std::string_view s) {
   // YYYY-MM-DDTHH:MM:SS then 'Z' or '.' 1-9 digits 'Z'.
@@ -132,42 +95,6 @@ std::optional<UnixMs> parse_expiration(std::string_view s) {
   tm.tm_min = min;
   tm.tm_sec = sec;
   return static_cast<UnixMs>(timegm(&tm)) * 1000 + ms;
-}
-
-std::vector<std::pair<std::string, std::string>> make_form(const FormRequest& r) {
-  const std::string date = amz_date(r.now);
-  const std::string credential =
-      r.access_key_id + "/" + date.substr(0, 8) + "/" + r.region + "/s3/aws4_request";
-  // minio-go's marshalJSON, byte for byte (spec/openim.md §3.3): eq conditions
-  // in this order, then the length range with spaces after the commas.
-  json::array conditions;
-  auto eq = [&](std::string_view field, std::string_view value) {
-    conditions.push_back(json::array{"eq", std::string("$").append(field), value});
-  };
-  eq("key", r.key);
-  eq("success_action_status", "200");
-  if (!r.content_type.empty()) eq("Content-Type", r.content_type);
-  eq("bucket", r.bucket);
-  eq("x-amz-date", date);
-  eq("x-amz-algorithm", kAlgorithm);
-  eq("x-amz-credential", credential);
-  std::string text = "{\"expiration\":\"" + policy_expiration(r.expires_at) + "\",\"conditions\":[";
-  for (const auto& c : conditions) text += json::serialize(c) + ",";
-  text += "[\"content-length-range\", 0, " + std::to_string(r.max_size) + "]]}";
-  const std::string policy = crypto::base64(text);
-
-  std::vector<std::pair<std::string, std::string>> form;
-  form.emplace_back("key", r.key);
-  form.emplace_back("bucket", r.bucket);
-  form.emplace_back("success_action_status", "200");
-  if (!r.content_type.empty()) form.emplace_back("Content-Type", r.content_type);
-  form.emplace_back("policy", policy);
-  form.emplace_back("x-amz-algorithm", std::string(kAlgorithm));
-  form.emplace_back("x-amz-credential", credential);
-  form.emplace_back("x-amz-date", date);
-  form.emplace_back("x-amz-signature",
-                    sign_policy(r.secret_key, date.substr(0, 8), r.region, policy));
-  return form;
 }
 
 Result<Policy> parse_policy(std::string_view policy_b64) {
@@ -255,7 +182,7 @@ Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view
   };
   auto algorithm = need("x-amz-algorithm");
   if (!algorithm) return fail(algorithm.error());
-  if (*algorithm != kAlgorithm)
+  if (*algorithm != sigv4::kAlgorithm)
     return fail(Errc::kInvalidArgument, "only AWS4-HMAC-SHA256 is supported");
   auto credential_text = need("x-amz-credential");
   if (!credential_text) return fail(credential_text.error());
@@ -270,7 +197,7 @@ Result<VerifiedForm> verify_signature(const FormFields& fields, std::string_view
   auto signature = need("x-amz-signature");
   if (!signature) return fail(signature.error());
   const std::string expected =
-      sign_policy(secret_key, credential->date, credential->region, *policy_b64);
+      sigv4::signature(secret_key, credential->date, credential->region, *policy_b64);
   if (!crypto::equal_constant_time(expected, lower(*signature)))
     return fail(Errc::kGrantInvalid,
                 "The request signature we calculated does not match the signature you provided.");

@@ -1,8 +1,7 @@
 #pragma once
 // S3 browser-based POST uploads (AWS "POST Object", signature version 4): the
-// policy upgate issues for OpenIM's initiate_form_data (byte for byte what
-// minio-go's PresignedPostPolicy makes) and the verifier of the form endpoint,
-// which checks a submitted form the way MinIO does. No Beast, no I/O: the
+// verifier of upgate's form endpoint, which checks a submitted form the way
+// MinIO does. No Beast, no I/O: the
 // verifier takes untrusted input and is fuzzed (fuzz/s3_post_policy_fuzz.cc).
 //
 // Two client spellings must both verify (spec/openim.md §3.3): minio-go sends
@@ -24,37 +23,11 @@
 
 namespace up::dialects::openim::s3 {
 
-inline constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
+// The form upgate issues is core/sigv4.h's post_form (the S3 store hands out
+// the same one for direct uploads); this file holds what reads a form back.
 
-// The SigV4 signing key: HMAC chain "AWS4"+secret -> yyyymmdd -> region -> service ->
-// "aws4_request".
-std::string signing_key(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
-                        std::string_view service = "s3");
-// Hex HMAC-SHA256 of the base64 policy under the signing key.
-std::string sign_policy(std::string_view secret, std::string_view yyyymmdd, std::string_view region,
-                        std::string_view policy_b64);
-
-// "20261201T203000Z" and "2026-12-01T20:30:00.000Z" for a time.
-std::string amz_date(UnixMs t);
-std::string policy_expiration(UnixMs t);
 // Both expiration forms ("...T20:30:00Z", "...T20:30:00.123Z"); nullopt otherwise.
 std::optional<UnixMs> parse_expiration(std::string_view s);
-
-// What initiate_form_data hands out.
-struct FormRequest {
-  std::string bucket;
-  std::string key;
-  std::string content_type;  // empty: no Content-Type field nor condition
-  uint64_t max_size = 0;     // content-length-range 0..max_size
-  UnixMs now = 0;
-  UnixMs expires_at = 0;
-  std::string access_key_id;
-  std::string secret_key;
-  std::string region;
-};
-// The form fields, in minio-go's order: key, bucket, success_action_status,
-// Content-Type, policy, x-amz-algorithm, x-amz-credential, x-amz-date, x-amz-signature.
-std::vector<std::pair<std::string, std::string>> make_form(const FormRequest& request);
 
 // One policy condition, field names lower-cased and without '$'.
 struct Condition {

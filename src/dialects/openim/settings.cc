@@ -42,6 +42,8 @@ Settings parse_settings(std::string_view settings_json) {
   if (auto d = int_in_range(o.if_contains("token_expire_days"), 1, 3650)) s.token_expire_days = *d;
   if (auto e = int_in_range(o.if_contains("access_url_expire_seconds"), 1, 7 * 86400))
     s.access_url_expire_seconds = *e;
+  if (auto* d = o.if_contains("form_data_direct"); d && d->is_bool())
+    s.form_data_direct = d->as_bool();
   return s;
 }
 

@@ -69,11 +69,16 @@ std::string claims_json(const TokenClaims& c) {
 }  // namespace
 
 std::string encode_form_id(const FormId& id) {
-  return raw_std_base64(json::serialize(json::object{{"name", id.name},
-                                                     {"size", id.size},
-                                                     {"contentType", id.content_type},
-                                                     {"group", id.group},
-                                                     {"key", id.key}}));
+  json::object o{{"name", id.name},
+                 {"size", id.size},
+                 {"contentType", id.content_type},
+                 {"group", id.group},
+                 {"key", id.key}};
+  if (!id.blob.empty()) {
+    o["blob"] = id.blob;
+    o["blobSig"] = id.blob_signature;
+  }
+  return raw_std_base64(json::serialize(o));
 }
 
 Result<FormId> decode_form_id(std::string_view id) {
@@ -82,9 +87,12 @@ Result<FormId> decode_form_id(std::string_view id) {
   if (!doc) return fail(Errc::kInvalidArgument, "invalid id");
   const json::object& o = *doc;
   FormId f;
-  read_strings(
-      o,
-      {{"name", &f.name}, {"contentType", &f.content_type}, {"group", &f.group}, {"key", &f.key}});
+  read_strings(o, {{"name", &f.name},
+                   {"contentType", &f.content_type},
+                   {"group", &f.group},
+                   {"key", &f.key},
+                   {"blob", &f.blob},
+                   {"blobSig", &f.blob_signature}});
   if (!read_ints(o, {{"size", &f.size}}) || f.key.empty() || f.name.empty())
     return fail(Errc::kInvalidArgument, "invalid id");
   return f;
@@ -210,6 +218,12 @@ Status verify_upload_id(std::string_view id, std::string_view signing_key) {
   if (!crypto::equal_constant_time(expected, id.substr(dot + 1)))
     return fail(Errc::kGrantInvalid, "invalid uploadID");
   return ok();
+}
+
+std::string direct_form_signature(std::string_view signing_key, const FormId& id) {
+  const std::string msg = "direct-form\n" + id.key + "\n" + id.blob + "\n" +
+                          std::to_string(id.size) + "\n" + id.content_type;
+  return crypto::to_hex(crypto::hmac_sha256(signing_key, msg));
 }
 
 std::string part_signature(std::string_view signing_key, std::string_view upload_id,

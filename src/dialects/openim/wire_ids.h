@@ -24,6 +24,10 @@ struct FormId {
   std::string content_type;
   std::string group;
   std::string key;
+  // A direct upload's blob locator and its signature (direct_form_signature);
+  // both empty for upgate's own form.
+  std::string blob;
+  std::string blob_signature;
 };
 std::string encode_form_id(const FormId& id);
 // kInvalidArgument ("invalid id") for anything that is not such an object.
@@ -102,6 +106,10 @@ std::string encode_upload_id(const MultipartUpload& upload, std::string_view sig
 Result<MultipartUpload> read_upload_id(std::string_view upload_id);
 // kGrantInvalid for a bad signature (the expiry is the caller's to check).
 Status verify_upload_id(std::string_view upload_id, std::string_view signing_key);
+// Hex HMAC binding a direct upload's blob locator to its key, size and type:
+// the id travels through the client, and complete_form_data records the blob
+// it names, so only a locator upgate handed out for that form may come back.
+std::string direct_form_signature(std::string_view signing_key, const FormId& id);
 // Hex HMAC over the upload id, part number and expiry (unix seconds) of a part PUT URL.
 std::string part_signature(std::string_view signing_key, std::string_view upload_id,
                            int64_t part_number, int64_t expires_unix_s);

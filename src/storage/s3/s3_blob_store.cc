@@ -7,6 +7,7 @@
 #include <mutex>
 #include <optional>
 
+#include "core/sigv4.h"
 #include "storage/locator.h"
 #include "storage/s3/s3_writer.h"
 
@@ -81,9 +82,10 @@ class S3Reader final : public BlobReader {
       std::shared_ptr<Piece> piece = std::move(ahead_);
       co_await wait(piece);
       if (!piece->status) co_return fail(piece->status.error());
+      std::string spent = std::move(current_);
       current_ = std::move(piece->data);
       pos_ = 0;
-      start_fetch();
+      start_fetch(std::move(spent));
     }
     size_t n = std::min(out.size(), current_.size() - pos_);
     std::memcpy(out.data(), current_.data() + pos_, n);
@@ -92,22 +94,24 @@ class S3Reader final : public BlobReader {
   }
 
  private:
-  // Starts the GET of the next piece on the pool (nothing once at the end).
-  void start_fetch() {
+  // Starts the GET of the next piece on the pool (nothing once at the end),
+  // into `buffer`: the piece just consumed, so a download reuses two buffers
+  // instead of faulting in fresh pages for every piece (a third of its CPU).
+  void start_fetch(std::string buffer = {}) {
     if (next_ == end_) return;
     const uint64_t n = std::min(piece_len_, end_ - next_);
     auto piece = std::make_shared<Piece>();
-    ctx_->pool.post([ctx = ctx_, key = key_, offset = next_, n, piece] {
-      std::string data;
-      Status st = fetch_range(*ctx, key, offset, n, data);
-      std::unique_lock lock(piece->mu);
-      piece->status = std::move(st);
-      piece->data = std::move(data);
-      piece->done = true;
-      core::Resume waiter = std::move(piece->waiter);
-      lock.unlock();
-      if (waiter) waiter();
-    });
+    ctx_->pool.post(
+        [ctx = ctx_, key = key_, offset = next_, n, piece, data = std::move(buffer)]() mutable {
+          Status st = fetch_range(*ctx, key, offset, n, data);
+          std::unique_lock lock(piece->mu);
+          piece->status = std::move(st);
+          piece->data = std::move(data);
+          piece->done = true;
+          core::Resume waiter = std::move(piece->waiter);
+          lock.unlock();
+          if (waiter) waiter();
+        });
     ahead_ = std::move(piece);
     next_ += n;
     piece_len_ = std::min(2 * piece_len_, ctx_->options.read_piece);
@@ -180,11 +184,35 @@ class S3BlobStore final : public BlobStore {
   Result<uint64_t> remove_stale_temporaries(UnixMs older_than) override;
 
   // storage::BlobStore
+  Result<DirectPost> direct_post(std::string_view locator,
+                                 const DirectPostLimits& limits) const override;
+
+  // storage::BlobStore
   bool shared() const override { return true; }
 
  private:
   ContextPtr ctx_;
 };
+
+Result<DirectPost> S3BlobStore::direct_post(std::string_view locator,
+                                            const DirectPostLimits& limits) const {
+  UP_TRY(check_locator(locator));
+  // The same form upgate's OpenIM endpoint issues (minio-go's), signed with
+  // the store's own keys: the secret never leaves, the access key id does, as
+  // in any presigned S3 URL.
+  const S3BlobStoreOptions& o = ctx_->options;
+  sigv4::PostFormRequest r;
+  r.bucket = o.bucket;
+  r.key = ctx_->key(locator);
+  r.content_type = limits.content_type;
+  r.max_size = limits.max_bytes;
+  r.now = limits.now;
+  r.expires_at = limits.expires_at;
+  r.access_key_id = o.access_key;
+  r.secret_key = o.secret_key;
+  r.region = o.region;
+  return DirectPost{ctx_->client.describe(), sigv4::post_form(r)};
+}
 
 Result<BlobPage> S3BlobStore::list(std::string_view prefix, std::string_view after, size_t limit) {
   const std::string base = ctx_->key_prefix();

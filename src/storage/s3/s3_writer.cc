@@ -19,6 +19,9 @@ struct Parts {
   std::optional<Error> error;  // the first failed part
   bool abandoned = false;      // no commit will come: abort when in_flight drops to 0
   core::Resume waiter;         // the writer, waiting for in_flight to drop
+  // A sent part's buffer, kept for the next part: a fresh 8 MiB buffer per
+  // part cost a page fault per 4 KiB (a third of the upload's CPU in perf).
+  std::string spare;
 };
 
 Result<std::string> upload_part(const Context& c, const std::string& key, const std::string& id,
@@ -49,10 +52,7 @@ class S3Writer final : public BlobWriter {
     const uint64_t part_size = ctx_->options.part_size;
     while (!data.empty()) {
       size_t take = std::min<uint64_t>(part_size - buf_.size(), data.size());
-      // Doubling, but never past a part: a small blob holds little memory.
-      if (buf_.capacity() < buf_.size() + take)
-        buf_.reserve(
-            std::min<uint64_t>(part_size, std::max(2 * buf_.capacity(), buf_.size() + take)));
+      if (buf_.capacity() < buf_.size() + take) grow(buf_.size() + take);
       buf_.append(data.substr(0, take));
       data.remove_prefix(take);
       written_ += take;
@@ -81,6 +81,8 @@ class S3Writer final : public BlobWriter {
     }
     committed_ = true;
     buf_ = std::string();
+    std::lock_guard lock(parts_state_->mu);
+    parts_state_->spare = std::string();
     co_return ok();
   }
 
@@ -88,6 +90,23 @@ class S3Writer final : public BlobWriter {
   uint64_t bytes_written() const override { return written_; }
 
  private:
+  // Room for `need` bytes in buf_. The first part grows by doubling (a small
+  // blob holds little memory); later ones reuse a sent part's buffer, or take
+  // a whole part at once.
+  void grow(uint64_t need) {
+    const uint64_t part_size = ctx_->options.part_size;
+    if (parts_ == 0) {
+      buf_.reserve(std::min<uint64_t>(part_size, std::max<uint64_t>(2 * buf_.capacity(), need)));
+      return;
+    }
+    if (buf_.empty()) {
+      std::lock_guard lock(parts_state_->mu);
+      if (parts_state_->spare.capacity() >= part_size) buf_ = std::move(parts_state_->spare);
+      parts_state_->spare = std::string();
+    }
+    buf_.reserve(part_size);
+  }
+
   // One PUT, refused if the key exists (If-None-Match: *).
   Status put_whole() {
     Request r = make_request("PUT", key_);
@@ -127,11 +146,15 @@ class S3Writer final : public BlobWriter {
       parts_state_->etags.resize(static_cast<size_t>(number));
     }
     ctx_->pool.post([ctx = ctx_, state = parts_state_, key = key_, id = upload_id_, number,
-                     body = std::move(buf_)] {
+                     body = std::move(buf_)]() mutable {
       auto etag = upload_part(*ctx, key, id, number, body);
       std::unique_lock lock(state->mu);
       if (etag) state->etags[static_cast<size_t>(number) - 1] = std::move(*etag);
       else if (!state->error) state->error = etag.error();
+      if (!state->abandoned && state->spare.capacity() < body.capacity()) {
+        body.clear();
+        state->spare = std::move(body);
+      }
       const bool abort_now = --state->in_flight == 0 && state->abandoned;
       core::Resume waiter = std::move(state->waiter);
       state->waiter = nullptr;

@@ -1,45 +1,10 @@
 #include "storage/s3/sigv4.h"
 
 #include <algorithm>
-#include <ctime>
 
 #include "core/crypto.h"
 
 namespace up::storage::s3 {
-namespace {
-
-bool unreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
-}  // namespace
-
-std::string uri_encode(std::string_view s, bool keep_slash) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (unreserved(c) || (keep_slash && c == '/')) {
-      out += c;
-    } else {
-      auto b = static_cast<unsigned char>(c);
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 15];
-    }
-  }
-  return out;
-}
-
-std::string amz_date(UnixMs t) {
-  std::time_t secs = static_cast<std::time_t>(t / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[20];
-  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
-  return buf;
-}
 
 std::string canonical_query(const Fields& query) {
   std::vector<std::pair<std::string, std::string>> enc;
@@ -57,7 +22,7 @@ std::string canonical_query(const Fields& query) {
 }
 
 Fields sign(const SignInput& in) {
-  const std::string date = amz_date(in.now);
+  const std::string date = sigv4::amz_date(in.now);
   const std::string day = date.substr(0, 8);
   Fields headers{{"host", std::string(in.host)},
                  {"x-amz-content-sha256", std::string(in.payload_hash)},
@@ -74,14 +39,10 @@ Fields sign(const SignInput& in) {
                               (in.query ? canonical_query(*in.query) : "") + "\n" +
                               canonical_headers + "\n" + signed_headers + "\n" +
                               std::string(in.payload_hash);
-  const std::string scope = day + "/" + std::string(in.region) + "/s3/aws4_request";
-  const std::string to_sign =
-      "AWS4-HMAC-SHA256\n" + date + "\n" + scope + "\n" + crypto::to_hex(crypto::sha256(request));
-  std::string key = crypto::hmac_sha256("AWS4" + std::string(in.secret_key), day);
-  key = crypto::hmac_sha256(key, in.region);
-  key = crypto::hmac_sha256(key, "s3");
-  key = crypto::hmac_sha256(key, "aws4_request");
-  const std::string signature = crypto::to_hex(crypto::hmac_sha256(key, to_sign));
+  const std::string scope = sigv4::scope(day, in.region);
+  const std::string to_sign = std::string(sigv4::kAlgorithm) + "\n" + date + "\n" + scope + "\n" +
+                              crypto::to_hex(crypto::sha256(request));
+  const std::string signature = sigv4::signature(in.secret_key, day, in.region, to_sign);
   return {
       {"x-amz-date", date},
       {"x-amz-content-sha256", std::string(in.payload_hash)},

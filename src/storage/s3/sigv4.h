@@ -1,27 +1,20 @@
 #pragma once
-// AWS Signature Version 4 for S3 REST requests (header authorization). Pure
-// functions over core/crypto, no I/O.
-//
-// TODO(s3): the signing-key chain and the amz date also live in
-// dialects/openim/post_policy.cc (for POST policies); both should move to one
-// core/sigv4.h, which storage may include (a dialect may not be).
+// AWS Signature Version 4 for S3 REST requests (header authorization): the
+// canonical request over core/sigv4.h's date, scope and signing key. Pure
+// functions, no I/O.
 
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/sigv4.h"
 #include "core/types.h"
 
 namespace up::storage::s3 {
 
-using Fields = std::vector<std::pair<std::string, std::string>>;
-
-// RFC 3986 percent-encoding as SigV4 wants it: unreserved characters stay,
-// everything else is %XX (upper case); '/' stays when `keep_slash`.
-std::string uri_encode(std::string_view s, bool keep_slash);
-// "20261201T203000Z" for `t`.
-std::string amz_date(UnixMs t);
+using sigv4::Fields;
+using sigv4::uri_encode;
 
 struct SignInput {
   std::string_view method;

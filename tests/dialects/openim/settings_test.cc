@@ -12,6 +12,7 @@ TEST(OpenImSettingsTest, DefaultsAreOpenIms) {
   EXPECT_EQ(s.bucket, "openim");
   EXPECT_EQ(s.region, "us-east-1");
   EXPECT_EQ(s.token_expire_days, 90);
+  EXPECT_FALSE(s.form_data_direct);
 }
 
 TEST(OpenImSettingsTest, ValidValuesApplyBadOnesKeepDefaults) {
@@ -27,6 +28,8 @@ TEST(OpenImSettingsTest, ValidValuesApplyBadOnesKeepDefaults) {
   EXPECT_EQ(s.region, "us-east-1");
   EXPECT_EQ(s.token_expire_days, 90);
   EXPECT_EQ(parse_settings("not json").bucket, "openim");
+  EXPECT_TRUE(parse_settings(R"({"form_data_direct":true})").form_data_direct);
+  EXPECT_FALSE(parse_settings(R"({"form_data_direct":"yes"})").form_data_direct);
 }
 
 }  // namespace

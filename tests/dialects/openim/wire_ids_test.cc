@@ -29,6 +29,31 @@ TEST(FormIdTest, IsUnpaddedStdBase64OfOpenImJson) {
   EXPECT_TRUE(decode_form_id(encode_form_id(id) + "=="));
 }
 
+TEST(FormIdTest, DirectFormsCarryTheirSignedBlob) {
+  FormId id;
+  id.name = "a.png";
+  id.size = 5;
+  id.key = "openim/direct/20261203/u1/x.png";
+  id.blob = "01m8xhb7ej484nsnkd1fbrhyx4";
+  id.blob_signature = direct_form_signature("app-key", id);
+  auto back = decode_form_id(encode_form_id(id));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->blob, id.blob);
+  EXPECT_EQ(direct_form_signature("app-key", *back), id.blob_signature);
+  // Another blob, size, key or signing key: another signature.
+  for (auto change : {+[](FormId& f) { f.blob = "01m8xhb7ej484nsnkd1fbrhyx5"; },
+                      +[](FormId& f) { f.size = 6; }, +[](FormId& f) { f.key += "x"; }}) {
+    FormId other = *back;
+    change(other);
+    EXPECT_NE(direct_form_signature("app-key", other), id.blob_signature);
+  }
+  EXPECT_NE(direct_form_signature("other-key", *back), id.blob_signature);
+  // Upgate's own form ids stay OpenIM's five members.
+  FormId plain = id;
+  plain.blob.clear();
+  EXPECT_EQ(encode_form_id(plain).find("blob"), std::string::npos);
+}
+
 TEST(FormIdTest, GarbageRefused) {
   for (const std::string& bad :
        {std::string(), std::string("%%%"), crypto::base64("[1]"), crypto::base64("{}"),
