@@ -21,6 +21,7 @@
 
 #include "app/runtime.h"
 #include "cli/commands.h"
+#include "cli/migrate_blobs.h"
 #include "cli/migrate_meta.h"
 #include "core/file_modes.h"
 #include "core/ids.h"
@@ -419,6 +420,70 @@ void add_migrate_command(CLI::App& app, int& rc) {
   });
 }
 
+// `upgate migrate-blobs` (src/cli/migrate_blobs.h): the metadata store of
+// --data / --meta, and the two blob stores it names.
+void add_migrate_blobs_command(CLI::App& app, const app::RuntimeOptions& ropts, int& rc) {
+  struct Args {
+    std::string from, to;
+    uint64_t max_copies = 0;
+    unsigned jobs = 4;
+  };
+  auto a = std::make_shared<Args>();
+  auto* m = app.add_subcommand(
+      "migrate-blobs",
+      "copy the blob of every file (every blob a file row references; unreferenced ones are "
+      "counted, not copied) to another blob store, verifying each SHA-256; run again to resume");
+  m->add_option("--from", a->from,
+                "the blob store in use: local:<dir> (e.g. local:./data) or s3://...")
+      ->required();
+  m->add_option("--to", a->to,
+                "the new blob store: s3://bucket/prefix?endpoint=URL&... or local:<dir>")
+      ->required();
+  m->add_option("--max-copies", a->max_copies, "stop after copying this many blobs (0: no limit)");
+  m->add_option("--jobs", a->jobs, "blobs copied at once")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
+  m->callback([&rc, &ropts, a] {
+    if (a->from == a->to) {
+      rc = cli::report(Error(Errc::kInvalidArgument, "--from and --to name the same store"));
+      return;
+    }
+    // A thread per blob in flight for its requests, and some for parts and read-ahead.
+    auto pool = core::make_thread_pool(2 * a->jobs + 2);
+    auto meta = app::open_meta_store(ropts);
+    if (!meta) return void(rc = cli::report(meta.error()));
+    auto from = app::open_blob_store(a->from, ropts, *pool);
+    if (!from)
+      return void(rc = cli::report(Error(from.error().code, "--from: " + from.error().message)));
+    auto to = app::open_blob_store(a->to, ropts, *pool);
+    if (!to) return void(rc = cli::report(Error(to.error().code, "--to: " + to.error().message)));
+    auto s = cli::migrate_blobs(**meta, **from, **to, {a->to, a->max_copies, a->jobs});
+    if (!s) return void(rc = cli::report(s.error()));
+    rc = s->complete && s->failed == 0 ? 0 : s->failed > 0 ? 1 : 3;
+  });
+}
+
+// The S3 keys come from the environment or the config file only: on the
+// command line they would show in `ps` and in shell history. CLI11 cannot
+// tell where a value came from, so the command line is checked before it.
+bool s3_key_on_command_line(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    for (std::string_view flag : {"--s3-access-key", "--s3-secret-key"}) {
+      if (arg == flag || (arg.starts_with(flag) && arg[flag.size()] == '=')) {
+        log::error(std::string(flag) +
+                   " is not accepted on the command line (it would show in ps "
+                   "and shell history): set " +
+                   (flag == "--s3-access-key" ? "UPGATE_S3_ACCESS_KEY" : "UPGATE_S3_SECRET_KEY") +
+                   " or put " + std::string(flag.substr(2)) + " in the --config file");
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -444,8 +509,16 @@ int main(int argc, char** argv) {
   app.add_option("--blobs", ropts.blobs,
                  "blob store: local:<dir> (default: <data>) or "
                  "s3://bucket/prefix?endpoint=URL&region=R&path_style=true "
-                 "(keys from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY)")
+                 "(keys from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY or the config file's "
+                 "s3-access-key / s3-secret-key, never from the command line)")
       ->envname("UPGATE_BLOBS");
+  // Hidden (no group): settable by the config file and the environment only.
+  app.add_option("--s3-access-key", ropts.s3_access_key)
+      ->envname("UPGATE_S3_ACCESS_KEY")
+      ->group("");
+  app.add_option("--s3-secret-key", ropts.s3_secret_key)
+      ->envname("UPGATE_S3_SECRET_KEY")
+      ->group("");
   app.add_option("--master-key", ropts.master_key,
                  "master key file, created (0600) if missing (default: <data>/master.key); "
                  "processes sharing one database must share one key")
@@ -472,6 +545,7 @@ int main(int argc, char** argv) {
   int rc = 0;
   add_core_admin_commands(app, open_services, rc);
   add_migrate_command(app, rc);
+  add_migrate_blobs_command(app, ropts, rc);
 
   // Each dialect with admin commands adds them here.
   const core::RunAdminCommand run_admin = [&](const core::AdminCommand& command) {
@@ -488,6 +562,7 @@ int main(int argc, char** argv) {
 
   serve_cmd->callback([&] { rc = serve(ropts, so); });
 
+  if (s3_key_on_command_line(argc, argv)) return 2;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,7 +1,6 @@
 #include "app/runtime.h"
 
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -30,8 +29,9 @@ Status create_data_dir(const std::string& dir) {
   return ok();
 }
 
-// The store RuntimeOptions::meta names. Errors are one line that says what
-// to check: they end `upgate serve` at start-up.
+}  // namespace
+
+// Errors are one line that says what to check: they end `upgate serve` at start-up.
 Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options) {
   const std::string& m = options.meta;
   if (m.empty()) return meta::open_sqlite_meta_store(options.data_dir + "/upgate.db");
@@ -47,33 +47,29 @@ Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options) {
   return store;
 }
 
-// The store RuntimeOptions::blobs names; one-line errors, as for --meta.
-Result<storage::BlobStorePtr> open_blob_store(const RuntimeOptions& options,
+Result<storage::BlobStorePtr> open_blob_store(const std::string& spec,
+                                              const RuntimeOptions& options,
                                               core::BlockingPool& pool) {
-  const std::string& b = options.blobs;
-  if (b.starts_with("s3://")) {
-    auto s3 = storage::parse_s3_url(b);
-    if (!s3) return fail(s3.error().code, "--blobs (UPGATE_BLOBS): " + s3.error().message);
-    const char* access = std::getenv("UPGATE_S3_ACCESS_KEY");
-    const char* secret = std::getenv("UPGATE_S3_SECRET_KEY");
-    if (!access || !*access || !secret || !*secret)
+  if (spec.starts_with("s3://")) {
+    auto s3 = storage::parse_s3_url(spec);
+    if (!s3) return fail(s3.error().code, s3.error().message);
+    if (options.s3_access_key.empty() || options.s3_secret_key.empty())
       return fail(Errc::kInvalidArgument,
-                  "--blobs s3://...: set UPGATE_S3_ACCESS_KEY and UPGATE_S3_SECRET_KEY");
-    s3->access_key = access;
-    s3->secret_key = secret;
+                  "s3://...: no S3 keys; set UPGATE_S3_ACCESS_KEY and UPGATE_S3_SECRET_KEY, or "
+                  "s3-access-key and s3-secret-key in the --config file");
+    s3->access_key = options.s3_access_key;
+    s3->secret_key = options.s3_secret_key;
     return storage::open_s3_blob_store(*s3, pool);
   }
-  if (!b.empty() && !b.starts_with("local:"))
-    return fail(Errc::kInvalidArgument, "--blobs (UPGATE_BLOBS): expected local:<dir> or s3://...");
-  const std::string dir = b.empty() ? options.data_dir : b.substr(6);
+  if (!spec.empty() && !spec.starts_with("local:"))
+    return fail(Errc::kInvalidArgument, "expected local:<dir> or s3://...");
+  const std::string dir = spec.empty() ? options.data_dir : spec.substr(6);
   if (dir != options.data_dir) UP_TRY(create_data_dir(dir));
   storage::LocalBlobStoreOptions blob_options;
   if (options.disk_reserve_mb >= 0)
     blob_options.reserve_bytes = static_cast<uint64_t>(options.disk_reserve_mb) << 20;
   return storage::open_local_blob_store(dir, pool, blob_options);
 }
-
-}  // namespace
 
 Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   UP_TRY(create_data_dir(options.data_dir));
@@ -82,8 +78,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   auto meta = open_meta_store(options);
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
-  auto blobs = open_blob_store(options, *rt->pool_);
-  if (!blobs) return fail(blobs.error());
+  auto blobs = open_blob_store(options.blobs, options, *rt->pool_);
+  if (!blobs)
+    return fail(Error(blobs.error().code, "--blobs (UPGATE_BLOBS): " + blobs.error().message));
   rt->blobs_ = std::move(*blobs);
   rt->directory_ =
       std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);

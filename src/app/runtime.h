@@ -22,9 +22,12 @@ struct RuntimeOptions {
   std::string meta;
   uint32_t meta_pool_size = 16;  // PostgreSQL connections of this process
   // The blob store: empty or "local:<dir>" (default: <data_dir>), or
-  // "s3://bucket[/prefix]?endpoint=...&region=...&path_style=true" with the keys
-  // from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY (never on the command line).
+  // "s3://bucket[/prefix]?endpoint=...&region=...&path_style=true" with the keys below.
   std::string blobs;
+  // The S3 keys, from UPGATE_S3_ACCESS_KEY / UPGATE_S3_SECRET_KEY or the
+  // config file (s3-access-key, s3-secret-key); never from the command line.
+  std::string s3_access_key;
+  std::string s3_secret_key;
   // The master key file (empty: <data_dir>/master.key), created 0600 if
   // missing. Processes sharing one database point at one copy of it, so a
   // token or link signed by one verifies on every other.
@@ -39,6 +42,15 @@ struct RuntimeOptions {
   bool dev_clock = false;                // allow tests to move the clock (POST /v1/admin/clock)
   core::SecretSettings secret_settings;  // what the dialects keep secret in settings
 };
+
+// The metadata store `options` names, on its own (no services): for commands
+// that work on the stores directly (migrate-blobs).
+Result<meta::MetaStorePtr> open_meta_store(const RuntimeOptions& options);
+// The blob store a --blobs value names ("" or "local:<dir>", "s3://..."), with
+// the S3 keys of `options`; its blocking calls run on `pool`. One-line errors.
+Result<storage::BlobStorePtr> open_blob_store(const std::string& spec,
+                                              const RuntimeOptions& options,
+                                              core::BlockingPool& pool);
 
 class Runtime {
  public:

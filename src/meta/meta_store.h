@@ -157,6 +157,11 @@ class MetaStore {
   virtual Status purge_objects(std::span<const std::string> ids) = 0;
   // For each locator, whether any row (any state) references it.
   virtual Result<std::vector<bool>> locators_exist(std::span<const std::string> locators) = 0;
+  // For each locator, the object of a row (any state) that references it, if
+  // any: migrate-blobs checks each blob it copies against the row's size and
+  // SHA-256.
+  virtual Result<std::vector<std::optional<Object>>> objects_by_locator(
+      std::span<const std::string> locators) = 0;
 
   // Record reads (writes are core's rules over MetaTransaction).
   virtual Result<Record> get_record(std::string_view tenant_id, std::string_view app_id,

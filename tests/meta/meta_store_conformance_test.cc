@@ -526,6 +526,24 @@ TYPED_TEST(MetaStoreConformance, LocatorsExistInBatch) {
   EXPECT_TRUE(r->empty());
 }
 
+TYPED_TEST(MetaStoreConformance, ObjectsByLocatorInBatch) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(object("01a")));
+  ASSERT_OK(this->insert(object("01b")));
+  ASSERT_TRUE(this->mark_deleted("t1", "01b"));  // deleted rows still reference theirs
+  const std::vector<std::string> locators = {"loc/01b", "loc/01x", "loc/01a"};
+  auto r = s.objects_by_locator(locators);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->size(), 3u);
+  ASSERT_TRUE((*r)[0]);
+  EXPECT_EQ((*r)[0]->id, "01b");
+  EXPECT_FALSE((*r)[1]);
+  ASSERT_TRUE((*r)[2]);
+  EXPECT_EQ((*r)[2]->id, "01a");
+  EXPECT_EQ((*r)[2]->sha256, object("01a").sha256);
+  EXPECT_EQ((*r)[2]->size, object("01a").size);
+}
+
 TYPED_TEST(MetaStoreConformance, TransactionsPutExtendGetExpire) {
   MetaStore& s = this->store();
   Transaction t{"t1", "a1", "tx1", kNow, kNow + 1000};

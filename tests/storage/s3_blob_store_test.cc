@@ -160,6 +160,35 @@ TEST_F(S3BlobStoreTest, StaleUploadsAreAborted) {
   EXPECT_TRUE(store_->shared());
 }
 
+// An upload is aged by its newest part, not by when it started: a writer that
+// runs longer than the grace keeps its upload while another process sweeps.
+TEST_F(S3BlobStoreTest, LiveUploadOlderThanTheGraceIsNotAborted) {
+  auto o = s3_test::options(bucket_);
+  o.part_size = 5ull << 20;
+  o.parts_in_memory = 1;  // append returns once its part is stored
+  auto s = open_s3_blob_store(o, *pool_);
+  ASSERT_TRUE(s);
+  store_ = std::move(*s);
+  const std::string bytes = random_bytes((10 << 20) + 7, 6);
+  const std::string_view all(bytes);
+  auto w = store_->create("long");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(await((*w)->append(all.substr(0, 5 << 20))));  // part 1: starts the upload
+  ASSERT_TRUE(s3_test::leave_upload(bucket_, "blobs/crashed"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  ASSERT_TRUE(await((*w)->append(all.substr(5 << 20, 5 << 20))));  // part 2, just now
+  // A grace of 0.7 s: both uploads started before it, only the live one moved since.
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::system_clock::now().time_since_epoch());
+  auto removed = store_->remove_stale_temporaries(static_cast<UnixMs>(now.count()) - 700);
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_EQ(*removed, 1u);  // the crashed one
+  ASSERT_TRUE(await((*w)->append(all.substr(10 << 20))));
+  ASSERT_TRUE(await((*w)->commit()));
+  EXPECT_TRUE(get("long") == bytes);
+  EXPECT_EQ(*s3_test::count_uploads(bucket_), 0u);
+}
+
 TEST_F(S3BlobStoreTest, StartUpErrorsSayWhatIsWrong) {
   auto o = s3_test::options("no-such-bucket-" + bucket_);
   auto missing = open_s3_blob_store(o, *pool_);

@@ -4,6 +4,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <tuple>
@@ -211,6 +212,20 @@ class MemoryMetaStore final : public ProcessLocalMetaStore {
     std::vector<bool> out;
     out.reserve(locators.size());
     for (const std::string& l : locators) out.push_back(referenced.contains(l));
+    return out;
+  }
+
+  Result<std::vector<std::optional<Object>>> objects_by_locator(
+      std::span<const std::string> locators) override {
+    std::lock_guard lock(mu_);
+    std::map<std::string_view, const Object*> by_locator;  // one pass for the whole batch
+    for (const auto& [id, o] : objects_) by_locator.emplace(o.locator, &o);
+    std::vector<std::optional<Object>> out;
+    out.reserve(locators.size());
+    for (const std::string& l : locators) {
+      auto it = by_locator.find(l);
+      out.push_back(it == by_locator.end() ? std::nullopt : std::optional<Object>(*it->second));
+    }
     return out;
   }
 

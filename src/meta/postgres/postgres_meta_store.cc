@@ -222,6 +222,11 @@ class PostgresMetaStore final : public MetaStore {
     return with_conn([&](PgConn& c) { return sql::locators_exist(c, locators); });
   }
 
+  Result<std::vector<std::optional<Object>>> objects_by_locator(
+      std::span<const std::string> locators) override {
+    return with_conn([&](PgConn& c) { return sql::objects_by_locator(c, locators); });
+  }
+
   Status put_transaction(const Transaction& t) override {
     return with_conn([&](PgConn& c) -> Status {
       auto written = c.run("put transaction",

@@ -5,6 +5,7 @@
 // PostgreSQL lease) and, where a call says so, the transaction.
 // REQUIRES: the connection is the caller's alone for the call.
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -125,6 +126,21 @@ Result<std::vector<bool>> locators_exist(Db& db, std::span<const std::string> lo
     auto found = db.exists("lookup", "SELECT 1 FROM objects WHERE locator = ? LIMIT 1", l);
     if (!found) return fail(std::move(found.error()));
     out.push_back(*found);
+  }
+  return out;
+}
+
+template <class Db>
+Result<std::vector<std::optional<Object>>> objects_by_locator(
+    Db& db, std::span<const std::string> locators) {
+  std::vector<std::optional<Object>> out;
+  out.reserve(locators.size());
+  for (const std::string& l : locators) {
+    auto rows =
+        db.all("lookup", read_object<typename Db::Row>,
+               "SELECT " UP_META_OBJECT_COLUMNS " FROM objects WHERE locator = ? LIMIT 1", l);
+    if (!rows) return fail(std::move(rows.error()));
+    out.push_back(rows->empty() ? std::nullopt : std::optional<Object>(std::move(rows->front())));
   }
   return out;
 }

@@ -215,6 +215,12 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
     return sql::locators_exist(db_, locators);
   }
 
+  Result<std::vector<std::optional<Object>>> objects_by_locator(
+      std::span<const std::string> locators) override {
+    std::lock_guard lock(mu_);
+    return sql::objects_by_locator(db_, locators);
+  }
+
   // Committed without its own fsync (see MetaStore::put_transaction): Jodoo's
   // get_upload_token writes one per call at request rates, and an fsync each
   // capped it near the disk's sync rate. WAL frames are synced in order, so

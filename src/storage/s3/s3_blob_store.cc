@@ -248,6 +248,35 @@ Result<BlobPage> S3BlobStore::list(std::string_view prefix, std::string_view aft
   }
 }
 
+// When a multipart upload last moved: its newest part's LastModified (RGW
+// and S3 give it per part in ListParts, to the millisecond), or its Initiated
+// time before the first part. Aging by Initiated alone would let one process's
+// sweep abort another's upload that runs longer than the grace. A part still
+// on its way is not listed: an upload is live as long as each part arrives
+// within the grace.
+Result<UnixMs> last_activity(const Context& ctx, const std::string& key,
+                             const std::string& upload_id, UnixMs initiated) {
+  UnixMs newest = initiated;
+  std::string marker;
+  for (;;) {
+    Request r = make_request("GET", key, true);
+    r.query = {{"uploadId", upload_id}};
+    if (!marker.empty()) r.query.emplace_back("part-number-marker", marker);
+    auto res = ctx.client.send(r);
+    if (!res) return fail(res.error());
+    // RGW 16 answers NoSuchKey for an upload whose part was cut off by a
+    // gateway restart, though ListMultipartUploads still lists it (measured):
+    // such an upload is aged by its start and aborted like any other.
+    if (res->status == 404) return newest;
+    if (res->status / 100 != 2) return fail(s3::error_from(*res, "ListParts " + key));
+    const std::string& xml = res->body;
+    for (size_t at = xml.find("<Part>"); at != std::string::npos; at = xml.find("<Part>", at + 1))
+      newest = std::max(newest, parse_time(s3::xml_text(xml, "LastModified", at)));
+    marker = s3::xml_text(xml, "NextPartNumberMarker");
+    if (s3::xml_text(xml, "IsTruncated") != "true" || marker.empty()) return newest;
+  }
+}
+
 Result<uint64_t> S3BlobStore::remove_stale_temporaries(UnixMs older_than) {
   uint64_t removed = 0;
   std::string key_marker, id_marker;
@@ -266,7 +295,11 @@ Result<uint64_t> S3BlobStore::remove_stale_temporaries(UnixMs older_than) {
          at = xml.find("<Upload>", at + 1)) {
       std::string key = s3::xml_text(xml, "Key", at);
       std::string id = s3::xml_text(xml, "UploadId", at);
-      if (parse_time(s3::xml_text(xml, "Initiated", at)) >= older_than) continue;
+      const UnixMs initiated = parse_time(s3::xml_text(xml, "Initiated", at));
+      if (initiated >= older_than) continue;
+      auto active = last_activity(*ctx_, key, id, initiated);
+      if (!active) return fail(active.error());
+      if (*active >= older_than) continue;
       s3::abort_upload(*ctx_, key, id);
       ++removed;
     }
@@ -326,8 +359,10 @@ Result<BlobStorePtr> open_s3_blob_store(const S3BlobStoreOptions& options,
   if (code == "NoSuchBucket")
     return fail(Errc::kStorageIo, "S3 bucket " + options.bucket + " does not exist at " + where);
   if (res->status == 403)
-    return fail(Errc::kStorageIo, "S3 " + where + " refused the keys (" + code +
-                                      "): check UPGATE_S3_ACCESS_KEY and UPGATE_S3_SECRET_KEY");
+    return fail(
+        Errc::kStorageIo,
+        "S3 " + where + " refused the keys (" + code +
+            "): check the S3 keys (UPGATE_S3_ACCESS_KEY, UPGATE_S3_SECRET_KEY or the config file)");
   return fail(s3::error_from(*res, "listing " + where));
 }
 

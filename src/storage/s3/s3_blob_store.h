@@ -23,7 +23,11 @@
 // with at most `parts_in_memory` parts held per writer (the one filling plus
 // those on their way). CompleteMultipartUpload at commit(); AbortMultipartUpload
 // on any failure and when an uncommitted writer is destroyed (asynchronously,
-// on the pool, once its parts in flight are done).
+// on the pool, once its parts in flight are done). A crashed writer's upload
+// is aborted by remove_stale_temporaries once it last moved (its newest part's
+// LastModified from ListParts, else Initiated) before the cutoff: a live upload
+// adds a part at least every part_size bytes, so another process's sweep
+// leaves it alone however long it runs.
 //
 // Reads: open() HEADs the object; reads are ranged GETs of 256 KiB growing to
 // `read_piece`, each streamed into a buffer on the pool while the caller
