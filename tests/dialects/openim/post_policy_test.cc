@@ -16,11 +16,8 @@ constexpr const char* kAk = "UPGTESTKEY";
 // here it makes the forms the verifier must accept.
 using sigv4::amz_date;
 using sigv4::policy_expiration;
+using sigv4::post_form;
 using sigv4::PostFormRequest;
-
-std::vector<std::pair<std::string, std::string>> make_form(const PostFormRequest& r) {
-  return sigv4::post_form(r);
-}
 
 PostFormRequest minio_request() {
   PostFormRequest r;
@@ -80,7 +77,7 @@ TEST(PostPolicyTest, ExpirationForms) {
 }
 
 TEST(PostPolicyTest, OwnFormVerifies) {
-  const FormFields f = fields_of(make_form(minio_request()));
+  const FormFields f = fields_of(post_form(minio_request()));
   auto v = verify_signature(f, kSecret, kNow + 1000);
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->key, "openim/direct/20251201/u1/abc.png");
@@ -110,7 +107,7 @@ TEST(PostPolicyTest, AwsSdkSpellingVerifies) {
 }
 
 TEST(PostPolicyTest, ExpiredPolicyRefused) {
-  const FormFields f = fields_of(make_form(minio_request()));
+  const FormFields f = fields_of(post_form(minio_request()));
   auto v = verify_signature(f, kSecret, kNow + 600'000);
   ASSERT_FALSE(v);
   EXPECT_EQ(v.error().code, Errc::kGrantExpired);
@@ -118,7 +115,7 @@ TEST(PostPolicyTest, ExpiredPolicyRefused) {
 }
 
 TEST(PostPolicyTest, WrongSecretOrTamperedSignatureOrPolicyRefused) {
-  const auto form = make_form(minio_request());
+  const auto form = post_form(minio_request());
   EXPECT_EQ(verify_signature(fields_of(form), "other-secret", kNow).error().code,
             Errc::kGrantInvalid);
   for (const char* field : {"x-amz-signature", "policy"}) {
@@ -164,7 +161,7 @@ TEST(PostPolicyTest, FilenameVariableIsSubstituted) {
 }
 
 TEST(PostPolicyTest, UncoveredFieldRefused) {
-  FormFields f = fields_of(make_form(minio_request()));
+  FormFields f = fields_of(post_form(minio_request()));
   ASSERT_TRUE(f.add("x-amz-meta-owner", "mallory"));
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v);
@@ -173,7 +170,7 @@ TEST(PostPolicyTest, UncoveredFieldRefused) {
   EXPECT_EQ(st.error().code, Errc::kGrantScope);
   EXPECT_NE(st.error().message.find("x-amz-meta-owner"), std::string::npos);
   // x-ignore-* fields need no condition.
-  FormFields ignored = fields_of(make_form(minio_request()));
+  FormFields ignored = fields_of(post_form(minio_request()));
   ASSERT_TRUE(ignored.add("x-ignore-note", "hi"));
   EXPECT_TRUE(check_conditions(v->policy, ignored, "openim", "abc.png", true));
 }
@@ -189,7 +186,7 @@ TEST(PostPolicyTest, DuplicateFieldRefusedWhateverTheCase) {
 }
 
 TEST(PostPolicyTest, BucketMustMatchTheUrl) {
-  const FormFields f = fields_of(make_form(minio_request()));
+  const FormFields f = fields_of(post_form(minio_request()));
   auto v = verify_signature(f, kSecret, kNow);
   ASSERT_TRUE(v);
   EXPECT_EQ(check_conditions(v->policy, f, "other", "abc.png", false).error().code,
@@ -197,7 +194,7 @@ TEST(PostPolicyTest, BucketMustMatchTheUrl) {
 }
 
 TEST(PostPolicyTest, ChangedEqFieldRefused) {
-  auto form = make_form(minio_request());
+  auto form = post_form(minio_request());
   for (auto& [k, v] : form)
     if (k == "Content-Type") v = "text/html";
   const FormFields f = fields_of(form);
@@ -217,7 +214,7 @@ TEST(PostPolicyTest, SizeBelowRangeRefused) {
 }
 
 TEST(PostPolicyTest, MissingFieldsAreArgumentErrors) {
-  const auto form = make_form(minio_request());
+  const auto form = post_form(minio_request());
   for (const char* drop :
        {"x-amz-algorithm", "x-amz-credential", "x-amz-date", "policy", "x-amz-signature", "key"}) {
     FormFields f;
