@@ -28,8 +28,7 @@ class MigrateBlobsTest : public S3BucketTest {
   void SetUp() override {
     S3BucketTest::SetUp();
     if (HasFatalFailure()) return;
-    ::setenv("UPGATE_S3_ACCESS_KEY", rgw_.access_key.c_str(), 1);
-    ::setenv("UPGATE_S3_SECRET_KEY", rgw_.secret_key.c_str(), 1);
+    storage::s3_test::export_keys(rgw_);
     start_server({}, dir_.path() + "/data");
   }
 

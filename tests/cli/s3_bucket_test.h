@@ -29,8 +29,7 @@ class S3BucketTest : public ServerTest {
   }
   // s3://<bucket>/<prefix>?... on the test RGW, as --blobs takes it.
   std::string blobs_url(const std::string& prefix) const {
-    return "s3://" + bucket_ + "/" + prefix + "?endpoint=" + rgw_.endpoint +
-           "&region=us-east-1&path_style=true";
+    return storage::s3_test::blobs_url(rgw_, bucket_, prefix);
   }
 
   storage::s3_test::Rgw rgw_;

@@ -29,16 +29,14 @@ std::string rgw_blobs_flag(std::string& bucket) {
     ADD_FAILURE() << rgw.error().message;
     return {};
   }
-  ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
-  ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
+  storage::s3_test::export_keys(*rgw);
   auto b = storage::s3_test::create_bucket();
   if (!b) {
     ADD_FAILURE() << b.error().message;
     return {};
   }
   bucket = *b;
-  return "s3://" + bucket + "/upgate?endpoint=" + rgw->endpoint +
-         "&region=us-east-1&path_style=true";
+  return storage::s3_test::blobs_url(*rgw, bucket, "upgate");
 }
 
 std::string form_body(const std::string& boundary,

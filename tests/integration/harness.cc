@@ -272,8 +272,7 @@ class S3Places {
     S3Place p;
     p.bucket = bucket_;
     p.prefix = "upgate-" + std::to_string(++made_);
-    p.url = "s3://" + bucket_ + "/" + p.prefix + "?endpoint=" + endpoint_ + "&region=" + region_ +
-            "&path_style=true";
+    p.url = storage::s3_test::blobs_url(rgw_, bucket_, p.prefix);
     if (!data_dir.empty()) by_dir_[data_dir] = p;
     return p;
   }
@@ -293,24 +292,20 @@ class S3Places {
       ADD_FAILURE() << rgw.error().message;
       return false;
     }
-    // Servers and the CLI get the keys through the environment, never argv.
-    ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
-    ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
+    storage::s3_test::export_keys(*rgw);
     auto bucket = storage::s3_test::create_bucket();
     if (!bucket) {
       ADD_FAILURE() << bucket.error().message;
       return false;
     }
     bucket_ = *bucket;
-    endpoint_ = rgw->endpoint;
-    region_ = rgw->region;
+    rgw_ = *rgw;
     return true;
   }
 
   std::mutex mu_;
   std::string bucket_;
-  std::string endpoint_;
-  std::string region_;
+  storage::s3_test::Rgw rgw_;
   int made_ = 0;
   std::map<std::string, S3Place> by_dir_;
 };

@@ -25,9 +25,7 @@ class S3ServerTest : public ServerTest {
     auto rgw = s3_test::rgw();
     ASSERT_TRUE(rgw) << rgw.error().message;
     endpoint_ = rgw->endpoint;
-    // The keys reach the server through its environment only.
-    ::setenv("UPGATE_S3_ACCESS_KEY", rgw->access_key.c_str(), 1);
-    ::setenv("UPGATE_S3_SECRET_KEY", rgw->secret_key.c_str(), 1);
+    s3_test::export_keys(*rgw);
     auto b = s3_test::create_bucket();
     ASSERT_TRUE(b) << b.error().message;
     bucket_ = *b;

@@ -64,6 +64,16 @@ Status start_rgw() {
   return r ? ok() : fail(r.error());
 }
 
+std::string blobs_url(const Rgw& rgw, const std::string& bucket, const std::string& prefix) {
+  return "s3://" + bucket + "/" + prefix + "?endpoint=" + rgw.endpoint + "&region=" + rgw.region +
+         "&path_style=true";
+}
+
+void export_keys(const Rgw& rgw) {
+  ::setenv("UPGATE_S3_ACCESS_KEY", rgw.access_key.c_str(), 1);
+  ::setenv("UPGATE_S3_SECRET_KEY", rgw.secret_key.c_str(), 1);
+}
+
 S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix) {
   S3BlobStoreOptions o;
   auto r = rgw();

@@ -26,6 +26,13 @@ Result<Rgw> rgw();
 Status stop_rgw();
 Status start_rgw();
 
+// The --blobs value for `prefix` in `bucket` on `rgw` (path-style).
+std::string blobs_url(const Rgw& rgw, const std::string& bucket, const std::string& prefix);
+// Puts the RGW keys in this process's environment (UPGATE_S3_ACCESS_KEY,
+// UPGATE_S3_SECRET_KEY), where the servers and CLI runs it starts read them:
+// never on their command line.
+void export_keys(const Rgw& rgw);
+
 // Store options for `bucket` on the test RGW (path-style, keys set).
 S3BlobStoreOptions options(const std::string& bucket, const std::string& prefix = "blobs");
 // Creates a new bucket with a name unique to this process and call (or `name`).
