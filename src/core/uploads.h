@@ -33,6 +33,10 @@ struct UploadSpec {
   std::string tenant_id;
   std::string app_id = Directory::kDefaultApp;
   std::string key;  // dialect-visible key; unique per app when set (never overwritten)
+  // The object's id when set (a resumable upload's, so that completing it
+  // twice stores one object: the second insert fails); a new id otherwise.
+  // The blob's locator is always new.
+  std::string object_id;
   std::string name;
   std::string content_type = "application/octet-stream";
   std::optional<uint64_t> declared_size;  // Content-Length when known: checked up front
