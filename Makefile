@@ -44,9 +44,12 @@ ASAN_OPT ?= -O0 -g1 -DNDEBUG
 # at -j2 in `make test`): the same server code as their SQLite runs, and CI time
 # (docs/quality.md). The PostgreSQL store's own tests and the outage test do run.
 # Nor the three-process scale-out test (label scale_out): the same code again.
-test-sanitize: deps compat-deps
+# The suites that only drive the server binary (tests/integration, tests/cli) are
+# $(BUILD_DIR)'s binaries, run against the ASan upgate (UP_TEST_BIN_DIR in
+# tests/CMakeLists.txt): their own code under ASan added CPU time, not coverage.
+test-sanitize: build compat-deps
 	cmake -S . -B $(ASAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DUP_SANITIZE=ON \
-	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(ASAN_OPT)"
+	  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$(ASAN_OPT)" "-DUP_TEST_BIN_DIR=$(abspath $(BUILD_DIR))"
 	cmake --build $(ASAN_DIR) -j $(JOBS)
 	cd $(ASAN_DIR) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -LE 'pg_variants|scale_out'

@@ -104,7 +104,7 @@ TEST_F(MigrateBlobsTest, AnInterruptedRunResumesAndSkipsWhatIsDone) {
   // Killed while the large blob's multipart upload is under way (one blob at a
   // time, so the blob after it is not copied yet).
   const std::string pid =
-      run_command(std::string(UPGATE_BUILT_BIN) + " migrate-blobs --data '" + server_->data_dir() +
+      run_command(upgate_bin() + " migrate-blobs --data '" + server_->data_dir() +
                   "' --from 'local:" + server_->data_dir() + "' --to '" + to() +
                   "' --jobs 1 >/dev/null 2>&1 & echo $!");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);

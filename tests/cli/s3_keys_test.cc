@@ -41,9 +41,9 @@ TEST_F(S3KeysTest, AKeyOnTheCommandLineIsRefused) {
        {std::string("--s3-secret-key=") + rgw_.secret_key, std::string("--s3-access-key")}) {
     int code = 0;
     const std::string out =
-        run_command("timeout 30 '" + std::string(UPGATE_BUILT_BIN) + "' serve --listen " +
-                        "127.0.0.1:0 --data '" + dir_.path() + "/d' --blobs '" + blobs() + "' " +
-                        flag + (flag.find('=') == std::string::npos ? " x" : "") + " 2>&1",
+        run_command("timeout 30 '" + upgate_bin() + "' serve --listen " + "127.0.0.1:0 --data '" +
+                        dir_.path() + "/d' --blobs '" + blobs() + "' " + flag +
+                        (flag.find('=') == std::string::npos ? " x" : "") + " 2>&1",
                     &code);
     EXPECT_NE(code, 0) << out;
     EXPECT_NE(out.find("is not accepted on the command line"), std::string::npos) << out;

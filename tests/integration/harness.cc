@@ -31,12 +31,12 @@
 namespace up::testing {
 namespace fs = std::filesystem;
 
-namespace {
-
 std::string upgate_bin() {
   const char* bin = std::getenv("UPGATE_BIN");
   return bin ? bin : UPGATE_BUILT_BIN;
 }
+
+namespace {
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

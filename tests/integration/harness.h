@@ -166,6 +166,10 @@ std::vector<std::string> pg_rows(const std::string& url, const std::string& sql)
 // A loopback TCP port free at the time of the call (for a service the test
 // starts, e.g. a private PostgreSQL or RGW).
 uint16_t free_port();
+// The server binary under test: $UPGATE_BIN (ctest sets it; `make test-sanitize`
+// points it at the ASan build's while running this build's test binaries), else
+// the one built beside the tests.
+std::string upgate_bin();
 // Runs a shell command; returns its stdout (and its exit status).
 std::string run_command(const std::string& cmd, int* exit_code = nullptr);
 std::string multipart_body(const std::string& boundary, const std::string& field,

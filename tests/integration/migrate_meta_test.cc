@@ -32,9 +32,9 @@ class MigrateMetaTest : public ServerTest {
 
   std::string sqlite_path() const { return dir_.path() + "/data/upgate.db"; }
   std::string migrate(const std::string& to, int* rc) const {
-    return run_command(std::string(UPGATE_BUILT_BIN) + " migrate-meta --from sqlite:" +
-                           sqlite_path() + " --to '" + to + "' 2>&1",
-                       rc);
+    return run_command(
+        upgate_bin() + " migrate-meta --from sqlite:" + sqlite_path() + " --to '" + to + "' 2>&1",
+        rc);
   }
   HttpResponse jodoo(const std::string& path, const std::string& body) {
     return client_->request("POST", "/api/v5/app/entry/" + path, bearer(jodoo_key_), body);
@@ -162,7 +162,7 @@ TEST_F(MigrateMetaTest, CopiesEveryTableAndTheServerServesTheSameOnPostgres) {
 
 TEST_F(MigrateMetaTest, RefusesAMissingSourceAndAUrlThatIsNotPostgres) {
   int rc = -1;
-  std::string out = run_command(std::string(UPGATE_BUILT_BIN) +
+  std::string out = run_command(upgate_bin() +
                                     " migrate-meta --from sqlite:/nonexistent/upgate.db --to "
                                     "postgresql://u:p@127.0.0.1:1/x 2>&1",
                                 &rc);
