@@ -453,6 +453,11 @@ long ServerProcess::peak_rss_kib() const {
   return -1;
 }
 
+bool ServerProcess::sanitized() const {
+  return read_file("/proc/" + std::to_string(pid_) + "/maps").find("/libasan.so") !=
+         std::string::npos;
+}
+
 std::string ServerProcess::stdout_text() const { return read_file(log_path_); }
 
 std::string ServerProcess::cli(const std::vector<std::string>& args, int* exit_code) const {

@@ -49,6 +49,10 @@ class ServerProcess {
   const std::string& data_dir() const { return data_dir_; }
   // Peak resident memory of the server process so far (VmHWM), in KiB.
   long peak_rss_kib() const;
+  // Whether the server runs under AddressSanitizer (libasan mapped): its RSS is then
+  // ASan's shadow memory and quarantine. A runtime check, because `make test-sanitize`
+  // runs the normal build's test binaries against the ASan server.
+  bool sanitized() const;
   std::string stdout_text() const;
   // Runs `upgate <args> --data <data_dir>` to completion; returns stdout.
   std::string cli(const std::vector<std::string>& args, int* exit_code = nullptr) const;
