@@ -40,9 +40,9 @@ class TusTest : public ServerTest {
     return r.header("location");
   }
   std::string create(uint64_t length) {
-    return create({{"Upload-Length", std::to_string(length)},
-                   {"Upload-Metadata", "filename " + b64("a.txt") + ",filetype " +
-                                           b64("text/plain")}});
+    return create(
+        {{"Upload-Length", std::to_string(length)},
+         {"Upload-Metadata", "filename " + b64("a.txt") + ",filetype " + b64("text/plain")}});
   }
   HttpResponse patch(const std::string& url, uint64_t offset, const std::string& body,
                      Headers extra = {}) {
@@ -157,12 +157,12 @@ TEST_F(TusTest, ChunksMakeOneFileAndOffsetsAreChecked) {
 
 TEST_F(TusTest, CreationWithUploadAndEmptyUploads) {
   const std::string data = pattern_string(70'000);
-  auto r = client_->request(
-      "POST", "/v1/tus/",
-      with_admin({{"Upload-Length", "70000"},
-                  {"Content-Type", "application/offset+octet-stream"},
-                  {"Upload-Checksum", "sha256 " + b64(crypto::sha256(data))}}),
-      data);
+  auto r =
+      client_->request("POST", "/v1/tus/",
+                       with_admin({{"Upload-Length", "70000"},
+                                   {"Content-Type", "application/offset+octet-stream"},
+                                   {"Upload-Checksum", "sha256 " + b64(crypto::sha256(data))}}),
+                       data);
   ASSERT_EQ(r.status, 201) << r.body;
   EXPECT_EQ(r.header("upload-offset"), "70000");
   EXPECT_EQ(content(r.header("upgate-file-id")), data);
@@ -228,10 +228,9 @@ TEST_F(TusTest, PartialsConcatenateIntoAFinalUpload) {
   auto pr = patch(pa, 0, a);
   ASSERT_EQ(pr.status, 204);
   EXPECT_EQ(pr.header("upgate-file-id"), "");  // a partial is no file of its own
-  auto r = client_->request(
-      "POST", "/v1/tus/",
-      with_admin({{"Upload-Concat", "final;http://127.0.0.1" + pa + " " + pb},
-                  {"Upload-Metadata", "filename " + b64("ab.bin")}}));
+  auto r = client_->request("POST", "/v1/tus/",
+                            with_admin({{"Upload-Concat", "final;http://127.0.0.1" + pa + " " + pb},
+                                        {"Upload-Metadata", "filename " + b64("ab.bin")}}));
   ASSERT_EQ(r.status, 201) << r.body;
   const std::string final_url = r.header("location");
   auto h = head(final_url);
@@ -247,14 +246,12 @@ TEST_F(TusTest, ChecksumMismatchDiscardsTheChunk) {
   const std::string data = pattern_string(3000);
   const std::string url = create(data.size());
   const std::string c1 = data.substr(0, 1000), c2 = data.substr(1000, 1000);
-  EXPECT_EQ(patch(url, 0, c1, {{"Upload-Checksum", "sha1 " + b64(crypto::sha1(c1))}}).status,
-            204);
+  EXPECT_EQ(patch(url, 0, c1, {{"Upload-Checksum", "sha1 " + b64(crypto::sha1(c1))}}).status, 204);
   auto bad = patch(url, 1000, c2, {{"Upload-Checksum", "sha256 " + b64(crypto::sha256(c1))}});
   EXPECT_EQ(bad.status, 460);
   EXPECT_EQ(offset_of(url), 1000u);
   EXPECT_EQ(patch(url, 1000, c2, {{"Upload-Checksum", "crc32 AAAAAA=="}}).status, 400);
-  EXPECT_EQ(patch(url, 1000, c2, {{"Upload-Checksum", "md5 " + b64(crypto::md5(c2))}}).status,
-            204);
+  EXPECT_EQ(patch(url, 1000, c2, {{"Upload-Checksum", "md5 " + b64(crypto::md5(c2))}}).status, 204);
   auto last = patch(url, 2000, data.substr(2000),
                     {{"Upload-Checksum", "sha256 " + b64(crypto::sha256(data.substr(2000)))}});
   ASSERT_EQ(last.status, 204);
@@ -356,11 +353,11 @@ TEST_F(TusTest, ExpiredUploadsAreCollectedByTheSweeper) {
 TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   constexpr uint64_t kSize = 200ull << 20, kChunk = 32ull << 20;
   int status = -1;
-  const std::string out = run_command(
-      "cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
-          std::to_string(server_->port()) + " " + ServerProcess::kAdminKey + " " +
-          std::to_string(kSize) + " " + std::to_string(kChunk) + " 50000000,150000000 2>&1",
-      &status);
+  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
+                                          std::to_string(server_->port()) + " " +
+                                          ServerProcess::kAdminKey + " " + std::to_string(kSize) +
+                                          " " + std::to_string(kChunk) + " 50000000,150000000 2>&1",
+                                      &status);
   ASSERT_EQ(status, 0) << out;
   auto o = parse(out.substr(out.find('{')));
   EXPECT_EQ(o["cuts"].as_int64(), 2);

@@ -66,6 +66,13 @@ net::awaitable<void> fail_native(Exchange& ex, const Error& e) {
   co_await ex.send(error_response(e));
 }
 
+// The server writes what it is given; an answer to HEAD must have no body,
+// or a kept-alive connection would read it as the next answer.
+http::Response without_head_body(const Exchange& ex, http::Response r) {
+  if (ex.method() == "HEAD") r.body.clear();
+  return r;
+}
+
 bool version_ok(const Exchange& ex) {
   auto v = ex.header("Tus-Resumable");
   return v && *v == tus::kVersion;
@@ -94,15 +101,14 @@ Result<std::optional<tus::Checksum>> checksum_of(const Exchange& ex) {
 }  // namespace
 
 Tus::Tus(core::Services& services)
-    : s_(services),
-      upload_key_(services.secrets.derive("tus-upload/v1")),
+    : s_(services), upload_key_(services.secrets.derive("tus-upload/v1")),
       grant_key_(services.secrets.derive("upload-grant/v1")) {}
 
 net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_view>& parts) {
   const std::string_view method = ex.method();
   if (method == "OPTIONS" && parts.size() <= 3) co_return co_await options(ex);
   if (parts.size() > 3) co_return co_await fail_with(ex, Error(Errc::kRouteNotFound));
-  if (!version_ok(ex)) co_return co_await ex.send(tus_version_mismatch());
+  if (!version_ok(ex)) co_return co_await ex.send(without_head_body(ex, tus_version_mismatch()));
   if (parts.size() == 2) {
     if (method == "POST") co_return co_await create(ex);
     co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "create uploads with POST"));
@@ -241,8 +247,7 @@ net::awaitable<void> Tus::create_final(Exchange& ex, tus::UploadToken t,
   std::vector<tus::UploadToken> parts;
   for (const std::string& token : partials) {
     auto u = upload_of(token);
-    if (!u || u->concat != Concat::kPartial || u->tenant_id != t.tenant_id ||
-        u->app_id != t.app_id)
+    if (!u || u->concat != Concat::kPartial || u->tenant_id != t.tenant_id || u->app_id != t.app_id)
       co_return co_await fail_with(
           ex, Error(Errc::kInvalidArgument,
                     "Upload-Concat names an upload that is not a live partial upload of this app"));
@@ -260,8 +265,10 @@ net::awaitable<void> Tus::create_final(Exchange& ex, tus::UploadToken t,
       std::move(p->pieces.begin(), p->pieces.end(), std::back_inserter(all.pieces));
     }
     if (*all.length > t.max_bytes)
-      return fail(Errc::kTooLarge, "the partial uploads together are over the largest upload "
-                                   "allowed (" + std::to_string(t.max_bytes) + " bytes)");
+      return fail(Errc::kTooLarge,
+                  "the partial uploads together are over the largest upload "
+                  "allowed (" +
+                      std::to_string(t.max_bytes) + " bytes)");
     t.length = all.length;
     return complete(t, all);
   });
@@ -331,12 +338,11 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
   if (p->status == core::ResumableStatus::kTerminated)
     co_return co_await fail_with(ex, Error(Errc::kNotFound, "upload terminated"));
   if (*offset != p->offset)
-    co_return co_await fail_with(
-        ex, Error(Errc::kFailedPrecondition, "Upload-Offset is " + std::to_string(*offset) +
-                                                 ", the upload is at " + std::to_string(p->offset)));
+    co_return co_await fail_with(ex, Error(Errc::kFailedPrecondition,
+                                           "Upload-Offset is " + std::to_string(*offset) +
+                                               ", the upload is at " + std::to_string(p->offset)));
   if (new_length && p->length && *new_length != *p->length)
-    co_return co_await fail_with(ex,
-                                 Error(Errc::kInvalidArgument, "Upload-Length cannot change"));
+    co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "Upload-Length cannot change"));
   if (new_length && !p->length) {
     if (*new_length > t.max_bytes || *new_length < p->offset)
       co_return co_await fail_with(
@@ -348,8 +354,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
   }
   if (p->status == core::ResumableStatus::kCompleted) {
     if (has_body(ex))
-      co_return co_await fail_with(ex,
-                                   Error(Errc::kFailedPrecondition, "the upload is complete"));
+      co_return co_await fail_with(ex, Error(Errc::kFailedPrecondition, "the upload is complete"));
     http::Response r = answer(204, t);
     r.header("Upload-Offset", std::to_string(p->offset));
     if (p->object) r.header("Upgate-File-Id", p->object->id);
@@ -525,7 +530,7 @@ std::string Tus::location(const tus::UploadToken& t) const {
 
 net::awaitable<void> Tus::fail_with(Exchange& ex, const Error& e) {
   http::log_if_internal(ex, e);
-  co_await ex.send(tus_error_response(e));
+  co_await ex.send(without_head_body(ex, tus_error_response(e)));
 }
 
 // ---- grants -----------------------------------------------------------------
@@ -540,14 +545,14 @@ net::awaitable<void> Tus::mint_grant(Exchange& ex, const core::Principal& p) {
   int64_t ttl = kGrantDefaultTtlS;
   if (auto* m = body->if_contains("max_size")) {
     if (!m->is_int64() || m->as_int64() < 0)
-      co_return co_await fail_native(ex, 
-          Error(Errc::kInvalidArgument, "max_size must be a non-negative integer"));
+      co_return co_await fail_native(
+          ex, Error(Errc::kInvalidArgument, "max_size must be a non-negative integer"));
     max_size = static_cast<uint64_t>(m->as_int64());
   }
   if (auto* s = body->if_contains("ttl_seconds")) {
     if (!s->is_int64() || s->as_int64() < 1 || s->as_int64() > kGrantMaxTtlS)
-      co_return co_await fail_native(ex, 
-          Error(Errc::kInvalidArgument, "ttl_seconds must be 1-86400"));
+      co_return co_await fail_native(ex,
+                                     Error(Errc::kInvalidArgument, "ttl_seconds must be 1-86400"));
     ttl = s->as_int64();
   }
   auto quota = co_await blocking(ex, [&] { return s_.directory.quota_for(p.tenant_id, *app); });
@@ -559,9 +564,9 @@ net::awaitable<void> Tus::mint_grant(Exchange& ex, const core::Principal& p) {
   g.key_id = p.key_id;
   g.max_bytes = std::min(quota->max_object_bytes, max_size.value_or(quota->max_object_bytes));
   g.expires_at = s_.clock.now() + ttl * 1000;
-  co_await ex.send(http::json_response(
-      201, json::serialize(grant_json(tus::encode_grant(g, grant_key_), g.expires_at, g.max_bytes,
-                                      g.app_id))));
+  co_await ex.send(
+      http::json_response(201, json::serialize(grant_json(tus::encode_grant(g, grant_key_),
+                                                          g.expires_at, g.max_bytes, g.app_id))));
 }
 
 }  // namespace up::dialects::native

@@ -185,8 +185,8 @@ Result<ConcatHeader> parse_concat(std::string_view header) {
     urls = space == std::string_view::npos ? std::string_view() : urls.substr(space);
     while (url.ends_with('/')) url.remove_suffix(1);
     const size_t slash = url.rfind('/');
-    if (slash == std::string_view::npos || url.substr(0, slash).find("/v1/tus") ==
-                                               std::string_view::npos)
+    if (slash == std::string_view::npos ||
+        url.substr(0, slash).find("/v1/tus") == std::string_view::npos)
       return fail(Errc::kInvalidArgument, "Upload-Concat names a URL that is not a tus upload");
     c.tokens.emplace_back(url.substr(slash + 1));
   }

@@ -38,7 +38,7 @@ enum class Concat { kNone, kPartial, kFinal };
 
 struct UploadToken {
   std::string tenant_id, app_id;
-  std::string id;                 // core::ResumableUploads::new_id(); the final object's id
+  std::string id;                  // core::ResumableUploads::new_id(); the final object's id
   std::optional<uint64_t> length;  // nullopt: deferred (Upload-Defer-Length: 1)
   uint64_t max_bytes = 0;          // the largest length allowed (app or grant limit)
   std::string metadata;            // Upload-Metadata as sent, for HEAD
