@@ -3,6 +3,9 @@
 #include "dialects/native/tus.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
 
 #include <boost/json.hpp>
 
@@ -100,9 +103,68 @@ Result<std::optional<tus::Checksum>> checksum_of(const Exchange& ex) {
 
 }  // namespace
 
+class Tus::Committing {
+ public:
+  void begin(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ++entries_[id].count;
+  }
+  void end(const std::string& id) {
+    std::vector<Exchange::Resume> waiters;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(id);
+      if (it == entries_.end() || --it->second.count > 0) return;
+      waiters = std::move(it->second.waiters);
+      entries_.erase(it);
+    }
+    for (auto& resume : waiters) resume();
+  }
+  // Until no commit of `id` is in progress.
+  net::awaitable<void> wait(Exchange& ex, const std::string& id) {
+    {
+      std::lock_guard lock(mu_);
+      if (!entries_.contains(id)) co_return;
+    }
+    const std::function<void(Exchange::Resume)> start = [this, &id](Exchange::Resume resume) {
+      std::unique_lock lock(mu_);
+      auto it = entries_.find(id);
+      if (it != entries_.end()) return it->second.waiters.push_back(std::move(resume));
+      lock.unlock();
+      resume();
+    };
+    co_await ex.suspend(start);
+  }
+
+ private:
+  struct Entry {
+    int count = 0;
+    std::vector<Exchange::Resume> waiters;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+namespace {
+// Runs `end` when its scope ends (a commit marked in progress).
+class ScopeEnd {
+ public:
+  explicit ScopeEnd(std::function<void()> end) : end_(std::move(end)) {}
+  ~ScopeEnd() { end_(); }
+  ScopeEnd(const ScopeEnd&) = delete;
+  ScopeEnd& operator=(const ScopeEnd&) = delete;
+
+ private:
+  std::function<void()> end_;
+};
+}  // namespace
+
 Tus::Tus(core::Services& services)
     : s_(services), upload_key_(services.secrets.derive("tus-upload/v1")),
-      grant_key_(services.secrets.derive("upload-grant/v1")) {}
+      grant_key_(services.secrets.derive("upload-grant/v1")),
+      committing_(std::make_unique<Committing>()) {}
+
+Tus::~Tus() = default;
 
 net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_view>& parts) {
   const std::string_view method = ex.method();
@@ -290,6 +352,7 @@ Result<tus::UploadToken> Tus::upload_of(std::string_view token) const {
 }
 
 net::awaitable<void> Tus::head(Exchange& ex, const tus::UploadToken& t) {
+  co_await committing_->wait(ex, t.id);
   auto p = co_await blocking(ex, [&] { return progress(t); });
   if (!p) co_return co_await fail_with(ex, p.error());
   if (p->status == core::ResumableStatus::kTerminated)
@@ -333,6 +396,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
     new_length = *n;
   }
 
+  co_await committing_->wait(ex, t.id);
   auto p = co_await blocking(ex, [&] { return progress(t); });
   if (!p) co_return co_await fail_with(ex, p.error());
   if (p->status == core::ResumableStatus::kTerminated)
@@ -427,6 +491,8 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   out.offset = at.offset + up.size();
   // An empty piece would take this offset's index from the next chunk.
   if (whole || up.size() > 0) {
+    committing_->begin(t.id);
+    const ScopeEnd mark([this, &t] { committing_->end(t.id); });
     auto committed = co_await up.commit();
     if (!committed) co_return fail(committed.error());
     if (cut) co_return fail(*cut);  // kept; the answer goes nowhere anyway
