@@ -336,14 +336,21 @@ TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
 
 TEST_F(TusTest, ExpiredUploadsAreCollectedByTheSweeper) {
   UP_SKIP_ON_S3_BLOBS("counts the files of the local blob folder");
-  const std::string url = create(10'000);
+  const std::string url = create(10'000);  // lives a day
   ASSERT_EQ(patch(url, 0, std::string(4000, 'a')).status, 204);
   ASSERT_FALSE(server_->blob_files().empty());
-  advance_clock(kDayMs + 1000);
+  admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
+                R"({"settings":{"tus":{"expires_seconds":3600}}})", 200);
+  const std::string hour = create(10'000);
+  ASSERT_EQ(patch(hour, 0, std::string(4000, 'a')).status, 204);
+  advance_clock(3'601'000);
+  EXPECT_EQ(head(hour).status, 410);
+  EXPECT_EQ(head(url).status, 200);
+  advance_clock(kDayMs);
   EXPECT_EQ(head(url).status, 410);
   EXPECT_EQ(patch(url, 4000, "b").status, 410);
   auto s = admin_request("POST", "/v1/admin/sweep", "{}", 200);
-  EXPECT_GE(s["expired_objects"].as_int64(), 1);
+  EXPECT_GE(s["expired_objects"].as_int64(), 2);
   EXPECT_TRUE(server_->blob_files().empty());
   EXPECT_TRUE(server_->temp_files().empty());
 }

@@ -22,7 +22,10 @@ namespace {
 
 using tus::Concat;
 
-constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;  // Upload-Expires: a day after creation
+// Upload-Expires: a day after creation, unless the app's settings say otherwise
+// ({"tus": {"expires_seconds": N}}, a minute to 30 days).
+constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;
+constexpr int64_t kMinLifetimeS = 60, kMaxLifetimeS = 30 * 24 * 3600;
 // A PATCH that carries a whole upload up to this size goes straight into the
 // final object (no piece, no copy); a larger one is stored as a piece, so a
 // connection cut mid-body keeps its bytes (re-sending 8 MiB is cheap).
@@ -34,6 +37,21 @@ constexpr int64_t kGrantDefaultTtlS = 3600;
 constexpr int64_t kGrantMaxTtlS = 24 * 3600;
 
 core::ResumableRef ref_of(const tus::UploadToken& t) { return {t.tenant_id, t.app_id, t.id}; }
+
+// How long an upload of the app lives (see kUploadLifetimeMs). App settings
+// are the dialect's opaque JSON: a value out of range means the default.
+UnixMs lifetime_ms(const std::string& settings_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(settings_json, ec);
+  const json::value* secs = nullptr;
+  if (!ec && v.is_object())
+    if (auto* tus = v.as_object().if_contains("tus"); tus && tus->is_object())
+      secs = tus->as_object().if_contains("expires_seconds");
+  if (!secs || !secs->is_int64() || secs->as_int64() < kMinLifetimeS ||
+      secs->as_int64() > kMaxLifetimeS)
+    return kUploadLifetimeMs;
+  return secs->as_int64() * 1000;
+}
 
 std::optional<uint64_t> length_in(const std::string& meta_json) {
   boost::system::error_code ec;
@@ -212,8 +230,7 @@ net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
     t.app_id = g->app_id;
     t.key_id = g->key_id;  // a key deleted since stops its grants' uploads too
     t.grant_id = g->id;
-    // Its single use is remembered as long as an upload it created may complete.
-    t.grant_expires_at = g->expires_at + kUploadLifetimeMs;
+    t.grant_expires_at = g->expires_at;  // + the upload's lifetime, below
     grant_max = g->max_bytes;
   } else {
     auto p = co_await authenticate(ex, s_.auth);
@@ -224,9 +241,19 @@ net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
     t.app_id = *app;
     t.key_id = p->key_id;
   }
-  auto quota = co_await blocking(ex, [&] { return s_.directory.quota_for(t.tenant_id, t.app_id); });
-  if (!quota) co_return fail(quota.error());
-  t.max_bytes = std::min(quota->max_object_bytes, grant_max.value_or(quota->max_object_bytes));
+  auto limits = co_await blocking(ex, [&]() -> Result<std::pair<core::EffectiveQuota, UnixMs>> {
+    auto quota = s_.directory.quota_for(t.tenant_id, t.app_id);
+    if (!quota) return fail(quota.error());
+    auto app = s_.directory.app(t.tenant_id, t.app_id);  // cached by quota_for
+    if (!app) return fail(app.error());
+    return std::make_pair(*quota, lifetime_ms(app->settings_json));
+  });
+  if (!limits) co_return fail(limits.error());
+  const auto& [quota, lifetime] = *limits;
+  t.max_bytes = std::min(quota.max_object_bytes, grant_max.value_or(quota.max_object_bytes));
+  t.expires_at = s_.clock.now() + lifetime;
+  // A grant's single use is remembered as long as an upload it created may complete.
+  if (!t.grant_id.empty()) t.grant_expires_at += lifetime;
   co_return t;
 }
 
@@ -276,7 +303,6 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   }
   if (auto st = read_creation_headers(ex, *t); !st) co_return co_await fail_with(ex, st.error());
   t->id = s_.resumable.new_id();
-  t->expires_at = s_.clock.now() + kUploadLifetimeMs;
   if (t->concat == Concat::kFinal) co_return co_await create_final(ex, std::move(*t), partials);
 
   // An empty upload is complete at once; otherwise nothing is stored before a body.
