@@ -214,6 +214,18 @@ TEST_F(TusTest, TerminatedUploadsAreGone) {
   EXPECT_EQ(head(url).status, 404);
   EXPECT_EQ(patch(url, 400, "b").status, 404);
   EXPECT_EQ(client_->request("DELETE", url, tus()).status, 204);  // idempotent
+  // Behind a proxy that drops DELETE and PATCH: POST and X-HTTP-Method-Override.
+  const std::string other = create(1000);
+  auto p = client_->request("POST", other,
+                            tus({{"X-HTTP-Method-Override", "PATCH"},
+                                 {"Content-Type", "application/offset+octet-stream"},
+                                 {"Upload-Offset", "0"}}),
+                            "abc");
+  EXPECT_EQ(p.status, 204);
+  EXPECT_EQ(p.header("upload-offset"), "3");
+  EXPECT_EQ(client_->request("POST", other, tus({{"X-HTTP-Method-Override", "DELETE"}})).status,
+            204);
+  EXPECT_EQ(head(other).status, 404);
   EXPECT_EQ(head("/v1/tus/not-a-token").status, 404);
 }
 

@@ -196,9 +196,13 @@ net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_vie
   auto t = upload_of(parts[2]);
   if (!t) co_return co_await fail_with(ex, t.error());
   ex.log_field("tenant", t->tenant_id);
-  if (method == "HEAD") co_return co_await head(ex, *t);
-  if (method == "PATCH") co_return co_await patch(ex, *t);
-  if (method == "DELETE") co_return co_await terminate(ex, *t);
+  // Clients behind proxies that drop PATCH and DELETE send POST with the
+  // method in X-HTTP-Method-Override (tus 1.0.0, "Method Overriding").
+  std::string_view verb = method;
+  if (auto o = ex.header("X-HTTP-Method-Override"); o && method == "POST") verb = *o;
+  if (verb == "HEAD") co_return co_await head(ex, *t);
+  if (verb == "PATCH") co_return co_await patch(ex, *t);
+  if (verb == "DELETE") co_return co_await terminate(ex, *t);
   co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "an upload takes HEAD, PATCH or DELETE"));
 }
 
