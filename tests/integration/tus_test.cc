@@ -16,8 +16,6 @@
 namespace up::testing {
 namespace {
 
-namespace json = boost::json;
-
 constexpr int64_t kDayMs = 24 * 3'600'000;
 
 class TusTest : public ServerTest {
