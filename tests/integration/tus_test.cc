@@ -184,6 +184,7 @@ TEST_F(TusTest, CreationWithUploadAndEmptyUploads) {
   create({}, 400);
   create({{"Upload-Length", "1"}, {"Upload-Defer-Length", "1"}}, 400);
   create({{"Upload-Length", "1"}, {"Upload-Metadata", "filename !!!"}}, 400);
+  create({{"Upload-Length", "1"}, {"Upload-Metadata", "a\x01 YQ=="}}, 400);
   auto anon = client_->request("POST", "/v1/tus/", tus({{"Upload-Length", "1"}}));
   EXPECT_EQ(anon.status, 401);
 }

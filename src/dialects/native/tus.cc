@@ -265,6 +265,9 @@ Status Tus::read_creation_headers(const Exchange& ex, tus::UploadToken& t) const
   if (auto m = ex.header("Upload-Metadata")) {
     auto meta = tus::parse_metadata(*m);
     if (!meta) return fail(meta.error());
+    // Sent back verbatim in HEAD answers.
+    if (has_control_characters(*m))
+      return fail(Errc::kInvalidArgument, "Upload-Metadata has control characters");
     t.metadata = std::string(*m);
     if (auto it = meta->find("filename"); it != meta->end()) t.name = it->second;
     for (const char* key : {"filetype", "contentType"}) {
