@@ -305,27 +305,34 @@ TEST_F(TusTest, LimitsAndSingleUseGrants) {
 TEST_F(TusTest, AChunkCutOffMidBodyKeepsWhatArrived) {
   const std::string data = pattern_string(2'000'000);
   const std::string url = create(data.size());
-  {
-    // Half of a 1 MB chunk, then the client goes away.
+  // Sends `sent` bytes of a PATCH body of `length` at `offset`, then goes away.
+  auto cut = [&](uint64_t offset, uint64_t length, size_t sent) {
     int fd = client_->connect_socket();
     ASSERT_GE(fd, 0);
-    const std::string headers =
-        "PATCH " + url +
-        " HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
-        "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
-        "Content-Length: 1000000\r\n\r\n";
+    const std::string headers = "PATCH " + url +
+                                " HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                                "Content-Type: application/offset+octet-stream\r\nUpload-Offset: " +
+                                std::to_string(offset) +
+                                "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n";
     ASSERT_EQ(::write(fd, headers.data(), headers.size()), static_cast<ssize_t>(headers.size()));
-    ASSERT_EQ(::write(fd, data.data(), 600'000), 600'000);
+    ASSERT_EQ(::write(fd, data.data() + offset, sent), static_cast<ssize_t>(sent));
     ::shutdown(fd, SHUT_WR);
     char buf[4096];
     while (::read(fd, buf, sizeof buf) > 0) {
     }  // the server is done with it once it closes
     ::close(fd);
-  }
-  const uint64_t offset = offset_of(url);
-  EXPECT_GT(offset, 0u);
-  EXPECT_LE(offset, 600'000u);
-  auto p = patch(url, offset, data.substr(offset));
+  };
+  // The whole upload in one body (no piece), cut: what came is kept all the same.
+  cut(0, data.size(), 600'000);
+  const uint64_t first = offset_of(url);
+  EXPECT_GT(first, 0u);
+  EXPECT_LE(first, 600'000u);
+  // A chunk of it, cut.
+  cut(first, 500'000, 200'000);
+  const uint64_t second = offset_of(url);
+  EXPECT_GT(second, first);
+  EXPECT_LE(second, first + 200'000);
+  auto p = patch(url, second, data.substr(second));
   ASSERT_EQ(p.status, 204) << p.body;
   EXPECT_EQ(content(p.header("upgate-file-id")), data);
 }

@@ -26,10 +26,6 @@ using tus::Concat;
 // ({"tus": {"expires_seconds": N}}, a minute to 30 days).
 constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;
 constexpr int64_t kMinLifetimeS = 60, kMaxLifetimeS = 30 * 24 * 3600;
-// A PATCH that carries a whole upload up to this size goes straight into the
-// final object (no piece, no copy); a larger one is stored as a piece, so a
-// connection cut mid-body keeps its bytes (re-sending 8 MiB is cheap).
-constexpr uint64_t kWholeMaxBytes = 8ull << 20;
 // The piece index holding a deferred Upload-Length once it is sent (an empty
 // piece whose meta says the length): above any offset an upload can reach.
 constexpr uint64_t kLengthIndex = 1ull << 62;
@@ -79,6 +75,30 @@ json::object grant_json(const std::string& grant, UnixMs expires_at, uint64_t ma
   o["max_size"] = max_size;
   o["app_id"] = app_id;
   return o;
+}
+
+core::PieceSpec piece_spec(const tus::UploadToken& t, uint64_t offset, uint64_t room) {
+  core::PieceSpec spec;
+  spec.index = offset;
+  spec.expires_at = t.expires_at;
+  spec.max_bytes = room;
+  spec.owner = t.key_id;
+  spec.key_id = t.key_id;
+  return spec;
+}
+
+// Streams the request body into `up` (and `digest`). The error of a body that
+// ended early (the client went away, stalled or broke the framing) comes back
+// as a value: the bytes before it are in `up`. An error storing them fails.
+net::awaitable<Result<std::optional<Error>>> pump_body(Exchange& ex, core::Upload& up,
+                                                       crypto::Digest* digest) {
+  for (;;) {
+    auto chunk = co_await ex.read_chunk();
+    if (!chunk) co_return std::optional<Error>(chunk.error());
+    if (chunk->empty()) co_return std::optional<Error>();
+    if (digest) digest->update(*chunk);
+    if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
+  }
 }
 
 // The grant endpoint is a native route: native envelope and statuses.
@@ -480,43 +500,38 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   if (cl && *cl > room)
     co_return fail(Errc::kTooLarge, at.length ? "the chunk goes past Upload-Length"
                                               : "the chunk goes past the largest upload allowed");
-  const bool whole = at.offset == 0 && at.length && t.concat == Concat::kNone &&
-                     *at.length <= kWholeMaxBytes && cl.value_or(0) == *at.length;
+  // The whole upload in one body goes straight into the final object: no
+  // piece, no copy.
+  bool whole =
+      at.offset == 0 && at.length && t.concat == Concat::kNone && cl.value_or(0) == *at.length;
   const core::ResumableRef ref = ref_of(t);
   auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
     if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
-    core::PieceSpec spec;
-    spec.index = at.offset;
-    spec.expires_at = t.expires_at;
-    spec.max_bytes = room;
-    spec.owner = t.key_id;
-    spec.key_id = t.key_id;
-    return s_.resumable.begin_piece(ref, spec);
+    return s_.resumable.begin_piece(ref, piece_spec(t, at.offset, room));
   });
   if (!opened) co_return fail(opened.error());
   core::Upload& up = **opened;
   std::optional<crypto::Digest> digest;
   if (sum) digest.emplace(sum->algo);
-  std::optional<Error> cut;  // the body ended early: the client went away or stalled
-  for (;;) {
-    auto chunk = co_await ex.read_chunk();
-    if (!chunk) {
-      cut = chunk.error();
-      break;
-    }
-    if (chunk->empty()) break;
-    if (digest) digest->update(*chunk);
-    if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
-  }
-  if (cut) {
+  auto cut = co_await pump_body(ex, up, digest ? &*digest : nullptr);
+  if (!cut) co_return fail(cut.error());
+  if (*cut) {
     // What arrived of a chunk cut off is kept, so the client resumes from it:
     // the connection was lost or stalled (kUnavailable, kTimeout), or it
     // closed mid-body, which the server reports as a body ending early
     // (kInvalidArgument, as it does broken chunk framing: the bytes before
     // the break were sent as they are all the same). Not when a checksum was
-    // to vouch for the whole chunk, nor for the final object itself.
-    const bool keep = !whole && !sum && up.size() > 0;
-    if (!keep) co_return fail(*cut);
+    // to vouch for the whole chunk.
+    if (sum || up.size() == 0) co_return fail(**cut);
+    if (whole) {
+      // Not the whole upload after all: what came is its first piece (the
+      // spec begin_piece gives piece 0), not the final object.
+      auto spec = co_await blocking(
+          ex, [&] { return s_.resumable.piece_upload_spec(ref, piece_spec(t, 0, room)); });
+      if (!spec) co_return fail(spec.error());
+      up.spec() = std::move(*spec);
+      whole = false;
+    }
   } else if (digest && digest->final() != sum->digest) {
     co_return fail(Errc::kChecksumMismatch, "Upload-Checksum does not match the chunk");
   }
@@ -528,7 +543,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     const ScopeEnd mark([this, &t] { committing_->end(t.id); });
     auto committed = co_await up.commit();
     if (!committed) co_return fail(committed.error());
-    if (cut) co_return fail(*cut);  // kept; the answer goes nowhere anyway
+    if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway
     if (whole) out.object = std::move(*committed);
   }
   if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {
