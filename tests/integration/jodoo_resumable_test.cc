@@ -330,5 +330,72 @@ TEST_F(JodooResumableTest, V2ErrorsOfSpecSection8) {
   EXPECT_EQ(qiniu_error(r), "token out of date");
 }
 
+// ---- the real qiniu Node SDK ----------------------------------------------------------
+
+// What the server's access log says about the requests on `path_prefix`.
+struct Served {
+  int requests = 0;
+  int64_t bytes_in = 0;
+};
+Served served(const ServerProcess& server, const std::string& method,
+              const std::string& path_prefix) {
+  Served s;
+  std::istringstream lines(server.stdout_text());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    if (ec || !v.is_object()) continue;
+    const auto& o = v.as_object();
+    if (str(o, "method") != method || str(o, "path").rfind(path_prefix, 0) != 0 ||
+        o.at("status").as_int64() != 200)
+      continue;
+    ++s.requests;
+    s.bytes_in += o.at("bytes_in").as_int64();
+  }
+  return s;
+}
+
+TEST_F(JodooResumableTest, QiniuNodeSdkResumesAnInterruptedUpload) {
+  TempDir dir;
+  const std::string file = dir.path() + "/payload.bin";
+  const std::string content = pattern_string(20 * kMiB);
+  std::ofstream(file, std::ios::binary) << content;
+  for (const std::string version : {"v1", "v2"}) {
+    SCOPED_TRACE(version);
+    const std::string tx = "tx-sdk-" + version;
+    auto t = tokens(tx);
+    int status = -1;
+    const std::string out =
+        run_command("cd " UPGATE_COMPAT_DIR " && node qiniu_resume.mjs 127.0.0.1:" +
+                        std::to_string(server_->port()) + " '" + file + "' " + version + " '" +
+                        t[0] + "' '" + dir.path() + "/record-" + version + ".json' 2 2>&1",
+                    &status);
+    ASSERT_EQ(status, 0) << out;
+    json::object o = parse(out.substr(out.rfind("\n{") + 1));
+    const auto& first = o.at("first").as_object();
+    const auto& second = o.at("second").as_object();
+    // The first run stopped after 2 of the 5 parts; the second sent the other 3.
+    EXPECT_EQ(first.at("parts").as_int64(), 2) << out;
+    EXPECT_FALSE(first.contains("status") && first.at("status").as_int64() == 200) << out;
+    EXPECT_EQ(second.at("parts").as_int64(), 3) << out;
+    EXPECT_EQ(second.at("status").as_int64(), 200) << out;
+    EXPECT_FALSE(o.at("record_left").as_bool());
+    const auto& data = second.at("data").as_object();
+    EXPECT_EQ(str(data, "hash"), qetag(content));
+    EXPECT_EQ(bind_and_download(tx, str(data, "key")), content);
+  }
+  // The server's side: every block and part arrived once, and one upload each.
+  const Served blocks = served(*server_, "POST", "/mkblk/");
+  EXPECT_EQ(blocks.requests, 5);
+  EXPECT_EQ(blocks.bytes_in, static_cast<int64_t>(content.size()));
+  EXPECT_EQ(served(*server_, "POST", "/mkfile/").requests, 1);
+  const Served parts = served(*server_, "PUT", "/buckets/");
+  EXPECT_EQ(parts.requests, 5);
+  EXPECT_EQ(parts.bytes_in, static_cast<int64_t>(content.size()));
+  // init and complete
+  EXPECT_EQ(served(*server_, "POST", "/buckets/").requests, 2);
+}
+
 }  // namespace
 }  // namespace up::testing
