@@ -104,7 +104,7 @@ class JodooResumableTest : public ServerTest {
     return str(parse(r.body), "uploadId");
   }
   HttpResponse v2_put(const std::string& token, const std::string& id, int n,
-                      const std::string& data, std::string md5 = {}) {
+                      const std::string& data, const std::string& md5 = {}) {
     Headers h = up(token);
     h.emplace_back("Content-MD5", md5.empty() ? md5_hex(data) : md5);
     return client_->request("PUT", v2_base() + "/" + id + "/" + std::to_string(n), h, data);

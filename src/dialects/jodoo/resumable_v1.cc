@@ -66,8 +66,8 @@ net::awaitable<Status> hash_pieces(core::Services& s, const std::vector<core::Pi
   co_return ok();
 }
 
-std::string block_answer(const ResumableContext& c, const ResumableToken& t, std::string checksum,
-                         uint32_t crc32) {
+std::string block_answer(const ResumableContext& c, const ResumableToken& t,
+                         const std::string& checksum, uint32_t crc32) {
   json::object o;
   o["ctx"] = encode_token(c.services, t);
   o["checksum"] = crypto::base64url(checksum, true);

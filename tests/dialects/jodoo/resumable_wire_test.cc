@@ -44,8 +44,8 @@ TEST(ResumableWireTest, TokensRoundTripAndRefuseForgeriesOtherKindsAndExpiry) {
   ASSERT_FALSE(late);
   EXPECT_EQ(late.error().code, Errc::kFailedPrecondition);
   EXPECT_EQ(late.error().message.rfind("expired context create at ", 0), 0u);
-  for (const std::string bad : {std::string(), std::string("."), text.substr(1), text + "x",
-                                std::string(2000, 'A') + ".AA"}) {
+  for (const std::string& bad : {std::string(), std::string("."), text.substr(1), text + "x",
+                                 std::string(2000, 'A') + ".AA"}) {
     auto r = decode_resumable_token(bad, "key", Kind::kBlock, 0);
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().message, "decode ctx failed");
