@@ -87,6 +87,7 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->auth_ = std::make_unique<core::AuthService>(*rt->meta_, rt->clock_);
   rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_,
                                                        rt->clock_, *rt->pool_);
+  rt->resumable_ = std::make_unique<core::ResumableUploads>(*rt->uploads_, *rt->meta_, rt->clock_);
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->rate_limiter_ = std::make_unique<core::RateLimiter>(*rt->meta_, rt->clock_);
   rt->sweeper_ = std::make_unique<core::Sweeper>(*rt->meta_, *rt->blobs_, rt->clock_);
@@ -102,9 +103,9 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   // Services is an aggregate: clang 14 has no parenthesized aggregate init, so
   // make_unique gets a braced temporary to move from.
   rt->services_ = std::make_unique<core::Services>(
-      core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->files_,
-                     *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->cursors_, *rt->secrets_,
-                     *rt->links_, "", std::move(advance), options.secret_settings});
+      core::Services{rt->clock_, *rt->directory_, *rt->auth_, *rt->uploads_, *rt->resumable_,
+                     *rt->files_, *rt->rate_limiter_, *rt->sweeper_, *rt->records_, *rt->cursors_,
+                     *rt->secrets_, *rt->links_, "", std::move(advance), options.secret_settings});
   // The default tenant always exists: the bootstrap key belongs to it.
   if (auto t = rt->directory_->tenant(core::Directory::kDefaultTenant); !t) {
     if (t.error().code != Errc::kTenantNotFound) return fail(t.error());

@@ -70,6 +70,7 @@ class Runtime {
   std::unique_ptr<core::Directory> directory_;
   std::unique_ptr<core::AuthService> auth_;
   std::unique_ptr<core::UploadService> uploads_;
+  std::unique_ptr<core::ResumableUploads> resumable_;
   std::unique_ptr<core::FileService> files_;
   std::unique_ptr<core::RateLimiter> rate_limiter_;
   std::unique_ptr<core::Sweeper> sweeper_;

@@ -58,12 +58,12 @@ struct PieceSpec {
   std::optional<uint64_t> declared_size;  // the request's Content-Length, when sent
   uint64_t min_bytes = 0;
   std::optional<uint64_t> max_bytes;  // besides the app's limit on one object
-  // A piece already stored at this index: replace it when this one commits
-  // (Qiniu v2 and S3 parts may be sent again), or fail the commit with
-  // kObjectKeyExists (tus: two PATCHes racing at one offset).
+  // A piece already stored at this index: removed before this one streams
+  // (Qiniu v2 and S3 parts may be sent again), or, when false, this one's
+  // commit fails with kObjectKeyExists (tus: two PATCHes racing at one offset).
   bool replace = false;
   std::string owner;
-  std::string key_id;  // as UploadSpec::key_id
+  std::string key_id;            // as UploadSpec::key_id
   std::string meta_json = "{}";  // the protocol's extras for this piece (kept with it)
   bool want_md5 = false;
   bool want_qetag = false;
@@ -89,18 +89,23 @@ class ResumableUploads {
 
   // Opens piece spec.index of upload `ref`: append its bytes, then commit()
   // stores it (durable when commit returns; kObjectKeyExists when a piece is
-  // there and spec.replace is false); an Upload dropped uncommitted keeps
+  // there and spec.replace is false). An Upload dropped uncommitted keeps
   // nothing. A commit after the upload completed or was terminated still
   // stores the piece; the protocol checks state() first, and the sweeper
   // collects such a piece at its expiry.
   Result<UploadPtr> begin_piece(const ResumableRef& ref, const PieceSpec& spec);
+  // begin_piece's first step, for a request whose upload is opened from a
+  // spec (http::UploadHooks::spec, then http::receive_upload): the upload spec
+  // of the piece; a piece to be replaced is removed here.
+  Result<UploadSpec> piece_upload_spec(const ResumableRef& ref, const PieceSpec& spec);
 
   // The pieces stored so far, ascending by index (the terminate() marker
   // excluded).
   Result<std::vector<Piece>> pieces(const ResumableRef& ref);
 
   // The final object opened directly, for a request that carries the whole
-  // upload: its id becomes ref.id (UploadSpec::object_id). Its commit fails
+  // upload: its id becomes ref.id (UploadSpec::object_id; a spec handed to
+  // http::receive_upload may set that itself). Its commit fails
   // with kAlreadyExists when the upload was completed already.
   Result<UploadPtr> begin_whole(const ResumableRef& ref, UploadSpec spec);
 

@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/rate_limiter.h"
 #include "core/records.h"
+#include "core/resumable.h"
 #include "core/secret_settings.h"
 #include "core/secrets.h"
 #include "core/sweeper.h"
@@ -23,6 +24,7 @@ struct Services {
   Directory& directory;
   AuthService& auth;
   UploadService& uploads;
+  ResumableUploads& resumable;
   FileService& files;
   RateLimiter& rate_limiter;
   Sweeper& sweeper;

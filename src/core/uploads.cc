@@ -88,7 +88,7 @@ Result<Object> Upload::finish() {
     return fail(Errc::kTooSmall, "file smaller than " + std::to_string(spec_.min_bytes) + " bytes");
   }
   Object o;
-  o.id = locator_;
+  o.id = spec_.object_id.empty() ? locator_ : spec_.object_id;
   o.tenant_id = spec_.tenant_id;
   o.app_id = spec_.app_id;
   o.key = spec_.key;

@@ -145,6 +145,15 @@ class MetaStore {
   virtual Result<Object> get_object_by_key(std::string_view tenant_id, std::string_view app_id,
                                            std::string_view key) = 0;
   virtual Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) = 0;
+  // Live objects of one app whose key starts with `prefix`, in ascending
+  // byte order of key, after key `after` (empty: from the first), at most
+  // `limit` (a resumable upload's pieces, core/resumable.h).
+  // REQUIRES: prefix starts with "//" (a reserved key) and ends with '/'.
+  virtual Result<std::vector<Object>> objects_by_key_prefix(std::string_view tenant_id,
+                                                            std::string_view app_id,
+                                                            std::string_view prefix,
+                                                            std::string_view after,
+                                                            uint32_t limit) = 0;
   // Totals of live objects of one app, or of the whole tenant when app_id is empty.
   virtual Result<Usage> usage(std::string_view tenant_id, std::string_view app_id) = 0;
 

@@ -248,6 +248,36 @@ TYPED_TEST(MetaStoreConformance, InsertAndGetObject) {
   EXPECT_ERRC(this->insert(object("01aab")), Errc::kAlreadyExists);
 }
 
+// A resumable upload's pieces (core/resumable.h): by key prefix, in byte
+// order of key, live ones of one app only, paged.
+TYPED_TEST(MetaStoreConformance, ObjectsByKeyPrefix) {
+  MetaStore& s = this->store();
+  ASSERT_OK(this->insert(object("01a", "t1", "a1", "//r/u1/00000000000000000010")));
+  ASSERT_OK(this->insert(object("01b", "t1", "a1", "//r/u1/00000000000000000002")));
+  ASSERT_OK(this->insert(object("01c", "t1", "a1", "//r/u1/00000000000000000001")));
+  ASSERT_OK(this->insert(object("01d", "t1", "a1", "//r/u10/00000000000000000001")));  // u10
+  ASSERT_OK(this->insert(object("01e", "t1", "a1", "//r/u0/00000000000000000001")));
+  ASSERT_OK(this->insert(object("01f", "t1", "a2", "//r/u1/00000000000000000003")));  // app
+  ASSERT_OK(this->insert(object("01g", "t2", "a1", "//r/u1/00000000000000000004")));  // tenant
+  ASSERT_OK(this->insert(object("01h", "t1", "a1", "//r/u1/00000000000000000005")));
+  auto gone = this->mark_deleted("t1", "01h");
+  ASSERT_TRUE(gone);
+  auto ids = [](const Result<std::vector<Object>>& r) {
+    std::vector<std::string> out;
+    if (r)
+      for (const Object& o : *r) out.push_back(o.id);
+    return out;
+  };
+  EXPECT_EQ(ids(s.objects_by_key_prefix("t1", "a1", "//r/u1/", "", 10)),
+            (std::vector<std::string>{"01c", "01b", "01a"}));
+  EXPECT_EQ(ids(s.objects_by_key_prefix("t1", "a1", "//r/u1/", "", 2)),
+            (std::vector<std::string>{"01c", "01b"}));
+  EXPECT_EQ(ids(s.objects_by_key_prefix("t1", "a1", "//r/u1/", "//r/u1/00000000000000000002", 2)),
+            (std::vector<std::string>{"01a"}));
+  EXPECT_EQ(ids(s.objects_by_key_prefix("t1", "a1", "//r/u9/", "", 10)),
+            std::vector<std::string>{});
+}
+
 TYPED_TEST(MetaStoreConformance, KeyIsUniqueAmongLiveObjects) {
   MetaStore& s = this->store();
   ASSERT_OK(this->insert(object("01a", "t1", "a1", "k")));

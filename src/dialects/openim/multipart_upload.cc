@@ -52,11 +52,10 @@ std::string upload_signing_key(const core::Services& s, std::string_view tenant,
   return s.secrets.derive("openim-multipart/" + std::string(tenant) + "/" + std::string(app));
 }
 
-// A staged part. Keys starting with "//" cannot be S3 keys (refused) nor name
-// aliases ("/" + a name that never starts with '/').
-std::string part_key(std::string_view upload_id, int64_t n) {
-  return "//parts/" + crypto::to_hex(crypto::sha256(upload_id)).substr(0, 32) + "/" +
-         std::to_string(n);
+// The parts are the pieces of a core resumable upload (core/resumable.h)
+// named by the uploadID's nonce.
+core::ResumableRef resumable_ref(const MultipartUpload& u) {
+  return {u.tenant_id, u.app_id, u.nonce};
 }
 
 bool md5_hex(std::string_view s) {
@@ -242,7 +241,7 @@ net::awaitable<void> MultipartUploads::initiate(Exchange& ex, const Context& ctx
   u.size = size;
   u.part_size = *part_size;
   u.expires_at = s_.clock.now() + kMultipartMs;
-  u.nonce = random_hex(8);
+  u.nonce = s_.resumable.new_id();  // names its pieces, then the object
   if (max_parts > 0 && u.part_count() > max_parts)
     co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "too many parts for maxParts"));
   const std::string key = upload_signing_key(s_, ctx.app.tenant_id, ctx.app.id);
@@ -296,17 +295,19 @@ net::awaitable<void> MultipartUploads::auth_sign(Exchange& ex, const Context& ct
 Status MultipartUploads::assemble(const Context& ctx, const std::string& upload_id,
                                   const MultipartUpload& u, const std::vector<std::string>& md5s,
                                   const std::string& content_type) const {
-  std::vector<Object> parts;
+  const core::ResumableRef ref = resumable_ref(u);
+  auto stored = s_.resumable.pieces(ref);
+  if (!stored) return fail(stored.error());
+  std::vector<core::Piece> parts;
   for (int64_t n = 1; n <= u.part_count(); ++n) {
-    auto o = s_.files.get_by_key(ctx.app.tenant_id, ctx.app.id, part_key(upload_id, n));
-    if (!o) {
-      if (o.error().code == Errc::kObjectNotFound)
-        return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " was not uploaded");
-      return fail(o.error());
-    }
-    if (o->md5 != md5s[n - 1])
+    auto p = std::find_if(stored->begin(), stored->end(), [n](const core::Piece& p) {
+      return p.index == static_cast<uint64_t>(n);
+    });
+    if (p == stored->end())
+      return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " was not uploaded");
+    if (p->object.md5 != md5s[n - 1])
       return fail(Errc::kInvalidArgument, "part " + std::to_string(n) + " md5 mismatching");
-    parts.push_back(std::move(*o));
+    parts.push_back(std::move(*p));
   }
   core::UploadSpec spec;
   spec.tenant_id = ctx.app.tenant_id;
@@ -318,16 +319,12 @@ Status MultipartUploads::assemble(const Context& ctx, const std::string& upload_
   spec.owner = u.user_id;
   spec.key_id = ctx.claims.key_id;
   spec.want_md5 = true;
-  auto up = s_.uploads.begin(std::move(spec));
-  if (!up) return fail(up.error());
-  for (const Object& part : parts) UP_TRY((*up)->append_object(part));
-  if ((*up)->size() != static_cast<uint64_t>(u.size))
-    return fail(Errc::kSizeMismatch, "file size mismatch");
-  auto committed = (*up)->commit_blocking();
-  // The same content completed by someone else meanwhile is as good.
-  if (!committed && committed.error().code != Errc::kObjectKeyExists)
+  auto committed = s_.resumable.complete(ref, std::move(spec), parts);
+  // The same content completed by someone else meanwhile (this upload, or
+  // another one of the same hash) is as good.
+  if (!committed && committed.error().code != Errc::kAlreadyExists &&
+      committed.error().code != Errc::kObjectKeyExists)
     return fail(committed.error());
-  for (const Object& part : parts) UP_TRY(s_.files.remove(ctx.app.tenant_id, part.id));
   return ok();
 }
 
@@ -374,10 +371,6 @@ Result<std::pair<MultipartUpload, App>> MultipartUploads::verify_part(
                 "The request signature we calculated does not match the signature you provided.");
   if (expires_s * 1000 <= s_.clock.now() || u->expires_at <= s_.clock.now())
     return fail(Errc::kGrantExpired, "Request has expired");
-  // A retried part replaces the earlier one.
-  auto old = s_.files.get_by_key(u->tenant_id, u->app_id, part_key(upload_id, n));
-  if (old) UP_TRY(s_.files.remove(u->tenant_id, old->id));
-  else if (old.error().code != Errc::kObjectNotFound) return fail(old.error());
   return std::make_pair(std::move(*u), std::move(*app));
 }
 
@@ -389,26 +382,25 @@ net::awaitable<void> MultipartUploads::put_part(Exchange& ex, const std::string&
   if (ec != std::errc() || end != number.data() + number.size()) n = 0;
   const std::string expires = ex.query("X-Upgate-Expires").value_or("");
   const std::string signature = ex.query("X-Upgate-Signature").value_or("");
-  auto verified =
-      co_await blocking(ex, [&] { return verify_part(upload_id, bucket, n, expires, signature); });
-  if (!verified) co_return co_await fail_s3(ex, verified.error(), bucket);
-  const MultipartUpload& u = verified->first;
-  const uint64_t length = static_cast<uint64_t>(u.part_length(n));
-  if (ex.content_length() && *ex.content_length() != length)
-    co_return co_await fail_s3(ex, exact_size(n, length), bucket);
-  core::UploadSpec spec;
-  spec.tenant_id = u.tenant_id;
-  spec.app_id = u.app_id;
-  spec.key = part_key(upload_id, n);
-  spec.name = "part-" + std::to_string(n);
-  spec.min_bytes = length;
-  spec.max_bytes = length;
-  spec.declared_size = ex.content_length();
-  spec.state = ObjectState::kTemporary;
-  spec.expires_at = u.expires_at;
-  spec.owner = u.user_id;
-  spec.want_md5 = true;
-  PartPut put(ex, std::move(spec), bucket, n);
+  auto spec = co_await blocking(ex, [&]() -> Result<core::UploadSpec> {
+    auto verified = verify_part(upload_id, bucket, n, expires, signature);
+    if (!verified) return fail(verified.error());
+    const MultipartUpload& u = verified->first;
+    const uint64_t length = static_cast<uint64_t>(u.part_length(n));
+    if (ex.content_length() && *ex.content_length() != length) return fail(exact_size(n, length));
+    core::PieceSpec piece;
+    piece.index = static_cast<uint64_t>(n);
+    piece.expires_at = u.expires_at;
+    piece.declared_size = ex.content_length();
+    piece.min_bytes = length;
+    piece.max_bytes = length;
+    piece.replace = true;  // a retried part replaces the earlier one
+    piece.owner = u.user_id;
+    piece.want_md5 = true;
+    return s_.resumable.piece_upload_spec(resumable_ref(u), piece);
+  });
+  if (!spec) co_return co_await fail_s3(ex, spec.error(), bucket);
+  PartPut put(ex, std::move(*spec), bucket, n);
   co_await http::receive_upload(ex, s_.uploads, put, std::nullopt);
 }
 

@@ -92,7 +92,7 @@ struct MultipartUpload {
   int64_t size = 0;
   int64_t part_size = 0;
   UnixMs expires_at = 0;
-  std::string nonce;  // two uploads of the same content never share part keys
+  std::string nonce;  // the core resumable upload holding its parts (core/resumable.h)
 
   int64_t part_count() const { return part_size > 0 ? (size + part_size - 1) / part_size : 0; }
   // The exact length of part n (1-based): part_size, the last one the rest.

@@ -160,6 +160,22 @@ class MemoryMetaStore final : public ProcessLocalMetaStore {
     return objects_.at(it->second);
   }
 
+  Result<std::vector<Object>> objects_by_key_prefix(std::string_view tenant_id,
+                                                    std::string_view app_id,
+                                                    std::string_view prefix, std::string_view after,
+                                                    uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    std::vector<Object> out;
+    for (auto it =
+             keys_by_name_.upper_bound(Triple{tenant_id, app_id, after.empty() ? prefix : after});
+         it != keys_by_name_.end() && out.size() < limit; ++it) {
+      const Object& o = objects_.at(it->second);
+      if (o.tenant_id != tenant_id || o.app_id != app_id || !o.key.starts_with(prefix)) break;
+      out.push_back(o);
+    }
+    return out;
+  }
+
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     std::lock_guard lock(mu_);
     core::ObjectPage page;

@@ -176,10 +176,19 @@ CREATE TABLE cursors (
 CREATE INDEX cursors_expiry ON cursors(expires_at);
 )sql";
 
+// v4: a resumable upload's pieces are objects under reserved keys ("//...")
+// listed by key prefix in byte order (core/resumable.h), whatever the
+// database's collation.
+constexpr std::string_view kV4 = R"sql(
+CREATE INDEX objects_piece_key ON objects(tenant_id, app_id, (key COLLATE "C"))
+  WHERE key LIKE '//%' AND state <> 'deleted';
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
     {3, kV3},
+    {4, kV4},
 };
 
 // The advisory lock every upgate process migrating one installation takes:

@@ -172,6 +172,16 @@ class PostgresMetaStore final : public MetaStore {
     return with_conn([&](PgConn& c) { return sql::get_object_by_key(c, tenant_id, app_id, key); });
   }
 
+  Result<std::vector<Object>> objects_by_key_prefix(std::string_view tenant_id,
+                                                    std::string_view app_id,
+                                                    std::string_view prefix, std::string_view after,
+                                                    uint32_t limit) override {
+    return with_conn([&](PgConn& c) {
+      return sql::objects_by_key_prefix(c, " COLLATE \"C\"", tenant_id, app_id, prefix, after,
+                                        limit);
+    });
+  }
+
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     // At most 8 shapes of this query, each prepared once per connection.
     PgParams params(q.tenant_id);

@@ -99,6 +99,27 @@ Result<Object> get_object_by_key(Db& db, std::string_view tenant_id, std::string
                 tenant_id, app_id, key);
 }
 
+// `key_collate` makes the key comparisons byte-wise: "" for SQLite (BINARY is
+// its default), " COLLATE \"C\"" for PostgreSQL (its index objects_piece_key
+// is on that expression). The key range bounds the prefix: it ends with '/',
+// and '0' follows '/'.
+template <class Db>
+Result<std::vector<Object>> objects_by_key_prefix(Db& db, std::string_view key_collate,
+                                                  std::string_view tenant_id,
+                                                  std::string_view app_id, std::string_view prefix,
+                                                  std::string_view after, uint32_t limit) {
+  std::string upper(prefix);
+  upper.back() = '0';
+  const std::string k = "key" + std::string(key_collate);
+  return db.all("objects by key prefix", read_object<typename Db::Row>,
+                "SELECT " UP_META_OBJECT_COLUMNS
+                " FROM objects WHERE tenant_id = ? AND app_id = ? AND key LIKE '//%' "
+                "AND key <> '' AND state <> 'deleted' AND " +
+                    k + " > ? AND " + k + " < ? ORDER BY " + k + " LIMIT ?",
+                tenant_id, app_id, after.empty() ? prefix : after, upper,
+                static_cast<int64_t>(limit));
+}
+
 // Deletes the rows of objects already marked deleted. Nothing purged is fine
 // if the row is already gone (a retried sweep), kFailedPrecondition if the
 // object is still live (a bug in the caller).

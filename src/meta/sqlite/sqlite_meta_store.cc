@@ -162,6 +162,14 @@ class SqliteMetaStore final : public ProcessLocalMetaStore {
     return sql::get_object_by_key(db_, tenant_id, app_id, key);
   }
 
+  Result<std::vector<Object>> objects_by_key_prefix(std::string_view tenant_id,
+                                                    std::string_view app_id,
+                                                    std::string_view prefix, std::string_view after,
+                                                    uint32_t limit) override {
+    std::lock_guard lock(mu_);
+    return sql::objects_by_key_prefix(db_, "", tenant_id, app_id, prefix, after, limit);
+  }
+
   Result<core::ObjectPage> list_objects(const core::ObjectQuery& q) override {
     std::lock_guard lock(mu_);
     // At most 8 shapes of this query, each prepared once and cached by its text.
