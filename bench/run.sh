@@ -9,6 +9,9 @@
 #   BENCH_SCENARIOS="a c" run only these scenarios (default: a b c j)
 #                        j = Jodoo: get_upload_token req/s, and 4 KiB Qiniu form uploads
 #                        (token verify + durable write + metadata) beside nginx's 4 KiB PUT
+#                        t = tus (bench/tus.sh): 1 GiB in 8 MiB chunks with tus-js-client and
+#                        64 KiB creation-with-upload x64, upgate /v1/tus/ beside @tus/server (npm,
+#                        installed into bench/node by the script) and upgate's plain upload
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
@@ -27,6 +30,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 source bench/s3.sh
+source bench/tus.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
 NGINX=/usr/sbin/nginx
@@ -67,6 +71,7 @@ cleanup() {
   stop_pid "$NGINX_PID"; NGINX_PID=""
   stop_postgres
   stop_rgw
+  stop_tus_server
   rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -440,6 +445,7 @@ if wanted s; then
     run_s3
   fi
 fi
+wanted t && run_tus
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -511,6 +517,7 @@ if wanted a || wanted b || wanted c || wanted j; then
   echo "nginx: 2 worker processes; the load generator shares the same $(nproc) CPUs."
 fi
 wanted s && s3_report
+wanted t && print_tus
 
 if [[ $UPGATE_OK != 1 ]]; then
   echo

@@ -377,8 +377,12 @@ class ExchangeImpl final : public Exchange {
     auto origin = parser_.get()[bhttp::field::origin];
     if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
       res.set(bhttp::field::access_control_allow_origin, origin);
+      // The tus headers too: a browser's tus client reads them (native /v1/tus/).
       res.set(bhttp::field::access_control_expose_headers,
-              "ETag, Location, X-Request-Id, Content-Disposition, Content-Range");
+              "ETag, Location, X-Request-Id, Content-Disposition, Content-Range, Upload-Offset, "
+              "Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
+              "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
+              "Tus-Checksum-Algorithm, Upgate-File-Id");
       res.set(bhttp::field::vary, "Origin");
     }
     res.keep_alive(keep_alive());

@@ -46,4 +46,29 @@ http::Response error_response(const Error& e) {
   return r;
 }
 
+int tus_status(const Error& e) {
+  switch (e.code) {
+    case Errc::kChecksumMismatch: return 460;  // tus's own status ("Checksum Mismatch")
+    case Errc::kGrantExpired: return 410;
+    case Errc::kBadContentType: return 415;
+    case Errc::kGrantUsed: return 403;
+    default: return http_status(e);
+  }
+}
+
+http::Response tus_error_response(const Error& e) {
+  http::Response r = error_response(e);
+  r.status = tus_status(e);
+  r.header("Tus-Resumable", "1.0.0");
+  return r;
+}
+
+http::Response tus_version_mismatch() {
+  http::Response r = error_response(
+      Error(Errc::kFailedPrecondition, "this server speaks tus 1.0.0 (Tus-Resumable: 1.0.0)"));
+  r.status = 412;
+  r.header("Tus-Version", "1.0.0");
+  return r;
+}
+
 }  // namespace up::dialects::native

@@ -9,6 +9,8 @@
 #include "dialects/dialect_prelude.h"
 #include "dialects/native/errors.h"
 #include "dialects/native/native.h"
+#include "dialects/native/request.h"
+#include "dialects/native/tus.h"
 #include "http/downloads.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
@@ -20,7 +22,6 @@ namespace {
 using http::plain_token;
 using http::split_path;
 
-constexpr uint64_t kJsonBodyLimit = 64 * 1024;
 constexpr uint64_t kFieldLimit = 8 * 1024;         // a non-file multipart field
 constexpr uint64_t kMultipartSlack = 1024 * 1024;  // framing allowed above the file limit
 constexpr uint32_t kDefaultPageSize = 100;
@@ -247,7 +248,7 @@ class NativeUpload final : public http::UploadHooks {
 
 class NativeHandler final : public http::Handler {
  public:
-  explicit NativeHandler(core::Services& services) : s_(services) {}
+  explicit NativeHandler(core::Services& services) : s_(services), tus_(services) {}
 
   // http::Handler
   bool matches(std::string_view method, std::string_view path) const override {
@@ -263,7 +264,9 @@ class NativeHandler final : public http::Handler {
     }
     if (parts.size() == 4 && parts[1] == "links" && method == "GET")
       co_return co_await link(ex, parts[2], parts[3]);
-    auto principal = co_await authenticate(ex);
+    // tus authenticates its own way: the upload URL is the capability.
+    if (parts.size() >= 2 && parts[1] == "tus") co_return co_await tus_.handle(ex, parts);
+    auto principal = co_await authenticate(ex, s_.auth);
     if (!principal) {
       co_await ex.send(error_response(principal.error()));
       co_return;
@@ -281,35 +284,13 @@ class NativeHandler final : public http::Handler {
       if (parts.size() == 4 && parts[3] == "link" && method == "POST")
         co_return co_await make_link(ex, p, parts[2]);
     }
+    if (parts.size() == 2 && parts[1] == "upload-grants" && method == "POST")
+      co_return co_await tus_.mint_grant(ex, p);
     if (parts.size() >= 2 && parts[1] == "admin") co_return co_await admin(ex, p, parts);
     co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
   }
 
  private:
-  net::awaitable<Result<core::Principal>> authenticate(Exchange& ex) {
-    auto h = ex.header("Authorization");
-    if (!h || !starts_with_ignoring_case(*h, "Bearer "))
-      co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
-    std::string token(h->substr(7));
-    while (!token.empty() && token.back() == ' ') token.pop_back();
-    if (auto cached = s_.auth.authenticate_cached(token)) co_return std::move(*cached);
-    co_return co_await blocking(ex, [&] { return s_.auth.authenticate(token); });
-  }
-
-  // The app a request acts on: ?app= or the key's own; a key bound to an app
-  // cannot reach another.
-  Result<std::string> app_of(Exchange& ex, const core::Principal& p) {
-    auto asked = ex.query("app");
-    if (!p.app_id.empty()) {
-      if (asked && *asked != p.app_id)
-        return fail(Errc::kPermissionDenied, "this key is bound to another app");
-      return p.app_id;
-    }
-    if (!asked || asked->empty()) return std::string(core::Directory::kDefaultApp);
-    if (!plain_token(*asked)) return fail(Errc::kAppNotFound);
-    return *asked;
-  }
-
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
     http::log_if_internal(ex, e);
     co_await ex.send(error_response(e));
@@ -453,16 +434,6 @@ class NativeHandler final : public http::Handler {
     if (p.is_root() || (p.is_admin() && p.tenant_id == tenant_id)) return ok();
     if (!p.is_admin()) return fail(Errc::kPermissionDenied, "an admin key is required");
     return fail(Errc::kTenantNotFound);
-  }
-
-  net::awaitable<Result<json::object>> read_json_object(Exchange& ex) {
-    auto body = co_await ex.read_all(kJsonBodyLimit);
-    if (!body) co_return fail(body.error());
-    if (body->empty()) co_return json::object{};
-    boost::system::error_code ec;
-    json::value v = json::parse(*body, ec);
-    if (ec || !v.is_object()) co_return fail(Errc::kBadJson, "body must be a JSON object");
-    co_return std::move(v.as_object());
   }
 
   net::awaitable<void> admin(Exchange& ex, const core::Principal& p,
@@ -692,6 +663,7 @@ class NativeHandler final : public http::Handler {
   }
 
   core::Services& s_;
+  Tus tus_;
 };
 
 }  // namespace

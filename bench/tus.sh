@@ -1,0 +1,101 @@
+# bench/tus.sh — scenario t of bench/run.sh (sourced by it; not run on its own): tus uploads
+# to upgate (/v1/tus/, durable: a 204 means fsynced bytes and metadata) beside @tus/server
+# 2.4.5 with its FileStore (npm; it does not fsync) and beside upgate's own plain upload of
+# the same bytes, in one run (BENCH_SCENARIOS=t).
+#
+#   t1  one 1 GiB file (64 MiB with BENCH_QUICK=1) in 8 MiB chunks, by the real tus-js-client
+#       (bench/node/tus_load.mjs), for both tus servers; upgate's plain upload column is the
+#       same file in one POST /v1/files by bench/load.cc
+#   t2  64 KiB files by creation-with-upload (one POST with the body per file) over 64
+#       connections for SMALL_SECONDS, by bench/load.cc for both (a Node client would be the
+#       bottleneck)
+# Goals (issue 16): t1 upgate >= 0.9x upgate plain and >= 1.0x @tus/server; t2 >= 5x.
+
+TUS_NODE_DIR=bench/node
+TUS_SERVER_PID=""
+declare -A TUS  # "<scenario>,<column>": figure
+
+tus_deps() {
+  local want; want=$(sha256sum "$TUS_NODE_DIR/package-lock.json" | cut -d' ' -f1)
+  [[ "$(cat "$TUS_NODE_DIR/node_modules/.upgate-lock-sha256" 2>/dev/null)" == "$want" ]] && return 0
+  (cd "$TUS_NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2) &&
+    echo "$want" >"$TUS_NODE_DIR/node_modules/.upgate-lock-sha256"
+}
+
+start_tus_server() {
+  local port; port=$(free_port)
+  mkdir -p "$TMP/tus-store"
+  node "$TUS_NODE_DIR/tus_server.mjs" "$TMP/tus-store" "$port" >"$TMP/tus-server.log" 2>&1 &
+  TUS_SERVER_PID=$!
+  for _ in $(seq 100); do
+    grep -q ready "$TMP/tus-server.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+stop_tus_server() { stop_pid "$TUS_SERVER_PID"; TUS_SERVER_PID=""; rm -rf "$TMP/tus-store"; }
+
+# tus-js-client's figure for one large upload: column, endpoint, file, then TUS_HEADERS.
+tus_large() {
+  local col=$1 endpoint=$2 file=$3 log="$TMP/tus-t1-$1.log"
+  echo "-- t1 / $col"
+  node "$TUS_NODE_DIR/tus_load.mjs" large "$endpoint" "$file" 8 >"$log" 2>&1 || true
+  sed 's/^/   /' "$log"
+  TUS[t1,$col]=$(sed -n 's/^RESULT mibps=\([^ ]*\).*/\1/p' "$log")
+  [[ -n "${TUS[t1,$col]}" ]] || { TUS[t1,$col]="failed"; ANY_ERRORS=1; }
+}
+# bench/load.cc's figure: column, url, load options.
+tus_load() {
+  local scn=$1 col=$2; shift 2
+  run_load "$scn-$col" "$col" "$@"
+  local key="$scn-$col,$col"
+  if [[ $scn == t2 ]]; then TUS[$scn,$col]=${RPS[$key]:-failed}; else TUS[$scn,$col]=${MIBPS[$key]:-failed}; fi
+  [[ -z "${ERRS[$key]:-}" ]] || TUS[$scn,$col]="${TUS[$scn,$col]} (${ERRS[$key]})"
+}
+
+run_tus() {
+  command -v node >/dev/null || { echo "-- t: skipped, node not found"; return 0; }
+  tus_deps || { echo "-- t: skipped, npm ci in $TUS_NODE_DIR failed"; ANY_ERRORS=1; return 0; }
+  local file="$TMP/tus-large.bin" tus_small=(--size 65536 --concurrency 64 --duration "$SMALL_SECONDS"
+    --header "Tus-Resumable: 1.0.0" --header "Upload-Length: 65536"
+    --header "Content-Type: application/offset+octet-stream")
+  head -c "$SINGLE_SIZE" /dev/urandom >"$file"
+  settle
+  if start_tus_server; then
+    echo "== @tus/server $(node -p "require('./$TUS_NODE_DIR/node_modules/@tus/server/package.json').version") (FileStore) on $TUS_ENDPOINT"
+    tus_large tus-server "$TUS_ENDPOINT" "$file"
+    settle
+    tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
+    stop_tus_server
+  else
+    echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus-server.log"; ANY_ERRORS=1
+  fi
+  settle
+  if [[ $UPGATE_OK == 1 ]] && start_upgate t; then
+    local base="http://127.0.0.1:$UPGATE_PORT"
+    TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large upgate "$base/v1/tus/" "$file"
+    settle
+    tus_load t1 upgate-plain --url "$base/v1/files?name=bench-t1-{id}" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+    settle
+    tus_load t2 upgate --url "$base/v1/tus/" --method POST --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
+    stop_upgate
+  else
+    echo "-- t / upgate: not run: $UPGATE_WHY"
+  fi
+  rm -f "$file"
+}
+
+print_tus() {
+  local r
+  echo
+  echo "t: tus uploads | @tus/server (FileStore, no fsync) | upgate /v1/tus/ (durable) | upgate plain POST /v1/files | upgate / @tus/server | upgate / plain"
+  printf '  %-44s | %-10s | %-10s | %-10s' "t1 $SINGLE_LABEL, 8 MiB chunks (MiB/s)" "${TUS[t1,tus-server]:-?}" "${TUS[t1,upgate]:-?}" "${TUS[t1,upgate-plain]:-?}"
+  r=$(awk -v a="${TUS[t1,upgate]:-}" -v b="${TUS[t1,tus-server]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
+  printf ' | %-6s' "$r"
+  r=$(awk -v a="${TUS[t1,upgate]:-}" -v b="${TUS[t1,upgate-plain]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
+  echo " | $r"
+  printf '  %-44s | %-10s | %-10s | %-10s' "t2 64 KiB creation-with-upload x64 (files/s)" "${TUS[t2,tus-server]:-?}" "${TUS[t2,upgate]:-?}" "-"
+  r=$(awk -v a="${TUS[t2,upgate]:-}" -v b="${TUS[t2,tus-server]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
+  echo " | $r | -"
+}

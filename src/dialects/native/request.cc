@@ -1,0 +1,44 @@
+#include "dialects/native/request.h"
+
+#include <boost/json/parse.hpp>
+
+#include "core/directory.h"
+#include "core/text.h"
+#include "http/header_params.h"
+
+namespace up::dialects::native {
+
+net::awaitable<Result<core::Principal>> authenticate(Exchange& ex, core::AuthService& auth) {
+  auto h = ex.header("Authorization");
+  if (!h || !starts_with_ignoring_case(*h, "Bearer "))
+    co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
+  std::string token(h->substr(7));
+  while (!token.empty() && token.back() == ' ') token.pop_back();
+  if (auto cached = auth.authenticate_cached(token)) co_return std::move(*cached);
+  co_return co_await blocking(ex, [&] { return auth.authenticate(token); });
+}
+
+Result<std::string> app_of(const Exchange& ex, const core::Principal& p) {
+  auto asked = ex.query("app");
+  if (!p.app_id.empty()) {
+    if (asked && *asked != p.app_id)
+      return fail(Errc::kPermissionDenied, "this key is bound to another app");
+    return p.app_id;
+  }
+  if (!asked || asked->empty()) return std::string(core::Directory::kDefaultApp);
+  if (!http::plain_token(*asked)) return fail(Errc::kAppNotFound);
+  return *asked;
+}
+
+net::awaitable<Result<json::object>> read_json_object(Exchange& ex) {
+  constexpr uint64_t kJsonBodyLimit = 64 * 1024;
+  auto body = co_await ex.read_all(kJsonBodyLimit);
+  if (!body) co_return fail(body.error());
+  if (body->empty()) co_return json::object{};
+  boost::system::error_code ec;
+  json::value v = json::parse(*body, ec);
+  if (ec || !v.is_object()) co_return fail(Errc::kBadJson, "body must be a JSON object");
+  co_return std::move(v.as_object());
+}
+
+}  // namespace up::dialects::native

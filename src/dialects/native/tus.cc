@@ -1,0 +1,572 @@
+// tus 1.0.0 on the native API (tus.h). Docs: docs/openapi.yaml, README.
+
+#include "dialects/native/tus.h"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "core/ids.h"
+#include "core/services.h"
+#include "core/text.h"
+#include "dialects/native/errors.h"
+#include "dialects/native/request.h"
+#include "http/header_params.h"
+#include "http/upload_receiver.h"
+
+namespace up::dialects::native {
+namespace {
+
+using tus::Concat;
+
+constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;  // Upload-Expires: a day after creation
+// A PATCH that carries a whole upload up to this size goes straight into the
+// final object (no piece, no copy); a larger one is stored as a piece, so a
+// connection cut mid-body keeps its bytes (re-sending 8 MiB is cheap).
+constexpr uint64_t kWholeMaxBytes = 8ull << 20;
+// The piece index holding a deferred Upload-Length once it is sent (an empty
+// piece whose meta says the length): above any offset an upload can reach.
+constexpr uint64_t kLengthIndex = 1ull << 62;
+constexpr int64_t kGrantDefaultTtlS = 3600;
+constexpr int64_t kGrantMaxTtlS = 24 * 3600;
+
+core::ResumableRef ref_of(const tus::UploadToken& t) { return {t.tenant_id, t.app_id, t.id}; }
+
+std::optional<uint64_t> length_in(const std::string& meta_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(meta_json, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  auto* l = v.as_object().if_contains("length");
+  if (!l || !l->is_uint64()) {
+    if (l && l->is_int64() && l->as_int64() >= 0) return static_cast<uint64_t>(l->as_int64());
+    return std::nullopt;
+  }
+  return l->as_uint64();
+}
+
+std::string length_meta(uint64_t length) {
+  json::object o;
+  o["length"] = length;
+  return json::serialize(o);
+}
+
+json::object grant_json(const std::string& grant, UnixMs expires_at, uint64_t max_size,
+                        const std::string& app_id) {
+  json::object o;
+  o["grant"] = grant;
+  o["expires_at"] = format_iso8601(expires_at);
+  o["max_size"] = max_size;
+  o["app_id"] = app_id;
+  return o;
+}
+
+// The grant endpoint is a native route: native envelope and statuses.
+net::awaitable<void> fail_native(Exchange& ex, const Error& e) {
+  http::log_if_internal(ex, e);
+  co_await ex.send(error_response(e));
+}
+
+// The server writes what it is given; an answer to HEAD must have no body,
+// or a kept-alive connection would read it as the next answer.
+http::Response without_head_body(const Exchange& ex, http::Response r) {
+  if (ex.method() == "HEAD") r.body.clear();
+  return r;
+}
+
+bool version_ok(const Exchange& ex) {
+  auto v = ex.header("Tus-Resumable");
+  return v && *v == tus::kVersion;
+}
+
+// Whether the request has a body (creation-with-upload).
+bool has_body(const Exchange& ex) {
+  if (auto cl = ex.content_length()) return *cl > 0;
+  return ex.header("Transfer-Encoding").has_value();
+}
+
+Status offset_stream(const Exchange& ex) {
+  auto ct = ex.header("Content-Type");
+  if (ct && http::media_type(*ct) == tus::kOffsetStream) return ok();
+  return fail(Errc::kBadContentType, "tus bodies must be application/offset+octet-stream");
+}
+
+Result<std::optional<tus::Checksum>> checksum_of(const Exchange& ex) {
+  auto h = ex.header("Upload-Checksum");
+  if (!h) return std::optional<tus::Checksum>();
+  auto c = tus::parse_checksum(*h);
+  if (!c) return fail(c.error());
+  return std::optional<tus::Checksum>(std::move(*c));
+}
+
+}  // namespace
+
+Tus::Tus(core::Services& services)
+    : s_(services), upload_key_(services.secrets.derive("tus-upload/v1")),
+      grant_key_(services.secrets.derive("upload-grant/v1")) {}
+
+net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_view>& parts) {
+  const std::string_view method = ex.method();
+  if (method == "OPTIONS" && parts.size() <= 3) co_return co_await options(ex);
+  if (parts.size() > 3) co_return co_await fail_with(ex, Error(Errc::kRouteNotFound));
+  if (!version_ok(ex)) co_return co_await ex.send(without_head_body(ex, tus_version_mismatch()));
+  if (parts.size() == 2) {
+    if (method == "POST") co_return co_await create(ex);
+    co_return co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "create uploads with POST"));
+  }
+  auto t = upload_of(parts[2]);
+  if (!t) co_return co_await fail_with(ex, t.error());
+  ex.log_field("tenant", t->tenant_id);
+  if (method == "HEAD") co_return co_await head(ex, *t);
+  if (method == "PATCH") co_return co_await patch(ex, *t);
+  if (method == "DELETE") co_return co_await terminate(ex, *t);
+  co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "an upload takes HEAD, PATCH or DELETE"));
+}
+
+net::awaitable<void> Tus::options(Exchange& ex) {
+  http::Response r = http::empty_response(204);
+  r.header("Tus-Resumable", std::string(tus::kVersion))
+      .header("Tus-Version", std::string(tus::kVersion))
+      .header("Tus-Extension", std::string(tus::kExtensions))
+      .header("Tus-Max-Size", std::to_string(s_.directory.default_max_object_bytes()))
+      .header("Tus-Checksum-Algorithm", std::string(tus::kChecksumAlgorithms));
+  co_await ex.send(std::move(r));
+}
+
+// ---- creation ---------------------------------------------------------------
+
+net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
+  tus::UploadToken t;
+  auto h = ex.header("Authorization");
+  std::string token;
+  if (h && starts_with_ignoring_case(*h, "Bearer ")) token = std::string(h->substr(7));
+  while (!token.empty() && token.back() == ' ') token.pop_back();
+  std::optional<uint64_t> grant_max;
+  if (token.starts_with(tus::kGrantPrefix)) {
+    auto g = tus::decode_grant(token, grant_key_);
+    if (!g) co_return fail(g.error());
+    if (g->expires_at <= s_.clock.now())
+      co_return fail(Errc::kUnauthenticated, "upload grant expired");
+    t.tenant_id = g->tenant_id;
+    t.app_id = g->app_id;
+    t.key_id = g->key_id;  // a key deleted since stops its grants' uploads too
+    t.grant_id = g->id;
+    // Its single use is remembered as long as an upload it created may complete.
+    t.grant_expires_at = g->expires_at + kUploadLifetimeMs;
+    grant_max = g->max_bytes;
+  } else {
+    auto p = co_await authenticate(ex, s_.auth);
+    if (!p) co_return fail(p.error());
+    auto app = app_of(ex, *p);
+    if (!app) co_return fail(app.error());
+    t.tenant_id = p->tenant_id;
+    t.app_id = *app;
+    t.key_id = p->key_id;
+  }
+  auto quota = co_await blocking(ex, [&] { return s_.directory.quota_for(t.tenant_id, t.app_id); });
+  if (!quota) co_return fail(quota.error());
+  t.max_bytes = std::min(quota->max_object_bytes, grant_max.value_or(quota->max_object_bytes));
+  co_return t;
+}
+
+Status Tus::read_creation_headers(const Exchange& ex, tus::UploadToken& t) const {
+  if (auto m = ex.header("Upload-Metadata")) {
+    auto meta = tus::parse_metadata(*m);
+    if (!meta) return fail(meta.error());
+    t.metadata = std::string(*m);
+    if (auto it = meta->find("filename"); it != meta->end()) t.name = it->second;
+    for (const char* key : {"filetype", "contentType"}) {
+      auto it = meta->find(key);
+      // A type that could not be stored is ignored, as an unknown key is.
+      if (it != meta->end() && valid_media_type(it->second)) t.content_type = it->second;
+    }
+    if (!t.name.empty() && !acceptable_file_name(t.name))
+      return fail(Errc::kBadName, "filename must be UTF-8 without control characters");
+  }
+  if (t.concat == Concat::kFinal) return ok();  // its length is the partials'
+  auto length = ex.header("Upload-Length");
+  auto defer = ex.header("Upload-Defer-Length");
+  if (length && defer)
+    return fail(Errc::kInvalidArgument, "send Upload-Length or Upload-Defer-Length, not both");
+  if (defer) {
+    if (*defer != "1") return fail(Errc::kInvalidArgument, "Upload-Defer-Length must be 1");
+    return ok();
+  }
+  if (!length) return fail(Errc::kMissingField, "send Upload-Length or Upload-Defer-Length: 1");
+  auto n = tus::parse_size(*length, "Upload-Length");
+  if (!n) return fail(n.error());
+  if (*n > t.max_bytes)
+    return fail(Errc::kTooLarge, "Upload-Length is over the largest upload allowed (" +
+                                     std::to_string(t.max_bytes) + " bytes)");
+  t.length = *n;
+  return ok();
+}
+
+net::awaitable<void> Tus::create(Exchange& ex) {
+  auto t = co_await creator(ex);
+  if (!t) co_return co_await fail_with(ex, t.error());
+  ex.log_field("tenant", t->tenant_id);
+  std::vector<std::string> partials;
+  if (auto c = ex.header("Upload-Concat")) {
+    auto concat = tus::parse_concat(*c);
+    if (!concat) co_return co_await fail_with(ex, concat.error());
+    t->concat = concat->kind;
+    partials = std::move(concat->tokens);
+  }
+  if (auto st = read_creation_headers(ex, *t); !st) co_return co_await fail_with(ex, st.error());
+  t->id = s_.resumable.new_id();
+  t->expires_at = s_.clock.now() + kUploadLifetimeMs;
+  if (t->concat == Concat::kFinal) co_return co_await create_final(ex, std::move(*t), partials);
+
+  // An empty upload is complete at once; otherwise nothing is stored before a body.
+  const bool empty_upload = t->length == 0u && t->concat == Concat::kNone;
+  if (!has_body(ex) && !empty_upload) {
+    http::Response r = answer(201, *t);
+    r.header("Location", location(*t)).header("Upload-Expires", tus::http_date(t->expires_at));
+    co_return co_await ex.send(std::move(r));
+  }
+  if (has_body(ex)) {
+    if (auto st = offset_stream(ex); !st) co_return co_await fail_with(ex, st.error());
+  }
+  auto sum = checksum_of(ex);
+  if (!sum) co_return co_await fail_with(ex, sum.error());
+  Progress fresh;
+  fresh.length = t->length;
+  auto stored = co_await store_chunk(ex, *t, fresh, *sum);
+  if (!stored) co_return co_await fail_with(ex, stored.error());
+  http::Response r = answer(201, *t);
+  r.header("Location", location(*t)).header("Upload-Offset", std::to_string(stored->offset));
+  if (stored->object) r.header("Upgate-File-Id", stored->object->id);
+  else r.header("Upload-Expires", tus::http_date(t->expires_at));
+  co_await ex.send(std::move(r));
+}
+
+// Upload-Concat: final;<urls>: the partials (finished, of the same app) are
+// assembled into the final object at once.
+net::awaitable<void> Tus::create_final(Exchange& ex, tus::UploadToken t,
+                                       const std::vector<std::string>& partials) {
+  std::vector<tus::UploadToken> parts;
+  for (const std::string& token : partials) {
+    auto u = upload_of(token);
+    if (!u || u->concat != Concat::kPartial || u->tenant_id != t.tenant_id || u->app_id != t.app_id)
+      co_return co_await fail_with(
+          ex, Error(Errc::kInvalidArgument,
+                    "Upload-Concat names an upload that is not a live partial upload of this app"));
+    parts.push_back(std::move(*u));
+  }
+  auto done = co_await blocking(ex, [&]() -> Result<Object> {
+    Progress all;
+    all.length = 0;
+    for (const tus::UploadToken& u : parts) {
+      auto p = progress(u);
+      if (!p) return fail(p.error());
+      if (p->status != core::ResumableStatus::kOpen || !p->length || p->offset != *p->length)
+        return fail(Errc::kFailedPrecondition, "a partial upload is not complete");
+      *all.length += *p->length;
+      std::move(p->pieces.begin(), p->pieces.end(), std::back_inserter(all.pieces));
+    }
+    if (*all.length > t.max_bytes)
+      return fail(Errc::kTooLarge,
+                  "the partial uploads together are over the largest upload "
+                  "allowed (" +
+                      std::to_string(t.max_bytes) + " bytes)");
+    t.length = all.length;
+    return complete(t, all);
+  });
+  if (!done) co_return co_await fail_with(ex, done.error());
+  http::Response r = answer(201, t);
+  r.header("Location", location(t)).header("Upgate-File-Id", done->id);
+  co_await ex.send(std::move(r));
+}
+
+// ---- an upload -------------------------------------------------------------
+
+Result<tus::UploadToken> Tus::upload_of(std::string_view token) const {
+  auto t = tus::decode_upload_token(token, upload_key_);
+  if (!t) return fail(Errc::kNotFound, "no such upload");
+  // A final upload is complete from its creation on: nothing of it expires.
+  if (t->concat != Concat::kFinal && t->expires_at <= s_.clock.now())
+    return fail(Errc::kGrantExpired, "upload expired");
+  return t;
+}
+
+net::awaitable<void> Tus::head(Exchange& ex, const tus::UploadToken& t) {
+  auto p = co_await blocking(ex, [&] { return progress(t); });
+  if (!p) co_return co_await fail_with(ex, p.error());
+  if (p->status == core::ResumableStatus::kTerminated)
+    co_return co_await fail_with(ex, Error(Errc::kNotFound, "upload terminated"));
+  // Every byte arrived but the upload was not completed (a crash in between,
+  // or a lost answer): complete it now, as the client will not PATCH again.
+  if (p->status == core::ResumableStatus::kOpen && p->length && p->offset == *p->length &&
+      t.concat == Concat::kNone) {
+    auto done = co_await blocking(ex, [&] { return complete(t, *p); });
+    if (!done) co_return co_await fail_with(ex, done.error());
+    p->object = std::move(*done);
+  }
+  http::Response r = answer(200, t);
+  r.header("Upload-Offset", std::to_string(p->offset)).header("Cache-Control", "no-store");
+  if (p->length) r.header("Upload-Length", std::to_string(*p->length));
+  else r.header("Upload-Defer-Length", "1");
+  if (!t.metadata.empty()) r.header("Upload-Metadata", t.metadata);
+  if (t.concat == Concat::kPartial) r.header("Upload-Concat", "partial");
+  if (t.concat == Concat::kFinal) r.header("Upload-Concat", "final");
+  if (p->object) r.header("Upgate-File-Id", p->object->id);
+  else r.header("Upload-Expires", tus::http_date(t.expires_at));
+  co_await ex.send(std::move(r));
+}
+
+net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
+  if (t.concat == Concat::kFinal)
+    co_return co_await fail_with(
+        ex, Error(Errc::kPermissionDenied, "a final upload is assembled, not patched"));
+  if (auto st = offset_stream(ex); !st) co_return co_await fail_with(ex, st.error());
+  auto offset_header = ex.header("Upload-Offset");
+  if (!offset_header)
+    co_return co_await fail_with(ex, Error(Errc::kMissingField, "send Upload-Offset"));
+  auto offset = tus::parse_size(*offset_header, "Upload-Offset");
+  if (!offset) co_return co_await fail_with(ex, offset.error());
+  auto sum = checksum_of(ex);
+  if (!sum) co_return co_await fail_with(ex, sum.error());
+  std::optional<uint64_t> new_length;
+  if (auto l = ex.header("Upload-Length")) {
+    auto n = tus::parse_size(*l, "Upload-Length");
+    if (!n) co_return co_await fail_with(ex, n.error());
+    new_length = *n;
+  }
+
+  auto p = co_await blocking(ex, [&] { return progress(t); });
+  if (!p) co_return co_await fail_with(ex, p.error());
+  if (p->status == core::ResumableStatus::kTerminated)
+    co_return co_await fail_with(ex, Error(Errc::kNotFound, "upload terminated"));
+  if (*offset != p->offset)
+    co_return co_await fail_with(ex, Error(Errc::kFailedPrecondition,
+                                           "Upload-Offset is " + std::to_string(*offset) +
+                                               ", the upload is at " + std::to_string(p->offset)));
+  if (new_length && p->length && *new_length != *p->length)
+    co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "Upload-Length cannot change"));
+  if (new_length && !p->length) {
+    if (*new_length > t.max_bytes || *new_length < p->offset)
+      co_return co_await fail_with(
+          ex, Error(Errc::kTooLarge, "Upload-Length must be from the offset to " +
+                                         std::to_string(t.max_bytes) + " bytes"));
+    auto st = co_await blocking(ex, [&] { return set_deferred_length(t, *new_length); });
+    if (!st) co_return co_await fail_with(ex, st.error());
+    p->length = new_length;
+  }
+  if (p->status == core::ResumableStatus::kCompleted) {
+    if (has_body(ex))
+      co_return co_await fail_with(ex, Error(Errc::kFailedPrecondition, "the upload is complete"));
+    http::Response r = answer(204, t);
+    r.header("Upload-Offset", std::to_string(p->offset));
+    if (p->object) r.header("Upgate-File-Id", p->object->id);
+    co_return co_await ex.send(std::move(r));
+  }
+  auto stored = co_await store_chunk(ex, t, *p, *sum);
+  if (!stored) co_return co_await fail_with(ex, stored.error());
+  http::Response r = answer(204, t);
+  r.header("Upload-Offset", std::to_string(stored->offset));
+  if (stored->object) r.header("Upgate-File-Id", stored->object->id);
+  else r.header("Upload-Expires", tus::http_date(t.expires_at));
+  co_await ex.send(std::move(r));
+}
+
+net::awaitable<void> Tus::terminate(Exchange& ex, const tus::UploadToken& t) {
+  auto st = co_await blocking(ex, [&] { return s_.resumable.terminate(ref_of(t), t.expires_at); });
+  if (!st) co_return co_await fail_with(ex, st.error());
+  co_await ex.send(answer(204, t));
+}
+
+net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::UploadToken& t,
+                                                     const Progress& at,
+                                                     const std::optional<tus::Checksum>& sum) {
+  const std::optional<uint64_t> cl = ex.content_length();
+  const uint64_t room = at.length ? *at.length - at.offset : t.max_bytes - at.offset;
+  if (cl && *cl > room)
+    co_return fail(Errc::kTooLarge, at.length ? "the chunk goes past Upload-Length"
+                                              : "the chunk goes past the largest upload allowed");
+  const bool whole = at.offset == 0 && at.length && t.concat == Concat::kNone &&
+                     *at.length <= kWholeMaxBytes && cl.value_or(0) == *at.length;
+  const core::ResumableRef ref = ref_of(t);
+  auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
+    if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
+    core::PieceSpec spec;
+    spec.index = at.offset;
+    spec.expires_at = t.expires_at;
+    spec.max_bytes = room;
+    spec.owner = t.key_id;
+    spec.key_id = t.key_id;
+    return s_.resumable.begin_piece(ref, spec);
+  });
+  if (!opened) co_return fail(opened.error());
+  core::Upload& up = **opened;
+  std::optional<crypto::Digest> digest;
+  if (sum) digest.emplace(sum->algo);
+  std::optional<Error> cut;  // the body ended early: the client went away or stalled
+  for (;;) {
+    auto chunk = co_await ex.read_chunk();
+    if (!chunk) {
+      cut = chunk.error();
+      break;
+    }
+    if (chunk->empty()) break;
+    if (digest) digest->update(*chunk);
+    if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
+  }
+  if (cut) {
+    // What arrived of a chunk cut off is kept, so the client resumes from it;
+    // not when a checksum was to vouch for the whole chunk, nor for the final
+    // object itself.
+    const bool keep = !whole && !sum && up.size() > 0 &&
+                      (cut->code == Errc::kUnavailable || cut->code == Errc::kTimeout);
+    if (!keep) co_return fail(*cut);
+  } else if (digest && digest->final() != sum->digest) {
+    co_return fail(Errc::kChecksumMismatch, "Upload-Checksum does not match the chunk");
+  }
+  Stored out;
+  out.offset = at.offset + up.size();
+  // An empty piece would take this offset's index from the next chunk.
+  if (whole || up.size() > 0) {
+    auto committed = co_await up.commit();
+    if (!committed) co_return fail(committed.error());
+    if (cut) co_return fail(*cut);  // kept; the answer goes nowhere anyway
+    if (whole) out.object = std::move(*committed);
+  }
+  if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {
+    auto done = co_await blocking(ex, [&]() -> Result<Object> {
+      auto p = progress(t);
+      if (!p) return fail(p.error());
+      if (!p->length) p->length = at.length;
+      return complete(t, *p);
+    });
+    if (!done) co_return fail(done.error());
+    out.object = std::move(*done);
+  }
+  co_return out;
+}
+
+// ---- blocking helpers -------------------------------------------------------
+
+Result<Tus::Progress> Tus::progress(const tus::UploadToken& t) {
+  const core::ResumableRef ref = ref_of(t);
+  auto state = s_.resumable.state(ref);
+  if (!state) return fail(state.error());
+  Progress p;
+  p.status = state->status;
+  p.length = t.length;
+  if (state->status == core::ResumableStatus::kCompleted && state->object) {
+    p.object = state->object;
+    p.offset = state->object->size;
+    p.length = state->object->size;
+  }
+  if (state->status != core::ResumableStatus::kOpen) return p;
+  auto pieces = s_.resumable.pieces(ref);
+  if (!pieces) return fail(pieces.error());
+  for (core::Piece& piece : *pieces) {
+    if (piece.index == kLengthIndex) {
+      if (!p.length) p.length = length_in(piece.object.meta_json);
+      continue;
+    }
+    // Ascending by index: the ones that continue the bytes so far count.
+    if (piece.index != p.offset) continue;
+    p.offset += piece.object.size;
+    p.pieces.push_back(std::move(piece));
+  }
+  return p;
+}
+
+Status Tus::set_deferred_length(const tus::UploadToken& t, uint64_t length) {
+  core::PieceSpec spec;
+  spec.index = kLengthIndex;
+  spec.expires_at = t.expires_at;
+  spec.max_bytes = 0;
+  spec.owner = t.key_id;
+  spec.key_id = t.key_id;
+  spec.meta_json = length_meta(length);
+  auto up = s_.resumable.begin_piece(ref_of(t), spec);
+  if (!up) return fail(up.error());
+  auto committed = (*up)->commit_blocking();
+  if (!committed) return fail(committed.error());
+  return ok();
+}
+
+Result<Object> Tus::complete(const tus::UploadToken& t, const Progress& p) {
+  const core::ResumableRef ref = ref_of(t);
+  auto o = s_.resumable.complete(ref, final_spec(t, p.length.value_or(p.offset)), p.pieces);
+  if (!o && o.error().code == Errc::kAlreadyExists) {
+    // Completed meanwhile (another process, a retry): that object is the answer.
+    auto state = s_.resumable.state(ref);
+    if (state && state->object) return *state->object;
+  }
+  return o;
+}
+
+core::UploadSpec Tus::final_spec(const tus::UploadToken& t, uint64_t length) const {
+  core::UploadSpec spec;
+  spec.tenant_id = t.tenant_id;
+  spec.app_id = t.app_id;
+  spec.name = t.name.empty() ? "upload" : t.name;
+  if (!t.content_type.empty()) spec.content_type = t.content_type;
+  spec.declared_size = length;
+  spec.max_bytes = t.max_bytes;
+  spec.key_id = t.key_id;
+  spec.owner = t.key_id;
+  spec.grant_id = t.grant_id;
+  spec.grant_expires_at = t.grant_expires_at;
+  return spec;
+}
+
+// ---- answers ----------------------------------------------------------------
+
+http::Response Tus::answer(int status, const tus::UploadToken&) const {
+  http::Response r = http::empty_response(status);
+  r.header("Tus-Resumable", std::string(tus::kVersion));
+  return r;
+}
+
+// Relative, so a client reaching the server through a proxy or another host
+// name keeps using that (clients resolve it against the creation URL).
+std::string Tus::location(const tus::UploadToken& t) const {
+  return "/v1/tus/" + tus::encode_upload_token(t, upload_key_);
+}
+
+net::awaitable<void> Tus::fail_with(Exchange& ex, const Error& e) {
+  http::log_if_internal(ex, e);
+  co_await ex.send(without_head_body(ex, tus_error_response(e)));
+}
+
+// ---- grants -----------------------------------------------------------------
+
+// POST /v1/upload-grants?app= {"max_size": <bytes>, "ttl_seconds": <1-86400>}
+net::awaitable<void> Tus::mint_grant(Exchange& ex, const core::Principal& p) {
+  auto app = app_of(ex, p);
+  if (!app) co_return co_await fail_native(ex, app.error());
+  auto body = co_await read_json_object(ex);
+  if (!body) co_return co_await fail_native(ex, body.error());
+  std::optional<uint64_t> max_size;
+  int64_t ttl = kGrantDefaultTtlS;
+  if (auto* m = body->if_contains("max_size")) {
+    if (!m->is_int64() || m->as_int64() < 0)
+      co_return co_await fail_native(
+          ex, Error(Errc::kInvalidArgument, "max_size must be a non-negative integer"));
+    max_size = static_cast<uint64_t>(m->as_int64());
+  }
+  if (auto* s = body->if_contains("ttl_seconds")) {
+    if (!s->is_int64() || s->as_int64() < 1 || s->as_int64() > kGrantMaxTtlS)
+      co_return co_await fail_native(ex,
+                                     Error(Errc::kInvalidArgument, "ttl_seconds must be 1-86400"));
+    ttl = s->as_int64();
+  }
+  auto quota = co_await blocking(ex, [&] { return s_.directory.quota_for(p.tenant_id, *app); });
+  if (!quota) co_return co_await fail_native(ex, quota.error());
+  tus::UploadGrant g;
+  g.tenant_id = p.tenant_id;
+  g.app_id = *app;
+  g.id = random_hex(16);
+  g.key_id = p.key_id;
+  g.max_bytes = std::min(quota->max_object_bytes, max_size.value_or(quota->max_object_bytes));
+  g.expires_at = s_.clock.now() + ttl * 1000;
+  co_await ex.send(
+      http::json_response(201, json::serialize(grant_json(tus::encode_grant(g, grant_key_),
+                                                          g.expires_at, g.max_bytes, g.app_id))));
+}
+
+}  // namespace up::dialects::native

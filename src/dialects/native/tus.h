@@ -1,0 +1,91 @@
+#pragma once
+// tus 1.0.0 (https://tus.io/protocols/resumable-upload) at /v1/tus/, with the
+// creation, creation-with-upload, creation-defer-length, termination,
+// concatenation, expiration and checksum extensions, and the upload grants
+// a browser creates uploads with (POST /v1/upload-grants). Wire format in
+// tus_wire.h; pieces, offsets and the final object in core::ResumableUploads.
+//
+// Every PATCH body is one piece at the index of its first byte's offset; the
+// upload's offset is the sum of the pieces contiguous from 0, so an
+// acknowledged (204) chunk is durable and every process sees it. A chunk cut
+// off mid-body keeps what arrived (a piece), so the client resumes from it.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/resumable.h"
+#include "dialects/dialect_prelude.h"
+#include "dialects/native/tus_wire.h"
+
+namespace up::core {
+struct Principal;
+struct Services;
+}  // namespace up::core
+
+namespace up::dialects::native {
+
+class Tus {
+ public:
+  explicit Tus(core::Services& services);
+
+  // /v1/tus[/<upload token>], every method: authenticates creation itself
+  // (API key or grant); the upload URL is the credential of the rest.
+  net::awaitable<void> handle(Exchange& ex, const std::vector<std::string_view>& parts);
+  // POST /v1/upload-grants: a single-use, short-lived credential to create
+  // one tus upload, for the principal's app.
+  net::awaitable<void> mint_grant(Exchange& ex, const core::Principal& p);
+
+ private:
+  // What the pieces of an upload say (blocking to compute).
+  struct Progress {
+    core::ResumableStatus status = core::ResumableStatus::kOpen;
+    std::optional<Object> object;  // kCompleted
+    uint64_t offset = 0;
+    std::optional<uint64_t> length;   // declared, or sent later (deferred)
+    std::vector<core::Piece> pieces;  // contiguous from 0
+  };
+  // The outcome of one chunk.
+  struct Stored {
+    uint64_t offset = 0;
+    std::optional<Object> object;  // the upload completed with this chunk
+  };
+
+  net::awaitable<void> options(Exchange& ex);
+  net::awaitable<void> create(Exchange& ex);
+  net::awaitable<void> create_final(Exchange& ex, tus::UploadToken t,
+                                    const std::vector<std::string>& partials);
+  net::awaitable<void> head(Exchange& ex, const tus::UploadToken& t);
+  net::awaitable<void> patch(Exchange& ex, const tus::UploadToken& t);
+  net::awaitable<void> terminate(Exchange& ex, const tus::UploadToken& t);
+
+  // Authenticates a creation (API key or grant): tenant, app, limit, credential.
+  net::awaitable<Result<tus::UploadToken>> creator(Exchange& ex);
+  // Reads Upload-Length / Upload-Defer-Length / Upload-Metadata into `t`.
+  Status read_creation_headers(const Exchange& ex, tus::UploadToken& t) const;
+  // The token of /v1/tus/<token>, verified and unexpired.
+  Result<tus::UploadToken> upload_of(std::string_view token) const;
+
+  // Streams the request body into the upload at `offset` (a piece, or the
+  // final object directly when it carries the whole upload), checking the
+  // checksum; completes the upload when it reaches its length.
+  net::awaitable<Result<Stored>> store_chunk(Exchange& ex, const tus::UploadToken& t,
+                                             const Progress& at,
+                                             const std::optional<tus::Checksum>& sum);
+  // Blocking.
+  Result<Progress> progress(const tus::UploadToken& t);
+  Status set_deferred_length(const tus::UploadToken& t, uint64_t length);
+  Result<Object> complete(const tus::UploadToken& t, const Progress& p);
+  core::UploadSpec final_spec(const tus::UploadToken& t, uint64_t length) const;
+
+  http::Response answer(int status, const tus::UploadToken& t) const;
+  std::string location(const tus::UploadToken& t) const;
+  net::awaitable<void> fail_with(Exchange& ex, const Error& e);
+
+  core::Services& s_;
+  std::string upload_key_;  // signs upload URLs
+  std::string grant_key_;   // signs grants
+};
+
+}  // namespace up::dialects::native
