@@ -1,6 +1,7 @@
 // Routes of the Jodoo dialect (spec/jodoo.md §2.1-2.2): the REST APIs under
-// /api/v5/app/entry/ (POST, JSON, Bearer API key, {"code","msg"} errors) and
-// the Qiniu form upload at POST / (form_upload.cc).
+// /api/v5/app/entry/ (POST, JSON, Bearer API key, {"code","msg"} errors), the
+// Qiniu form upload at POST / (form_upload.cc) and Qiniu's resumable uploads
+// (resumable_upload.h).
 //
 // Records: an entry's data lives in core records with form_id = entry_id and
 // the Jodoo `_id` (24 hex) as record id. data_json holds each field's value;
@@ -21,6 +22,7 @@
 #include "dialects/jodoo/jodoo.h"
 #include "dialects/jodoo/keys.h"
 #include "dialects/jodoo/qiniu.h"
+#include "dialects/jodoo/resumable_upload.h"
 #include "dialects/jodoo/settings.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
@@ -512,15 +514,18 @@ class JodooHandler final : public http::Handler {
  public:
   JodooHandler(core::Services& services, Options options)
       : s_(services), upload_url_(std::move(options.upload_url)),
-        callbacks_(std::move(options.callback_allow), options.callback_timeout) {}
+        callbacks_(std::move(options.callback_allow), options.callback_timeout), resumable_{
+                                                                                     s_, callbacks_,
+                                                                                     upload_url_} {}
 
   // http::Handler
   bool matches(std::string_view, std::string_view path) const override {
-    return path == "/" || path.starts_with(kPrefix);
+    return path == "/" || path.starts_with(kPrefix) || is_resumable_path(path);
   }
 
   net::awaitable<void> handle(Exchange& ex) override {
     if (ex.path() == "/") co_return co_await serve_form_upload(ex, s_, callbacks_);
+    if (is_resumable_path(ex.path())) co_return co_await serve_resumable(ex, resumable_);
     const auto route = route_of(ex.path().substr(kPrefix.size()));
     if (!route)
       co_return co_await fail_with(ex, Error(Errc::kRouteNotFound, "no such API"), Api::kOther);
@@ -571,6 +576,7 @@ class JodooHandler final : public http::Handler {
   core::Services& s_;
   std::string upload_url_;
   CallbackClient callbacks_;
+  ResumableContext resumable_;
 };
 
 }  // namespace
