@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -32,6 +33,23 @@ constexpr int64_t kQiniuSize = 9 * kMiB;          // parts of 4, 4 and 1 MiB
 int64_t count(const json::object& o, const char* name) {
   const auto* v = o.if_contains(name);
   return v && v->is_int64() ? v->as_int64() : 0;
+}
+
+// Requests of the server's access log (its JSON lines) with this method, a
+// path under `prefix` and this status.
+int logged(const ServerProcess& server, const std::string& method, const std::string& prefix,
+           int64_t status) {
+  int n = 0;
+  std::istringstream lines(server.stdout_text());
+  for (std::string line; std::getline(lines, line);) {
+    boost::system::error_code ec;
+    auto v = line.starts_with('{') ? json::parse(line, ec) : json::value();
+    if (ec || !v.is_object()) continue;
+    const auto& o = v.as_object();
+    n += str(o, "method") == method && str(o, "path").starts_with(prefix) &&
+         count(o, "status") == status;
+  }
+  return n;
 }
 
 class BrowserUploadsTest : public ServerTest {
@@ -148,7 +166,8 @@ TEST_F(BrowserUploadsTest, UppyTusAndQiniuJsFromAnotherOrigin) {
     create["data"] = {{"_widget_file", {{"value", json::array{json::value(str(answer, "key"))}}}}};
     auto bound = jodoo("data/create", create);
     ASSERT_EQ(bound.status, 200) << bound.body;
-    const auto& files = parse(bound.body).at("data").as_object().at("_widget_file").as_array();
+    const json::object record = parse(bound.body);
+    const auto& files = record.at("data").as_object().at("_widget_file").as_array();
     ASSERT_EQ(files.size(), 1u) << bound.body;
     const std::string url = str(files[0].as_object(), "url");
     ASSERT_TRUE(url.starts_with(base_)) << url;
@@ -157,6 +176,9 @@ TEST_F(BrowserUploadsTest, UppyTusAndQiniuJsFromAnotherOrigin) {
     EXPECT_EQ(static_cast<int64_t>(got.bytes), kQiniuSize);
     EXPECT_EQ(got.sha256, str(r, "sha256"));
   }
+  // The browser asked before its cross-origin requests, and was let through.
+  EXPECT_GE(logged(*server_, "OPTIONS", "/v1/tus/", 204), 1) << server_->stdout_text();
+  EXPECT_GE(logged(*server_, "OPTIONS", "/buckets/", 204), 1);
 }
 
 }  // namespace
