@@ -122,9 +122,9 @@ TEST_F(BrowserUploadsTest, UppyTusAndQiniuJsFromAnotherOrigin) {
   ASSERT_TRUE(out.contains("jobs")) << json::serialize(out);
   const auto& done = out.at("jobs").as_array();
   ASSERT_EQ(done.size(), 2u) << json::serialize(out);
-  std::cout << "browser launch " << count(out, "launch_ms") << " ms, uppy "
-            << count(done[0].as_object(), "ms") << " ms, qiniu-js "
-            << count(done[1].as_object(), "ms") << " ms\n";
+  std::cout << "esbuild " << count(out, "bundle_ms") << " ms, browser launch "
+            << count(out, "launch_ms") << " ms, uppy " << count(done[0].as_object(), "ms")
+            << " ms, qiniu-js " << count(done[1].as_object(), "ms") << " ms\n";
 
   {
     SCOPED_TRACE("uppy");

@@ -7,7 +7,7 @@
 //
 // Usage: node browser/browser_uploads.mjs <work dir> <page port> <jobs JSON>
 //   jobs: [{"kind": "uppy" | "qiniu", ...the page function's arguments}]
-// Prints one JSON line: {"launch_ms", "jobs": [{"kind", "ms", "requests", "result" | "error"}]}
+// Prints one JSON line: {"bundle_ms", "launch_ms", "jobs": [{"kind", "ms", "requests", "result" | "error"}]}
 // where requests counts the page's requests to upgate by method.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -29,6 +29,7 @@ setTimeout(() => {
   process.exit(3);
 }, 120_000).unref();
 
+const bundleStarted = Date.now();
 await esbuild.build({
   entryPoints: [path.join(here, 'page.js')],
   bundle: true,
@@ -38,6 +39,7 @@ await esbuild.build({
   outfile: path.join(workDir, 'page.bundle.js'),
   logLevel: 'error',
 });
+const bundleMs = Date.now() - bundleStarted;
 const files = {
   '/page.bundle.js': path.join(workDir, 'page.bundle.js'),
   '/qiniu.min.js': path.join(here, '..', 'node_modules', 'qiniu-js', 'dist', 'qiniu.min.js'),
@@ -63,7 +65,7 @@ const pageUrl = `http://127.0.0.1:${portText}/`;
 const started = Date.now();
 const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
 const launchMs = Date.now() - started;
-const out = { launch_ms: launchMs, jobs: [] };
+const out = { bundle_ms: bundleMs, launch_ms: launchMs, jobs: [] };
 try {
   const page = await browser.newPage();
   const logs = [];
