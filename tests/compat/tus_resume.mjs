@@ -49,7 +49,11 @@ const proxy = net.createServer((client) => {
   let answers = '';
   client.on('data', (data) => {
     bytesToServer += data.length;
-    upstream.write(data);
+    // Backpressure: count only what the server's socket takes.
+    if (!upstream.write(data)) {
+      client.pause();
+      upstream.once('drain', () => client.resume());
+    }
     if (cuts < cutsAt.length && bytesToServer >= cutsAt[cuts]) {
       cuts += 1;
       client.destroy();

@@ -320,13 +320,14 @@ TEST_F(TusTest, AChunkCutOffMidBodyKeepsWhatArrived) {
 }
 
 TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
+  TempDir dir;
+  start_server({}, dir.path());
   const std::string data = pattern_string(200'000);
   const std::string url = create(data.size());
   ASSERT_EQ(patch(url, 0, data.substr(0, 80'000)).status, 204);
   ASSERT_EQ(patch(url, 80'000, data.substr(80'000, 20'000)).status, 204);
   server_->kill9();
-  server_->start();
-  client_ = std::make_unique<HttpClient>(server_->port());
+  start_server({}, dir.path());
   EXPECT_EQ(offset_of(url), 100'000u);
   auto p = patch(url, 100'000, data.substr(100'000));
   ASSERT_EQ(p.status, 204) << p.body;

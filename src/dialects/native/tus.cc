@@ -412,11 +412,13 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
   }
   if (cut) {
-    // What arrived of a chunk cut off is kept, so the client resumes from it;
-    // not when a checksum was to vouch for the whole chunk, nor for the final
-    // object itself.
-    const bool keep = !whole && !sum && up.size() > 0 &&
-                      (cut->code == Errc::kUnavailable || cut->code == Errc::kTimeout);
+    // What arrived of a chunk cut off is kept, so the client resumes from it:
+    // the connection was lost or stalled (kUnavailable, kTimeout), or it
+    // closed mid-body, which the server reports as a body ending early
+    // (kInvalidArgument, as it does broken chunk framing: the bytes before
+    // the break were sent as they are all the same). Not when a checksum was
+    // to vouch for the whole chunk, nor for the final object itself.
+    const bool keep = !whole && !sum && up.size() > 0;
     if (!keep) co_return fail(*cut);
   } else if (digest && digest->final() != sum->digest) {
     co_return fail(Errc::kChecksumMismatch, "Upload-Checksum does not match the chunk");
