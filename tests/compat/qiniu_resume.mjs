@@ -25,35 +25,33 @@ const isPart = (req) =>
   (req.method === 'POST' && req.url.startsWith('/mkblk/')) ||
   (req.method === 'PUT' && /^\/buckets\/[^/]+\/objects\/[^/]*\/uploads\/[^/]+\/\d+$/.test(req.url));
 
-// A forwarding proxy; with `drop`, from the (drop+1)th part request on it
-// closes the client's connection instead.
-function startProxy(drop) {
-  const stats = { parts: 0, dropping: false };
-  const server = http.createServer((req, res) => {
-    if (isPart(req)) {
-      if (drop !== null && stats.parts >= drop) stats.dropping = true;
-      if (!stats.dropping) stats.parts += 1;
-    }
-    if (stats.dropping) {
-      req.socket.destroy();
-      return;
-    }
-    const up = http.request(
-      { host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers },
-      (answer) => {
-        res.writeHead(answer.statusCode, answer.headers);
-        answer.pipe(res);
-      });
-    up.on('error', () => req.socket.destroy());
-    req.pipe(up);
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => resolve({ server, stats, port: server.address().port })));
-}
+// A forwarding proxy, one for both runs (the SDK's record names the host it
+// used, and a resumed upload goes back there). While `drop` is set, from the
+// (drop+1)th part request on it closes the client's connection instead.
+const proxy = { drop: null, parts: 0, dropping: false };
+const server = http.createServer((req, res) => {
+  if (isPart(req)) {
+    if (proxy.drop !== null && proxy.parts >= proxy.drop) proxy.dropping = true;
+    if (!proxy.dropping) proxy.parts += 1;
+  }
+  if (proxy.dropping) {
+    req.socket.destroy();
+    return;
+  }
+  const up = http.request(
+    { host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers },
+    (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+  up.on('error', () => req.socket.destroy());
+  req.pipe(up);
+});
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const host = `127.0.0.1:${server.address().port}`;
 
 async function upload(drop) {
-  const proxy = await startProxy(drop);
-  const host = `127.0.0.1:${proxy.port}`;
+  Object.assign(proxy, { drop, parts: 0, dropping: false });
   // One host only: the SDK does not move on to another after a failure.
   const config = new qiniu.conf.Config({ zone: new qiniu.conf.Zone([host], [], host, host, host, host) });
   config.useHttpsDomain = false;
@@ -69,14 +67,15 @@ async function upload(drop) {
     out.data = result.data;
   } catch (err) {
     out.error = String(err);
+    if (process.env.QINIU_RESUME_DEBUG) console.error(err.stack);
   }
-  out.parts = proxy.stats.parts;
-  proxy.server.closeAllConnections();
-  proxy.server.close();
+  out.parts = proxy.parts;
+  server.closeAllConnections();
   return out;
 }
 
 const first = await upload(dropAfter);
 const second = await upload(null);
+server.close();
 console.log(JSON.stringify({ first, second, record_left: fs.existsSync(recordFile) }));
 process.exit(second.status === 200 ? 0 : 1);

@@ -76,18 +76,48 @@ Result<ResumableToken> read_token(const core::Services& s, const Grant& g, std::
 
 core::ResumableRef ref_of(const ResumableToken& t) { return {t.tenant_id, t.app_id, t.id}; }
 
-net::awaitable<Result<Object>> store_body(Exchange& ex, core::Upload& upload,
-                                          const std::function<Status(std::string_view)>& on_data,
-                                          const std::function<Status()>& before_commit) {
-  for (;;) {
-    auto chunk = co_await ex.read_chunk();
-    if (!chunk) co_return fail(chunk.error());
-    if (chunk->empty()) break;
-    if (auto st = on_data(*chunk); !st) co_return fail(st.error());
-    if (auto st = co_await upload.append(*chunk); !st) co_return fail(st.error());
+namespace {
+
+class PieceHooks final : public http::UploadHooks {
+ public:
+  PieceHooks(const Exchange& ex, core::Services& s, Version v, PieceRequest request)
+      : ex_(ex), s_(s), v_(v), req_(std::move(request)) {}
+
+  // http::UploadHooks
+  Result<core::UploadSpec> spec(const http::FilePart&) override {
+    return s_.resumable.piece_upload_spec(req_.ref, req_.spec);
   }
-  if (auto st = before_commit(); !st) co_return fail(st.error());
-  co_return co_await upload.commit();
+  Status on_file_data(std::string_view data) override { return req_.on_data(data); }
+  Error append_error(const Error& e, const core::Upload& upload) const override {
+    if (e.code != Errc::kTooLarge) return e;
+    return Error(Errc::kTooLarge, "the body is larger than its block or part: at most " +
+                                      std::to_string(upload.limit()) + " bytes");
+  }
+  Status finish(core::Upload& upload, const http::FilePart&) override {
+    upload_ = &upload;
+    return req_.before_commit(upload);
+  }
+  net::awaitable<Result<http::Response>> answer(Exchange&, const Object& piece) override {
+    co_return http::json_response(200, req_.answer(*upload_, piece));
+  }
+  http::Response error_response(const Error& e) const override {
+    return resumable::error_response(ex_, e, v_);
+  }
+
+ private:
+  const Exchange& ex_;
+  core::Services& s_;
+  Version v_;
+  PieceRequest req_;
+  core::Upload* upload_ = nullptr;
+};
+
+}  // namespace
+
+net::awaitable<void> receive_piece(Exchange& ex, core::Services& s, Version v,
+                                   PieceRequest request) {
+  PieceHooks hooks(ex, s, v, std::move(request));
+  co_await http::receive_upload(ex, s.uploads, hooks, std::nullopt);
 }
 
 Status check_final_size(const Grant& g, uint64_t size) {

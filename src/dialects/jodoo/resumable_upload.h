@@ -50,12 +50,18 @@ std::string encode_token(const core::Services& s, const ResumableToken& t);
 core::ResumableRef ref_of(const ResumableToken& t);
 int64_t now_s(const core::Services& s);
 
-// Streams the request body into `upload` (on_data sees each chunk first),
-// runs `before_commit`, commits.
-boost::asio::awaitable<Result<Object>> store_body(
-    http::Exchange& ex, core::Upload& upload,
-    const std::function<Status(std::string_view)>& on_data,
-    const std::function<Status()>& before_commit);
+// A piece request (a v1 chunk, a v2 part) besides its bytes.
+struct PieceRequest {
+  core::ResumableRef ref;
+  core::PieceSpec spec;
+  std::function<Status(std::string_view)> on_data;     // each chunk, before it is stored
+  std::function<Status(core::Upload&)> before_commit;  // once the body has ended
+  std::function<std::string(core::Upload&, const Object&)> answer;  // the 200's JSON
+};
+// Streams the request body into the piece (http::receive_upload) and answers,
+// errors in the version's envelope.
+boost::asio::awaitable<void> receive_piece(http::Exchange& ex, core::Services& s, Version v,
+                                           PieceRequest request);
 
 // Final-size checks made before any copy (fsizeMin, fsizeLimit).
 Status check_final_size(const Grant& g, uint64_t size);

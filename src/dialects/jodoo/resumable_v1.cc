@@ -122,27 +122,26 @@ net::awaitable<void> serve_chunk(Exchange& ex, const ResumableContext& c, std::s
   crypto::Digest sha1(crypto::Digest::Algo::kSha1);
   if (auto st = co_await hash_pieces(s, before, sha1); !st)
     co_return co_await fail_with(ex, st.error(), Version::kV1);
-  core::PieceSpec spec;
-  spec.index = t.offset;
-  spec.expires_at = t.expires_s * 1000;
-  spec.declared_size = ex.content_length();
-  spec.min_bytes = 1;
-  spec.max_bytes = room;
-  spec.replace = true;  // a chunk sent again (a retry) replaces its first try
-  spec.owner = grant->token.access_key;
-  spec.want_crc32 = true;
-  auto upload = co_await blocking(ex, [&] { return s.resumable.begin_piece(ref_of(t), spec); });
-  if (!upload) co_return co_await fail_with(ex, upload.error(), Version::kV1);
-  auto piece = co_await store_body(
-      ex, **upload,
-      [&](std::string_view data) {
-        sha1.update(data);
-        return ok();
-      },
-      [] { return ok(); });
-  if (!piece) co_return co_await fail_with(ex, piece.error(), Version::kV1);
-  t.offset += piece->size;
-  co_await ex.send(http::json_response(200, block_answer(c, t, sha1.final(), (*upload)->crc32())));
+  PieceRequest req;
+  req.ref = ref_of(t);
+  req.spec.index = t.offset;
+  req.spec.expires_at = t.expires_s * 1000;
+  req.spec.declared_size = ex.content_length();
+  req.spec.min_bytes = 1;
+  req.spec.max_bytes = room;
+  req.spec.replace = true;  // a chunk sent again (a retry) replaces its first try
+  req.spec.owner = grant->token.access_key;
+  req.spec.want_crc32 = true;
+  req.on_data = [&sha1](std::string_view data) {
+    sha1.update(data);
+    return ok();
+  };
+  req.before_commit = [](core::Upload&) { return ok(); };
+  req.answer = [&](core::Upload& upload, const Object& piece) {
+    t.offset += piece.size;
+    return block_answer(c, t, sha1.final(), upload.crc32());
+  };
+  co_await receive_piece(ex, s, Version::kV1, std::move(req));
 }
 
 // Blocking: mkfile's checks and the final object.
@@ -162,6 +161,13 @@ Result<Object> make_file(core::Services& s, const Grant& g, const MkfileParams& 
   for (size_t i = 0; i < ctxs.size(); ++i) {
     auto t = read_token(s, g, ctxs[i], Kind::kBlock);
     if (!t) return fail(t.error());
+    if (i == 0) {
+      // The file is made under the first block's id: made already, the blocks are gone.
+      auto state = s.resumable.state(ref_of(*t));
+      if (!state) return fail(state.error());
+      if (state->status == core::ResumableStatus::kCompleted)
+        return fail(Errc::kGrantUsed, "file exists");
+    }
     if (t->offset != t->size) return fail(incomplete(i, t->size, t->offset));
     if (i + 1 < ctxs.size() && t->size != kQiniuBlockBytes)
       return fail(stale("block " + std::to_string(i) + " is not 4 MiB and not the last"));

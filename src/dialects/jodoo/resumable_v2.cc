@@ -124,42 +124,37 @@ net::awaitable<void> serve_part(Exchange& ex, core::Services& s, const Target& t
   if (!want_md5.empty() && !lower_hex_md5(want_md5))
     co_return co_await fail_with(ex, Error(Errc::kInvalidArgument, "Content-MD5 must be a hex MD5"),
                                  Version::kV2);
-  std::optional<Admitted> a;
-  auto upload = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
-    auto admitted = admit(s, ex, target);
-    if (!admitted) return fail(admitted.error());
-    a.emplace(std::move(*admitted));
-    core::PieceSpec spec;
-    spec.index = *target.part;
-    spec.expires_at = a->token.expires_s * 1000;
-    spec.declared_size = ex.content_length();
-    spec.max_bytes = kMaxPartBytes;
-    spec.replace = true;  // Qiniu lets a part be sent again
-    spec.owner = a->grant.token.access_key;
-    spec.want_qetag = true;  // the part's etag, and the final one's input
-    return s.resumable.begin_piece(ref_of(a->token), spec);
-  });
-  if (!upload) co_return co_await fail_with(ex, upload.error(), Version::kV2);
+  auto a = co_await blocking(ex, [&] { return admit(s, ex, target); });
+  if (!a) co_return co_await fail_with(ex, a.error(), Version::kV2);
   ex.log_field("tenant", a->token.tenant_id);
+  PieceRequest req;
+  req.ref = ref_of(a->token);
+  req.spec.index = *target.part;
+  req.spec.expires_at = a->token.expires_s * 1000;
+  req.spec.declared_size = ex.content_length();
+  req.spec.max_bytes = kMaxPartBytes;
+  req.spec.replace = true;  // Qiniu lets a part be sent again
+  req.spec.owner = a->grant.token.access_key;
+  req.spec.want_qetag = true;  // the part's etag, and the final one's input
   crypto::Digest md5(crypto::Digest::Algo::kMd5);
   std::string got_md5;
-  auto piece = co_await store_body(
-      ex, **upload,
-      [&](std::string_view data) {
-        md5.update(data);
-        return ok();
-      },
-      [&]() -> Status {
-        got_md5 = crypto::to_hex(md5.final());
-        if (!want_md5.empty() && want_md5 != got_md5)
-          return fail(Errc::kChecksumMismatch, "Content-MD5 does not match the body");
-        return ok();
-      });
-  if (!piece) co_return co_await fail_with(ex, piece.error(), Version::kV2);
-  json::object o;
-  o["etag"] = piece->qetag;
-  o["md5"] = got_md5;
-  co_await ex.send(http::json_response(200, json::serialize(o)));
+  req.on_data = [&md5](std::string_view data) {
+    md5.update(data);
+    return ok();
+  };
+  req.before_commit = [&](core::Upload&) -> Status {
+    got_md5 = crypto::to_hex(md5.final());
+    if (!want_md5.empty() && want_md5 != got_md5)
+      return fail(Errc::kChecksumMismatch, "Content-MD5 does not match the body");
+    return ok();
+  };
+  req.answer = [&](core::Upload&, const Object& piece) {
+    json::object o;
+    o["etag"] = piece.qetag;
+    o["md5"] = got_md5;
+    return json::serialize(o);
+  };
+  co_await receive_piece(ex, s, Version::kV2, std::move(req));
 }
 
 struct CompleteBody {
