@@ -131,6 +131,7 @@ TEST_F(BrowserUploadsTest, UppyTusAndQiniuJsFromAnotherOrigin) {
     const auto& job = done[0].as_object();
     ASSERT_TRUE(job.contains("result")) << json::serialize(job);
     const auto& r = job.at("result").as_object();
+    EXPECT_TRUE(job.at("elsewhere").as_array().empty()) << json::serialize(job);
     EXPECT_EQ(str(r, "origin"), "http://127.0.0.1:" + std::to_string(page_port_));
     EXPECT_TRUE(r.at("failed").as_array().empty()) << json::serialize(job);
     // Creation, then one PATCH per MiB.
@@ -154,6 +155,7 @@ TEST_F(BrowserUploadsTest, UppyTusAndQiniuJsFromAnotherOrigin) {
     const auto& job = done[1].as_object();
     ASSERT_TRUE(job.contains("result")) << json::serialize(job);
     const auto& r = job.at("result").as_object();
+    EXPECT_TRUE(job.at("elsewhere").as_array().empty()) << json::serialize(job);
     EXPECT_EQ(count(r, "size"), kQiniuSize);
     // v2: init and complete (POST), one PUT per 4 MiB part.
     const auto& requests = job.at("requests").as_object();

@@ -7,8 +7,10 @@
 //
 // Usage: node browser/browser_uploads.mjs <work dir> <page port> <jobs JSON>
 //   jobs: [{"kind": "uppy" | "qiniu", ...the page function's arguments}]
-// Prints one JSON line: {"bundle_ms", "launch_ms", "jobs": [{"kind", "ms", "requests", "result" | "error"}]}
-// where requests counts the page's requests to upgate by method.
+// Prints one JSON line: {"bundle_ms", "launch_ms", "jobs": [{"kind", "ms", "requests", "elsewhere", "result" | "error"}]}
+// where requests counts the page's requests to upgate by method, and elsewhere
+// lists those to any other place (none expected: no statistics reports, no
+// host look-ups).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -71,15 +73,21 @@ try {
   const logs = [];
   page.on('console', (m) => { if (m.type() === 'error') logs.push(m.text()); });
   page.on('pageerror', (e) => logs.push(String(e)));
+  // The page's requests: to upgate counted by method, any to a third place listed.
   let requests = {};
+  let elsewhere = [];
+  const upgate = jobs.map((j) => (j.endpoint ? new URL(j.endpoint).origin : `http://${j.uphost}`));
   page.on('request', (r) => {
-    if (!r.url().startsWith(pageUrl)) requests[r.method()] = (requests[r.method()] || 0) + 1;
+    const origin = new URL(r.url()).origin;
+    if (upgate.includes(origin)) requests[r.method()] = (requests[r.method()] || 0) + 1;
+    else if (`${origin}/` !== pageUrl) elsewhere.push(`${r.method()} ${r.url()}`);
   });
   await page.goto(pageUrl);
   for (const job of jobs) {
     const { kind, ...args } = job;
     const fn = { uppy: 'uppyUpload', qiniu: 'qiniuUpload' }[kind];
     requests = {};
+    elsewhere = [];
     logs.length = 0;
     const t0 = Date.now();
     const entry = { kind };
@@ -90,6 +98,7 @@ try {
     }
     entry.ms = Date.now() - t0;
     entry.requests = requests;
+    entry.elsewhere = elsewhere;
     if (logs.length) entry.console_errors = logs.slice(0, 5);
     out.jobs.push(entry);
   }
