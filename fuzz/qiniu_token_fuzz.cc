@@ -1,6 +1,7 @@
 // libFuzzer target for the Jodoo dialect's Qiniu parsers
-// (src/dialects/jodoo/qiniu.h): upload tokens and put policies, magic-variable
-// substitution and the crc32 form field.
+// (src/dialects/jodoo/qiniu.h, resumable_wire.h): upload tokens and put
+// policies, magic-variable substitution, the crc32 form field, and the
+// resumable upload's ctx/uploadId and mkfile path.
 //
 // Checks:
 //   - parse_upload_token never crashes; a policy it accepts survives a
@@ -9,8 +10,12 @@
 //   - substitution with no known variable leaves text without '$' unchanged,
 //     never exceeds its limit, and a JSON template stays valid JSON whatever
 //     valid UTF-8 value is substituted into a string;
-//   - a parsed crc32 field prints back to the same digits (less leading zeros).
+//   - a parsed crc32 field prints back to the same digits (less leading zeros);
+//   - a ctx/uploadId is refused (kFailedPrecondition) unless signed with the
+//     key, and one made of the input's fields reads back unchanged; a parsed
+//     mkfile path holds only valid UTF-8 values.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -20,6 +25,7 @@
 
 #include "core/text.h"
 #include "dialects/jodoo/qiniu.h"
+#include "dialects/jodoo/resumable_wire.h"
 #include "fuzz_check.h"
 
 namespace {
@@ -82,6 +88,33 @@ void check_crc32(std::string_view input) {
   FUZZ_CHECK(std::to_string(*v) == digits, "crc32 does not print back to its digits");
 }
 
+void check_resumable(std::string_view input) {
+  using Kind = ResumableToken::Kind;
+  auto read = decode_resumable_token(input, "k", Kind::kBlock, 0);
+  if (!read) FUZZ_CHECK(read.error().code == up::Errc::kFailedPrecondition, "wrong refusal");
+  (void)resumable_token_tenant(input);
+  // Fields as upgate makes them (short ids without '\n'), from the input.
+  ResumableToken t;
+  t.kind = Kind::kMultipart;
+  const std::string field(input.substr(0, std::min<size_t>(input.find('\n'), 128)));
+  t.tenant_id = field;
+  t.id = field;
+  t.size = input.size();
+  t.expires_s = 5;
+  const std::string text = encode_resumable_token(t, "k");
+  auto back = decode_resumable_token(text, "k", Kind::kMultipart, 5);
+  FUZZ_CHECK(back && back->tenant_id == field && back->id == field && back->size == input.size(),
+             "a ctx does not read back");
+  FUZZ_CHECK(!decode_resumable_token(text, "other", Kind::kMultipart, 5), "forged ctx accepted");
+  FUZZ_CHECK(!decode_resumable_token(text, "k", Kind::kMultipart, 6), "expired ctx accepted");
+
+  auto mkfile = parse_mkfile_path(input);
+  if (!mkfile) return;
+  FUZZ_CHECK(!mkfile->key || up::valid_utf8(*mkfile->key), "mkfile key not UTF-8");
+  FUZZ_CHECK(up::valid_utf8(mkfile->fname) && up::valid_utf8(mkfile->mime_type),
+             "mkfile value not UTF-8");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -89,5 +122,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   check_token(input);
   check_substitution(input);
   check_crc32(input);
+  check_resumable(input);
   return 0;
 }

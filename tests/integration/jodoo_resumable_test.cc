@@ -322,9 +322,27 @@ TEST_F(JodooResumableTest, V2ErrorsOfSpecSection8) {
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body, "{}");
   EXPECT_EQ(v2_put(t[0], id, 3, "x").status, 612);
+  const std::string late_id = v2_init(t[1]);
   // Another bucket than the token's scope.
   r = client_->request("POST", "/buckets/other/objects/~/uploads", up(t[1]));
   EXPECT_EQ(r.status, 403) << r.body;
+  // qiniu-js in a browser: the preflight of a part PUT, and the part's answer.
+  admin_request("PATCH", "/v1/admin/tenants/acme", R"({"cors_origins":["https://app.example"]})",
+                200);
+  r = client_->request(
+      "OPTIONS", v2_base() + "/" + late_id + "/1",
+      {{"Origin", "https://app.example"},
+       {"Access-Control-Request-Method", "PUT"},
+       {"Access-Control-Request-Headers", "authorization,content-type,content-md5"}});
+  EXPECT_EQ(r.status, 204);
+  EXPECT_NE(r.header("access-control-allow-methods").find("PUT"), std::string::npos);
+  EXPECT_NE(r.header("access-control-allow-methods").find("DELETE"), std::string::npos);
+  EXPECT_EQ(r.header("access-control-allow-headers"), "authorization,content-type,content-md5");
+  Headers h = up(t[1]);
+  h.emplace_back("Origin", "https://app.example");
+  r = client_->request("PUT", v2_base() + "/" + late_id + "/1", h, "part");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("access-control-allow-origin"), "https://app.example");
   // A callback that fails is 579, as after a form upload.
   admin_request("PATCH", "/v1/admin/tenants/acme/apps/crm",
                 std::string(R"({"settings":{"callback_url":"http://127.0.0.1:1/x","entries":{")") +
@@ -335,9 +353,8 @@ TEST_F(JodooResumableTest, V2ErrorsOfSpecSection8) {
   r = v2_complete(cb[0], cb_id, v2_parts(cb[0], cb_id, {"tiny"}));
   EXPECT_EQ(r.status, 579) << r.body;
   // The deadline.
-  const std::string late = v2_init(t[1]);
   advance_clock(kHourMs + 61'000);
-  r = v2_put(t[1], late, 1, "x");
+  r = v2_put(t[1], late_id, 1, "x");
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(qiniu_error(r), "token out of date");
 }

@@ -236,5 +236,32 @@ TEST_F(ScaleOutTest, JPushUploadListDelete) {
     EXPECT_EQ(on(p).request("GET", "/v3/files/" + file_id, auth).status, 400) << p;
 }
 
+// tus: each chunk to another process, HEAD on the next one; the offsets every
+// process reports are the chunks acknowledged anywhere.
+TEST_F(ScaleOutTest, TusChunksAcrossProcesses) {
+  const std::string key = tenant_key(0);
+  const std::string data = pattern_string(300'000);
+  Headers h = bearer(key);
+  h.emplace_back("Tus-Resumable", "1.0.0");
+  Headers create = h;
+  create.emplace_back("Upload-Length", std::to_string(data.size()));
+  auto c = on(0).request("POST", "/v1/tus/", create);
+  ASSERT_EQ(c.status, 201) << c.body;
+  const std::string url = c.header("location");
+  std::string id;
+  for (int i = 0; i < 3; ++i) {
+    Headers p = h;
+    p.emplace_back("Content-Type", "application/offset+octet-stream");
+    p.emplace_back("Upload-Offset", std::to_string(i * 100'000));
+    auto r = on(i).request("PATCH", url, p, data.substr(static_cast<size_t>(i) * 100'000, 100'000));
+    ASSERT_EQ(r.status, 204) << i << ": " << r.body;
+    EXPECT_EQ(on(i + 1).request("HEAD", url, h).header("upload-offset"),
+              std::to_string((i + 1) * 100'000));
+    id = r.header("upgate-file-id");
+  }
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(on(2).request("GET", "/v1/files/" + id + "/content", bearer(key)).body, data);
+}
+
 }  // namespace
 }  // namespace up::testing

@@ -3,6 +3,9 @@
 #include "dialects/native/tus.h"
 
 #include <algorithm>
+#include <functional>
+#include <map>
+#include <mutex>
 
 #include <boost/json.hpp>
 
@@ -19,11 +22,10 @@ namespace {
 
 using tus::Concat;
 
-constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;  // Upload-Expires: a day after creation
-// A PATCH that carries a whole upload up to this size goes straight into the
-// final object (no piece, no copy); a larger one is stored as a piece, so a
-// connection cut mid-body keeps its bytes (re-sending 8 MiB is cheap).
-constexpr uint64_t kWholeMaxBytes = 8ull << 20;
+// Upload-Expires: a day after creation, unless the app's settings say otherwise
+// ({"tus": {"expires_seconds": N}}, a minute to 30 days).
+constexpr UnixMs kUploadLifetimeMs = 24 * 3'600'000;
+constexpr int64_t kMinLifetimeS = 60, kMaxLifetimeS = 30 * 24 * 3600;
 // The piece index holding a deferred Upload-Length once it is sent (an empty
 // piece whose meta says the length): above any offset an upload can reach.
 constexpr uint64_t kLengthIndex = 1ull << 62;
@@ -31,6 +33,21 @@ constexpr int64_t kGrantDefaultTtlS = 3600;
 constexpr int64_t kGrantMaxTtlS = 24 * 3600;
 
 core::ResumableRef ref_of(const tus::UploadToken& t) { return {t.tenant_id, t.app_id, t.id}; }
+
+// How long an upload of the app lives (see kUploadLifetimeMs). App settings
+// are the dialect's opaque JSON: a value out of range means the default.
+UnixMs lifetime_ms(const std::string& settings_json) {
+  boost::system::error_code ec;
+  json::value v = json::parse(settings_json, ec);
+  const json::value* secs = nullptr;
+  if (!ec && v.is_object())
+    if (auto* tus = v.as_object().if_contains("tus"); tus && tus->is_object())
+      secs = tus->as_object().if_contains("expires_seconds");
+  if (!secs || !secs->is_int64() || secs->as_int64() < kMinLifetimeS ||
+      secs->as_int64() > kMaxLifetimeS)
+    return kUploadLifetimeMs;
+  return secs->as_int64() * 1000;
+}
 
 std::optional<uint64_t> length_in(const std::string& meta_json) {
   boost::system::error_code ec;
@@ -58,6 +75,30 @@ json::object grant_json(const std::string& grant, UnixMs expires_at, uint64_t ma
   o["max_size"] = max_size;
   o["app_id"] = app_id;
   return o;
+}
+
+core::PieceSpec piece_spec(const tus::UploadToken& t, uint64_t offset, uint64_t room) {
+  core::PieceSpec spec;
+  spec.index = offset;
+  spec.expires_at = t.expires_at;
+  spec.max_bytes = room;
+  spec.owner = t.key_id;
+  spec.key_id = t.key_id;
+  return spec;
+}
+
+// Streams the request body into `up` (and `digest`). The error of a body that
+// ended early (the client went away, stalled or broke the framing) comes back
+// as a value: the bytes before it are in `up`. An error storing them fails.
+net::awaitable<Result<std::optional<Error>>> pump_body(Exchange& ex, core::Upload& up,
+                                                       crypto::Digest* digest) {
+  for (;;) {
+    auto chunk = co_await ex.read_chunk();
+    if (!chunk) co_return std::optional<Error>(chunk.error());
+    if (chunk->empty()) co_return std::optional<Error>();
+    if (digest) digest->update(*chunk);
+    if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
+  }
 }
 
 // The grant endpoint is a native route: native envelope and statuses.
@@ -100,9 +141,68 @@ Result<std::optional<tus::Checksum>> checksum_of(const Exchange& ex) {
 
 }  // namespace
 
+class Tus::Committing {
+ public:
+  void begin(const std::string& id) {
+    std::lock_guard lock(mu_);
+    ++entries_[id].count;
+  }
+  void end(const std::string& id) {
+    std::vector<Exchange::Resume> waiters;
+    {
+      std::lock_guard lock(mu_);
+      auto it = entries_.find(id);
+      if (it == entries_.end() || --it->second.count > 0) return;
+      waiters = std::move(it->second.waiters);
+      entries_.erase(it);
+    }
+    for (auto& resume : waiters) resume();
+  }
+  // Until no commit of `id` is in progress.
+  net::awaitable<void> wait(Exchange& ex, const std::string& id) {
+    {
+      std::lock_guard lock(mu_);
+      if (!entries_.contains(id)) co_return;
+    }
+    const std::function<void(Exchange::Resume)> start = [this, &id](Exchange::Resume resume) {
+      std::unique_lock lock(mu_);
+      auto it = entries_.find(id);
+      if (it != entries_.end()) return it->second.waiters.push_back(std::move(resume));
+      lock.unlock();
+      resume();
+    };
+    co_await ex.suspend(start);
+  }
+
+ private:
+  struct Entry {
+    int count = 0;
+    std::vector<Exchange::Resume> waiters;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
+
+namespace {
+// Runs `end` when its scope ends (a commit marked in progress).
+class ScopeEnd {
+ public:
+  explicit ScopeEnd(std::function<void()> end) : end_(std::move(end)) {}
+  ~ScopeEnd() { end_(); }
+  ScopeEnd(const ScopeEnd&) = delete;
+  ScopeEnd& operator=(const ScopeEnd&) = delete;
+
+ private:
+  std::function<void()> end_;
+};
+}  // namespace
+
 Tus::Tus(core::Services& services)
     : s_(services), upload_key_(services.secrets.derive("tus-upload/v1")),
-      grant_key_(services.secrets.derive("upload-grant/v1")) {}
+      grant_key_(services.secrets.derive("upload-grant/v1")),
+      committing_(std::make_unique<Committing>()) {}
+
+Tus::~Tus() = default;
 
 net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_view>& parts) {
   const std::string_view method = ex.method();
@@ -116,9 +216,13 @@ net::awaitable<void> Tus::handle(Exchange& ex, const std::vector<std::string_vie
   auto t = upload_of(parts[2]);
   if (!t) co_return co_await fail_with(ex, t.error());
   ex.log_field("tenant", t->tenant_id);
-  if (method == "HEAD") co_return co_await head(ex, *t);
-  if (method == "PATCH") co_return co_await patch(ex, *t);
-  if (method == "DELETE") co_return co_await terminate(ex, *t);
+  // Clients behind proxies that drop PATCH and DELETE send POST with the
+  // method in X-HTTP-Method-Override (tus 1.0.0, "Method Overriding").
+  std::string_view verb = method;
+  if (auto o = ex.header("X-HTTP-Method-Override"); o && method == "POST") verb = *o;
+  if (verb == "HEAD") co_return co_await head(ex, *t);
+  if (verb == "PATCH") co_return co_await patch(ex, *t);
+  if (verb == "DELETE") co_return co_await terminate(ex, *t);
   co_await fail_with(ex, Error(Errc::kMethodNotAllowed, "an upload takes HEAD, PATCH or DELETE"));
 }
 
@@ -150,8 +254,7 @@ net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
     t.app_id = g->app_id;
     t.key_id = g->key_id;  // a key deleted since stops its grants' uploads too
     t.grant_id = g->id;
-    // Its single use is remembered as long as an upload it created may complete.
-    t.grant_expires_at = g->expires_at + kUploadLifetimeMs;
+    t.grant_expires_at = g->expires_at;  // + the upload's lifetime, below
     grant_max = g->max_bytes;
   } else {
     auto p = co_await authenticate(ex, s_.auth);
@@ -162,9 +265,19 @@ net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
     t.app_id = *app;
     t.key_id = p->key_id;
   }
-  auto quota = co_await blocking(ex, [&] { return s_.directory.quota_for(t.tenant_id, t.app_id); });
-  if (!quota) co_return fail(quota.error());
-  t.max_bytes = std::min(quota->max_object_bytes, grant_max.value_or(quota->max_object_bytes));
+  auto limits = co_await blocking(ex, [&]() -> Result<std::pair<core::EffectiveQuota, UnixMs>> {
+    auto quota = s_.directory.quota_for(t.tenant_id, t.app_id);
+    if (!quota) return fail(quota.error());
+    auto app = s_.directory.app(t.tenant_id, t.app_id);  // cached by quota_for
+    if (!app) return fail(app.error());
+    return std::make_pair(*quota, lifetime_ms(app->settings_json));
+  });
+  if (!limits) co_return fail(limits.error());
+  const auto& [quota, lifetime] = *limits;
+  t.max_bytes = std::min(quota.max_object_bytes, grant_max.value_or(quota.max_object_bytes));
+  t.expires_at = s_.clock.now() + lifetime;
+  // A grant's single use is remembered as long as an upload it created may complete.
+  if (!t.grant_id.empty()) t.grant_expires_at += lifetime;
   co_return t;
 }
 
@@ -172,6 +285,9 @@ Status Tus::read_creation_headers(const Exchange& ex, tus::UploadToken& t) const
   if (auto m = ex.header("Upload-Metadata")) {
     auto meta = tus::parse_metadata(*m);
     if (!meta) return fail(meta.error());
+    // Sent back verbatim in HEAD answers.
+    if (has_control_characters(*m))
+      return fail(Errc::kInvalidArgument, "Upload-Metadata has control characters");
     t.metadata = std::string(*m);
     if (auto it = meta->find("filename"); it != meta->end()) t.name = it->second;
     for (const char* key : {"filetype", "contentType"}) {
@@ -214,7 +330,6 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   }
   if (auto st = read_creation_headers(ex, *t); !st) co_return co_await fail_with(ex, st.error());
   t->id = s_.resumable.new_id();
-  t->expires_at = s_.clock.now() + kUploadLifetimeMs;
   if (t->concat == Concat::kFinal) co_return co_await create_final(ex, std::move(*t), partials);
 
   // An empty upload is complete at once; otherwise nothing is stored before a body.
@@ -290,6 +405,7 @@ Result<tus::UploadToken> Tus::upload_of(std::string_view token) const {
 }
 
 net::awaitable<void> Tus::head(Exchange& ex, const tus::UploadToken& t) {
+  co_await committing_->wait(ex, t.id);
   auto p = co_await blocking(ex, [&] { return progress(t); });
   if (!p) co_return co_await fail_with(ex, p.error());
   if (p->status == core::ResumableStatus::kTerminated)
@@ -333,6 +449,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
     new_length = *n;
   }
 
+  co_await committing_->wait(ex, t.id);
   auto p = co_await blocking(ex, [&] { return progress(t); });
   if (!p) co_return co_await fail_with(ex, p.error());
   if (p->status == core::ResumableStatus::kTerminated)
@@ -383,43 +500,38 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   if (cl && *cl > room)
     co_return fail(Errc::kTooLarge, at.length ? "the chunk goes past Upload-Length"
                                               : "the chunk goes past the largest upload allowed");
-  const bool whole = at.offset == 0 && at.length && t.concat == Concat::kNone &&
-                     *at.length <= kWholeMaxBytes && cl.value_or(0) == *at.length;
+  // The whole upload in one body goes straight into the final object: no
+  // piece, no copy.
+  bool whole =
+      at.offset == 0 && at.length && t.concat == Concat::kNone && cl.value_or(0) == *at.length;
   const core::ResumableRef ref = ref_of(t);
   auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
     if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
-    core::PieceSpec spec;
-    spec.index = at.offset;
-    spec.expires_at = t.expires_at;
-    spec.max_bytes = room;
-    spec.owner = t.key_id;
-    spec.key_id = t.key_id;
-    return s_.resumable.begin_piece(ref, spec);
+    return s_.resumable.begin_piece(ref, piece_spec(t, at.offset, room));
   });
   if (!opened) co_return fail(opened.error());
   core::Upload& up = **opened;
   std::optional<crypto::Digest> digest;
   if (sum) digest.emplace(sum->algo);
-  std::optional<Error> cut;  // the body ended early: the client went away or stalled
-  for (;;) {
-    auto chunk = co_await ex.read_chunk();
-    if (!chunk) {
-      cut = chunk.error();
-      break;
-    }
-    if (chunk->empty()) break;
-    if (digest) digest->update(*chunk);
-    if (auto st = co_await up.append(*chunk); !st) co_return fail(st.error());
-  }
-  if (cut) {
+  auto cut = co_await pump_body(ex, up, digest ? &*digest : nullptr);
+  if (!cut) co_return fail(cut.error());
+  if (*cut) {
     // What arrived of a chunk cut off is kept, so the client resumes from it:
     // the connection was lost or stalled (kUnavailable, kTimeout), or it
     // closed mid-body, which the server reports as a body ending early
     // (kInvalidArgument, as it does broken chunk framing: the bytes before
     // the break were sent as they are all the same). Not when a checksum was
-    // to vouch for the whole chunk, nor for the final object itself.
-    const bool keep = !whole && !sum && up.size() > 0;
-    if (!keep) co_return fail(*cut);
+    // to vouch for the whole chunk.
+    if (sum || up.size() == 0) co_return fail(**cut);
+    if (whole) {
+      // Not the whole upload after all: what came is its first piece (the
+      // spec begin_piece gives piece 0), not the final object.
+      auto spec = co_await blocking(
+          ex, [&] { return s_.resumable.piece_upload_spec(ref, piece_spec(t, 0, room)); });
+      if (!spec) co_return fail(spec.error());
+      up.spec() = std::move(*spec);
+      whole = false;
+    }
   } else if (digest && digest->final() != sum->digest) {
     co_return fail(Errc::kChecksumMismatch, "Upload-Checksum does not match the chunk");
   }
@@ -427,9 +539,11 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   out.offset = at.offset + up.size();
   // An empty piece would take this offset's index from the next chunk.
   if (whole || up.size() > 0) {
+    committing_->begin(t.id);
+    const ScopeEnd mark([this, &t] { committing_->end(t.id); });
     auto committed = co_await up.commit();
     if (!committed) co_return fail(committed.error());
-    if (cut) co_return fail(*cut);  // kept; the answer goes nowhere anyway
+    if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway
     if (whole) out.object = std::move(*committed);
   }
   if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {

@@ -10,6 +10,7 @@
 // acknowledged (204) chunk is durable and every process sees it. A chunk cut
 // off mid-body keeps what arrived (a piece), so the client resumes from it.
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@ namespace up::dialects::native {
 class Tus {
  public:
   explicit Tus(core::Services& services);
+  ~Tus();
 
   // /v1/tus[/<upload token>], every method: authenticates creation itself
   // (API key or grant); the upload URL is the credential of the rest.
@@ -83,9 +85,17 @@ class Tus {
   std::string location(const tus::UploadToken& t) const;
   net::awaitable<void> fail_with(Exchange& ex, const Error& e);
 
+  // Chunks being committed, by upload id. A client whose connection broke
+  // asks HEAD at once, often before the server has noticed the break and
+  // stored what arrived; HEAD and PATCH wait for those commits (in this
+  // process; another process answers 409 and the client asks again), so the
+  // client resumes after the kept bytes instead of re-sending them into a 409.
+  class Committing;
+
   core::Services& s_;
   std::string upload_key_;  // signs upload URLs
   std::string grant_key_;   // signs grants
+  std::unique_ptr<Committing> committing_;
 };
 
 }  // namespace up::dialects::native
