@@ -6,6 +6,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config
       libexpected-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
       libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev curl jq openssl nginx-light
       clang libclang-rt-14-dev clang-format-14 clang-tidy-14 python3 iproute2)
+# The browser compat tests (tests/compat/browser) drive Debian's Chromium.
+pkgs+=(chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

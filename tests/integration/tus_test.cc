@@ -34,7 +34,9 @@ class TusTest : public ServerTest {
   std::string create(const Headers& extra, int want = 201) {
     auto r = client_->request("POST", "/v1/tus/", with_admin(extra));
     EXPECT_EQ(r.status, want) << r.body;
-    if (want == 201) EXPECT_TRUE(r.header("location").starts_with("/v1/tus/"));
+    if (want == 201) {
+      EXPECT_TRUE(r.header("location").starts_with("/v1/tus/"));
+    }
     return r.header("location");
   }
   std::string create(uint64_t length) {
