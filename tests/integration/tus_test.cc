@@ -392,7 +392,12 @@ TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   auto& offsets = o["headOffsets"].as_array();
   ASSERT_GE(offsets.size(), 2u) << out;  // one HEAD per cut, more after a 409
   for (auto& off : offsets) EXPECT_GT(off.as_int64(), 0) << out;
-  EXPECT_LT(static_cast<uint64_t>(o["bytesToServer"].as_int64()), kSize + 2 * kChunk);
+  // Each cut loses at most the chunk in flight and what sat in the sockets'
+  // buffers (a slow server, e.g. under ASan, leaves more there). With the
+  // server's HEAD offsets above, this shows the client resumed each time.
+  constexpr uint64_t kSocketSlack = 4ull << 20;
+  EXPECT_LT(static_cast<uint64_t>(o["bytesToServer"].as_int64()),
+            kSize + 2 * (kChunk + kSocketSlack));
   const std::string url = str(o, "url");
   const std::string path = url.substr(url.find("/v1/tus/"));
   const std::string id = head(path).header("upgate-file-id");
