@@ -159,7 +159,9 @@ TEST_F(NativeApiTest, OneGibRoundTripStreamsWithFlatMemory) {
   std::printf("server peak RSS after 1 GiB up+down: %ld KiB\n", rss_kib);
   EXPECT_GT(rss_kib, 0);
   // ASan's shadow memory and quarantine say nothing of ours.
-  if (!server_->sanitized()) EXPECT_LT(rss_kib, 100 * 1024);
+  if (!server_->sanitized()) {
+    EXPECT_LT(rss_kib, 100 * 1024);
+  }
 }
 
 TEST_F(NativeApiTest, RangeAndConditionalRequests) {

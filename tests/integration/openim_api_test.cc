@@ -380,7 +380,9 @@ TEST_F(OpenImApiTest, LargeFormUploadStreamsWithFlatMemory) {
   const long rss_kib = server_->peak_rss_kib();
   std::printf("server peak RSS after a 160 MiB form upload and download: %ld KiB\n", rss_kib);
   // ASan's shadow memory and quarantine say nothing of ours.
-  if (!server_->sanitized()) EXPECT_LT(rss_kib, 100 * 1024);
+  if (!server_->sanitized()) {
+    EXPECT_LT(rss_kib, 100 * 1024);
+  }
 }
 
 TEST_F(OpenImApiTest, AccessUrlErrors) {

@@ -33,7 +33,9 @@ class OpenImDirectTest : public ServerTest {
   }
   void TearDown() override {
     if (server_) server_->terminate();
-    if (!bucket_.empty()) EXPECT_TRUE(s3_test::remove_bucket(bucket_));
+    if (!bucket_.empty()) {
+      EXPECT_TRUE(s3_test::remove_bucket(bucket_));
+    }
   }
   uint64_t objects() const { return *s3_test::count_objects(bucket_); }
 

@@ -46,7 +46,9 @@ class ScaleOutTest : public ::testing::Test {
   }
   void TearDown() override {
     for (auto& s : servers_) s->terminate();
-    if (!bucket_.empty()) EXPECT_TRUE(s3_test::remove_bucket(bucket_));
+    if (!bucket_.empty()) {
+      EXPECT_TRUE(s3_test::remove_bucket(bucket_));
+    }
   }
 
   const HttpClient& on(int i) const { return clients_[static_cast<size_t>(i % kProcesses)]; }
