@@ -34,6 +34,13 @@ constexpr int64_t kGrantMaxTtlS = 24 * 3600;
 
 core::ResumableRef ref_of(const tus::UploadToken& t) { return {t.tenant_id, t.app_id, t.id}; }
 
+// Every tus answer names the protocol version.
+http::Response tus_answer(int status) {
+  http::Response r = http::empty_response(status);
+  r.header("Tus-Resumable", std::string(tus::kVersion));
+  return r;
+}
+
 // How long an upload of the app lives (see kUploadLifetimeMs). App settings
 // are the dialect's opaque JSON: a value out of range means the default.
 UnixMs lifetime_ms(const std::string& settings_json) {
@@ -335,7 +342,7 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   // An empty upload is complete at once; otherwise nothing is stored before a body.
   const bool empty_upload = t->length == 0u && t->concat == Concat::kNone;
   if (!has_body(ex) && !empty_upload) {
-    http::Response r = answer(201, *t);
+    http::Response r = tus_answer(201);
     r.header("Location", location(*t)).header("Upload-Expires", tus::http_date(t->expires_at));
     co_return co_await ex.send(std::move(r));
   }
@@ -348,7 +355,7 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   fresh.length = t->length;
   auto stored = co_await store_chunk(ex, *t, fresh, *sum);
   if (!stored) co_return co_await fail_with(ex, stored.error());
-  http::Response r = answer(201, *t);
+  http::Response r = tus_answer(201);
   r.header("Location", location(*t)).header("Upload-Offset", std::to_string(stored->offset));
   if (stored->object) r.header("Upgate-File-Id", stored->object->id);
   else r.header("Upload-Expires", tus::http_date(t->expires_at));
@@ -388,7 +395,7 @@ net::awaitable<void> Tus::create_final(Exchange& ex, tus::UploadToken t,
     return complete(t, all);
   });
   if (!done) co_return co_await fail_with(ex, done.error());
-  http::Response r = answer(201, t);
+  http::Response r = tus_answer(201);
   r.header("Location", location(t)).header("Upgate-File-Id", done->id);
   co_await ex.send(std::move(r));
 }
@@ -418,7 +425,7 @@ net::awaitable<void> Tus::head(Exchange& ex, const tus::UploadToken& t) {
     if (!done) co_return co_await fail_with(ex, done.error());
     p->object = std::move(*done);
   }
-  http::Response r = answer(200, t);
+  http::Response r = tus_answer(200);
   r.header("Upload-Offset", std::to_string(p->offset)).header("Cache-Control", "no-store");
   if (p->length) r.header("Upload-Length", std::to_string(*p->length));
   else r.header("Upload-Defer-Length", "1");
@@ -472,14 +479,14 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
   if (p->status == core::ResumableStatus::kCompleted) {
     if (has_body(ex))
       co_return co_await fail_with(ex, Error(Errc::kFailedPrecondition, "the upload is complete"));
-    http::Response r = answer(204, t);
+    http::Response r = tus_answer(204);
     r.header("Upload-Offset", std::to_string(p->offset));
     if (p->object) r.header("Upgate-File-Id", p->object->id);
     co_return co_await ex.send(std::move(r));
   }
   auto stored = co_await store_chunk(ex, t, *p, *sum);
   if (!stored) co_return co_await fail_with(ex, stored.error());
-  http::Response r = answer(204, t);
+  http::Response r = tus_answer(204);
   r.header("Upload-Offset", std::to_string(stored->offset));
   if (stored->object) r.header("Upgate-File-Id", stored->object->id);
   else r.header("Upload-Expires", tus::http_date(t.expires_at));
@@ -489,7 +496,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
 net::awaitable<void> Tus::terminate(Exchange& ex, const tus::UploadToken& t) {
   auto st = co_await blocking(ex, [&] { return s_.resumable.terminate(ref_of(t), t.expires_at); });
   if (!st) co_return co_await fail_with(ex, st.error());
-  co_await ex.send(answer(204, t));
+  co_await ex.send(tus_answer(204));
 }
 
 net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::UploadToken& t,
@@ -631,12 +638,6 @@ core::UploadSpec Tus::final_spec(const tus::UploadToken& t, uint64_t length) con
 }
 
 // ---- answers ----------------------------------------------------------------
-
-http::Response Tus::answer(int status, const tus::UploadToken&) const {
-  http::Response r = http::empty_response(status);
-  r.header("Tus-Resumable", std::string(tus::kVersion));
-  return r;
-}
 
 // Relative, so a client reaching the server through a proxy or another host
 // name keeps using that (clients resolve it against the creation URL).

@@ -81,7 +81,6 @@ class Tus {
   Result<Object> complete(const tus::UploadToken& t, const Progress& p);
   core::UploadSpec final_spec(const tus::UploadToken& t, uint64_t length) const;
 
-  http::Response answer(int status, const tus::UploadToken& t) const;
   std::string location(const tus::UploadToken& t) const;
   net::awaitable<void> fail_with(Exchange& ex, const Error& e);
 
