@@ -102,6 +102,13 @@ struct DirectPost {
   std::vector<std::pair<std::string, std::string>> fields;
 };
 
+// A range of a committed blob (BlobStore::compose).
+struct BlobRange {
+  std::string locator;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -141,6 +148,46 @@ class BlobStore {
     (void)locator;
     (void)limits;
     return fail(Errc::kUnimplemented, "this blob store takes no direct uploads");
+  }
+  // Staged blobs (optional): one blob written over many requests, in order,
+  // possibly by different processes (a tus upload's chunks), so that a
+  // resumable upload's bytes are written once and not copied at its end. A
+  // staged blob has a locator like any other (open(), list() and remove() see
+  // it) but becomes an object's bytes only through seal().
+  //
+  // Opens staged blob `locator` (as for create()) for appending at byte `at`;
+  // at == 0 starts it. Bytes past `at` (written by a request whose piece was
+  // never recorded) are dropped first. The writer's commit() makes its bytes
+  // durable and leaves the blob staged; a writer dropped uncommitted leaves its
+  // bytes for the next extend() to drop. One writer at a time, in any process:
+  // kFailedPrecondition while another holds it, when the blob is shorter than
+  // `at`, and once it is sealed. kUnimplemented (the default) when it has none:
+  // the caller stores each piece as a blob of its own. Blocks (opens a file).
+  virtual Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at) {
+    (void)locator;
+    (void)at;
+    return fail(Errc::kUnimplemented, "this blob store has no staged blobs");
+  }
+  // Makes the first `size` bytes of staged blob `staged` the committed blob
+  // `locator` (new, as for create()) without copying them; durable when it
+  // returns. `staged` can no longer be extended, and remove(staged) leaves
+  // `locator` whole. Blocks.
+  virtual Status seal(std::string_view staged, uint64_t size, std::string_view locator) {
+    (void)staged;
+    (void)size;
+    (void)locator;
+    return fail(Errc::kUnimplemented, "this blob store has no staged blobs");
+  }
+  // Makes the new blob `locator` (as for create()) from `ranges` of committed
+  // blobs, in order, inside the store, without the bytes passing through
+  // upgate (S3: a multipart upload of UploadPartCopy parts); durable when it
+  // returns, nothing under `locator` when it fails. kUnimplemented (the
+  // default) when the store cannot: the caller copies the bytes itself.
+  // REQUIRES: every range lies inside its blob. Blocks.
+  virtual Status compose(std::string_view locator, std::span<const BlobRange> ranges) {
+    (void)locator;
+    (void)ranges;
+    return fail(Errc::kUnimplemented, "this blob store cannot compose blobs");
   }
   // Whether other processes may use this store at once (S3): then an
   // unreferenced blob may be another process's upload in flight.
