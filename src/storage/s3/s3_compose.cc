@@ -1,0 +1,161 @@
+// BlobStore::compose on S3: a new object made of ranges of others, joined by
+// the store (UploadPartCopy) so that the bytes do not pass through upgate.
+//
+// The plan, in one pass over the ranges. S3 wants every part but the last to
+// be at least 5 MiB; a copied part can only be one range of one object.
+// - A range of 5 MiB or more is copied (UploadPartCopy), split in parts of at
+//   most 5 GiB (S3's largest part).
+// - Smaller ranges are read through (ranged GETs) into a buffer that goes out
+//   as a normal part each time it holds part_size bytes (8 MiB by default).
+// - When a range to copy comes while the buffer holds bytes: under 5 MiB, the
+//   range's first bytes are read to fill it to 5 MiB; the buffer goes out as a
+//   part, and the rest of the range is copied (or read, if under 5 MiB now).
+// So at most 5 MiB per large range and the small ranges themselves pass
+// through upgate, and at most part_size bytes are held. What is left in the
+// buffer at the end is the last part, of any size. A plan that ends before
+// the first part (under part_size in all, only small ranges, or no ranges: an
+// empty blob) is one PUT. Ranges of length 0 are skipped.
+//
+// Never overwriting: the PUT carries If-None-Match, the multipart upload HEADs
+// the key before completing, as the writer does. Any failure aborts the
+// upload, so nothing is left under the locator.
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "storage/locator.h"
+#include "storage/s3/s3_writer.h"
+
+namespace up::storage::s3 {
+namespace {
+
+constexpr uint64_t kMinPart = 5ull << 20;  // S3: every part but the last
+constexpr uint64_t kMaxPart = 5ull << 30;  // S3: the largest part
+constexpr size_t kMaxParts = 10000;        // S3: parts of one upload
+
+// UploadPartCopy of bytes [offset, offset + n) of `source`: the part's ETag.
+// Idempotent (the same part number copied again replaces the part): retried.
+Result<std::string> copy_part(const Context& c, const std::string& key, const std::string& id,
+                              int number, const std::string& source, uint64_t offset, uint64_t n) {
+  Request r = make_request("PUT", key, true);
+  r.query = {{"partNumber", std::to_string(number)}, {"uploadId", id}};
+  r.headers = {{"x-amz-copy-source", "/" + c.options.bucket + "/" + uri_encode(source, false)},
+               {"x-amz-copy-source-range",
+                "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  // A copy may fail after S3 has sent its 200: the error is then the body.
+  // RGW answers a missing source with 404 NoSuchKey, a range past the end
+  // with InvalidRange, and CopyPartResult with the ETag unquoted.
+  std::string etag = res->status / 100 == 2 ? xml_text(res->body, "ETag") : std::string();
+  if (res->status / 100 != 2 || res->body.find("<Error>") != std::string::npos)
+    return fail(error_from(*res, "UploadPartCopy " + source));
+  if (etag.empty()) return fail(Errc::kStorageIo, "S3 UploadPartCopy " + source + ": no ETag");
+  return etag;
+}
+
+// One compose: the parts sent so far and the bytes read for the next one.
+// Blocking, one thread.
+class Composer {
+ public:
+  Composer(const Context& context, std::string key) : c_(context), key_(std::move(key)) {}
+  ~Composer() {
+    if (!upload_id_.empty()) abort_upload(c_, key_, upload_id_);
+  }
+  Composer(const Composer&) = delete;
+  Composer& operator=(const Composer&) = delete;
+
+  Status add(const std::string& source, uint64_t offset, uint64_t n) {
+    if (n < kMinPart) return read(source, offset, n);
+    if (!buffer_.empty()) {
+      if (buffer_.size() < kMinPart) {
+        const uint64_t fill = kMinPart - buffer_.size();
+        UP_TRY(read(source, offset, fill));
+        offset += fill;
+        n -= fill;
+      }
+      if (!buffer_.empty()) UP_TRY(send_buffer());  // read() sent it if part_size is 5 MiB
+      if (n < kMinPart) return read(source, offset, n);
+    }
+    // Equal parts of at most 5 GiB: each at least 2.5 GiB once split.
+    const uint64_t parts = (n + kMaxPart - 1) / kMaxPart;
+    for (uint64_t i = 0; i < parts; ++i) {
+      const uint64_t len = n / parts + (i < n % parts ? 1 : 0);
+      UP_TRY(next_part());
+      auto etag =
+          copy_part(c_, key_, upload_id_, static_cast<int>(etags_.size()), source, offset, len);
+      if (!etag) return fail(etag.error());
+      etags_.back() = std::move(*etag);
+      offset += len;
+    }
+    return ok();
+  }
+
+  Status finish() {
+    if (upload_id_.empty()) return put_new(c_, key_, buffer_);
+    if (!buffer_.empty()) UP_TRY(send_buffer());
+    UP_TRY(complete_upload(c_, key_, upload_id_, etags_));
+    upload_id_.clear();  // nothing left to abort
+    return ok();
+  }
+
+ private:
+  // Reads [offset, offset + n) of `source` into the buffer, sending it as a
+  // part each time it holds part_size bytes.
+  Status read(const std::string& source, uint64_t offset, uint64_t n) {
+    const uint64_t part_size = c_.options.part_size;
+    while (n > 0) {
+      if (buffer_.capacity() < part_size) buffer_.reserve(part_size);
+      const uint64_t take = std::min(n, part_size - buffer_.size());
+      UP_TRY(fetch_range(c_, source, offset, take, buffer_));
+      offset += take;
+      n -= take;
+      if (buffer_.size() == part_size) UP_TRY(send_buffer());
+    }
+    return ok();
+  }
+
+  Status send_buffer() {
+    UP_TRY(next_part());
+    auto etag = upload_part(c_, key_, upload_id_, static_cast<int>(etags_.size()), buffer_, true);
+    if (!etag) return fail(etag.error());
+    etags_.back() = std::move(*etag);
+    buffer_.clear();
+    return ok();
+  }
+
+  // Starts the upload on its first part and numbers the next part.
+  Status next_part() {
+    if (etags_.size() == kMaxParts)
+      return fail(Errc::kUnimplemented, "S3 compose " + key_ + ": over 10,000 parts");
+    if (upload_id_.empty()) {
+      auto id = initiate_upload(c_, key_);
+      if (!id) return fail(id.error());
+      upload_id_ = std::move(*id);
+    }
+    etags_.emplace_back();
+    return ok();
+  }
+
+  const Context& c_;
+  std::string key_;
+  std::string upload_id_;
+  std::vector<std::string> etags_;  // [part number - 1]
+  std::string buffer_;              // read through, not sent yet
+};
+
+}  // namespace
+
+Status compose(const Context& context, std::string_view locator,
+               std::span<const BlobRange> ranges) {
+  UP_TRY(check_locator(locator));
+  for (const BlobRange& r : ranges) UP_TRY(check_locator(r.locator));
+  Composer composer(context, context.key(locator));
+  for (const BlobRange& r : ranges) {
+    if (r.length > 0) UP_TRY(composer.add(context.key(r.locator), r.offset, r.length));
+  }
+  return composer.finish();
+}
+
+}  // namespace up::storage::s3
