@@ -149,6 +149,36 @@ Result<uint64_t> count_objects(const std::string& bucket) {
   return keys->size();
 }
 
+Status put_object(const std::string& bucket, const std::string& key, const std::string& bytes) {
+  s3::Request r = s3::make_request("PUT", key);
+  r.body = bytes;
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "PUT " + key));
+  return ok();
+}
+
+Result<std::string> get_object(const std::string& bucket, const std::string& key) {
+  std::string bytes;
+  s3::Request r = s3::make_request("GET", key, true);
+  r.restart = [&bytes] { bytes.clear(); };
+  r.sink = [&bytes](std::string_view piece) {
+    bytes.append(piece);
+    return true;
+  };
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
+  return bytes;
+}
+
+Result<std::string> object_etag(const std::string& bucket, const std::string& key) {
+  auto res = client(bucket).send(s3::make_request("HEAD", key, true));
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "HEAD " + key));
+  return res->header("etag");
+}
+
 Status leave_upload(const std::string& bucket, const std::string& key) {
   s3::Request r = s3::make_request("POST", key);
   r.query = {{"uploads", ""}};

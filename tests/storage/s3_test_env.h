@@ -49,6 +49,11 @@ Result<std::vector<std::string>> list_objects(const std::string& bucket,
                                               const std::string& prefix = {});
 Result<std::vector<std::string>> list_uploads(const std::string& bucket,
                                               const std::string& prefix = {});
+// Writes object `key` in one PUT; reads it whole (kObjectNotFound when
+// missing); its ETag as HEAD gives it (a multipart object's ends in -<parts>).
+Status put_object(const std::string& bucket, const std::string& key, const std::string& bytes);
+Result<std::string> get_object(const std::string& bucket, const std::string& key);
+Result<std::string> object_etag(const std::string& bucket, const std::string& key);
 // Starts a multipart upload of `key` and leaves it (a crashed writer).
 Status leave_upload(const std::string& bucket, const std::string& key);
 
