@@ -16,12 +16,20 @@
 // the first part (under part_size in all, only small ranges, or no ranges: an
 // empty blob) is one PUT. Ranges of length 0 are skipped.
 //
+// Copies run four at a time on threads of the compose's own (class Parts);
+// reads and their parts run on the calling thread meanwhile.
+//
 // Never overwriting: the PUT carries If-None-Match, the multipart upload HEADs
 // the key before completing, as the writer does. Any failure aborts the
 // upload, so nothing is left under the locator.
 
 #include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "storage/locator.h"
@@ -55,12 +63,104 @@ Result<std::string> copy_part(const Context& c, const std::string& key, const st
   return etag;
 }
 
+// The parts of one upload: their numbers and ETags, and the copies, which
+// run on up to kCopyThreads threads of its own while the caller reads and
+// sends the small ranges' parts. RGW copies a part in one request at some
+// tens of MiB/s: one copy at a time was slower than reading the bytes
+// through upgate, whose writer keeps two parts in flight (bench/README.md).
+class Parts {
+ public:
+  static constexpr size_t kCopyThreads = 4;
+
+  Parts(const Context& context, const std::string& key) : c_(context), key_(key) {}
+  ~Parts() { (void)wait(); }
+  Parts(const Parts&) = delete;
+  Parts& operator=(const Parts&) = delete;
+
+  // Numbers a new part; kUnimplemented past S3's 10,000.
+  Result<int> add() {
+    std::lock_guard lock(mu_);
+    if (etags_.size() == kMaxParts)
+      return fail(Errc::kUnimplemented, "S3 compose " + key_ + ": over 10,000 parts");
+    etags_.emplace_back();
+    return static_cast<int>(etags_.size());
+  }
+  void set(int number, std::string etag) {
+    std::lock_guard lock(mu_);
+    etags_[static_cast<size_t>(number) - 1] = std::move(etag);
+  }
+
+  // Queues the copy of part `number`; the first copy error so far, if any.
+  Status copy(const std::string& upload_id, int number, const std::string& source, uint64_t offset,
+              uint64_t n) {
+    std::lock_guard lock(mu_);
+    if (error_) return fail(*error_);
+    jobs_.push_back(Copy{upload_id, number, source, offset, n});
+    if (threads_.size() < kCopyThreads) threads_.emplace_back([this] { work(); });
+    ready_.notify_one();
+    return ok();
+  }
+
+  // Waits for the copies queued; the first error of any.
+  Status wait() {
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
+    }
+    ready_.notify_all();
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    std::lock_guard lock(mu_);
+    closing_ = false;
+    if (error_) return fail(*error_);
+    return ok();
+  }
+
+  // REQUIRES: wait() returned since the last copy().
+  const std::vector<std::string>& etags() const { return etags_; }
+
+ private:
+  struct Copy {
+    std::string upload_id;
+    int number;
+    std::string source;
+    uint64_t offset, n;
+  };
+
+  void work() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      ready_.wait(lock, [this] { return !jobs_.empty() || closing_; });
+      if (jobs_.empty()) return;
+      Copy job = std::move(jobs_.front());
+      jobs_.pop_front();
+      if (error_) continue;  // the compose fails: no more copies
+      lock.unlock();
+      auto etag = copy_part(c_, key_, job.upload_id, job.number, job.source, job.offset, job.n);
+      lock.lock();
+      if (etag) etags_[static_cast<size_t>(job.number) - 1] = std::move(*etag);
+      else if (!error_) error_ = etag.error();
+    }
+  }
+
+  const Context& c_;
+  const std::string& key_;
+  std::mutex mu_;
+  std::condition_variable ready_;
+  std::deque<Copy> jobs_;
+  std::vector<std::thread> threads_;
+  std::vector<std::string> etags_;  // [part number - 1]
+  std::optional<Error> error_;      // the first failed copy
+  bool closing_ = false;
+};
+
 // One compose: the parts sent so far and the bytes read for the next one.
-// Blocking, one thread.
+// Blocking; its copies run on threads of their own (Parts).
 class Composer {
  public:
   Composer(const Context& context, std::string key) : c_(context), key_(std::move(key)) {}
   ~Composer() {
+    (void)parts_.wait();  // no copy may still run into the aborted upload
     if (!upload_id_.empty()) abort_upload(c_, key_, upload_id_);
   }
   Composer(const Composer&) = delete;
@@ -79,14 +179,12 @@ class Composer {
       if (n < kMinPart) return read(source, offset, n);
     }
     // Equal parts of at most 5 GiB: each at least 2.5 GiB once split.
-    const uint64_t parts = (n + kMaxPart - 1) / kMaxPart;
-    for (uint64_t i = 0; i < parts; ++i) {
-      const uint64_t len = n / parts + (i < n % parts ? 1 : 0);
-      UP_TRY(next_part());
-      auto etag =
-          copy_part(c_, key_, upload_id_, static_cast<int>(etags_.size()), source, offset, len);
-      if (!etag) return fail(etag.error());
-      etags_.back() = std::move(*etag);
+    const uint64_t count = (n + kMaxPart - 1) / kMaxPart;
+    for (uint64_t i = 0; i < count; ++i) {
+      const uint64_t len = n / count + (i < n % count ? 1 : 0);
+      auto number = next_part();
+      if (!number) return fail(number.error());
+      UP_TRY(parts_.copy(upload_id_, *number, source, offset, len));
       offset += len;
     }
     return ok();
@@ -95,7 +193,8 @@ class Composer {
   Status finish() {
     if (upload_id_.empty()) return put_new(c_, key_, buffer_);
     if (!buffer_.empty()) UP_TRY(send_buffer());
-    UP_TRY(complete_upload(c_, key_, upload_id_, etags_));
+    UP_TRY(parts_.wait());
+    UP_TRY(complete_upload(c_, key_, upload_id_, parts_.etags()));
     upload_id_.clear();  // nothing left to abort
     return ok();
   }
@@ -117,32 +216,30 @@ class Composer {
   }
 
   Status send_buffer() {
-    UP_TRY(next_part());
-    auto etag = upload_part(c_, key_, upload_id_, static_cast<int>(etags_.size()), buffer_, true);
+    auto number = next_part();
+    if (!number) return fail(number.error());
+    auto etag = upload_part(c_, key_, upload_id_, *number, buffer_, true);
     if (!etag) return fail(etag.error());
-    etags_.back() = std::move(*etag);
+    parts_.set(*number, std::move(*etag));
     buffer_.clear();
     return ok();
   }
 
-  // Starts the upload on its first part and numbers the next part.
-  Status next_part() {
-    if (etags_.size() == kMaxParts)
-      return fail(Errc::kUnimplemented, "S3 compose " + key_ + ": over 10,000 parts");
+  // Starts the upload on its first part; the next part's number.
+  Result<int> next_part() {
     if (upload_id_.empty()) {
       auto id = initiate_upload(c_, key_);
       if (!id) return fail(id.error());
       upload_id_ = std::move(*id);
     }
-    etags_.emplace_back();
-    return ok();
+    return parts_.add();
   }
 
   const Context& c_;
   std::string key_;
   std::string upload_id_;
-  std::vector<std::string> etags_;  // [part number - 1]
-  std::string buffer_;              // read through, not sent yet
+  std::string buffer_;  // read through, not sent yet
+  Parts parts_{c_, key_};
 };
 
 }  // namespace

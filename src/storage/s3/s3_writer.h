@@ -49,7 +49,7 @@ void abort_upload(const Context& context, const std::string& key, const std::str
 
 // Appends bytes [offset, offset + n) of object `key` to `data` (one ranged
 // GET, streamed, retried). REQUIRES: n > 0.
-Status fetch_range(const Context& context, const std::string& key, uint64_t offset, uint64_t n,
+Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
                    std::string& data);
 
 // BlobStore::compose on S3 (s3_compose.cc). Blocking.
