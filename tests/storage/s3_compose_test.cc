@@ -7,7 +7,6 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -26,12 +25,7 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-std::string random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using s3_test::random_bytes;
 
 class S3ComposeTest : public ::testing::Test {
  protected:

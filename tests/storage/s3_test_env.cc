@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <random>
 
 #include "storage/s3/s3_client.h"
 #include "support/service_env.h"
@@ -177,6 +178,13 @@ Result<std::string> object_etag(const std::string& bucket, const std::string& ke
   if (!res) return fail(res.error());
   if (res->status / 100 != 2) return fail(s3::error_from(*res, "HEAD " + key));
   return res->header("etag");
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
 }
 
 Status leave_upload(const std::string& bucket, const std::string& key) {
