@@ -2,7 +2,8 @@
 # bench/s3_compose.sh — issue 16: a resumable upload's pieces joined inside S3 (compose,
 # UploadPartCopy) against reading and writing them through upgate, alternating rounds, on a
 # private one-node RGW (bluestore in a sparse file under $TMPDIR, free ports, deleted on exit;
-# the tests' RGW on 7480 is never touched). Prints bench/s3_compose_bench's lines.
+# the tests' RGW on 7480 is never touched). Prints bench/s3_compose_bench's lines: per round
+# the wall time, MiB/s, and the CPU time of upgate's side and of the engine (radosgw + OSD).
 #
 #   bash bench/s3_compose.sh [PIECES [PIECE_MIB [ROUNDS]]]   # default 128 x 8 MiB, 2 rounds
 #   BUILD_DIR=dir (default build), BENCH_SKIP_BUILD=1
@@ -30,4 +31,5 @@ trap cleanup EXIT
 eval "$(S3_STORE=bluestore S3_CAPACITY_GB=${BENCH_S3_CAPACITY_GB:-12} bash "$SERVICES/s3-up.sh")"
 curl -sS -o /dev/null --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$S3_SECRET_KEY" \
   -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$S3_ENDPOINT/compose-bench"
-"$BUILD_DIR/s3_compose_bench" compose-bench "$@"
+BENCH_ENGINE_PIDS="$(cat "$S3_DIR"/run/*.pid | tr '\n' ' ')" \
+  "$BUILD_DIR/s3_compose_bench" compose-bench "$@"

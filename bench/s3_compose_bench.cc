@@ -5,14 +5,18 @@
 // prints one line per round, the two ways alternating. Not a test.
 //
 // Usage: s3_compose_bench BUCKET [PIECES [PIECE_MIB [ROUNDS]]] with S3_ENDPOINT,
-// S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION set (as s3-up.sh prints them).
+// S3_ACCESS_KEY, S3_SECRET_KEY, S3_REGION set (as s3-up.sh prints them);
+// BENCH_ENGINE_PIDS: the engine's daemons, whose CPU time each round reports.
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -62,6 +66,26 @@ net::awaitable<Status> copy_through(BlobStore& store, std::string locator,
   co_return co_await (*w)->commit();
 }
 
+// CPU seconds of the processes in `pids` ("1 2 ...": the engine's daemons) so far.
+double engine_cpu_seconds(const std::string& pids) {
+  double total = 0;
+  std::istringstream in(pids);
+  for (std::string pid; in >> pid;) {
+    std::ifstream stat("/proc/" + pid + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string f;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i) {  // utime and stime are fields 14, 15
+      if (i == 14) utime = std::stoull(f);
+      if (i == 15) stime = std::stoull(f);
+    }
+    total += static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  return total;
+}
+
 const char* env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
@@ -77,6 +101,7 @@ int main(int argc, char** argv) {
   const int pieces = argc > 2 ? std::atoi(argv[2]) : 128;
   const uint64_t piece = (argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 8) << 20;
   const int rounds = argc > 4 ? std::atoi(argv[4]) : 2;
+  const std::string engine_pids = env("BENCH_ENGINE_PIDS");
   up::storage::S3BlobStoreOptions o;
   o.endpoint = env("S3_ENDPOINT");
   o.region = env("S3_REGION");
@@ -109,11 +134,13 @@ int main(int argc, char** argv) {
     const bool compose = round % 2 == 0;
     const std::string locator = (compose ? "composed-" : "through-") + std::to_string(round);
     const double cpu0 = cpu_seconds();
+    const double engine0 = engine_cpu_seconds(engine_pids);
     const auto t0 = std::chrono::steady_clock::now();
     Status st = compose ? (*store)->compose(locator, ranges)
                         : up::testing::await(copy_through(**store, locator, ranges));
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double cpu = cpu_seconds() - cpu0;
+    const double engine = engine_cpu_seconds(engine_pids) - engine0;
     if (!st) {
       std::fprintf(stderr, "%s: %s\n", locator.c_str(), st.error().message.c_str());
       return 1;
@@ -123,8 +150,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: wrong size\n", locator.c_str());
       return 1;
     }
-    std::printf("%-8s %7.2f s  %7.1f MiB/s  upgate CPU %6.2f s\n", compose ? "compose" : "through",
-                s, mib / s, cpu);
+    std::printf("%-8s %7.2f s  %7.1f MiB/s  CPU: upgate %5.2f s, engine %6.2f s\n",
+                compose ? "compose" : "through", s, mib / s, cpu, engine);
     std::fflush(stdout);
     if (auto rm = (*store)->remove(locator); !rm) return 1;
   }
