@@ -29,6 +29,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -73,7 +74,7 @@ class Parts {
   static constexpr size_t kCopyThreads = 4;
 
   Parts(const Context& context, const std::string& key) : c_(context), key_(key) {}
-  ~Parts() { (void)wait(); }
+  ~Parts() { (void)wait(true); }
   Parts(const Parts&) = delete;
   Parts& operator=(const Parts&) = delete;
 
@@ -96,16 +97,25 @@ class Parts {
     std::lock_guard lock(mu_);
     if (error_) return fail(*error_);
     jobs_.push_back(Copy{upload_id, number, source, offset, n});
-    if (threads_.size() < kCopyThreads) threads_.emplace_back([this] { work(); });
+    if (threads_.size() < kCopyThreads) {
+      try {
+        threads_.emplace_back([this] { work(); });
+      } catch (const std::system_error& e) {  // no thread to be had: the copies queued wait
+        if (threads_.empty())
+          return fail(Errc::kUnavailable, std::string("S3 compose: ") + e.what());
+      }
+    }
     ready_.notify_one();
     return ok();
   }
 
-  // Waits for the copies queued; the first error of any.
-  Status wait() {
+  // Waits for the copies queued (`drop`: only for those under way, as the
+  // compose fails); the first error of any.
+  Status wait(bool drop = false) {
     {
       std::lock_guard lock(mu_);
       closing_ = true;
+      if (drop) jobs_.clear();
     }
     ready_.notify_all();
     for (std::thread& t : threads_) t.join();
@@ -160,7 +170,7 @@ class Composer {
  public:
   Composer(const Context& context, std::string key) : c_(context), key_(std::move(key)) {}
   ~Composer() {
-    (void)parts_.wait();  // no copy may still run into the aborted upload
+    (void)parts_.wait(true);  // no copy may still run into the aborted upload
     if (!upload_id_.empty()) abort_upload(c_, key_, upload_id_);
   }
   Composer(const Composer&) = delete;
