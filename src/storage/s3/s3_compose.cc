@@ -11,13 +11,14 @@
 //   range's first bytes are read to fill it to 5 MiB; the buffer goes out as a
 //   part, and the rest of the range is copied (or read, if under 5 MiB now).
 // So at most 5 MiB per large range and the small ranges themselves pass
-// through upgate, and at most part_size bytes are held. What is left in the
-// buffer at the end is the last part, of any size. A plan that ends before
-// the first part (under part_size in all, only small ranges, or no ranges: an
-// empty blob) is one PUT. Ranges of length 0 are skipped.
+// through upgate, and at most parts_in_memory parts of part_size are held (as
+// the writer). What is left in the buffer at the end is the last part, of any
+// size. A plan that ends before the first part (under part_size in all, only
+// small ranges, or no ranges: an empty blob) is one PUT. Ranges of length 0
+// are skipped.
 //
-// Copies run four at a time on threads of the compose's own (class Parts);
-// reads and their parts run on the calling thread meanwhile.
+// Parts go out four at a time on threads of the compose's own (class Parts)
+// while the calling thread reads the small ranges' bytes for the next part.
 //
 // Never overwriting: the PUT carries If-None-Match, the multipart upload HEADs
 // the key before completing, as the writer does. Any failure aborts the
@@ -64,14 +65,15 @@ Result<std::string> copy_part(const Context& c, const std::string& key, const st
   return etag;
 }
 
-// The parts of one upload: their numbers and ETags, and the copies, which
-// run on up to kCopyThreads threads of its own while the caller reads and
-// sends the small ranges' parts. RGW copies a part in one request at some
-// tens of MiB/s: one copy at a time was slower than reading the bytes
-// through upgate, whose writer keeps two parts in flight (bench/README.md).
+// The parts of one upload: their numbers and ETags, sent on up to kThreads
+// threads of its own while the caller reads the next bytes. RGW copies a
+// part in one request at some tens of MiB/s: one part at a time was slower
+// than reading the bytes through upgate, whose writer keeps two parts in
+// flight (bench/README.md). Parts read through hold their bytes: at most
+// parts_in_memory of them are held, the one the caller fills included.
 class Parts {
  public:
-  static constexpr size_t kCopyThreads = 4;
+  static constexpr size_t kThreads = 4;
 
   Parts(const Context& context, const std::string& key) : c_(context), key_(key) {}
   ~Parts() { (void)wait(true); }
@@ -86,30 +88,30 @@ class Parts {
     etags_.emplace_back();
     return static_cast<int>(etags_.size());
   }
-  void set(int number, std::string etag) {
-    std::lock_guard lock(mu_);
-    etags_[static_cast<size_t>(number) - 1] = std::move(etag);
-  }
 
-  // Queues the copy of part `number`; the first copy error so far, if any.
+  // Queues part `number`: a copy of [offset, offset + n) of `source`.
   Status copy(const std::string& upload_id, int number, const std::string& source, uint64_t offset,
               uint64_t n) {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    return queue(lock, Job{upload_id, number, source, offset, n, {}});
+  }
+
+  // Queues part `number` made of `body`, then waits until no more than
+  // parts_in_memory - 1 such parts are on their way. The buffer to fill next
+  // goes back in `body` (a sent part's, to spare page faults, as the writer).
+  Status send(const std::string& upload_id, int number, std::string& body) {
+    std::unique_lock lock(mu_);
+    ++bodies_;
+    UP_TRY(queue(lock, Job{upload_id, number, {}, 0, 0, std::move(body)}));
+    const unsigned most = c_.options.parts_in_memory - 1;
+    sent_.wait(lock, [&] { return bodies_ <= most || error_; });
+    body = std::move(spare_);
+    body.clear();
     if (error_) return fail(*error_);
-    jobs_.push_back(Copy{upload_id, number, source, offset, n});
-    if (threads_.size() < kCopyThreads) {
-      try {
-        threads_.emplace_back([this] { work(); });
-      } catch (const std::system_error& e) {  // no thread to be had: the copies queued wait
-        if (threads_.empty())
-          return fail(Errc::kUnavailable, std::string("S3 compose: ") + e.what());
-      }
-    }
-    ready_.notify_one();
     return ok();
   }
 
-  // Waits for the copies queued (`drop`: only for those under way, as the
+  // Waits for the parts queued (`drop`: only for those under way, as the
   // compose fails); the first error of any.
   Status wait(bool drop = false) {
     {
@@ -126,46 +128,75 @@ class Parts {
     return ok();
   }
 
-  // REQUIRES: wait() returned since the last copy().
+  // REQUIRES: wait() returned since the last part was queued.
   const std::vector<std::string>& etags() const { return etags_; }
 
  private:
-  struct Copy {
+  struct Job {
     std::string upload_id;
     int number;
-    std::string source;
+    std::string source;  // a copy of [offset, offset + n) of it, or
     uint64_t offset, n;
+    std::string body;  // these bytes (not empty)
   };
+
+  Status queue(std::unique_lock<std::mutex>& lock, Job job) {
+    (void)lock;
+    if (error_) return fail(*error_);
+    jobs_.push_back(std::move(job));
+    if (threads_.size() < kThreads) {
+      try {
+        threads_.emplace_back([this] { work(); });
+      } catch (const std::system_error& e) {  // no thread to be had: the parts queued wait
+        if (threads_.empty())
+          return fail(Errc::kUnavailable, std::string("S3 compose: ") + e.what());
+      }
+    }
+    ready_.notify_one();
+    return ok();
+  }
 
   void work() {
     std::unique_lock lock(mu_);
     for (;;) {
       ready_.wait(lock, [this] { return !jobs_.empty() || closing_; });
       if (jobs_.empty()) return;
-      Copy job = std::move(jobs_.front());
+      Job job = std::move(jobs_.front());
       jobs_.pop_front();
-      if (error_) continue;  // the compose fails: no more copies
-      lock.unlock();
-      auto etag = copy_part(c_, key_, job.upload_id, job.number, job.source, job.offset, job.n);
-      lock.lock();
-      if (etag) etags_[static_cast<size_t>(job.number) - 1] = std::move(*etag);
-      else if (!error_) error_ = etag.error();
+      Result<std::string> etag = std::string();
+      if (!error_) {  // after a failure the compose fails: nothing more is sent
+        lock.unlock();
+        etag = job.body.empty()
+                   ? copy_part(c_, key_, job.upload_id, job.number, job.source, job.offset, job.n)
+                   : upload_part(c_, key_, job.upload_id, job.number, job.body, true);
+        lock.lock();
+        if (etag) etags_[static_cast<size_t>(job.number) - 1] = std::move(*etag);
+        else if (!error_) error_ = etag.error();
+      }
+      if (!job.body.empty()) {
+        --bodies_;
+        if (spare_.capacity() < job.body.capacity()) spare_ = std::move(job.body);
+        sent_.notify_all();
+      }
     }
   }
 
   const Context& c_;
   const std::string& key_;
   std::mutex mu_;
-  std::condition_variable ready_;
-  std::deque<Copy> jobs_;
+  std::condition_variable ready_;  // a job queued, or closing
+  std::condition_variable sent_;   // a part with a body sent
+  std::deque<Job> jobs_;
   std::vector<std::thread> threads_;
   std::vector<std::string> etags_;  // [part number - 1]
-  std::optional<Error> error_;      // the first failed copy
+  std::optional<Error> error_;      // the first failed part
+  unsigned bodies_ = 0;             // parts with a body queued or under way
+  std::string spare_;               // a sent part's buffer
   bool closing_ = false;
 };
 
 // One compose: the parts sent so far and the bytes read for the next one.
-// Blocking; its copies run on threads of their own (Parts).
+// Blocking; its parts go out on threads of their own (Parts).
 class Composer {
  public:
   Composer(const Context& context, std::string key) : c_(context), key_(std::move(key)) {}
@@ -228,11 +259,7 @@ class Composer {
   Status send_buffer() {
     auto number = next_part();
     if (!number) return fail(number.error());
-    auto etag = upload_part(c_, key_, upload_id_, *number, buffer_, true);
-    if (!etag) return fail(etag.error());
-    parts_.set(*number, std::move(*etag));
-    buffer_.clear();
-    return ok();
+    return parts_.send(upload_id_, *number, buffer_);
   }
 
   // Starts the upload on its first part; the next part's number.
