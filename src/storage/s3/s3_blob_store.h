@@ -35,8 +35,9 @@
 //
 // Compose (s3_compose.cc says the plan): a multipart upload whose parts are
 // UploadPartCopy of the ranges of 5 MiB or more; smaller ranges are read
-// through and sent as normal parts of at least 5 MiB (S3's minimum), at most
-// part_size bytes held. Under part_size in all, only small ranges: one PUT.
+// through and sent as normal parts of at least 5 MiB (S3's minimum); four
+// parts on their way at a time, at most parts_in_memory read-through parts
+// held. Under part_size in all, only small ranges: one PUT.
 // No ranges make an empty blob. Over 10,000 parts: kUnimplemented (the caller
 // copies the bytes itself).
 //
