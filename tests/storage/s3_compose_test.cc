@@ -1,8 +1,8 @@
 // BlobStore::compose: on S3 (the test RGW) the new blob is the ranges'
 // concatenation, made of copied and read-through parts as s3_compose.cc
-// plans them; the stores that cannot compose say so. One bucket and one set
-// of source blobs for the whole suite; bodies as small as S3's 5 MiB minimum
-// part allows.
+// plans them; the stores that cannot compose say so. One bucket for the
+// suite, each source blob stored once when a test first needs it; bodies as
+// small as S3's 5 MiB minimum part allows.
 
 #include <array>
 #include <cstdint>
@@ -29,8 +29,8 @@ using s3_test::random_bytes;
 
 class S3ComposeTest : public ::testing::Test {
  protected:
-  // The sources: two large blobs (6 MiB, 11 MiB: a range of it can fill a
-  // part and still be copied), a 1 MiB tail and a small blob cut into pieces.
+  // One bucket and store for the suite; the sources go up as the tests need
+  // them (ctest runs each test in a process of its own).
   static void SetUpTestSuite() {
     pool_ = core::make_thread_pool(2).release();
     auto b = s3_test::create_bucket();
@@ -39,12 +39,7 @@ class S3ComposeTest : public ::testing::Test {
     auto store = open_s3_blob_store(s3_test::options(*bucket_), *pool_);
     ASSERT_TRUE(store) << store.error().message;
     store_ = store->release();
-    sources_ = new std::vector<std::string>{random_bytes(6 * kMiB, 1), random_bytes(11 * kMiB, 2),
-                                            random_bytes(kMiB, 3), random_bytes(4096, 4)};
-    for (size_t i = 0; i < kNames.size(); ++i) {
-      auto st = s3_test::put_object(*bucket_, key(kNames[i]), (*sources_)[i]);
-      ASSERT_TRUE(st) << st.error().message;
-    }
+    sources_ = new std::vector<std::string>(kNames.size());
   }
 
   static void TearDownTestSuite() {
@@ -61,12 +56,23 @@ class S3ComposeTest : public ::testing::Test {
 
   static std::string key(const std::string& locator) { return "blobs/" + locator; }
 
+  // Source blob `i` (kNames, kSizes), stored on first use; its bytes.
+  static const std::string& source(size_t i) {
+    std::string& bytes = (*sources_)[i];
+    if (bytes.empty()) {
+      bytes = random_bytes(kSizes[i], static_cast<uint32_t>(i + 1));
+      auto st = s3_test::put_object(*bucket_, key(kNames[i]), bytes);
+      EXPECT_TRUE(st) << st.error().message;
+    }
+    return bytes;
+  }
+
   // The range [offset, offset + length) of source `i`, and its bytes.
   BlobRange range(size_t i, uint64_t offset, uint64_t length) {
-    expected_ += (*sources_)[i].substr(offset, length);
+    expected_ += source(i).substr(offset, length);
     return BlobRange{kNames[i], offset, length};
   }
-  BlobRange whole(size_t i) { return range(i, 0, (*sources_)[i].size()); }
+  BlobRange whole(size_t i) { return range(i, 0, kSizes[i]); }
 
   // Composes `ranges` under `locator` and checks the bytes read back; the ETag.
   std::string compose_and_check(const std::string& locator, const std::vector<BlobRange>& ranges) {
@@ -92,7 +98,11 @@ class S3ComposeTest : public ::testing::Test {
     EXPECT_TRUE(uploads->empty());
   }
 
-  static constexpr std::array<const char*, 4> kNames = {"large6", "large11", "tail1", "small"};
+  // Two 6 MiB blobs, one of 10 MiB (a range of it can fill a part and still
+  // be copied), a 1 MiB tail and a small blob cut into pieces.
+  static constexpr std::array<const char*, 5> kNames = {"large6a", "large6b", "large10", "tail1",
+                                                        "small"};
+  static constexpr std::array<uint64_t, 5> kSizes = {6 * kMiB, 6 * kMiB, 10 * kMiB, kMiB, 4096};
   static inline core::BlockingPool* pool_ = nullptr;
   static inline std::string* bucket_ = nullptr;
   static inline BlobStore* store_ = nullptr;
@@ -100,12 +110,11 @@ class S3ComposeTest : public ::testing::Test {
   std::string expected_;  // the concatenation of the ranges made so far
 };
 
-constexpr size_t kLarge6 = 0, kLarge11 = 1, kTail = 2, kSmall = 3;
+constexpr size_t kLargeA = 0, kLargeB = 1, kLarge10 = 2, kTail = 3, kSmall = 4;
 
 // Copied, copied, read through: three parts.
 TEST_F(S3ComposeTest, LargePiecesAndTail) {
-  std::string etag =
-      compose_and_check("two-large", {whole(kLarge6), range(kLarge11, 0, 6 * kMiB), whole(kTail)});
+  std::string etag = compose_and_check("two-large", {whole(kLargeA), whole(kLargeB), whole(kTail)});
   EXPECT_TRUE(etag.ends_with("-3\"")) << etag;
 }
 
@@ -119,22 +128,23 @@ TEST_F(S3ComposeTest, SmallPiecesOnly) {
 // Each small piece fills its part from the large range after it; what is left
 // of a large range under 5 MiB is read through too.
 TEST_F(S3ComposeTest, SmallAndLargeMixed) {
-  compose_and_check("mixed", {range(kSmall, 0, 1024), whole(kLarge6), range(kSmall, 1024, 2048),
-                              range(kLarge11, 0, 6 * kMiB), range(kSmall, 3072, 3)});
+  compose_and_check("mixed", {range(kSmall, 0, 1024), whole(kLargeA), range(kSmall, 1024, 2048),
+                              whole(kLargeB), range(kSmall, 3072, 3)});
 }
 
 // Ranges that start inside their blob: a part filled from the head of a large
 // range, the rest of it copied from an offset, then a small last part.
 TEST_F(S3ComposeTest, RangesInsideTheirBlobs) {
-  std::string etag = compose_and_check(
-      "offsets", {range(kSmall, 100, 1024), range(kLarge11, kMiB - 100, 10 * kMiB + 7),
-                  range(kLarge6, 7, 100), range(kLarge6, 6 * kMiB - 1, 0)});
+  std::string etag =
+      compose_and_check("offsets", {range(kSmall, 100, 1024), range(kLarge10, 100, 10 * kMiB - 200),
+                                    range(kSmall, 7, 100), range(kSmall, 4095, 0)});
   EXPECT_TRUE(etag.ends_with("-3\"")) << etag;
 }
 
 // No ranges (or only empty ones) make an empty blob.
 TEST_F(S3ComposeTest, NoRangesMakeAnEmptyBlob) {
   compose_and_check("empty", {});
+  source(kSmall);
   auto r = store_->compose("empty2", std::vector<BlobRange>{BlobRange{kNames[kSmall], 5, 0}});
   ASSERT_TRUE(r) << r.error().message;
   auto got = s3_test::get_object(*bucket_, key("empty2"));
@@ -145,13 +155,15 @@ TEST_F(S3ComposeTest, NoRangesMakeAnEmptyBlob) {
 // A missing source fails the compose, in one PUT or in a multipart upload,
 // and leaves nothing under the locator.
 TEST_F(S3ComposeTest, MissingSourceLeavesNothing) {
+  source(kSmall);
+  source(kLargeA);
   const std::vector<BlobRange> small = {BlobRange{kNames[kSmall], 0, 10}, {"nosuch", 0, 10}};
   auto st = store_->compose("failed-small", small);
   ASSERT_FALSE(st);
   EXPECT_EQ(st.error().code, Errc::kObjectNotFound) << st.error().message;
   expect_nothing_at("failed-small");
 
-  const std::vector<BlobRange> large = {BlobRange{kNames[kLarge6], 0, 6 * kMiB},
+  const std::vector<BlobRange> large = {BlobRange{kNames[kLargeA], 0, 6 * kMiB},
                                         {"nosuch", 0, 6 * kMiB}};
   st = store_->compose("failed-large", large);
   ASSERT_FALSE(st);
@@ -161,16 +173,17 @@ TEST_F(S3ComposeTest, MissingSourceLeavesNothing) {
 
 // Composing onto an existing blob is refused and leaves it as it was.
 TEST_F(S3ComposeTest, NeverOverwrites) {
-  const std::string before = (*sources_)[kTail];
-  for (const auto& ranges : {std::vector<BlobRange>{BlobRange{kNames[kSmall], 0, 10}},
-                             std::vector<BlobRange>{BlobRange{kNames[kLarge6], 0, 6 * kMiB}}}) {
-    auto st = store_->compose(kNames[kTail], ranges);
+  const std::string before = source(kSmall);
+  source(kLargeA);
+  for (const auto& ranges : {std::vector<BlobRange>{BlobRange{kNames[kLargeA], 0, 10}},
+                             std::vector<BlobRange>{BlobRange{kNames[kLargeA], 0, 6 * kMiB}}}) {
+    auto st = store_->compose(kNames[kSmall], ranges);
     ASSERT_FALSE(st);
     EXPECT_EQ(st.error().code, Errc::kAlreadyExists) << st.error().message;
-    auto got = s3_test::get_object(*bucket_, key(kNames[kTail]));
+    auto got = s3_test::get_object(*bucket_, key(kNames[kSmall]));
     ASSERT_TRUE(got);
     EXPECT_TRUE(*got == before);
-    auto uploads = s3_test::list_uploads(*bucket_, key(kNames[kTail]));
+    auto uploads = s3_test::list_uploads(*bucket_, key(kNames[kSmall]));
     ASSERT_TRUE(uploads);
     EXPECT_TRUE(uploads->empty());
   }
