@@ -2,7 +2,9 @@
 # downloads (issue 17). One 4 KiB file uploaded to upgate and written into nginx's root; then
 # wrk --latency, 64 connections, against
 #   d1  upgate's native API: GET /v1/files/{id}/content with the API key (Bearer)
-#   d2  upgate's signed link: GET /v1/links/{tenant}/{id}?expires=&signature= (no key)
+#   d2  upgate's signed link: GET /v1/links/{tenant}/{id}?expires=&signature= (no key), the
+#       download URL the Jodoo and OpenIM dialects hand out
+#   d3  kintone: GET /k/v1/file.json?fileKey= of a record's attachment, X-Cybozu-API-Token
 # and nginx serving the same bytes from disk (static file), in alternating rounds
 # (BENCH_DOWNLOAD_ROUNDS, default 3; BENCH_DOWNLOAD_SECONDS each, default 5, 2 with
 # BENCH_QUICK=1). Reported: medians over the rounds of req/s, p50 and p99, as ratios.
@@ -54,12 +56,34 @@ run_download() {
   id=$(curl -fsS -H "$auth" --data-binary "@$file" "$base/v1/files?name=4k.bin" | jq -r .id)
   link=$(curl -fsS -X POST -H "$auth" "$base/v1/files/$id/link?ttl=3600" | jq -r .url)
   link="$base/${link#*://*/}"  # the path only: public_url may name another host
+  local ktok kfile
+  read -r ktok kfile < <(dl_kintone_setup "$base" "$file") || true
   for r in $(seq "$rounds"); do
     dl_wrk d1 nginx "http://127.0.0.1:$NGINX_PORT/dl/4k.bin" -H "$auth"
     dl_wrk d1 upgate "$base/v1/files/$id/content" -H "$auth"
     dl_wrk d2 upgate "$link"
+    if [[ -n "$kfile" ]]; then
+      dl_wrk d3 upgate "$base/k/v1/file.json?fileKey=$kfile" -H "X-Cybozu-API-Token: $ktok"
+    else
+      DL[d3,upgate,err]="set-up failed"
+    fi
   done
   stop_upgate
+}
+
+# A kintone app with a FILE field, an API token, one record holding the 4 KiB file (set up
+# with the CLI on the running server's data dir, as the README does); prints token and the
+# record's fileKey (kintone downloads attached files only).
+dl_kintone_setup() {
+  local base=$1 file=$2 data="$TMP/upgate-data-d" tok up rec
+  "$UPGATE" apps create 1 --tenant default --dialect kintone --data "$data" \
+    --settings '{"fields":[{"code":"attachment","type":"FILE","label":"File"}]}' >/dev/null || return 1
+  tok=$("$UPGATE" kintone tokens create --tenant default --app 1 --permissions view,add --data "$data" | jq -r .token)
+  up=$(curl -fsS -H "X-Cybozu-API-Token: $tok" -F "file=@$file;filename=4k.bin" "$base/k/v1/file.json" | jq -r .fileKey)
+  rec=$(curl -fsS -H "X-Cybozu-API-Token: $tok" -H 'Content-Type: application/json' \
+    -d "{\"app\":1,\"record\":{\"attachment\":{\"value\":[{\"fileKey\":\"$up\"}]}}}" "$base/k/v1/record.json" | jq -r .id)
+  echo "$tok $(curl -fsS -H "X-Cybozu-API-Token: $tok" "$base/k/v1/record.json?app=1&id=$rec" |
+    jq -r '.record.attachment.value[0].fileKey')"
 }
 
 dl_row() {  # key label
@@ -80,5 +104,6 @@ print_download() {
   row "----------------------------------------" "--------------------" "--------------------" "------------------"
   dl_row d1 "d1) 4 KiB GET, API key"
   dl_row d2 "d2) 4 KiB GET, signed link"
-  echo "per round (req/s): nginx ${DL[d1,nginx,rps]:-} | d1 ${DL[d1,upgate,rps]:-} | d2 ${DL[d2,upgate,rps]:-}"
+  dl_row d3 "d3) 4 KiB GET, kintone file.json"
+  echo "per round (req/s): nginx ${DL[d1,nginx,rps]:-} | d1 ${DL[d1,upgate,rps]:-} | d2 ${DL[d2,upgate,rps]:-} | d3 ${DL[d3,upgate,rps]:-}"
 }
