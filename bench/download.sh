@@ -5,6 +5,8 @@
 #   d2  upgate's signed link: GET /v1/links/{tenant}/{id}?expires=&signature= (no key), the
 #       download URL the Jodoo and OpenIM dialects hand out
 #   d3  kintone: GET /k/v1/file.json?fileKey= of a record's attachment, X-Cybozu-API-Token
+#   d4  one 1 GiB GET (64 MiB with BENCH_QUICK=1) of the native content with curl, MiB/s,
+#       beside nginx's GET of the same file (sendfile on both sides)
 # and nginx serving the same bytes from disk (static file), in alternating rounds
 # (BENCH_DOWNLOAD_ROUNDS, default 3; BENCH_DOWNLOAD_SECONDS each, default 5, 2 with
 # BENCH_QUICK=1). Reported: medians over the rounds of req/s, p50 and p99, as ratios.
@@ -58,6 +60,9 @@ run_download() {
   link="$base/${link#*://*/}"  # the path only: public_url may name another host
   local ktok kfile
   read -r ktok kfile < <(dl_kintone_setup "$base" "$file") || true
+  # Warm-up, not counted: the first seconds of either server are slower (caches, pools).
+  wrk -t2 -c64 -d1s "http://127.0.0.1:$NGINX_PORT/dl/4k.bin" >/dev/null 2>&1 || true
+  wrk -t2 -c64 -d1s -H "$auth" "$base/v1/files/$id/content" >/dev/null 2>&1 || true
   for r in $(seq "$rounds"); do
     dl_wrk d1 nginx "http://127.0.0.1:$NGINX_PORT/dl/4k.bin" -H "$auth"
     dl_wrk d1 upgate "$base/v1/files/$id/content" -H "$auth"
@@ -68,7 +73,27 @@ run_download() {
       DL[d3,upgate,err]="set-up failed"
     fi
   done
+  dl_large "$base" "$auth"
   stop_upgate
+}
+
+# d4: one large file on both servers, then alternating curl GETs of it; MiB/s into DL.
+dl_large() {
+  local base=$1 auth=$2 big="$NGX/www/dl/big.bin" id mibps
+  head -c "$SINGLE_SIZE" /dev/urandom >"$big"
+  id=$(curl -fsS -X POST -H "$auth" -T "$big" "$base/v1/files?name=big.bin" | jq -r .id) || id=""
+  [[ -z "$id" || "$id" == null ]] && { DL[d4,upgate,err]="upload failed"; rm -f "$big"; return 0; }
+  for r in $(seq "${BENCH_DOWNLOAD_ROUNDS:-3}"); do
+    for col in nginx upgate; do
+      local url="http://127.0.0.1:$NGINX_PORT/dl/big.bin"
+      [[ $col == upgate ]] && url="$base/v1/files/$id/content"
+      mibps=$(curl -fsS -o /dev/null -H "$auth" -w '%{speed_download}' "$url" |
+        awk '{ printf "%.0f", $1 / 1048576 }') || { DL[d4,$col,err]="failed"; ANY_ERRORS=1; continue; }
+      DL[d4,$col,mibps]+="$mibps "
+      echo "   d4/$col: $mibps MiB/s"
+    done
+  done
+  rm -f "$big"
 }
 
 # A kintone app with a FILE field, an API token, one record holding the 4 KiB file (set up
@@ -105,5 +130,10 @@ print_download() {
   dl_row d1 "d1) 4 KiB GET, API key"
   dl_row d2 "d2) 4 KiB GET, signed link"
   dl_row d3 "d3) 4 KiB GET, kintone file.json"
+  local n u
+  n=$(dl_median "${DL[d4,nginx,mibps]:-}"); u=$(dl_median "${DL[d4,upgate,mibps]:-}")
+  row "d4) 1 x $SINGLE_LABEL GET, curl (MiB/s)" "$n${DL[d4,nginx,err]:+ (${DL[d4,nginx,err]})}" \
+    "$u${DL[d4,upgate,err]:+ (${DL[d4,upgate,err]})}" \
+    "$(awk -v n="$n" -v u="$u" 'BEGIN { if (n > 0 && u != "?") printf "%.2f", u / n; else print "n/a" }')"
   echo "per round (req/s): nginx ${DL[d1,nginx,rps]:-} | d1 ${DL[d1,upgate,rps]:-} | d2 ${DL[d2,upgate,rps]:-} | d3 ${DL[d3,upgate,rps]:-}"
 }
