@@ -25,8 +25,13 @@ bool FileService::live(const Object& o) const {
 Result<Object> FileService::get(std::string_view tenant_id, std::string_view id) {
   const UnixMs now = clock_.now();
   auto o = meta_.get_object(tenant_id, id);
-  if (o && !live(*o)) return fail(Errc::kObjectNotFound);
-  if (o) remember(*o, now);
+  if (o && live(*o)) {
+    remember(*o, now);
+    return o;
+  }
+  // Gone (here or in another process): a cached copy goes too.
+  if (o || o.error().code == Errc::kObjectNotFound) forget(tenant_id, id);
+  if (o) return fail(Errc::kObjectNotFound);
   return o;
 }
 
