@@ -12,6 +12,8 @@
 #                        t = tus (bench/tus.sh): 1 GiB in 8 MiB chunks with tus-js-client and
 #                        64 KiB creation-with-upload x64, upgate /v1/tus/ beside @tus/server (npm,
 #                        installed into bench/node by the script) and upgate's plain upload
+#                        d = small downloads (bench/download.sh): 4 KiB GET x64 with wrk --latency,
+#                        upgate's native API and signed link beside nginx's static file
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
@@ -31,6 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/s3.sh
 source bench/tus.sh
+source bench/download.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
 NGINX=/usr/sbin/nginx
@@ -446,6 +449,7 @@ if wanted s; then
   fi
 fi
 wanted t && run_tus
+wanted d && run_download
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -518,6 +522,7 @@ if wanted a || wanted b || wanted c || wanted j; then
 fi
 wanted s && s3_report
 wanted t && print_tus
+wanted d && print_download
 
 if [[ $UPGATE_OK != 1 ]]; then
   echo
