@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build ccache pkg-config
       libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
       libexpected-dev libssl-dev zlib1g-dev libsqlite3-dev libpq-dev libcli11-dev
-      libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev curl jq openssl nginx-light
+      libcurl4-openssl-dev libgtest-dev libgmock-dev libbenchmark-dev curl jq openssl nginx-light wrk
       clang libclang-rt-14-dev clang-format-14 clang-tidy-14 python3 iproute2)
 # The browser compat tests (tests/compat/browser) drive Debian's Chromium.
 pkgs+=(chromium)
