@@ -12,6 +12,9 @@
 #                        t = tus (bench/tus.sh): 1 GiB in 8 MiB chunks with tus-js-client and
 #                        64 KiB creation-with-upload x64, upgate /v1/tus/ beside @tus/server (npm,
 #                        installed into bench/node by the script) and upgate's plain upload
+#                        w = the sweeper at scale (bench/sweep.sh): expired objects/s of one sweep
+#                        (BENCH_SWEEP_OBJECTS, default 40000), p50/p99 of 4 KiB uploads beside a
+#                        sweep vs alone, BENCH_SWEEP_ROUNDS alternating rounds (default 3)
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
@@ -31,6 +34,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/s3.sh
 source bench/tus.sh
+source bench/sweep.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
 NGINX=/usr/sbin/nginx
@@ -446,6 +450,7 @@ if wanted s; then
   fi
 fi
 wanted t && run_tus
+wanted w && run_sweep
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -518,6 +523,7 @@ if wanted a || wanted b || wanted c || wanted j; then
 fi
 wanted s && s3_report
 wanted t && print_tus
+wanted w && print_sweep
 
 if [[ $UPGATE_OK != 1 ]]; then
   echo
