@@ -55,6 +55,12 @@ void Digest::update(std::string_view data) {
   EVP_DigestUpdate(impl_->ctx, data.data(), data.size());
 }
 
+Digest Digest::copy() const {
+  Digest d(Algo::kSha256);  // its state is replaced by this one's
+  if (EVP_MD_CTX_copy_ex(d.impl_->ctx, impl_->ctx) != 1) std::abort();
+  return d;
+}
+
 std::string Digest::final() {
   std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
   unsigned int len = 0;

@@ -18,6 +18,9 @@ class Digest {
   Digest(Digest&&) noexcept;
   Digest& operator=(Digest&&) noexcept;
   void update(std::string_view data);
+  // A digest in the same state, continued independently (a running hash kept
+  // between requests).
+  Digest copy() const;
   // Raw digest bytes; the object must not be updated afterwards.
   std::string final();
 

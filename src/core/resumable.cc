@@ -37,6 +37,8 @@ std::string piece_key(std::string_view upload_id, uint64_t index) {
   return piece_key_prefix(upload_id) + digits;
 }
 
+std::string staged_locator(std::string_view upload_id) { return std::string(upload_id) + "-s"; }
+
 ResumableUploads::ResumableUploads(UploadService& uploads, meta::MetaStore& meta,
                                    const Clock& clock)
     : uploads_(uploads), meta_(meta), clock_(clock) {}
@@ -46,7 +48,25 @@ std::string ResumableUploads::new_id() const { return new_object_id(clock_.now()
 Result<UploadPtr> ResumableUploads::begin_piece(const ResumableRef& ref, const PieceSpec& spec) {
   auto u = piece_upload_spec(ref, spec);
   if (!u) return fail(u.error());
-  return uploads_.begin(std::move(*u));
+  if (!spec.staged) return uploads_.begin(std::move(*u));
+  u->staged = UploadSpec::Staged{staged_locator(ref.id), spec.index};
+  auto upload = uploads_.begin(*u);
+  if (!upload && upload.error().code == Errc::kUnimplemented) {
+    u->staged.reset();
+    return uploads_.begin(std::move(*u));
+  }
+  if (!upload) return upload;
+  // The blob is ours until the Upload goes: now nothing can store a piece
+  // here or complete the upload behind our back. One that did before must
+  // not have its bytes cut (extend() dropped only unrecorded ones if not).
+  auto there = meta_.get_object_by_key(ref.tenant_id, ref.app_id, piece_key(ref.id, spec.index));
+  if (there) return fail(Errc::kObjectKeyExists, "a piece is stored at this offset already");
+  if (there.error().code != Errc::kObjectNotFound) return fail(there.error());
+  auto s = state(ref);
+  if (!s) return fail(s.error());
+  if (s->status != ResumableStatus::kOpen)
+    return fail(Errc::kFailedPrecondition, "the upload is completed or terminated");
+  return upload;
 }
 
 Result<UploadSpec> ResumableUploads::piece_upload_spec(const ResumableRef& ref,
@@ -89,7 +109,8 @@ Result<std::vector<Piece>> ResumableUploads::pieces(const ResumableRef& ref) {
     for (Object& o : *page) {
       auto index = index_of(o.key, prefix.size());
       if (!index || *index == kTerminatedMarker) continue;
-      out.push_back(Piece{*index, std::move(o)});
+      const bool staged = o.locator == staged_locator(ref.id);
+      out.push_back(Piece{*index, std::move(o), staged});
     }
     if (page->size() < kPiecesPage) return out;
     after = page->back().key;
@@ -105,10 +126,8 @@ Result<UploadPtr> ResumableUploads::begin_whole(const ResumableRef& ref, UploadS
 
 Result<Object> ResumableUploads::complete(const ResumableRef& ref, UploadSpec spec,
                                           std::span<const Piece> pieces) {
-  auto upload = begin_whole(ref, std::move(spec));
-  if (!upload) return fail(upload.error());
-  for (const Piece& p : pieces) UP_TRY((*upload)->append_object(p.object));
-  auto object = (*upload)->commit_blocking();
+  auto object = all_staged(ref, pieces) ? seal(ref, std::move(spec), pieces)
+                                        : copy_together(ref, std::move(spec), pieces);
   if (!object) return object;
   // The object is durable: what remains is clean-up. A piece left behind by a
   // failure here expires with the upload.
@@ -117,6 +136,33 @@ Result<Object> ResumableUploads::complete(const ResumableRef& ref, UploadSpec sp
   if (!rest) return fail(rest.error());
   for (const Piece& p : *rest) UP_TRY(mark_deleted(meta_, p.object.tenant_id, p.object.id));
   return object;
+}
+
+bool ResumableUploads::all_staged(const ResumableRef& ref, std::span<const Piece> pieces) {
+  const std::string staged = staged_locator(ref.id);
+  uint64_t end = 0;
+  for (const Piece& p : pieces) {
+    if (!p.staged || p.object.locator != staged || p.index != end) return false;
+    end += p.object.size;
+  }
+  return !pieces.empty();
+}
+
+Result<Object> ResumableUploads::seal(const ResumableRef& ref, UploadSpec spec,
+                                      std::span<const Piece> pieces) {
+  spec.tenant_id = ref.tenant_id;
+  spec.app_id = ref.app_id;
+  spec.object_id = ref.id;
+  const Piece& last = pieces.back();
+  return uploads_.seal(std::move(spec), staged_locator(ref.id), last.index + last.object.size);
+}
+
+Result<Object> ResumableUploads::copy_together(const ResumableRef& ref, UploadSpec spec,
+                                               std::span<const Piece> pieces) {
+  auto upload = begin_whole(ref, std::move(spec));
+  if (!upload) return fail(upload.error());
+  for (const Piece& p : pieces) UP_TRY((*upload)->append_object(p.object, p.staged ? p.index : 0));
+  return (*upload)->commit_blocking();
 }
 
 Status ResumableUploads::terminate(const ResumableRef& ref, UnixMs expires_at) {

@@ -8,8 +8,12 @@
 //     under a reserved key of its upload: a piece acknowledged to a client
 //     survives a crash, every process sees it, and two requests racing for
 //     one piece cannot both store it;
-//   - complete() streams the chosen pieces, in order, into the final object
-//     (nothing visible before its commit; the pieces are removed after), and
+//   - sequential pieces (tus: each continues the bytes so far) are appended
+//     to one staged blob of the upload where the blob store has them
+//     (storage::BlobStore::extend), and complete() seals that blob into the
+//     final object: the bytes are written once, never copied;
+//   - otherwise complete() streams the chosen pieces, in order, into the final
+//     object (nothing visible before its commit; the pieces are removed after), and
 //     a request that carries a whole upload at once goes straight into the
 //     final object (begin_whole), with no piece and no copy;
 //   - the final object's id is the upload's id, so completing twice (two
@@ -47,7 +51,12 @@ struct Piece {
   // The protocol's position of the piece: a part or block number (Qiniu,
   // OpenIM), or the offset its first byte has in the upload (tus).
   uint64_t index = 0;
-  Object object;  // the temporary object holding it (size, sha256, md5/qetag when asked)
+  // The temporary object holding it (size, sha256, md5/qetag when asked). A
+  // staged piece's bytes are [index, index + size) of the upload's staged
+  // blob (object.locator), and its sha256 covers that blob from its start
+  // when this process wrote the pieces before it.
+  Object object;
+  bool staged = false;
 };
 
 // How a piece is stored.
@@ -62,6 +71,13 @@ struct PieceSpec {
   // (Qiniu v2 and S3 parts may be sent again), or, when false, this one's
   // commit fails with kObjectKeyExists (tus: two PATCHes racing at one offset).
   bool replace = false;
+  // A sequential piece: `index` is the offset of its first byte, and every
+  // piece before it is staged (Piece::staged). It goes to the upload's staged
+  // blob when the blob store has them, else to a blob of its own. Never with
+  // `replace`. Opening it fails with kObjectKeyExists when a piece is at
+  // `index` already, kFailedPrecondition when another request is writing the
+  // upload or it is completed or terminated.
+  bool staged = false;
   std::string owner;
   std::string key_id;            // as UploadSpec::key_id
   std::string meta_json = "{}";  // the protocol's extras for this piece (kept with it)
@@ -110,8 +126,9 @@ class ResumableUploads {
   Result<UploadPtr> begin_whole(const ResumableRef& ref, UploadSpec spec);
 
   // Streams `pieces` in the order given into a new object made from `spec`
-  // (its id is ref.id), commits it, then removes those pieces and every other
-  // piece of `ref`. The pieces may belong to other uploads (tus concatenation,
+  // (its id is ref.id; when they are all of ref's staged blob, from its
+  // start, the blob is sealed instead: no byte is copied), commits it, then removes those pieces
+  // and every other piece of `ref`. The pieces may belong to other uploads (tus concatenation,
   // Qiniu v1 blocks), each listed by pieces() of its own ref. kAlreadyExists
   // when the upload was completed already (the caller may answer with the
   // object from state()); nothing is removed then.
@@ -126,6 +143,12 @@ class ResumableUploads {
   Result<ResumableState> state(const ResumableRef& ref);
 
  private:
+  // Whether `pieces` are ref's staged blob from its start, in order.
+  static bool all_staged(const ResumableRef& ref, std::span<const Piece> pieces);
+  Result<Object> seal(const ResumableRef& ref, UploadSpec spec, std::span<const Piece> pieces);
+  Result<Object> copy_together(const ResumableRef& ref, UploadSpec spec,
+                               std::span<const Piece> pieces);
+
   UploadService& uploads_;
   meta::MetaStore& meta_;
   const Clock& clock_;
@@ -135,5 +158,7 @@ class ResumableUploads {
 // are never a dialect's), and the prefix all of that upload's pieces share.
 std::string piece_key(std::string_view upload_id, uint64_t index);
 std::string piece_key_prefix(std::string_view upload_id);
+// The locator of upload `id`'s staged blob.
+std::string staged_locator(std::string_view upload_id);
 
 }  // namespace up::core

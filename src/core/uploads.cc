@@ -46,9 +46,24 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
   if (spec_.max_bytes) limit_ = std::min(limit_, *spec_.max_bytes);
   if (spec_.want_md5) md5_.emplace(crypto::Digest::Algo::kMd5);
   if (spec_.want_qetag) qetag_block_.emplace(crypto::Digest::Algo::kSha1);
+  if (spec_.staged) {
+    // The piece continues the blob's running hash when this process has it
+    // (or the blob starts here); otherwise it hashes its own bytes only.
+    if (spec_.staged->at == 0) {
+      staged_seed_.emplace(crypto::Digest::Algo::kSha256);
+    } else {
+      staged_seed_ = service_.running_.take(locator_, spec_.staged->at);
+    }
+    if (staged_seed_) sha256_ = staged_seed_->copy();
+  }
 }
 
-Upload::~Upload() = default;  // an uncommitted writer removes its temp data
+// An uncommitted writer removes its temp data (a staged one leaves it to the
+// next extend()); an unstored staged piece gives its starting hash back.
+Upload::~Upload() {
+  if (spec_.staged && staged_seed_ && !committed_)
+    service_.running_.put(locator_, spec_.staged->at, std::move(*staged_seed_));
+}
 
 net::awaitable<Status> Upload::append(std::string_view data) {
   if (auto st = count_and_hash(data); !st) co_return st;
@@ -95,6 +110,7 @@ Result<Object> Upload::finish() {
   o.name = spec_.name;
   o.content_type = spec_.content_type;
   o.size = size_;
+  if (staged_seed_) staged_after_ = sha256_.copy();
   o.sha256 = crypto::to_hex(sha256_.final());
   if (md5_) o.md5 = crypto::to_hex(md5_->final());
   if (qetag_block_) {
@@ -139,7 +155,8 @@ net::awaitable<Result<Object>> Upload::commit() {
   // Named, not temporaries of the co_await expressions: g++ 12 destroys those twice.
   const InsertOptions options = insert_options();
   if (auto st = co_await service_.insert(*o, options); !st) {
-    if (!writer_) co_return fail(st.error());  // adopted: not ours to remove
+    // Adopted: not ours to remove; staged: the next extend() drops the bytes.
+    if (!writer_ || spec_.staged) co_return fail(st.error());
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
     storage::BlobStore& blobs = service_.blobs_;
@@ -147,15 +164,26 @@ net::awaitable<Result<Object>> Upload::commit() {
     co_await service_.pool_.run(remove);
     co_return fail(st.error());
   }
+  committed_ = true;
+  if (staged_after_)
+    service_.running_.put(locator_, spec_.staged->at + size_, std::move(*staged_after_));
   co_return o;
 }
 
-Status Upload::append_object(const Object& source) {
-  return await_blocking<Status>([&] { return copy_in(source); });
+Status Upload::append_object(const Object& source, uint64_t offset) {
+  return await_blocking<Status>([&] { return copy_in(source, offset); });
 }
 
-net::awaitable<Status> Upload::copy_in(const Object& source) {
-  auto reader = co_await service_.blobs_.open(source.locator, 0, source.size);
+Status Upload::assume(uint64_t size, crypto::Digest sha256) {
+  if (size > limit_)
+    return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit_) + " bytes");
+  size_ = size;
+  sha256_ = std::move(sha256);
+  return ok();
+}
+
+net::awaitable<Status> Upload::copy_in(const Object& source, uint64_t offset) {
+  auto reader = co_await service_.blobs_.open(source.locator, offset, source.size);
   if (!reader) co_return fail(reader.error());
   if ((*reader)->size() != source.size)
     co_return fail(Errc::kStorageIo, "stored object shorter than recorded");
@@ -200,10 +228,19 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   if (spec.declared_size && *spec.declared_size > limit) {
     return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit) + " bytes");
   }
-  const std::string id = new_object_id(clock_.now());
-  auto writer = blobs_.create(id);
+  std::string locator = new_object_id(clock_.now());
+  Result<storage::BlobWriterPtr> writer;
+  if (spec.staged) {
+    // Every piece of a staged blob shares its locator; each is an object of its own.
+    if (spec.object_id.empty()) spec.object_id = std::move(locator);
+    locator = spec.staged->locator;
+    writer = blobs_.extend(locator, spec.staged->at);
+  } else {
+    writer = blobs_.create(locator);
+  }
   if (!writer) return fail(writer.error());
-  return std::make_unique<Upload>(std::move(spec), *quota, id, std::move(*writer), *this);
+  return std::make_unique<Upload>(std::move(spec), *quota, std::move(locator), std::move(*writer),
+                                  *this);
 }
 
 Result<DirectUpload> UploadService::direct_post(const storage::DirectPostLimits& limits) {
@@ -237,6 +274,42 @@ net::awaitable<Result<Object>> UploadService::adopt(UploadSpec spec, std::string
   }
   if (upload.size() != size) co_return fail(Errc::kStorageIo, "stored object changed while read");
   co_return co_await upload.commit();
+}
+
+Result<Object> UploadService::seal(UploadSpec spec, const std::string& staged, uint64_t size) {
+  const std::string locator = new_object_id(clock_.now());
+  UP_TRY(blobs_.seal(staged, size, locator));
+  auto object = [&]() -> Result<Object> {
+    auto hash = running_.take(staged, size);
+    if (!hash || spec.want_md5 || spec.want_qetag || spec.want_crc32)
+      return await_blocking<Result<Object>>([&] { return adopt(std::move(spec), locator); });
+    auto quota = directory_.quota_for(spec.tenant_id, spec.app_id);
+    if (!quota) return fail(quota.error());
+    Upload upload(std::move(spec), *quota, locator, nullptr, *this);
+    UP_TRY(upload.assume(size, std::move(*hash)));
+    return upload.commit_blocking();
+  }();
+  // Not recorded: the sealed name goes (the staged blob keeps the bytes).
+  if (!object) (void)blobs_.remove(locator);
+  return object;
+}
+
+std::optional<crypto::Digest> RunningHashes::take(const std::string& locator, uint64_t end) {
+  const std::lock_guard lock(mu_);
+  auto it = entries_.find(locator);
+  if (it == entries_.end()) return std::nullopt;
+  std::optional<crypto::Digest> state;
+  if (it->second.end == end) state = std::move(it->second.state);
+  entries_.erase(it);
+  return state;
+}
+
+void RunningHashes::put(const std::string& locator, uint64_t end, crypto::Digest state) {
+  const std::lock_guard lock(mu_);
+  // Full: any entry may go (its upload then reads its bytes once at seal).
+  if (entries_.size() >= kMaxEntries && !entries_.contains(locator))
+    entries_.erase(entries_.begin());
+  entries_.insert_or_assign(locator, Entry{end, std::move(state)});
 }
 
 std::string qiniu_etag(std::string_view data) {

@@ -6,7 +6,9 @@
 // without commit leaves nothing.
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -56,9 +58,37 @@ struct UploadSpec {
   bool want_md5 = false;
   bool want_qetag = false;
   bool want_crc32 = false;
+  // Set: the bytes continue staged blob `locator` from byte `at`
+  // (storage::BlobStore::extend), a resumable upload's next sequential piece,
+  // instead of going to a new blob; the object's locator is the staged blob's.
+  struct Staged {
+    std::string locator;
+    uint64_t at = 0;
+  };
+  std::optional<Staged> staged;
 };
 
 class UploadService;
+
+// The SHA-256 of staged blobs as far as this process wrote them, by locator:
+// the piece after continues it, and sealing the blob needs no read of its
+// bytes. Bounded; a miss (another process wrote the piece before, a restart)
+// costs one read of the bytes at seal. Thread-safe.
+class RunningHashes {
+ public:
+  // The state after byte `end` of `locator`, removed from the cache.
+  std::optional<crypto::Digest> take(const std::string& locator, uint64_t end);
+  void put(const std::string& locator, uint64_t end, crypto::Digest state);
+
+ private:
+  static constexpr size_t kMaxEntries = 1024;
+  struct Entry {
+    uint64_t end = 0;
+    crypto::Digest state;
+  };
+  std::mutex mu_;
+  std::map<std::string, Entry, std::less<>> entries_;
+};
 
 // A direct upload handed out (UploadService::direct_post): the form and the
 // locator its bytes will be stored under.
@@ -96,8 +126,12 @@ class Upload {
   // Blocking forms, for use-case code that already runs on the blocking pool
   // (never on an I/O thread): append the bytes of a stored object (a part, a
   // staged copy), streamed; commit.
-  Status append_object(const Object& source);
+  Status append_object(const Object& source, uint64_t offset = 0);
   Result<Object> commit_blocking();
+  // For a blob stored already (UploadService::seal): its size and SHA-256
+  // state, as if its bytes had been appended. REQUIRES: nothing appended, no
+  // other digest wanted.
+  Status assume(uint64_t size, crypto::Digest sha256);
 
  private:
   // The object as it will be stored (size, digests), once the body has ended;
@@ -106,7 +140,7 @@ class Upload {
   InsertOptions insert_options() const;
   void finish_qetag_block();
   Status count_and_hash(std::string_view data);
-  net::awaitable<Status> copy_in(const Object& source);
+  net::awaitable<Status> copy_in(const Object& source, uint64_t offset);
 
   UploadSpec spec_;
   EffectiveQuota quota_;
@@ -120,6 +154,11 @@ class Upload {
   crypto::Digest sha256_{crypto::Digest::Algo::kSha256};
   std::optional<crypto::Digest> md5_;
   // Qiniu etag: SHA-1 of each 4 MiB block, then of the concatenated block digests.
+  // A staged piece's running hash: the state it started from (given back
+  // when the piece is not stored) and the state after it (kept when it is).
+  std::optional<crypto::Digest> staged_seed_;
+  std::optional<crypto::Digest> staged_after_;
+  bool committed_ = false;
   std::optional<crypto::Digest> qetag_block_;
   uint64_t qetag_block_fill_ = 0;
   std::string qetag_block_digests_;
@@ -151,6 +190,12 @@ class UploadService {
   // the blob (an earlier adopt of the same locator may own it); one nobody
   // records is the orphan sweep's.
   net::awaitable<Result<Object>> adopt(UploadSpec spec, std::string locator);
+  // Records the first `size` bytes of staged blob `staged` (written by
+  // uploads with UploadSpec::staged) as an object, as adopt() does, after
+  // sealing them under a new locator (storage::BlobStore::seal): no byte is
+  // copied, nor read when this process hashed them all. Blocking: call on the
+  // blocking pool.
+  Result<Object> seal(UploadSpec spec, const std::string& staged, uint64_t size);
 
  private:
   friend class Upload;
@@ -166,6 +211,7 @@ class UploadService {
   const Clock& clock_;
   BlockingPool& pool_;
   GroupCommit<ObjectInsert> inserts_;
+  RunningHashes running_;
 };
 
 // Qiniu's etag of a whole payload (for tests and small bodies).

@@ -163,7 +163,9 @@ class BlobStore {
   //
   // Opens staged blob `locator` (as for create()) for appending at byte `at`;
   // at == 0 starts it. Bytes past `at` (written by a request whose piece was
-  // never recorded) are dropped first. The writer's commit() makes its bytes
+  // never recorded) are dropped when the writer first writes or commits (not
+  // before: the caller may check first, holding the blob, that nothing there
+  // was recorded). The writer's commit() makes its bytes
   // durable and leaves the blob staged; a writer dropped uncommitted leaves its
   // bytes for the next extend() to drop. One writer at a time, in any process:
   // kFailedPrecondition while another holds it, when the blob is shorter than

@@ -7,12 +7,16 @@
 
 #include "core/crypto.h"
 #include "core/fixture.h"
+#include "storage/local/local_blob_store.h"
 
 namespace up::core {
 namespace {
 
 class ResumableTest : public ::testing::Test, protected testing::CoreFixture {
  protected:
+  explicit ResumableTest(const testing::BlobFactory& blobs = testing::memory_blobs)
+      : CoreFixture(blobs) {}
+
   ResumableUploads resumable{uploads, *meta, clock};
   ResumableRef ref{"t1", std::string(Directory::kDefaultApp), resumable.new_id()};
 
@@ -169,6 +173,121 @@ TEST_F(ResumableTest, PiecesOfAnAbandonedUploadExpire) {
   ASSERT_TRUE(sweeper.sweep());
   EXPECT_TRUE(indexes(ref).empty());
   EXPECT_EQ(blob_count(), 0u);
+}
+
+storage::BlobStorePtr local_blobs(BlockingPool& pool, const std::string& dir) {
+  auto store = storage::open_local_blob_store(dir + "/blobs", pool);
+  return store ? std::move(*store) : nullptr;
+}
+
+// On the local store sequential pieces go to one staged blob, sealed at the end.
+class StagedResumableTest : public ResumableTest {
+ protected:
+  StagedResumableTest() : ResumableTest(local_blobs) {}
+
+  PieceSpec staged(uint64_t offset) {
+    PieceSpec p = piece(offset);
+    p.staged = true;
+    return p;
+  }
+  UploadSpec plain_final_spec() {  // SHA-256 only: the running hash suffices
+    UploadSpec s = testing::spec_for("t1", "whole.bin");
+    s.declared_size = 12;
+    return s;
+  }
+};
+
+TEST_F(StagedResumableTest, SequentialPiecesAreSealedIntoTheObjectNotCopied) {
+  ASSERT_TRUE(put(ref, staged(0), "hello"));
+  ASSERT_TRUE(put(ref, staged(5), ", "));
+  ASSERT_TRUE(put(ref, staged(7), "world"));
+  auto stored = resumable.pieces(ref);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), 3u);
+  for (const Piece& p : *stored) {
+    EXPECT_TRUE(p.staged);
+    EXPECT_EQ(p.object.locator, staged_locator(ref.id));
+  }
+  EXPECT_EQ((*stored)[1].object.md5, crypto::to_hex(crypto::md5(", ")));  // its own bytes
+  // Its SHA-256 runs from the blob's start: this process wrote the pieces before.
+  EXPECT_EQ((*stored)[1].object.sha256, crypto::to_hex(crypto::sha256("hello, ")));
+
+  auto o = resumable.complete(ref, plain_final_spec(), *stored);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->id, ref.id);
+  EXPECT_NE(o->locator, staged_locator(ref.id));
+  EXPECT_EQ(o->sha256, crypto::to_hex(crypto::sha256("hello, world")));
+  EXPECT_EQ(content(*o), "hello, world");
+  // The staged name goes with the pieces; the object keeps its bytes.
+  ASSERT_TRUE(sweeper.sweep());
+  EXPECT_TRUE(indexes(ref).empty());
+  EXPECT_EQ(blob_count(), 1u);
+  EXPECT_EQ(content(*o), "hello, world");
+  // Nothing writes a completed upload's blob again.
+  EXPECT_FALSE(resumable.begin_piece(ref, staged(12)));
+  EXPECT_FALSE(resumable.begin_piece(ref, staged(0)));
+  EXPECT_EQ(content(*o), "hello, world");
+}
+
+TEST_F(StagedResumableTest, AnotherProcessSealsByReadingTheBytesOnce) {
+  ASSERT_TRUE(put(ref, staged(0), "hello, "));
+  ASSERT_TRUE(put(ref, staged(7), "world"));
+  // A second process: its running hashes are its own (empty).
+  UploadService other_uploads{directory, *meta, *blobs, clock, *pool};
+  ResumableUploads other{other_uploads, *meta, clock};
+  ASSERT_TRUE(put(ref, staged(12), "!"));
+  auto stored = other.pieces(ref);
+  ASSERT_TRUE(stored);
+  UploadSpec spec = plain_final_spec();
+  spec.declared_size = 13;
+  spec.want_md5 = true;
+  auto o = other.complete(ref, spec, *stored);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(o->sha256, crypto::to_hex(crypto::sha256("hello, world!")));
+  EXPECT_EQ(o->md5, crypto::to_hex(crypto::md5("hello, world!")));
+  // Completing again stores nothing more.
+  EXPECT_EQ(resumable.complete(ref, spec, *stored).error().code, Errc::kAlreadyExists);
+  ASSERT_TRUE(sweeper.sweep());
+  EXPECT_EQ(blob_count(), 1u);
+}
+
+TEST_F(StagedResumableTest, OneWriterAtATimeAndUnrecordedBytesAreDropped) {
+  ASSERT_TRUE(put(ref, staged(0), "abc"));
+  {
+    auto held = resumable.begin_piece(ref, staged(3));
+    ASSERT_TRUE(held);
+    ASSERT_TRUE(testing::await((*held)->append("never recorded")));
+    // Another request for the same offset while the first writes: refused.
+    EXPECT_EQ(resumable.begin_piece(ref, staged(3)).error().code, Errc::kFailedPrecondition);
+  }  // dropped uncommitted: its bytes are not the upload's
+  ASSERT_TRUE(put(ref, staged(3), "def"));
+  EXPECT_EQ(resumable.begin_piece(ref, staged(3)).error().code, Errc::kObjectKeyExists);
+  auto stored = resumable.pieces(ref);
+  ASSERT_TRUE(stored);
+  UploadSpec spec = plain_final_spec();
+  spec.declared_size = 6;
+  auto o = resumable.complete(ref, spec, *stored);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(content(*o), "abcdef");
+  EXPECT_EQ(o->sha256, crypto::to_hex(crypto::sha256("abcdef")));
+}
+
+TEST_F(StagedResumableTest, PartialUploadsConcatenateByCopyingTheirRanges) {
+  ResumableRef a{"t1", ref.app_id, resumable.new_id()};
+  ResumableRef b{"t1", ref.app_id, resumable.new_id()};
+  ASSERT_TRUE(put(a, staged(0), "ab"));
+  ASSERT_TRUE(put(a, staged(2), "cd"));
+  ASSERT_TRUE(put(b, staged(0), "ef"));
+  std::vector<Piece> all;
+  for (const ResumableRef& r : {a, b}) {
+    auto p = resumable.pieces(r);
+    ASSERT_TRUE(p);
+    all.insert(all.end(), p->begin(), p->end());
+  }
+  auto o = resumable.complete(ref, final_spec(), all);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(content(*o), "abcdef");
+  EXPECT_EQ(o->md5, crypto::to_hex(crypto::md5("abcdef")));
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 // multipart uploads, their clean-up, ranged reads in pieces, start-up errors.
 
 #include <chrono>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,12 +20,7 @@ namespace {
 
 using testing::await;
 
-std::string random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string s(n, '\0');
-  for (auto& c : s) c = static_cast<char>(rng());
-  return s;
-}
+using s3_test::random_bytes;
 
 class S3BlobStoreTest : public ::testing::Test {
  protected:

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <random>
 
 #include "storage/s3/s3_client.h"
 #include "support/service_env.h"
@@ -147,6 +148,43 @@ Result<uint64_t> count_objects(const std::string& bucket) {
   auto keys = list_objects(bucket);
   if (!keys) return fail(keys.error());
   return keys->size();
+}
+
+Status put_object(const std::string& bucket, const std::string& key, const std::string& bytes) {
+  s3::Request r = s3::make_request("PUT", key);
+  r.body = bytes;
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "PUT " + key));
+  return ok();
+}
+
+Result<std::string> get_object(const std::string& bucket, const std::string& key) {
+  std::string bytes;
+  s3::Request r = s3::make_request("GET", key, true);
+  r.restart = [&bytes] { bytes.clear(); };
+  r.sink = [&bytes](std::string_view piece) {
+    bytes.append(piece);
+    return true;
+  };
+  auto res = client(bucket).send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
+  return bytes;
+}
+
+Result<std::string> object_etag(const std::string& bucket, const std::string& key) {
+  auto res = client(bucket).send(s3::make_request("HEAD", key, true));
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "HEAD " + key));
+  return res->header("etag");
+}
+
+std::string random_bytes(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
 }
 
 Status leave_upload(const std::string& bucket, const std::string& key) {

@@ -49,6 +49,13 @@ Result<std::vector<std::string>> list_objects(const std::string& bucket,
                                               const std::string& prefix = {});
 Result<std::vector<std::string>> list_uploads(const std::string& bucket,
                                               const std::string& prefix = {});
+// Writes object `key` in one PUT; reads it whole (kObjectNotFound when
+// missing); its ETag as HEAD gives it (a multipart object's ends in -<parts>).
+Status put_object(const std::string& bucket, const std::string& key, const std::string& bytes);
+Result<std::string> get_object(const std::string& bucket, const std::string& key);
+Result<std::string> object_etag(const std::string& bucket, const std::string& key);
+// `n` bytes from a generator seeded with `seed` (a body that compresses badly).
+std::string random_bytes(size_t n, uint32_t seed);
 // Starts a multipart upload of `key` and leaves it (a crashed writer).
 Status leave_upload(const std::string& bucket, const std::string& key);
 

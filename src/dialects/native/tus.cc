@@ -514,7 +514,12 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   const core::ResumableRef ref = ref_of(t);
   auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
     if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
-    return s_.resumable.begin_piece(ref, piece_spec(t, at.offset, room));
+    core::PieceSpec spec = piece_spec(t, at.offset, room);
+    // Chunks continue one staged blob, written once; a cut-off whole upload
+    // (below) left a piece of its own, and the chunks after it do too.
+    spec.staged = std::all_of(at.pieces.begin(), at.pieces.end(),
+                              [](const core::Piece& p) { return p.staged; });
+    return s_.resumable.begin_piece(ref, spec);
   });
   if (!opened) co_return fail(opened.error());
   core::Upload& up = **opened;
@@ -553,6 +558,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway
     if (whole) out.object = std::move(*committed);
   }
+  opened->reset();  // lets go of the staged blob, which completing seals
   if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {
     auto done = co_await blocking(ex, [&]() -> Result<Object> {
       auto p = progress(t);

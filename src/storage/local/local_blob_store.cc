@@ -23,62 +23,15 @@
 #include "core/blocking.h"
 #include "core/file_modes.h"
 #include "storage/blob_util.h"
+#include "storage/local/local_files.h"
 #include "storage/local/small_blob_pack.h"
+#include "storage/local/staged_blob.h"
 #include "storage/locator.h"
 
 namespace up::storage {
 namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
-
-// What a failing call was doing, for the few errnos whose meaning depends on it.
-enum class OsOp {
-  kOther,
-  kOpenBlob,  // ENOENT: there is no such blob
-  kPublish,   // EEXIST: a blob already has this locator
-};
-
-// The one place errno becomes an Error. `what` names the operation and the role
-// of the path ("fsync temp file"), never the path: paths carry object ids.
-Error os_error(int err, std::string_view what, OsOp op = OsOp::kOther) {
-  std::string message = "local blob store: ";
-  message += what;
-  message += ": ";
-  message += std::strerror(err);
-  if (err == ENOSPC || err == EDQUOT) return Error{Errc::kDiskFull, std::move(message)};
-  if (err == ENOENT && op == OsOp::kOpenBlob)
-    return Error{Errc::kObjectNotFound, std::move(message)};
-  if (err == EEXIST && op == OsOp::kPublish) return Error{Errc::kAlreadyExists, std::move(message)};
-  return Error{Errc::kStorageIo, std::move(message)};
-}
-
-// Closes a descriptor on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& other) noexcept : fd_(other.release()) {}
-  Fd& operator=(Fd&& other) noexcept {
-    if (this != &other) {
-      reset();
-      fd_ = other.release();
-    }
-    return *this;
-  }
-  int get() const { return fd_; }
-  int release() {
-    int fd = fd_;
-    fd_ = -1;
-    return fd;
-  }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
@@ -89,47 +42,12 @@ UnixMs mtime_ms(const struct stat& st) {
   return static_cast<UnixMs>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1'000'000;
 }
 
-// fsync retried on EINTR; any other failure means the data may not be on disk.
-int fsync_fd(int fd) {
-  while (::fsync(fd) != 0) {
-    if (errno != EINTR) return errno;
-  }
-  return 0;
-}
-
-// Makes a folder's entries (a created, renamed or removed name) durable.
-Status fsync_dir(const std::string& dir, std::string_view role) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    int err = errno;  // read before the message allocates
-    return fail(os_error(err, "open " + std::string(role)));
-  }
-  if (int err = fsync_fd(fd.get()))
-    return fail(os_error(err, std::string("fsync ") + std::string(role)));
-  return ok();
-}
-
 // Creates `dir` unless it exists; a new folder is made durable in `parent`.
 Status ensure_dir(const std::string& dir, const std::string& parent, std::string_view role) {
   int err = core::make_data_dir(dir.c_str());
   if (err == 0) return fsync_dir(parent, "parent of " + std::string(role));
   if (err == EEXIST) return ok();
   return fail(os_error(err, "create " + std::string(role)));
-}
-
-Status write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail(os_error(errno, "write temp file"));
-    }
-    // write(2) on a regular file returns 0 only for a 0-byte request; don't spin.
-    if (w == 0) return fail(os_error(EIO, "write temp file"));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return ok();
 }
 
 // Moves `from` to `to`, failing with EEXIST rather than replacing `to`.
@@ -176,14 +94,11 @@ bool is_fanout_name(const char* name) {
   return hex(name[0]) && hex(name[1]) && name[2] == '\0';
 }
 
-// Where a blob lives: blobs/<aa>/<locator>. One level of 256 folders, all
-// made when the store opens: creating folders on the upload path is costly on
-// ext4 (directory inodes are spread over block groups), and 256 folders keep
-// each one small enough up to millions of blobs (ext4 indexes directories).
-struct BlobPath {
-  std::string dir;   // blobs/<aa>
-  std::string file;  // blobs/<aa>/<locator>
-};
+// Where a blob lives (BlobPath): blobs/<aa>/<locator>. One level of 256
+// folders, all made when the store opens: creating folders on the upload path
+// is costly on ext4 (directory inodes are spread over block groups), and 256
+// folders keep each one small enough up to millions of blobs (ext4 indexes
+// directories).
 constexpr int kFanOut = 256;
 constexpr int kTmpShards = 16;
 
@@ -205,31 +120,6 @@ UnixMs wall_ms() {
   auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count();
 }
-
-// Keeps a share of the root's file system free (LocalBlobStoreOptions::reserve_bytes).
-// statvfs is one cheap syscall: writers ask at creation and every
-// kCheckStep, so a stream overshoots the reserve by at most that much.
-class DiskReserve {
- public:
-  static constexpr uint64_t kCheckStep = 1 << 20;
-
-  DiskReserve(std::string root, uint64_t bytes) : root_(std::move(root)), bytes_(bytes) {}
-
-  Status check() const {
-    if (bytes_ == 0) return ok();
-    struct statvfs fs {};
-    if (::statvfs(root_.c_str(), &fs) != 0) return fail(os_error(errno, "statvfs root folder"));
-    const uint64_t free_bytes = static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize;
-    if (free_bytes >= bytes_) return ok();
-    return fail(Errc::kDiskFull, "local blob store: free space is below the reserve of " +
-                                     std::to_string(bytes_ >> 20) +
-                                     " MiB kept for deletes and metadata");
-  }
-
- private:
-  std::string root_;
-  uint64_t bytes_;
-};
 
 // Where one writer's blob goes: the pack while it is small, else a file.
 struct WriterTarget {
@@ -461,6 +351,20 @@ class LocalBlobStore final : public BlobStore {
       return fail(os_error(errno, "remove blob"));
     }
     return fsync_dir(path.dir, "fan-out folder");
+  }
+
+  // storage::BlobStore
+  Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at) override {
+    UP_TRY(check_locator(locator));
+    UP_TRY(reserve_.check());
+    return extend_staged(blob_path(locator), at, reserve_, pool_);
+  }
+
+  // storage::BlobStore
+  Status seal(std::string_view staged, uint64_t size, std::string_view locator) override {
+    UP_TRY(check_locator(staged));
+    UP_TRY(check_locator(locator));
+    return seal_staged(blob_path(staged), size, blob_path(locator));
   }
 
   // storage::BlobStore

@@ -38,27 +38,6 @@ struct Piece {
   core::Resume waiter;
 };
 
-// `n` bytes from `offset` into piece.data, streamed as they arrive.
-Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
-                   std::string& data) {
-  Request r = make_request("GET", key, true);
-  r.headers = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
-  r.restart = [&data, n] {
-    data.clear();
-    data.reserve(n);
-  };
-  r.sink = [&data, n](std::string_view bytes) {
-    if (data.size() + bytes.size() > n) return false;
-    data.append(bytes);
-    return true;
-  };
-  auto res = ctx.client.send(r);
-  if (!res) return fail(res.error());
-  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
-  if (data.size() != n) return fail(Errc::kStorageIo, "S3 GET " + key + ": short answer");
-  return ok();
-}
-
 // Reads its range as ranged GETs, one piece ahead of the caller: while the
 // caller sends piece k, piece k+1 is on its way (two pieces in memory at
 // most). Pieces start at 256 KiB and double up to read_piece, so the first
@@ -110,7 +89,8 @@ class S3Reader final : public BlobReader {
     auto piece = std::make_shared<Piece>();
     ctx_->pool.post(
         [ctx = ctx_, key = key_, offset = next_, n, piece, data = std::move(buffer)]() mutable {
-          Status st = fetch_range(*ctx, key, offset, n, data);
+          data.clear();
+          Status st = s3::fetch_range(*ctx, key, offset, n, data);
           std::unique_lock lock(piece->mu);
           piece->status = std::move(st);
           piece->data = std::move(data);
@@ -185,6 +165,11 @@ class S3BlobStore final : public BlobStore {
   // storage::BlobStore
   Result<DirectPost> direct_post(std::string_view locator,
                                  const DirectPostLimits& limits) const override;
+
+  // storage::BlobStore
+  Status compose(std::string_view locator, std::span<const BlobRange> ranges) override {
+    return s3::compose(*ctx_, locator, ranges);
+  }
 
   // storage::BlobStore
   bool shared() const override { return true; }
@@ -379,6 +364,31 @@ Status split_endpoint(const std::string& url, s3::Endpoint& e) {
 }
 
 }  // namespace
+
+namespace s3 {
+
+Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
+                   std::string& data) {
+  const size_t base = data.size();
+  Request r = make_request("GET", key, true);
+  r.headers = {{"range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + n - 1)}};
+  r.restart = [&data, base, n] {
+    data.resize(base);
+    data.reserve(base + n);
+  };
+  r.sink = [&data, base, n](std::string_view bytes) {
+    if (data.size() - base + bytes.size() > n) return false;
+    data.append(bytes);
+    return true;
+  };
+  auto res = ctx.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(s3::error_from(*res, "GET " + key));
+  if (data.size() - base != n) return fail(Errc::kStorageIo, "S3 GET " + key + ": short answer");
+  return ok();
+}
+
+}  // namespace s3
 
 Result<BlobStorePtr> open_s3_blob_store(const S3BlobStoreOptions& options,
                                         core::BlockingPool& pool) {

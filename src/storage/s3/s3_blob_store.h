@@ -33,9 +33,18 @@
 // `read_piece`, each streamed into a buffer on the pool while the caller
 // consumes the piece before it (at most two pieces in memory per reader).
 //
+// Compose (s3_compose.cc says the plan): a multipart upload whose parts are
+// UploadPartCopy of the ranges of 5 MiB or more; smaller ranges are read
+// through and sent as normal parts of at least 5 MiB (S3's minimum); four
+// parts on their way at a time, at most parts_in_memory read-through parts
+// held. Under part_size in all, only small ranges: one PUT.
+// No ranges make an empty blob. Over 10,000 parts: kUnimplemented (the caller
+// copies the bytes itself).
+//
 // Errors: unreachable store, stalled transfer, 5xx -> kUnavailable; idempotent
-// calls (GET, HEAD, DELETE, listings) are retried with backoff first, writes
-// never. The store object is thread-safe; writers and readers are not.
+// calls (GET, HEAD, DELETE, listings, and compose's parts) are retried with
+// backoff first, the writer's writes never. The store object is thread-safe;
+// writers and readers are not.
 
 #include <cstdint>
 #include <string>

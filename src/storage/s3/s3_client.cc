@@ -206,7 +206,9 @@ Error error_from(const Response& response, std::string_view what) {
   const std::string code = response.error_code();
   const std::string detail = "S3 " + std::string(what) + ": HTTP " +
                              std::to_string(response.status) + (code.empty() ? "" : " " + code);
-  if (response.status >= 500 || code == "SlowDown") return Error(Errc::kUnavailable, detail);
+  // InternalError also comes inside a 200 (a copy that failed after the headers).
+  if (response.status >= 500 || code == "SlowDown" || code == "InternalError")
+    return Error(Errc::kUnavailable, detail);
   if (response.status == 404 && (code.empty() || code == "NoSuchKey"))
     return Error(Errc::kObjectNotFound, detail);
   if (response.status == 412) return Error(Errc::kAlreadyExists, detail);

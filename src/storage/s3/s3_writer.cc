@@ -24,19 +24,6 @@ struct Parts {
   std::string spare;
 };
 
-Result<std::string> upload_part(const Context& c, const std::string& key, const std::string& id,
-                                int number, std::string_view body) {
-  Request r = make_request("PUT", key);
-  r.query = {{"partNumber", std::to_string(number)}, {"uploadId", id}};
-  r.body = body;
-  auto res = c.client.send(r);
-  if (!res) return fail(res.error());
-  if (res->status / 100 != 2) return fail(error_from(*res, "UploadPart " + key));
-  std::string etag = res->header("etag");
-  if (etag.empty()) return fail(Errc::kStorageIo, "S3 UploadPart " + key + ": no ETag");
-  return etag;
-}
-
 class S3Writer final : public BlobWriter {
  public:
   S3Writer(ContextPtr context, std::string_view locator)
@@ -73,7 +60,7 @@ class S3Writer final : public BlobWriter {
     // No co_await inside ?: (g++ 12 destroys such a result twice).
     Status st = ok();
     if (upload_id_.empty())
-      st = co_await core::run_blocking(ctx_->pool, [this] { return put_whole(); });
+      st = co_await core::run_blocking(ctx_->pool, [this] { return put_new(*ctx_, key_, buf_); });
     else st = co_await finish_multipart();
     if (!st) {
       abandon();
@@ -107,35 +94,12 @@ class S3Writer final : public BlobWriter {
     buf_.reserve(part_size);
   }
 
-  // One PUT, refused if the key exists (If-None-Match: *).
-  Status put_whole() {
-    Request r = make_request("PUT", key_);
-    r.headers = {{"if-none-match", "*"}};
-    r.body = buf_;
-    auto res = ctx_->client.send(r);
-    if (!res) return fail(res.error());
-    if (res->status / 100 == 2) return ok();
-    if (res->status == 412 || res->status == 409)
-      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
-    return fail(error_from(*res, "PUT " + key_));
-  }
-
-  Result<std::string> initiate() {
-    Request r = make_request("POST", key_);
-    r.query = {{"uploads", ""}};
-    auto res = ctx_->client.send(r);
-    if (!res) return fail(res.error());
-    if (res->status / 100 != 2) return fail(error_from(*res, "CreateMultipartUpload " + key_));
-    std::string id = xml_text(res->body, "UploadId");
-    if (id.empty()) return fail(Errc::kStorageIo, "S3 CreateMultipartUpload: no UploadId");
-    return id;
-  }
-
   // Hands the full buffer to the pool as the next part, then waits until no
   // more than parts_in_memory parts are held (this one's successor included).
   net::awaitable<Status> send_part() {
     if (upload_id_.empty()) {
-      auto id = co_await core::run_blocking(ctx_->pool, [this] { return initiate(); });
+      auto id =
+          co_await core::run_blocking(ctx_->pool, [this] { return initiate_upload(*ctx_, key_); });
       if (!id) co_return fail(id.error());
       upload_id_ = std::move(*id);
     }
@@ -147,7 +111,7 @@ class S3Writer final : public BlobWriter {
     }
     ctx_->pool.post([ctx = ctx_, state = parts_state_, key = key_, id = upload_id_, number,
                      body = std::move(buf_)]() mutable {
-      auto etag = upload_part(*ctx, key, id, number, body);
+      auto etag = upload_part(*ctx, key, id, number, body, false);
       std::unique_lock lock(state->mu);
       if (etag) state->etags[static_cast<size_t>(number) - 1] = std::move(*etag);
       else if (!state->error) state->error = etag.error();
@@ -186,34 +150,11 @@ class S3Writer final : public BlobWriter {
       if (auto st = co_await send_part(); !st) co_return st;
     }
     if (auto st = co_await wait_until_at_most(0); !st) co_return st;
-    co_return co_await core::run_blocking(ctx_->pool, [this] { return complete(); });
-  }
-
-  Status complete() {
-    // RGW 16 ignores If-None-Match on CompleteMultipartUpload (AWS S3 honours
-    // it): the HEAD refuses an existing blob there, short of a race (header).
-    auto head = ctx_->client.send(make_request("HEAD", key_, true));
-    if (!head) return fail(head.error());
-    if (head->status == 200)
-      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
-    std::string xml = "<CompleteMultipartUpload>";
-    for (size_t i = 0; i < parts_state_->etags.size(); ++i)
-      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" +
-             parts_state_->etags[i] + "</ETag></Part>";
-    xml += "</CompleteMultipartUpload>";
-    Request r = make_request("POST", key_);
-    r.query = {{"uploadId", upload_id_}};
-    r.headers = {{"if-none-match", "*"}};
-    r.body = xml;
-    auto res = ctx_->client.send(r);
-    if (!res) return fail(res.error());
-    if (res->status == 412)
-      return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
-    // S3 may answer 200 and report the failure in the body.
-    if (res->status / 100 != 2 || res->body.find("<Error>") != std::string::npos)
-      return fail(error_from(*res, "CompleteMultipartUpload " + key_));
-    upload_id_.clear();  // nothing left to abort
-    return ok();
+    co_return co_await core::run_blocking(ctx_->pool, [this]() -> Status {
+      UP_TRY(complete_upload(*ctx_, key_, upload_id_, parts_state_->etags));
+      upload_id_.clear();  // nothing left to abort
+      return ok();
+    });
   }
 
   // No commit will come: the upload is aborted now, or by the last part in
@@ -246,6 +187,70 @@ class S3Writer final : public BlobWriter {
 
 BlobWriterPtr make_writer(ContextPtr context, std::string_view locator) {
   return std::make_unique<S3Writer>(std::move(context), locator);
+}
+
+Status put_new(const Context& c, const std::string& key, std::string_view body) {
+  Request r = make_request("PUT", key);
+  r.headers = {{"if-none-match", "*"}};
+  r.body = body;
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 == 2) return ok();
+  if (res->status == 412 || res->status == 409)
+    return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+  return fail(error_from(*res, "PUT " + key));
+}
+
+Result<std::string> initiate_upload(const Context& c, const std::string& key) {
+  Request r = make_request("POST", key);
+  r.query = {{"uploads", ""}};
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(error_from(*res, "CreateMultipartUpload " + key));
+  std::string id = xml_text(res->body, "UploadId");
+  if (id.empty()) return fail(Errc::kStorageIo, "S3 CreateMultipartUpload: no UploadId");
+  return id;
+}
+
+Result<std::string> upload_part(const Context& c, const std::string& key, const std::string& id,
+                                int number, std::string_view body, bool retry) {
+  Request r = make_request("PUT", key, retry);
+  r.query = {{"partNumber", std::to_string(number)}, {"uploadId", id}};
+  r.body = body;
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status / 100 != 2) return fail(error_from(*res, "UploadPart " + key));
+  std::string etag = res->header("etag");
+  if (etag.empty()) return fail(Errc::kStorageIo, "S3 UploadPart " + key + ": no ETag");
+  return etag;
+}
+
+Status complete_upload(const Context& c, const std::string& key, const std::string& upload_id,
+                       const std::vector<std::string>& etags) {
+  // RGW 16 ignores If-None-Match on CompleteMultipartUpload (AWS S3 honours
+  // it): the HEAD refuses an existing blob there, short of a race (header).
+  auto head = c.client.send(make_request("HEAD", key, true));
+  if (!head) return fail(head.error());
+  if (head->status == 200)
+    return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+  std::string xml = "<CompleteMultipartUpload>";
+  for (size_t i = 0; i < etags.size(); ++i)
+    xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] +
+           "</ETag></Part>";
+  xml += "</CompleteMultipartUpload>";
+  Request r = make_request("POST", key);
+  r.query = {{"uploadId", upload_id}};
+  r.headers = {{"if-none-match", "*"}};
+  r.body = xml;
+  auto res = c.client.send(r);
+  if (!res) return fail(res.error());
+  if (res->status == 412)
+    return fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+  // S3 may answer 200 and report the failure in the body. RGW's answer has an
+  // empty ETag (../shared/services/README.md): nothing here reads it.
+  if (res->status / 100 != 2 || res->body.find("<Error>") != std::string::npos)
+    return fail(error_from(*res, "CompleteMultipartUpload " + key));
+  return ok();
 }
 
 void abort_upload(const Context& c, const std::string& key, const std::string& upload_id) {

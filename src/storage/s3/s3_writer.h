@@ -1,9 +1,12 @@
 #pragma once
 // The S3 store's writer (s3_blob_store.h describes its parts and limits).
 
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/blocking.h"
 #include "storage/blob_store.h"
@@ -27,7 +30,29 @@ using ContextPtr = std::shared_ptr<const Context>;
 
 BlobWriterPtr make_writer(ContextPtr context, std::string_view locator);
 
+// The blocking calls a writer and compose() make (each one request, or two).
+// A single PUT of a new key (If-None-Match: *); kAlreadyExists when it exists.
+Status put_new(const Context& context, const std::string& key, std::string_view body);
+// CreateMultipartUpload: the upload id.
+Result<std::string> initiate_upload(const Context& context, const std::string& key);
+// UploadPart: the part's ETag. `retry`: as an idempotent call (sending a part
+// number again replaces the part).
+Result<std::string> upload_part(const Context& context, const std::string& key,
+                                const std::string& upload_id, int number, std::string_view body,
+                                bool retry);
+// CompleteMultipartUpload of parts 1..etags.size(); kAlreadyExists (and
+// nothing completed) when `key` exists.
+Status complete_upload(const Context& context, const std::string& key, const std::string& upload_id,
+                       const std::vector<std::string>& etags);
 // Aborts a multipart upload (blocking); errors are only logged.
 void abort_upload(const Context& context, const std::string& key, const std::string& upload_id);
+
+// Appends bytes [offset, offset + n) of object `key` to `data` (one ranged
+// GET, streamed, retried). REQUIRES: n > 0.
+Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
+                   std::string& data);
+
+// BlobStore::compose on S3 (s3_compose.cc). Blocking.
+Status compose(const Context& context, std::string_view locator, std::span<const BlobRange> ranges);
 
 }  // namespace up::storage::s3

@@ -1,0 +1,215 @@
+#include "storage/local/staged_blob.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <utility>
+
+#include "core/file_modes.h"
+
+namespace up::storage {
+namespace {
+
+constexpr size_t kBufferSize = 64 * 1024;
+constexpr uint64_t kWritebackStep = 4 << 20;
+
+Error busy() {
+  return Error{Errc::kFailedPrecondition,
+               "local blob store: another request is writing this upload"};
+}
+
+// Opens the staged file, creating it when `create`; `created` tells which.
+Result<Fd> open_staged(const BlobPath& path, bool create, bool& created) {
+  created = false;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    Fd fd(::open(path.file.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+    if (fd.get() >= 0) return fd;
+    if (errno != ENOENT || !create)
+      return fail(os_error(errno, "open staged blob", OsOp::kOpenBlob));
+    fd = Fd(core::create_data_file(path.file.c_str(), O_RDWR));
+    if (fd.get() >= 0) {
+      created = true;
+      return fd;
+    }
+    if (errno != EEXIST) return fail(os_error(errno, "create staged blob"));
+  }
+  return fail(Errc::kStorageIo, "local blob store: staged blob keeps vanishing");
+}
+
+struct StagedFile {
+  uint64_t size = 0;
+  bool sealed = false;  // a second link: a final locator shares the bytes
+};
+
+// Takes the file's lock; kFailedPrecondition when another holds it,
+// kObjectNotFound when it was removed meanwhile.
+Result<StagedFile> lock_staged(int fd) {
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) return fail(busy());
+    if (errno != EINTR) return fail(os_error(errno, "lock staged blob"));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return fail(os_error(errno, "stat staged blob"));
+  if (st.st_nlink == 0) return fail(Errc::kObjectNotFound, "local blob store: staged blob removed");
+  return StagedFile{static_cast<uint64_t>(st.st_size), st.st_nlink > 1};
+}
+
+// Drops what lies past `size` (bytes of a request whose piece was never
+// recorded).
+Status cut_to(int fd, uint64_t have, uint64_t size) {
+  if (have < size)
+    return fail(Errc::kFailedPrecondition, "local blob store: staged blob has " +
+                                               std::to_string(have) + " bytes, not " +
+                                               std::to_string(size));
+  if (have > size && ::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return fail(os_error(errno, "truncate staged blob"));
+  return ok();
+}
+
+class StagedBlobWriter final : public BlobWriter {
+ public:
+  StagedBlobWriter(Fd fd, uint64_t at, uint64_t have, std::string dir, bool created,
+                   const DiskReserve& reserve, core::BlockingPool& pool)
+      : fd_(std::move(fd)), at_(at), have_(have), dir_(std::move(dir)), created_(created),
+        reserve_(reserve), pool_(pool) {}
+
+  // storage::BlobWriter
+  net::awaitable<Status> append(std::string_view data) override { co_return append_now(data); }
+
+  // storage::BlobWriter
+  net::awaitable<Status> commit() override {
+    co_return co_await core::run_blocking(pool_, [this] { return commit_now(); });
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return bytes_written_; }
+
+ private:
+  Status append_now(std::string_view data) {
+    UP_TRY(check_usable());
+    bytes_written_ += data.size();
+    if (bytes_written_ >= next_reserve_check_) {
+      UP_TRY(guard(reserve_.check()));
+      next_reserve_check_ = bytes_written_ + DiskReserve::kCheckStep;
+    }
+    if (buffer_.size() + data.size() > kBufferSize) UP_TRY(flush());
+    if (data.size() >= kBufferSize) {
+      UP_TRY(guard(cut_once()));
+      UP_TRY(guard(write_all(fd_.get(), data.data(), data.size())));
+      start_writeback();
+      return ok();
+    }
+    buffer_.append(data);
+    return ok();
+  }
+
+  Status commit_now() {
+    UP_TRY(check_usable());
+    UP_TRY(guard(cut_once()));
+    UP_TRY(flush());
+    if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync staged blob")));
+    if (created_) UP_TRY(guard(fsync_dir(dir_, "fan-out folder")));
+    committed_ = true;
+    return ok();
+  }
+
+  Status check_usable() const {
+    if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
+    if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
+    return ok();
+  }
+
+  Status guard(Status s) {
+    if (!s) failed_ = true;
+    return s;
+  }
+
+  // Drops the bytes past `at` before the first write, not at extend(): the
+  // caller checks, holding the blob, that no recorded piece is there first.
+  Status cut_once() {
+    if (have_ == at_) return ok();
+    UP_TRY(cut_to(fd_.get(), have_, at_));
+    have_ = at_;
+    return ok();
+  }
+
+  Status flush() {
+    if (buffer_.empty()) return ok();
+    UP_TRY(guard(cut_once()));
+    const Status written = guard(write_all(fd_.get(), buffer_.data(), buffer_.size()));
+    buffer_.clear();
+    UP_TRY(written);
+    start_writeback();
+    return ok();
+  }
+
+  // Write-behind, as the store's other writer does: the fsync at commit then
+  // finds most of the bytes on disk already.
+  void start_writeback() {
+    const uint64_t in_file = bytes_written_ - buffer_.size();
+    if (in_file - writeback_started_ < kWritebackStep) return;
+    ::sync_file_range(fd_.get(), static_cast<off64_t>(at_ + writeback_started_),
+                      static_cast<off64_t>(in_file - writeback_started_), SYNC_FILE_RANGE_WRITE);
+    writeback_started_ = in_file;
+  }
+
+  Fd fd_;  // locked; closing it releases the lock
+  uint64_t at_;
+  uint64_t have_;  // the file's size when opened
+  std::string dir_;
+  bool created_;
+  const DiskReserve& reserve_;
+  core::BlockingPool& pool_;
+  std::string buffer_;
+  uint64_t bytes_written_ = 0;
+  uint64_t writeback_started_ = 0;
+  uint64_t next_reserve_check_ = DiskReserve::kCheckStep;
+  bool committed_ = false;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at, const DiskReserve& reserve,
+                                    core::BlockingPool& pool) {
+  bool created = false;
+  auto fd = open_staged(path, at == 0, created);
+  if (!fd) {
+    if (fd.error().code == Errc::kObjectNotFound)
+      return fail(Errc::kFailedPrecondition, "local blob store: no staged blob to continue");
+    return fail(fd.error());
+  }
+  auto file = lock_staged(fd->get());
+  if (!file) return fail(file.error());
+  if (file->sealed)
+    return fail(Errc::kFailedPrecondition, "local blob store: the staged blob is sealed");
+  if (file->size < at) UP_TRY(cut_to(fd->get(), file->size, at));  // refuses
+  if (::lseek(fd->get(), static_cast<off_t>(at), SEEK_SET) < 0)
+    return fail(os_error(errno, "seek staged blob"));
+  return std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, path.dir, created,
+                                            reserve, pool);
+}
+
+Status seal_staged(const BlobPath& staged, uint64_t size, const BlobPath& dest) {
+  bool created = false;
+  auto fd = open_staged(staged, false, created);
+  if (!fd) return fail(fd.error());
+  auto file = lock_staged(fd->get());
+  if (!file) return fail(file.error());
+  if (file->size != size) {
+    // Never cut bytes a final locator already shares.
+    if (file->sealed)
+      return fail(Errc::kFailedPrecondition, "local blob store: the staged blob is sealed");
+    UP_TRY(cut_to(fd->get(), file->size, size));
+    if (int err = fsync_fd(fd->get())) return fail(os_error(err, "fsync staged blob"));
+  }
+  if (::link(staged.file.c_str(), dest.file.c_str()) != 0)
+    return fail(os_error(errno, "link staged blob", OsOp::kPublish));
+  return fsync_dir(dest.dir, "fan-out folder");
+}
+
+}  // namespace up::storage
