@@ -12,6 +12,8 @@
 #                        t = tus (bench/tus.sh): 1 GiB in 8 MiB chunks with tus-js-client and
 #                        64 KiB creation-with-upload x64, upgate /v1/tus/ beside @tus/server (npm,
 #                        installed into bench/node by the script) and upgate's plain upload
+#                        d = small downloads (bench/download.sh): 4 KiB GET x64 with wrk --latency,
+#                        upgate's native API and signed link beside nginx's static file
 #                        w = the sweeper at scale (bench/sweep.sh): expired objects/s of one sweep
 #                        (BENCH_SWEEP_OBJECTS, default 40000), p50/p99 of 4 KiB uploads beside a
 #                        sweep vs alone, BENCH_SWEEP_ROUNDS alternating rounds (default 3)
@@ -34,6 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/s3.sh
 source bench/tus.sh
+source bench/download.sh
 source bench/sweep.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
@@ -450,6 +453,7 @@ if wanted s; then
   fi
 fi
 wanted t && run_tus
+wanted d && run_download
 wanted w && run_sweep
 
 # --- report --------------------------------------------------------------------
@@ -523,6 +527,7 @@ if wanted a || wanted b || wanted c || wanted j; then
 fi
 wanted s && s3_report
 wanted t && print_tus
+wanted d && print_download
 wanted w && print_sweep
 
 if [[ $UPGATE_OK != 1 ]]; then

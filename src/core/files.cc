@@ -4,6 +4,16 @@
 #include "meta/meta_store.h"
 
 namespace up::core {
+namespace {
+
+std::string cache_key(std::string_view tenant_id, std::string_view id) {
+  std::string k(tenant_id);
+  k.push_back('\0');
+  k.append(id);
+  return k;
+}
+
+}  // namespace
 
 FileService::FileService(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock)
     : meta_(meta), blobs_(blobs), clock_(clock) {}
@@ -13,9 +23,38 @@ bool FileService::live(const Object& o) const {
 }
 
 Result<Object> FileService::get(std::string_view tenant_id, std::string_view id) {
+  const UnixMs now = clock_.now();
   auto o = meta_.get_object(tenant_id, id);
-  if (o && !live(*o)) return fail(Errc::kObjectNotFound);
+  if (o && live(*o)) {
+    remember(*o, now);
+    return o;
+  }
+  // Gone (here or in another process): a cached copy goes too.
+  if (o || o.error().code == Errc::kObjectNotFound) forget(tenant_id, id);
+  if (o) return fail(Errc::kObjectNotFound);
   return o;
+}
+
+std::optional<Object> FileService::get_cached(std::string_view tenant_id, std::string_view id) {
+  const UnixMs now = clock_.now();
+  std::lock_guard lock(mu_);
+  auto it = cache_.find(cache_key(tenant_id, id));
+  if (it == cache_.end() || now - it->second.at >= kCacheMs || !live(it->second.object))
+    return std::nullopt;
+  return it->second.object;
+}
+
+void FileService::remember(const Object& o, UnixMs now) {
+  std::lock_guard lock(mu_);
+  // Bounded: an arbitrary entry makes room (the working set of a hot download
+  // load is far smaller than the bound).
+  if (cache_.size() >= kCacheEntries) cache_.erase(cache_.begin());
+  cache_.insert_or_assign(cache_key(o.tenant_id, o.id), Cached{o, now});
+}
+
+void FileService::forget(std::string_view tenant_id, std::string_view id) {
+  std::lock_guard lock(mu_);
+  cache_.erase(cache_key(tenant_id, id));
 }
 
 Result<Object> FileService::get_by_key(std::string_view tenant_id, std::string_view app_id,
@@ -42,13 +81,16 @@ Result<ObjectPage> FileService::list(ObjectQuery query) {
 
 Status FileService::remove(std::string_view tenant_id, std::string_view id) {
   auto r = mark_deleted(meta_, tenant_id, id);
+  forget(tenant_id, id);  // after: a get() racing the delete must not keep the live row
   if (!r) return fail(r.error());
   return ok();
 }
 
 Status FileService::set_state(std::string_view tenant_id, std::string_view id, ObjectState state,
                               std::optional<UnixMs> expires_at) {
-  return set_object_state(meta_, tenant_id, id, state, expires_at);
+  Status st = set_object_state(meta_, tenant_id, id, state, expires_at);
+  forget(tenant_id, id);
+  return st;
 }
 
 }  // namespace up::core

@@ -2,7 +2,10 @@
 // Reading, listing and deleting stored objects.
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -19,13 +22,24 @@ class MetaStore;
 
 namespace up::core {
 
-// Thread-safe; every call but open_blob blocks.
+// Thread-safe; every call but open_blob and get_cached blocks.
 class FileService {
  public:
+  // Objects read by get() are kept this long for get_cached (downloads), so an
+  // object deleted by another process (or by a record write or a tus replacement
+  // in this one) may still be served for this time; a delete through remove()
+  // and an expiry take effect at once. Same bound as AuthService::kCacheMs.
+  static constexpr UnixMs kCacheMs = 2000;
+  static constexpr size_t kCacheEntries = 8192;
+
   FileService(meta::MetaStore& meta, storage::BlobStore& blobs, const Clock& clock);
 
   // kObjectNotFound for unknown, deleted, expired and other tenants' objects.
   Result<Object> get(std::string_view tenant_id, std::string_view id);
+  // The live object as get() read it within kCacheMs, else empty (a miss, or an
+  // entry no longer live: the store decides). Never touches the store, so an
+  // I/O thread may call it and go to the blocking pool only on a miss.
+  std::optional<Object> get_cached(std::string_view tenant_id, std::string_view id);
   Result<Object> get_by_key(std::string_view tenant_id, std::string_view app_id,
                             std::string_view key);
   // `length` bytes of the object's blob from `offset` (clipped to its end).
@@ -41,10 +55,18 @@ class FileService {
 
  private:
   bool live(const Object& o) const;
+  void remember(const Object& o, UnixMs now);
+  void forget(std::string_view tenant_id, std::string_view id);
 
   meta::MetaStore& meta_;
   storage::BlobStore& blobs_;
   const Clock& clock_;
+  struct Cached {
+    Object object;
+    UnixMs at;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Cached> cache_;  // key: tenant + '\0' + id
 };
 
 }  // namespace up::core

@@ -50,11 +50,7 @@ Result<UploadPtr> ResumableUploads::begin_piece(const ResumableRef& ref, const P
   if (!u) return fail(u.error());
   if (!spec.staged) return uploads_.begin(std::move(*u));
   u->staged = UploadSpec::Staged{staged_locator(ref.id), spec.index};
-  auto upload = uploads_.begin(*u);
-  if (!upload && upload.error().code == Errc::kUnimplemented) {
-    u->staged.reset();
-    return uploads_.begin(std::move(*u));
-  }
+  auto upload = uploads_.begin(std::move(*u));
   if (!upload) return upload;
   // The blob is ours until the Upload goes: now nothing can store a piece
   // here or complete the upload behind our back. One that did before must
@@ -159,6 +155,15 @@ Result<Object> ResumableUploads::seal(const ResumableRef& ref, UploadSpec spec,
 
 Result<Object> ResumableUploads::copy_together(const ResumableRef& ref, UploadSpec spec,
                                                std::span<const Piece> pieces) {
+  spec.tenant_id = ref.tenant_id;
+  spec.app_id = ref.app_id;
+  spec.object_id = ref.id;
+  // Joined inside the store when it can and this process hashed them all.
+  std::vector<storage::BlobRange> ranges;
+  for (const Piece& p : pieces)
+    ranges.push_back({p.object.locator, p.staged ? p.index : 0, p.object.size});
+  auto composed = uploads_.compose(spec, staged_locator(ref.id), ranges);
+  if (composed || composed.error().code != Errc::kUnimplemented) return composed;
   auto upload = begin_whole(ref, std::move(spec));
   if (!upload) return fail(upload.error());
   for (const Piece& p : pieces) UP_TRY((*upload)->append_object(p.object, p.staged ? p.index : 0));

@@ -12,7 +12,9 @@
 //     to one staged blob of the upload where the blob store has them
 //     (storage::BlobStore::extend), and complete() seals that blob into the
 //     final object: the bytes are written once, never copied;
-//   - otherwise complete() streams the chosen pieces, in order, into the final
+//   - otherwise complete() joins the pieces inside the blob store where it
+//     can (S3: a multipart upload of server-side part copies) and this
+//     process hashed them in order, or streams them, in order, into the final
 //     object (nothing visible before its commit; the pieces are removed after), and
 //     a request that carries a whole upload at once goes straight into the
 //     final object (begin_whole), with no piece and no copy;
@@ -53,8 +55,8 @@ struct Piece {
   uint64_t index = 0;
   // The temporary object holding it (size, sha256, md5/qetag when asked). A
   // staged piece's bytes are [index, index + size) of the upload's staged
-  // blob (object.locator), and its sha256 covers that blob from its start
-  // when this process wrote the pieces before it.
+  // blob (object.locator). A sequential piece's sha256 covers the upload from
+  // its start when this process stored the pieces before it.
   Object object;
   bool staged = false;
 };
@@ -71,9 +73,10 @@ struct PieceSpec {
   // (Qiniu v2 and S3 parts may be sent again), or, when false, this one's
   // commit fails with kObjectKeyExists (tus: two PATCHes racing at one offset).
   bool replace = false;
-  // A sequential piece: `index` is the offset of its first byte, and every
-  // piece before it is staged (Piece::staged). It goes to the upload's staged
-  // blob when the blob store has them, else to a blob of its own. Never with
+  // A sequential piece: `index` is the offset of its first byte, and the
+  // pieces before it are sequential too. It goes to the upload's staged blob
+  // when the blob store has them (and the pieces before it are there: not
+  // after a tus whole-upload request cut off), else to a blob of its own. Never with
   // `replace`. Opening it fails with kObjectKeyExists when a piece is at
   // `index` already, kFailedPrecondition when another request is writing the
   // upload or it is completed or terminated.
@@ -127,11 +130,12 @@ class ResumableUploads {
 
   // Streams `pieces` in the order given into a new object made from `spec`
   // (its id is ref.id; when they are all of ref's staged blob, from its
-  // start, the blob is sealed instead: no byte is copied), commits it, then removes those pieces
-  // and every other piece of `ref`. The pieces may belong to other uploads (tus concatenation,
-  // Qiniu v1 blocks), each listed by pieces() of its own ref. kAlreadyExists
-  // when the upload was completed already (the caller may answer with the
-  // object from state()); nothing is removed then.
+  // start, the blob is sealed instead, and sequential pieces may be joined
+  // inside the store: no byte is copied), commits it, then removes those
+  // pieces and every other piece of `ref`. The pieces may belong to other uploads (tus
+  // concatenation, Qiniu v1 blocks), each listed by pieces() of its own ref. kAlreadyExists when
+  // the upload was completed already (the caller may answer with the object from state()); nothing
+  // is removed then.
   Result<Object> complete(const ResumableRef& ref, UploadSpec spec, std::span<const Piece> pieces);
 
   // Removes every piece and leaves a marker, so state() says kTerminated

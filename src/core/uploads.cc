@@ -52,7 +52,7 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
     if (spec_.staged->at == 0) {
       staged_seed_.emplace(crypto::Digest::Algo::kSha256);
     } else {
-      staged_seed_ = service_.running_.take(locator_, spec_.staged->at);
+      staged_seed_ = service_.running_.take(spec_.staged->locator, spec_.staged->at);
     }
     if (staged_seed_) sha256_ = staged_seed_->copy();
   }
@@ -62,7 +62,7 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
 // next extend()); an unstored staged piece gives its starting hash back.
 Upload::~Upload() {
   if (spec_.staged && staged_seed_ && !committed_)
-    service_.running_.put(locator_, spec_.staged->at, std::move(*staged_seed_));
+    service_.running_.put(spec_.staged->locator, spec_.staged->at, std::move(*staged_seed_));
 }
 
 net::awaitable<Status> Upload::append(std::string_view data) {
@@ -156,7 +156,7 @@ net::awaitable<Result<Object>> Upload::commit() {
   const InsertOptions options = insert_options();
   if (auto st = co_await service_.insert(*o, options); !st) {
     // Adopted: not ours to remove; staged: the next extend() drops the bytes.
-    if (!writer_ || spec_.staged) co_return fail(st.error());
+    if (!writer_ || (spec_.staged && locator_ == spec_.staged->locator)) co_return fail(st.error());
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
     // orphan and the sweeper takes it.
     storage::BlobStore& blobs = service_.blobs_;
@@ -166,7 +166,8 @@ net::awaitable<Result<Object>> Upload::commit() {
   }
   committed_ = true;
   if (staged_after_)
-    service_.running_.put(locator_, spec_.staged->at + size_, std::move(*staged_after_));
+    service_.running_.put(spec_.staged->locator, spec_.staged->at + size_,
+                          std::move(*staged_after_));
   co_return o;
 }
 
@@ -232,12 +233,13 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   Result<storage::BlobWriterPtr> writer;
   if (spec.staged) {
     // Every piece of a staged blob shares its locator; each is an object of its own.
-    if (spec.object_id.empty()) spec.object_id = std::move(locator);
-    locator = spec.staged->locator;
-    writer = blobs_.extend(locator, spec.staged->at);
-  } else {
-    writer = blobs_.create(locator);
+    if (spec.object_id.empty()) spec.object_id = locator;
+    writer = blobs_.extend(spec.staged->locator, spec.staged->at);
+    if (writer) locator = spec.staged->locator;
   }
+  if (!spec.staged || (!writer && (writer.error().code == Errc::kUnimplemented ||
+                                   writer.error().code == Errc::kObjectNotFound)))
+    writer = blobs_.create(locator);
   if (!writer) return fail(writer.error());
   return std::make_unique<Upload>(std::move(spec), *quota, std::move(locator), std::move(*writer),
                                   *this);
@@ -279,17 +281,35 @@ net::awaitable<Result<Object>> UploadService::adopt(UploadSpec spec, std::string
 Result<Object> UploadService::seal(UploadSpec spec, const std::string& staged, uint64_t size) {
   const std::string locator = new_object_id(clock_.now());
   UP_TRY(blobs_.seal(staged, size, locator));
+  return record_stored(std::move(spec), locator, size, running_.take(staged, size));
+}
+
+Result<Object> UploadService::compose(UploadSpec spec, const std::string& staged,
+                                      std::span<const storage::BlobRange> ranges) {
+  uint64_t size = 0;
+  for (const storage::BlobRange& r : ranges) size += r.length;
+  auto hash = running_.take(staged, size);
+  if (!hash) return fail(Errc::kUnimplemented, "the pieces' hash is not known here");
+  const std::string locator = new_object_id(clock_.now());
+  if (auto st = blobs_.compose(locator, ranges); !st) {
+    running_.put(staged, size, std::move(*hash));
+    return fail(st.error());
+  }
+  return record_stored(std::move(spec), locator, size, std::move(hash));
+}
+
+Result<Object> UploadService::record_stored(UploadSpec spec, const std::string& locator,
+                                            uint64_t size, std::optional<crypto::Digest> sha256) {
   auto object = [&]() -> Result<Object> {
-    auto hash = running_.take(staged, size);
-    if (!hash || spec.want_md5 || spec.want_qetag || spec.want_crc32)
+    if (!sha256 || spec.want_md5 || spec.want_qetag || spec.want_crc32)
       return await_blocking<Result<Object>>([&] { return adopt(std::move(spec), locator); });
     auto quota = directory_.quota_for(spec.tenant_id, spec.app_id);
     if (!quota) return fail(quota.error());
     Upload upload(std::move(spec), *quota, locator, nullptr, *this);
-    UP_TRY(upload.assume(size, std::move(*hash)));
+    UP_TRY(upload.assume(size, std::move(*sha256)));
     return upload.commit_blocking();
   }();
-  // Not recorded: the sealed name goes (the staged blob keeps the bytes).
+  // Not recorded: the new name goes (sealed: the staged blob keeps the bytes).
   if (!object) (void)blobs_.remove(locator);
   return object;
 }

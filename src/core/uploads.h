@@ -58,9 +58,10 @@ struct UploadSpec {
   bool want_md5 = false;
   bool want_qetag = false;
   bool want_crc32 = false;
-  // Set: the bytes continue staged blob `locator` from byte `at`
-  // (storage::BlobStore::extend), a resumable upload's next sequential piece,
-  // instead of going to a new blob; the object's locator is the staged blob's.
+  // Set: a resumable upload's next sequential piece. Its bytes continue staged
+  // blob `locator` from byte `at` (storage::BlobStore::extend; the object's
+  // locator is then the staged blob's) where the store has it, else go to a
+  // new blob; its SHA-256 continues the running hash kept under `locator`.
   struct Staged {
     std::string locator;
     uint64_t at = 0;
@@ -70,10 +71,11 @@ struct UploadSpec {
 
 class UploadService;
 
-// The SHA-256 of staged blobs as far as this process wrote them, by locator:
-// the piece after continues it, and sealing the blob needs no read of its
-// bytes. Bounded; a miss (another process wrote the piece before, a restart)
-// costs one read of the bytes at seal. Thread-safe.
+// The SHA-256 of resumable uploads' sequential pieces as far as this process
+// stored them, by staged locator: the piece after continues it, and sealing
+// or composing the whole needs no read of its bytes. Bounded; a miss (another
+// process stored the piece before, a restart) costs one read of the bytes at
+// the end. Thread-safe.
 class RunningHashes {
  public:
   // The state after byte `end` of `locator`, removed from the cache.
@@ -196,6 +198,12 @@ class UploadService {
   // copied, nor read when this process hashed them all. Blocking: call on the
   // blocking pool.
   Result<Object> seal(UploadSpec spec, const std::string& staged, uint64_t size);
+  // Records `ranges` joined inside the blob store (storage::BlobStore::compose)
+  // as an object, when they are the sequential pieces whose running hash this
+  // process keeps under `staged` (none is read); kUnimplemented when it keeps
+  // none, or the store cannot: the caller copies the bytes. Blocking.
+  Result<Object> compose(UploadSpec spec, const std::string& staged,
+                         std::span<const storage::BlobRange> ranges);
 
  private:
   friend class Upload;
@@ -203,6 +211,10 @@ class UploadService {
   // Inserts one object's row together with the others queued: one metadata
   // transaction (one sync) per batch, awaited without holding a thread.
   net::awaitable<Status> insert(const Object& object, const InsertOptions& options);
+  // Inserts the row of blob `locator` (`size` bytes, stored already) with
+  // SHA-256 state `sha256`, or read once to hash it when that is unknown.
+  Result<Object> record_stored(UploadSpec spec, const std::string& locator, uint64_t size,
+                               std::optional<crypto::Digest> sha256);
   void insert_batch(const std::vector<ObjectInsert*>& batch);
 
   Directory& directory_;

@@ -282,12 +282,18 @@ class ExchangeImpl final : public Exchange {
     responded_ = true;
     bhttp::response_serializer<bhttp::buffer_body> sr{res};
     stream_.tcp().expires_after(server_.cfg.idle_timeout);
+    const core::ObjectReader::File file = reader.file();
+    const bool sendfile = stream_.plain() && file.fd >= 0;
+    if (!sendfile && reader.size() <= kChunkBytes) {
+      // A small body (from memory, mostly) goes out with its header in one write.
+      if (auto ec = co_await send_whole(res, sr, reader)) broken_ = true;
+      co_return;
+    }
     auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTok);
     // The status line is gone already: after a failure all we can do is cut
     // the response short.
     if (!ec) {
-      const core::ObjectReader::File file = reader.file();
-      if (stream_.plain() && file.fd >= 0) {
+      if (sendfile) {
         // Content-Length framing: the raw bytes are the whole body.
         ec = co_await send_file(stream_.tcp(), file.fd, file.offset, reader.size(),
                                 server_.cfg.idle_timeout, bytes_out_);
@@ -335,6 +341,30 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
+  // A whole response of at most kChunkBytes of body: read, then header and body
+  // in one write. A failed read sends nothing (the connection is cut).
+  net::awaitable<beast::error_code> send_whole(bhttp::response<bhttp::buffer_body>& res,
+                                               bhttp::response_serializer<bhttp::buffer_body>& sr,
+                                               core::ObjectReader& reader) {
+    // Its own buffer of the body's size: the connection's 64 KiB chunk is given
+    // back between requests, and taking it again for 4 KiB cost more than the rest.
+    const size_t size = static_cast<size_t>(reader.size());
+    auto body = std::make_unique_for_overwrite<char[]>(std::max<size_t>(size, 1));
+    size_t have = 0;
+    while (have < size) {
+      auto got = co_await reader.read(std::span<char>(body.get() + have, size - have));
+      if (!got || *got == 0) co_return beast::error_code(net::error::eof);
+      have += *got;
+    }
+    res.body().data = body.get();
+    res.body().size = have;
+    res.body().more = false;
+    auto [ec, n] = co_await bhttp::async_write(stream_, sr, kTok);
+    if (ec) co_return ec;
+    bytes_out_ += have;
+    co_return beast::error_code{};
+  }
+
   // The body of send_blob read from the reader and written chunk by chunk
   // (TLS, or a store without local files).
   net::awaitable<beast::error_code> send_chunks(bhttp::response<bhttp::buffer_body>& res,
@@ -365,7 +395,9 @@ class ExchangeImpl final : public Exchange {
   // The connection's body buffer, allocated on first use so that idle
   // connections cost little.
   std::array<char, kChunkBytes>& chunk() {
-    if (!chunk_storage_) chunk_storage_ = std::make_unique<std::array<char, kChunkBytes>>();
+    // For overwrite: zeroing 64 KiB per request showed in profiles.
+    if (!chunk_storage_)
+      chunk_storage_ = std::make_unique_for_overwrite<std::array<char, kChunkBytes>>();
     return *chunk_storage_;
   }
 

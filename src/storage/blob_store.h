@@ -168,9 +168,10 @@ class BlobStore {
   // was recorded). The writer's commit() makes its bytes
   // durable and leaves the blob staged; a writer dropped uncommitted leaves its
   // bytes for the next extend() to drop. One writer at a time, in any process:
-  // kFailedPrecondition while another holds it, when the blob is shorter than
-  // `at`, and once it is sealed. kUnimplemented (the default) when it has none:
-  // the caller stores each piece as a blob of its own. Blocks (opens a file).
+  // kFailedPrecondition while another holds it and once it is sealed.
+  // kObjectNotFound when no staged blob holds `at` bytes, and kUnimplemented
+  // (the default) when the store has none: the caller stores the piece as a
+  // blob of its own. Blocks (opens a file).
   virtual Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at) {
     (void)locator;
     (void)at;
@@ -189,8 +190,9 @@ class BlobStore {
   // Makes the new blob `locator` (as for create()) from `ranges` of committed
   // blobs, in order, inside the store, without the bytes passing through
   // upgate (S3: a multipart upload of UploadPartCopy parts); durable when it
-  // returns, nothing under `locator` when it fails. kUnimplemented (the
-  // default) when the store cannot: the caller copies the bytes itself.
+  // returns, nothing under `locator` when it fails. No ranges: an empty blob.
+  // kUnimplemented (the default) when the store cannot, at all or for these
+  // ranges (S3: over 10,000 parts): the caller copies the bytes itself.
   // REQUIRES: every range lies inside its blob. Blocks.
   virtual Status compose(std::string_view locator, std::span<const BlobRange> ranges) {
     (void)locator;

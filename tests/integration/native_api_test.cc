@@ -334,6 +334,39 @@ TEST_F(NativeApiTest, SignedLinksDownloadWithoutAKeyUntilTheyExpire) {
   EXPECT_EQ(client_->request("GET", target).status, 401);
 }
 
+// Downloads take the key, the object and small blobs from memory (issue 17),
+// yet a delete here, an expiry, and a key disabled by another process (the
+// CLI) stop them: at once, at once, and within the 2 s bound.
+TEST_F(NativeApiTest, CachedDownloadsStopOnDeleteExpiryAndDisabledKey) {
+  const std::string token = tenant_with_key("cached");
+  const std::string gone = str(put("gone.txt", "x", bearer(token)), "id");
+  const std::string ttl = str(put("ttl.txt&ttl=60", "y", bearer(token)), "id");
+  auto link = parse(client_->request("POST", "/v1/files/" + gone + "/link", bearer(token)).body);
+  const std::string prefix = "http://127.0.0.1:" + std::to_string(server_->port());
+  const std::string link_target = str(link, "url").substr(prefix.size());
+  for (const auto& id : {gone, ttl}) {  // twice: the second is served from the caches
+    for (int i = 0; i < 2; ++i) {
+      auto got = client_->request("GET", "/v1/files/" + id + "/content", bearer(token));
+      EXPECT_EQ(got.status, 200) << got.body;
+    }
+  }
+  EXPECT_EQ(client_->request("GET", link_target).status, 200);
+
+  EXPECT_EQ(client_->request("DELETE", "/v1/files/" + gone, bearer(token)).status, 204);
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + gone + "/content", bearer(token)).status, 404);
+  EXPECT_EQ(client_->request("GET", link_target).status, 404);
+
+  advance_clock(61000);  // past the TTL (and every cache's bound)
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + ttl + "/content", bearer(token)).status, 404);
+
+  const std::string kept = str(put("kept.txt", "z", bearer(token)), "id");
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + kept + "/content", bearer(token)).status, 200);
+  auto keys = parse(client_->request("GET", "/v1/admin/tenants/cached/keys", admin()).body);
+  cli({"keys", "disable", str(keys["keys"].as_array().at(0).as_object(), "id")});
+  advance_clock(2100);  // AuthService::kCacheMs
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + kept + "/content", bearer(token)).status, 401);
+}
+
 // Revocation reaches uploads in flight: a key disabled or deleted while its
 // upload streams gets no file out of it (the commit checks the key again).
 TEST_F(NativeApiTest, KeyRevokedWhileUploadStreamsCommitsNothing) {

@@ -376,12 +376,22 @@ class NativeHandler final : public http::Handler {
 
   // An object the principal may see: its tenant's, and its app's for app keys.
   // Everything else is "not found", so existence does not leak.
-  net::awaitable<Result<Object>> find(Exchange& ex, const core::Principal& p, std::string_view id) {
+  // `cached`: a download may take the object from the short-lived cache
+  // (core/files.h: deletes elsewhere take effect within its bound).
+  net::awaitable<Result<Object>> find(Exchange& ex, const core::Principal& p, std::string_view id,
+                                      bool cached = false) {
     if (!plain_token(id)) co_return fail(Errc::kObjectNotFound);
-    std::string key(id);
-    auto o = co_await blocking(ex, [&] { return s_.files.get(p.tenant_id, key); });
+    auto o = co_await object(ex, p.tenant_id, id, cached);
     if (o && !p.app_id.empty() && o->app_id != p.app_id) co_return fail(Errc::kObjectNotFound);
     co_return o;
+  }
+
+  net::awaitable<Result<Object>> object(Exchange& ex, std::string_view tenant_id,
+                                        std::string_view id, bool cached) {
+    if (cached) {
+      if (auto hit = s_.files.get_cached(tenant_id, id)) co_return std::move(*hit);
+    }
+    co_return co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
   }
 
   net::awaitable<void> remove(Exchange& ex, const core::Principal& p, std::string_view id) {
@@ -398,7 +408,7 @@ class NativeHandler final : public http::Handler {
   }
 
   net::awaitable<void> content(Exchange& ex, const core::Principal& p, std::string_view id) {
-    auto o = co_await find(ex, p, id);
+    auto o = co_await find(ex, p, id, /*cached=*/true);
     if (!o) co_return co_await fail_with(ex, o.error());
     co_await http::send_object(ex, s_.files, *o, error_response);
   }
@@ -422,7 +432,7 @@ class NativeHandler final : public http::Handler {
     auto verified = s_.links.verify(tenant_id, id, ex.query("expires").value_or(""),
                                     ex.query("signature").value_or(""));
     if (!verified) co_return co_await fail_with(ex, verified.error());
-    auto o = co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
+    auto o = co_await object(ex, tenant_id, id, /*cached=*/true);
     if (!o) co_return co_await fail_with(ex, o.error());
     co_await http::send_object(ex, s_.files, *o, error_response);
   }

@@ -515,10 +515,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
     if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
     core::PieceSpec spec = piece_spec(t, at.offset, room);
-    // Chunks continue one staged blob, written once; a cut-off whole upload
-    // (below) left a piece of its own, and the chunks after it do too.
-    spec.staged = std::all_of(at.pieces.begin(), at.pieces.end(),
-                              [](const core::Piece& p) { return p.staged; });
+    spec.staged = true;  // chunks are sequential: written once, never copied
     return s_.resumable.begin_piece(ref, spec);
   });
   if (!opened) co_return fail(opened.error());

@@ -334,6 +334,11 @@ class LocalBlobStore final : public BlobStore {
   // storage::BlobStore
   net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
                                              uint64_t length) override {
+    // A small blob read lately is served from memory, without a pool trip.
+    if (pack_ && check_locator(locator)) {
+      if (auto hit = pack_->cached(locator))
+        co_return make_buffer_reader(std::move(hit), offset, length);
+    }
     co_return co_await core::run_blocking(pool_, [&] { return open_now(locator, offset, length); });
   }
 
@@ -421,11 +426,9 @@ class LocalBlobStore final : public BlobStore {
   Result<BlobReaderPtr> open_now(std::string_view locator, uint64_t offset, uint64_t length) {
     UP_TRY(check_locator(locator));
     if (pack_) {
-      auto packed = pack_->get(locator);
+      auto packed = pack_->load(locator);
       if (!packed) return fail(packed.error());
-      if (*packed)
-        return make_buffer_reader(std::make_shared<const std::string>(std::move(**packed)), offset,
-                                  length);
+      if (*packed) return make_buffer_reader(std::move(*packed), offset, length);
     }
     std::string path = blob_path(locator).file;
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));

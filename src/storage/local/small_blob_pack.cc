@@ -209,6 +209,13 @@ net::awaitable<Status> SmallBlobPack::put(std::string_view locator, std::string_
 }
 
 Status SmallBlobPack::remove(std::string_view locator) {
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = cache_.find(std::string(locator)); it != cache_.end()) {
+      cache_bytes_ -= it->second->size();
+      cache_.erase(it);
+    }
+  }
   Op op;
   op.remove = true;
   op.locator = locator;
@@ -240,6 +247,29 @@ void SmallBlobPack::run_batch(const std::vector<Op*>& batch) {
 Result<std::optional<std::string>> SmallBlobPack::get(std::string_view locator) {
   std::lock_guard lock(read_mu_);
   return reader_->select(locator);
+}
+
+Result<std::shared_ptr<const std::string>> SmallBlobPack::load(std::string_view locator) {
+  auto got = get(locator);
+  if (!got) return fail(got.error());
+  if (!*got) return std::shared_ptr<const std::string>();
+  auto bytes = std::make_shared<const std::string>(std::move(**got));
+  if (bytes->size() > kCacheBytes / 64) return bytes;  // one blob never takes much of it
+  std::lock_guard lock(cache_mu_);
+  // An arbitrary entry makes room: cheap, and a hot set far below the bound stays.
+  while (!cache_.empty() && cache_bytes_ + bytes->size() > kCacheBytes) {
+    cache_bytes_ -= cache_.begin()->second->size();
+    cache_.erase(cache_.begin());
+  }
+  auto [it, added] = cache_.try_emplace(std::string(locator), bytes);
+  if (added) cache_bytes_ += bytes->size();
+  return bytes;
+}
+
+std::shared_ptr<const std::string> SmallBlobPack::cached(std::string_view locator) {
+  std::lock_guard lock(cache_mu_);
+  auto it = cache_.find(std::string(locator));
+  return it == cache_.end() ? nullptr : it->second;
 }
 
 Result<bool> SmallBlobPack::contains(std::string_view locator) {

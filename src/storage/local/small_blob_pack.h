@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "core/group_commit.h"
@@ -44,6 +45,14 @@ class SmallBlobPack {
   Status remove(std::string_view locator);
   // The blob's bytes, or nullopt when the pack has no such locator.
   Result<std::optional<std::string>> get(std::string_view locator);
+  // As get(), and keeps the bytes for cached(): for downloads. Null when the
+  // pack has no such locator.
+  Result<std::shared_ptr<const std::string>> load(std::string_view locator);
+  // The bytes a recent load() read, or null. Never blocks (an I/O thread may
+  // call it). A blob never changes under its locator and remove() drops it,
+  // so a hit is the blob's current bytes; at most kCacheBytes are kept.
+  std::shared_ptr<const std::string> cached(std::string_view locator);
+  static constexpr uint64_t kCacheBytes = 16 << 20;
   Result<bool> contains(std::string_view locator);
   // Offers `page` the first `limit` rows it may want, in locator order.
   Status list(PageCollector& page, size_t limit);
@@ -65,6 +74,9 @@ class SmallBlobPack {
   std::mutex read_mu_;
   std::unique_ptr<Db> reader_;
   core::GroupCommit<Op> commits_;
+  std::mutex cache_mu_;  // not read_mu_: a hit must not wait for a SQLite read
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> cache_;
+  uint64_t cache_bytes_ = 0;
 };
 
 }  // namespace up::storage

@@ -178,16 +178,13 @@ Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at, const Dis
                                     core::BlockingPool& pool) {
   bool created = false;
   auto fd = open_staged(path, at == 0, created);
-  if (!fd) {
-    if (fd.error().code == Errc::kObjectNotFound)
-      return fail(Errc::kFailedPrecondition, "local blob store: no staged blob to continue");
-    return fail(fd.error());
-  }
+  if (!fd) return fail(fd.error());
   auto file = lock_staged(fd->get());
   if (!file) return fail(file.error());
   if (file->sealed)
     return fail(Errc::kFailedPrecondition, "local blob store: the staged blob is sealed");
-  if (file->size < at) UP_TRY(cut_to(fd->get(), file->size, at));  // refuses
+  if (file->size < at)
+    return fail(Errc::kObjectNotFound, "local blob store: the staged blob is shorter than that");
   if (::lseek(fd->get(), static_cast<off_t>(at), SEEK_SET) < 0)
     return fail(os_error(errno, "seek staged blob"));
   return std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, path.dir, created,
