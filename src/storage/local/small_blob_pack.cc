@@ -208,14 +208,16 @@ net::awaitable<Status> SmallBlobPack::put(std::string_view locator, std::string_
   co_return op.result;
 }
 
-Status SmallBlobPack::remove(std::string_view locator) {
-  {
-    std::lock_guard lock(cache_mu_);
-    if (auto it = cache_.find(std::string(locator)); it != cache_.end()) {
-      cache_bytes_ -= it->second->size();
-      cache_.erase(it);
-    }
+void SmallBlobPack::uncache(std::string_view locator) {
+  std::lock_guard lock(cache_mu_);
+  if (auto it = cache_.find(std::string(locator)); it != cache_.end()) {
+    cache_bytes_ -= it->second->size();
+    cache_.erase(it);
   }
+}
+
+Status SmallBlobPack::remove(std::string_view locator) {
+  uncache(locator);
   Op op;
   op.remove = true;
   op.locator = locator;
@@ -287,6 +289,7 @@ Status SmallBlobPack::list(PageCollector& page, size_t limit) {
 
 Result<std::vector<bool>> SmallBlobPack::remove_many(std::span<const std::string> locators) {
   if (locators.empty()) return std::vector<bool>();
+  for (const std::string& l : locators) uncache(l);
   Op op;
   op.remove = true;
   op.many = locators;

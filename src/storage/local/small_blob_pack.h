@@ -68,6 +68,8 @@ class SmallBlobPack {
 
   void run_batch(const std::vector<Op*>& batch);
   Status erase_many(Op& op);
+  // Drops the locator's bytes from the download cache (before its removal).
+  void uncache(std::string_view locator);
 
   std::string path_;
   std::unique_ptr<Db> writer_;  // used only by the batch leader
