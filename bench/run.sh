@@ -14,6 +14,9 @@
 #                        installed into bench/node by the script) and upgate's plain upload
 #                        d = small downloads (bench/download.sh): 4 KiB GET x64 with wrk --latency,
 #                        upgate's native API and signed link beside nginx's static file
+#                        w = the sweeper at scale (bench/sweep.sh): expired objects/s of one sweep
+#                        (BENCH_SWEEP_OBJECTS, default 40000), p50/p99 of 4 KiB uploads beside a
+#                        sweep vs alone, BENCH_SWEEP_ROUNDS alternating rounds (default 3)
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
@@ -34,6 +37,7 @@ cd "$(dirname "$0")/.."
 source bench/s3.sh
 source bench/tus.sh
 source bench/download.sh
+source bench/sweep.sh
 BUILD_DIR=${BUILD_DIR:-build}
 QUICK=${BENCH_QUICK:-0}
 NGINX=/usr/sbin/nginx
@@ -450,6 +454,7 @@ if wanted s; then
 fi
 wanted t && run_tus
 wanted d && run_download
+wanted w && run_sweep
 
 # --- report --------------------------------------------------------------------
 # cell scenario server metric-array: the figure, or why there is none.
@@ -523,6 +528,7 @@ fi
 wanted s && s3_report
 wanted t && print_tus
 wanted d && print_download
+wanted w && print_sweep
 
 if [[ $UPGATE_OK != 1 ]]; then
   echo

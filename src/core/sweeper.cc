@@ -1,8 +1,10 @@
 #include "core/sweeper.h"
 
 #include <algorithm>
+#include <chrono>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ids.h"
@@ -12,7 +14,15 @@
 
 namespace up::core {
 namespace {
-constexpr uint32_t kBatch = 500;
+// Rows and blobs per transaction. Larger batches write each touched page
+// once for many rows (a sweep of 40,000 took 2.9 s in batches of 500, 1.6 s
+// in batches of 1,000, the same in 2,000), but hold the metadata and pack
+// locks longer: about 10-20 ms each here, which uploads wait out.
+constexpr uint32_t kBatch = 1000;
+// Between batches: std::mutex is not fair, and a sweeper going straight from
+// one batch to the next could take the metadata lock again before the
+// uploads queued on it.
+constexpr auto kPause = std::chrono::milliseconds(1);
 // Rate windows are a second or a minute long; an hour-old one is surely over.
 constexpr UnixMs kRateWindowKeepMs = 3'600'000;
 }  // namespace
@@ -39,19 +49,22 @@ Result<SweepStats> Sweeper::sweep() {
   for (;;) {
     auto doomed = meta_.deleted_objects(kBatch);
     if (!doomed) return fail(doomed.error());
-    std::vector<std::string> gone;  // blob removed: the row may go
-    gone.reserve(doomed->size());
-    Status removed = ok();
+    std::vector<std::string> ids, locators;
+    ids.reserve(doomed->size());
+    locators.reserve(doomed->size());
     for (const Object& o : *doomed) {
-      removed = blobs_.remove(o.locator);
-      if (!removed) break;
-      gone.push_back(o.id);
+      ids.push_back(o.id);
+      locators.push_back(o.locator);
     }
-    // Rows whose blob went are dropped even when a later removal failed.
-    UP_TRY(meta_.purge_objects(gone));
-    stats.purged_objects += gone.size();
-    UP_TRY(removed);
+    // One batch of removals (a few syncs, not one per blob), then the rows
+    // whose blob went, even when a later removal failed: the others stay
+    // marked deleted for the next sweep.
+    storage::RemovedBlobs removed = blobs_.remove_many(locators);
+    UP_TRY(meta_.purge_objects(std::span(ids).first(removed.removed)));
+    stats.purged_objects += removed.removed;
+    UP_TRY(removed.status);
     if (doomed->size() < kBatch) break;
+    std::this_thread::sleep_for(kPause);
   }
   return stats;
 }
@@ -64,6 +77,7 @@ Result<uint64_t> Sweeper::expire_due() {
     if (!n) return fail(n.error());
     total += *n;
     if (*n < kBatch) return total;
+    std::this_thread::sleep_for(kPause);
   }
 }
 
@@ -81,11 +95,12 @@ Result<SweepStats> Sweeper::collect_orphans(UnixMs grace_ms) {
       if (e.modified_at < cutoff) candidates.push_back(e.locator);
     auto referenced = meta_.locators_exist(candidates);
     if (!referenced) return fail(referenced.error());
-    for (size_t i = 0; i < candidates.size(); ++i) {
-      if ((*referenced)[i]) continue;
-      UP_TRY(blobs_.remove(candidates[i]));
-      ++stats.orphan_blobs;
-    }
+    std::vector<std::string> orphans;
+    for (size_t i = 0; i < candidates.size(); ++i)
+      if (!(*referenced)[i]) orphans.push_back(std::move(candidates[i]));
+    storage::RemovedBlobs removed = blobs_.remove_many(orphans);
+    stats.orphan_blobs += removed.removed;
+    UP_TRY(removed.status);
     after = std::move(page->next_after);
   } while (!after.empty());
   auto temps = blobs_.remove_stale_temporaries(cutoff);

@@ -109,6 +109,12 @@ struct BlobRange {
   uint64_t length = 0;
 };
 
+// What BlobStore::remove_many did.
+struct RemovedBlobs {
+  size_t removed = 0;  // the first `removed` locators' blobs are gone
+  Status status = ok();
+};
+
 class BlobStore {
  public:
   virtual ~BlobStore() = default;
@@ -196,6 +202,21 @@ class BlobStore {
   // Whether other processes may use this store at once (S3): then an
   // unreferenced blob may be another process's upload in flight.
   virtual bool shared() const { return false; }
+  // remove() of each locator, in order, with as few syncs and requests as the
+  // store can (the sweeper removes thousands at a time). The blobs of the first
+  // RemovedBlobs::removed locators are gone; `status` is the error that stopped
+  // it at the next one (ok when every one is gone); what follows may or may not
+  // be gone (removing it again is fine). The default calls remove() for each.
+  // Blocks: call off the I/O threads.
+  virtual RemovedBlobs remove_many(std::span<const std::string> locators) {
+    RemovedBlobs r;
+    for (const std::string& l : locators) {
+      r.status = remove(l);
+      if (!r.status) break;
+      ++r.removed;
+    }
+    return r;
+  }
 };
 using BlobStorePtr = std::unique_ptr<BlobStore>;
 

@@ -2,7 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <string>
+#include <vector>
+
 #include "core/fixture.h"
+#include "storage/local/local_blob_store.h"
 
 namespace up::core {
 namespace {
@@ -136,6 +142,75 @@ TEST_F(SweeperTest, SweepDropsExpiredCursorsAndOldRateWindows) {
   auto dropped = meta->expire_rate_windows(clock.now());
   ASSERT_TRUE(dropped);
   EXPECT_EQ(*dropped, 0u);  // the sweep took it
+}
+
+}  // namespace
+}  // namespace up::core
+
+namespace up::core {
+namespace {
+
+// The local store with blobs over 8 bytes in files, the rest in its pack.
+storage::BlobStorePtr local_blobs(BlockingPool& pool, const std::string& dir) {
+  auto store = storage::open_local_blob_store(
+      dir + "/blobs", pool,
+      storage::LocalBlobStoreOptions{.small_blob_max = 8, .reserve_bytes = 0});
+  return store ? std::move(*store) : nullptr;
+}
+
+std::filesystem::path find_file(const std::string& root, const std::string& name) {
+  for (const auto& e : std::filesystem::recursive_directory_iterator(root))
+    if (e.path().filename() == name) return e.path();
+  return {};
+}
+
+class LocalSweeperTest : public ::testing::Test, protected testing::CoreFixture {
+ protected:
+  LocalSweeperTest() : CoreFixture(&local_blobs) {}
+};
+
+// A batch whose removals fail at one blob: the rows of blobs that went are
+// dropped, every blob still there keeps its (deleted) row, and the next sweep
+// finishes: nothing referenced is lost, nothing is left unreferenced.
+TEST_F(LocalSweeperTest, AFailedRemovalKeepsTheRowsOfBlobsThatStayed) {
+  std::vector<Object> objects;
+  for (int i = 0; i < 4; ++i) {
+    auto o =
+        upload(testing::spec_for("t1", "f" + std::to_string(i)), i % 2 ? "packed" : "in a file");
+    ASSERT_TRUE(o);
+    ASSERT_TRUE(files.remove("t1", o->id));
+    objects.push_back(*o);
+  }
+  // A folder with an entry where one blob's file was: unlink() fails there.
+  const std::filesystem::path stuck = find_file(dir.path(), objects[2].locator);
+  ASSERT_FALSE(stuck.empty());
+  const std::filesystem::path aside = dir.path() + "/aside";
+  std::filesystem::rename(stuck, aside);
+  std::filesystem::create_directories(stuck / "x");
+  EXPECT_FALSE(sweeper.sweep());
+
+  auto left = meta->deleted_objects(100);
+  ASSERT_TRUE(left);
+  auto has_row = [&](const Object& o) {
+    return std::ranges::any_of(*left, [&](const Object& l) { return l.id == o.id; });
+  };
+  EXPECT_TRUE(has_row(objects[2]));
+  for (const Object& o : objects) {
+    if (o.id == objects[2].id) continue;
+    if (testing::await(blobs->open(o.locator, 0, 1))) {
+      EXPECT_TRUE(has_row(o)) << o.id;
+    }
+  }
+
+  std::filesystem::remove_all(stuck);
+  std::filesystem::rename(aside, stuck);
+  auto s = sweeper.sweep();
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->purged_objects, left->size());
+  EXPECT_EQ(blob_count(), 0u);
+  auto rest = meta->deleted_objects(100);
+  ASSERT_TRUE(rest);
+  EXPECT_TRUE(rest->empty());
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -788,6 +790,34 @@ TYPED_TEST(MetaStoreConformance, RecordPrimitives) {
   EXPECT_ERRC(this->in_tx([&](MetaTransaction& tx) { return tx.update_record(r); }),
               Errc::kRecordNotFound);
   EXPECT_EQ(*seq("f1"), 3u);  // numbers are not given out again
+}
+
+// One batch over several apps and tenants (the sweeper's): each app's and
+// each tenant's usage loses exactly its own objects.
+TYPED_TEST(MetaStoreConformance, ExpireObjectsTakesEachAppsShareOutOfUsage) {
+  MetaStore& s = this->store();
+  const std::pair<const char*, const char*> owners[] = {
+      {"t1", "a1"}, {"t1", "a1"}, {"t1", "a2"}, {"t2", "a1"}};
+  for (size_t i = 0; i < 4; ++i) {
+    Object o = object("01e" + std::to_string(i), owners[i].first, owners[i].second, "", 1u << i);
+    o.expires_at = kNow;
+    ASSERT_OK(this->insert(o));
+  }
+  ASSERT_OK(this->insert(object("01k", "t1", "a1", "", 16)));  // no expiry
+  auto n = this->expire(kNow, 100);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(*n, 4u);
+  const std::tuple<const char*, const char*, uint64_t, uint64_t> want[] = {{"t1", "a1", 16, 1},
+                                                                           {"t1", "a2", 0, 0},
+                                                                           {"t1", "", 16, 1},
+                                                                           {"t2", "a1", 0, 0},
+                                                                           {"t2", "", 0, 0}};
+  for (const auto& [tenant, app, bytes, objects] : want) {
+    auto u = s.usage(tenant, app);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->bytes, bytes) << tenant << "/" << app;
+    EXPECT_EQ(u->objects, objects) << tenant << "/" << app;
+  }
 }
 
 }  // namespace

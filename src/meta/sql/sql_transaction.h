@@ -19,9 +19,11 @@
 // REQUIRES: the connection is the caller's alone for the object's whole life
 // (SQLite: the store's mutex held; PostgreSQL: the lease's connection).
 
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "meta/meta_store.h"
@@ -68,6 +70,9 @@ class SqlTransaction final : public MetaTransaction {
   // ''), always in that order so that two writers lock them alike.
   Status add_usage(std::string_view tenant_id, std::string_view app_id, int64_t bytes,
                    int64_t objects);
+  // One row of usage: an app's, or the tenant's when app_id is empty.
+  Status add_usage_row(std::string_view tenant_id, std::string_view app_id, int64_t bytes,
+                       int64_t objects);
 
   Db& db_;
 };
@@ -119,46 +124,67 @@ Result<Usage> SqlTransaction<Db>::usage(std::string_view tenant_id, std::string_
 template <class Db>
 Status SqlTransaction<Db>::add_usage(std::string_view tenant_id, std::string_view app_id,
                                      int64_t bytes, int64_t objects) {
-  for (std::string_view app : {app_id, std::string_view("")}) {
-    // The table is aliased: in DO UPDATE a bare column would be ambiguous
-    // between the row and excluded on PostgreSQL.
-    auto added = db_.run("update usage",
-                         "INSERT INTO usage AS u(tenant_id, app_id, bytes, objects) "
-                         "VALUES(?, ?, ?, ?) ON CONFLICT(tenant_id, app_id) DO UPDATE SET "
-                         "bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects",
-                         tenant_id, app, bytes, objects);
-    if (!added) return fail(std::move(added.error()));
-  }
+  UP_TRY(add_usage_row(tenant_id, app_id, bytes, objects));
+  return add_usage_row(tenant_id, "", bytes, objects);
+}
+
+template <class Db>
+Status SqlTransaction<Db>::add_usage_row(std::string_view tenant_id, std::string_view app_id,
+                                         int64_t bytes, int64_t objects) {
+  // The table is aliased: in DO UPDATE a bare column would be ambiguous
+  // between the row and excluded on PostgreSQL.
+  auto added = db_.run("update usage",
+                       "INSERT INTO usage AS u(tenant_id, app_id, bytes, objects) "
+                       "VALUES(?, ?, ?, ?) ON CONFLICT(tenant_id, app_id) DO UPDATE SET "
+                       "bytes = u.bytes + excluded.bytes, objects = u.objects + excluded.objects",
+                       tenant_id, app_id, bytes, objects);
+  if (!added) return fail(std::move(added.error()));
   return ok();
 }
 
 template <class Db>
 Result<uint64_t> SqlTransaction<Db>::expire_objects(UnixMs now, uint32_t limit,
                                                     std::string_view tenant_id) {
-  struct Due {
-    std::string id, tenant_id;
+  struct Gone {
+    std::string tenant_id, app_id;
+    int64_t size = 0;
   };
-  auto due = db_.all(
-      "find expired objects",
+  // One statement for the whole batch (the sweeper's are thousands of rows),
+  // then one usage update per app and tenant. The subquery is evaluated
+  // before any row changes; the outer state check counts only what this
+  // transaction marked (on PostgreSQL a concurrent one may have expired some
+  // first).
+  auto gone = db_.all(
+      "expire objects",
       [](const auto& row) {
-        return Due{row.template col<std::string>(0), row.template col<std::string>(1)};
+        return Gone{row.template col<std::string>(0), row.template col<std::string>(1),
+                    row.template col<int64_t>(2)};
       },
-      "SELECT id, tenant_id FROM objects "
+      "UPDATE objects SET state = 'deleted' WHERE id IN (SELECT id FROM objects "
       "WHERE expires_at IS NOT NULL AND state <> 'deleted' AND expires_at <= ? "
-      "AND (? = '' OR tenant_id = ?) ORDER BY expires_at LIMIT ?",
+      "AND (? = '' OR tenant_id = ?) ORDER BY expires_at LIMIT ?) AND state <> 'deleted' "
+      "RETURNING tenant_id, app_id, size",
       now, tenant_id, tenant_id, limit);
-  if (!due) return fail(std::move(due.error()));
-  // Updated after the scan is finished: changing rows under an open cursor on
-  // the same index is not something to rely on. Counts only what this
-  // transaction marked: on PostgreSQL a concurrent one may have expired some
-  // first (mark_deleted re-checks the state).
-  uint64_t n = 0;
-  for (const Due& d : *due) {
-    auto gone = mark_deleted(d.tenant_id, d.id);
-    if (!gone) return fail(std::move(gone.error()));
-    n += *gone ? 1 : 0;
+  if (!gone) return fail(std::move(gone.error()));
+  // Apps first, then tenants, each in key order: an insert locks its app's
+  // row before its tenant's, so on PostgreSQL the two cannot wait on each other.
+  std::map<std::pair<std::string, std::string>, Usage> apps;
+  std::map<std::string, Usage> tenants;
+  for (const Gone& g : *gone) {
+    Usage& a = apps[{g.tenant_id, g.app_id}];
+    a.bytes += static_cast<uint64_t>(g.size);
+    ++a.objects;
+    Usage& t = tenants[g.tenant_id];
+    t.bytes += static_cast<uint64_t>(g.size);
+    ++t.objects;
   }
-  return n;
+  for (const auto& [key, u] : apps)
+    UP_TRY(add_usage_row(key.first, key.second, -static_cast<int64_t>(u.bytes),
+                         -static_cast<int64_t>(u.objects)));
+  for (const auto& [tenant, u] : tenants)
+    UP_TRY(add_usage_row(tenant, "", -static_cast<int64_t>(u.bytes),
+                         -static_cast<int64_t>(u.objects)));
+  return gone->size();
 }
 
 template <class Db>

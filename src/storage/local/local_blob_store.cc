@@ -16,7 +16,9 @@
 #include <filesystem>
 #include <memory>
 #include <random>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "core/blocking.h"
 #include "core/file_modes.h"
@@ -496,6 +498,43 @@ class LocalBlobStore final : public BlobStore {
   uint64_t small_max_;
   DiskReserve reserve_;
   core::BlockingPool& pool_;
+
+ public:
+  // storage::BlobStore
+  // The pack's rows go in one transaction; files are unlinked and each folder
+  // that lost one is synced once, not once per file.
+  RemovedBlobs remove_many(std::span<const std::string> locators) override {
+    RemovedBlobs r;
+    for (const std::string& l : locators) {
+      if (r.status = check_locator(l); !r.status) return r;
+    }
+    std::vector<bool> packed(locators.size(), false);
+    if (pack_) {
+      auto had = pack_->remove_many(locators);
+      if (!had) return {0, fail(had.error())};
+      packed = std::move(*had);
+    }
+    std::vector<std::string> dirs;
+    size_t i = 0;
+    for (; i < locators.size(); ++i) {
+      if (packed[i]) continue;
+      BlobPath path = blob_path(locators[i]);
+      if (::unlink(path.file.c_str()) != 0) {
+        if (errno == ENOENT) continue;
+        r.status = fail(os_error(errno, "remove blob"));
+        break;
+      }
+      dirs.push_back(std::move(path.dir));
+    }
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    for (const std::string& dir : dirs) {
+      // Unsynced, an unlink may come back after a crash: count none as gone.
+      if (Status st = fsync_dir(dir, "fan-out folder"); !st) return {0, st};
+    }
+    r.removed = i;
+    return r;
+  }
 };
 
 // The reserve when none is configured: 1% of the file system, at most

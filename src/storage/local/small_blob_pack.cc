@@ -55,6 +55,9 @@ struct SmallBlobPack::Op {
   std::string_view data;
   UnixMs now = 0;
   Status result = ok();
+  // remove_many: the locators instead of `locator`, and which the pack had.
+  std::span<const std::string> many;
+  std::vector<bool> had;
 };
 
 // One connection and its cached statements. Not thread-safe.
@@ -66,6 +69,10 @@ class SmallBlobPack::Db {
         sqlite3_open_v2(path.c_str(), &db->db_,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return fail(sqlite_error(db->db_, rc, "open"));
+    // A removed blob's freed pages are not overwritten (Debian's SQLite zeroes
+    // them by default: a sweep's removals took twice as long), as an unlinked
+    // file's blocks are not.
+    UP_TRY(db->exec("PRAGMA secure_delete = FAST", "configure"));
     // WAL with FULL syncs the log on every commit: a put that returned is on
     // disk. One commit covers a whole batch of puts.
     for (const char* sql :
@@ -121,6 +128,9 @@ class SmallBlobPack::Db {
     if (rc != SQLITE_DONE) return fail(sqlite_error(db_, rc, "delete"));
     return ok();
   }
+
+  // Whether the last statement changed a row.
+  bool changed() const { return sqlite3_changes(db_) > 0; }
 
   Result<std::optional<std::string>> select(std::string_view locator) {
     auto s = stmt(select_, "SELECT data FROM blobs WHERE locator = ?");
@@ -198,14 +208,16 @@ net::awaitable<Status> SmallBlobPack::put(std::string_view locator, std::string_
   co_return op.result;
 }
 
-Status SmallBlobPack::remove(std::string_view locator) {
-  {
-    std::lock_guard lock(cache_mu_);
-    if (auto it = cache_.find(std::string(locator)); it != cache_.end()) {
-      cache_bytes_ -= it->second->size();
-      cache_.erase(it);
-    }
+void SmallBlobPack::uncache(std::string_view locator) {
+  std::lock_guard lock(cache_mu_);
+  if (auto it = cache_.find(std::string(locator)); it != cache_.end()) {
+    cache_bytes_ -= it->second->size();
+    cache_.erase(it);
   }
+}
+
+Status SmallBlobPack::remove(std::string_view locator) {
+  uncache(locator);
   Op op;
   op.remove = true;
   op.locator = locator;
@@ -221,6 +233,10 @@ void SmallBlobPack::run_batch(const std::vector<Op*>& batch) {
   // A refused insert (a taken locator) fails alone: SQLite rolls back only
   // that statement and the transaction goes on.
   for (Op* op : batch) {
+    if (!op->many.empty()) {
+      op->result = erase_many(*op);
+      continue;
+    }
     op->result =
         op->remove ? writer_->erase(op->locator) : writer_->insert(op->locator, op->data, op->now);
   }
@@ -269,6 +285,33 @@ Status SmallBlobPack::list(PageCollector& page, size_t limit) {
   auto db = Db::open(path_);
   if (!db) return fail(db.error());
   return (*db)->scan(page, limit);
+}
+
+Result<std::vector<bool>> SmallBlobPack::remove_many(std::span<const std::string> locators) {
+  if (locators.empty()) return std::vector<bool>();
+  for (const std::string& l : locators) uncache(l);
+  Op op;
+  op.remove = true;
+  op.many = locators;
+  commits_.submit(op, [this](const std::vector<Op*>& batch) { run_batch(batch); });
+  if (!op.result) return fail(op.result.error());
+  return std::move(op.had);
+}
+
+// A failed delete fails the whole op, so the transaction must not keep its
+// earlier deletes: they run under a savepoint of their own.
+Status SmallBlobPack::erase_many(Op& op) {
+  UP_TRY(writer_->exec("SAVEPOINT erase_many", "savepoint"));
+  op.had.assign(op.many.size(), false);
+  for (size_t i = 0; i < op.many.size(); ++i) {
+    if (auto st = writer_->erase(op.many[i]); !st) {
+      (void)writer_->exec("ROLLBACK TO erase_many", "rollback to savepoint");
+      (void)writer_->exec("RELEASE erase_many", "release savepoint");
+      return st;
+    }
+    op.had[i] = writer_->changed();
+  }
+  return writer_->exec("RELEASE erase_many", "release savepoint");
 }
 
 }  // namespace up::storage

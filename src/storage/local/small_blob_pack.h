@@ -56,6 +56,10 @@ class SmallBlobPack {
   Result<bool> contains(std::string_view locator);
   // Offers `page` the first `limit` rows it may want, in locator order.
   Status list(PageCollector& page, size_t limit);
+  // Removes every one of `locators` in one transaction (one sync) with the
+  // puts queued meanwhile; for each, whether the pack had it. Durable when it
+  // returns; on an error nothing was removed.
+  Result<std::vector<bool>> remove_many(std::span<const std::string> locators);
 
  private:
   struct Op;
@@ -63,6 +67,9 @@ class SmallBlobPack {
   SmallBlobPack(std::string path, core::BlockingPool& pool);
 
   void run_batch(const std::vector<Op*>& batch);
+  Status erase_many(Op& op);
+  // Drops the locator's bytes from the download cache (before its removal).
+  void uncache(std::string_view locator);
 
   std::string path_;
   std::unique_ptr<Db> writer_;  // used only by the batch leader
