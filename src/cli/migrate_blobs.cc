@@ -15,6 +15,7 @@
 
 #include "core/crypto.h"
 #include "core/log.h"
+#include "core/resumable.h"
 #include "meta/meta_store.h"
 #include "storage/blob_store.h"
 
@@ -246,7 +247,9 @@ Result<MigrateBlobsSummary> migrate_blobs(meta::MetaStore& meta, storage::BlobSt
     if (!rows) return fail(Error(rows.error().code, "metadata: " + rows.error().message));
     std::vector<const Object*> referenced;
     for (const std::optional<Object>& row : *rows) {
-      if (row) referenced.push_back(&*row);
+      // A staged blob holds a tus upload in flight, whose pieces are ranges
+      // of it: not a file's blob, and not continued on another store.
+      if (row && !core::is_staged_piece(*row)) referenced.push_back(&*row);
       else ++s.unreferenced;
     }
     const bool left = run.run(referenced);

@@ -15,6 +15,7 @@ namespace {
 // offsets and Qiniu/S3 part numbers are far smaller).
 constexpr uint64_t kTerminatedMarker = UINT64_MAX;
 constexpr uint32_t kPiecesPage = 1000;
+constexpr std::string_view kPieceKeyRoot = "//r/";
 
 std::optional<uint64_t> index_of(std::string_view key, size_t prefix_size) {
   const std::string_view digits = key.substr(prefix_size);
@@ -27,7 +28,7 @@ std::optional<uint64_t> index_of(std::string_view key, size_t prefix_size) {
 }  // namespace
 
 std::string piece_key_prefix(std::string_view upload_id) {
-  return "//r/" + std::string(upload_id) + "/";
+  return std::string(kPieceKeyRoot) + std::string(upload_id) + "/";
 }
 
 std::string piece_key(std::string_view upload_id, uint64_t index) {
@@ -38,6 +39,12 @@ std::string piece_key(std::string_view upload_id, uint64_t index) {
 }
 
 std::string staged_locator(std::string_view upload_id) { return std::string(upload_id) + "-s"; }
+
+bool is_staged_piece(const Object& o) {
+  if (!o.key.starts_with(kPieceKeyRoot)) return false;
+  const std::string_view rest = std::string_view(o.key).substr(kPieceKeyRoot.size());
+  return o.locator == staged_locator(rest.substr(0, rest.find('/')));
+}
 
 ResumableUploads::ResumableUploads(UploadService& uploads, meta::MetaStore& meta,
                                    const Clock& clock)
@@ -105,7 +112,7 @@ Result<std::vector<Piece>> ResumableUploads::pieces(const ResumableRef& ref) {
     for (Object& o : *page) {
       auto index = index_of(o.key, prefix.size());
       if (!index || *index == kTerminatedMarker) continue;
-      const bool staged = o.locator == staged_locator(ref.id);
+      const bool staged = is_staged_piece(o);
       out.push_back(Piece{*index, std::move(o), staged});
     }
     if (page->size() < kPiecesPage) return out;

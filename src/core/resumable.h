@@ -164,5 +164,8 @@ std::string piece_key(std::string_view upload_id, uint64_t index);
 std::string piece_key_prefix(std::string_view upload_id);
 // The locator of upload `id`'s staged blob.
 std::string staged_locator(std::string_view upload_id);
+// Whether `o` is a piece whose bytes are a range of its upload's staged blob
+// (not a blob of its own).
+bool is_staged_piece(const Object& o);
 
 }  // namespace up::core

@@ -102,8 +102,6 @@ bool is_fanout_name(const char* name) {
 constexpr int kFanOut = 256;
 constexpr int kTmpShards = 16;
 
-constexpr uint64_t kWritebackStep = 4 << 20;
-
 // Opens a new temp file in `shard`. A few retries cover names left by an
 // earlier process with the same pid.
 Result<std::pair<Fd, std::string>> create_temp_file(const std::string& shard) {
@@ -138,7 +136,7 @@ class LocalBlobWriter final : public BlobWriter {
 
   ~LocalBlobWriter() override {
     fd_.reset();
-    if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+    if (!state_.committed() && !temp_path_.empty()) ::unlink(temp_path_.c_str());
   }
 
   // storage::BlobWriter
@@ -207,10 +205,10 @@ class LocalBlobWriter final : public BlobWriter {
       // Not durable, so not committed: take the name back (the contract says
       // nothing is visible without a successful commit).
       ::unlink(target_.dest.file.c_str());
-      failed_ = true;
+      state_.fail_now();
       return r;
     }
-    committed_ = true;
+    state_.set_committed();
     return ok();
   }
 
@@ -219,7 +217,7 @@ class LocalBlobWriter final : public BlobWriter {
     // same promise rename_no_replace keeps for files).
     if (::access(target_.dest.file.c_str(), F_OK) == 0) co_return guard(fail(already_exists()));
     Status put = co_await target_.pack->put(target_.locator, buffer_, wall_ms());
-    if (put) committed_ = true;
+    if (put) state_.set_committed();
     co_return guard(std::move(put));
   }
 
@@ -231,17 +229,8 @@ class LocalBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  Status check_usable() const {
-    if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
-    if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
-    return ok();
-  }
-
-  // After any failure the file's content is unknown: refuse further use.
-  Status guard(Status s) {
-    if (!s) failed_ = true;
-    return s;
-  }
+  Status check_usable() const { return state_.check_usable(); }
+  Status guard(Status s) { return state_.guard(std::move(s)); }
 
   Status flush() {
     if (buffer_.empty()) return ok();
@@ -252,16 +241,9 @@ class LocalBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  // Write-behind: ask the kernel to start writing what is in the file so far,
-  // every few MiB, without waiting. The fsync in commit() then finds most of a
-  // large file already on disk, so receiving and writing overlap instead of
-  // adding up. Only a hint: failures are left for fsync to report.
   void start_writeback() {
-    const uint64_t in_file = bytes_written_ - buffer_.size();
-    if (in_file - writeback_started_ < kWritebackStep) return;
-    ::sync_file_range(fd_.get(), static_cast<off64_t>(writeback_started_),
-                      static_cast<off64_t>(in_file - writeback_started_), SYNC_FILE_RANGE_WRITE);
-    writeback_started_ = in_file;
+    writeback_started_ =
+        write_behind(fd_.get(), 0, writeback_started_, bytes_written_ - buffer_.size());
   }
 
   WriterTarget target_;
@@ -271,8 +253,7 @@ class LocalBlobWriter final : public BlobWriter {
   uint64_t bytes_written_ = 0;
   uint64_t writeback_started_ = 0;
   uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // create() checked the start
-  bool committed_ = false;
-  bool failed_ = false;
+  WriterState state_;
 };
 
 // A range of a file blob. pread runs on the caller's thread (downloads over

@@ -7,6 +7,9 @@
 //   blobs/<aa>/<locator>    larger blobs, one file each; aa is the first byte of
 //                           FNV-1a(locator) in hex, so time-ordered ids spread
 //                           over 256 folders instead of piling into one
+//                           (staged blobs too: resumable uploads grown in
+//                           place, then linked under their final locator;
+//                           staged_blob.h)
 //   tmp/<s>/<unique>.tmp    files being written (and leftovers of crashes)
 //
 // Durability: a small blob's commit() joins a group-committed SQLite

@@ -59,6 +59,20 @@ Status write_all(int fd, const char* p, size_t n) {
   return ok();
 }
 
+uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file) {
+  constexpr uint64_t kWritebackStep = 4 << 20;
+  if (in_file - started < kWritebackStep) return started;
+  ::sync_file_range(fd, static_cast<off64_t>(base + started),
+                    static_cast<off64_t>(in_file - started), SYNC_FILE_RANGE_WRITE);
+  return in_file;
+}
+
+Status WriterState::check_usable() const {
+  if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
+  if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
+  return ok();
+}
+
 Status DiskReserve::check() const {
   if (bytes_ == 0) return ok();
   struct statvfs fs {};

@@ -56,6 +56,31 @@ Status fsync_dir(const std::string& dir, std::string_view role);
 
 Status write_all(int fd, const char* p, size_t n);
 
+// Write-behind: asks the kernel to start writing bytes [base + started,
+// base + in_file) of `fd` once they are kWritebackStep or more, without
+// waiting, and returns the new `started`. The fsync at commit then finds most
+// of a large file on disk already, so receiving and writing overlap instead
+// of adding up. Only a hint: failures are left for fsync to report.
+uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file);
+
+// What a writer may still do: nothing after its commit, and nothing after any
+// failure (the file's content is then unknown).
+class WriterState {
+ public:
+  Status check_usable() const;
+  Status guard(Status s) {
+    if (!s) failed_ = true;
+    return s;
+  }
+  void fail_now() { failed_ = true; }
+  void set_committed() { committed_ = true; }
+  bool committed() const { return committed_; }
+
+ private:
+  bool committed_ = false;
+  bool failed_ = false;
+};
+
 // Where a blob lives: blobs/<aa>/<locator>.
 struct BlobPath {
   std::string dir;   // blobs/<aa>

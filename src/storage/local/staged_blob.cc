@@ -15,7 +15,6 @@ namespace up::storage {
 namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
-constexpr uint64_t kWritebackStep = 4 << 20;
 
 Error busy() {
   return Error{Errc::kFailedPrecondition,
@@ -113,20 +112,12 @@ class StagedBlobWriter final : public BlobWriter {
     UP_TRY(flush());
     if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync staged blob")));
     if (created_) UP_TRY(guard(fsync_dir(dir_, "fan-out folder")));
-    committed_ = true;
+    state_.set_committed();
     return ok();
   }
 
-  Status check_usable() const {
-    if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
-    if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
-    return ok();
-  }
-
-  Status guard(Status s) {
-    if (!s) failed_ = true;
-    return s;
-  }
+  Status check_usable() const { return state_.check_usable(); }
+  Status guard(Status s) { return state_.guard(std::move(s)); }
 
   // Drops the bytes past `at` before the first write, not at extend(): the
   // caller checks, holding the blob, that no recorded piece is there first.
@@ -147,14 +138,9 @@ class StagedBlobWriter final : public BlobWriter {
     return ok();
   }
 
-  // Write-behind, as the store's other writer does: the fsync at commit then
-  // finds most of the bytes on disk already.
   void start_writeback() {
-    const uint64_t in_file = bytes_written_ - buffer_.size();
-    if (in_file - writeback_started_ < kWritebackStep) return;
-    ::sync_file_range(fd_.get(), static_cast<off64_t>(at_ + writeback_started_),
-                      static_cast<off64_t>(in_file - writeback_started_), SYNC_FILE_RANGE_WRITE);
-    writeback_started_ = in_file;
+    writeback_started_ =
+        write_behind(fd_.get(), at_, writeback_started_, bytes_written_ - buffer_.size());
   }
 
   Fd fd_;  // locked; closing it releases the lock
@@ -168,8 +154,7 @@ class StagedBlobWriter final : public BlobWriter {
   uint64_t bytes_written_ = 0;
   uint64_t writeback_started_ = 0;
   uint64_t next_reserve_check_ = DiskReserve::kCheckStep;
-  bool committed_ = false;
-  bool failed_ = false;
+  WriterState state_;
 };
 
 }  // namespace
