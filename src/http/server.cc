@@ -45,7 +45,7 @@ using tcp = net::ip::tcp;
 using namespace std::chrono_literals;
 
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
-constexpr size_t kChunkBytes = 64 * 1024;  // the fixed body buffer of a connection
+constexpr size_t kChunkBytes = 256 * 1024;  // the fixed body buffer of a connection
 constexpr auto kLingerTime = 2s;           // reading what a refused client still sends
 constexpr uint64_t kLingerBytes = 64ull << 20;
 // Room in a connection's read buffer beyond the header limit: one body chunk.
