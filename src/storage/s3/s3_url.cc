@@ -50,6 +50,14 @@ Status set_param(S3BlobStoreOptions& o, std::string_view name, const std::string
     auto n = number(name, v);
     if (!n) return fail(n.error());
     o.parts_in_memory = static_cast<unsigned>(*n);
+  } else if (name == "read_piece_mb") {
+    auto mb = number(name, v);
+    if (!mb) return fail(mb.error());
+    o.read_piece = *mb << 20;
+  } else if (name == "pieces_ahead") {
+    auto n = number(name, v);
+    if (!n) return fail(n.error());
+    o.pieces_ahead = static_cast<unsigned>(*n);
   } else {
     return fail(Errc::kInvalidArgument, "S3 URL: unknown parameter " + std::string(name));
   }
