@@ -12,6 +12,12 @@
 # upgate), so the client's own cost is the same on both sides. Both sign the same way
 # (x-amz-content-sha256: UNSIGNED-PAYLOAD, as upgate's S3 client does). Small requests go
 # through one curl with `--parallel` (64 transfers at once, connections reused).
+#
+# The 1 GiB transfers run in BENCH_S3_ROUNDS alternating rounds (default 3: RGW s1, upgate s1,
+# RGW s2, upgate s2, then again, each round a new object), since RGW's own rate swings 1.5x
+# between minutes on a shared VM; the table shows medians, the log every round. s3/s4 run once.
+# BENCH_S3_PIN=1 pins radosgw + the OSD to CPU 0 and upgate + curl to CPU 1 (taskset), a second
+# view that separates the protocol's cost from the CPU competition between them.
 
 S3_BENCH_DIR=""
 S3_BENCH_PORT=""
@@ -25,7 +31,7 @@ start_rgw() {
   S3_BENCH_DIR="$BASE_TMP/upgate-bench-s3-$$"
   local env
   env=$(S3_PORT=$S3_BENCH_PORT S3_MON_PORT=$mon_port S3_DIR=$S3_BENCH_DIR S3_STORE=bluestore \
-    S3_CAPACITY_GB=${BENCH_S3_CAPACITY_GB:-12} bash "$SERVICES/s3-up.sh") || return 1
+    S3_CAPACITY_GB=${BENCH_S3_CAPACITY_GB:-$((2 * ${BENCH_S3_ROUNDS:-3} + 6))} bash "$SERVICES/s3-up.sh") || return 1
   eval "$env"
   export UPGATE_S3_ACCESS_KEY=$S3_ACCESS_KEY UPGATE_S3_SECRET_KEY=$S3_SECRET_KEY
   [[ "$(s3_curl -o /dev/null -w '%{http_code}' -X PUT "$S3_ENDPOINT/$S3_BUCKET")" == 200 ]]
@@ -59,7 +65,7 @@ s_run() {
   echo "-- $key / $server"
   [[ $server == upgate-* ]] && u0=$(cpu_ticks "$UPGATE_PID")
   r0=$(rgw_ticks); t0=$(date +%s.%N)
-  curl -sS --no-progress-meter -o /dev/null -w '%{http_code} %{time_total} %{size_upload} %{size_download}\n' \
+  client -sS --no-progress-meter -o /dev/null -w '%{http_code} %{time_total} %{size_upload} %{size_download}\n' \
     "$@" >"$out" 2>"$out.err" || true
   t1=$(date +%s.%N)
   [[ $server == upgate-* ]] && S3_CPU[$key,$server]=$(ticks_to_us $(($(cpu_ticks "$UPGATE_PID") - u0)) "$count")
@@ -84,48 +90,115 @@ s_run() {
 peak_rss_mib() { awk '/^VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
 reset_peak_rss() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 
-# One upgate (blobs: local | s3) through s1-s4.
-s_upgate() {
-  local blobs=$1 col="upgate-$1" base auth id url=""
+# With BENCH_S3_PIN=1: CPU 0 for the engine, CPU 1 for upgate and the client.
+S3_PIN=${BENCH_S3_PIN:-0}
+pin() {  # cpu pid: every thread of pid (threads it starts later inherit it)
+  [[ $S3_PIN == 1 ]] && taskset -a -p -c "$1" "$2" >/dev/null
+  return 0
+}
+client() { if [[ $S3_PIN == 1 ]]; then taskset -c 1 curl "$@"; else curl "$@"; fi; }
+
+# Starts upgate on `blobs` (local | s3): UPGATE_BASE, UPGATE_AUTH; 1 when it did not start.
+s_start() {
+  local blobs=$1 url=""
   # A prefix of the bench bucket; local: the default, blobs under --data.
   [[ $blobs == s3 ]] &&
     url="s3://$S3_BUCKET/upgate?endpoint=$S3_ENDPOINT&region=$S3_REGION&path_style=true${BENCH_S3_OPTIONS:-}"
   if ! start_upgate "s-$blobs" sqlite "$url"; then
-    UPGATE_OK=0; echo "-- s / $col: not run: $UPGATE_WHY"
-    local k; for k in s1 s2 s3 s4; do ERRS[$k,$col]="not run"; done
-    return 0
+    UPGATE_OK=0; echo "-- s / upgate-$blobs: not run: $UPGATE_WHY"
+    local k; for k in s1 s2 s3 s4; do ERRS[$k,upgate-$blobs]="not run"; done
+    return 1
   fi
-  base="http://127.0.0.1:$UPGATE_PORT" auth="Authorization: Bearer $UPGATE_KEY"
+  pin 1 "$UPGATE_PID"
+  UPGATE_BASE="http://127.0.0.1:$UPGATE_PORT" UPGATE_AUTH="Authorization: Bearer $UPGATE_KEY"
+}
+
+# The 1 GiB upload (s1) and download (s2) of round `r` through the running upgate.
+s_big_upgate() {
+  local blobs=$1 r=$2 col="upgate-$1" id
   sync; reset_peak_rss "$UPGATE_PID"
-  s_run s1 "$col" 1 -H "$auth" -X POST -T "$S_BIG" "$base/v1/files?name=bench-s1" -D "$TMP/s1-$blobs.head"
-  S3_PEAK[s1,$blobs]=$(peak_rss_mib "$UPGATE_PID")
+  s_run s1 "$col" 1 -H "$UPGATE_AUTH" -X POST -T "$S_BIG" "$UPGATE_BASE/v1/files?name=bench-s1-$r" \
+    -D "$TMP/s1-$blobs.head"
+  keep_round s1 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
   id=$(sed -n 's/^Location: \/v1\/files\/\([^[:space:]]*\).*/\1/ip' "$TMP/s1-$blobs.head" || true)
+  S_BIG_ID[$blobs,$r]=$id
+}
+s_big_download_upgate() {
+  local blobs=$1 r=$2 col="upgate-$1"
   reset_peak_rss "$UPGATE_PID"
-  s_run s2 "$col" 1 -H "$auth" "$base/v1/files/$id/content"
-  S3_PEAK[s2,$blobs]=$(peak_rss_mib "$UPGATE_PID")
-  s_run s3 "$col" "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" -H "$auth" -X POST -T "$S_SMALL" \
-    "$base/v1/files?name=bench-s3-[1-$S_COUNT]"
-  id=$(curl -fsS -H "$auth" --data-binary "@$S_SMALL" "$base/v1/files?name=bench-s4" |
+  s_run s2 "$col" 1 -H "$UPGATE_AUTH" "$UPGATE_BASE/v1/files/${S_BIG_ID[$blobs,$r]:-none}/content"
+  keep_round s2 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
+}
+
+# The 4 KiB uploads (s3) and downloads (s4) through the running upgate.
+s_small_upgate() {
+  local col="upgate-$1" id
+  s_run s3 "$col" "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" -H "$UPGATE_AUTH" -X POST -T "$S_SMALL" \
+    "$UPGATE_BASE/v1/files?name=bench-s3-[1-$S_COUNT]"
+  id=$(curl -fsS -H "$UPGATE_AUTH" --data-binary "@$S_SMALL" "$UPGATE_BASE/v1/files?name=bench-s4" |
     sed -n 's/^{"id":"\([^"]*\)".*/\1/p' || true)
-  s_run s4 "$col" "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" -H "$auth" "$base/v1/files/$id/content?n=[1-$S_COUNT]"
-  stop_upgate
+  s_run s4 "$col" "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" -H "$UPGATE_AUTH" \
+    "$UPGATE_BASE/v1/files/$id/content?n=[1-$S_COUNT]"
+}
+
+# Round r's figures of key/column (just measured by s_run), kept for the medians.
+declare -A ROUND
+keep_round() {
+  local k=$1 c=$2 r=$3 peak=${4:-}
+  ROUND[$k,$c,$r]="${MIBPS[$k,$c]:-?} ${S3_CPU[$k,$c]:-?} ${RGW_US[$k,$c]:-?} ${P50[$k,$c]:-?} ${P99[$k,$c]:-?} ${peak:-?}"
+  [[ -n "$peak" ]] && S3_PEAK[$k,${c#upgate-}]=$(awk -v a="${S3_PEAK[$k,${c#upgate-}]:-0}" -v b="$peak" \
+    'BEGIN { print (b > a ? b : a) }')
+  echo "   round $r: ${ROUND[$k,$c,$r]} (MiB/s, upgate CPU µs, RGW CPU µs, p50, p99, peak RSS MiB)"
+}
+# The median over the rounds of field f (1-based) of key/column.
+round_median() {
+  local k=$1 c=$2 f=$3 r
+  for ((r = 1; r <= S_ROUNDS; r++)); do awk -v f="$f" '{ print $f }' <<<"${ROUND[$k,$c,$r]:-?}"; done |
+    grep -v '?' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "?";
+      else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+# Replaces s1/s2's single figures with the medians of the rounds.
+s_medians() {
+  local k c
+  for k in s1 s2; do
+    for c in rgw upgate-s3; do
+      MIBPS[$k,$c]=$(round_median "$k" "$c" 1)
+      [[ $c == rgw ]] || S3_CPU[$k,$c]=$(round_median "$k" "$c" 2)
+      RGW_US[$k,$c]=$(round_median "$k" "$c" 3)
+      P50[$k,$c]=$(round_median "$k" "$c" 4) P99[$k,$c]=$(round_median "$k" "$c" 5)
+    done
+  done
 }
 
 run_s3() {
   S_COUNT=${BENCH_S3_SMALL_COUNT:-$([[ $QUICK == 1 ]] && echo 640 || echo 3200)}
+  S_ROUNDS=${BENCH_S3_ROUNDS:-3}
   S_BIG="$TMP/s-big.bin" S_SMALL="$TMP/s-small.bin"
+  declare -gA S_BIG_ID
   head -c "$SINGLE_SIZE" /dev/urandom >"$S_BIG"
   head -c "$SMALL_SIZE" /dev/urandom >"$S_SMALL"
-  local obj="$S3_ENDPOINT/$S3_BUCKET/direct" sig
+  local obj="$S3_ENDPOINT/$S3_BUCKET/direct" sig r n
   s3_sig; sig=("${S3_SIG[@]}")
+  for n in client.rgw osd.0; do pin 0 "$(cat "$S3_BENCH_DIR/run/$n.pid")"; done
+  [[ $S3_PIN == 1 ]] && echo "-- s: radosgw + OSD pinned to CPU 0, upgate + curl to CPU 1"
+  local s3_up=0
+  if [[ " $BLOB_KINDS " == *" s3 "* ]] && s_start s3; then s3_up=1; fi
   sync
-  s_run s1 rgw 1 "${sig[@]}" -T "$S_BIG" "$obj/s1"
-  s_run s2 rgw 1 "${sig[@]}" "$obj/s1"
+  for ((r = 1; r <= S_ROUNDS; r++)); do
+    echo "-- s: round $r of $S_ROUNDS"
+    s_run s1 rgw 1 "${sig[@]}" -T "$S_BIG" "$obj/s1-$r"; keep_round s1 rgw "$r"
+    ((s3_up)) && s_big_upgate s3 "$r"
+    s_run s2 rgw 1 "${sig[@]}" "$obj/s1-$r"; keep_round s2 rgw "$r"
+    ((s3_up)) && s_big_download_upgate s3 "$r"
+  done
+  s_medians
   s_run s3 rgw "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" "${sig[@]}" -T "$S_SMALL" "$obj/s3-[1-$S_COUNT]"
   s3_curl -o /dev/null -T "$S_SMALL" "$obj/s4" || true
   s_run s4 rgw "$S_COUNT" -Z --parallel-max "$SMALL_CONNS" "${sig[@]}" "$obj/s4?n=[1-$S_COUNT]"
-  local blobs
-  for blobs in $BLOB_KINDS; do s_upgate "$blobs"; done
+  if ((s3_up)); then s_small_upgate s3; stop_upgate; fi
+  if [[ " $BLOB_KINDS " == *" local "* ]] && s_start local; then
+    s_big_upgate local 1; s_big_download_upgate local 1; s_small_upgate local; stop_upgate
+  fi
   rm -f "$S_BIG"
 }
 
@@ -134,12 +207,13 @@ s3_report() {
   for b in $BLOB_KINDS; do cols+=("upgate-$b"); done
   echo
   echo "== scenario s: blobs on S3 (private Ceph RGW, bluestore) beside local; one curl client for all"
+  echo "   *: s1/s2 RGW and upgate-s3: medians of $S_ROUNDS alternating rounds (upgate-local: one round)$([[ $S3_PIN == 1 ]] && echo "; RGW+OSD on CPU 0, upgate+curl on CPU 1")"
   printf '%-37s' "scenario"; for b in "${cols[@]}"; do printf ' | %-16s' "$b"; done; echo " | upgate-s3/rgw"
   local k label arr
   for k in s1 s2 s3 s4; do
     case $k in
-      s1) label="s1) 1 x $SINGLE_LABEL upload (MiB/s)"; arr=MIBPS ;;
-      s2) label="s2) 1 x $SINGLE_LABEL download (MiB/s)"; arr=MIBPS ;;
+      s1) label="s1) 1 x $SINGLE_LABEL upload (MiB/s)*"; arr=MIBPS ;;
+      s2) label="s2) 1 x $SINGLE_LABEL download (MiB/s)*"; arr=MIBPS ;;
       s3) label="s3) $S_COUNT x 4 KiB upload (req/s)"; arr=RPS ;;
       s4) label="s4) $S_COUNT x 4 KiB download (req/s)"; arr=RPS ;;
     esac
@@ -159,7 +233,7 @@ s3_report() {
       else printf ' | %-16s' "${S3_CPU[$k,$b]:-?} | ${RGW_US[$k,$b]:-?}"; fi
     done; echo
   done
-  echo "upgate peak RSS (MiB, VmHWM, reset before each):"
+  echo "upgate peak RSS (MiB, VmHWM, reset before each; the highest of the rounds):"
   for k in s1 s2; do
     printf '  %-35s' "$k"; printf ' | %-16s' "-"
     for b in $BLOB_KINDS; do printf ' | %-16s' "${S3_PEAK[$k,$b]:-?}"; done; echo
