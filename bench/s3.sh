@@ -18,6 +18,11 @@
 # between minutes on a shared VM; the table shows medians, the log every round. s3/s4 run once.
 # BENCH_S3_PIN=1 pins radosgw + the OSD to CPU 0 and upgate + curl to CPU 1 (taskset), a second
 # view that separates the protocol's cost from the CPU competition between them.
+# BENCH_S3_MULTIPART=1 adds column rgw-mp to s1's rounds: the same 1 GiB as a multipart upload
+# sent by curl straight to RGW, with upgate's part size and parts in flight (part_size_mb and
+# parts_in_memory - 1 from BENCH_S3_OPTIONS): what the protocol costs RGW without upgate.
+# BENCH_S3_PERF=dir records `perf record -g` of upgate during each round's s1 and s2 into dir;
+# BENCH_S3_RGW_LOG=file keeps RGW's request log.
 
 S3_BENCH_DIR=""
 S3_BENCH_PORT=""
@@ -38,6 +43,8 @@ start_rgw() {
 }
 stop_rgw() {
   [[ -n "$S3_BENCH_DIR" ]] || return 0
+  # BENCH_S3_RGW_LOG=file keeps RGW's request log (start time and latency of every request).
+  [[ -n "${BENCH_S3_RGW_LOG:-}" ]] && cp "$S3_BENCH_DIR/log/client.rgw.log" "$BENCH_S3_RGW_LOG"
   S3_PORT=$S3_BENCH_PORT S3_DIR=$S3_BENCH_DIR bash "$SERVICES/s3-down.sh" 2>/dev/null || true
   rm -rf "$S3_BENCH_DIR" "$S3_BENCH_DIR.lock"  # and s3-up.sh's lock file beside it
   S3_BENCH_DIR=""
@@ -65,7 +72,7 @@ s_run() {
   echo "-- $key / $server"
   [[ $server == upgate-* ]] && u0=$(cpu_ticks "$UPGATE_PID")
   r0=$(rgw_ticks); t0=$(date +%s.%N)
-  client -sS --no-progress-meter -o /dev/null -w '%{http_code} %{time_total} %{size_upload} %{size_download}\n' \
+  s_client -sS --no-progress-meter -o /dev/null -w '%{http_code} %{time_total} %{size_upload} %{size_download}\n' \
     "$@" >"$out" 2>"$out.err" || true
   t1=$(date +%s.%N)
   [[ $server == upgate-* ]] && S3_CPU[$key,$server]=$(ticks_to_us $(($(cpu_ticks "$UPGATE_PID") - u0)) "$count")
@@ -92,11 +99,11 @@ reset_peak_rss() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null || true; }
 
 # With BENCH_S3_PIN=1: CPU 0 for the engine, CPU 1 for upgate and the client.
 S3_PIN=${BENCH_S3_PIN:-0}
-pin() {  # cpu pid: every thread of pid (threads it starts later inherit it)
+s_pin() {  # cpu pid: every thread of pid (threads it starts later inherit it)
   [[ $S3_PIN == 1 ]] && taskset -a -p -c "$1" "$2" >/dev/null
   return 0
 }
-client() { if [[ $S3_PIN == 1 ]]; then taskset -c 1 curl "$@"; else curl "$@"; fi; }
+s_client() { if [[ $S3_PIN == 1 ]]; then taskset -c 1 curl "$@"; else curl "$@"; fi; }
 
 # Starts upgate on `blobs` (local | s3): UPGATE_BASE, UPGATE_AUTH; 1 when it did not start.
 s_start() {
@@ -109,25 +116,45 @@ s_start() {
     local k; for k in s1 s2 s3 s4; do ERRS[$k,upgate-$blobs]="not run"; done
     return 1
   fi
-  pin 1 "$UPGATE_PID"
+  s_pin 1 "$UPGATE_PID"
   UPGATE_BASE="http://127.0.0.1:$UPGATE_PORT" UPGATE_AUTH="Authorization: Bearer $UPGATE_KEY"
+}
+
+# perf record of upgate into $BENCH_S3_PERF/<name>.data while a transfer runs.
+S3_PERF_PID=""
+perf_start() {
+  [[ -n "${BENCH_S3_PERF:-}" ]] || return 0
+  mkdir -p "$BENCH_S3_PERF"
+  perf record -q -g -o "$BENCH_S3_PERF/$1.data" -p "$UPGATE_PID" 2>/dev/null &
+  S3_PERF_PID=$!
+  sleep 0.5  # attached
+}
+perf_stop() {
+  [[ -n "$S3_PERF_PID" ]] || return 0
+  kill -INT "$S3_PERF_PID" 2>/dev/null || true
+  wait "$S3_PERF_PID" 2>/dev/null || true
+  S3_PERF_PID=""
 }
 
 # The 1 GiB upload (s1) and download (s2) of round `r` through the running upgate.
 s_big_upgate() {
   local blobs=$1 r=$2 col="upgate-$1" id
   sync; reset_peak_rss "$UPGATE_PID"
+  perf_start "s1-$blobs-$r"
   s_run s1 "$col" 1 -H "$UPGATE_AUTH" -X POST -T "$S_BIG" "$UPGATE_BASE/v1/files?name=bench-s1-$r" \
     -D "$TMP/s1-$blobs.head"
-  keep_round s1 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
+  perf_stop
+  s_keep_round s1 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
   id=$(sed -n 's/^Location: \/v1\/files\/\([^[:space:]]*\).*/\1/ip' "$TMP/s1-$blobs.head" || true)
   S_BIG_ID[$blobs,$r]=$id
 }
 s_big_download_upgate() {
   local blobs=$1 r=$2 col="upgate-$1"
   reset_peak_rss "$UPGATE_PID"
+  perf_start "s2-$blobs-$r"
   s_run s2 "$col" 1 -H "$UPGATE_AUTH" "$UPGATE_BASE/v1/files/${S_BIG_ID[$blobs,$r]:-none}/content"
-  keep_round s2 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
+  perf_stop
+  s_keep_round s2 "$col" "$r" "$(peak_rss_mib "$UPGATE_PID")"
 }
 
 # The 4 KiB uploads (s3) and downloads (s4) through the running upgate.
@@ -141,19 +168,57 @@ s_small_upgate() {
     "$UPGATE_BASE/v1/files/$id/content?n=[1-$S_COUNT]"
 }
 
+# s1 as a multipart upload straight to RGW (BENCH_S3_MULTIPART=1): parts of upgate's size,
+# as many at a time as upgate has in flight, completed in order; timed from initiate to complete.
+S3_MP=${BENCH_S3_MULTIPART:-0}
+s_opt() {  # name default: a number from BENCH_S3_OPTIONS
+  local v; v=$(sed -n "s/.*[&?]$1=\([0-9]*\).*/\1/p" <<<"${BENCH_S3_OPTIONS:-}")
+  echo "${v:-$2}"
+}
+s_multipart_rgw() {
+  local r=$1 url="$S3_ENDPOINT/$S3_BUCKET/direct/mp-$r" id i=0 f args=() t0 t1 r0 xml
+  local at_once=$(($(s_opt parts_in_memory 2) - 1))
+  ((at_once >= 1)) || at_once=1
+  if [[ ! -e "$TMP/s-part-000" ]]; then
+    split -b "$(s_opt part_size_mb 8)M" -d -a 3 "$S_BIG" "$TMP/s-part-"
+  fi
+  echo "-- s1 / rgw-mp ($(s_opt part_size_mb 8) MiB parts, $at_once at a time)"
+  s3_sig
+  r0=$(rgw_ticks); t0=$(date +%s.%N)
+  id=$(s_client -sS "${S3_SIG[@]}" -X POST "$url?uploads=" | sed -n 's:.*<UploadId>\(.*\)</UploadId>.*:\1:p')
+  for f in "$TMP"/s-part-*; do
+    i=$((i + 1)); args+=(-o /dev/null -T "$f" "$url?partNumber=$i&uploadId=$id")
+  done
+  xml="<CompleteMultipartUpload>$(s_client -sS -Z --parallel-max "$at_once" "${S3_SIG[@]}" \
+    -w '%{url} %header{etag}\n' "${args[@]}" | sed -n 's/.*partNumber=\([0-9]*\)&.* \(.*\)$/\1 \2/p' |
+    sort -n | awk '{ printf "<Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>", $1, $2 }')"
+  xml+="</CompleteMultipartUpload>"
+  s_client -sS "${S3_SIG[@]}" -o "$TMP/mp-complete.xml" -X POST --data-binary "$xml" "$url?uploadId=$id"
+  t1=$(date +%s.%N)
+  RGW_US[s1,rgw-mp]=$(ticks_to_us $(($(rgw_ticks) - r0)) 1)
+  if grep -q '<CompleteMultipartUploadResult' "$TMP/mp-complete.xml"; then
+    MIBPS[s1,rgw-mp]=$(awk -v t0="$t0" -v t1="$t1" -v b="$SINGLE_SIZE" 'BEGIN { printf "%.2f", b / 1048576 / (t1 - t0) }')
+    P50[s1,rgw-mp]=$(awk -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.3f", (t1 - t0) * 1000 }')
+    P99[s1,rgw-mp]=${P50[s1,rgw-mp]}
+  else
+    MIBPS[s1,rgw-mp]="?"; ERRS[s1,rgw-mp]="failed"; ANY_ERRORS=1; head -c 300 "$TMP/mp-complete.xml"
+  fi
+  echo "   $i parts: ${MIBPS[s1,rgw-mp]} MiB/s"
+}
+
 # Round r's figures of key/column (just measured by s_run), kept for the medians.
-declare -A ROUND
-keep_round() {
+declare -A S_ROUND
+s_keep_round() {
   local k=$1 c=$2 r=$3 peak=${4:-}
-  ROUND[$k,$c,$r]="${MIBPS[$k,$c]:-?} ${S3_CPU[$k,$c]:-?} ${RGW_US[$k,$c]:-?} ${P50[$k,$c]:-?} ${P99[$k,$c]:-?} ${peak:-?}"
+  S_ROUND[$k,$c,$r]="${MIBPS[$k,$c]:-?} ${S3_CPU[$k,$c]:-?} ${RGW_US[$k,$c]:-?} ${P50[$k,$c]:-?} ${P99[$k,$c]:-?} ${peak:-?}"
   [[ -n "$peak" ]] && S3_PEAK[$k,${c#upgate-}]=$(awk -v a="${S3_PEAK[$k,${c#upgate-}]:-0}" -v b="$peak" \
     'BEGIN { print (b > a ? b : a) }')
-  echo "   round $r: ${ROUND[$k,$c,$r]} (MiB/s, upgate CPU µs, RGW CPU µs, p50, p99, peak RSS MiB)"
+  echo "   round $r: ${S_ROUND[$k,$c,$r]} (MiB/s, upgate CPU µs, RGW CPU µs, p50, p99, peak RSS MiB)"
 }
 # The median over the rounds of field f (1-based) of key/column.
-round_median() {
+s_round_median() {
   local k=$1 c=$2 f=$3 r
-  for ((r = 1; r <= S_ROUNDS; r++)); do awk -v f="$f" '{ print $f }' <<<"${ROUND[$k,$c,$r]:-?}"; done |
+  for ((r = 1; r <= S_ROUNDS; r++)); do awk -v f="$f" '{ print $f }' <<<"${S_ROUND[$k,$c,$r]:-?}"; done |
     grep -v '?' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "?";
       else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
@@ -161,11 +226,12 @@ round_median() {
 s_medians() {
   local k c
   for k in s1 s2; do
-    for c in rgw upgate-s3; do
-      MIBPS[$k,$c]=$(round_median "$k" "$c" 1)
-      [[ $c == rgw ]] || S3_CPU[$k,$c]=$(round_median "$k" "$c" 2)
-      RGW_US[$k,$c]=$(round_median "$k" "$c" 3)
-      P50[$k,$c]=$(round_median "$k" "$c" 4) P99[$k,$c]=$(round_median "$k" "$c" 5)
+    for c in rgw rgw-mp upgate-s3; do
+      [[ -n "${S_ROUND[$k,$c,1]:-}" ]] || continue
+      MIBPS[$k,$c]=$(s_round_median "$k" "$c" 1)
+      [[ $c == rgw* ]] || S3_CPU[$k,$c]=$(s_round_median "$k" "$c" 2)
+      RGW_US[$k,$c]=$(s_round_median "$k" "$c" 3)
+      P50[$k,$c]=$(s_round_median "$k" "$c" 4) P99[$k,$c]=$(s_round_median "$k" "$c" 5)
     done
   done
 }
@@ -179,16 +245,17 @@ run_s3() {
   head -c "$SMALL_SIZE" /dev/urandom >"$S_SMALL"
   local obj="$S3_ENDPOINT/$S3_BUCKET/direct" sig r n
   s3_sig; sig=("${S3_SIG[@]}")
-  for n in client.rgw osd.0; do pin 0 "$(cat "$S3_BENCH_DIR/run/$n.pid")"; done
+  for n in client.rgw osd.0; do s_pin 0 "$(cat "$S3_BENCH_DIR/run/$n.pid")"; done
   [[ $S3_PIN == 1 ]] && echo "-- s: radosgw + OSD pinned to CPU 0, upgate + curl to CPU 1"
   local s3_up=0
   if [[ " $BLOB_KINDS " == *" s3 "* ]] && s_start s3; then s3_up=1; fi
   sync
   for ((r = 1; r <= S_ROUNDS; r++)); do
     echo "-- s: round $r of $S_ROUNDS"
-    s_run s1 rgw 1 "${sig[@]}" -T "$S_BIG" "$obj/s1-$r"; keep_round s1 rgw "$r"
+    s_run s1 rgw 1 "${sig[@]}" -T "$S_BIG" "$obj/s1-$r"; s_keep_round s1 rgw "$r"
+    if [[ $S3_MP == 1 ]]; then s_multipart_rgw "$r"; s_keep_round s1 rgw-mp "$r"; fi
     ((s3_up)) && s_big_upgate s3 "$r"
-    s_run s2 rgw 1 "${sig[@]}" "$obj/s1-$r"; keep_round s2 rgw "$r"
+    s_run s2 rgw 1 "${sig[@]}" "$obj/s1-$r"; s_keep_round s2 rgw "$r"
     ((s3_up)) && s_big_download_upgate s3 "$r"
   done
   s_medians
@@ -199,11 +266,12 @@ run_s3() {
   if [[ " $BLOB_KINDS " == *" local "* ]] && s_start local; then
     s_big_upgate local 1; s_big_download_upgate local 1; s_small_upgate local; stop_upgate
   fi
-  rm -f "$S_BIG"
+  rm -f "$S_BIG" "$TMP"/s-part-*
 }
 
 s3_report() {
   local cols=(rgw) b
+  [[ $S3_MP == 1 ]] && cols+=(rgw-mp)
   for b in $BLOB_KINDS; do cols+=("upgate-$b"); done
   echo
   echo "== scenario s: blobs on S3 (private Ceph RGW, bluestore) beside local; one curl client for all"
@@ -218,8 +286,10 @@ s3_report() {
       s4) label="s4) $S_COUNT x 4 KiB download (req/s)"; arr=RPS ;;
     esac
     printf '%-37s' "$label"
-    for b in "${cols[@]}"; do printf ' | %-16s' "$(cell "$k" "$b" "$arr")"; done
-    echo " | $(s_ratio "$k" "$arr")"
+    for b in "${cols[@]}"; do
+      if [[ $b == rgw-mp && $k != s1 ]]; then printf ' | %-16s' "-"; else printf ' | %-16s' "$(cell "$k" "$b" "$arr")"; fi
+    done
+    echo " | $(s_ratio "$k" "$arr")$([[ $S3_MP == 1 && $k == s1 ]] && echo " (rgw-mp / rgw: $(s_ratio "$k" "$arr" rgw-mp rgw), upgate-s3 / rgw-mp: $(s_ratio "$k" "$arr" upgate-s3 rgw-mp))")"
   done
   echo
   echo "latency p50 / p99 (ms, per request as curl saw it):"
@@ -229,19 +299,20 @@ s3_report() {
   echo "CPU per request (µs, user + system): upgate | radosgw + OSD:"
   for k in s1 s2 s3 s4; do
     printf '  %-35s' "$k"; for b in "${cols[@]}"; do
-      if [[ $b == rgw ]]; then printf ' | %-16s' "- | ${RGW_US[$k,rgw]:-?}"
+      if [[ $b == rgw* ]]; then printf ' | %-16s' "- | ${RGW_US[$k,$b]:-?}"
       else printf ' | %-16s' "${S3_CPU[$k,$b]:-?} | ${RGW_US[$k,$b]:-?}"; fi
     done; echo
   done
   echo "upgate peak RSS (MiB, VmHWM, reset before each; the highest of the rounds):"
   for k in s1 s2; do
-    printf '  %-35s' "$k"; printf ' | %-16s' "-"
+    printf '  %-35s' "$k"; printf ' | %-16s' "-"; [[ $S3_MP == 1 ]] && printf ' | %-16s' "-"
     for b in $BLOB_KINDS; do printf ' | %-16s' "${S3_PEAK[$k,$b]:-?}"; done; echo
   done
 }
-s_ratio() {  # key metric-array: upgate-s3 / rgw
+s_ratio() {  # key metric-array [column base-column]: upgate-s3 / rgw by default
   local -n a=$2
-  local r="${a[$1,rgw]:-}" u="${a[$1,upgate-s3]:-}"
-  if [[ -z "$r" || -z "$u" || -n "${ERRS[$1,rgw]:-}" || -n "${ERRS[$1,upgate-s3]:-}" ]]; then echo "n/a"; return; fi
+  local uc=${3:-upgate-s3} rc=${4:-rgw}
+  local r="${a[$1,$rc]:-}" u="${a[$1,$uc]:-}"
+  if [[ -z "$r" || -z "$u" || -n "${ERRS[$1,$rc]:-}" || -n "${ERRS[$1,$uc]:-}" ]]; then echo "n/a"; return; fi
   awk -v r="$r" -v u="$u" 'BEGIN { if (r > 0) printf "%.2f", u / r; else print "n/a" }'
 }
