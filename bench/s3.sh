@@ -36,7 +36,7 @@ start_rgw() {
   S3_BENCH_DIR="$BASE_TMP/upgate-bench-s3-$$"
   local env
   env=$(S3_PORT=$S3_BENCH_PORT S3_MON_PORT=$mon_port S3_DIR=$S3_BENCH_DIR S3_STORE=bluestore \
-    S3_CAPACITY_GB=${BENCH_S3_CAPACITY_GB:-$((2 * ${BENCH_S3_ROUNDS:-3} + 6))} bash "$SERVICES/s3-up.sh") || return 1
+    S3_CAPACITY_GB=${BENCH_S3_CAPACITY_GB:-$(((2 + ${BENCH_S3_MULTIPART:-0}) * ${BENCH_S3_ROUNDS:-3} + 6))} bash "$SERVICES/s3-up.sh") || return 1
   eval "$env"
   export UPGATE_S3_ACCESS_KEY=$S3_ACCESS_KEY UPGATE_S3_SECRET_KEY=$S3_SECRET_KEY
   [[ "$(s3_curl -o /dev/null -w '%{http_code}' -X PUT "$S3_ENDPOINT/$S3_BUCKET")" == 200 ]]
@@ -222,6 +222,16 @@ s_round_median() {
     grep -v '?' | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "?";
       else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+# The median over the rounds of column u's MiB/s over column b's, round by round (the load of a
+# shared VM drifts between rounds, so a ratio within a round compares best).
+declare -A S_RATIO
+s_ratio_median() {
+  local k=$1 u=$2 b=$3 r
+  for ((r = 1; r <= S_ROUNDS; r++)); do
+    awk -v x="${S_ROUND[$k,$u,$r]:-?}" -v y="${S_ROUND[$k,$b,$r]:-?}" \
+      'BEGIN { split(x, a, " "); split(y, c, " "); if (a[1] != "?" && c[1] > 0) printf "%.2f\n", a[1] / c[1] }'
+  done | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
 # Replaces s1/s2's single figures with the medians of the rounds.
 s_medians() {
   local k c
@@ -233,6 +243,9 @@ s_medians() {
       RGW_US[$k,$c]=$(s_round_median "$k" "$c" 3)
       P50[$k,$c]=$(s_round_median "$k" "$c" 4) P99[$k,$c]=$(s_round_median "$k" "$c" 5)
     done
+    S_RATIO[$k,upgate-s3,rgw]=$(s_ratio_median "$k" upgate-s3 rgw)
+    S_RATIO[$k,rgw-mp,rgw]=$(s_ratio_median "$k" rgw-mp rgw)
+    S_RATIO[$k,upgate-s3,rgw-mp]=$(s_ratio_median "$k" upgate-s3 rgw-mp)
   done
 }
 
@@ -275,7 +288,7 @@ s3_report() {
   for b in $BLOB_KINDS; do cols+=("upgate-$b"); done
   echo
   echo "== scenario s: blobs on S3 (private Ceph RGW, bluestore) beside local; one curl client for all"
-  echo "   *: s1/s2 RGW and upgate-s3: medians of $S_ROUNDS alternating rounds (upgate-local: one round)$([[ $S3_PIN == 1 ]] && echo "; RGW+OSD on CPU 0, upgate+curl on CPU 1")"
+  echo "   *: s1/s2 RGW and upgate-s3: medians of $S_ROUNDS alternating rounds (upgate-local: one round); ratios: the median of the rounds' ratios$([[ $S3_PIN == 1 ]] && echo "; RGW+OSD on CPU 0, upgate+curl on CPU 1")"
   printf '%-37s' "scenario"; for b in "${cols[@]}"; do printf ' | %-16s' "$b"; done; echo " | upgate-s3/rgw"
   local k label arr
   for k in s1 s2 s3 s4; do
@@ -313,6 +326,8 @@ s_ratio() {  # key metric-array [column base-column]: upgate-s3 / rgw by default
   local -n a=$2
   local uc=${3:-upgate-s3} rc=${4:-rgw}
   local r="${a[$1,$rc]:-}" u="${a[$1,$uc]:-}"
+  # s1/s2: the median of the rounds' own ratios.
+  if [[ -n "${S_RATIO[$1,$uc,$rc]:-}" ]]; then echo "${S_RATIO[$1,$uc,$rc]}"; return; fi
   if [[ -z "$r" || -z "$u" || -n "${ERRS[$1,$rc]:-}" || -n "${ERRS[$1,$uc]:-}" ]]; then echo "n/a"; return; fi
   awk -v r="$r" -v u="$u" 'BEGIN { if (r > 0) printf "%.2f", u / r; else print "n/a" }'
 }
