@@ -121,6 +121,9 @@ tus_upgate() {
       "$base/v1/files?name=bench-t1-node" "$file" plain
     settle
     tus_load t2 "upgate$sfx" --url "$base/v1/tus/" --method POST --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
+    settle  # the same files by plain POST /v1/files: what a durable 64 KiB upload costs without tus
+    tus_load t2 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t2-{id}" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" --size 65536 --concurrency 64 --duration "$SMALL_SECONDS"
     stop_upgate
   else
     echo "-- t / upgate$sfx: not run: $UPGATE_WHY"
@@ -145,7 +148,8 @@ print_tus() {
   done
   echo "t2: 64 KiB creation-with-upload x64 (files/s) | @tus/server ${TUS[t2,tus-server]:-?}"
   for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
-    printf '  %-13s | upgate %-10s | upgate / @tus/server %s\n' "${sfx:-@after}" "${TUS[t2,upgate$sfx]:-?}" \
+    printf '  %-13s | upgate tus %-10s | upgate plain POST %-10s | tus / @tus/server %s\n' "${sfx:-@after}" \
+      "${TUS[t2,upgate$sfx]:-?}" "${TUS[t2,upgate-plain$sfx]:-?}" \
       "$(tus_ratio "${TUS[t2,upgate$sfx]:-}" "${TUS[t2,tus-server]:-}")"
   done
 }
