@@ -28,30 +28,24 @@ tus_deps() {
     echo "$want" >"$TUS_NODE_DIR/node_modules/.upgate-lock-sha256"
 }
 
-start_tus_server() {
-  local port; port=$(free_port)
-  mkdir -p "$TMP/tus-store"
-  node "$TUS_NODE_DIR/tus_server.mjs" "$TMP/tus-store" "$port" >"$TMP/tus-server.log" 2>&1 &
+# Starts bench/node/<script> with its arguments and a free port last, until it says ready;
+# sets TUS_ENDPOINT. Returns 1 if it does not.
+start_tus_node() {
+  local script=$1 port; shift
+  port=$(free_port)
+  node "$TUS_NODE_DIR/$script" "$@" "$port" >"$TMP/$script.log" 2>&1 &
   TUS_SERVER_PID=$!
   for _ in $(seq 100); do
-    grep -q ready "$TMP/tus-server.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
+    grep -q ready "$TMP/$script.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
     sleep 0.1
   done
   return 1
 }
+start_tus_server() { mkdir -p "$TMP/tus-store" && start_tus_node tus_server.mjs "$TMP/tus-store"; }
 stop_tus_server() { stop_pid "$TUS_SERVER_PID"; TUS_SERVER_PID=""; rm -rf "$TMP/tus-store"; }
 
-# The null endpoint (client ceiling): 1 when it answers.
-start_tus_null() {
-  local port; port=$(free_port)
-  node "$TUS_NODE_DIR/tus_null.mjs" "$port" >"$TMP/tus-null.log" 2>&1 &
-  TUS_SERVER_PID=$!
-  for _ in $(seq 100); do
-    grep -q ready "$TMP/tus-null.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
+# The null endpoint (client ceiling).
+start_tus_null() { start_tus_node tus_null.mjs; }
 
 # tus_load.mjs's figure for one large upload: column, endpoint, file, mode (large: tus-js-client
 # in 8 MiB chunks; plain: one POST), then TUS_HEADERS.
@@ -87,7 +81,7 @@ run_tus() {
     tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
     stop_tus_server
   else
-    echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus-server.log"; ANY_ERRORS=1
+    echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus_server.mjs.log"; ANY_ERRORS=1
   fi
   settle
   if start_tus_null; then
