@@ -46,7 +46,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kTok = net::as_tuple(net::use_awaitable);
 constexpr size_t kChunkBytes = 256 * 1024;  // the fixed body buffer of a connection
-constexpr auto kLingerTime = 2s;           // reading what a refused client still sends
+constexpr auto kLingerTime = 2s;            // reading what a refused client still sends
 constexpr uint64_t kLingerBytes = 64ull << 20;
 // Room in a connection's read buffer beyond the header limit: one body chunk.
 // Beast lets chunk extensions and trailers grow the buffer without bound;
