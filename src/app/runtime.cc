@@ -78,7 +78,10 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   auto meta = open_meta_store(options);
   if (!meta) return fail(meta.error());
   rt->meta_ = std::move(*meta);
-  auto blobs = open_blob_store(options.blobs, options, *rt->pool_);
+  if (options.blobs.starts_with("s3://"))
+    rt->transfer_pool_ = core::make_thread_pool(options.blocking_threads);
+  auto blobs = open_blob_store(options.blobs, options,
+                               rt->transfer_pool_ ? *rt->transfer_pool_ : *rt->pool_);
   if (!blobs)
     return fail(Error(blobs.error().code, "--blobs (UPGATE_BLOBS): " + blobs.error().message));
   rt->blobs_ = std::move(*blobs);

@@ -58,7 +58,8 @@ class Runtime {
 
   core::Services& services() { return *services_; }
   core::Sweeper& sweeper() { return *sweeper_; }
-  // The one pool for blocking work: the stores' and the requests' (http::ServerConfig).
+  // The pool for blocking work: the requests' (http::ServerConfig) and the stores' (an S3 store
+  // has its own besides, for transfers).
   core::BlockingPool& blocking_pool() { return *pool_; }
 
  private:
@@ -79,8 +80,11 @@ class Runtime {
   std::unique_ptr<core::Secrets> secrets_;
   std::unique_ptr<core::DownloadLinks> links_;
   std::unique_ptr<core::Services> services_;
-  // Declared last, destroyed first: its destructor waits for the work queued
-  // on it, which uses the stores and services above.
+  // Declared last, destroyed first: their destructors wait for the work queued
+  // on them, which uses the stores and services above. An S3 store's transfers
+  // (parts, read-ahead pieces: long calls, several per large body) get a pool
+  // of their own, so they never hold the threads metadata work waits for.
+  core::BlockingPoolPtr transfer_pool_;
   core::BlockingPoolPtr pool_;
 };
 
