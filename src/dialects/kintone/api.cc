@@ -742,9 +742,11 @@ std::optional<KResult<Object>> Api::downloadable_from(const Caller& c, std::stri
   Result<Object> o = fail(Errc::kObjectNotFound);
   if (!cached_only) {
     o = s_.files.get(c.tenant_id, file_key);
-  } else if (auto hit = s_.files.get_cached(c.tenant_id, file_key)) {
+  } else if (auto hit = s_.files.get_cached(c.tenant_id, file_key);
+             hit && hit->state == ObjectState::kAttached) {
     o = std::move(*hit);
   } else {
+    // A miss, or not attached when cached: the store has the last word.
     return std::nullopt;
   }
   if (!o) {

@@ -127,8 +127,8 @@ std::optional<KResult<Caller>> Authenticator::token_caller(std::string_view head
     const std::string_view token = trim(header.substr(0, comma));
     if (token.empty() || ++count > kMaxTokens)
       return bad_api_token("Malformed X-Cybozu-API-Token.");
-    auto answer =
-        cached_only ? s_.auth.authenticate_cached(token) : std::optional(s_.auth.authenticate(token));
+    auto answer = cached_only ? s_.auth.authenticate_cached(token)
+                              : std::optional(s_.auth.authenticate(token));
     if (!answer) return std::nullopt;
     const Result<core::Principal>& p = *answer;
     if (!p) {

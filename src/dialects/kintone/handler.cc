@@ -149,8 +149,13 @@ class KintoneHandler final : public http::Handler {
     }
     auto params = co_await read_params(ex, params_in_body);
     if (!params) co_return co_await fail_with(ex, params.error());
-    auto result =
-        co_await blocking(ex, [&] { return api_.call(*caller, method, route->endpoint, *params); });
+    auto result = co_await blocking(ex, [&] {
+      auto answer = api_.call(*caller, method, route->endpoint, *params);
+      // A record write may have attached or deleted files behind FileService's
+      // back: downloads must not take them from its cache.
+      if (method != "GET") s_.files.forget_tenant(caller->tenant_id);
+      return answer;
+    });
     if (!result) co_return co_await fail_with(ex, result.error());
     co_await ex.send(http::json_response(200, body_of(*result)));
   }
