@@ -17,6 +17,8 @@
 #                        w = the sweeper at scale (bench/sweep.sh): expired objects/s of one sweep
 #                        (BENCH_SWEEP_OBJECTS, default 40000), p50/p99 of 4 KiB uploads beside a
 #                        sweep vs alone, BENCH_SWEEP_ROUNDS alternating rounds (default 3)
+#   BENCH_ROUNDS=N       alternating rounds of a, b and c (default 3; 1 with BENCH_QUICK=1):
+#                        nginx, upgate, nginx, ...; the table shows the medians
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
 #   BENCH_META="sqlite postgres"  metadata stores to run upgate's c and j on (default: sqlite);
@@ -51,6 +53,7 @@ else
   PAR_SIZE=$((64 << 20)); PAR_LABEL="64 MiB"
   SMALL_SECONDS=10
 fi
+ROUNDS=${BENCH_ROUNDS:-$([[ "$QUICK" == 1 ]] && echo 1 || echo 3)}
 PAR_CONNS=8
 SMALL_SIZE=4096
 SMALL_CONNS=64
@@ -80,6 +83,7 @@ cleanup() {
   stop_rgw
   stop_tus_server
   rm -rf "$TMP"
+  [[ -z "${DD_SRC:-}" ]] || rm -f "$DD_SRC"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -271,7 +275,7 @@ stop_upgate() {
 }
 
 # --- running one measurement ---------------------------------------------------
-declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS PG_US PG_WAL
+declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS PG_US PG_WAL ROUND_FIGS
 ANY_ERRORS=0
 
 # run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
@@ -328,26 +332,40 @@ settle() {
   sync
 }
 
-# scenario name free_bytes_needed load-args...
+# scenario name free_bytes_needed load-args...: ROUNDS alternating rounds (nginx,
+# upgate on each metadata store; for a also dd), then the medians.
 run_scenario() {
   local scn=$1 need=$2; shift 2
-  local free
+  local free round
   free=$(( $(df -Pk "$TMP" | awk 'NR==2 {print $4}') * 1024 ))
   if (( free < need )); then
     echo "-- $scn: skipped, $((free >> 20)) MiB free in $TMP, need $((need >> 20)) MiB"
     ERRS[$scn,nginx]="skipped"; ERRS[$scn,upgate]="skipped"
     return 0
   fi
-  settle
-  run_load "$scn" nginx --url "http://127.0.0.1:$NGINX_PORT/up/$scn/" --method PUT --unique-path "$@"
-  settle
-  local meta key
+  for ((round = 1; round <= ROUNDS; round++)); do
+    ((ROUNDS == 1)) || echo "-- $scn: round $round of $ROUNDS"
+    [[ $scn == a ]] && run_dd
+    settle
+    run_load "$scn" nginx --url "http://127.0.0.1:$NGINX_PORT/up/$scn/" --method PUT --unique-path "$@"
+    keep_round "$scn" nginx
+    settle
+    run_upgate_round "$scn" "$@"
+  done
+  take_medians "$scn" nginx
+  [[ $scn == a ]] && take_medians dd dd
+  local meta
+  for meta in $META_KINDS; do take_medians "$(meta_key "$scn" "$meta")" upgate; done
+}
+run_upgate_round() {
+  local scn=$1 meta key; shift
   for meta in $META_KINDS; do
     [[ $meta == postgres && $scn != c ]] && continue  # the small-upload scenario only
     key=$(meta_key "$scn" "$meta")
     if [[ $UPGATE_OK == 1 ]] && start_upgate "$key" "$meta"; then
       run_load "$key" upgate --url "http://127.0.0.1:$UPGATE_PORT/v1/files?name=bench-$scn-{id}" --method POST \
         --header "Authorization: Bearer $UPGATE_KEY" --unique-path "$@"
+      keep_round "$key" upgate
       stop_upgate
     else
       UPGATE_OK=0
@@ -356,6 +374,46 @@ run_scenario() {
     fi
     settle
   done
+}
+
+# The disk's limit for a durable write: dd of the same size with conv=fsync, from
+# a file in RAM (pseudo-random bytes, as the load generator sends), as dd/dd.
+run_dd() {
+  local src=/dev/shm/upgate-bench-dd-$$ out t
+  [[ -f $src ]] || head -c "$SINGLE_SIZE" /dev/urandom >"$src"
+  DD_SRC=$src
+  sync
+  echo "-- dd / conv=fsync"
+  out=$(dd if="$src" of="$TMP/dd.bin" bs=1M conv=fsync 2>&1 | tail -n 1)
+  rm -f "$TMP/dd.bin"
+  echo "   $out"
+  t=$(sed -n 's/.* copied, \([0-9.]*\) s.*/\1/p' <<<"$out")
+  MIBPS[dd,dd]=$(awk -v b="$SINGLE_SIZE" -v t="${t:-0}" 'BEGIN { if (t > 0) printf "%.2f", b / 1048576 / t }')
+  [[ -n "${MIBPS[dd,dd]}" ]] || ERRS[dd,dd]="failed"
+  keep_round dd dd
+}
+
+# keep_round key server: the figures of this round, kept for take_medians.
+keep_round() {
+  local k="$1,$2" a
+  for a in MIBPS RPS P50 P99; do
+    local -n arr=$a
+    [[ -n "${arr[$k]:-}" ]] && ROUND_FIGS[$a,$k]+="${arr[$k]} "
+  done
+  [[ $2 == upgate && -n "${CPU_US[$1]:-}" ]] && ROUND_FIGS[CPU_US,$1]+="${CPU_US[$1]} "
+  return 0
+}
+median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
+# take_medians key server: each figure becomes the median of its rounds (all rounds printed).
+take_medians() {
+  local k="$1,$2" a
+  ((ROUNDS > 1)) || return 0
+  for a in MIBPS RPS P50 P99; do
+    local -n arr=$a
+    [[ -n "${ROUND_FIGS[$a,$k]:-}" ]] && arr[$k]=$(median "${ROUND_FIGS[$a,$k]}")
+  done
+  [[ -n "${ROUND_FIGS[CPU_US,$1]:-}" ]] && CPU_US[$1]=$(median "${ROUND_FIGS[CPU_US,$1]}")
+  echo "-- $1 / $2: rounds MiB/s [${ROUND_FIGS[MIBPS,$k]:-}] req/s [${ROUND_FIGS[RPS,$k]:-}]"
 }
 # The results key of a scenario on a metadata store: c, c-pg.
 meta_key() { [[ $2 == postgres ]] && echo "$1-pg" || echo "$1"; }
@@ -482,6 +540,8 @@ if wanted a || wanted b || wanted c || wanted j; then
   row "scenario" "nginx" "upgate" "ratio upgate/nginx"
   row "----------------------------------------" "--------------------" "--------------------" "------------------"
   wanted a && row "a) 1 x $SINGLE_LABEL, 1 conn (MiB/s)" "$(cell a nginx MIBPS)" "$(cell a upgate MIBPS)" "$(ratio a MIBPS)"
+  wanted a && row "a-dd) a beside dd conv=fsync (the disk)" "$(cell dd dd MIBPS) (dd)" "$(cell a upgate MIBPS)" \
+    "$(awk -v d="${MIBPS[dd,dd]:-0}" -v u="${MIBPS[a,upgate]:-0}" 'BEGIN { if (d > 0 && u > 0) printf "%.2f (upgate/dd)", u / d; else print "n/a" }')"
   wanted b && row "b) $PAR_CONNS x $PAR_LABEL, $PAR_CONNS conns (MiB/s)" "$(cell b nginx MIBPS)" "$(cell b upgate MIBPS)" "$(ratio b MIBPS)"
   wanted c && row "c) 4 KiB, $SMALL_CONNS conns, ${SMALL_SECONDS} s (req/s)" "$(cell c nginx RPS)" "$(cell c upgate RPS)" "$(ratio c RPS)"
   wanted j && row "j1) get_upload_token x100, 16 conns (req/s)" "-" "$(cell j1 upgate RPS)" "target >= 5000 req/s"
@@ -520,7 +580,8 @@ if wanted a || wanted b || wanted c || wanted j; then
     done
   fi
   echo
-  echo "MiB/s = 2^20 bytes per second of request body. Each figure is one run."
+  echo "MiB/s = 2^20 bytes per second of request body. Each figure is the median of $ROUNDS"
+  echo "alternating round(s) (every round's figures are in the log above)."
   echo "Note: upgate fsyncs each upload before answering (durability); nginx does not,"
   echo "so nginx's figures include no durability cost. Both write to $FS_INFO."
   echo "nginx: 2 worker processes; the load generator shares the same $(nproc) CPUs."

@@ -9,6 +9,12 @@
 #   t2  64 KiB files by creation-with-upload (one POST with the body per file) over 64
 #       connections for SMALL_SECONDS, by bench/load.cc for both (a Node client would be the
 #       bottleneck)
+#   and, to read the ratios fairly, the client's own ceiling: tus-js-client against a null
+#   tus endpoint (bench/node/tus_null.mjs: answers POST/HEAD/PATCH, discards the bytes), and
+#   upgate's plain upload of the same file by a Node client (tus_load.mjs plain: the runtime
+#   of tus-js-client, reading the file the same way) beside bench/load.cc's.
+#   BENCH_TUS_BEFORE=<upgate binary>: upgate's rows also for that binary, in the same run
+#   (before/after a change; it runs first).
 # Goals (issue 16): t1 upgate >= 0.9x upgate plain and >= 1.0x @tus/server; t2 >= 5x.
 
 TUS_NODE_DIR=bench/node
@@ -22,24 +28,31 @@ tus_deps() {
     echo "$want" >"$TUS_NODE_DIR/node_modules/.upgate-lock-sha256"
 }
 
-start_tus_server() {
-  local port; port=$(free_port)
-  mkdir -p "$TMP/tus-store"
-  node "$TUS_NODE_DIR/tus_server.mjs" "$TMP/tus-store" "$port" >"$TMP/tus-server.log" 2>&1 &
+# Starts bench/node/<script> with its arguments and a free port last, until it says ready;
+# sets TUS_ENDPOINT. Returns 1 if it does not.
+start_tus_node() {
+  local script=$1 port; shift
+  port=$(free_port)
+  node "$TUS_NODE_DIR/$script" "$@" "$port" >"$TMP/$script.log" 2>&1 &
   TUS_SERVER_PID=$!
   for _ in $(seq 100); do
-    grep -q ready "$TMP/tus-server.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
+    grep -q ready "$TMP/$script.log" 2>/dev/null && { TUS_ENDPOINT="http://127.0.0.1:$port/files/"; return 0; }
     sleep 0.1
   done
   return 1
 }
+start_tus_server() { mkdir -p "$TMP/tus-store" && start_tus_node tus_server.mjs "$TMP/tus-store"; }
 stop_tus_server() { stop_pid "$TUS_SERVER_PID"; TUS_SERVER_PID=""; rm -rf "$TMP/tus-store"; }
 
-# tus-js-client's figure for one large upload: column, endpoint, file, then TUS_HEADERS.
+# The null endpoint (client ceiling).
+start_tus_null() { start_tus_node tus_null.mjs; }
+
+# tus_load.mjs's figure for one large upload: column, endpoint, file, mode (large: tus-js-client
+# in 8 MiB chunks; plain: one POST), then TUS_HEADERS.
 tus_large() {
-  local col=$1 endpoint=$2 file=$3 log="$TMP/tus-t1-$1.log"
+  local col=$1 endpoint=$2 file=$3 mode=${4:-large} log="$TMP/tus-t1-$1.log"
   echo "-- t1 / $col"
-  node "$TUS_NODE_DIR/tus_load.mjs" large "$endpoint" "$file" 8 >"$log" 2>&1 || true
+  node "$TUS_NODE_DIR/tus_load.mjs" "$mode" "$endpoint" "$file" 8 >"$log" 2>&1 || true
   sed 's/^/   /' "$log"
   TUS[t1,$col]=$(sed -n 's/^RESULT mibps=\([^ ]*\).*/\1/p' "$log")
   [[ -n "${TUS[t1,$col]}" ]] || { TUS[t1,$col]="failed"; ANY_ERRORS=1; }
@@ -68,34 +81,69 @@ run_tus() {
     tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
     stop_tus_server
   else
-    echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus-server.log"; ANY_ERRORS=1
+    echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus_server.mjs.log"; ANY_ERRORS=1
   fi
   settle
-  if [[ $UPGATE_OK == 1 ]] && start_upgate t; then
-    local base="http://127.0.0.1:$UPGATE_PORT"
-    TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large upgate "$base/v1/tus/" "$file"
-    settle
-    tus_load t1 upgate-plain --url "$base/v1/files?name=bench-t1-{id}" --method POST \
-      --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
-    settle
-    tus_load t2 upgate --url "$base/v1/tus/" --method POST --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
-    stop_upgate
+  if start_tus_null; then
+    tus_large client-ceiling "$TUS_ENDPOINT" "$file"
+    stop_tus_server
   else
-    echo "-- t / upgate: not run: $UPGATE_WHY"
+    echo "-- t: the null tus endpoint did not start"; ANY_ERRORS=1
   fi
+  settle
+  if [[ -n "${BENCH_TUS_BEFORE:-}" ]]; then
+    local after=$UPGATE
+    UPGATE=$BENCH_TUS_BEFORE tus_upgate "@before" "$file"
+    UPGATE=$after
+  fi
+  tus_upgate "" "$file"
   rm -f "$file"
 }
 
+# upgate's rows: column suffix, file (uses tus_small of run_tus).
+tus_upgate() {
+  local sfx=$1 file=$2
+  if [[ $UPGATE_OK == 1 ]] && start_upgate "t$sfx"; then
+    local base="http://127.0.0.1:$UPGATE_PORT"
+    echo "== upgate $UPGATE"
+    TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate$sfx" "$base/v1/tus/" "$file"
+    settle
+    tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+    settle
+    TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate-plain-node$sfx" \
+      "$base/v1/files?name=bench-t1-node" "$file" plain
+    settle
+    tus_load t2 "upgate$sfx" --url "$base/v1/tus/" --method POST --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
+    settle  # the same files by plain POST /v1/files: what a durable 64 KiB upload costs without tus
+    tus_load t2 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t2-{id}" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" --size 65536 --concurrency 64 --duration "$SMALL_SECONDS"
+    stop_upgate
+  else
+    echo "-- t / upgate$sfx: not run: $UPGATE_WHY"
+  fi
+}
+
+# a / b to two places, or n/a.
+tus_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
 print_tus() {
-  local r
+  local sfx
   echo
-  echo "t: tus uploads | @tus/server (FileStore, no fsync) | upgate /v1/tus/ (durable) | upgate plain POST /v1/files | upgate / @tus/server | upgate / plain"
-  printf '  %-44s | %-10s | %-10s | %-10s' "t1 $SINGLE_LABEL, 8 MiB chunks (MiB/s)" "${TUS[t1,tus-server]:-?}" "${TUS[t1,upgate]:-?}" "${TUS[t1,upgate-plain]:-?}"
-  r=$(awk -v a="${TUS[t1,upgate]:-}" -v b="${TUS[t1,tus-server]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
-  printf ' | %-6s' "$r"
-  r=$(awk -v a="${TUS[t1,upgate]:-}" -v b="${TUS[t1,upgate-plain]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
-  echo " | $r"
-  printf '  %-44s | %-10s | %-10s | %-10s' "t2 64 KiB creation-with-upload x64 (files/s)" "${TUS[t2,tus-server]:-?}" "${TUS[t2,upgate]:-?}" "-"
-  r=$(awk -v a="${TUS[t2,upgate]:-}" -v b="${TUS[t2,tus-server]:-}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "n/a" }')
-  echo " | $r | -"
+  echo "t1: $SINGLE_LABEL in 8 MiB chunks (MiB/s) | @tus/server (FileStore, no fsync) | tus-js-client to a null endpoint (client ceiling)"
+  printf '  %-10s | %-10s\n' "${TUS[t1,tus-server]:-?}" "${TUS[t1,client-ceiling]:-?}"
+  echo "  upgate binary | /v1/tus/ (durable) | plain POST, load.cc | plain POST, Node | tus / @tus/server | tus / plain Node | tus / plain load.cc"
+  for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
+    printf '  %-13s | %-10s | %-10s | %-10s | %-6s | %-6s | %s\n' "${sfx:-@after}" "${TUS[t1,upgate$sfx]:-?}" \
+      "${TUS[t1,upgate-plain$sfx]:-?}" "${TUS[t1,upgate-plain-node$sfx]:-?}" \
+      "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,tus-server]:-}")" \
+      "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain-node$sfx]:-}")" \
+      "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
+  done
+  echo "t2: 64 KiB creation-with-upload x64 (files/s) | @tus/server ${TUS[t2,tus-server]:-?}"
+  for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
+    printf '  %-13s | upgate tus %-10s | upgate plain POST %-10s | tus / @tus/server %s\n' "${sfx:-@after}" \
+      "${TUS[t2,upgate$sfx]:-?}" "${TUS[t2,upgate-plain$sfx]:-?}" \
+      "$(tus_ratio "${TUS[t2,upgate$sfx]:-}" "${TUS[t2,tus-server]:-}")"
+  done
 }

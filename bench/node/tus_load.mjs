@@ -3,6 +3,8 @@
 //   large <endpoint> <file> <chunk MiB>: one upload of <file> in chunks
 //   small <endpoint> <bytes> <connections> <seconds>: files of <bytes> with
 //     creation-with-upload, <connections> at a time, for <seconds>
+//   plain <url> <file>: not tus: <file> in one POST (upgate's plain upload
+//     driven by the same runtime, reading the file the same way)
 // Extra headers for every request come from TUS_HEADERS (a JSON object).
 // Prints one line: RESULT mibps=... files=... fps=... errors=...
 import fs from 'node:fs';
@@ -59,8 +61,23 @@ if (mode === 'large') {
   );
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   console.log(`RESULT files=${files} fps=${(files / s).toFixed(0)} seconds=${s.toFixed(2)} errors=${errors}`);
+} else if (mode === 'plain') {
+  const [file] = args;
+  const size = fs.statSync(file).size;
+  const t0 = process.hrtime.bigint();
+  const status = await new Promise((resolve, reject) => {
+    const req = http.request(endpoint, { method: 'POST', agent, headers: { ...headers, 'Content-Length': size } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode));
+    });
+    req.on('error', reject);
+    fs.createReadStream(file).pipe(req);
+  });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (status !== 201) console.error(`status ${status}`);
+  console.log(`RESULT mibps=${(size / 1048576 / s).toFixed(1)} seconds=${s.toFixed(2)} errors=${status === 201 ? 0 : 1}`);
 } else {
-  console.error('usage: tus_load.mjs large|small <endpoint> ...');
+  console.error('usage: tus_load.mjs large|small|plain <endpoint> ...');
   process.exit(2);
 }
 agent.destroy();

@@ -114,7 +114,13 @@ struct Server::Impl {
 
   ServerConfig cfg;
   std::vector<HandlerPtr> handlers;
-  net::io_context ioc;
+  // The accept loops, signals and shutdown, and a share of the connections.
+  net::io_context ioc{1};
+  // One more context per further I/O thread, each run by that thread alone:
+  // connections stay on one thread, whose own posts skip the scheduler's lock
+  // and the wake-ups of a context shared by every I/O thread.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  size_t next_context = 0;  // round robin; only the accept loops touch it
   std::optional<ssl::context> tls;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::string> urls;
@@ -125,6 +131,7 @@ struct Server::Impl {
 
   Status bind(const std::string& spec);
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
+  net::io_context& next_connection_context();
   net::awaitable<void> connection(tcp::socket socket);
   net::awaitable<void> session(AnyStream& stream, ConnState& state, std::string remote);
   net::awaitable<void> linger(AnyStream& stream);
@@ -624,7 +631,7 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
 
 net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(net::make_strand(ioc), kTok);
+    auto [ec, socket] = co_await acceptor.async_accept(next_connection_context(), kTok);
     if (stopping.load() || ec == net::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors and the like: back off rather than spin.
@@ -635,6 +642,11 @@ net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
     auto ex = socket.get_executor();
     net::co_spawn(ex, connection(std::move(socket)), net::detached);
   }
+}
+
+net::io_context& Server::Impl::next_connection_context() {
+  const size_t i = next_context++ % (workers.size() + 1);
+  return i == 0 ? ioc : *workers[i - 1];
 }
 
 Status Server::Impl::bind(const std::string& spec) {
@@ -738,16 +750,24 @@ std::vector<std::string> Server::urls() const { return impl_->urls; }
 
 void Server::run() {
   auto& impl = *impl_;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> idle_guards;
+  for (unsigned i = 1; i < std::max(1u, impl.cfg.io_threads); ++i) {
+    auto& worker = *impl.workers.emplace_back(std::make_unique<net::io_context>(1));
+    idle_guards.push_back(net::make_work_guard(worker));  // runs until stopped, not until idle
+  }
   for (auto& acc : impl.acceptors) net::co_spawn(impl.ioc, impl.accept_loop(acc), net::detached);
   net::signal_set signals(impl.ioc, SIGINT, SIGTERM);
   signals.async_wait([this](const beast::error_code& ec, int) {
     if (!ec) stop();
   });
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < std::max(1u, impl.cfg.io_threads); ++i)
-    threads.emplace_back([&impl] { impl.ioc.run(); });
-  impl.ioc.run();
+  for (auto& worker : impl.workers) threads.emplace_back([&w = *worker] { w.run(); });
+  impl.ioc.run();  // until drain_then_stop
+  for (auto& worker : impl.workers) worker->stop();
   for (auto& t : threads) t.join();
+  // Connections cut short by the grace period go now, while what they touch lives.
+  idle_guards.clear();
+  impl.workers.clear();
 }
 
 void Server::stop() {

@@ -348,7 +348,19 @@ TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
   const std::string data = pattern_string(200'000);
   const std::string url = create(data.size());
   ASSERT_EQ(patch(url, 0, data.substr(0, 80'000)).status, 204);
-  ASSERT_EQ(patch(url, 80'000, data.substr(80'000, 20'000)).status, 204);
+  {
+    // Another process sharing the stores takes the next chunk: the offset
+    // this one remembers is stale, and a PATCH at it must still get 409.
+    ServerProcess other({}, dir.path());
+    other.start();
+    HttpClient to_other(other.port());
+    auto r = to_other.request(
+        "PATCH", url,
+        tus({{"Content-Type", "application/offset+octet-stream"}, {"Upload-Offset", "80000"}}),
+        data.substr(80'000, 20'000));
+    ASSERT_EQ(r.status, 204) << r.body;
+  }
+  EXPECT_EQ(patch(url, 80'000, data.substr(80'000, 20'000)).status, 409);
   server_->kill9();
   start_server({}, dir.path());
   EXPECT_EQ(offset_of(url), 100'000u);

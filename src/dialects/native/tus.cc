@@ -165,6 +165,31 @@ class Tus::Committing {
     }
     for (auto& resume : waiters) resume();
   }
+  // The offset this process last stored for an upload of known length, so
+  // that the next PATCH need not read its pieces (ResumableUploads::begin_piece
+  // still checks, holding the staged blob, that no piece is at that offset and
+  // the upload is open: another process's chunks, completion or termination
+  // are noticed there).
+  struct Known {
+    uint64_t offset = 0;
+    uint64_t length = 0;
+  };
+  void remember(const std::string& id, Known k) {
+    std::lock_guard lock(mu_);
+    if (known_.size() >= kMaxKnown && !known_.contains(id)) known_.erase(known_.begin());
+    known_.insert_or_assign(id, k);
+  }
+  std::optional<Known> recall(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = known_.find(id);
+    if (it == known_.end()) return std::nullopt;
+    return it->second;
+  }
+  void forget(const std::string& id) {
+    std::lock_guard lock(mu_);
+    known_.erase(id);
+  }
+
   // Until no commit of `id` is in progress.
   net::awaitable<void> wait(Exchange& ex, const std::string& id) {
     {
@@ -186,8 +211,11 @@ class Tus::Committing {
     int count = 0;
     std::vector<Exchange::Resume> waiters;
   };
+  // Uploads in flight in this process; any may be dropped (it is re-read).
+  static constexpr size_t kMaxKnown = 4096;
   std::mutex mu_;
   std::map<std::string, Entry, std::less<>> entries_;
+  std::map<std::string, Known, std::less<>> known_;
 };
 
 namespace {
@@ -457,7 +485,25 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
   }
 
   co_await committing_->wait(ex, t.id);
-  auto p = co_await blocking(ex, [&] { return progress(t); });
+  core::UploadPtr opened;
+  auto p = co_await blocking(ex, [&]() -> Result<Progress> {
+    // The chunk this process expects next is opened in this one trip,
+    // without reading the pieces; anything else (or a failure to open) reads
+    // them.
+    auto known = committing_->recall(t.id);
+    if (known && known->offset == *offset && (!new_length || *new_length == known->length)) {
+      Progress at;
+      at.offset = known->offset;
+      at.length = known->length;
+      auto up = open_chunk(t, at, false);
+      if (up) {
+        opened = std::move(*up);
+        return at;
+      }
+      committing_->forget(t.id);
+    }
+    return progress(t);
+  });
   if (!p) co_return co_await fail_with(ex, p.error());
   if (p->status == core::ResumableStatus::kTerminated)
     co_return co_await fail_with(ex, Error(Errc::kNotFound, "upload terminated"));
@@ -484,7 +530,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
     if (p->object) r.header("Upgate-File-Id", p->object->id);
     co_return co_await ex.send(std::move(r));
   }
-  auto stored = co_await store_chunk(ex, t, *p, *sum);
+  auto stored = co_await store_chunk(ex, t, *p, *sum, std::move(opened));
   if (!stored) co_return co_await fail_with(ex, stored.error());
   http::Response r = tus_answer(204);
   r.header("Upload-Offset", std::to_string(stored->offset));
@@ -494,32 +540,43 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
 }
 
 net::awaitable<void> Tus::terminate(Exchange& ex, const tus::UploadToken& t) {
+  committing_->forget(t.id);
   auto st = co_await blocking(ex, [&] { return s_.resumable.terminate(ref_of(t), t.expires_at); });
   if (!st) co_return co_await fail_with(ex, st.error());
   co_await ex.send(tus_answer(204));
 }
 
+Result<core::UploadPtr> Tus::open_chunk(const tus::UploadToken& t, const Progress& at, bool whole) {
+  if (whole) return s_.resumable.begin_whole(ref_of(t), final_spec(t, *at.length));
+  core::PieceSpec spec = piece_spec(t, at.offset, room_of(t, at));
+  spec.staged = true;  // chunks are sequential: written once, never copied
+  return s_.resumable.begin_piece(ref_of(t), spec);
+}
+
+uint64_t Tus::room_of(const tus::UploadToken& t, const Progress& at) {
+  return at.length ? *at.length - at.offset : t.max_bytes - at.offset;
+}
+
 net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::UploadToken& t,
                                                      const Progress& at,
-                                                     const std::optional<tus::Checksum>& sum) {
+                                                     const std::optional<tus::Checksum>& sum,
+                                                     core::UploadPtr opened) {
   const std::optional<uint64_t> cl = ex.content_length();
-  const uint64_t room = at.length ? *at.length - at.offset : t.max_bytes - at.offset;
+  const uint64_t room = room_of(t, at);
   if (cl && *cl > room)
     co_return fail(Errc::kTooLarge, at.length ? "the chunk goes past Upload-Length"
                                               : "the chunk goes past the largest upload allowed");
   // The whole upload in one body goes straight into the final object: no
   // piece, no copy.
-  bool whole =
-      at.offset == 0 && at.length && t.concat == Concat::kNone && cl.value_or(0) == *at.length;
+  bool whole = !opened && at.offset == 0 && at.length && t.concat == Concat::kNone &&
+               cl.value_or(0) == *at.length;
   const core::ResumableRef ref = ref_of(t);
-  auto opened = co_await blocking(ex, [&]() -> Result<core::UploadPtr> {
-    if (whole) return s_.resumable.begin_whole(ref, final_spec(t, *at.length));
-    core::PieceSpec spec = piece_spec(t, at.offset, room);
-    spec.staged = true;  // chunks are sequential: written once, never copied
-    return s_.resumable.begin_piece(ref, spec);
-  });
-  if (!opened) co_return fail(opened.error());
-  core::Upload& up = **opened;
+  if (!opened) {
+    auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole); });
+    if (!o) co_return fail(o.error());
+    opened = std::move(*o);
+  }
+  core::Upload& up = *opened;
   std::optional<crypto::Digest> digest;
   if (sum) digest.emplace(sum->algo);
   auto cut = co_await pump_body(ex, up, digest ? &*digest : nullptr);
@@ -551,11 +608,16 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     committing_->begin(t.id);
     const ScopeEnd mark([this, &t] { committing_->end(t.id); });
     auto committed = co_await up.commit();
-    if (!committed) co_return fail(committed.error());
+    if (!committed) {
+      committing_->forget(t.id);
+      co_return fail(committed.error());
+    }
+    if (!whole && at.length && t.concat == Concat::kNone)
+      committing_->remember(t.id, {out.offset, *at.length});
     if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway
     if (whole) out.object = std::move(*committed);
   }
-  opened->reset();  // lets go of the staged blob, which completing seals
+  opened.reset();  // lets go of the staged blob, which completing seals
   if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {
     auto done = co_await blocking(ex, [&]() -> Result<Object> {
       auto p = progress(t);
@@ -563,6 +625,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
       if (!p->length) p->length = at.length;
       return complete(t, *p);
     });
+    committing_->forget(t.id);
     if (!done) co_return fail(done.error());
     out.object = std::move(*done);
   }

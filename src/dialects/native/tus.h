@@ -72,10 +72,16 @@ class Tus {
   // Streams the request body into the upload at `offset` (a piece, or the
   // final object directly when it carries the whole upload), checking the
   // checksum; completes the upload when it reaches its length.
+  // `opened`: the chunk opened already (open_chunk), else opened here.
   net::awaitable<Result<Stored>> store_chunk(Exchange& ex, const tus::UploadToken& t,
                                              const Progress& at,
-                                             const std::optional<tus::Checksum>& sum);
+                                             const std::optional<tus::Checksum>& sum,
+                                             core::UploadPtr opened = nullptr);
+  // The bytes the upload may still take after `at`.
+  static uint64_t room_of(const tus::UploadToken& t, const Progress& at);
   // Blocking.
+  // The chunk at `at.offset`: a staged piece, or the final object when `whole`.
+  Result<core::UploadPtr> open_chunk(const tus::UploadToken& t, const Progress& at, bool whole);
   Result<Progress> progress(const tus::UploadToken& t);
   Status set_deferred_length(const tus::UploadToken& t, uint64_t length);
   Result<Object> complete(const tus::UploadToken& t, const Progress& p);

@@ -59,9 +59,8 @@ Status write_all(int fd, const char* p, size_t n) {
   return ok();
 }
 
-uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file) {
-  constexpr uint64_t kWritebackStep = 4 << 20;
-  if (in_file - started < kWritebackStep) return started;
+uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file, uint64_t step) {
+  if (in_file - started < step) return started;
   ::sync_file_range(fd, static_cast<off64_t>(base + started),
                     static_cast<off64_t>(in_file - started), SYNC_FILE_RANGE_WRITE);
   return in_file;

@@ -61,7 +61,11 @@ Status write_all(int fd, const char* p, size_t n);
 // waiting, and returns the new `started`. The fsync at commit then finds most
 // of a large file on disk already, so receiving and writing overlap instead
 // of adding up. Only a hint: failures are left for fsync to report.
-uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file);
+// `step`: how much is handed to the kernel at a time; the fsync waits for at
+// most that much.
+constexpr uint64_t kWritebackStep = 4 << 20;
+uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file,
+                      uint64_t step = kWritebackStep);
 
 // What a writer may still do: nothing after its commit, and nothing after any
 // failure (the file's content is then unknown).

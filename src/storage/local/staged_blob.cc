@@ -15,6 +15,10 @@ namespace up::storage {
 namespace {
 
 constexpr size_t kBufferSize = 64 * 1024;
+// A tus client waits for each chunk's fsync before it sends the next, so the
+// bytes go to the disk in smaller steps than a plain upload's: the fsync then
+// finds at most this much not yet written (8 MiB chunks: 4 MiB -> 1 MiB).
+constexpr uint64_t kStagedWritebackStep = 1 << 20;
 
 Error busy() {
   return Error{Errc::kFailedPrecondition,
@@ -139,8 +143,8 @@ class StagedBlobWriter final : public BlobWriter {
   }
 
   void start_writeback() {
-    writeback_started_ =
-        write_behind(fd_.get(), at_, writeback_started_, bytes_written_ - buffer_.size());
+    writeback_started_ = write_behind(fd_.get(), at_, writeback_started_,
+                                      bytes_written_ - buffer_.size(), kStagedWritebackStep);
   }
 
   Fd fd_;  // locked; closing it releases the lock
