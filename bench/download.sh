@@ -26,9 +26,17 @@ dl_ms() {
 # dl_wrk key column url [wrk args...]: one wrk run, its req/s, p50 and p99 appended to DL.
 dl_wrk() {
   local key=$1 col=$2 url=$3; shift 3
-  local log="$TMP/wrk-$key-$col.log"
+  local log="$TMP/wrk-$key-$col.log" ticks0=0
+  [[ $col == upgate && -n "${UPGATE_PID:-}" ]] && ticks0=$(cpu_ticks "$UPGATE_PID")
   wrk -t2 -c64 -d"${DL_SECONDS}s" --latency "$@" "$url" >"$log" 2>&1 || true
-  local rps p50 p99 bad
+  local rps p50 p99 bad cpu=""
+  if [[ $col == upgate && -n "${UPGATE_PID:-}" ]]; then
+    # upgate's CPU (user + system, all threads) per request: steadier than req/s
+    # on a loaded machine. Clock ticks (usually 10 ms) over thousands of requests.
+    cpu=$(awk -v t=$(($(cpu_ticks "$UPGATE_PID") - ticks0)) -v hz="$(getconf CLK_TCK)" \
+      -v n="$(awk '/requests in/ { print $1 }' "$log")" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n }')
+    [[ -n "$cpu" ]] && DL[$key,$col,cpu]+="$cpu "
+  fi
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$log")
   p50=$(dl_ms "$(awk '$1 == "50%" { print $2 }' "$log")")
   p99=$(dl_ms "$(awk '$1 == "99%" { print $2 }' "$log")")
@@ -39,7 +47,7 @@ dl_wrk() {
   DL[$key,$col,rps]+="$rps "
   DL[$key,$col,p50]+="$p50 "
   DL[$key,$col,p99]+="$p99 "
-  echo "   $key/$col: $rps req/s, p50 $p50 ms, p99 $p99 ms"
+  echo "   $key/$col: $rps req/s, p50 $p50 ms, p99 $p99 ms${cpu:+, upgate CPU $cpu us/request}"
 }
 
 dl_median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "?" }'; }
@@ -120,6 +128,7 @@ dl_row() {  # key label
   row "$2 req/s" "${dl_rps%% | *}" "$(cut -d'|' -f2 <<<"$dl_rps" | tr -d ' ')${DL[$key,upgate,err]:+ (${DL[$key,upgate,err]})}" "${dl_rps##* | }"
   row "   p50 ms" "${dl_p50%% | *}" "$(cut -d'|' -f2 <<<"$dl_p50" | tr -d ' ')" "${dl_p50##* | }"
   row "   p99 ms" "${dl_p99%% | *}" "$(cut -d'|' -f2 <<<"$dl_p99" | tr -d ' ')" "${dl_p99##* | } (goal <= 2)"
+  row "   upgate CPU us/request" "" "$(dl_median "${DL[$key,upgate,cpu]:-}")" ""
 }
 
 print_download() {

@@ -12,13 +12,25 @@
 namespace up::crypto {
 namespace {
 
+// The digest's implementation, fetched once: with EVP_sha256() and the like,
+// OpenSSL 3 looks it up again on every EVP_DigestInit_ex (locks and a hash
+// lookup), which showed in the profile of small downloads (the key's SHA-256).
+// The legacy pointer if the fetch fails; the init then reports the failure.
+const EVP_MD* fetched(const char* name, const EVP_MD* legacy) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  return md ? md : legacy;
+}
+
 const EVP_MD* md_of(Digest::Algo algo) {
+  static const EVP_MD* const sha256 = fetched("SHA256", EVP_sha256());
+  static const EVP_MD* const md5 = fetched("MD5", EVP_md5());
+  static const EVP_MD* const sha1 = fetched("SHA1", EVP_sha1());
   switch (algo) {
-    case Digest::Algo::kSha256: return EVP_sha256();
-    case Digest::Algo::kMd5: return EVP_md5();
-    case Digest::Algo::kSha1: return EVP_sha1();
+    case Digest::Algo::kSha256: return sha256;
+    case Digest::Algo::kMd5: return md5;
+    case Digest::Algo::kSha1: return sha1;
   }
-  return EVP_sha256();
+  return sha256;
 }
 
 std::string one_shot(Digest::Algo algo, std::string_view data) {

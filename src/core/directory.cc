@@ -87,18 +87,22 @@ Result<App> Directory::create_app(App app) {
 }
 
 Result<App> Directory::app(std::string_view tenant_id, std::string_view app_id) {
+  if (auto hit = app_cached(tenant_id, app_id)) return std::move(*hit);
   const UnixMs now = clock_.now();
-  const std::string key = app_cache_key(tenant_id, app_id);
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = apps_.find(key); it != apps_.end() && now - it->second.at < kCacheMs)
-      return it->second.value;
-  }
   auto a = meta_.get_app(tenant_id, app_id);
   if (!a) return a;
   std::lock_guard lock(mu_);
-  apps_.insert_or_assign(key, CachedApp{*a, now});
+  apps_.insert_or_assign(app_cache_key(tenant_id, app_id), CachedApp{*a, now});
   return a;
+}
+
+std::optional<App> Directory::app_cached(std::string_view tenant_id, std::string_view app_id) {
+  const UnixMs now = clock_.now();
+  const std::string key = app_cache_key(tenant_id, app_id);
+  std::lock_guard lock(mu_);
+  if (auto it = apps_.find(key); it != apps_.end() && now - it->second.at < kCacheMs)
+    return it->second.value;
+  return std::nullopt;
 }
 
 Result<std::vector<App>> Directory::apps(std::string_view tenant_id) {

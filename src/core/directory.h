@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ class Directory {
 
   Result<App> create_app(App app);
   Result<App> app(std::string_view tenant_id, std::string_view app_id);  // cached
+  // The app as app() read it within the cache's bound, else empty. Never
+  // touches the store: an I/O thread may call it (downloads).
+  std::optional<App> app_cached(std::string_view tenant_id, std::string_view app_id);
   Result<std::vector<App>> apps(std::string_view tenant_id);
   Status update_app(const App& a);
 

@@ -57,6 +57,12 @@ void FileService::forget(std::string_view tenant_id, std::string_view id) {
   cache_.erase(cache_key(tenant_id, id));
 }
 
+void FileService::forget_tenant(std::string_view tenant_id) {
+  const std::string prefix = cache_key(tenant_id, "");
+  std::lock_guard lock(mu_);
+  std::erase_if(cache_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+}
+
 Result<Object> FileService::get_by_key(std::string_view tenant_id, std::string_view app_id,
                                        std::string_view key) {
   auto o = meta_.get_object_by_key(tenant_id, app_id, key);

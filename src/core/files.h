@@ -52,6 +52,9 @@ class FileService {
   Status remove(std::string_view tenant_id, std::string_view id);
   Status set_state(std::string_view tenant_id, std::string_view id, ObjectState state,
                    std::optional<UnixMs> expires_at);
+  // Drops the tenant's cached objects: for writes that change objects without
+  // going through this service (record writes bind and delete files).
+  void forget_tenant(std::string_view tenant_id);
 
  private:
   bool live(const Object& o) const;

@@ -33,6 +33,7 @@
 #include "http/any_stream.h"
 #include "http/exchange.h"
 #include "http/header_params.h"
+#include "http/request_log.h"
 #include "http/stream_io.h"
 
 namespace up::http {
@@ -64,13 +65,6 @@ struct ConnState {
   bool idle = true;
   bool closed = false;
 };
-
-bool safe_request_id(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (unsigned char c : id)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':')) return false;
-  return true;
-}
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -162,7 +156,7 @@ class ExchangeImpl final : public Exchange {
     path_ = target_.substr(0, q);
     if (q != std::string::npos) query_ = target_.substr(q + 1);
     auto incoming = req["X-Request-Id"];
-    request_id_ = safe_request_id(incoming) ? std::string(incoming) : random_hex(8);
+    request_id_ = safe_request_id(incoming) ? std::string(incoming) : new_request_id();
   }
 
   // http::Exchange
@@ -333,18 +327,10 @@ class ExchangeImpl final : public Exchange {
     return !broken_ && parser_.get().keep_alive() && parser_.is_done() && !server_.stopping.load();
   }
   std::string log_line() const {
-    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_)
-                  .count();
-    char dur[32];
-    std::snprintf(dur, sizeof dur, "%.3f", ms);
-    const UnixMs wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count();
-    return "{\"ts\":\"" + format_iso8601(wall_ms) + "\",\"id\":\"" + request_id_ +
-           "\",\"remote\":\"" + json_escape(remote_) + "\",\"method\":\"" + json_escape(method()) +
-           "\",\"path\":\"" + json_escape(path_) + "\",\"status\":" + std::to_string(status_) +
-           ",\"bytes_in\":" + std::to_string(bytes_in_) +
-           ",\"bytes_out\":" + std::to_string(bytes_out_) + ",\"ms\":" + dur + log_fields_ + "}\n";
+    const auto ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
+    return access_line(AccessEntry{request_id_, remote_, method(), path_, status_, bytes_in_,
+                                   bytes_out_, ms.count(), log_fields_});
   }
 
  private:
@@ -366,6 +352,18 @@ class ExchangeImpl final : public Exchange {
     res.body().data = body.get();
     res.body().size = have;
     res.body().more = false;
+    if (stream_.plain()) {
+      // Mostly the socket takes it all at once: written here, without an
+      // asynchronous operation and its timer. The socket is non-blocking
+      // (connection()), so a full send buffer leaves the rest to async_write.
+      beast::error_code wec;
+      bhttp::write(stream_.tcp().socket(), sr, wec);
+      if (!wec) {
+        bytes_out_ += have;
+        co_return beast::error_code{};
+      }
+      if (wec != net::error::would_block && wec != net::error::try_again) co_return wec;
+    }
     auto [ec, n] = co_await bhttp::async_write(stream_, sr, kTok);
     if (ec) co_return ec;
     bytes_out_ += have;
@@ -540,7 +538,14 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state,
       buffer.commit(n);
     }
     beast::error_code ec;
-    {
+    if (buffer.size() > 0) {
+      // A header that arrived whole (most do) is parsed here, without an
+      // asynchronous read and its deadline timer. The same parser and limits
+      // as async_read_header, which takes over for the rest of a partial one.
+      buffer.consume(parser.put(buffer.data(), ec));
+      if (ec == bhttp::error::need_more) ec = {};
+    }
+    if (!ec && !parser.is_header_done()) {
       // The header timeout covers the header only: the deadline must be gone
       // before the body streams, or it cuts every transfer longer than it.
       ReadDeadline deadline(stream.tcp(), cfg.header_timeout);
@@ -610,6 +615,9 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
     }
     state->closed = true;
   } else {
+    // Non-blocking for send_whole's synchronous try (asynchronous operations
+    // do not depend on it).
+    socket.non_blocking(true, ec);
     TcpStream stream(std::move(socket));
     state->lowest = &stream;
     auto any = any_stream(stream);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/crypto.h"
 #include "integration/harness.h"
 
 namespace up::testing {
@@ -357,6 +358,15 @@ TEST_F(KintoneApiTest, CredentialsAndPermissions) {
   Headers both_kinds = user("alice", "nope");
   both_kinds.emplace_back("X-Cybozu-API-Token", token_);
   EXPECT_EQ(code_of(get("/k/v1/records.json?app=1", both_kinds)), "CB_AU01");
+  // Downloads are answered from caches on the I/O thread once hot (issue 17):
+  // a disabled token still stops them at once.
+  const std::string id = add("hot", upload_key(api(token_), "hot.txt", "hot"));
+  const std::string key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
+  for (int i = 0; i < 2; ++i)  // the second from the caches
+    ASSERT_EQ(get("/k/v1/file.json?fileKey=" + key, api(view_token_)).body, "hot");
+  const std::string key_id = up::crypto::to_hex(up::crypto::sha256(view_token_)).substr(0, 16);
+  admin("POST", "/v1/admin/keys/" + key_id + "/disable", "");
+  EXPECT_EQ(code_of(get("/k/v1/file.json?fileKey=" + key, api(view_token_))), "GAIA_IA02");
 }
 
 TEST_F(KintoneApiTest, AdminAnswersHideUserSaltsAndHashes) {

@@ -49,8 +49,15 @@ class Api {
   // The object of a record fileKey the caller may read (it is attached to a
   // record of an app the caller may view). GAIA_BL01 otherwise.
   KResult<Object> downloadable(const Caller& caller, std::string_view file_key);
+  // downloadable()'s answer from the caches alone (the object and its app read
+  // within their bounds: core/files.h, core/directory.h), else empty. Never
+  // blocks: an I/O thread may call it and go to the blocking pool only on a miss.
+  std::optional<KResult<Object>> downloadable_cached(const Caller& caller,
+                                                     std::string_view file_key);
 
  private:
+  std::optional<KResult<Object>> downloadable_from(const Caller& c, std::string_view file_key,
+                                                   bool cached_only);
   KResult<boost::json::value> get_record(const Caller& c, const boost::json::object& p);
   // POST record.json and records.json: validated and built first, then one
   // all-or-nothing insert (a bulkRequest of additions shares that insert).

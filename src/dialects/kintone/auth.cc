@@ -92,6 +92,17 @@ Authenticator::Authenticator(core::Services& services, Options options)
     : s_(services), options_(std::move(options)), pepper_(random_hex(32)) {}
 
 KResult<Caller> Authenticator::authenticate(const Credentials& c) {
+  return *authenticate_with(c, /*cached_only=*/false);
+}
+
+std::optional<KResult<Caller>> Authenticator::authenticate_cached(const Credentials& c) {
+  // A password user's check reads the tenant's settings from the store.
+  if (c.authorization) return std::nullopt;
+  return authenticate_with(c, /*cached_only=*/true);
+}
+
+std::optional<KResult<Caller>> Authenticator::authenticate_with(const Credentials& c,
+                                                                bool cached_only) {
   if (!options_.basic_auth.empty()) {
     std::string decoded;
     if (!c.basic || !starts_with_ignoring_case(*c.basic, "Basic ") ||
@@ -101,12 +112,13 @@ KResult<Caller> Authenticator::authenticate(const Credentials& c) {
   }
   // kintone's order when several are sent: password first, then API tokens.
   if (c.authorization) return user_caller(*c.authorization, c.guest_space_id);
-  if (c.api_tokens) return token_caller(*c.api_tokens, c.guest_space_id);
+  if (c.api_tokens) return token_caller(*c.api_tokens, c.guest_space_id, cached_only);
   return not_logged_in("Send X-Cybozu-API-Token or X-Cybozu-Authorization.");
 }
 
-KResult<Caller> Authenticator::token_caller(std::string_view header,
-                                            const std::string& guest_space) {
+std::optional<KResult<Caller>> Authenticator::token_caller(std::string_view header,
+                                                           const std::string& guest_space,
+                                                           bool cached_only) {
   Caller caller;
   caller.guest_space_id = guest_space;
   size_t count = 0;
@@ -115,7 +127,10 @@ KResult<Caller> Authenticator::token_caller(std::string_view header,
     const std::string_view token = trim(header.substr(0, comma));
     if (token.empty() || ++count > kMaxTokens)
       return bad_api_token("Malformed X-Cybozu-API-Token.");
-    auto p = s_.auth.authenticate(token);
+    auto answer = cached_only ? s_.auth.authenticate_cached(token)
+                              : std::optional(s_.auth.authenticate(token));
+    if (!answer) return std::nullopt;
+    const Result<core::Principal>& p = *answer;
     if (!p) {
       if (p.error().kind() == Kind::kInternal || p.error().kind() == Kind::kUnavailable)
         return fail(p.error());
@@ -200,8 +215,20 @@ KResult<Caller> Authenticator::user_caller(std::string_view header,
 
 KResult<AppAccess> Authenticator::open_app(const Caller& caller, std::string_view app_id,
                                            Need need) {
+  return check_app(caller, s_.directory.app(caller.tenant_id, app_id), app_id, need);
+}
+
+std::optional<KResult<AppAccess>> Authenticator::open_app_cached(const Caller& caller,
+                                                                 std::string_view app_id,
+                                                                 Need need) {
+  auto app = s_.directory.app_cached(caller.tenant_id, app_id);
+  if (!app) return std::nullopt;
+  return check_app(caller, std::move(*app), app_id, need);
+}
+
+KResult<AppAccess> Authenticator::check_app(const Caller& caller, Result<App> app,
+                                            std::string_view app_id, Need need) {
   const Error not_found(Errc::kAppNotFound, "The app (ID: " + std::string(app_id) + ") not found.");
-  auto app = s_.directory.app(caller.tenant_id, app_id);
   if (!app) {
     if (app.error().kind() == Kind::kNotFound) return fail(not_found);
     return fail(app.error());

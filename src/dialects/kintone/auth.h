@@ -76,14 +76,27 @@ class Authenticator {
   Authenticator(core::Services& services, Options options);
 
   KResult<Caller> authenticate(const Credentials& credentials);
+  // authenticate()'s answer when caches alone give it (API tokens verified
+  // within AuthService::kCacheMs), else empty. Never blocks: an I/O thread may
+  // call it and go to the blocking pool only on a miss. Password users miss.
+  std::optional<KResult<Caller>> authenticate_cached(const Credentials& credentials);
   // GAIA_AP01 for unknown apps (and apps of another guest space), CB_NO02 for
   // missing permissions, GAIA_IA02 when no token of the caller is the app's.
   KResult<AppAccess> open_app(const Caller& caller, std::string_view app_id, Need need);
+  // open_app()'s answer from the Directory's cache, else empty. Never blocks.
+  std::optional<KResult<AppAccess>> open_app_cached(const Caller& caller, std::string_view app_id,
+                                                    Need need);
 
   const Options& options() const { return options_; }
 
  private:
-  KResult<Caller> token_caller(std::string_view header, const std::string& guest_space);
+  // Empty when `cached_only` and a token is not in AuthService's cache.
+  std::optional<KResult<Caller>> authenticate_with(const Credentials& credentials,
+                                                   bool cached_only);
+  std::optional<KResult<Caller>> token_caller(std::string_view header,
+                                              const std::string& guest_space, bool cached_only);
+  KResult<AppAccess> check_app(const Caller& caller, Result<App> app, std::string_view app_id,
+                               Need need);
   KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
   // The store's error when the guess could not be counted (then no guess is tried).
   Result<bool> password_matches(const std::string& login, const UserCredential& cred,

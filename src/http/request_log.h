@@ -1,0 +1,26 @@
+#pragma once
+// A request's id and its access-log line (http/server.cc). No Beast.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace up::http {
+
+// A request id for the log: 16 hex digits, unique per process for practical
+// purposes. Not a secret: nothing relies on it being unpredictable.
+std::string new_request_id();
+// Whether a client's X-Request-Id may be used as ours (logged and echoed).
+bool safe_request_id(std::string_view id);
+
+struct AccessEntry {
+  std::string_view request_id, remote, method, path;
+  int status = 0;
+  uint64_t bytes_in = 0, bytes_out = 0;
+  double ms = 0;
+  std::string_view extra_fields;  // ",\"name\":\"value\"..." (Exchange::log_field)
+};
+// One JSON line, "\n"-terminated, stamped with the wall clock.
+std::string access_line(const AccessEntry& e);
+
+}  // namespace up::http
