@@ -79,7 +79,7 @@ Status FileAppender::sync() {
 
 Status FileAppender::flush() {
   if (buffer_.empty()) return ok();
-  const Status written = write(buffer_.data(), buffer_.size());
+  Status written = write(buffer_.data(), buffer_.size());
   buffer_.clear();
   return written;
 }
