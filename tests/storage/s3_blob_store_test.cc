@@ -36,10 +36,12 @@ class S3BlobStoreTest : public ::testing::Test {
   }
 
   // A store with small parts and pieces, so a few MiB exercise every path.
-  void open_store(uint64_t part_size = 5ull << 20, uint64_t read_piece = 1ull << 20) {
+  void open_store(uint64_t part_size = 5ull << 20, uint64_t read_piece = 1ull << 20,
+                  unsigned pieces_ahead = 4) {
     auto o = s3_test::options(bucket_);
     o.part_size = part_size;
     o.read_piece = read_piece;
+    o.pieces_ahead = pieces_ahead;
     auto s = open_s3_blob_store(o, *pool_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
@@ -138,6 +140,49 @@ TEST_F(S3BlobStoreTest, RangedReadsAcrossPieces) {
   EXPECT_TRUE(get("ranged", (6 << 20) - 10, 100) == bytes.substr((6 << 20) - 10));
   EXPECT_EQ(get("ranged", 6 << 20, 100), "");
   EXPECT_EQ(get("missing").substr(0, 1), "!");
+}
+
+// 64 KiB pieces, three on their way at once: every byte in order, whatever
+// the range, and a reader dropped with pieces on the pool is harmless.
+TEST_F(S3BlobStoreTest, SeveralPiecesInFlightKeepTheBytesInOrder) {
+  open_store(5ull << 20, 64u << 10, 3);
+  const std::string bytes = random_bytes((1 << 20) + 4321, 7);
+  ASSERT_TRUE(put("window", bytes));
+  EXPECT_TRUE(get("window") == bytes);
+  EXPECT_TRUE(get("window", 300000, 500000) == bytes.substr(300000, 500000));
+  EXPECT_TRUE(get("window", (1 << 20) - 7) == bytes.substr((1 << 20) - 7));
+  auto dropped = await(store_->open("window", 0, UINT64_MAX));
+  ASSERT_TRUE(dropped);
+  dropped->reset();  // its three GETs still on the pool: they own nothing of it
+  EXPECT_TRUE(get("window", 1) == bytes.substr(1));
+}
+
+// A piece that fails (the object is deleted once the reader is open, so every
+// piece past the few already on their way gets a 404) fails the read, and
+// every read after it, rather than leaving a gap.
+TEST_F(S3BlobStoreTest, AFailedPieceFailsTheRead) {
+  open_store(5ull << 20, 64u << 10, 2);
+  const std::string bytes = random_bytes(1 << 20, 8);
+  ASSERT_TRUE(put("vanishing", bytes));
+  auto r = await(store_->open("vanishing", 0, UINT64_MAX));
+  ASSERT_TRUE(r);
+  ASSERT_TRUE(store_->remove("vanishing"));
+  std::string out;
+  std::vector<char> buf(64 * 1024);
+  Status failure = ok();
+  for (;;) {
+    auto n = await((*r)->read(buf));
+    if (!n) {
+      failure = fail(n.error());
+      break;
+    }
+    if (*n == 0) break;
+    out.append(buf.data(), *n);
+  }
+  ASSERT_FALSE(failure) << "read " << out.size() << " of " << bytes.size() << " bytes";
+  EXPECT_LT(out.size(), bytes.size());
+  EXPECT_TRUE(out == bytes.substr(0, out.size()));  // what came before the failure is right
+  EXPECT_FALSE(await((*r)->read(buf)));
 }
 
 TEST_F(S3BlobStoreTest, StaleUploadsAreAborted) {
@@ -259,7 +304,7 @@ TEST(S3ClientTest, AddressesPathStyleAndVirtualHost) {
 TEST(S3UrlTest, ParsesTheBlobsFlag) {
   auto o = parse_s3_url(
       "s3://bkt/some/prefix/?endpoint=http%3A%2F%2F127.0.0.1%3A7480&region=eu-west-1"
-      "&path_style=true&part_size_mb=16&parts_in_memory=3");
+      "&path_style=true&part_size_mb=16&parts_in_memory=3&read_piece_mb=8&pieces_ahead=6");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->bucket, "bkt");
   EXPECT_EQ(o->prefix, "some/prefix");
@@ -268,6 +313,8 @@ TEST(S3UrlTest, ParsesTheBlobsFlag) {
   EXPECT_TRUE(o->path_style);
   EXPECT_EQ(o->part_size, 16ull << 20);
   EXPECT_EQ(o->parts_in_memory, 3u);
+  EXPECT_EQ(o->read_piece, 8ull << 20);
+  EXPECT_EQ(o->pieces_ahead, 6u);
   auto plain = parse_s3_url("s3://bkt?endpoint=http://127.0.0.1:7480");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->endpoint, "http://127.0.0.1:7480");

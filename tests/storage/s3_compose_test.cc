@@ -36,7 +36,11 @@ class S3ComposeTest : public ::testing::Test {
     auto b = s3_test::create_bucket();
     ASSERT_TRUE(b) << b.error().message;
     bucket_ = new std::string(*b);
-    auto store = open_s3_blob_store(s3_test::options(*bucket_), *pool_);
+    // The plans below were drawn for 8 MiB parts (the default was 8 MiB then).
+    auto options = s3_test::options(*bucket_);
+    options.part_size = 8 * kMiB;
+    options.parts_in_memory = 2;
+    auto store = open_s3_blob_store(options, *pool_);
     ASSERT_TRUE(store) << store.error().message;
     store_ = store->release();
     sources_ = new std::vector<std::string>(kNames.size());

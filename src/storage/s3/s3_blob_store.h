@@ -29,9 +29,11 @@
 // adds a part at least every part_size bytes, so another process's sweep
 // leaves it alone however long it runs.
 //
-// Reads: open() HEADs the object; reads are ranged GETs of 256 KiB growing to
-// `read_piece`, each streamed into a buffer on the pool while the caller
-// consumes the piece before it (at most two pieces in memory per reader).
+// Reads: open() is one ranged GET of the first 256 KiB (its Content-Range
+// gives the size); then ranged GETs growing to `read_piece`, up to
+// `pieces_ahead` of them streamed into buffers on the pool while the caller
+// consumes the piece before them (at most 1 + pieces_ahead pieces in memory
+// per reader; bytes in order; any failed piece fails the read).
 //
 // Compose (s3_compose.cc says the plan): a multipart upload whose parts are
 // UploadPartCopy of the ranges of 5 MiB or more; smaller ranges are read
@@ -64,15 +66,20 @@ struct S3BlobStoreOptions {
   bool path_style = false;
   std::string access_key;
   std::string secret_key;
-  uint64_t part_size = 8ull << 20;  // at least 5 MiB (S3's minimum part)
-  unsigned parts_in_memory = 2;     // per writer, at least 1
+  // 16 MiB parts, two on their way while the next fills: RGW spends less per
+  // byte on larger parts, and two in flight overlap the latency each part
+  // pays at its end (bench/README.md, issue 15: 8 MiB one at a time ran RGW's
+  // multipart at half its single-PUT rate). Peak RSS of a 1 GiB upload 69 MiB.
+  uint64_t part_size = 16ull << 20;  // at least 5 MiB (S3's minimum part)
+  unsigned parts_in_memory = 3;      // per writer, at least 1
   uint64_t read_piece = 4ull << 20;
-  int attempts = 3;  // of idempotent calls
+  unsigned pieces_ahead = 4;  // GETs on their way per reader, at least 1
+  int attempts = 3;           // of idempotent calls
 };
 
 // Parses "s3://bucket[/prefix][?endpoint=URL&region=R&path_style=true&part_size_mb=N
-// &parts_in_memory=N]". Keys are not part of the URL (set them afterwards).
-// kInvalidArgument with a one-line message.
+// &parts_in_memory=N&read_piece_mb=N&pieces_ahead=N]". Keys are not part of the URL (set them
+// afterwards). kInvalidArgument with a one-line message.
 Result<S3BlobStoreOptions> parse_s3_url(std::string_view url);
 
 // Connects to the bucket (one listing) and returns the store; its blocking

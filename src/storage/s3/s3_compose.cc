@@ -6,7 +6,7 @@
 // - A range of 5 MiB or more is copied (UploadPartCopy), split in parts of at
 //   most 5 GiB (S3's largest part).
 // - Smaller ranges are read through (ranged GETs) into a buffer that goes out
-//   as a normal part each time it holds part_size bytes (8 MiB by default).
+//   as a normal part each time it holds part_size bytes (16 MiB by default).
 // - When a range to copy comes while the buffer holds bytes: under 5 MiB, the
 //   range's first bytes are read to fill it to 5 MiB; the buffer goes out as a
 //   part, and the rest of the range is copied (or read, if under 5 MiB now).

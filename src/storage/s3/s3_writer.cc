@@ -19,7 +19,7 @@ struct Parts {
   std::optional<Error> error;  // the first failed part
   bool abandoned = false;      // no commit will come: abort when in_flight drops to 0
   core::Resume waiter;         // the writer, waiting for in_flight to drop
-  // A sent part's buffer, kept for the next part: a fresh 8 MiB buffer per
+  // A sent part's buffer, kept for the next part: a fresh 16 MiB buffer per
   // part cost a page fault per 4 KiB (a third of the upload's CPU in perf).
   std::string spare;
 };

@@ -1,6 +1,7 @@
 #pragma once
 // The S3 store's writer (s3_blob_store.h describes its parts and limits).
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -48,9 +49,10 @@ Status complete_upload(const Context& context, const std::string& key, const std
 void abort_upload(const Context& context, const std::string& key, const std::string& upload_id);
 
 // Appends bytes [offset, offset + n) of object `key` to `data` (one ranged
-// GET, streamed, retried). REQUIRES: n > 0.
+// GET, streamed, retried). `stop`, when set meanwhile, cuts the transfer
+// short (an error). REQUIRES: n > 0.
 Status fetch_range(const Context& ctx, const std::string& key, uint64_t offset, uint64_t n,
-                   std::string& data);
+                   std::string& data, const std::atomic<bool>* stop = nullptr);
 
 // BlobStore::compose on S3 (s3_compose.cc). Blocking.
 Status compose(const Context& context, std::string_view locator, std::span<const BlobRange> ranges);
