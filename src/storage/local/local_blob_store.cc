@@ -31,7 +31,7 @@
 namespace up::storage {
 namespace {
 
-constexpr size_t kBufferSize = 64 * 1024;
+constexpr uint64_t kWritebackStep = 4 << 20;  // FileAppender's, for a plain upload
 
 struct DirCloser {
   void operator()(DIR* d) const { ::closedir(d); }
@@ -132,10 +132,11 @@ struct WriterTarget {
 
 class LocalBlobWriter final : public BlobWriter {
  public:
-  explicit LocalBlobWriter(WriterTarget target) : target_(std::move(target)) {}
+  explicit LocalBlobWriter(WriterTarget target)
+      : target_(std::move(target)), file_(*target_.reserve, "temp file", 0, kWritebackStep) {}
 
   ~LocalBlobWriter() override {
-    fd_.reset();
+    file_.close();
     if (!state_.committed() && !temp_path_.empty()) ::unlink(temp_path_.c_str());
   }
 
@@ -149,12 +150,12 @@ class LocalBlobWriter final : public BlobWriter {
   // a file is synced and renamed on the blocking pool.
   net::awaitable<Status> commit() override {
     if (auto usable = check_usable(); !usable) co_return usable;
-    if (fd_.get() < 0 && target_.pack) co_return co_await commit_to_pack();
+    if (!file_.is_open() && target_.pack) co_return co_await commit_to_pack();
     co_return co_await core::run_blocking(*target_.pool, [this] { return commit_file(); });
   }
 
   // storage::BlobWriter
-  uint64_t bytes_written() const override { return bytes_written_; }
+  uint64_t bytes_written() const override { return file_.size(); }
 
  private:
   static Error already_exists() {
@@ -163,36 +164,17 @@ class LocalBlobWriter final : public BlobWriter {
 
   Status append_now(std::string_view data) {
     UP_TRY(check_usable());
-    if (data.empty()) return ok();
-    bytes_written_ += data.size();
-    if (bytes_written_ >= next_reserve_check_) {
-      UP_TRY(guard(target_.reserve->check()));
-      next_reserve_check_ = bytes_written_ + DiskReserve::kCheckStep;
-    }
     // Up to small_max the bytes stay in the buffer (bounded: small_max is at
     // most kBufferSize) and may go to the pack; past it they need a file.
-    if (fd_.get() < 0 && bytes_written_ > target_.small_max) UP_TRY(guard(open_temp()));
-    if (buffer_.size() + data.size() > kBufferSize) {
-      if (auto r = flush(); !r) return r;
-    }
-    // Large chunks (the usual 64 KiB) go straight to the file; small ones are
-    // coalesced so a chatty caller doesn't cost one syscall per append.
-    if (fd_.get() >= 0 && data.size() >= kBufferSize) {
-      UP_TRY(guard(write_all(fd_.get(), data.data(), data.size())));
-      start_writeback();
-      return ok();
-    }
-    // A small blob's buffer grows to its size; a file's coalesces up to kBufferSize.
-    if (fd_.get() >= 0 && buffer_.capacity() < kBufferSize) buffer_.reserve(kBufferSize);
-    buffer_.append(data);
-    return ok();
+    if (!file_.is_open() && file_.size() + data.size() > target_.small_max)
+      UP_TRY(guard(open_temp()));
+    return guard(file_.append(data));
   }
 
   Status commit_file() {
-    if (fd_.get() < 0) UP_TRY(guard(open_temp()));  // an empty blob, files only
-    UP_TRY(flush());
-    if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync temp file")));
-    fd_.reset();
+    if (!file_.is_open()) UP_TRY(guard(open_temp()));  // an empty blob, files only
+    UP_TRY(guard(file_.sync()));
+    file_.close();
     if (target_.pack) {
       auto taken = target_.pack->contains(target_.locator);
       if (!taken) return guard(fail(taken.error()));
@@ -216,7 +198,7 @@ class LocalBlobWriter final : public BlobWriter {
     // Never shadow a file blob of the same locator (ids are unique; this is the
     // same promise rename_no_replace keeps for files).
     if (::access(target_.dest.file.c_str(), F_OK) == 0) co_return guard(fail(already_exists()));
-    Status put = co_await target_.pack->put(target_.locator, buffer_, wall_ms());
+    Status put = co_await target_.pack->put(target_.locator, file_.buffered(), wall_ms());
     if (put) state_.set_committed();
     co_return guard(std::move(put));
   }
@@ -224,7 +206,7 @@ class LocalBlobWriter final : public BlobWriter {
   Status open_temp() {
     auto created = create_temp_file(target_.tmp_shard);
     if (!created) return fail(created.error());
-    fd_ = std::move(created->first);
+    file_.open(std::move(created->first));
     temp_path_ = std::move(created->second);
     return ok();
   }
@@ -232,27 +214,9 @@ class LocalBlobWriter final : public BlobWriter {
   Status check_usable() const { return state_.check_usable(); }
   Status guard(Status s) { return state_.guard(std::move(s)); }
 
-  Status flush() {
-    if (buffer_.empty()) return ok();
-    const Status written = guard(write_all(fd_.get(), buffer_.data(), buffer_.size()));
-    buffer_.clear();
-    UP_TRY(written);
-    start_writeback();
-    return ok();
-  }
-
-  void start_writeback() {
-    writeback_started_ =
-        write_behind(fd_.get(), 0, writeback_started_, bytes_written_ - buffer_.size());
-  }
-
   WriterTarget target_;
-  Fd fd_;  // opened once the blob outgrows small_max
+  FileAppender file_;  // opened once the blob outgrows small_max; till then a small blob
   std::string temp_path_;
-  std::string buffer_;  // a small blob, or a file's small appends not yet written
-  uint64_t bytes_written_ = 0;
-  uint64_t writeback_started_ = 0;
-  uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // create() checked the start
   WriterState state_;
 };
 
@@ -570,9 +534,9 @@ Result<BlobStorePtr> open_local_blob_store(const std::string& root, core::Blocki
     if (!computed) return fail(computed.error());
     reserve = *computed;
   }
-  return std::make_unique<LocalBlobStore>(root, std::move(pack),
-                                          std::min<uint64_t>(options.small_blob_max, kBufferSize),
-                                          reserve, pool);
+  return std::make_unique<LocalBlobStore>(
+      root, std::move(pack), std::min<uint64_t>(options.small_blob_max, FileAppender::kBufferSize),
+      reserve, pool);
 }
 
 }  // namespace up::storage

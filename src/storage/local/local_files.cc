@@ -44,32 +44,76 @@ Status fsync_dir(const std::string& dir, std::string_view role) {
   return ok();
 }
 
-Status write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail(os_error(errno, "write temp file"));
-    }
-    // write(2) on a regular file returns 0 only for a 0-byte request; don't spin.
-    if (w == 0) return fail(os_error(EIO, "write temp file"));
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return ok();
-}
-
-uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file, uint64_t step) {
-  if (in_file - started < step) return started;
-  ::sync_file_range(fd, static_cast<off64_t>(base + started),
-                    static_cast<off64_t>(in_file - started), SYNC_FILE_RANGE_WRITE);
-  return in_file;
-}
-
 Status WriterState::check_usable() const {
   if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
   if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
   return ok();
+}
+
+Status FileAppender::append(std::string_view data) {
+  if (data.empty()) return ok();
+  bytes_ += data.size();
+  if (bytes_ >= next_reserve_check_) {
+    UP_TRY(reserve_.check());
+    next_reserve_check_ = bytes_ + DiskReserve::kCheckStep;
+  }
+  if (buffer_.size() + data.size() > kBufferSize) UP_TRY(flush());
+  if (!is_open()) {
+    buffer_.append(data);  // a small blob: its buffer grows to its size
+    return ok();
+  }
+  // Large chunks (the usual 64 KiB) go straight to the file; small ones are
+  // coalesced so a chatty caller doesn't cost one syscall per append.
+  if (data.size() >= kBufferSize) return write(data.data(), data.size());
+  if (buffer_.capacity() < kBufferSize) buffer_.reserve(kBufferSize);
+  buffer_.append(data);
+  return ok();
+}
+
+Status FileAppender::sync() {
+  UP_TRY(cut_once());
+  UP_TRY(flush());
+  if (int err = fsync_fd(fd_.get())) return fail(os_fail(err, "fsync"));
+  return ok();
+}
+
+Status FileAppender::flush() {
+  if (buffer_.empty()) return ok();
+  Status written = write(buffer_.data(), buffer_.size());
+  buffer_.clear();
+  return written;
+}
+
+Status FileAppender::write(const char* p, size_t n) {
+  UP_TRY(cut_once());
+  while (n > 0) {
+    ssize_t w = ::write(fd_.get(), p, n);
+    if (w < 0 && errno == EINTR) continue;
+    // write(2) on a regular file returns 0 only for a 0-byte request; don't spin.
+    if (w <= 0) return fail(os_fail(w < 0 ? errno : EIO, "write"));
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  // The buffer is empty or being flushed, so bytes_ overshoots the file by at
+  // most an append under way: fine for a hint.
+  if (bytes_ - writeback_started_ < step_) return ok();
+  ::sync_file_range(fd_.get(), static_cast<off64_t>(base_ + writeback_started_),
+                    static_cast<off64_t>(bytes_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
+  writeback_started_ = bytes_;
+  return ok();
+}
+
+Status FileAppender::cut_once() {
+  if (have_ <= base_) return ok();
+  if (::ftruncate(fd_.get(), static_cast<off_t>(base_)) != 0)
+    return fail(os_fail(errno, "truncate"));
+  have_ = base_;
+  return ok();
+}
+
+// `err` is read before the message allocates.
+Error FileAppender::os_fail(int err, std::string_view op) const {
+  return os_error(err, std::string(op) + " " + std::string(role_));
 }
 
 Status DiskReserve::check() const {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/result.h"
 
@@ -54,19 +55,6 @@ int fsync_fd(int fd);
 // Makes a folder's entries (a created, renamed or removed name) durable.
 Status fsync_dir(const std::string& dir, std::string_view role);
 
-Status write_all(int fd, const char* p, size_t n);
-
-// Write-behind: asks the kernel to start writing bytes [base + started,
-// base + in_file) of `fd` once they are kWritebackStep or more, without
-// waiting, and returns the new `started`. The fsync at commit then finds most
-// of a large file on disk already, so receiving and writing overlap instead
-// of adding up. Only a hint: failures are left for fsync to report.
-// `step`: how much is handed to the kernel at a time; the fsync waits for at
-// most that much.
-constexpr uint64_t kWritebackStep = 4 << 20;
-uint64_t write_behind(int fd, uint64_t base, uint64_t started, uint64_t in_file,
-                      uint64_t step = kWritebackStep);
-
 // What a writer may still do: nothing after its commit, and nothing after any
 // failure (the file's content is then unknown).
 class WriterState {
@@ -105,6 +93,56 @@ class DiskReserve {
  private:
   std::string root_;
   uint64_t bytes_;
+};
+
+// A writer's file, written in order from `base`: appends under kBufferSize
+// are coalesced, larger ones written through. Every `writeback_step` written
+// bytes the kernel is asked to start writing them (a hint; fsync reports
+// failures), so the fsync at commit waits for at most that step. Before
+// open() appends only gather in the buffer (a blob that may stay small enough
+// for the pack). Checks `reserve` every DiskReserve::kCheckStep bytes. Not
+// thread-safe; `reserve` outlives it; `role` is a literal naming the file.
+class FileAppender {
+ public:
+  static constexpr size_t kBufferSize = 64 * 1024;
+
+  FileAppender(const DiskReserve& reserve, std::string_view role, uint64_t base,
+               uint64_t writeback_step)
+      : reserve_(reserve), role_(role), base_(base), step_(writeback_step) {}
+
+  // REQUIRES: `fd` is at `base`; `have` is the file's size. What lies past
+  // `base` is cut at the first write, not here: a staged blob's caller first
+  // checks, holding the blob, that no recorded piece is there.
+  void open(Fd fd, uint64_t have = 0) {
+    fd_ = std::move(fd);
+    have_ = have;
+  }
+  bool is_open() const { return fd_.get() >= 0; }
+  void close() { fd_.reset(); }
+
+  Status append(std::string_view data);
+  // Writes what is buffered and waits until the file is on disk.
+  Status sync();
+
+  uint64_t size() const { return bytes_; }  // appended, written or still buffered
+  const std::string& buffered() const { return buffer_; }
+
+ private:
+  Status flush();
+  Status write(const char* p, size_t n);
+  Status cut_once();
+  Error os_fail(int err, std::string_view op) const;
+
+  const DiskReserve& reserve_;
+  std::string_view role_;
+  uint64_t base_;
+  uint64_t step_;
+  Fd fd_;
+  uint64_t have_ = 0;
+  std::string buffer_;
+  uint64_t bytes_ = 0;
+  uint64_t writeback_started_ = 0;
+  uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // the creator checks the start
 };
 
 }  // namespace up::storage

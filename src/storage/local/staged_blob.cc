@@ -14,7 +14,6 @@
 namespace up::storage {
 namespace {
 
-constexpr size_t kBufferSize = 64 * 1024;
 // A tus client waits for each chunk's fsync before it sends the next, so the
 // bytes go to the disk in smaller steps than a plain upload's: the fsync then
 // finds at most this much not yet written (8 MiB chunks: 4 MiB -> 1 MiB).
@@ -77,11 +76,16 @@ class StagedBlobWriter final : public BlobWriter {
  public:
   StagedBlobWriter(Fd fd, uint64_t at, uint64_t have, std::string dir, bool created,
                    const DiskReserve& reserve, core::BlockingPool& pool)
-      : fd_(std::move(fd)), at_(at), have_(have), dir_(std::move(dir)), created_(created),
-        reserve_(reserve), pool_(pool) {}
+      : file_(reserve, "staged blob", at, kStagedWritebackStep), dir_(std::move(dir)),
+        created_(created), pool_(pool) {
+    file_.open(std::move(fd), have);  // cuts the bytes past `at` at its first write
+  }
 
   // storage::BlobWriter
-  net::awaitable<Status> append(std::string_view data) override { co_return append_now(data); }
+  net::awaitable<Status> append(std::string_view data) override {
+    if (auto usable = state_.check_usable(); !usable) co_return usable;
+    co_return state_.guard(file_.append(data));
+  }
 
   // storage::BlobWriter
   net::awaitable<Status> commit() override {
@@ -89,75 +93,21 @@ class StagedBlobWriter final : public BlobWriter {
   }
 
   // storage::BlobWriter
-  uint64_t bytes_written() const override { return bytes_written_; }
+  uint64_t bytes_written() const override { return file_.size(); }
 
  private:
-  Status append_now(std::string_view data) {
-    UP_TRY(check_usable());
-    bytes_written_ += data.size();
-    if (bytes_written_ >= next_reserve_check_) {
-      UP_TRY(guard(reserve_.check()));
-      next_reserve_check_ = bytes_written_ + DiskReserve::kCheckStep;
-    }
-    if (buffer_.size() + data.size() > kBufferSize) UP_TRY(flush());
-    if (data.size() >= kBufferSize) {
-      UP_TRY(guard(cut_once()));
-      UP_TRY(guard(write_all(fd_.get(), data.data(), data.size())));
-      start_writeback();
-      return ok();
-    }
-    buffer_.append(data);
-    return ok();
-  }
-
   Status commit_now() {
-    UP_TRY(check_usable());
-    UP_TRY(guard(cut_once()));
-    UP_TRY(flush());
-    if (int err = fsync_fd(fd_.get())) return guard(fail(os_error(err, "fsync staged blob")));
-    if (created_) UP_TRY(guard(fsync_dir(dir_, "fan-out folder")));
+    UP_TRY(state_.check_usable());
+    UP_TRY(state_.guard(file_.sync()));
+    if (created_) UP_TRY(state_.guard(fsync_dir(dir_, "fan-out folder")));
     state_.set_committed();
     return ok();
   }
 
-  Status check_usable() const { return state_.check_usable(); }
-  Status guard(Status s) { return state_.guard(std::move(s)); }
-
-  // Drops the bytes past `at` before the first write, not at extend(): the
-  // caller checks, holding the blob, that no recorded piece is there first.
-  Status cut_once() {
-    if (have_ == at_) return ok();
-    UP_TRY(cut_to(fd_.get(), have_, at_));
-    have_ = at_;
-    return ok();
-  }
-
-  Status flush() {
-    if (buffer_.empty()) return ok();
-    UP_TRY(guard(cut_once()));
-    const Status written = guard(write_all(fd_.get(), buffer_.data(), buffer_.size()));
-    buffer_.clear();
-    UP_TRY(written);
-    start_writeback();
-    return ok();
-  }
-
-  void start_writeback() {
-    writeback_started_ = write_behind(fd_.get(), at_, writeback_started_,
-                                      bytes_written_ - buffer_.size(), kStagedWritebackStep);
-  }
-
-  Fd fd_;  // locked; closing it releases the lock
-  uint64_t at_;
-  uint64_t have_;  // the file's size when opened
+  FileAppender file_;  // its descriptor holds the lock; closing it releases it
   std::string dir_;
   bool created_;
-  const DiskReserve& reserve_;
   core::BlockingPool& pool_;
-  std::string buffer_;
-  uint64_t bytes_written_ = 0;
-  uint64_t writeback_started_ = 0;
-  uint64_t next_reserve_check_ = DiskReserve::kCheckStep;
   WriterState state_;
 };
 
