@@ -765,6 +765,10 @@ void Server::run() {
   impl.ioc.run();  // until drain_then_stop
   for (auto& worker : impl.workers) worker->stop();
   for (auto& t : threads) t.join();
+  // The accept loops' last accepts (aborted by begin_stop, or just done) hold
+  // sockets of the workers' contexts: they finish before those contexts go.
+  impl.ioc.restart();
+  impl.ioc.poll();
   // Connections cut short by the grace period go now, while what they touch lives.
   idle_guards.clear();
   impl.workers.clear();
