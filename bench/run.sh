@@ -29,7 +29,8 @@
 #                        private Ceph RGW (bluestore, via ../shared/services/s3-up.sh) as the
 #                        baseline, with upgate's peak RSS; BENCH_S3_SMALL_COUNT (default 3200)
 #                        4 KiB requests per column; BENCH_S3_OPTIONS="&part_size_mb=16&parts_in_memory=3"
-#                        is appended to upgate's s3:// URL
+#                        is appended to upgate's s3:// URL; BENCH_S3_ROUNDS, BENCH_S3_MULTIPART,
+#                        BENCH_S3_PIN, BENCH_S3_PERF, BENCH_S3_RGW_LOG: see bench/s3.sh
 #
 # Exit status: 0 when both halves ran without errors, 1 otherwise (nginx figures
 # are still printed when the upgate half cannot run).
