@@ -9,6 +9,8 @@
 #   t2  64 KiB files by creation-with-upload (one POST with the body per file) over 64
 #       connections for SMALL_SECONDS, by bench/load.cc for both (a Node client would be the
 #       bottleneck)
+#   t1 also by curl (bench/tus.sh tus_curl: the 8 MiB PATCHes on one connection), beside the
+#       plain POST by load.cc: the server's own cost of tus with clients that are not the limit
 #   and, to read the ratios fairly, the client's own ceiling: tus-js-client against a null
 #   tus endpoint (bench/node/tus_null.mjs: answers POST/HEAD/PATCH, discards the bytes), and
 #   upgate's plain upload of the same file by a Node client (tus_load.mjs plain: the runtime
@@ -57,6 +59,37 @@ tus_large() {
   TUS[t1,$col]=$(sed -n 's/^RESULT mibps=\([^ ]*\).*/\1/p' "$log")
   [[ -n "${TUS[t1,$col]}" ]] || { TUS[t1,$col]="failed"; ANY_ERRORS=1; }
 }
+# upgate's /v1/tus/ driven by curl: one creation, then the file's 8 MiB pieces as PATCHes on one
+# connection (--next). The server's own cost of tus beside its plain upload by load.cc, with a
+# client that is not the limit (tus-js-client is: see client-ceiling). Column, tus endpoint, file.
+tus_curl() {
+  local col=$1 endpoint=$2 file=$3 chunks="$TMP/tus-chunks" loc off=0 f args=() t0 t1 ok n
+  echo "-- t1 / $col"
+  mkdir -p "$chunks"
+  [[ -e $chunks/x000 ]] || split -b 8M -a 3 -d "$file" "$chunks/x"
+  n=$(find "$chunks" -type f | wc -l)
+  t0=$(date +%s.%N)
+  loc=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $UPGATE_KEY" \
+    -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $(stat -c %s "$file")" "$endpoint" |
+    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
+  [[ $loc == /* ]] && loc="${endpoint%%/v1/*}$loc"
+  for f in "$chunks"/x*; do
+    ((${#args[@]} == 0)) || args+=(--next)
+    args+=(-s -o /dev/null -w '%{http_code}\n' -X PATCH -H "Authorization: Bearer $UPGATE_KEY"
+      -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: $off" -H "Content-Type: application/offset+octet-stream"
+      -T "$f" "$loc")
+    off=$((off + $(stat -c %s "$f")))
+  done
+  ok=$(curl "${args[@]}" | grep -c '^204$')
+  t1=$(date +%s.%N)
+  if [[ -n $loc && $ok == "$n" ]]; then
+    TUS[t1,$col]=$(awk -v b="$off" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", b / 1048576 / (t1 - t0) }')
+  else
+    TUS[t1,$col]="failed ($ok of $n PATCHes 204)"; ANY_ERRORS=1
+  fi
+  echo "   ${TUS[t1,$col]} MiB/s"
+}
+
 # bench/load.cc's figure: column, url, load options.
 tus_load() {
   local scn=$1 col=$2; shift 2
@@ -97,7 +130,7 @@ run_tus() {
     UPGATE=$after
   fi
   tus_upgate "" "$file"
-  rm -f "$file"
+  rm -rf "$file" "$TMP/tus-chunks"
 }
 
 # upgate's rows: column suffix, file (uses tus_small of run_tus).
@@ -110,6 +143,8 @@ tus_upgate() {
     settle
     tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST \
       --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+    settle
+    tus_curl "upgate-curl$sfx" "$base/v1/tus/" "$file"
     settle
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate-plain-node$sfx" \
       "$base/v1/files?name=bench-t1-node" "$file" plain
@@ -139,6 +174,11 @@ print_tus() {
       "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,tus-server]:-}")" \
       "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain-node$sfx]:-}")" \
       "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
+  done
+  echo "  the server's own cost, clients that are not the limit: /v1/tus/ by curl | plain POST, load.cc | ratio"
+  for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
+    printf '  %-13s | %-10s | %-10s | %s\n' "${sfx:-@after}" "${TUS[t1,upgate-curl$sfx]:-?}" \
+      "${TUS[t1,upgate-plain$sfx]:-?}" "$(tus_ratio "${TUS[t1,upgate-curl$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
   done
   echo "t2: 64 KiB creation-with-upload x64 (files/s) | @tus/server ${TUS[t2,tus-server]:-?}"
   for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
