@@ -80,9 +80,11 @@ stop_pid() {  # pid: TERM, wait up to 5 s, then KILL
 cleanup() {
   stop_pid "$UPGATE_PID"; UPGATE_PID=""
   stop_pid "$NGINX_PID"; NGINX_PID=""
-  stop_postgres
-  stop_rgw
-  stop_tus_server
+  # Defined further down (or in bench/s3.sh, bench/tus.sh): absent when the run stops early.
+  local f
+  for f in stop_postgres stop_rgw stop_tus_server; do
+    declare -F "$f" >/dev/null && "$f"
+  done
   rm -rf "$TMP"
   [[ -z "${DD_SRC:-}" ]] || rm -f "$DD_SRC"
 }
