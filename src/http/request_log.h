@@ -17,7 +17,7 @@ struct AccessEntry {
   std::string_view request_id, remote, method, path;
   int status = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
-  double ms = 0;
+  uint64_t us = 0;                // duration, printed as milliseconds with 3 decimals
   std::string_view extra_fields;  // ",\"name\":\"value\"..." (Exchange::log_field)
 };
 // One JSON line, "\n"-terminated, stamped with the wall clock.

@@ -97,6 +97,42 @@ const char* ambiguous_framing(const bhttp::request_parser<bhttp::buffer_body>& p
   return nullptr;
 }
 
+// The access-log lines of one I/O thread's connections, written together: one
+// write(2) per turn of that thread's event loop instead of one per request (the
+// write was 4% of a small GET). Lines stay whole; what is pending when the
+// server stops is written by Server::run. Touched only by the thread running
+// the context, and by Server::run once every I/O thread is done.
+class AccessLogBatch {
+ public:
+  explicit AccessLogBatch(net::io_context& context) : context_(context) {}
+  AccessLogBatch(const AccessLogBatch&) = delete;
+  AccessLogBatch& operator=(const AccessLogBatch&) = delete;
+
+  void add(std::string_view line) {
+    pending_ += line;
+    if (pending_.size() >= kFlushBytes) return flush();
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    // Queued behind the completions already due in this turn of the loop: a
+    // busy thread writes their lines at once, an idle one writes its line now.
+    net::post(context_, [this] {
+      flush_posted_ = false;
+      flush();
+    });
+  }
+  void flush() {
+    if (pending_.empty()) return;
+    log::access(pending_);
+    pending_.clear();
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = 32 * 1024;
+  net::io_context& context_;
+  std::string pending_;
+  bool flush_posted_ = false;
+};
+
 // Lets the process hold as many connections as its hard limit allows: the
 // usual soft limit (1024) is far below what idle keep-alive clients need.
 void raise_open_file_limit() {
@@ -121,6 +157,8 @@ struct Server::Impl {
   // and the wake-ups of a context shared by every I/O thread.
   std::vector<std::unique_ptr<net::io_context>> workers;
   size_t next_context = 0;  // round robin; only the accept loops touch it
+  // One per context: [0] for ioc, [i] for workers[i - 1].
+  std::vector<std::unique_ptr<AccessLogBatch>> access_logs;
   std::optional<ssl::context> tls;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::string> urls;
@@ -131,9 +169,11 @@ struct Server::Impl {
 
   Status bind(const std::string& spec);
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
-  net::io_context& next_connection_context();
-  net::awaitable<void> connection(tcp::socket socket);
-  net::awaitable<void> session(AnyStream& stream, ConnState& state, std::string remote);
+  size_t next_connection_context();
+  net::io_context& context(size_t i) { return i == 0 ? ioc : *workers[i - 1]; }
+  net::awaitable<void> connection(tcp::socket socket, AccessLogBatch& access_log);
+  net::awaitable<void> session(AnyStream& stream, ConnState& state, std::string remote,
+                               AccessLogBatch& access_log);
   net::awaitable<void> linger(AnyStream& stream);
   net::awaitable<void> refuse(AnyStream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
@@ -315,7 +355,11 @@ class ExchangeImpl final : public Exchange {
   }
 
   void log_field(std::string_view name, std::string value) override {
-    log_fields_ += ",\"" + json_escape(name) + "\":\"" + json_escape(value) + "\"";
+    log_fields_ += ",\"";
+    append_json_escaped(log_fields_, name);
+    log_fields_ += "\":\"";
+    append_json_escaped(log_fields_, value);
+    log_fields_ += '"';
   }
 
   // Server side.
@@ -327,10 +371,11 @@ class ExchangeImpl final : public Exchange {
     return !broken_ && parser_.get().keep_alive() && parser_.is_done() && !server_.stopping.load();
   }
   std::string log_line() const {
-    const auto ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_);
-    return access_line(AccessEntry{request_id_, remote_, method(), path_, status_, bytes_in_,
-                                   bytes_out_, ms.count(), log_fields_});
+    const auto us =
+        std::chrono::round<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
+    return access_line(
+        AccessEntry{request_id_, remote_, method(), path_, status_, bytes_in_, bytes_out_,
+                    static_cast<uint64_t>(std::max<int64_t>(0, us.count())), log_fields_});
   }
 
  private:
@@ -516,8 +561,8 @@ net::awaitable<void> Server::Impl::refuse(AnyStream& stream, int status, std::st
   if (!ec) co_await linger(stream);
 }
 
-net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state,
-                                           std::string remote) {
+net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, std::string remote,
+                                           AccessLogBatch& access_log) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
   for (bool first = true;; first = false) {
@@ -576,7 +621,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state,
     }
     ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote);
     co_await serve(*this, ex);
-    if (cfg.access_log) log::access(ex.log_line());
+    if (cfg.access_log) access_log.add(ex.log_line());
     if (!ex.keep_alive()) {
       if (!ex.broken() && !parser.is_done()) co_await linger(stream);
       co_return;
@@ -584,7 +629,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state,
   }
 }
 
-net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
+net::awaitable<void> Server::Impl::connection(tcp::socket socket, AccessLogBatch& access_log) {
   struct Active {
     std::atomic<int>& n;
     explicit Active(std::atomic<int>& c) : n(c) { ++n; }
@@ -609,7 +654,7 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
     if (!hec) {
       // Named, not a temporary of the co_await expression: g++ 12 destroys those twice.
       auto any = any_stream(stream);
-      co_await session(*any, *state, remote);
+      co_await session(*any, *state, remote, access_log);
       stream.next_layer().expires_after(2s);
       co_await stream.async_shutdown(kTok);
     }
@@ -621,7 +666,7 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
     TcpStream stream(std::move(socket));
     state->lowest = &stream;
     auto any = any_stream(stream);
-    co_await session(*any, *state, remote);
+    co_await session(*any, *state, remote, access_log);
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     state->closed = true;
   }
@@ -631,7 +676,8 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket) {
 
 net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor.async_accept(next_connection_context(), kTok);
+    const size_t i = next_connection_context();
+    auto [ec, socket] = co_await acceptor.async_accept(context(i), kTok);
     if (stopping.load() || ec == net::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors and the like: back off rather than spin.
@@ -640,14 +686,11 @@ net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     auto ex = socket.get_executor();
-    net::co_spawn(ex, connection(std::move(socket)), net::detached);
+    net::co_spawn(ex, connection(std::move(socket), *access_logs[i]), net::detached);
   }
 }
 
-net::io_context& Server::Impl::next_connection_context() {
-  const size_t i = next_context++ % (workers.size() + 1);
-  return i == 0 ? ioc : *workers[i - 1];
-}
+size_t Server::Impl::next_connection_context() { return next_context++ % (workers.size() + 1); }
 
 Status Server::Impl::bind(const std::string& spec) {
   auto colon = spec.rfind(':');
@@ -755,6 +798,9 @@ void Server::run() {
     auto& worker = *impl.workers.emplace_back(std::make_unique<net::io_context>(1));
     idle_guards.push_back(net::make_work_guard(worker));  // runs until stopped, not until idle
   }
+  impl.access_logs.push_back(std::make_unique<AccessLogBatch>(impl.ioc));
+  for (auto& worker : impl.workers)
+    impl.access_logs.push_back(std::make_unique<AccessLogBatch>(*worker));
   for (auto& acc : impl.acceptors) net::co_spawn(impl.ioc, impl.accept_loop(acc), net::detached);
   net::signal_set signals(impl.ioc, SIGINT, SIGTERM);
   signals.async_wait([this](const beast::error_code& ec, int) {
@@ -772,6 +818,8 @@ void Server::run() {
   // Connections cut short by the grace period go now, while what they touch lives.
   idle_guards.clear();
   impl.workers.clear();
+  // Every I/O thread is done: the lines still pending go out before run returns.
+  for (auto& batch : impl.access_logs) batch->flush();
 }
 
 void Server::stop() {
