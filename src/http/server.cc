@@ -2,7 +2,9 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
+#include <iterator>
 #include <list>
 #include <mutex>
 #include <span>
@@ -22,6 +24,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -65,6 +68,14 @@ struct ConnState {
   bool idle = true;
   bool closed = false;
 };
+
+// The headers a browser may read (CORS): the tus ones too, which a browser's
+// tus client reads (native /v1/tus/).
+constexpr std::string_view kExposeHeaders =
+    "ETag, Location, X-Request-Id, Content-Disposition, Content-Range, Upload-Offset, "
+    "Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
+    "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
+    "Tus-Checksum-Algorithm, Upgate-File-Id";
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -312,36 +323,34 @@ class ExchangeImpl final : public Exchange {
   }
 
   net::awaitable<void> send_blob(Response head, core::ObjectReader reader) override {
-    bhttp::response<bhttp::buffer_body> res{static_cast<bhttp::status>(head.status), 11};
-    add_headers(res, head);
-    if (!headers_safe(res))
+    // The header is written by hand, not through Beast's fields and serializer:
+    // for a small download they cost more than the rest of the response.
+    const uint64_t size = reader.size();
+    std::string out;
+    if (!append_head(out, head, size))
       co_return co_await send(json_response(500, R"({"error":"internal error"})"));
-    res.content_length(reader.size());
-    res.body().data = nullptr;
-    res.body().more = true;
     status_ = head.status;
     responded_ = true;
-    bhttp::response_serializer<bhttp::buffer_body> sr{res};
-    stream_.tcp().expires_after(server_.cfg.idle_timeout);
     const core::ObjectReader::File file = reader.file();
     const bool sendfile = stream_.plain() && file.fd >= 0;
-    if (!sendfile && reader.size() <= kChunkBytes) {
+    if (!sendfile && size <= kChunkBytes) {
       // A small body (from memory, mostly) goes out with its header in one write.
-      if (auto ec = co_await send_whole(res, sr, reader)) broken_ = true;
+      if (auto ec = co_await send_whole(out, reader)) broken_ = true;
       co_return;
     }
-    auto [ec, n] = co_await bhttp::async_write_header(stream_, sr, kTok);
+    stream_.tcp().expires_after(server_.cfg.idle_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(out), kTok);
     // The status line is gone already: after a failure all we can do is cut
     // the response short.
     if (!ec) {
       if (sendfile) {
         // Content-Length framing: the raw bytes are the whole body.
-        ec = co_await send_file(stream_.tcp(), file.fd, file.offset, reader.size(),
-                                server_.cfg.idle_timeout, bytes_out_);
+        ec = co_await send_file(stream_.tcp(), file.fd, file.offset, size, server_.cfg.idle_timeout,
+                                bytes_out_);
         if (ec) broken_ = true;
         co_return;
       }
-      ec = co_await send_chunks(res, sr, reader);
+      ec = co_await send_chunks(reader);
     }
     if (ec) broken_ = true;
   }
@@ -379,47 +388,42 @@ class ExchangeImpl final : public Exchange {
   }
 
  private:
-  // A whole response of at most kChunkBytes of body: read, then header and body
-  // in one write. A failed read sends nothing (the connection is cut).
-  net::awaitable<beast::error_code> send_whole(bhttp::response<bhttp::buffer_body>& res,
-                                               bhttp::response_serializer<bhttp::buffer_body>& sr,
-                                               core::ObjectReader& reader) {
-    // Its own buffer of the body's size: the connection's 64 KiB chunk is given
-    // back between requests, and taking it again for 4 KiB cost more than the rest.
+  // A whole response of at most kChunkBytes of body after its header `out`:
+  // read onto the header's end, then written at once. A failed read sends
+  // nothing (the connection is cut).
+  net::awaitable<beast::error_code> send_whole(std::string& out, core::ObjectReader& reader) {
+    const size_t head_size = out.size();
     const size_t size = static_cast<size_t>(reader.size());
-    auto body = std::make_unique_for_overwrite<char[]>(std::max<size_t>(size, 1));
+    out.resize(head_size + size);
     size_t have = 0;
     while (have < size) {
-      auto got = co_await reader.read(std::span<char>(body.get() + have, size - have));
+      auto got = co_await reader.read(std::span<char>(out.data() + head_size + have, size - have));
       if (!got || *got == 0) co_return beast::error_code(net::error::eof);
       have += *got;
     }
-    res.body().data = body.get();
-    res.body().size = have;
-    res.body().more = false;
+    size_t sent = 0;
     if (stream_.plain()) {
       // Mostly the socket takes it all at once: written here, without an
       // asynchronous operation and its timer. The socket is non-blocking
       // (connection()), so a full send buffer leaves the rest to async_write.
       beast::error_code wec;
-      bhttp::write(stream_.tcp().socket(), sr, wec);
+      sent = net::write(stream_.tcp().socket(), net::buffer(out), wec);
       if (!wec) {
-        bytes_out_ += have;
+        bytes_out_ += size;
         co_return beast::error_code{};
       }
       if (wec != net::error::would_block && wec != net::error::try_again) co_return wec;
     }
-    auto [ec, n] = co_await bhttp::async_write(stream_, sr, kTok);
+    stream_.tcp().expires_after(server_.cfg.idle_timeout);
+    auto [ec, n] = co_await net::async_write(stream_, net::buffer(out) + sent, kTok);
     if (ec) co_return ec;
-    bytes_out_ += have;
+    bytes_out_ += size;
     co_return beast::error_code{};
   }
 
   // The body of send_blob read from the reader and written chunk by chunk
-  // (TLS, or a store without local files).
-  net::awaitable<beast::error_code> send_chunks(bhttp::response<bhttp::buffer_body>& res,
-                                                bhttp::response_serializer<bhttp::buffer_body>& sr,
-                                                core::ObjectReader& reader) {
+  // (TLS, or a store without local files), after its header.
+  net::awaitable<beast::error_code> send_chunks(core::ObjectReader& reader) {
     uint64_t left = reader.size();
     auto& chunk = this->chunk();
     while (left > 0) {
@@ -427,19 +431,66 @@ class ExchangeImpl final : public Exchange {
       auto got = co_await reader.read(std::span<char>(chunk.data(), want));
       if (!got || *got == 0) co_return beast::error_code(net::error::eof);
       left -= *got;
-      res.body().data = chunk.data();
-      res.body().size = *got;
-      res.body().more = left > 0;
       stream_.tcp().expires_after(server_.cfg.idle_timeout);
-      auto [wec, wn] = co_await bhttp::async_write(stream_, sr, kTok);
-      if (wec && wec != bhttp::error::need_buffer) co_return wec;
+      auto [wec, wn] = co_await net::async_write(stream_, net::buffer(chunk.data(), *got), kTok);
+      if (wec) co_return wec;
       bytes_out_ += *got;
     }
-    res.body().data = nullptr;
-    res.body().more = false;
-    auto [fec, fn] = co_await bhttp::async_write(stream_, sr, kTok);
-    if (fec && fec != bhttp::error::need_buffer) co_return fec;
     co_return beast::error_code{};
+  }
+
+  // The status line and header of a response with a `content_length` body, as
+  // Beast writes them (add_headers' fields, then Content-Length), appended to
+  // `out`. False, with nothing to send, when a header is unsafe (headers_safe).
+  bool append_head(std::string& out, const Response& r, uint64_t content_length) const {
+    size_t need = 160 + request_id_.size();
+    for (const auto& [name, value] : r.headers) need += name.size() + value.size() + 4;
+    out.reserve(need);
+    out += "HTTP/1.1 ";
+    append_decimal(out, static_cast<uint64_t>(r.status));
+    out += ' ';
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    out.append(reason.data(), reason.size());
+    out += "\r\n";
+    append_field(out, "Server", "upgate");
+    append_field(out, "X-Request-Id", request_id_);
+    for (const auto& [name, value] : r.headers) {
+      if (!safe_field(name, value)) return false;
+      append_field(out, name, value);
+    }
+    auto origin = parser_.get()[bhttp::field::origin];
+    if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
+      const std::string_view allowed(origin.data(), origin.size());
+      if (!safe_field("Access-Control-Allow-Origin", allowed)) return false;
+      append_field(out, "Access-Control-Allow-Origin", allowed);
+      append_field(out, "Access-Control-Expose-Headers", kExposeHeaders);
+      append_field(out, "Vary", "Origin");
+    }
+    if (!keep_alive()) append_field(out, "Connection", "close");
+    out += "Content-Length: ";
+    append_decimal(out, content_length);
+    out += "\r\n\r\n";
+    return true;
+  }
+
+  static void append_field(std::string& out, std::string_view name, std::string_view value) {
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+
+  static void append_decimal(std::string& out, uint64_t n) {
+    char digits[20];
+    auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
+    out.append(digits, end);
+  }
+
+  bool safe_field(std::string_view name, std::string_view value) const {
+    if (safe_header_name(name) && safe_header_value(value)) return true;
+    log::request_error(request_id_, "refused to send header \"" + json_escape(name) +
+                                        "\" (a control byte in its name or value); answered 500");
+    return false;
   }
 
   // The connection's body buffer, allocated on first use so that idle
@@ -459,12 +510,7 @@ class ExchangeImpl final : public Exchange {
     auto origin = parser_.get()[bhttp::field::origin];
     if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
       res.set(bhttp::field::access_control_allow_origin, origin);
-      // The tus headers too: a browser's tus client reads them (native /v1/tus/).
-      res.set(bhttp::field::access_control_expose_headers,
-              "ETag, Location, X-Request-Id, Content-Disposition, Content-Range, Upload-Offset, "
-              "Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
-              "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
-              "Tus-Checksum-Algorithm, Upgate-File-Id");
+      res.set(bhttp::field::access_control_expose_headers, kExposeHeaders);
       res.set(bhttp::field::vary, "Origin");
     }
     res.keep_alive(keep_alive());
