@@ -273,6 +273,8 @@ std::string format_content_disposition(std::string_view disposition, std::string
   // that cannot be sent safely in a quoted-string ('%' too, RFC 6266 §4.3).
   std::string fallback;
   std::string encoded;
+  fallback.reserve(filename.size());
+  encoded.reserve(filename.size() * 3);
   for (size_t i = 0; i < filename.size();) {
     const auto c = static_cast<unsigned char>(filename[i]);
     const size_t len = utf8_sequence_length(filename.substr(i));
@@ -293,6 +295,7 @@ std::string format_content_disposition(std::string_view disposition, std::string
     }
     i += step;
   }
+  out.reserve(out.size() + 32 + fallback.size() + encoded.size());
   out += "; filename=\"";
   out += fallback;
   out += "\"; filename*=UTF-8''";
@@ -386,6 +389,7 @@ bool safe_header_value(std::string_view value) {
 
 std::vector<std::string_view> split_path(std::string_view path) {
   std::vector<std::string_view> parts;
+  parts.reserve(8);  // every route's depth: one allocation
   while (!path.empty()) {
     if (path.front() == '/') {
       path.remove_prefix(1);

@@ -38,18 +38,6 @@ bool safe_request_id(std::string_view id) {
 
 namespace {
 
-// Appends `raw` as JSON string content: as is when every byte is printable
-// ASCII needing no escape (ids, addresses, most paths), else escaped.
-void append_json_text(std::string& out, std::string_view raw) {
-  for (unsigned char c : raw) {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      append_json_escaped(out, raw);
-      return;
-    }
-  }
-  out += raw;
-}
-
 void append_number(std::string& out, uint64_t n) {
   char digits[20];
   auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
@@ -80,11 +68,20 @@ void append_timestamp(std::string& out) {
 
 }  // namespace
 
-std::string access_line(const AccessEntry& e) {
-  // One string, appended to in place, without printf: the temporaries of a
-  // chain of `+`, then snprintf, were a visible share of a small GET's cost.
-  std::string line;
-  line.reserve(192 + e.path.size() + e.extra_fields.size());
+void append_json_text(std::string& out, std::string_view raw) {
+  for (unsigned char c : raw) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      append_json_escaped(out, raw);
+      return;
+    }
+  }
+  out += raw;
+}
+
+void append_access_line(std::string& line, const AccessEntry& e) {
+  // Appended in place, without printf: the temporaries of a chain of `+`, then
+  // snprintf, were a visible share of a small GET's cost.
+  line.reserve(line.size() + 192 + e.path.size() + e.extra_fields.size());
   line += "{\"ts\":\"";
   append_timestamp(line);
   line += "\",\"id\":\"";
@@ -111,7 +108,6 @@ std::string access_line(const AccessEntry& e) {
   line.append(digits, sizeof digits);
   line += e.extra_fields;
   line += "}\n";
-  return line;
 }
 
 }  // namespace up::http

@@ -120,8 +120,10 @@ class AccessLogBatch {
   AccessLogBatch(const AccessLogBatch&) = delete;
   AccessLogBatch& operator=(const AccessLogBatch&) = delete;
 
-  void add(std::string_view line) {
-    pending_ += line;
+  // Appends one line, written by `append(std::string&)`.
+  template <class Append>
+  void add(Append&& append) {
+    append(pending_);
     if (pending_.size() >= kFlushBytes) return flush();
     if (flush_posted_) return;
     flush_posted_ = true;
@@ -203,10 +205,11 @@ class ExchangeImpl final : public Exchange {
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
         remote_(remote), started_(std::chrono::steady_clock::now()) {
     auto& req = parser_.get();
-    target_ = std::string(req.target());
+    // Views of the parser's copy, which lives as long as this exchange.
+    target_ = std::string_view(req.target().data(), req.target().size());
     auto q = target_.find('?');
     path_ = target_.substr(0, q);
-    if (q != std::string::npos) query_ = target_.substr(q + 1);
+    if (q != std::string_view::npos) query_ = target_.substr(q + 1);
     auto incoming = req["X-Request-Id"];
     request_id_ = safe_request_id(incoming) ? std::string(incoming) : new_request_id();
   }
@@ -366,9 +369,9 @@ class ExchangeImpl final : public Exchange {
 
   void log_field(std::string_view name, std::string value) override {
     log_fields_ += ",\"";
-    append_json_escaped(log_fields_, name);
+    append_json_text(log_fields_, name);
     log_fields_ += "\":\"";
-    append_json_escaped(log_fields_, value);
+    append_json_text(log_fields_, value);
     log_fields_ += '"';
   }
 
@@ -380,12 +383,13 @@ class ExchangeImpl final : public Exchange {
   bool keep_alive() const {
     return !broken_ && parser_.get().keep_alive() && parser_.is_done() && !server_.stopping.load();
   }
-  std::string log_line() const {
+  // Appends this request's access-log line to `out`.
+  void append_log_line(std::string& out) const {
     const auto us =
         std::chrono::round<std::chrono::microseconds>(std::chrono::steady_clock::now() - started_);
-    return access_line(
-        AccessEntry{request_id_, remote_, method(), path_, status_, bytes_in_, bytes_out_,
-                    static_cast<uint64_t>(std::max<int64_t>(0, us.count())), log_fields_});
+    append_access_line(
+        out, AccessEntry{request_id_, remote_, method(), path_, status_, bytes_in_, bytes_out_,
+                         static_cast<uint64_t>(std::max<int64_t>(0, us.count())), log_fields_});
   }
 
  private:
@@ -545,7 +549,8 @@ class ExchangeImpl final : public Exchange {
   ChunkPtr& chunk_storage_;
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
-  std::string target_, path_, query_, request_id_, log_fields_;
+  std::string_view target_, path_, query_;
+  std::string request_id_, log_fields_;
   bool continue_sent_ = false;
   bool responded_ = false;
   bool broken_ = false;
@@ -674,7 +679,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
     }
     ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote);
     co_await serve(*this, ex);
-    if (cfg.access_log) access_log.add(ex.log_line());
+    if (cfg.access_log) access_log.add([&ex](std::string& out) { ex.append_log_line(out); });
     if (!ex.keep_alive()) {
       if (!ex.broken() && !parser.is_done()) co_await linger(stream);
       co_return;
