@@ -389,17 +389,17 @@ class NativeHandler final : public http::Handler {
   // find() and object() answered from the cache alone, without their coroutine
   // frames and Result moves: the hot path of a download. Empty on a miss and
   // whenever find() may answer otherwise (it then decides).
-  std::optional<Object> find_cached(const core::Principal& p, std::string_view id) {
-    if (!plain_token(id)) return std::nullopt;
+  std::shared_ptr<const Object> find_cached(const core::Principal& p, std::string_view id) {
+    if (!plain_token(id)) return nullptr;
     auto hit = s_.files.get_cached(p.tenant_id, id);
-    if (hit && !p.app_id.empty() && hit->app_id != p.app_id) return std::nullopt;
+    if (hit && !p.app_id.empty() && hit->app_id != p.app_id) return nullptr;
     return hit;
   }
 
   net::awaitable<Result<Object>> object(Exchange& ex, std::string_view tenant_id,
                                         std::string_view id, bool cached) {
     if (cached) {
-      if (auto hit = s_.files.get_cached(tenant_id, id)) co_return std::move(*hit);
+      if (auto hit = s_.files.get_cached(tenant_id, id)) co_return *hit;
     }
     co_return co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
   }
