@@ -21,7 +21,7 @@ struct AccessEntry {
   std::string_view extra_fields;  // ",\"name\":\"value\"..." (Exchange::log_field)
 };
 // Appends one JSON line, "\n"-terminated, stamped with the wall clock.
-void append_access_line(std::string& out, const AccessEntry& e);
+void append_access_line(std::string& line, const AccessEntry& e);
 // Appends `raw` as the inside of a JSON string: as it is when every byte is
 // printable ASCII needing no escape (ids, addresses, most paths), else as
 // append_json_escaped (core/text.h) makes it.
