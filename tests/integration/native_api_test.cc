@@ -775,8 +775,23 @@ TEST_F(NativeApiTest, ServesTls) {
   ASSERT_EQ(std::system(gen.c_str()), 0);
   start_server({"--tls-cert", cert, "--tls-key", key});
   EXPECT_NE(server_->stdout_text().find("https://127.0.0.1:"), std::string::npos);
-  std::string cmd = "curl -sk https://127.0.0.1:" + std::to_string(server_->port()) + "/healthz";
-  EXPECT_EQ(run_command(cmd), R"({"status":"ok"})");
+  const std::string base = "https://127.0.0.1:" + std::to_string(server_->port());
+  EXPECT_EQ(run_command("curl -sk " + base + "/healthz"), R"({"status":"ok"})");
+  // Downloads over TLS go through the stream (no sendfile): a small body with
+  // its header in one write, a large one in chunks after it.
+  const std::string auth =
+      " -H 'Authorization: Bearer " + std::string(ServerProcess::kAdminKey) + "'";
+  for (size_t size : {size_t{1000}, size_t{600 * 1024}}) {
+    const std::string file = certs.path() + "/upload.bin", body = pattern_string(size);
+    std::ofstream(file, std::ios::binary) << body;
+    const json::object up = parse(run_command("curl -sk" + auth + " --data-binary @" + file + " '" +
+                                              base + "/v1/files?name=tls.bin'"));
+    ASSERT_TRUE(up.contains("id")) << json::serialize(up);
+    EXPECT_EQ(
+        run_command("curl -sk" + auth + " " + base + "/v1/files/" + str(up, "id") + "/content"),
+        body)
+        << size;
+  }
 }
 
 }  // namespace
