@@ -230,6 +230,7 @@ class ExchangeImpl final : public Exchange {
       std::string v(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1));
       for (char& c : v)
         if (c == '+') c = ' ';
+      if (v.find('%') == std::string::npos) return v;  // nothing to decode: no second copy
       auto decoded = percent_decode(v);
       return decoded ? *decoded : v;
     }
@@ -681,6 +682,8 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
     co_await serve(*this, ex);
     if (cfg.access_log) access_log.add([&ex](std::string& out) { ex.append_log_line(out); });
     if (!ex.keep_alive()) {
+      // The client sees the connection end next: its line is written first.
+      access_log.flush();
       if (!ex.broken() && !parser.is_done()) co_await linger(stream);
       co_return;
     }
