@@ -111,9 +111,10 @@ const char* ambiguous_framing(const bhttp::request_parser<bhttp::buffer_body>& p
 
 // The access-log lines of one I/O thread's connections, written together: one
 // write(2) per turn of that thread's event loop instead of one per request (the
-// write was 4% of a small GET). Lines stay whole; what is pending when the
-// server stops is written by Server::run. Touched only by the thread running
-// the context, and by Server::run once every I/O thread is done.
+// write was 4% of a small GET). Lines stay whole; a session writes what is
+// pending before it closes its connection, Server::run before it returns.
+// Touched only by the thread running the context, and by Server::run once
+// every I/O thread is done.
 class AccessLogBatch {
  public:
   explicit AccessLogBatch(net::io_context& context) : context_(context) {}
