@@ -9,7 +9,8 @@
 #       beside nginx's GET of the same file (sendfile on both sides)
 # and nginx serving the same bytes from disk (static file), in alternating rounds
 # (BENCH_DOWNLOAD_ROUNDS, default 3; BENCH_DOWNLOAD_SECONDS each, default 5, 2 with
-# BENCH_QUICK=1). Reported: medians over the rounds of req/s, p50 and p99, as ratios.
+# BENCH_QUICK=1). Reported: medians over the rounds of req/s, p50 and p99, as ratios, and
+# each server's CPU per request (upgate's threads; nginx's master and workers).
 # Goals (issue 17): req/s >= 1.0x nginx, p99 <= 2x nginx's.
 
 declare -A DL  # "<scenario>,<column>,<metric>": list of per-round figures, space-separated
@@ -26,17 +27,16 @@ dl_ms() {
 # dl_wrk key column url [wrk args...]: one wrk run, its req/s, p50 and p99 appended to DL.
 dl_wrk() {
   local key=$1 col=$2 url=$3; shift 3
-  local log="$TMP/wrk-$key-$col.log" ticks0=0
-  [[ $col == upgate && -n "${UPGATE_PID:-}" ]] && ticks0=$(cpu_ticks "$UPGATE_PID")
+  local log="$TMP/wrk-$key-$col.log" ticks0
+  ticks0=$(dl_server_ticks "$col")
   wrk -t2 -c64 -d"${DL_SECONDS}s" --latency "$@" "$url" >"$log" 2>&1 || true
   local rps p50 p99 bad cpu=""
-  if [[ $col == upgate && -n "${UPGATE_PID:-}" ]]; then
-    # upgate's CPU (user + system, all threads) per request: steadier than req/s
-    # on a loaded machine. Clock ticks (usually 10 ms) over thousands of requests.
-    cpu=$(awk -v t=$(($(cpu_ticks "$UPGATE_PID") - ticks0)) -v hz="$(getconf CLK_TCK)" \
-      -v n="$(awk '/requests in/ { print $1 }' "$log")" 'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n }')
-    [[ -n "$cpu" ]] && DL[$key,$col,cpu]+="$cpu "
-  fi
+  # The server's CPU (user + system, all threads or workers) per request:
+  # steadier than req/s on a loaded machine. Clock ticks (usually 10 ms) over
+  # thousands of requests.
+  cpu=$(awk -v t=$(($(dl_server_ticks "$col") - ticks0)) -v hz="$(getconf CLK_TCK)" \
+    -v n="$(awk '/requests in/ { print $1 }' "$log")" 'BEGIN { if (n > 0 && t > 0) printf "%.1f", t * 1e6 / hz / n }')
+  [[ -n "$cpu" ]] && DL[$key,$col,cpu]+="$cpu "
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$log")
   p50=$(dl_ms "$(awk '$1 == "50%" { print $2 }' "$log")")
   p99=$(dl_ms "$(awk '$1 == "99%" { print $2 }' "$log")")
@@ -47,7 +47,20 @@ dl_wrk() {
   DL[$key,$col,rps]+="$rps "
   DL[$key,$col,p50]+="$p50 "
   DL[$key,$col,p99]+="$p99 "
-  echo "   $key/$col: $rps req/s, p50 $p50 ms, p99 $p99 ms${cpu:+, upgate CPU $cpu us/request}"
+  echo "   $key/$col: $rps req/s, p50 $p50 ms, p99 $p99 ms${cpu:+, $col CPU $cpu us/request}"
+}
+
+# CPU ticks used so far by upgate, or by nginx's master and workers.
+dl_server_ticks() {
+  if [[ $1 == upgate ]]; then
+    [[ -n "${UPGATE_PID:-}" ]] && cpu_ticks "$UPGATE_PID" || echo 0
+    return
+  fi
+  local master t=0 c
+  master=$(cat "$NGX/nginx.pid" 2>/dev/null) || { echo 0; return; }
+  t=$(cpu_ticks "$master")
+  for c in $(pgrep -P "$master"); do t=$((t + $(cpu_ticks "$c"))); done
+  echo "$t"
 }
 
 dl_median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "?" }'; }
@@ -128,7 +141,8 @@ dl_row() {  # key label
   row "$2 req/s" "${dl_rps%% | *}" "$(cut -d'|' -f2 <<<"$dl_rps" | tr -d ' ')${DL[$key,upgate,err]:+ (${DL[$key,upgate,err]})}" "${dl_rps##* | }"
   row "   p50 ms" "${dl_p50%% | *}" "$(cut -d'|' -f2 <<<"$dl_p50" | tr -d ' ')" "${dl_p50##* | }"
   row "   p99 ms" "${dl_p99%% | *}" "$(cut -d'|' -f2 <<<"$dl_p99" | tr -d ' ')" "${dl_p99##* | } (goal <= 2)"
-  row "   upgate CPU us/request" "" "$(dl_median "${DL[$key,upgate,cpu]:-}")" ""
+  n=$(dl_median "${DL[d1,nginx,cpu]:-}"); u=$(dl_median "${DL[$key,upgate,cpu]:-}")
+  row "   CPU us/request" "$n" "$u" "$(awk -v n="$n" -v u="$u" 'BEGIN { if (n > 0 && u != "?") printf "%.2f", u / n; else print "n/a" }')"
 }
 
 print_download() {

@@ -35,12 +35,17 @@ Result<Object> FileService::get(std::string_view tenant_id, std::string_view id)
   return o;
 }
 
-std::optional<Object> FileService::get_cached(std::string_view tenant_id, std::string_view id) {
+std::shared_ptr<const Object> FileService::get_cached(std::string_view tenant_id,
+                                                      std::string_view id) {
   const UnixMs now = clock_.now();
+  // The key built in a buffer of this thread's: no allocation per download.
+  thread_local std::string key;
+  key.assign(tenant_id).push_back('\0');
+  key.append(id);
   std::lock_guard lock(mu_);
-  auto it = cache_.find(cache_key(tenant_id, id));
-  if (it == cache_.end() || now - it->second.at >= kCacheMs || !live(it->second.object))
-    return std::nullopt;
+  auto it = cache_.find(key);
+  if (it == cache_.end() || now - it->second.at >= kCacheMs || !live(*it->second.object))
+    return nullptr;
   return it->second.object;
 }
 
@@ -49,7 +54,8 @@ void FileService::remember(const Object& o, UnixMs now) {
   // Bounded: an arbitrary entry makes room (the working set of a hot download
   // load is far smaller than the bound).
   if (cache_.size() >= kCacheEntries) cache_.erase(cache_.begin());
-  cache_.insert_or_assign(cache_key(o.tenant_id, o.id), Cached{o, now});
+  cache_.insert_or_assign(cache_key(o.tenant_id, o.id),
+                          Cached{std::make_shared<const Object>(o), now});
 }
 
 void FileService::forget(std::string_view tenant_id, std::string_view id) {

@@ -2,6 +2,7 @@
 // Reading, listing and deleting stored objects.
 
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,8 +39,9 @@ class FileService {
   Result<Object> get(std::string_view tenant_id, std::string_view id);
   // The live object as get() read it within kCacheMs, else empty (a miss, or an
   // entry no longer live: the store decides). Never touches the store, so an
-  // I/O thread may call it and go to the blocking pool only on a miss.
-  std::optional<Object> get_cached(std::string_view tenant_id, std::string_view id);
+  // I/O thread may call it and go to the blocking pool only on a miss. Shared,
+  // not copied: a download only reads it (the cache replaces, never changes, it).
+  std::shared_ptr<const Object> get_cached(std::string_view tenant_id, std::string_view id);
   Result<Object> get_by_key(std::string_view tenant_id, std::string_view app_id,
                             std::string_view key);
   // `length` bytes of the object's blob from `offset` (clipped to its end).
@@ -65,7 +67,7 @@ class FileService {
   storage::BlobStore& blobs_;
   const Clock& clock_;
   struct Cached {
-    Object object;
+    std::shared_ptr<const Object> object;
     UnixMs at;
   };
   std::mutex mu_;

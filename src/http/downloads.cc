@@ -13,6 +13,7 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
                                  std::string_view disposition) {
   const std::string etag = "\"" + o.sha256 + "\"";
   Response head;
+  head.headers.reserve(8);  // all a download's headers, without regrowing
   head.header("ETag", etag);
   head.header("Accept-Ranges", "bytes");
   head.header("Cache-Control", "private, no-cache");

@@ -17,10 +17,14 @@ struct AccessEntry {
   std::string_view request_id, remote, method, path;
   int status = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
-  double ms = 0;
+  uint64_t us = 0;                // duration, printed as milliseconds with 3 decimals
   std::string_view extra_fields;  // ",\"name\":\"value\"..." (Exchange::log_field)
 };
-// One JSON line, "\n"-terminated, stamped with the wall clock.
-std::string access_line(const AccessEntry& e);
+// Appends one JSON line, "\n"-terminated, stamped with the wall clock.
+void append_access_line(std::string& line, const AccessEntry& e);
+// Appends `raw` as the inside of a JSON string: as it is when every byte is
+// printable ASCII needing no escape (ids, addresses, most paths), else as
+// append_json_escaped (core/text.h) makes it.
+void append_json_text(std::string& out, std::string_view raw);
 
 }  // namespace up::http

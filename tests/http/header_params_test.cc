@@ -186,6 +186,20 @@ TEST(HeaderParamsTest, SafeHeaderName) {
 }
 
 // Whatever a stored file name holds, its Content-Disposition is a safe value.
+// The checks are table-driven: every byte, against RFC 9110's definitions.
+TEST(HeaderParamsTest, SafeHeaderChecksAgreeOnEveryByte) {
+  const std::string_view tchar_symbols = "!#$%&'*+-.^_`|~";
+  for (int c = 0; c < 256; ++c) {
+    const char b = static_cast<char>(c);
+    const bool control = (c < 0x20 && c != '\t') || c == 0x7f;
+    EXPECT_EQ(safe_header_value(std::string("a") + b + "b"), !control) << c;
+    const bool tchar = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                       (c != 0 && tchar_symbols.find(b) != std::string_view::npos);
+    EXPECT_EQ(safe_header_name(std::string("X-") + b), tchar) << c;
+    EXPECT_EQ(safe_header_name(std::string(1, b)), tchar) << c;
+  }
+}
+
 TEST(HeaderParamsTest, ContentDispositionIsAlwaysASafeHeaderValue) {
   for (const std::string& name :
        {std::string("a\r\nSet-Cookie: pwn=1"), std::string("a\0b", 3), std::string("\xC2\x85"),

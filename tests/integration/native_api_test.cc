@@ -8,7 +8,9 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -549,6 +551,95 @@ TEST_F(NativeApiTest, KeepAliveServesSeveralRequests) {
   EXPECT_NE(out.find("HTTP/1.1 200", first + 1), std::string::npos) << out;
 }
 
+// A download's header is written by hand (http/server.cc), not by Beast: the
+// status line, the fields, Content-Length and the body, exactly, also for a
+// range, a 304, the CORS fields and a connection the client closes.
+TEST_F(NativeApiTest, DownloadResponsesAreFramedExactly) {
+  auto t = client_->request("PATCH", "/v1/admin/tenants/default", admin(),
+                            R"({"cors_origins":["https://app.example"]})");
+  ASSERT_EQ(t.status, 200) << t.body;
+  const std::string id = str(put("framed.txt", "hello world"), "id");
+  const std::string auth = "Authorization: Bearer " + std::string(ServerProcess::kAdminKey);
+  const std::string get =
+      "GET /v1/files/" + id + "/content HTTP/1.1\r\nHost: x\r\n" + auth + "\r\n";
+  const std::string etag =
+      client_->request("GET", "/v1/files/" + id + "/content", admin()).header("etag");
+  ASSERT_FALSE(etag.empty());
+  const std::string out =
+      client_->raw(get + "Range: bytes=6-\r\n\r\n" + get + "Origin: https://app.example\r\n\r\n" +
+                   get + "If-None-Match: " + etag + "\r\n\r\n" + get + "Connection: close\r\n\r\n");
+  // Four answers in order on one connection; each body is exactly its length.
+  const size_t range = out.find("HTTP/1.1 206 Partial Content\r\nServer: upgate\r\n");
+  ASSERT_EQ(range, 0u) << out;
+  EXPECT_NE(out.find("\r\nContent-Range: bytes 6-10/11\r\nContent-Length: 5\r\n\r\nworld"
+                     "HTTP/1.1 200 OK\r\n"),
+            std::string::npos)
+      << out;
+  const size_t cors = out.find("HTTP/1.1 200 OK\r\n");
+  const size_t not_modified = out.find("HTTP/1.1 304 Not Modified\r\n");
+  ASSERT_NE(cors, std::string::npos);
+  ASSERT_NE(not_modified, std::string::npos);
+  const std::string cors_answer = out.substr(cors, not_modified - cors);
+  EXPECT_NE(cors_answer.find("\r\nAccess-Control-Allow-Origin: https://app.example\r\n"),
+            std::string::npos)
+      << cors_answer;
+  EXPECT_NE(cors_answer.find("\r\nAccess-Control-Expose-Headers: ETag,"), std::string::npos);
+  EXPECT_NE(cors_answer.find("\r\nVary: Origin\r\n"), std::string::npos);
+  EXPECT_NE(cors_answer.find("\r\nETag: " + etag + "\r\n"), std::string::npos);
+  EXPECT_NE(cors_answer.find("\r\nContent-Length: 11\r\n\r\nhello world"), std::string::npos);
+  EXPECT_EQ(cors_answer.find("Connection: close"), std::string::npos) << cors_answer;
+  const size_t last = out.find("HTTP/1.1 200 OK\r\n", not_modified);
+  ASSERT_NE(last, std::string::npos) << out;
+  const std::string closing = out.substr(last);
+  EXPECT_NE(closing.find("\r\nConnection: close\r\nContent-Length: 11\r\n\r\n"), std::string::npos)
+      << closing;
+  EXPECT_EQ(closing.substr(closing.size() - 11), "hello world") << closing;
+}
+
+// Access-log lines are written in batches per I/O thread (http/server.cc): every
+// request still gets one whole line, and those pending at a shutdown are written
+// before "upgate stopped".
+TEST_F(NativeApiTest, AccessLogKeepsEveryLineWholeThroughShutdown) {
+  const std::string id = str(put("logged.txt", "logged"), "id");
+  const std::string get = "GET /v1/files/" + id +
+                          "/content HTTP/1.1\r\nHost: x\r\nX-Request-Id: batch-probe\r\n"
+                          "Authorization: Bearer " +
+                          std::string(ServerProcess::kAdminKey) + "\r\n";
+  constexpr int kConnections = 4, kPerConnection = 50;
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kConnections; ++c) {
+    clients.emplace_back([&] {
+      std::string many;
+      for (int i = 1; i < kPerConnection; ++i) many += get + "\r\n";
+      many += get + "Connection: close\r\n\r\n";
+      const std::string out = client_->raw(many, 10'000);
+      size_t answers = 0;
+      for (size_t at = out.find("HTTP/1.1 200 OK"); at != std::string::npos;
+           at = out.find("HTTP/1.1 200 OK", at + 1))
+        ++answers;
+      EXPECT_EQ(answers, static_cast<size_t>(kPerConnection));
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(server_->terminate(), 0);
+  std::istringstream lines(server_->stdout_text());
+  int logged = 0;
+  bool stopped = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (line == "upgate stopped") stopped = true;
+    if (line.find("batch-probe") == std::string::npos) continue;
+    EXPECT_FALSE(stopped) << "a line after the shutdown message";
+    boost::system::error_code ec;
+    auto v = json::parse(line, ec);
+    ASSERT_FALSE(ec) << line;
+    EXPECT_EQ(v.at("status").as_int64(), 200) << line;
+    EXPECT_EQ(v.at("bytes_out").as_int64(), 6) << line;
+    ++logged;
+  }
+  EXPECT_TRUE(stopped);
+  EXPECT_EQ(logged, kConnections * kPerConnection);
+}
+
 TEST_F(NativeApiTest, TrickledHeadersAreCutOff) {
   start_server({"--header-timeout-ms", "1000"});
   int fd = client_->connect_socket();
@@ -684,8 +775,23 @@ TEST_F(NativeApiTest, ServesTls) {
   ASSERT_EQ(std::system(gen.c_str()), 0);
   start_server({"--tls-cert", cert, "--tls-key", key});
   EXPECT_NE(server_->stdout_text().find("https://127.0.0.1:"), std::string::npos);
-  std::string cmd = "curl -sk https://127.0.0.1:" + std::to_string(server_->port()) + "/healthz";
-  EXPECT_EQ(run_command(cmd), R"({"status":"ok"})");
+  const std::string base = "https://127.0.0.1:" + std::to_string(server_->port());
+  EXPECT_EQ(run_command("curl -sk " + base + "/healthz"), R"({"status":"ok"})");
+  // Downloads over TLS go through the stream (no sendfile): a small body with
+  // its header in one write, a large one in chunks after it.
+  const std::string auth =
+      " -H 'Authorization: Bearer " + std::string(ServerProcess::kAdminKey) + "'";
+  for (size_t size : {size_t{1000}, size_t{600 * 1024}}) {
+    const std::string file = certs.path() + "/upload.bin", body = pattern_string(size);
+    std::ofstream(file, std::ios::binary) << body;
+    const json::object up = parse(run_command("curl -sk" + auth + " --data-binary @" + file + " '" +
+                                              base + "/v1/files?name=tls.bin'"));
+    ASSERT_TRUE(up.contains("id")) << json::serialize(up);
+    EXPECT_EQ(
+        run_command("curl -sk" + auth + " " + base + "/v1/files/" + str(up, "id") + "/content"),
+        body)
+        << size;
+  }
 }
 
 }  // namespace

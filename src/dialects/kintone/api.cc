@@ -736,29 +736,32 @@ std::optional<KResult<Object>> Api::downloadable_cached(const Caller& c,
 
 std::optional<KResult<Object>> Api::downloadable_from(const Caller& c, std::string_view file_key,
                                                       bool cached_only) {
-  const tl::unexpected<Failure> not_found = refuse(Failure(Error(
-      Errc::kObjectNotFound, "The file (fileKey: " + std::string(file_key) + ") not found.")));
-  if (!http::plain_token(file_key, 128)) return not_found;
+  // Built only when answered: a download that succeeds makes no message.
+  const auto not_found = [file_key] {
+    return refuse(Failure(Error(Errc::kObjectNotFound,
+                                "The file (fileKey: " + std::string(file_key) + ") not found.")));
+  };
+  if (!http::plain_token(file_key, 128)) return not_found();
   Result<Object> o = fail(Errc::kObjectNotFound);
   if (!cached_only) {
     o = s_.files.get(c.tenant_id, file_key);
   } else if (auto hit = s_.files.get_cached(c.tenant_id, file_key);
              hit && hit->state == ObjectState::kAttached) {
-    o = std::move(*hit);
+    o = *hit;
   } else {
     // A miss, or not attached when cached: the store has the last word.
     return std::nullopt;
   }
   if (!o) {
-    if (o.error().code == Errc::kObjectNotFound) return not_found;
+    if (o.error().code == Errc::kObjectNotFound) return not_found();
     return fail(o.error());
   }
-  if (o->state != ObjectState::kAttached) return not_found;
+  if (o->state != ObjectState::kAttached) return not_found();
   auto app = cached_only ? auth_.open_app_cached(c, o->app_id, Need::kView)
                          : std::optional(auth_.open_app(c, o->app_id, Need::kView));
   if (!app) return std::nullopt;
   if (!*app) {
-    if (app->error().error.code == Errc::kAppNotFound) return not_found;
+    if (app->error().error.code == Errc::kAppNotFound) return not_found();
     return refuse(app->error());
   }
   return *o;

@@ -12,8 +12,8 @@ net::awaitable<Result<core::Principal>> authenticate(Exchange& ex, core::AuthSer
   auto h = ex.header("Authorization");
   if (!h || !starts_with_ignoring_case(*h, "Bearer "))
     co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
-  std::string token(h->substr(7));
-  while (!token.empty() && token.back() == ' ') token.pop_back();
+  std::string_view token = h->substr(7);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
   if (auto cached = auth.authenticate_cached(token)) co_return std::move(*cached);
   co_return co_await blocking(ex, [&] { return auth.authenticate(token); });
 }
