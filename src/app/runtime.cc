@@ -1,11 +1,9 @@
 #include "app/runtime.h"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
-#include <thread>
 
 #include "core/file_modes.h"
 #include "meta/postgres/postgres_meta_store.h"
@@ -90,8 +88,8 @@ Result<std::unique_ptr<Runtime>> Runtime::open(const RuntimeOptions& options) {
   rt->directory_ =
       std::make_unique<core::Directory>(*rt->meta_, rt->clock_, options.max_object_bytes);
   rt->auth_ = std::make_unique<core::AuthService>(*rt->meta_, rt->clock_);
-  rt->uploads_ = std::make_unique<core::UploadService>(
-      *rt->directory_, *rt->meta_, *rt->blobs_, rt->clock_, *rt->pool_, rt->hash_pool_.get());
+  rt->uploads_ = std::make_unique<core::UploadService>(*rt->directory_, *rt->meta_, *rt->blobs_,
+                                                       rt->clock_, *rt->pool_);
   rt->resumable_ = std::make_unique<core::ResumableUploads>(*rt->uploads_, *rt->meta_, rt->clock_);
   rt->files_ = std::make_unique<core::FileService>(*rt->meta_, *rt->blobs_, rt->clock_);
   rt->rate_limiter_ = std::make_unique<core::RateLimiter>(*rt->meta_, rt->clock_);

@@ -86,8 +86,6 @@ class Runtime {
   // of their own, so they never hold the threads metadata work waits for.
   core::BlockingPoolPtr transfer_pool_;
   core::BlockingPoolPtr pool_;
-  // CPU-bound work only (large bodies' digests): one thread per CPU.
-  core::BlockingPoolPtr hash_pool_;
 };
 
 }  // namespace up::app

@@ -4,7 +4,6 @@
 #include <array>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 
 #include "core/ids.h"
 #include "core/object_rules.h"
@@ -37,99 +36,16 @@ std::string finish_qetag(const std::string& block_digests, bool single_block) {
   return crypto::base64url(raw, true);
 }
 
-// Bodies up to this size are hashed on the thread that receives them; past it,
-// in batches of about kHashBatch on the hash pool. SHA-256 alone costs about as
-// much CPU as receiving and writing the bytes, so a large upload on one I/O
-// thread would otherwise run at half the rate two cores allow.
-constexpr uint64_t kHashInlineBytes = 1024 * 1024;
-constexpr size_t kHashBatch = 256 * 1024;
-
-}  // namespace
-
-// The digests of one body, fed its bytes in order, and the batch being hashed
-// on the hash pool (one at a time: the next waits for it, so order holds).
-struct BodyHashes {
-  crypto::Digest sha256{crypto::Digest::Algo::kSha256};
-  std::optional<crypto::Digest> md5;
-  bool want_crc32 = false;
-  uint32_t crc32 = 0;
-  // Qiniu etag: SHA-1 of each 4 MiB block, then of the concatenated block digests.
-  std::optional<crypto::Digest> qetag_block;
-  uint64_t qetag_block_fill = 0;
-  std::string qetag_block_digests;
-
-  // Bytes appended but not hashed yet; the pool job's while `busy`.
-  std::string batch;
-  std::mutex mu;
-  bool busy = false;  // guarded by mu, as is `waiter`
-  Resume waiter;
-
-  void update(std::string_view data) {
-    sha256.update(data);
-    if (want_crc32) crc32 = crypto::crc32_update(crc32, data);
-    if (md5) md5->update(data);
-    while (qetag_block && !data.empty()) {
-      const uint64_t take = std::min<uint64_t>(data.size(), kQetagBlock - qetag_block_fill);
-      qetag_block->update(data.substr(0, take));
-      qetag_block_fill += take;
-      data.remove_prefix(take);
-      if (qetag_block_fill == kQetagBlock) finish_qetag_block();
-    }
-  }
-  void finish_qetag_block() {
-    qetag_block_digests += qetag_block->final();
-    qetag_block.emplace(crypto::Digest::Algo::kSha1);
-    qetag_block_fill = 0;
-  }
-  // The pool job: hashes `batch`, then wakes whoever waits for it.
-  void hash_batch() {
-    update(batch);
-    batch.clear();
-    Resume resume;
-    {
-      const std::lock_guard lock(mu);
-      busy = false;
-      resume = std::move(waiter);
-    }
-    if (resume) resume();
-  }
-};
-
-namespace {
-
-// Resumes when no batch is being hashed (at once, mostly: it ran while the
-// caller received the next bytes).
-net::awaitable<void> batch_hashed(BodyHashes& h) {
-  {
-    const std::lock_guard lock(h.mu);
-    if (!h.busy) co_return;
-  }
-  const std::function<void(Resume)> wait = [&h](Resume resume) {
-    std::unique_lock lock(h.mu);
-    if (h.busy) {
-      h.waiter = std::move(resume);
-      return;
-    }
-    lock.unlock();
-    resume();
-  };
-  co_await suspend(wait);
-}
-
 }  // namespace
 
 Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
                storage::BlobWriterPtr writer, UploadService& service)
     : spec_(std::move(spec)), quota_(quota), locator_(std::move(locator)),
-      writer_(std::move(writer)), service_(service), clock_(service.clock_),
-      hashes_(std::make_shared<BodyHashes>()) {
+      writer_(std::move(writer)), service_(service), clock_(service.clock_) {
   limit_ = quota_.max_object_bytes;
   if (spec_.max_bytes) limit_ = std::min(limit_, *spec_.max_bytes);
-  if (spec_.want_md5) hashes_->md5.emplace(crypto::Digest::Algo::kMd5);
-  if (spec_.want_qetag) hashes_->qetag_block.emplace(crypto::Digest::Algo::kSha1);
-  hashes_->want_crc32 = spec_.want_crc32;
-  // crc32() is read before commit (a form's crc32 field), so it is never behind.
-  offload_ = service_.hash_pool_ != nullptr && !spec_.want_crc32;
+  if (spec_.want_md5) md5_.emplace(crypto::Digest::Algo::kMd5);
+  if (spec_.want_qetag) qetag_block_.emplace(crypto::Digest::Algo::kSha1);
   if (spec_.staged) {
     // The piece continues the blob's running hash when this process has it
     // (or the blob starts here); otherwise it hashes its own bytes only.
@@ -138,7 +54,7 @@ Upload::Upload(UploadSpec spec, EffectiveQuota quota, std::string locator,
     } else {
       staged_seed_ = service_.running_.take(spec_.staged->locator, spec_.staged->at);
     }
-    if (staged_seed_) hashes_->sha256 = staged_seed_->copy();
+    if (staged_seed_) sha256_ = staged_seed_->copy();
   }
 }
 
@@ -150,44 +66,33 @@ Upload::~Upload() {
 }
 
 net::awaitable<Status> Upload::append(std::string_view data) {
-  if (auto st = count(data); !st) co_return st;
-  co_await hash(data);
+  if (auto st = count_and_hash(data); !st) co_return st;
   if (!writer_) co_return ok();  // adopted: the bytes are stored already
   co_return co_await writer_->append(data);
 }
 
-uint32_t Upload::crc32() const { return hashes_->crc32; }
-
-Status Upload::count(std::string_view data) {
+Status Upload::count_and_hash(std::string_view data) {
   if (data.size() > limit_ - size_) {
     return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit_) + " bytes");
   }
   size_ += data.size();
+  sha256_.update(data);
+  if (spec_.want_crc32) crc32_ = crypto::crc32_update(crc32_, data);
+  if (md5_) md5_->update(data);
+  while (qetag_block_ && !data.empty()) {
+    const uint64_t take = std::min<uint64_t>(data.size(), kQetagBlock - qetag_block_fill_);
+    qetag_block_->update(data.substr(0, take));
+    qetag_block_fill_ += take;
+    data.remove_prefix(take);
+    if (qetag_block_fill_ == kQetagBlock) finish_qetag_block();
+  }
   return ok();
 }
 
-net::awaitable<void> Upload::hash(std::string_view data) {
-  BodyHashes& h = *hashes_;
-  if (!offload_ || size_ <= kHashInlineBytes) {
-    h.update(data);  // before any batch: in order
-    co_return;
-  }
-  co_await batch_hashed(h);
-  h.batch.append(data);
-  if (h.batch.size() < kHashBatch) co_return;
-  {
-    const std::lock_guard lock(h.mu);
-    h.busy = true;
-  }
-  service_.hash_pool_->post([hashes = hashes_] { hashes->hash_batch(); });
-}
-
-net::awaitable<void> Upload::hashed() {
-  BodyHashes& h = *hashes_;
-  co_await batch_hashed(h);
-  if (h.batch.empty()) co_return;
-  h.update(h.batch);
-  h.batch.clear();
+void Upload::finish_qetag_block() {
+  qetag_block_digests_ += qetag_block_->final();
+  qetag_block_.emplace(crypto::Digest::Algo::kSha1);
+  qetag_block_fill_ = 0;
 }
 
 Result<Object> Upload::finish() {
@@ -205,14 +110,13 @@ Result<Object> Upload::finish() {
   o.name = spec_.name;
   o.content_type = spec_.content_type;
   o.size = size_;
-  BodyHashes& h = *hashes_;
-  if (staged_seed_) staged_after_ = h.sha256.copy();
-  o.sha256 = crypto::to_hex(h.sha256.final());
-  if (h.md5) o.md5 = crypto::to_hex(h.md5->final());
-  if (h.qetag_block) {
+  if (staged_seed_) staged_after_ = sha256_.copy();
+  o.sha256 = crypto::to_hex(sha256_.final());
+  if (md5_) o.md5 = crypto::to_hex(md5_->final());
+  if (qetag_block_) {
     // An empty payload is one empty block, like Qiniu's.
-    if (h.qetag_block_fill > 0 || h.qetag_block_digests.empty()) h.finish_qetag_block();
-    o.qetag = finish_qetag(h.qetag_block_digests, h.qetag_block_digests.size() == 20);
+    if (qetag_block_fill_ > 0 || qetag_block_digests_.empty()) finish_qetag_block();
+    o.qetag = finish_qetag(qetag_block_digests_, qetag_block_digests_.size() == 20);
   }
   o.locator = locator_;
   o.state = spec_.state;
@@ -241,7 +145,6 @@ InsertOptions Upload::insert_options() const {
 }
 
 net::awaitable<Result<Object>> Upload::commit() {
-  co_await hashed();
   auto o = finish();
   if (!o) co_return o;
   // Bytes first, then metadata: a crash in between leaves an orphan blob that
@@ -276,7 +179,7 @@ Status Upload::assume(uint64_t size, crypto::Digest sha256) {
   if (size > limit_)
     return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit_) + " bytes");
   size_ = size;
-  hashes_->sha256 = std::move(sha256);
+  sha256_ = std::move(sha256);
   return ok();
 }
 
@@ -299,9 +202,8 @@ Result<Object> Upload::commit_blocking() {
 }
 
 UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
-                             const Clock& clock, BlockingPool& pool, BlockingPool* hash_pool)
+                             const Clock& clock, BlockingPool& pool)
     : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock), pool_(pool),
-      hash_pool_(hash_pool),
       inserts_(pool, [this](const std::vector<ObjectInsert*>& batch) { insert_batch(batch); }) {}
 
 net::awaitable<Status> UploadService::insert(const Object& object, const InsertOptions& options) {

@@ -70,7 +70,6 @@ struct UploadSpec {
 };
 
 class UploadService;
-struct BodyHashes;  // uploads.cc
 
 // The SHA-256 of resumable uploads' sequential pieces as far as this process
 // stored them, by staged locator: the piece after continues it, and sealing
@@ -115,7 +114,7 @@ class Upload {
   // kTooLarge as soon as the limit is passed.
   net::awaitable<Status> append(std::string_view data);
   uint64_t size() const { return size_; }
-  uint32_t crc32() const;  // REQUIRES: spec.want_crc32
+  uint32_t crc32() const { return crc32_; }  // REQUIRES: spec.want_crc32
   uint64_t limit() const { return limit_; }
   // Late fields (a name or meta sent after the file part) may still be set.
   UploadSpec& spec() { return spec_; }
@@ -141,12 +140,8 @@ class Upload {
   // kTooSmall under the spec's minimum.
   Result<Object> finish();
   InsertOptions insert_options() const;
-  Status count(std::string_view data);
-  // Feeds the digests, in order: here while the body is small, then in
-  // batches on the hash pool, each hashed while the next bytes arrive.
-  net::awaitable<void> hash(std::string_view data);
-  // Every byte appended so far is hashed.
-  net::awaitable<void> hashed();
+  void finish_qetag_block();
+  Status count_and_hash(std::string_view data);
   net::awaitable<Status> copy_in(const Object& source, uint64_t offset);
 
   UploadSpec spec_;
@@ -157,16 +152,18 @@ class Upload {
   const Clock& clock_;
   uint64_t limit_ = 0;
   uint64_t size_ = 0;
-  // Shared with the hashing job in flight, which may outlive the upload.
-  std::shared_ptr<BodyHashes> hashes_;
-  // Hash large bodies on the service's hash pool (never in the blocking forms:
-  // they run on a pool thread already).
-  bool offload_ = false;
+  uint32_t crc32_ = 0;
+  crypto::Digest sha256_{crypto::Digest::Algo::kSha256};
+  std::optional<crypto::Digest> md5_;
+  // Qiniu etag: SHA-1 of each 4 MiB block, then of the concatenated block digests.
   // A staged piece's running hash: the state it started from (given back
   // when the piece is not stored) and the state after it (kept when it is).
   std::optional<crypto::Digest> staged_seed_;
   std::optional<crypto::Digest> staged_after_;
   bool committed_ = false;
+  std::optional<crypto::Digest> qetag_block_;
+  uint64_t qetag_block_fill_ = 0;
+  std::string qetag_block_digests_;
 };
 using UploadPtr = std::unique_ptr<Upload>;
 
@@ -174,10 +171,8 @@ using UploadPtr = std::unique_ptr<Upload>;
 class UploadService {
  public:
   // Metadata rows are written on `pool` (which must outlive the service).
-  // Large bodies are hashed on `hash_pool` when given (CPU-bound work only, so
-  // it never waits for the blocking pool), else on the thread that appends.
   UploadService(Directory& directory, meta::MetaStore& meta, storage::BlobStore& blobs,
-                const Clock& clock, BlockingPool& pool, BlockingPool* hash_pool = nullptr);
+                const Clock& clock, BlockingPool& pool);
   UploadService(const UploadService&) = delete;
   UploadService& operator=(const UploadService&) = delete;
 
@@ -227,7 +222,6 @@ class UploadService {
   storage::BlobStore& blobs_;
   const Clock& clock_;
   BlockingPool& pool_;
-  BlockingPool* hash_pool_;
   GroupCommit<ObjectInsert> inserts_;
   RunningHashes running_;
 };

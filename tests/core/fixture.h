@@ -31,12 +31,11 @@ struct CoreFixture {
   ManualClock clock;
   TempDir dir;
   core::BlockingPoolPtr pool = core::make_thread_pool(2);
-  core::BlockingPoolPtr hash_pool = core::make_thread_pool(2);
   meta::MetaStorePtr meta = meta::make_memory_meta_store();
   storage::BlobStorePtr blobs;
   core::Directory directory{*meta, clock, 1ull << 30};
   core::AuthService auth{*meta, clock};
-  core::UploadService uploads{directory, *meta, *blobs, clock, *pool, hash_pool.get()};
+  core::UploadService uploads{directory, *meta, *blobs, clock, *pool};
   core::FileService files{*meta, *blobs, clock};
   core::Sweeper sweeper{*meta, *blobs, clock};
 

@@ -75,21 +75,6 @@ TEST_F(UploadServiceTest, QetagOfANineMibStreamMatchesTheReference) {
   EXPECT_EQ(o->qetag, "lk5_fzx0HE36id937TNm8Z_m-5Bn");
   EXPECT_EQ(o->md5, "ef9d68a9a399031ae38c4c5a144879e0");
   EXPECT_EQ(qiniu_etag(data), o->qetag);
-  // Past its first MiB the body was hashed on the hash pool, in batches.
-  EXPECT_EQ(o->sha256, crypto::to_hex(crypto::sha256(data)));
-}
-
-// A batch may still be hashing when its upload goes (the client left): the
-// job keeps what it hashes alive, and nothing is stored.
-TEST_F(UploadServiceTest, AnUploadDroppedWhileItsBodyHashesKeepsNothing) {
-  const std::string chunk(256 * 1024, 'x');
-  for (int round = 0; round < 8; ++round) {
-    auto up = uploads.begin(testing::spec_for("t1", "gone.bin"));
-    ASSERT_TRUE(up);
-    for (int i = 0; i < 8 + round; ++i) ASSERT_TRUE(testing::await((*up)->append(chunk)));
-    up->reset();
-  }
-  EXPECT_EQ(blob_count(), 0u);
 }
 
 TEST_F(UploadServiceTest, LimitIsEnforcedWhileStreaming) {
