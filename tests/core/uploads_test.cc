@@ -75,6 +75,7 @@ TEST_F(UploadServiceTest, QetagOfANineMibStreamMatchesTheReference) {
   EXPECT_EQ(o->qetag, "lk5_fzx0HE36id937TNm8Z_m-5Bn");
   EXPECT_EQ(o->md5, "ef9d68a9a399031ae38c4c5a144879e0");
   EXPECT_EQ(qiniu_etag(data), o->qetag);
+  EXPECT_EQ(o->sha256, crypto::to_hex(crypto::sha256(data)));
 }
 
 TEST_F(UploadServiceTest, LimitIsEnforcedWhileStreaming) {
