@@ -84,7 +84,8 @@ struct S3BlobStoreOptions {
   // 16 MiB parts, two on their way while the next fills: RGW spends less per
   // byte on larger parts, and two in flight overlap the latency each part
   // pays at its end (bench/README.md, issue 15: 8 MiB one at a time ran RGW's
-  // multipart at half its single-PUT rate). Peak RSS of a 1 GiB upload 69 MiB.
+  // multipart at half its single-PUT rate). Peak RSS of a 1 GiB multipart
+  // upload 69 MiB (24 MiB as a streamed single PUT).
   uint64_t part_size = 16ull << 20;  // at least 5 MiB (S3's minimum part)
   unsigned parts_in_memory = 3;      // per writer, at least 1
   // A blob whose size is known up front (BlobStore::create's size_hint),
@@ -95,8 +96,11 @@ struct S3BlobStoreOptions {
   // Streamed PUTs at once per store (each holds a pool thread for its whole
   // upload); more fall back to multipart. At least 1 when single_put_max > 0.
   unsigned single_puts = 8;
-  uint64_t read_piece = 4ull << 20;
-  unsigned pieces_ahead = 4;  // GETs on their way per reader, at least 1
+  // 8 MiB pieces, three on their way: RGW then spends no more CPU per GiB than
+  // on one whole GET (4 MiB pieces cost it 10-20% more), in 1 + 3 pieces of
+  // memory per download (bench/README.md, item 7, 2026-12-04).
+  uint64_t read_piece = 8ull << 20;
+  unsigned pieces_ahead = 3;  // GETs on their way per reader, at least 1
   int attempts = 3;           // of idempotent calls
 };
 
