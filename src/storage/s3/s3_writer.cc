@@ -255,7 +255,8 @@ struct Stream {
 class StreamingPutWriter final : public BlobWriter {
  public:
   StreamingPutWriter(ContextPtr context, std::string_view locator, uint64_t size)
-      : stream_(std::make_shared<Stream>(context)), key_(context->key(locator)), size_(size) {}
+      : stream_(std::make_shared<Stream>(std::move(context))), key_(stream_->ctx->key(locator)),
+        size_(size) {}
 
   ~StreamingPutWriter() override {
     if (!committed_) stream_->abort();
