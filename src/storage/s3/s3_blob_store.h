@@ -96,9 +96,9 @@ struct S3BlobStoreOptions {
   // Streamed PUTs at once per store (each holds a pool thread for its whole
   // upload); more fall back to multipart. At least 1 when single_put_max > 0.
   unsigned single_puts = 8;
-  // 8 MiB pieces, three on their way: RGW then spends no more CPU per GiB than
-  // on one whole GET (4 MiB pieces cost it 10-20% more), in 1 + 3 pieces of
-  // memory per download (bench/README.md, item 7, 2026-12-04).
+  // 8 MiB pieces, three on their way: half the GETs of 4 MiB ones and the
+  // steadiest rate of those measured (bench/README.md, item 7, 2026-12-04), in
+  // 1 + 3 pieces of memory per download.
   uint64_t read_piece = 8ull << 20;
   unsigned pieces_ahead = 3;  // GETs on their way per reader, at least 1
   int attempts = 3;           // of idempotent calls
