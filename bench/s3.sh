@@ -21,6 +21,8 @@
 # BENCH_S3_MULTIPART=1 adds column rgw-mp to s1's rounds: the same 1 GiB as a multipart upload
 # sent by curl straight to RGW, with upgate's part size and parts in flight (part_size_mb and
 # parts_in_memory - 1 from BENCH_S3_OPTIONS): what the protocol costs RGW without upgate.
+# upgate's own s1 is one streamed PUT (curl -T sends Content-Length, under single_put_max_mb),
+# so rgw-mp now shows what its multipart fallback (unknown length, over 5 GiB) would cost.
 # BENCH_S3_PERF=dir records `perf record -g` of upgate during each round's s1 and s2 into dir;
 # BENCH_S3_RGW_LOG=file keeps RGW's request log.
 

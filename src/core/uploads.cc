@@ -239,7 +239,7 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   }
   if (!spec.staged || (!writer && (writer.error().code == Errc::kUnimplemented ||
                                    writer.error().code == Errc::kObjectNotFound)))
-    writer = blobs_.create(locator);
+    writer = blobs_.create(locator, spec.declared_size);
   if (!writer) return fail(writer.error());
   return std::make_unique<Upload>(std::move(spec), *quota, std::move(locator), std::move(*writer),
                                   *this);

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -126,7 +127,11 @@ class BlobStore {
   // network store, which starts its upload on the first append).
   // REQUIRES: locator is a plain token of [A-Za-z0-9_-] (an object id); the
   // store decides where it goes (fan-out folders, a bucket prefix, ...).
-  virtual Result<BlobWriterPtr> create(std::string_view locator) = 0;
+  // `size_hint`: the blob's exact size when known up front (a Content-Length);
+  // a store may rely on it (S3 sends one PUT of that length), and then a
+  // writer given fewer or more bytes fails. Other stores ignore it.
+  virtual Result<BlobWriterPtr> create(std::string_view locator,
+                                       std::optional<uint64_t> size_hint = {}) = 0;
   // Opens `length` bytes from `offset` (clipped to the blob's end; an offset
   // past the end gives an empty range). kObjectNotFound when there is no
   // committed blob under `locator`.

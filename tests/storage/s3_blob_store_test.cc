@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "core/blocking.h"
+#include "core/crypto.h"
 #include "storage/s3/s3_blob_store.h"
 #include "storage/s3/s3_client.h"
 #include "storage/s3/sigv4.h"
@@ -129,6 +130,128 @@ TEST_F(S3BlobStoreTest, AbortedWriterLeavesNoUpload) {
   }
   EXPECT_EQ(left, 0u);
   EXPECT_EQ(get("aborted").substr(0, 1), "!");
+}
+
+// A size hint over the part size and at most single_put_max: one PUT streamed
+// while the bytes come (no multipart upload meanwhile, an ETag without the
+// "-<parts>" of a multipart object), the exact bytes stored.
+TEST_F(S3BlobStoreTest, SizeHintStreamsOneSinglePut) {
+  open_store();
+  const std::string bytes = random_bytes((12 << 20) + 7, 10);
+  auto w = store_->create("single", bytes.size());
+  ASSERT_TRUE(w);
+  for (size_t off = 0; off < bytes.size(); off += 64 * 1024)
+    ASSERT_TRUE(await((*w)->append(std::string_view(bytes).substr(off, 64 * 1024))));
+  EXPECT_EQ(*s3_test::count_uploads(bucket_), 0u);  // multipart would have sent 2 parts by now
+  ASSERT_TRUE(await((*w)->commit()));
+  EXPECT_EQ(crypto::to_hex(crypto::sha256(get("single"))), crypto::to_hex(crypto::sha256(bytes)));
+  auto etag = s3_test::object_etag(bucket_, "blobs/single");
+  ASSERT_TRUE(etag) << etag.error().message;
+  EXPECT_EQ(etag->find('-'), std::string::npos) << *etag;
+  // Never overwrites: the same locator again is refused, the first kept.
+  auto again = store_->create("single", bytes.size());
+  ASSERT_TRUE(again);
+  Status st = ok();
+  for (size_t off = 0; off < bytes.size() && st; off += 1 << 20)
+    st = await((*again)->append(std::string_view(bytes).substr(off, 1 << 20)));
+  if (st) st = await((*again)->commit());
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().kind(), Kind::kAlreadyExists);
+  EXPECT_TRUE(get("single") == bytes);
+}
+
+// Fewer bytes than announced: commit fails and nothing is under the key.
+TEST_F(S3BlobStoreTest, SizeHintWithFewerBytesStoresNothing) {
+  open_store();
+  const std::string bytes = random_bytes(8 << 20, 11);
+  auto w = store_->create("short", 12 << 20);
+  ASSERT_TRUE(w);
+  for (size_t off = 0; off < bytes.size(); off += 1 << 20)
+    ASSERT_TRUE(await((*w)->append(std::string_view(bytes).substr(off, 1 << 20))));
+  auto st = await((*w)->commit());
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::kSizeMismatch);
+  w->reset();
+  store_.reset();
+  pool_.reset();  // waits for the aborted PUT to end
+  EXPECT_TRUE(s3_test::object_etag(bucket_, "blobs/short").error().code == Errc::kObjectNotFound);
+  EXPECT_TRUE(s3_test::list_objects(bucket_)->empty());
+  EXPECT_EQ(*s3_test::count_uploads(bucket_), 0u);
+}
+
+// More bytes than announced: the append that goes over fails, nothing stored.
+TEST_F(S3BlobStoreTest, SizeHintWithMoreBytesStoresNothing) {
+  open_store();
+  const std::string bytes = random_bytes(8 << 20, 12);
+  auto w = store_->create("long", (6 << 20) + 1);
+  ASSERT_TRUE(w);
+  Status st = ok();
+  for (size_t off = 0; off < bytes.size() && st; off += 1 << 20)
+    st = await((*w)->append(std::string_view(bytes).substr(off, 1 << 20)));
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::kSizeMismatch);
+  EXPECT_FALSE(await((*w)->commit()));
+  w->reset();
+  store_.reset();
+  pool_.reset();
+  EXPECT_TRUE(s3_test::list_objects(bucket_)->empty());
+}
+
+// A writer dropped mid-stream aborts its PUT: nothing under the key.
+TEST_F(S3BlobStoreTest, SizeHintDroppedWriterStoresNothing) {
+  open_store();
+  const std::string bytes = random_bytes(12 << 20, 13);
+  {
+    auto w = store_->create("dropped", bytes.size());
+    ASSERT_TRUE(w);
+    for (size_t off = 0; off < (9u << 20); off += 1 << 20)
+      ASSERT_TRUE(await((*w)->append(std::string_view(bytes).substr(off, 1 << 20))));
+  }
+  store_.reset();
+  pool_.reset();  // waits for the aborted PUT to end
+  EXPECT_TRUE(s3_test::list_objects(bucket_)->empty());
+  EXPECT_EQ(*s3_test::count_uploads(bucket_), 0u);
+  // The locator is free: a whole blob goes under it.
+  pool_ = core::make_thread_pool(4);
+  open_store();
+  ASSERT_TRUE(put("dropped", bytes));
+  EXPECT_TRUE(get("dropped") == bytes);
+}
+
+// A hint over single_put_max, or one while single_puts PUTs run, still goes
+// multipart (its upload is listed while the bytes come, its ETag ends in -3).
+TEST_F(S3BlobStoreTest, SizeHintOverTheLimitOrSlotsGoesMultipart) {
+  auto o = s3_test::options(bucket_);
+  o.part_size = 5ull << 20;
+  o.single_put_max = 10ull << 20;
+  o.single_puts = 1;
+  auto s = open_s3_blob_store(o, *pool_);
+  ASSERT_TRUE(s);
+  store_ = std::move(*s);
+  const std::string bytes = random_bytes(12 << 20, 14);
+  auto stream = [&](const std::string& locator, uint64_t hint, uint64_t expected_uploads) {
+    auto w = store_->create(locator, hint);
+    EXPECT_TRUE(w);
+    if (!w) return BlobWriterPtr();
+    for (size_t off = 0; off < hint; off += 1 << 20)
+      EXPECT_TRUE(await((*w)->append(std::string_view(bytes).substr(off, 1 << 20))));
+    EXPECT_EQ(*s3_test::count_uploads(bucket_), expected_uploads) << locator;
+    return std::move(*w);
+  };
+  BlobWriterPtr over = stream("over", bytes.size(), 1);
+  ASSERT_TRUE(over);
+  ASSERT_TRUE(await(over->commit()));
+  EXPECT_TRUE(s3_test::object_etag(bucket_, "blobs/over")->ends_with("-3\""));
+  // The one slot taken by a streamed PUT: the next hinted blob goes multipart.
+  BlobWriterPtr first = stream("first", 9 << 20, 0);
+  BlobWriterPtr second = stream("second", 9 << 20, 1);
+  ASSERT_TRUE(first && second);
+  ASSERT_TRUE(await(first->commit()));
+  ASSERT_TRUE(await(second->commit()));
+  EXPECT_EQ(s3_test::object_etag(bucket_, "blobs/first")->find('-'), std::string::npos);
+  EXPECT_TRUE(s3_test::object_etag(bucket_, "blobs/second")->ends_with("-2\""));
+  EXPECT_TRUE(get("first") == bytes.substr(0, 9 << 20));
+  EXPECT_TRUE(get("second") == bytes.substr(0, 9 << 20));
 }
 
 TEST_F(S3BlobStoreTest, RangedReadsAcrossPieces) {
@@ -304,7 +427,8 @@ TEST(S3ClientTest, AddressesPathStyleAndVirtualHost) {
 TEST(S3UrlTest, ParsesTheBlobsFlag) {
   auto o = parse_s3_url(
       "s3://bkt/some/prefix/?endpoint=http%3A%2F%2F127.0.0.1%3A7480&region=eu-west-1"
-      "&path_style=true&part_size_mb=16&parts_in_memory=3&read_piece_mb=8&pieces_ahead=6");
+      "&path_style=true&part_size_mb=16&parts_in_memory=3&read_piece_mb=8&pieces_ahead=6"
+      "&single_put_max_mb=1024&single_puts=2");
   ASSERT_TRUE(o) << o.error().message;
   EXPECT_EQ(o->bucket, "bkt");
   EXPECT_EQ(o->prefix, "some/prefix");
@@ -315,6 +439,8 @@ TEST(S3UrlTest, ParsesTheBlobsFlag) {
   EXPECT_EQ(o->parts_in_memory, 3u);
   EXPECT_EQ(o->read_piece, 8ull << 20);
   EXPECT_EQ(o->pieces_ahead, 6u);
+  EXPECT_EQ(o->single_put_max, 1ull << 30);
+  EXPECT_EQ(o->single_puts, 2u);
   auto plain = parse_s3_url("s3://bkt?endpoint=http://127.0.0.1:7480");
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->endpoint, "http://127.0.0.1:7480");

@@ -262,7 +262,8 @@ class LocalBlobStore final : public BlobStore {
         small_max_(small_max), reserve_(root, reserve_bytes), pool_(pool) {}
 
   // storage::BlobStore
-  Result<BlobWriterPtr> create(std::string_view locator) override {
+  Result<BlobWriterPtr> create(std::string_view locator,
+                               std::optional<uint64_t> /*size_hint*/ = {}) override {
     UP_TRY(check_locator(locator));
     UP_TRY(reserve_.check());
     WriterTarget target;

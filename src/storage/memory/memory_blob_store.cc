@@ -73,7 +73,8 @@ class MemoryBlobWriter final : public BlobWriter {
 class MemoryBlobStore final : public BlobStore {
  public:
   // storage::BlobStore
-  Result<BlobWriterPtr> create(std::string_view locator) override {
+  Result<BlobWriterPtr> create(std::string_view locator,
+                               std::optional<uint64_t> /*size_hint*/ = {}) override {
     UP_TRY(check_locator(locator));
     return std::make_unique<MemoryBlobWriter>(state_, std::string(locator));
   }

@@ -68,8 +68,9 @@ class SlowBlobStore final : public BlobStore, Slowed<BlobStore> {
   using Slowed::Slowed;
 
   // storage::BlobStore
-  Result<BlobWriterPtr> create(std::string_view locator) override {
-    auto w = inner_->create(locator);
+  Result<BlobWriterPtr> create(std::string_view locator,
+                               std::optional<uint64_t> size_hint = {}) override {
+    auto w = inner_->create(locator, size_hint);
     if (!w) return fail(w.error());
     return std::make_unique<SlowBlobWriter>(std::move(*w), latency_);
   }

@@ -7,6 +7,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "core/sigv4.h"
 #include "storage/locator.h"
@@ -154,9 +155,10 @@ class S3BlobStore final : public BlobStore {
   explicit S3BlobStore(ContextPtr context) : ctx_(std::move(context)) {}
 
   // storage::BlobStore
-  Result<BlobWriterPtr> create(std::string_view locator) override {
+  Result<BlobWriterPtr> create(std::string_view locator,
+                               std::optional<uint64_t> size_hint = {}) override {
     UP_TRY(check_locator(locator));
-    return s3::make_writer(ctx_, locator);
+    return s3::make_writer(ctx_, locator, size_hint);
   }
 
   // storage::BlobStore
@@ -419,6 +421,10 @@ Result<BlobStorePtr> open_s3_blob_store(const S3BlobStoreOptions& options,
       options.pieces_ahead < 1)
     return fail(Errc::kInvalidArgument,
                 "S3: part size under 5 MiB, no parts in memory or no pieces ahead");
+  if (options.single_put_max > (5ull << 30) ||
+      (options.single_put_max > 0 && options.single_puts < 1))
+    return fail(Errc::kInvalidArgument,
+                "S3: single_put_max_mb over 5120 (S3's single-PUT limit), or single_puts 0");
   s3::Endpoint e;
   e.bucket = options.bucket;
   e.region = options.region;

@@ -16,6 +16,10 @@ namespace {
 constexpr size_t kMaxKeptBody = 4 << 20;
 constexpr size_t kLargeBuffer = 512 << 10;
 constexpr std::string_view kUnsigned = "UNSIGNED-PAYLOAD";
+// A streamed body (Request::source) moves at its client's pace: upgate's own
+// idle timeout (60 s between body reads by default) ends a silent client
+// first; a store that stops reading is given up on after this.
+constexpr long kSourceStallSeconds = 120;
 
 UnixMs wall_ms() {
   auto since_epoch = std::chrono::system_clock::now().time_since_epoch();
@@ -41,10 +45,19 @@ struct Transfer {
   Response* response = nullptr;
   std::string_view body;  // what is left to send
   bool too_large = false;
+  bool aborted = false;  // the source gave up
 };
 
 size_t on_read(char* out, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  if (t->request->source) {
+    std::optional<size_t> got = t->request->source(std::span<char>(out, size * n));
+    if (!got) {
+      t->aborted = true;
+      return CURL_READFUNC_ABORT;
+    }
+    return *got;
+  }
   size_t take = std::min(size * n, t->body.size());
   std::copy_n(t->body.data(), take, out);
   t->body.remove_prefix(take);
@@ -165,30 +178,37 @@ Result<Response> Client::send_once(const Request& request) const {
   for (const auto& [k, v] : auth) add(k + ": " + v);
 
   Response response;
-  Transfer t{&request, &response, request.body, false};
+  Transfer t{&request, &response, request.body, false, false};
   CURL* h = thread_handle();
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(endpoint_.connect_timeout.count()));
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                   static_cast<long>(std::max<int64_t>(1, endpoint_.stall.count() / 1000)));
+  if (request.source) {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, kSourceStallSeconds);
+  } else {
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(std::max<int64_t>(1, endpoint_.stall.count() / 1000)));
+  }
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
   // Large bodies move in 512 KiB steps, not curl's 64 KiB up and 16 KiB down:
   // an eighth of the callbacks, copies and socket calls per part or piece.
-  if (request.body.size() >= kLargeBuffer || request.sink)
+  if (request.body.size() >= kLargeBuffer || request.source || request.sink)
     curl_easy_setopt(h, request.sink ? CURLOPT_BUFFERSIZE : CURLOPT_UPLOAD_BUFFERSIZE,
                      static_cast<long>(kLargeBuffer));
   if (request.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(h, CURLOPT_READDATA, &t);
-    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+    curl_easy_setopt(
+        h, CURLOPT_INFILESIZE_LARGE,
+        static_cast<curl_off_t>(request.source ? request.source_size : request.body.size()));
   } else if (request.method == "POST") {
     curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
@@ -203,6 +223,8 @@ Result<Response> Client::send_once(const Request& request) const {
     return fail(Errc::kStorageIo, "S3 " + describe() + ": answer over 4 MiB");
   if (rc == CURLE_WRITE_ERROR && request.sink && response.status / 100 == 2)
     return fail(Errc::kStorageIo, "S3 " + describe() + ": reading the answer stopped");
+  if (rc == CURLE_ABORTED_BY_CALLBACK && t.aborted)
+    return fail(Errc::kStorageIo, "S3 " + describe() + ": the body was cut short");
   if (rc != CURLE_OK)
     return fail(Errc::kUnavailable, "S3 " + describe() + " unreachable: " + curl_easy_strerror(rc));
   return response;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -41,6 +43,13 @@ struct Request {
   Fields query;     // unencoded
   Fields headers;   // extra signed headers, names lower case
   std::string_view body;
+  // Instead of `body` (a PUT): a body of `source_size` bytes produced while it
+  // is sent. Fills the span and returns how many bytes it put there (0 only at
+  // the end), or nullopt to abort the transfer (the store gets fewer bytes than
+  // announced and keeps nothing). May block waiting for bytes: a body that
+  // comes at its client's pace is not a stall until nothing moved for 2 minutes.
+  std::function<std::optional<size_t>(std::span<char>)> source;
+  uint64_t source_size = 0;
   // Receives the body of a 2xx answer piece by piece (returns false to stop);
   // null: the body is kept in Response::body, up to 4 MiB.
   std::function<bool(std::string_view)> sink;

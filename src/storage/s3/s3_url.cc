@@ -42,14 +42,18 @@ Status set_param(S3BlobStoreOptions& o, std::string_view name, const std::string
     if (v != "true" && v != "false")
       return fail(Errc::kInvalidArgument, "S3 URL: path_style must be true or false");
     o.path_style = v == "true";
-  } else if (name == "part_size_mb" || name == "read_piece_mb") {
+  } else if (name == "part_size_mb" || name == "read_piece_mb" || name == "single_put_max_mb") {
     auto mb = number(name, v);
     if (!mb) return fail(mb.error());
-    (name == "part_size_mb" ? o.part_size : o.read_piece) = *mb << 20;
-  } else if (name == "parts_in_memory" || name == "pieces_ahead") {
+    (name == "part_size_mb"    ? o.part_size
+     : name == "read_piece_mb" ? o.read_piece
+                               : o.single_put_max) = *mb << 20;
+  } else if (name == "parts_in_memory" || name == "pieces_ahead" || name == "single_puts") {
     auto n = number(name, v);
     if (!n) return fail(n.error());
-    (name == "parts_in_memory" ? o.parts_in_memory : o.pieces_ahead) = static_cast<unsigned>(*n);
+    (name == "parts_in_memory" ? o.parts_in_memory
+     : name == "pieces_ahead"  ? o.pieces_ahead
+                               : o.single_puts) = static_cast<unsigned>(*n);
   } else {
     return fail(Errc::kInvalidArgument, "S3 URL: unknown parameter " + std::string(name));
   }

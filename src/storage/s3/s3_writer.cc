@@ -1,6 +1,9 @@
 #include "storage/s3/s3_writer.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -183,9 +186,216 @@ class S3Writer final : public BlobWriter {
   bool committed_ = false;
 };
 
+// What a streamed PUT's writer and its transfer on the pool share: a short
+// queue of filled buffers between append() and curl's read callback. The
+// transfer may outlive the writer (a dropped writer cancels it); the last one
+// to go frees the store's single-PUT slot.
+struct Stream {
+  explicit Stream(ContextPtr c) : ctx(std::move(c)) {}
+  ~Stream() { --ctx->single_puts_running; }
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  ContextPtr ctx;
+  std::mutex mu;
+  std::condition_variable more;    // the transfer waits for bytes (or the end, or a cancel)
+  std::deque<std::string> queue;   // filled buffers, in order
+  size_t front_sent = 0;           // of queue.front()
+  std::vector<std::string> spare;  // sent buffers, for the writer to fill again
+  bool end = false;                // every byte is queued (commit)
+  bool cancel = false;             // abort the PUT: the store keeps nothing
+  bool done = false;               // the PUT answered or failed
+  Status result = ok();
+  core::Resume waiter;  // the writer, waiting for room in the queue or for done
+
+  // Curl's read callback: the next bytes of the body, waiting for the writer.
+  std::optional<size_t> take(std::span<char> out) {
+    std::unique_lock lock(mu);
+    more.wait(lock, [this] { return cancel || end || !queue.empty(); });
+    if (cancel) return std::nullopt;
+    if (queue.empty()) return size_t{0};
+    std::string& front = queue.front();
+    const size_t n = std::min(out.size(), front.size() - front_sent);
+    std::memcpy(out.data(), front.data() + front_sent, n);
+    front_sent += n;
+    if (front_sent < front.size()) return n;
+    front.clear();
+    spare.push_back(std::move(front));
+    queue.pop_front();
+    front_sent = 0;
+    core::Resume w = std::move(waiter);
+    waiter = nullptr;
+    lock.unlock();
+    if (w) w();
+    return n;
+  }
+
+  void finish(Status st) {
+    std::unique_lock lock(mu);
+    done = true;
+    result = std::move(st);
+    core::Resume w = std::move(waiter);
+    waiter = nullptr;
+    lock.unlock();
+    if (w) w();
+  }
+
+  void abort() {
+    std::lock_guard lock(mu);
+    cancel = true;
+    more.notify_all();
+  }
+};
+
+// One PUT of a blob whose size is known, streamed while the client sends
+// (s3_blob_store.h): append() copies into 1 MiB buffers handed to the
+// transfer, waiting while kQueued of them are unsent; commit() waits for the
+// answer. Anything short of a commit with exactly the announced bytes aborts
+// the transfer before its last byte, so the store keeps nothing.
+class StreamingPutWriter final : public BlobWriter {
+ public:
+  StreamingPutWriter(ContextPtr context, std::string_view locator, uint64_t size)
+      : stream_(std::make_shared<Stream>(std::move(context))), key_(stream_->ctx->key(locator)),
+        size_(size) {}
+
+  ~StreamingPutWriter() override {
+    if (!committed_) stream_->abort();
+  }
+
+  // storage::BlobWriter
+  net::awaitable<Status> append(std::string_view data) override {
+    if (finished_) co_return fail(Errc::kInternal, "S3 writer: already committed or failed");
+    if (data.size() > size_ - written_) {
+      co_return give_up(fail(Errc::kSizeMismatch, "S3 store: more bytes than the " +
+                                                      std::to_string(size_) + " announced"));
+    }
+    if (!started_) start();
+    while (!data.empty()) {
+      if (fill_.capacity() < kBuffer) fill_.reserve(kBuffer);
+      const size_t take = std::min(kBuffer - fill_.size(), data.size());
+      fill_.append(data.substr(0, take));
+      data.remove_prefix(take);
+      written_ += take;
+      if (fill_.size() < kBuffer) continue;
+      if (auto st = co_await hand_over(false); !st) co_return give_up(st);
+    }
+    co_return ok();
+  }
+
+  // storage::BlobWriter
+  net::awaitable<Status> commit() override {
+    if (finished_) co_return fail(Errc::kInternal, "S3 writer: already committed or failed");
+    if (written_ != size_) {
+      co_return give_up(fail(Errc::kSizeMismatch, "S3 store: got " + std::to_string(written_) +
+                                                      " bytes, " + std::to_string(size_) +
+                                                      " announced"));
+    }
+    if (!started_) start();
+    Status st = co_await hand_over(true);
+    if (!st) co_return give_up(st);
+    finished_ = true;
+    committed_ = true;
+    co_return ok();
+  }
+
+  // storage::BlobWriter
+  uint64_t bytes_written() const override { return written_; }
+
+  static constexpr size_t kBuffer = 1 << 20;
+  static constexpr size_t kQueued = 4;
+
+ private:
+  // Starts the PUT on the pool (at the first byte: create() sends nothing).
+  void start() {
+    started_ = true;
+    stream_->ctx->pool.post([stream = stream_, key = key_, size = size_] {
+      bool cancelled = false;
+      {
+        std::lock_guard lock(stream->mu);
+        cancelled = stream->cancel;
+      }
+      if (cancelled) {
+        stream->finish(fail(Errc::kStorageIo, "S3 PUT " + key + ": cancelled"));
+        return;
+      }
+      Request r = make_request("PUT", key);
+      r.headers = {{"if-none-match", "*"}};
+      r.source_size = size;
+      r.source = [raw = stream.get()](std::span<char> out) { return raw->take(out); };
+      auto res = stream->ctx->client.send(r);
+      Status st = ok();
+      if (!res) st = fail(res.error());
+      else if (res->status == 412 || res->status == 409)
+        st = fail(Errc::kAlreadyExists, "S3 store: a blob already has this locator");
+      else if (res->status / 100 != 2) st = fail(error_from(*res, "PUT " + key));
+      stream->finish(std::move(st));
+    });
+  }
+
+  // Queues the filled buffer (`last`: and the end of the body), then waits
+  // until fewer than kQueued are unsent (`last`: until the PUT answered).
+  net::awaitable<Status> hand_over(bool last) {
+    {
+      std::lock_guard lock(stream_->mu);
+      if (!fill_.empty()) stream_->queue.push_back(std::move(fill_));
+      fill_ = std::string();
+      if (!stream_->spare.empty()) {
+        fill_ = std::move(stream_->spare.back());
+        stream_->spare.pop_back();
+      }
+      stream_->end = last;
+      stream_->more.notify_all();
+    }
+    for (bool ready = false; !ready;) {
+      co_await core::suspend([&](core::Resume resume) {
+        std::unique_lock lock(stream_->mu);
+        ready = stream_->done || (!last && stream_->queue.size() < kQueued);
+        if (!ready) {
+          stream_->waiter = std::move(resume);
+          return;
+        }
+        lock.unlock();
+        resume();
+      });
+    }
+    std::lock_guard lock(stream_->mu);
+    if (stream_->done && !stream_->result) co_return stream_->result;
+    if (stream_->done && !last)  // answered before the whole body went
+      co_return fail(Errc::kStorageIo, "S3 PUT " + key_ + ": answered before the body's end");
+    co_return ok();
+  }
+
+  Status give_up(Status st) {
+    finished_ = true;
+    stream_->abort();
+    return st;
+  }
+
+  std::shared_ptr<Stream> stream_;
+  std::string key_;
+  uint64_t size_;
+  std::string fill_;  // the buffer being filled
+  uint64_t written_ = 0;
+  bool started_ = false;
+  bool finished_ = false;
+  bool committed_ = false;
+};
+
 }  // namespace
 
-BlobWriterPtr make_writer(ContextPtr context, std::string_view locator) {
+BlobWriterPtr make_writer(ContextPtr context, std::string_view locator,
+                          std::optional<uint64_t> size_hint) {
+  const S3BlobStoreOptions& o = context->options;
+  if (size_hint && *size_hint > o.part_size && *size_hint <= o.single_put_max) {
+    // A slot, unless single_puts are running: then multipart, which holds a
+    // pool thread only while a part is on its way.
+    unsigned running = context->single_puts_running.load();
+    while (running < o.single_puts &&
+           !context->single_puts_running.compare_exchange_weak(running, running + 1)) {
+    }
+    if (running < o.single_puts)
+      return std::make_unique<StreamingPutWriter>(std::move(context), locator, *size_hint);
+  }
   return std::make_unique<S3Writer>(std::move(context), locator);
 }
 

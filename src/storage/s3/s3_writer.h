@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -26,10 +27,16 @@ struct Context {
   // The object key of a blob, and the key prefix every blob key starts with.
   std::string key(std::string_view locator) const { return key_prefix() + std::string(locator); }
   std::string key_prefix() const { return options.prefix.empty() ? "" : options.prefix + "/"; }
+  // Streamed single PUTs running (options.single_puts bounds it): the one
+  // thing here that changes, shared by the store's writers.
+  mutable std::atomic<unsigned> single_puts_running{0};
 };
 using ContextPtr = std::shared_ptr<const Context>;
 
-BlobWriterPtr make_writer(ContextPtr context, std::string_view locator);
+// A streamed single PUT when `size_hint` is over the part size and at most
+// single_put_max (and fewer than single_puts run); else the part-buffering writer.
+BlobWriterPtr make_writer(ContextPtr context, std::string_view locator,
+                          std::optional<uint64_t> size_hint);
 
 // The blocking calls a writer and compose() make (each one request, or two).
 // A single PUT of a new key (If-None-Match: *); kAlreadyExists when it exists.
