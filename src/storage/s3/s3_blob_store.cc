@@ -5,6 +5,7 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -126,7 +127,8 @@ class S3Reader final : public BlobReader {
   }
 
   static net::awaitable<void> wait(const std::shared_ptr<Piece>& piece) {
-    co_await core::suspend([&piece](core::Resume resume) {
+    // Named: g++ 12 destroys temporaries of a co_await expression twice.
+    const std::function<void(core::Resume)> check = [&piece](core::Resume resume) {
       std::unique_lock lock(piece->mu);
       if (!piece->done) {
         piece->waiter = std::move(resume);
@@ -134,7 +136,8 @@ class S3Reader final : public BlobReader {
       }
       lock.unlock();
       resume();
-    });
+    };
+    co_await core::suspend(check);
   }
 
   ContextPtr ctx_;

@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -135,14 +136,15 @@ class S3Writer final : public BlobWriter {
 
   // Waits until at most `n` parts are in flight; the first part error, if any.
   net::awaitable<Status> wait_until_at_most(int n) {
-    for (bool done = false; !done;) {
-      co_await core::suspend([&](core::Resume resume) {
-        std::lock_guard lock(parts_state_->mu);
-        done = parts_state_->in_flight <= n;
-        if (done) resume();
-        else parts_state_->waiter = std::move(resume);
-      });
-    }
+    bool done = false;
+    // Named: g++ 12 destroys temporaries of a co_await expression twice.
+    const std::function<void(core::Resume)> check = [&](core::Resume resume) {
+      std::lock_guard lock(parts_state_->mu);
+      done = parts_state_->in_flight <= n;
+      if (done) resume();
+      else parts_state_->waiter = std::move(resume);
+    };
+    while (!done) co_await core::suspend(check);
     std::lock_guard lock(parts_state_->mu);
     if (parts_state_->error) co_return fail(*parts_state_->error);
     co_return ok();
@@ -346,18 +348,19 @@ class StreamingPutWriter final : public BlobWriter {
       stream_->end = last;
       stream_->more.notify_all();
     }
-    for (bool ready = false; !ready;) {
-      co_await core::suspend([&](core::Resume resume) {
-        std::unique_lock lock(stream_->mu);
-        ready = stream_->done || (!last && stream_->queue.size() < kQueued);
-        if (!ready) {
-          stream_->waiter = std::move(resume);
-          return;
-        }
-        lock.unlock();
-        resume();
-      });
-    }
+    bool ready = false;
+    // Named: g++ 12 destroys temporaries of a co_await expression twice.
+    const std::function<void(core::Resume)> check = [&](core::Resume resume) {
+      std::unique_lock lock(stream_->mu);
+      ready = stream_->done || (!last && stream_->queue.size() < kQueued);
+      if (!ready) {
+        stream_->waiter = std::move(resume);
+        return;
+      }
+      lock.unlock();
+      resume();
+    };
+    while (!ready) co_await core::suspend(check);
     std::lock_guard lock(stream_->mu);
     if (stream_->done && !stream_->result) co_return stream_->result;
     if (stream_->done && !last)  // answered before the whole body went
