@@ -43,6 +43,9 @@ class S3BlobStoreTest : public ::testing::Test {
     o.part_size = part_size;
     o.read_piece = read_piece;
     o.pieces_ahead = pieces_ahead;
+    open_with(o);
+  }
+  void open_with(const S3BlobStoreOptions& o) {
     auto s = open_s3_blob_store(o, *pool_);
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
@@ -99,9 +102,7 @@ TEST_F(S3BlobStoreTest, ExactPartMultipleAndOnePartsInMemory) {
   auto o = s3_test::options(bucket_);
   o.part_size = 5ull << 20;
   o.parts_in_memory = 1;
-  auto s = open_s3_blob_store(o, *pool_);
-  ASSERT_TRUE(s);
-  store_ = std::move(*s);
+  open_with(o);
   const std::string bytes = random_bytes(10 << 20, 3);
   ASSERT_TRUE(put("exact", bytes, 1 << 20));
   EXPECT_TRUE(get("exact") == bytes);
@@ -225,9 +226,7 @@ TEST_F(S3BlobStoreTest, SizeHintOverTheLimitOrSlotsGoesMultipart) {
   o.part_size = 5ull << 20;
   o.single_put_max = 10ull << 20;
   o.single_puts = 1;
-  auto s = open_s3_blob_store(o, *pool_);
-  ASSERT_TRUE(s);
-  store_ = std::move(*s);
+  open_with(o);
   const std::string bytes = random_bytes(12 << 20, 14);
   auto stream = [&](const std::string& locator, uint64_t hint, uint64_t expected_uploads) {
     auto w = store_->create(locator, hint);
@@ -328,9 +327,7 @@ TEST_F(S3BlobStoreTest, LiveUploadOlderThanTheGraceIsNotAborted) {
   auto o = s3_test::options(bucket_);
   o.part_size = 5ull << 20;
   o.parts_in_memory = 1;  // append returns once its part is stored
-  auto s = open_s3_blob_store(o, *pool_);
-  ASSERT_TRUE(s);
-  store_ = std::move(*s);
+  open_with(o);
   const std::string bytes = random_bytes((10 << 20) + 7, 6);
   const std::string_view all(bytes);
   auto w = store_->create("long");
