@@ -55,17 +55,33 @@ class HmacContext {
     // Allocation failure of a MAC context is not recoverable here.
     if (!ctx_ || EVP_MAC_CTX_set_params(ctx_, params) != 1) std::abort();
   }
-  ~HmacContext() { EVP_MAC_CTX_free(ctx_); }
+  ~HmacContext() {
+    EVP_MAC_CTX_free(ctx_);
+    OPENSSL_cleanse(key_.data(), key_.size());
+  }
   HmacContext(const HmacContext&) = delete;
   HmacContext& operator=(const HmacContext&) = delete;
 
   std::string mac(std::string_view key, std::string_view data) {
     std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
     size_t len = 0;
-    // An empty key is a valid HMAC key; a null pointer would mean "keep the last one".
-    static const unsigned char kNoKey = 0;
-    const auto* k = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
-    if (EVP_MAC_init(ctx_, k, key.size(), nullptr) != 1 ||
+    int keyed = 0;
+    // The same key as the last call's (a signed link's secret, every time):
+    // the context restarts from its keyed state, without hashing the key and
+    // pads again. That state is as secret as the key it keeps a copy of.
+    if (keyed_ && key.size() == key_.size() &&
+        CRYPTO_memcmp(key.data(), key_.data(), key.size()) == 0) {
+      keyed = EVP_MAC_init(ctx_, nullptr, 0, nullptr);
+    } else {
+      // An empty key is a valid HMAC key; a null pointer would mean "keep the last one".
+      static const unsigned char kNoKey = 0;
+      const auto* k = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+      OPENSSL_cleanse(key_.data(), key_.size());
+      key_.assign(key);
+      keyed = EVP_MAC_init(ctx_, k, key.size(), nullptr);
+      keyed_ = keyed == 1;
+    }
+    if (keyed != 1 ||
         EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
             1 ||
         EVP_MAC_final(ctx_, out.data(), &len, out.size()) != 1)
@@ -75,6 +91,8 @@ class HmacContext {
 
  private:
   EVP_MAC_CTX* ctx_ = nullptr;
+  std::string key_;  // the key the context holds, when keyed_
+  bool keyed_ = false;
 };
 
 }  // namespace

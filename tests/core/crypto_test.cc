@@ -47,6 +47,22 @@ TEST(CryptoTest, HmacKnownAnswersWithChangingKeys) {
     EXPECT_EQ(crypto::to_hex(crypto::hmac_sha1("Jefe", "what do ya want for nothing?")),
               "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
   }
+  // The same key several times in a row (the context restarts from its keyed
+  // state): each answer is the one of a fresh key, whatever the data's length.
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  const std::string long_data(200, 'd');
+  const std::string first = crypto::hmac_sha256(key1, long_data);
+  EXPECT_EQ(crypto::hmac_sha256(key1, long_data), first);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  // A key that only differs from the last one in its length or last byte.
+  const std::string key1_longer = key1 + '\x0b';
+  EXPECT_NE(crypto::hmac_sha256(key1_longer, "Hi There"), crypto::hmac_sha256(key1, "Hi There"));
+  std::string key1_other = key1;
+  key1_other.back() = '\x0c';
+  EXPECT_NE(crypto::hmac_sha256(key1_other, "Hi There"), crypto::hmac_sha256(key1, "Hi There"));
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("", "")), empty256);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("", "")), empty256);
 }
 
 // Each thread has its own MAC contexts: the same answers from several at once.
