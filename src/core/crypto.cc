@@ -1,8 +1,9 @@
 #include "core/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -39,13 +40,60 @@ std::string one_shot(Digest::Algo algo, std::string_view data) {
   return d.final();
 }
 
-std::string hmac(const EVP_MD* md, std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
-  unsigned int len = 0;
-  HMAC(md, key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
-  return std::string(reinterpret_cast<const char*>(out.data()), len);
-}
+// HMAC through a MAC context kept per thread and digest. OpenSSL 3's one-shot
+// HMAC() fetches the MAC and its digest on every call (locks and lookups),
+// which was a third of a signed-link download's instructions. The digest is
+// set once; each call only re-keys the context.
+class HmacContext {
+ public:
+  explicit HmacContext(const char* digest) {
+    static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    ctx_ = mac ? EVP_MAC_CTX_new(mac) : nullptr;
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>(digest), 0),
+        OSSL_PARAM_construct_end()};
+    // Allocation failure of a MAC context is not recoverable here.
+    if (!ctx_ || EVP_MAC_CTX_set_params(ctx_, params) != 1) std::abort();
+  }
+  ~HmacContext() {
+    EVP_MAC_CTX_free(ctx_);
+    OPENSSL_cleanse(key_.data(), key_.size());
+  }
+  HmacContext(const HmacContext&) = delete;
+  HmacContext& operator=(const HmacContext&) = delete;
+
+  std::string mac(std::string_view key, std::string_view data) {
+    std::array<unsigned char, EVP_MAX_MD_SIZE> out{};
+    size_t len = 0;
+    int keyed = 0;
+    // The same key as the last call's (a signed link's secret, every time):
+    // the context restarts from its keyed state, without hashing the key and
+    // pads again. That state is as secret as the key it keeps a copy of.
+    if (keyed_ && key.size() == key_.size() &&
+        CRYPTO_memcmp(key.data(), key_.data(), key.size()) == 0) {
+      keyed = EVP_MAC_init(ctx_, nullptr, 0, nullptr);
+    } else {
+      // An empty key is a valid HMAC key; a null pointer would mean "keep the last one".
+      static const unsigned char kNoKey = 0;
+      const auto* k = key.empty() ? &kNoKey : reinterpret_cast<const unsigned char*>(key.data());
+      OPENSSL_cleanse(key_.data(), key_.size());
+      key_.assign(key);
+      keyed = EVP_MAC_init(ctx_, k, key.size(), nullptr);
+      keyed_ = keyed == 1;
+    }
+    if (keyed != 1 ||
+        EVP_MAC_update(ctx_, reinterpret_cast<const unsigned char*>(data.data()), data.size()) !=
+            1 ||
+        EVP_MAC_final(ctx_, out.data(), &len, out.size()) != 1)
+      std::abort();
+    return std::string(reinterpret_cast<const char*>(out.data()), len);
+  }
+
+ private:
+  EVP_MAC_CTX* ctx_ = nullptr;
+  std::string key_;  // the key the context holds, when keyed_
+  bool keyed_ = false;
+};
 
 }  // namespace
 
@@ -84,10 +132,12 @@ std::string sha256(std::string_view data) { return one_shot(Digest::Algo::kSha25
 std::string sha1(std::string_view data) { return one_shot(Digest::Algo::kSha1, data); }
 std::string md5(std::string_view data) { return one_shot(Digest::Algo::kMd5, data); }
 std::string hmac_sha1(std::string_view key, std::string_view data) {
-  return hmac(EVP_sha1(), key, data);
+  thread_local HmacContext ctx("SHA1");
+  return ctx.mac(key, data);
 }
 std::string hmac_sha256(std::string_view key, std::string_view data) {
-  return hmac(EVP_sha256(), key, data);
+  thread_local HmacContext ctx("SHA256");
+  return ctx.mac(key, data);
 }
 
 bool equal_constant_time(std::string_view a, std::string_view b) {

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "core/errors.h"
 #include "core/ids.h"
 #include "core/uploads.h"
@@ -18,6 +23,64 @@ TEST(CryptoTest, KnownDigests) {
   EXPECT_EQ(crypto::crc32_update(0, "123456789"), 0xCBF43926u);
   // Incremental CRC equals one-shot.
   EXPECT_EQ(crypto::crc32_update(crypto::crc32_update(0, "12345"), "6789"), 0xCBF43926u);
+}
+
+// RFC 4231 cases 1, 2 and 6 (a key longer than the block), interleaved: each
+// call is keyed anew although the thread's MAC context is reused, and an empty
+// key after a non-empty one is the empty key, not the last one.
+TEST(CryptoTest, HmacKnownAnswersWithChangingKeys) {
+  const std::string key1(20, '\x0b');
+  const std::string key6(131, '\xaa');
+  const std::string tc1 = "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7";
+  const std::string tc2 = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+  const std::string tc6 = "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+  const std::string empty256 = "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad";
+  for (int round = 0; round < 2; ++round) {
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("Jefe", "what do ya want for nothing?")), tc2);
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(
+                  key6, "Test Using Larger Than Block-Size Key - Hash Key First")),
+              tc6);
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("", "")), empty256);
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha1("", "")),
+              "fbdb1d1b18aa6c08324b7d64b71fb76370690e1d");
+    EXPECT_EQ(crypto::to_hex(crypto::hmac_sha1("Jefe", "what do ya want for nothing?")),
+              "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  }
+  // The same key several times in a row (the context restarts from its keyed
+  // state): each answer is the one of a fresh key, whatever the data's length.
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  const std::string long_data(200, 'd');
+  const std::string first = crypto::hmac_sha256(key1, long_data);
+  EXPECT_EQ(crypto::hmac_sha256(key1, long_data), first);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256(key1, "Hi There")), tc1);
+  // A key that only differs from the last one in its length or last byte.
+  const std::string key1_longer = key1 + '\x0b';
+  EXPECT_NE(crypto::hmac_sha256(key1_longer, "Hi There"), crypto::hmac_sha256(key1, "Hi There"));
+  std::string key1_other = key1;
+  key1_other.back() = '\x0c';
+  EXPECT_NE(crypto::hmac_sha256(key1_other, "Hi There"), crypto::hmac_sha256(key1, "Hi There"));
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("", "")), empty256);
+  EXPECT_EQ(crypto::to_hex(crypto::hmac_sha256("", "")), empty256);
+}
+
+// Each thread has its own MAC contexts: the same answers from several at once.
+TEST(CryptoTest, HmacFromSeveralThreads) {
+  const std::string want = crypto::hmac_sha256("Jefe", "what do ya want for nothing?");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        const std::string key = "k" + std::to_string(t * 1000 + i);
+        if (crypto::hmac_sha256("Jefe", "what do ya want for nothing?") != want) ++wrong;
+        if (crypto::hmac_sha256(key, "x").size() != 32) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(CryptoTest, Base64RoundTripsBothAlphabets) {

@@ -409,6 +409,34 @@ TEST_F(KintoneApiTest, UserPermissionsComeFromTheAppSettings) {
   EXPECT_EQ(code_of(get("/k/v1/records.json?app=2", user("alice", "alice-pw"))), "CB_NO02");
 }
 
+// The app's parsed settings are remembered while its settings JSON stays the
+// same: a change (the app moved into a guest space, then back) decides the next
+// downloads once the app cache has expired.
+TEST_F(KintoneApiTest, ChangedAppSettingsDecideTheNextDownload) {
+  auto r = upload(api(token_), "a.txt", "app bytes", "text/plain");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const std::string id = add("f", str(parse(r.body), "fileKey"));
+  const std::string key(record(id)["attachment"].at("value").at(0).at("fileKey").as_string());
+  const std::string url = "/k/v1/file.json?fileKey=" + key;
+  EXPECT_EQ(get(url, api(token_)).body, "app bytes");
+  EXPECT_EQ(get(url, api(token_)).body, "app bytes");  // the settings as parsed before
+
+  std::string guest = kAppSettings;
+  guest.insert(1, R"("guest_space_id":"7",)");
+  admin("PATCH", "/v1/admin/tenants/acme/apps/1", R"({"settings":)" + guest + "}");
+  admin("POST", "/v1/admin/clock", R"({"advance_ms":10000})");  // past the app cache
+  auto moved = get(url, api(token_));
+  EXPECT_EQ(moved.status, 403) << moved.body;
+  EXPECT_EQ(code_of(moved), "CB_NO02");
+  EXPECT_EQ(get("/k/guest/7/v1/file.json?fileKey=" + key, api(token_)).body, "app bytes");
+
+  admin("PATCH", "/v1/admin/tenants/acme/apps/1",
+        R"({"settings":)" + std::string(kAppSettings) + "}");
+  admin("POST", "/v1/admin/clock", R"({"advance_ms":10000})");
+  EXPECT_EQ(get(url, api(token_)).body, "app bytes");
+  EXPECT_EQ(get("/k/guest/7/v1/file.json?fileKey=" + key, api(token_)).status, 404);
+}
+
 TEST_F(KintoneApiTest, PasswordUserUploadAttachesToAnyApp) {
   const Headers alice = user("alice", "alice-pw");
   const std::string key = upload_key(alice, "alice.txt", "from alice");

@@ -15,6 +15,7 @@ namespace {
 
 constexpr size_t kMaxTokens = 9;  // kintone accepts up to 9 tokens in one header
 constexpr size_t kVerifiedCacheLimit = 4096;
+constexpr size_t kSettingsCacheLimit = 1024;  // apps whose parsed settings are kept
 constexpr uint32_t kLoginAttemptsPerMinute =
     30;  // password checks (not cached successes) per login
 
@@ -234,9 +235,9 @@ KResult<AppAccess> Authenticator::check_app(const Caller& caller, Result<App> ap
     return fail(app.error());
   }
   if (app->dialect != "kintone") return fail(not_found);
-  AppAccess access{std::move(*app), {}};
-  access.settings = parse_app_settings(access.app.settings_json);
-  const std::string& space = access.settings.guest_space_id;
+  const std::shared_ptr<const ParsedSettings> parsed = settings_of(*app);
+  const AppSettings& settings = parsed->settings;
+  const std::string& space = settings.guest_space_id;
   if (space != caller.guest_space_id) {
     if (!caller.guest_space_id.empty()) return fail(not_found);  // not in the space the path names
     return fail(Errc::kPermissionDenied,
@@ -250,17 +251,35 @@ KResult<AppAccess> Authenticator::check_app(const Caller& caller, Result<App> ap
     std::string_view list = keys->second;
     while (!list.empty()) {
       const size_t comma = list.find(',');
-      perms |= access.settings.token_permissions(list.substr(0, comma));
+      perms |= settings.token_permissions(list.substr(0, comma));
       list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
     }
   } else {
-    perms = access.settings.user_permissions(caller.login);
+    perms = settings.user_permissions(caller.login);
   }
   if (!has(perms, need))
     return fail(Errc::kPermissionDenied, std::string("Missing the permission to ") +
                                              need_word(need) + " records of app " +
                                              std::string(app_id) + ".");
-  return access;
+  return AppAccess{std::move(*app), settings};
+}
+
+std::shared_ptr<const Authenticator::ParsedSettings> Authenticator::settings_of(const App& app) {
+  std::string key = app.tenant_id;
+  key += '\0';
+  key += app.id;
+  {
+    std::lock_guard lock(settings_mu_);
+    auto it = settings_.find(key);
+    // The JSON compared whole: any change of the settings is parsed anew.
+    if (it != settings_.end() && it->second->json == app.settings_json) return it->second;
+  }
+  auto parsed = std::make_shared<const ParsedSettings>(
+      ParsedSettings{app.settings_json, parse_app_settings(app.settings_json)});
+  std::lock_guard lock(settings_mu_);
+  if (settings_.size() >= kSettingsCacheLimit && !settings_.contains(key)) settings_.clear();
+  settings_[std::move(key)] = parsed;
+  return parsed;
 }
 
 }  // namespace up::dialects::kintone

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -97,6 +98,13 @@ class Authenticator {
                                               const std::string& guest_space, bool cached_only);
   KResult<AppAccess> check_app(const Caller& caller, Result<App> app, std::string_view app_id,
                                Need need);
+  // The app's settings parsed; the parse is remembered per app while its
+  // settings JSON stays the same (every download checks the app).
+  struct ParsedSettings {
+    std::string json;
+    AppSettings settings;
+  };
+  std::shared_ptr<const ParsedSettings> settings_of(const App& app);
   KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
   // The store's error when the guess could not be counted (then no guess is tried).
   Result<bool> password_matches(const std::string& login, const UserCredential& cred,
@@ -107,6 +115,9 @@ class Authenticator {
   std::string pepper_;  // per process: cache keys reveal nothing about passwords
   std::mutex mu_;
   std::map<std::string, bool> verified_;  // hash of (login, stored hash, peppered password)
+  std::mutex settings_mu_;
+  // By tenant id '\0' app id.
+  std::map<std::string, std::shared_ptr<const ParsedSettings>, std::less<>> settings_;
 };
 
 // PBKDF2-HMAC-SHA256 as stored in the tenant settings (for the CLI and tests).
