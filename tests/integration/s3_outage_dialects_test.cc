@@ -1,5 +1,6 @@
-// RGW stopped while uploads of every dialect are mid-multipart (issue 15, item
-// 3), through the real server on --blobs s3://...: each client gets a 503 in its
+// RGW stopped while uploads of every dialect are mid-transfer (issue 15, item
+// 3: the form uploads mid-multipart, the native one mid-way through its single
+// streamed PUT), through the real server on --blobs s3://...: each client gets a 503 in its
 // dialect's own envelope, nothing becomes visible (no file listed; after RGW is
 // back and a sweep ran, no object and no multipart upload under the prefix),
 // and the same uploads then succeed on the same server process.
@@ -342,12 +343,15 @@ TEST_F(S3OutageDialectsTest, RgwDownMidUploadIs503InEachEnvelopeThenTheSameUploa
   while (content.size() < kFileBytes) content += "1a0018970a1b2c3\n";
   const std::vector<Flow> all = flows(content);
 
-  // Every flow sends 6 MiB and waits; once all five have a multipart upload in
-  // RGW, the gateway goes, then every flow sends the rest.
+  // Every flow sends 6 MiB and waits; once the four form uploads have a
+  // multipart upload in RGW, the gateway goes, then every flow sends the rest.
+  // The native flow's body has a Content-Length, so it is one PUT streamed
+  // since its first byte (not listed anywhere until it completes).
+  const size_t multipart = all.size() - 1;
   std::barrier meet(static_cast<ptrdiff_t>(all.size()), [&]() noexcept {
-    for (int i = 0; i < 1000 && uploads().size() < all.size(); ++i)
+    for (int i = 0; i < 1000 && uploads().size() < multipart; ++i)
       std::this_thread::sleep_for(10ms);
-    EXPECT_EQ(uploads().size(), all.size()) << "not every flow was mid-multipart";
+    EXPECT_EQ(uploads().size(), multipart) << "not every form upload was mid-multipart";
     PrivateRgw::stop_gateway();
   });
   std::vector<HttpResponse> answers(all.size());
