@@ -29,14 +29,17 @@ class ThreadPool final : public BlockingPool {
       work();
       co_return;
     }
-    // co_spawn's use_awaitable completion resumes the caller on its executor.
-    co_await net::co_spawn(
-        pool_,
-        [&work]() -> net::awaitable<void> {
-          work();
-          co_return;
-        },
-        net::use_awaitable);
+    // Resumed through suspend(): once the pool thread has posted the caller's
+    // continuation it touches nothing of the caller's context again. (co_spawn
+    // destroyed its tracked copy of the caller's executor after that post, and
+    // a server shutting down meanwhile had destroyed the context: ASan.)
+    const std::function<void(Resume)> start = [this, &work](Resume resume) {
+      net::post(pool_, [&work, resume = std::move(resume)] {
+        work();
+        resume();
+      });
+    };
+    co_await suspend(start);
   }
 
   // core::BlockingPool

@@ -372,11 +372,13 @@ TEST_F(S3OutageDialectsTest, RgwDownMidUploadIs503InEachEnvelopeThenTheSameUploa
 
   PrivateRgw::start_gateway();
   // The uploads the server could not abort while RGW was down are stale once
-  // the (dev) clock has moved past the orphan grace; the sweep aborts them.
+  // the (dev) clock has moved past the orphan grace; the sweep aborts them. An
+  // abort the server started while RGW was down may still get through once it
+  // is back, so the sweep may find fewer; none may be left after it.
   const size_t left = uploads().size();
   advance_clock(120'000);
   auto swept = admin_request("POST", "/v1/admin/sweep", R"({"orphan_grace_ms":60000})", 200);
-  EXPECT_EQ(swept["stale_temporaries"].to_number<uint64_t>(), left);
+  EXPECT_LE(swept["stale_temporaries"].to_number<uint64_t>(), left);
   RecordProperty("multipart_uploads_left_by_the_outage", static_cast<int>(left));
   EXPECT_TRUE(uploads().empty());
   EXPECT_TRUE(objects().empty());
