@@ -376,32 +376,22 @@ class NativeHandler final : public http::Handler {
 
   // An object the principal may see: its tenant's, and its app's for app keys.
   // Everything else is "not found", so existence does not leak.
-  // `cached`: a download may take the object from the short-lived cache
-  // (core/files.h: deletes elsewhere take effect within its bound).
-  net::awaitable<Result<Object>> find(Exchange& ex, const core::Principal& p, std::string_view id,
-                                      bool cached = false) {
+  net::awaitable<Result<Object>> find(Exchange& ex, const core::Principal& p, std::string_view id) {
     if (!plain_token(id)) co_return fail(Errc::kObjectNotFound);
-    auto o = co_await object(ex, p.tenant_id, id, cached);
+    auto o = co_await blocking(ex, [&] { return s_.files.get(p.tenant_id, id); });
     if (o && !p.app_id.empty() && o->app_id != p.app_id) co_return fail(Errc::kObjectNotFound);
     co_return o;
   }
 
-  // find() and object() answered from the cache alone, without their coroutine
-  // frames and Result moves: the hot path of a download. Empty on a miss and
-  // whenever find() may answer otherwise (it then decides).
+  // find() answered from the short-lived cache alone (core/files.h: deletes
+  // elsewhere take effect within its bound), without a coroutine frame: the
+  // hot path of a download. Empty on a miss and whenever find() may answer
+  // otherwise (it then decides).
   std::shared_ptr<const Object> find_cached(const core::Principal& p, std::string_view id) {
     if (!plain_token(id)) return nullptr;
     auto hit = s_.files.get_cached(p.tenant_id, id);
     if (hit && !p.app_id.empty() && hit->app_id != p.app_id) return nullptr;
     return hit;
-  }
-
-  net::awaitable<Result<Object>> object(Exchange& ex, std::string_view tenant_id,
-                                        std::string_view id, bool cached) {
-    if (cached) {
-      if (auto hit = s_.files.get_cached(tenant_id, id)) co_return *hit;
-    }
-    co_return co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
   }
 
   net::awaitable<void> remove(Exchange& ex, const core::Principal& p, std::string_view id) {
@@ -420,7 +410,7 @@ class NativeHandler final : public http::Handler {
   net::awaitable<void> content(Exchange& ex, const core::Principal& p, std::string_view id) {
     if (auto hit = find_cached(p, id))
       co_return co_await http::send_object(ex, s_.files, *hit, error_response);
-    auto o = co_await find(ex, p, id, /*cached=*/true);
+    auto o = co_await find(ex, p, id);
     if (!o) co_return co_await fail_with(ex, o.error());
     co_await http::send_object(ex, s_.files, *o, error_response);
   }
@@ -446,7 +436,7 @@ class NativeHandler final : public http::Handler {
     if (!verified) co_return co_await fail_with(ex, verified.error());
     if (auto hit = s_.files.get_cached(tenant_id, id))
       co_return co_await http::send_object(ex, s_.files, *hit, error_response);
-    auto o = co_await object(ex, tenant_id, id, /*cached=*/true);
+    auto o = co_await blocking(ex, [&] { return s_.files.get(tenant_id, id); });
     if (!o) co_return co_await fail_with(ex, o.error());
     co_await http::send_object(ex, s_.files, *o, error_response);
   }
