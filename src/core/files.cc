@@ -6,10 +6,15 @@
 namespace up::core {
 namespace {
 
-std::string cache_key(std::string_view tenant_id, std::string_view id) {
-  std::string k(tenant_id);
-  k.push_back('\0');
+// The cache's key, tenant id NUL object id, assigned into `k` (whose buffer is reused).
+void assign_cache_key(std::string& k, std::string_view tenant_id, std::string_view id) {
+  k.assign(tenant_id).push_back('\0');
   k.append(id);
+}
+
+std::string cache_key(std::string_view tenant_id, std::string_view id) {
+  std::string k;
+  assign_cache_key(k, tenant_id, id);
   return k;
 }
 
@@ -40,8 +45,7 @@ std::shared_ptr<const Object> FileService::get_cached(std::string_view tenant_id
   const UnixMs now = clock_.now();
   // The key built in a buffer of this thread's: no allocation per download.
   thread_local std::string key;
-  key.assign(tenant_id).push_back('\0');
-  key.append(id);
+  assign_cache_key(key, tenant_id, id);
   std::lock_guard lock(mu_);
   auto it = cache_.find(key);
   if (it == cache_.end() || now - it->second.at >= kCacheMs || !live(*it->second.object))

@@ -1,9 +1,11 @@
 #include "core/text.h"
 
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <iterator>
 
 namespace up {
 
@@ -192,6 +194,12 @@ std::string uuid_v4(std::string_view hex) {
   u.append(h, 0, 8).append("-").append(h, 8, 4).append("-").append(h, 12, 4).append("-");
   u.append(h, 16, 4).append("-").append(h, 20, 12);
   return u;
+}
+
+void append_decimal(std::string& out, uint64_t n) {
+  char digits[20];
+  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
+  out.append(digits, end);
 }
 
 void append_json_escaped(std::string& out, std::string_view raw) {

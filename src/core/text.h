@@ -2,6 +2,7 @@
 // Small text helpers shared by dialects: UTF-8 checks, media types, time
 // formatting and UUIDs.
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -57,6 +58,8 @@ bool valid_media_type(std::string_view s);
 
 // "2026-11-22T10:00:00.123Z"
 std::string format_iso8601(UnixMs t);
+// Appends `n` in decimal.
+void append_decimal(std::string& out, uint64_t n);
 
 // A version-4 (random) UUID made of 32 random lower-case hex digits (from
 // random_hex(16)): "xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx", V one of 8, 9, a, b.

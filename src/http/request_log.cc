@@ -1,9 +1,7 @@
 #include "http/request_log.h"
 
 #include <cctype>
-#include <charconv>
 #include <chrono>
-#include <iterator>
 
 #include "core/ids.h"
 #include "core/text.h"
@@ -38,10 +36,11 @@ bool safe_request_id(std::string_view id) {
 
 namespace {
 
-void append_number(std::string& out, uint64_t n) {
-  char digits[20];
-  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
-  out.append(digits, end);
+// ".ddd": n (below 1000) thousandths.
+void append_thousandths(std::string& out, unsigned n) {
+  const char digits[] = {'.', static_cast<char>('0' + n / 100),
+                         static_cast<char>('0' + n / 10 % 10), static_cast<char>('0' + n % 10)};
+  out.append(digits, sizeof digits);
 }
 
 // The wall clock as "2026-12-04T16:43:27.123Z". The part up to the seconds is
@@ -59,11 +58,8 @@ void append_timestamp(std::string& out) {
     cached_second = second;
   }
   out += cached_prefix;
-  const auto ms = static_cast<int>(now % 1000);
-  const char frac[] = {'.', static_cast<char>('0' + ms / 100),
-                       static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
-                       'Z'};
-  out.append(frac, sizeof frac);
+  append_thousandths(out, static_cast<unsigned>(now % 1000));
+  out += 'Z';
 }
 
 }  // namespace
@@ -93,19 +89,15 @@ void append_access_line(std::string& line, const AccessEntry& e) {
   line += "\",\"path\":\"";
   append_json_text(line, e.path);
   line += "\",\"status\":";
-  append_number(line, static_cast<uint64_t>(e.status < 0 ? 0 : e.status));
+  append_decimal(line, static_cast<uint64_t>(e.status < 0 ? 0 : e.status));
   line += ",\"bytes_in\":";
-  append_number(line, e.bytes_in);
+  append_decimal(line, e.bytes_in);
   line += ",\"bytes_out\":";
-  append_number(line, e.bytes_out);
+  append_decimal(line, e.bytes_out);
   // Milliseconds with 3 decimals, from whole microseconds (as "%.3f" would print them).
   line += ",\"ms\":";
-  append_number(line, e.us / 1000);
-  const auto frac = static_cast<unsigned>(e.us % 1000);
-  const char digits[] = {'.', static_cast<char>('0' + frac / 100),
-                         static_cast<char>('0' + frac / 10 % 10),
-                         static_cast<char>('0' + frac % 10)};
-  line.append(digits, sizeof digits);
+  append_decimal(line, e.us / 1000);
+  append_thousandths(line, static_cast<unsigned>(e.us % 1000));
   line += e.extra_fields;
   line += "}\n";
 }

@@ -2,10 +2,8 @@
 
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
-#include <iterator>
 #include <list>
 #include <mutex>
 #include <span>
@@ -491,12 +489,6 @@ class ExchangeImpl final : public Exchange {
     out += ": ";
     out += value;
     out += "\r\n";
-  }
-
-  static void append_decimal(std::string& out, uint64_t n) {
-    char digits[20];
-    auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
-    out.append(digits, end);
   }
 
   bool safe_field(std::string_view name, std::string_view value) const {
