@@ -73,6 +73,7 @@ TEST(TextTest, MediaTypesAccepted) {
            "text/plain; a=1; b=2",
            "text/plain;",  // an empty parameter is allowed by RFC 9110
            "text/plain;;charset=utf-8",
+           "text/plain ; ;\t; x=y",
            "a/b",
            "!#$%&'*+-.^_`|~/x",
        })
@@ -110,6 +111,7 @@ TEST(TextTest, MediaTypesRefused) {
            std::string("text/plain; a=(comment)"),
            std::string("text/plain, text/html"),
            std::string("text/plain\x7f"),
+           std::string("text/plain ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ; ;\x01"),
            std::string("a/" + std::string(kMaxMediaTypeBytes - 1, 'b')),
        })
     EXPECT_FALSE(valid_media_type(t)) << t;
