@@ -88,6 +88,22 @@ net::awaitable<void> suspend(const std::function<void(Resume)>& start) {
                                                                      net::use_awaitable);
 }
 
+net::awaitable<void> Waiter::until(std::mutex& mu, const std::function<bool()>& ready) {
+  bool done = false;
+  // Named: g++ 12 destroys temporaries of a co_await expression twice.
+  const std::function<void(Resume)> check = [&](Resume resume) {
+    std::unique_lock lock(mu);
+    done = ready();
+    if (!done) {
+      resume_ = std::move(resume);
+      return;
+    }
+    lock.unlock();
+    resume();
+  };
+  while (!done) co_await suspend(check);
+}
+
 void run_to_completion(const std::function<net::awaitable<void>()>& task) {
   net::io_context io;
   ++t_completing;

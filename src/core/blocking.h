@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -24,6 +25,21 @@ namespace net = boost::asio;
 // By reference: g++ 12 destroys temporaries of a co_await expression twice.
 using Resume = std::function<void()>;
 net::awaitable<void> suspend(const std::function<void(Resume)>& start);
+
+// One coroutine waiting for a state that other threads change under a mutex (a
+// piece fetched, parts in flight dropping, room in a queue). The waiting side:
+// `co_await waiter.until(mu, [&] { return ready; })`. The changing side, with
+// `mu` held: `Resume w = waiter.take();`, then once `mu` is unlocked `if (w) w();`.
+class Waiter {
+ public:
+  // Suspends until `ready()`, checked with `mu` held, returns true.
+  net::awaitable<void> until(std::mutex& mu, const std::function<bool()>& ready);
+  // The parked resume, if the coroutine is waiting; call with `mu` held.
+  Resume take() { return std::exchange(resume_, nullptr); }
+
+ private:
+  Resume resume_;
+};
 
 // Where blocking work runs. Thread-safe; not copied (held by reference). The
 // composition root (src/app) owns one and hands it to whatever needs it.

@@ -40,7 +40,7 @@ struct Piece {
   bool done = false;
   Status status = ok();
   std::string data;
-  core::Resume waiter;
+  core::Waiter reader;  // the reader, waiting for done
   std::atomic<bool> dropped{false};
 };
 
@@ -81,7 +81,9 @@ class S3Reader final : public BlobReader {
       if (ahead_.empty()) co_return size_t{0};  // the range is read
       std::shared_ptr<Piece> piece = std::move(ahead_.front());
       ahead_.pop_front();
-      co_await wait(piece);
+      // Named: g++ 12 destroys temporaries of a co_await expression twice.
+      const std::function<bool()> fetched = [&piece] { return piece->done; };
+      co_await piece->reader.until(piece->mu, fetched);
       if (!piece->status) {
         failed_ = piece->status;
         co_return fail(failed_.error());
@@ -115,7 +117,7 @@ class S3Reader final : public BlobReader {
             piece->status = std::move(st);
             piece->data = std::move(data);
             piece->done = true;
-            core::Resume waiter = std::move(piece->waiter);
+            core::Resume waiter = piece->reader.take();
             lock.unlock();
             if (waiter) waiter();
           });
@@ -124,20 +126,6 @@ class S3Reader final : public BlobReader {
       next_ += n;
       piece_len_ = std::min(2 * piece_len_, ctx_->options.read_piece);
     }
-  }
-
-  static net::awaitable<void> wait(const std::shared_ptr<Piece>& piece) {
-    // Named: g++ 12 destroys temporaries of a co_await expression twice.
-    const std::function<void(core::Resume)> check = [&piece](core::Resume resume) {
-      std::unique_lock lock(piece->mu);
-      if (!piece->done) {
-        piece->waiter = std::move(resume);
-        return;
-      }
-      lock.unlock();
-      resume();
-    };
-    co_await core::suspend(check);
   }
 
   ContextPtr ctx_;

@@ -22,7 +22,7 @@ struct Parts {
   int in_flight = 0;
   std::optional<Error> error;  // the first failed part
   bool abandoned = false;      // no commit will come: abort when in_flight drops to 0
-  core::Resume waiter;         // the writer, waiting for in_flight to drop
+  core::Waiter writer;         // waiting for in_flight to drop
   // A sent part's buffer, kept for the next part: a fresh 16 MiB buffer per
   // part cost a page fault per 4 KiB (a third of the upload's CPU in perf).
   std::string spare;
@@ -124,8 +124,7 @@ class S3Writer final : public BlobWriter {
         state->spare = std::move(body);
       }
       const bool abort_now = --state->in_flight == 0 && state->abandoned;
-      core::Resume waiter = std::move(state->waiter);
-      state->waiter = nullptr;
+      core::Resume waiter = state->writer.take();
       lock.unlock();
       if (abort_now) abort_upload(*ctx, key, id);
       if (waiter) waiter();
@@ -136,17 +135,12 @@ class S3Writer final : public BlobWriter {
 
   // Waits until at most `n` parts are in flight; the first part error, if any.
   net::awaitable<Status> wait_until_at_most(int n) {
-    bool done = false;
+    Parts& state = *parts_state_;
     // Named: g++ 12 destroys temporaries of a co_await expression twice.
-    const std::function<void(core::Resume)> check = [&](core::Resume resume) {
-      std::lock_guard lock(parts_state_->mu);
-      done = parts_state_->in_flight <= n;
-      if (done) resume();
-      else parts_state_->waiter = std::move(resume);
-    };
-    while (!done) co_await core::suspend(check);
-    std::lock_guard lock(parts_state_->mu);
-    if (parts_state_->error) co_return fail(*parts_state_->error);
+    const std::function<bool()> ready = [&] { return state.in_flight <= n; };
+    co_await state.writer.until(state.mu, ready);
+    std::lock_guard lock(state.mu);
+    if (state.error) co_return fail(*state.error);
     co_return ok();
   }
 
@@ -208,7 +202,7 @@ struct Stream {
   bool cancel = false;             // abort the PUT: the store keeps nothing
   bool done = false;               // the PUT answered or failed
   Status result = ok();
-  core::Resume waiter;  // the writer, waiting for room in the queue or for done
+  core::Waiter writer;  // waiting for room in the queue or for done
 
   // Curl's read callback: the next bytes of the body, waiting for the writer.
   std::optional<size_t> take(std::span<char> out) {
@@ -225,8 +219,7 @@ struct Stream {
     spare.push_back(std::move(front));
     queue.pop_front();
     front_sent = 0;
-    core::Resume w = std::move(waiter);
-    waiter = nullptr;
+    core::Resume w = writer.take();
     lock.unlock();
     if (w) w();
     return n;
@@ -236,8 +229,7 @@ struct Stream {
     std::unique_lock lock(mu);
     done = true;
     result = std::move(st);
-    core::Resume w = std::move(waiter);
-    waiter = nullptr;
+    core::Resume w = writer.take();
     lock.unlock();
     if (w) w();
   }
@@ -348,22 +340,14 @@ class StreamingPutWriter final : public BlobWriter {
       stream_->end = last;
       stream_->more.notify_all();
     }
-    bool ready = false;
-    // Named: g++ 12 destroys temporaries of a co_await expression twice.
-    const std::function<void(core::Resume)> check = [&](core::Resume resume) {
-      std::unique_lock lock(stream_->mu);
-      ready = stream_->done || (!last && stream_->queue.size() < kQueued);
-      if (!ready) {
-        stream_->waiter = std::move(resume);
-        return;
-      }
-      lock.unlock();
-      resume();
+    Stream& stream = *stream_;
+    const std::function<bool()> ready = [&] {
+      return stream.done || (!last && stream.queue.size() < kQueued);
     };
-    while (!ready) co_await core::suspend(check);
-    std::lock_guard lock(stream_->mu);
-    if (stream_->done && !stream_->result) co_return stream_->result;
-    if (stream_->done && !last)  // answered before the whole body went
+    co_await stream.writer.until(stream.mu, ready);  // named: see wait_until_at_most
+    std::lock_guard lock(stream.mu);
+    if (stream.done && !stream.result) co_return stream.result;
+    if (stream.done && !last)  // answered before the whole body went
       co_return fail(Errc::kStorageIo, "S3 PUT " + key_ + ": answered before the body's end");
     co_return ok();
   }
