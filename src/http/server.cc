@@ -191,6 +191,8 @@ struct Server::Impl {
   net::awaitable<void> refuse(AnyStream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
   void begin_stop();
+  // Closes every connection still open (after the grace period).
+  void cut_connections();
 };
 
 // ---------------------------------------------------------------------------
@@ -807,12 +809,40 @@ void Server::Impl::begin_stop() {
   }
 }
 
+void Server::Impl::cut_connections() {
+  std::lock_guard lock(conns_mu);
+  for (auto& conn : conns) {
+    net::post(conn.first, [state = conn.second] {
+      if (!state->closed && state->lowest) state->lowest->close();
+    });
+  }
+}
+
 net::awaitable<void> Server::Impl::drain_then_stop() {
   auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_grace;
   net::steady_timer timer(ioc);
   while (active.load() > 0 && std::chrono::steady_clock::now() < deadline) {
     timer.expires_after(20ms);
     co_await timer.async_wait(kTok);
+  }
+  if (active.load() > 0) {
+    // Past the grace: what is left is cut, and each request ends at its next
+    // socket operation. One awaiting a blocking call (a metadata commit, an S3
+    // transfer) ends once that call returns: the call resumes it on its I/O
+    // context, so the contexts run until then (the pool's own shutdown would
+    // wait for the call anyway).
+    cut_connections();
+    const auto noted = std::chrono::steady_clock::now() + 1s;
+    bool said = false;
+    while (active.load() > 0) {
+      if (!said && std::chrono::steady_clock::now() > noted) {
+        log::notice("shutdown: " + std::to_string(active.load()) +
+                    " request(s) past the grace period wait for a storage call to return");
+        said = true;
+      }
+      timer.expires_after(20ms);
+      co_await timer.async_wait(kTok);
+    }
   }
   ioc.stop();
 }
@@ -869,7 +899,7 @@ void Server::run() {
   // sockets of the workers' contexts: they finish before those contexts go.
   impl.ioc.restart();
   impl.ioc.poll();
-  // Connections cut short by the grace period go now, while what they touch lives.
+  // Coroutines left on the contexts (none of a connection) go now, while what they touch lives.
   idle_guards.clear();
   impl.workers.clear();
   // Every I/O thread is done: the lines still pending go out before run returns.

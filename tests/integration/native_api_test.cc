@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "integration/harness.h"
 
@@ -747,6 +748,42 @@ TEST_F(NativeApiTest, GracefulShutdownFinishesInFlightUploads) {
   EXPECT_NE(answer.find("Connection: close"), std::string::npos) << answer;
   ::close(fd);
   stopper.join();
+}
+
+// Past the grace period a request still awaiting a blocking call is cut, and
+// the server keeps its I/O contexts until the call returns: the call resumes
+// the request on its context (tearing the contexts down at once left a call
+// that returned later posting to a destroyed one).
+TEST_F(NativeApiTest, ShutdownPastTheGraceWaitsForAStalledCommit) {
+  if (meta_is_postgres()) GTEST_SKIP() << "stalls the commit with SQLite's write lock";
+  start_server({"--shutdown-grace-ms", "200"});
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((server_->data_dir() + "/upgate.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  const std::string request =
+      "POST /v1/files?name=stalled.bin HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+      std::string(ServerProcess::kAdminKey) + "\r\nContent-Length: 5\r\n\r\nhello";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  std::this_thread::sleep_for(300ms);  // the row's commit waits for the lock (busy timeout 5 s)
+  int status = -1;
+  std::thread stopper([&] { status = server_->terminate(); });
+  // Past the grace period the connection is cut without an answer: the upload
+  // was not durable yet.
+  char buf[512];
+  EXPECT_LE(::recv(fd, buf, sizeof buf, 0), 0);
+  ::close(fd);
+  std::this_thread::sleep_for(1500ms);  // the server waits, and says so after 1 s
+  EXPECT_EQ(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  stopper.join();
+  EXPECT_EQ(status, 0);
+  const std::string out = server_->stdout_text();
+  EXPECT_NE(out.find("past the grace period wait for a storage call to return"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("upgate stopped"), std::string::npos) << out;
 }
 
 TEST_F(NativeApiTest, CliCreatesTenantsAndKeysTheServerAccepts) {
