@@ -109,14 +109,15 @@ Result<std::vector<Piece>> ResumableUploads::pieces(const ResumableRef& ref) {
   for (;;) {
     auto page = meta_.objects_by_key_prefix(ref.tenant_id, ref.app_id, prefix, after, kPiecesPage);
     if (!page) return fail(page.error());
+    const bool last_page = page->size() < kPiecesPage;
+    if (!last_page) after = page->back().key;  // before the loop moves the keys out
     for (Object& o : *page) {
       auto index = index_of(o.key, prefix.size());
       if (!index || *index == kTerminatedMarker) continue;
       const bool staged = is_staged_piece(o);
       out.push_back(Piece{*index, std::move(o), staged});
     }
-    if (page->size() < kPiecesPage) return out;
-    after = page->back().key;
+    if (last_page) return out;
   }
 }
 

@@ -99,6 +99,28 @@ TEST_F(ResumableTest, PiecesStoredOutOfOrderCompleteInOrderOnce) {
   EXPECT_EQ(content(*files.get("t1", ref.id)), "hello, world");
 }
 
+// Past the first page of pieces (1000): the next page starts after the last
+// key of the one before (that key was read after being moved out, so every
+// page started over and the list grew without end: 1001 tus chunks took a
+// server to 12 GB).
+TEST_F(ResumableTest, PiecesPastOnePageAreListedOnceEach) {
+  constexpr uint64_t kPieces = 2'345;
+  std::string whole;
+  for (uint64_t i = 0; i < kPieces; ++i) {
+    const std::string byte(1, static_cast<char>('a' + i % 26));
+    ASSERT_TRUE(put(ref, piece(i), byte));
+    whole += byte;
+  }
+  auto stored = resumable.pieces(ref);
+  ASSERT_TRUE(stored);
+  ASSERT_EQ(stored->size(), kPieces);
+  for (uint64_t i = 0; i < kPieces; ++i) ASSERT_EQ((*stored)[i].index, i);
+  auto o = resumable.complete(ref, final_spec(), *stored);
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(content(*o), whole);
+  EXPECT_TRUE(indexes(ref).empty());
+}
+
 TEST_F(ResumableTest, APieceIsStoredOnceUnlessReplaced) {
   ASSERT_TRUE(put(ref, piece(0), "first"));
   auto racing = put(ref, piece(0), "second");

@@ -365,10 +365,11 @@ class JPushHandler final : public http::Handler {
       for (;;) {
         auto page = s_.files.list(q);
         if (!page) return fail(page.error());
+        const bool more = page->more && !page->objects.empty();
+        if (more) q.after_id = page->objects.back().id;  // before the loop moves the ids out
         for (Object& o : page->objects)
           if (!o.key.empty()) out.push_back(std::move(o));
-        if (!page->more || page->objects.empty()) break;
-        q.after_id = page->objects.back().id;
+        if (!more) break;
       }
       return out;
     });
