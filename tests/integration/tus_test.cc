@@ -1,13 +1,20 @@
 // tus 1.0.0 on the native API (/v1/tus/) against the real server: every
-// extension and error, an interrupted chunk, a SIGKILL between chunks,
-// expiry and the sweeper, upload grants, CORS, and the real tus-js-client
-// resuming a 200 MiB upload through connection cuts (tests/compat/tus_resume.mjs).
+// extension and error, an interrupted chunk, a SIGKILL between chunks, a
+// stalled chunk taken over (in one process, and by the stall limit across
+// processes), expiry and the sweeper, upload grants, CORS, and the real
+// tus-js-client resuming a 200 MiB upload through connection cuts and a stall
+// (tests/compat/tus_resume.mjs).
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +25,51 @@ namespace up::testing {
 namespace {
 
 constexpr int64_t kDayMs = 24 * 3'600'000;
+
+std::string patch_head(const std::string& url, uint64_t offset, uint64_t length,
+                       const std::string& extra = {}) {
+  return "PATCH " + url +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+         "Content-Type: application/offset+octet-stream\r\nUpload-Offset: " +
+         std::to_string(offset) + "\r\nContent-Length: " + std::to_string(length) + "\r\n" + extra +
+         "\r\n";
+}
+
+// A PATCH whose connection stalls mid-body (a phone leaving Wi-Fi): the head
+// and `sent` bytes of a body of `length` at `offset`, then nothing, the
+// socket kept open.
+class StalledPatch {
+ public:
+  StalledPatch(const HttpClient& client, const std::string& url, const std::string& data,
+               uint64_t offset, uint64_t length, size_t sent)
+      : fd_(client.connect_socket()) {
+    EXPECT_GE(fd_, 0);
+    const std::string bytes = patch_head(url, offset, length) + data.substr(offset, sent);
+    EXPECT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  ~StalledPatch() { ::close(fd_); }
+  StalledPatch(const StalledPatch&) = delete;
+  StalledPatch& operator=(const StalledPatch&) = delete;
+
+  // Whether the server closes the connection within `ms` (what it sends
+  // before is read and dropped).
+  bool closed_by_server(int ms) const {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    char buf[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    }
+  }
+
+ private:
+  int fd_;
+};
 
 class TusTest : public ServerTest {
  protected:
@@ -56,6 +108,27 @@ class TusTest : public ServerTest {
     auto r = head(url);
     EXPECT_EQ(r.status, 200) << r.body;
     return std::stoull("0" + r.header("upload-offset"));
+  }
+  // Waits until a stalled request that was sent the bytes up to `sent_to`
+  // has opened its chunk and written them (all but what its 64 KiB buffer
+  // holds) to the blobs on disk. (No files to watch on S3: a pause instead.)
+  void wait_for_blob_bytes(const ServerProcess& server, uint64_t sent_to) {
+    const uint64_t bytes = sent_to - 64 * 1024;
+    if (blobs_are_s3()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      return;
+    }
+    namespace fs = std::filesystem;
+    for (int i = 0; i < 1000; ++i) {
+      uint64_t have = 0;
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(fs::path(server.data_dir()) / "blobs", ec), end;
+           !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) have += it->file_size(ec);
+      if (have >= bytes) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "the server never stored " << bytes << " bytes";
   }
   // The native file's bytes.
   std::string content(const std::string& file_id) {
@@ -338,6 +411,114 @@ TEST_F(TusTest, AChunkCutOffMidBodyKeepsWhatArrived) {
   EXPECT_GT(second, first);
   EXPECT_LE(second, first + 200'000);
   auto p = patch(url, second, data.substr(second));
+  ASSERT_EQ(p.status, 204) << p.body;
+  EXPECT_EQ(content(p.header("upgate-file-id")), data);
+}
+
+// A client whose connection stalls mid-PATCH (its network changed) resumes at
+// once on a new one: HEAD, then PATCH at the offset HEAD gave. The stalled
+// request is asked to stop (on its own I/O thread), lets go of the upload
+// and is closed; the new PATCH proceeds within the bounded wait, where
+// before it got 409 until the idle timeout. The stalled request's bytes were
+// never acknowledged and the new PATCH sends them again: none are kept.
+TEST_F(TusTest, AStalledChunkIsTakenOverByTheNextPatch) {
+  // Two I/O threads, given new connections in turn; an idle timeout far past
+  // every wait here, so it cannot be what ends the stalled requests.
+  start_server({"--threads", "2", "--idle-timeout-ms", "600000"});
+  const std::string data = pattern_string(3'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 1'000'000)).status, 204);
+  {
+    // The next connection is on the other I/O thread: HEAD and PATCH on it,
+    // pipelined.
+    StalledPatch stalled(*client_, url, data, 1'000'000, 1'000'000, 400'000);
+    wait_for_blob_bytes(*server_, 1'400'000);
+    const std::string head_request = "HEAD " + url +
+                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     "Tus-Resumable: 1.0.0\r\n\r\n";
+    const std::string out =
+        client_->raw(head_request + patch_head(url, 1'000'000, 1'000'000, "Connection: close\r\n") +
+                         data.substr(1'000'000, 1'000'000),
+                     30'000);
+    ASSERT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+    EXPECT_NE(out.find("Upload-Offset: 1000000\r\n"), std::string::npos) << out;
+    const size_t second = out.find("HTTP/1.1 ", 1);
+    ASSERT_NE(second, std::string::npos) << out;
+    EXPECT_TRUE(out.substr(second).starts_with("HTTP/1.1 204")) << out;
+    EXPECT_NE(out.find("Upload-Offset: 2000000\r\n", second), std::string::npos) << out;
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  {
+    // HEAD and PATCH on connections of their own: the PATCH's is on the
+    // stalled request's thread this time.
+    StalledPatch stalled(*client_, url, data, 2'000'000, 1'000'000, 300'000);
+    wait_for_blob_bytes(*server_, 2'300'000);
+    EXPECT_EQ(offset_of(url), 2'000'000u);
+    auto p = patch(url, 2'000'000, data.substr(2'000'000));
+    ASSERT_EQ(p.status, 204) << p.body;
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+    EXPECT_EQ(content(p.header("upgate-file-id")), data);
+  }
+}
+
+// A takeover at another offset than the stalled chunk's keeps what the
+// stalled request got, like any cut chunk, and checks the offset against it:
+// 409, then HEAD gives the new offset. A DELETE takes over too.
+TEST_F(TusTest, ATakeoverAtAnotherOffsetKeepsTheStalledBytes) {
+  start_server({"--idle-timeout-ms", "600000"});
+  const std::string data = pattern_string(1'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 100'000)).status, 204);
+  {
+    StalledPatch stalled(*client_, url, data, 100'000, 500'000, 200'000);
+    wait_for_blob_bytes(*server_, 300'000);
+    EXPECT_EQ(patch(url, 0, data).status, 409);  // a stale offset
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  EXPECT_EQ(offset_of(url), 300'000u);
+  {
+    StalledPatch stalled(*client_, url, data, 300'000, 500'000, 100'000);
+    wait_for_blob_bytes(*server_, 400'000);
+    EXPECT_EQ(client_->request("DELETE", url, tus()).status, 204);
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  EXPECT_EQ(head(url).status, 404);
+}
+
+// Across processes the stalled request cannot be told: the app's stall limit
+// ({"tus": {"stall_seconds": N}}) ends its body after N s without a byte,
+// keeping what arrived, and the other process's client resumes from there.
+TEST_F(TusTest, TheStallLimitFreesAnUploadForAnotherProcess) {
+  TempDir dir;
+  start_server({"--idle-timeout-ms", "600000"}, dir.path());
+  admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
+                R"({"settings":{"tus":{"stall_seconds":2}}})", 200);
+  ServerProcess other({"--idle-timeout-ms", "600000"}, dir.path());
+  other.start();
+  HttpClient to_other(other.port());
+  const std::string data = pattern_string(1'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 100'000)).status, 204);
+  StalledPatch stalled(*client_, url, data, 100'000, 500'000, 200'000);
+  wait_for_blob_bytes(*server_, 300'000);
+  auto patch_other = [&](uint64_t offset) {
+    return to_other.request("PATCH", url,
+                            tus({{"Content-Type", "application/offset+octet-stream"},
+                                 {"Upload-Offset", std::to_string(offset)}}),
+                            data.substr(offset));
+  };
+  // Locked by the stalled request (or, past its limit, at another offset).
+  EXPECT_EQ(patch_other(100'000).status, 409);
+  uint64_t offset = 100'000;
+  for (int i = 0; i < 300 && offset == 100'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto h = to_other.request("HEAD", url, tus());
+    ASSERT_EQ(h.status, 200);
+    offset = std::stoull(h.header("upload-offset"));
+  }
+  EXPECT_EQ(offset, 300'000u);  // everything the stalled request got
+  EXPECT_TRUE(stalled.closed_by_server(30'000));
+  auto p = patch_other(offset);
   ASSERT_EQ(p.status, 204) << p.body;
   EXPECT_EQ(content(p.header("upgate-file-id")), data);
 }
