@@ -603,5 +603,34 @@ TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   EXPECT_EQ(got.sha256, str(o, "sha256"));
 }
 
+// The real tus-js-client with its default retryDelays (0, 1, 3, 5 s), in
+// 16 MiB chunks: its connection breaks in the third chunk (a staged one,
+// locked by the request writing it) while the server's side stays open and
+// silent. It resumes at once (HEAD, PATCH), takes the upload over from the
+// stalled request and finishes; before takeovers its PATCHes got 409 until it
+// gave up (after 9 s, well before the idle timeout let go of the upload).
+TEST_F(TusTest, TusJsClientResumesAfterAStall) {
+  start_server({"--idle-timeout-ms", "600000"});
+  constexpr uint64_t kSize = 64ull << 20;
+  int status = -1;
+  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
+                                          std::to_string(server_->port()) + " " +
+                                          ServerProcess::kAdminKey + " " + std::to_string(kSize) +
+                                          " " + std::to_string(kSize / 4) + " 40000000 stall 2>&1",
+                                      &status);
+  ASSERT_EQ(status, 0) << out;
+  auto o = parse(out.substr(out.find('{')));
+  EXPECT_EQ(o["cuts"].as_int64(), 1);
+  EXPECT_EQ(o["stalledClosedByServer"].as_int64(), 1) << out;
+  EXPECT_GE(o["headOffsets"].as_array().size(), 1u) << out;
+  const std::string url = str(o, "url");
+  const std::string path = url.substr(url.find("/v1/tus/"));
+  const std::string id = head(path).header("upgate-file-id");
+  ASSERT_FALSE(id.empty()) << out;
+  auto got = client_->download("/v1/files/" + id + "/content", admin());
+  EXPECT_EQ(got.bytes, kSize);
+  EXPECT_EQ(got.sha256, str(o, "sha256"));
+}
+
 }  // namespace
 }  // namespace up::testing
