@@ -489,6 +489,7 @@ TEST_F(TusTest, ATakeoverAtAnotherOffsetKeepsTheStalledBytes) {
 // ({"tus": {"stall_seconds": N}}) ends its body after N s without a byte,
 // keeping what arrived, and the other process's client resumes from there.
 TEST_F(TusTest, TheStallLimitFreesAnUploadForAnotherProcess) {
+  UP_SKIP_ON_S3_BLOBS("only the local store's staged blob is locked across processes");
   TempDir dir;
   start_server({"--idle-timeout-ms", "600000"}, dir.path());
   admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
@@ -521,6 +522,30 @@ TEST_F(TusTest, TheStallLimitFreesAnUploadForAnotherProcess) {
   auto p = patch_other(offset);
   ASSERT_EQ(p.status, 204) << p.body;
   EXPECT_EQ(content(p.header("upgate-file-id")), data);
+}
+
+// The stall limit counts time without a byte, not a chunk's duration: a
+// client sending slowly, a byte well within the limit each time, is never cut.
+TEST_F(TusTest, TheStallLimitSparesASlowClient) {
+  admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
+                R"({"settings":{"tus":{"stall_seconds":2}}})", 200);
+  const std::string data = pattern_string(60'000);
+  const std::string url = create(data.size());
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  const std::string head = patch_head(url, 0, data.size(), "Connection: close\r\n");
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  // Six pieces half a second apart: three seconds in all, past the limit.
+  for (size_t at = 0; at < data.size(); at += 10'000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_EQ(::write(fd, data.data() + at, 10'000), 10'000);
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 204")) << out;
+  EXPECT_EQ(offset_of(url), data.size());
 }
 
 TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
