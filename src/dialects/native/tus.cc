@@ -359,18 +359,18 @@ class Tus::Writers {
     return w;
   }
   // Once `w` let go of the upload (its chunk closed, the staged blob's lock
-  // released). On w's executor.
-  void remove(const std::string& id, const std::shared_ptr<ChunkWriter>& w) {
+  // released), before it answers. On w's executor; again is a no-op.
+  void remove(const std::string& id, ChunkWriter& w) {
     std::vector<std::function<void()>> released;
     {
       std::lock_guard lock(mu_);
       auto it = by_id_.find(id);
       if (it != by_id_.end()) {
-        it->second.remove(w);
+        it->second.remove_if([&w](const auto& p) { return p.get() == &w; });
         if (it->second.empty()) by_id_.erase(it);
       }
-      w->ex = nullptr;
-      released = std::move(w->on_release);
+      w.ex = nullptr;
+      released = std::move(w.on_release);
     }
     for (auto& f : released) f();
   }
@@ -562,7 +562,7 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   fresh.length = t->length;
   const net::any_io_executor executor = co_await net::this_coro::executor;
   const std::shared_ptr<ChunkWriter> self = writers_->add(t->id, executor, ex, 0);
-  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t->id, self); });
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t->id, *self); });
   auto stored = co_await store_chunk(ex, *t, fresh, *sum, *self);
   if (!stored) co_return co_await fail_with(ex, stored.error());
   http::Response r = tus_answer(201);
@@ -671,9 +671,10 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
   co_await writers_->take_over(t.id, *offset);
   const net::any_io_executor executor = co_await net::this_coro::executor;
   const std::shared_ptr<ChunkWriter> self = writers_->add(t.id, executor, ex, *offset);
-  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, self); });
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, *self); });
   co_await committing_->wait(ex, t.id);
   core::UploadPtr opened;  // after done_writing: the chunk closes before takers are told
+                           // (store_chunk tells them itself, before the answer)
   std::chrono::milliseconds stall{0};
   auto p = co_await blocking(ex, [&]() -> Result<Progress> {
     if (auto app = s_.directory.app(t.tenant_id, t.app_id))  // cached
@@ -764,8 +765,11 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   bool whole = !opened && at.offset == 0 && at.length && t.concat == Concat::kNone &&
                cl.value_or(0) == *at.length;
   const core::ResumableRef ref = ref_of(t);
-  // A local, not the parameter: the chunk closes (the staged blob's lock goes)
-  // when this returns, before the caller tells a request taking over.
+  // Requests taking over are told when this returns, after the chunk closed
+  // (the staged blob's lock went; `chunk` is a local, not the parameter, so
+  // it goes first) and before the answer: a write to a stalled connection
+  // must not hold them up.
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, self); });
   core::UploadPtr chunk = std::move(opened);
   if (!chunk) {
     auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole); });
