@@ -60,6 +60,12 @@ class Exchange {
   // Errors: kTimeout (idle past the limit), kInvalidArgument for broken body
   // framing (bad chunk sizes), kUnavailable when the peer went away.
   virtual net::awaitable<Result<std::string_view>> read_chunk() = 0;
+  // Ends the body read in progress, if any: that read_chunk fails with
+  // kUnavailable, and the connection closes after this request. For a
+  // request that another one stops (a tus upload taken over by a newer
+  // request, a tus chunk past its stall limit). Not thread-safe: call it on
+  // the executor serving this request (net::post there from elsewhere).
+  virtual void cancel_read() {}
   // The whole body, refused with kTooLarge past `limit` bytes (for JSON bodies).
   virtual net::awaitable<Result<std::string>> read_all(uint64_t limit) = 0;
 

@@ -292,6 +292,8 @@ class ExchangeImpl final : public Exchange {
     }
   }
 
+  void cancel_read() override { stream_.tcp().cancel(); }
+
   net::awaitable<Result<std::string>> read_all(uint64_t limit) override {
     if (auto n = content_length(); n && *n > limit)
       co_return fail(Errc::kTooLarge, "body larger than " + std::to_string(limit) + " bytes");

@@ -2,10 +2,14 @@
 // through a loopback TCP proxy that cuts the connection twice mid-upload;
 // tus-js-client's retryDelays resume it. Driven by tests/integration/tus_test.cc.
 //
-// usage: node tus_resume.mjs <host:port> <api key> <size bytes> <chunk bytes> <cut at,cut at>
-// Prints one JSON line: {url, sha256, headOffsets, bytesToServer, cuts}: what
-// the proxy saw (the Upload-Offset of every HEAD answer, the bytes that went
-// to the server) and the SHA-256 of the bytes sent, for the test to check
+// usage: node tus_resume.mjs <host:port> <api key> <size bytes> <chunk bytes> <cut at,cut at> [stall]
+// `stall`: a cut breaks the client's side only; the server's side stays open
+// and silent (a phone whose network changed), and tus-js-client keeps its
+// default retryDelays (0, 1, 3, 5 s).
+// Prints one JSON line: {url, sha256, headOffsets, bytesToServer, cuts,
+// stalledClosedByServer}: what the proxy saw (the Upload-Offset of every HEAD
+// answer, the bytes that went to the server, how many stalled connections the
+// server closed) and the SHA-256 of the bytes sent, for the test to check
 // against the server's side.
 
 import crypto from 'node:crypto';
@@ -13,7 +17,8 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import * as tus from 'tus-js-client';
 
-const [target, apiKey, sizeArg, chunkArg, cutsArg] = process.argv.slice(2);
+const [target, apiKey, sizeArg, chunkArg, cutsArg, mode] = process.argv.slice(2);
+const stall = mode === 'stall';
 const size = Number(sizeArg);
 const chunkSize = Number(chunkArg);
 const cutsAt = cutsArg.split(',').map(Number);
@@ -43,11 +48,15 @@ function source() {
 // The proxy: forwards both ways; drops the connection carrying byte cutsAt[i].
 let bytesToServer = 0;
 let cuts = 0;
+let stalledClosedByServer = 0;
+const stalledSockets = [];
 const headOffsets = [];
 const proxy = net.createServer((client) => {
   const upstream = net.connect(Number(port), host);
   let answers = '';
+  let stalled = false;
   client.on('data', (data) => {
+    if (stalled) return;
     bytesToServer += data.length;
     // Backpressure: count only what the server's socket takes.
     if (!upstream.write(data)) {
@@ -56,11 +65,21 @@ const proxy = net.createServer((client) => {
     }
     if (cuts < cutsAt.length && bytesToServer >= cutsAt[cuts]) {
       cuts += 1;
+      if (stall) {
+        stalled = true;
+        stalledSockets.push(upstream);
+        upstream.on('close', () => {
+          stalledClosedByServer += 1;
+        });
+        client.destroy();
+        return;
+      }
       client.destroy();
       upstream.destroy();
     }
   });
   upstream.on('data', (data) => {
+    if (stalled) return;
     client.write(data);
     // HEAD answers are the only 200s of tus: note the offset they resume at.
     answers += data.toString('latin1');
@@ -75,7 +94,7 @@ const proxy = net.createServer((client) => {
   });
   const close = () => {
     client.destroy();
-    upstream.destroy();
+    if (!stalled) upstream.destroy();
   };
   client.on('error', close);
   upstream.on('error', close);
@@ -89,7 +108,7 @@ const url = await new Promise((resolve, reject) => {
     endpoint: `http://127.0.0.1:${proxy.address().port}/v1/tus/`,
     uploadSize: size,
     chunkSize,
-    retryDelays: [0, 100, 300, 1000],
+    ...(stall ? {} : { retryDelays: [0, 100, 300, 1000] }),
     headers: { Authorization: `Bearer ${apiKey}` },
     metadata: { filename: 'resumed.bin', filetype: 'application/octet-stream' },
     onError: reject,
@@ -98,7 +117,15 @@ const url = await new Promise((resolve, reject) => {
   upload.start();
 });
 proxy.close();
+for (const s of stalledSockets) s.destroy();
 console.log(
-  JSON.stringify({ url, sha256: sha.digest('hex'), headOffsets, bytesToServer, cuts }),
+  JSON.stringify({
+    url,
+    sha256: sha.digest('hex'),
+    headOffsets,
+    bytesToServer,
+    cuts,
+    stalledClosedByServer,
+  }),
 );
 process.exit(0);

@@ -1,13 +1,20 @@
 // tus 1.0.0 on the native API (/v1/tus/) against the real server: every
-// extension and error, an interrupted chunk, a SIGKILL between chunks,
-// expiry and the sweeper, upload grants, CORS, and the real tus-js-client
-// resuming a 200 MiB upload through connection cuts (tests/compat/tus_resume.mjs).
+// extension and error, an interrupted chunk, a SIGKILL between chunks, a
+// stalled chunk taken over (in one process, and by the stall limit across
+// processes), expiry and the sweeper, upload grants, CORS, and the real
+// tus-js-client resuming a 200 MiB upload through connection cuts and a stall
+// (tests/compat/tus_resume.mjs).
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -18,6 +25,51 @@ namespace up::testing {
 namespace {
 
 constexpr int64_t kDayMs = 24 * 3'600'000;
+
+std::string patch_head(const std::string& url, uint64_t offset, uint64_t length,
+                       const std::string& extra = {}) {
+  return "PATCH " + url +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+         "Content-Type: application/offset+octet-stream\r\nUpload-Offset: " +
+         std::to_string(offset) + "\r\nContent-Length: " + std::to_string(length) + "\r\n" + extra +
+         "\r\n";
+}
+
+// A PATCH whose connection stalls mid-body (a phone leaving Wi-Fi): the head
+// and `sent` bytes of a body of `length` at `offset`, then nothing, the
+// socket kept open.
+class StalledPatch {
+ public:
+  StalledPatch(const HttpClient& client, const std::string& url, const std::string& data,
+               uint64_t offset, uint64_t length, size_t sent)
+      : fd_(client.connect_socket()) {
+    EXPECT_GE(fd_, 0);
+    const std::string bytes = patch_head(url, offset, length) + data.substr(offset, sent);
+    EXPECT_EQ(::write(fd_, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+  }
+  ~StalledPatch() { ::close(fd_); }
+  StalledPatch(const StalledPatch&) = delete;
+  StalledPatch& operator=(const StalledPatch&) = delete;
+
+  // Whether the server closes the connection within `ms` (what it sends
+  // before is read and dropped).
+  bool closed_by_server(int ms) const {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    char buf[4096];
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          end - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      const ssize_t n = ::read(fd_, buf, sizeof buf);
+      if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    }
+  }
+
+ private:
+  int fd_;
+};
 
 class TusTest : public ServerTest {
  protected:
@@ -56,6 +108,27 @@ class TusTest : public ServerTest {
     auto r = head(url);
     EXPECT_EQ(r.status, 200) << r.body;
     return std::stoull("0" + r.header("upload-offset"));
+  }
+  // Waits until a stalled request that was sent the bytes up to `sent_to`
+  // has opened its chunk and written them (all but what its 64 KiB buffer
+  // holds) to the blobs on disk. (No files to watch on S3: a pause instead.)
+  void wait_for_blob_bytes(const ServerProcess& server, uint64_t sent_to) {
+    const uint64_t bytes = sent_to - 64 * 1024;
+    if (blobs_are_s3()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      return;
+    }
+    namespace fs = std::filesystem;
+    for (int i = 0; i < 1000; ++i) {
+      uint64_t have = 0;
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(fs::path(server.data_dir()) / "blobs", ec), end;
+           !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) have += it->file_size(ec);
+      if (have >= bytes) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "the server never stored " << bytes << " bytes";
   }
   // The native file's bytes.
   std::string content(const std::string& file_id) {
@@ -342,6 +415,139 @@ TEST_F(TusTest, AChunkCutOffMidBodyKeepsWhatArrived) {
   EXPECT_EQ(content(p.header("upgate-file-id")), data);
 }
 
+// A client whose connection stalls mid-PATCH (its network changed) resumes at
+// once on a new one: HEAD, then PATCH at the offset HEAD gave. The stalled
+// request is asked to stop (on its own I/O thread), lets go of the upload
+// and is closed; the new PATCH proceeds within the bounded wait, where
+// before it got 409 until the idle timeout. The stalled request's bytes were
+// never acknowledged and the new PATCH sends them again: none are kept.
+TEST_F(TusTest, AStalledChunkIsTakenOverByTheNextPatch) {
+  // Two I/O threads, given new connections in turn; an idle timeout far past
+  // every wait here, so it cannot be what ends the stalled requests.
+  start_server({"--threads", "2", "--idle-timeout-ms", "600000"});
+  const std::string data = pattern_string(3'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 1'000'000)).status, 204);
+  {
+    // The next connection is on the other I/O thread: HEAD and PATCH on it,
+    // pipelined.
+    StalledPatch stalled(*client_, url, data, 1'000'000, 1'000'000, 400'000);
+    wait_for_blob_bytes(*server_, 1'400'000);
+    const std::string head_request = "HEAD " + url +
+                                     " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                     "Tus-Resumable: 1.0.0\r\n\r\n";
+    const std::string out =
+        client_->raw(head_request + patch_head(url, 1'000'000, 1'000'000, "Connection: close\r\n") +
+                         data.substr(1'000'000, 1'000'000),
+                     30'000);
+    ASSERT_TRUE(out.starts_with("HTTP/1.1 200")) << out;
+    EXPECT_NE(out.find("Upload-Offset: 1000000\r\n"), std::string::npos) << out;
+    const size_t second = out.find("HTTP/1.1 ", 1);
+    ASSERT_NE(second, std::string::npos) << out;
+    EXPECT_TRUE(out.substr(second).starts_with("HTTP/1.1 204")) << out;
+    EXPECT_NE(out.find("Upload-Offset: 2000000\r\n", second), std::string::npos) << out;
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  {
+    // HEAD and PATCH on connections of their own: the PATCH's is on the
+    // stalled request's thread this time.
+    StalledPatch stalled(*client_, url, data, 2'000'000, 1'000'000, 300'000);
+    wait_for_blob_bytes(*server_, 2'300'000);
+    EXPECT_EQ(offset_of(url), 2'000'000u);
+    auto p = patch(url, 2'000'000, data.substr(2'000'000));
+    ASSERT_EQ(p.status, 204) << p.body;
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+    EXPECT_EQ(content(p.header("upgate-file-id")), data);
+  }
+}
+
+// A takeover at another offset than the stalled chunk's keeps what the
+// stalled request got, like any cut chunk, and checks the offset against it:
+// 409, then HEAD gives the new offset. A DELETE takes over too.
+TEST_F(TusTest, ATakeoverAtAnotherOffsetKeepsTheStalledBytes) {
+  start_server({"--idle-timeout-ms", "600000"});
+  const std::string data = pattern_string(1'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 100'000)).status, 204);
+  {
+    StalledPatch stalled(*client_, url, data, 100'000, 500'000, 200'000);
+    wait_for_blob_bytes(*server_, 300'000);
+    EXPECT_EQ(patch(url, 0, data).status, 409);  // a stale offset
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  EXPECT_EQ(offset_of(url), 300'000u);
+  {
+    StalledPatch stalled(*client_, url, data, 300'000, 500'000, 100'000);
+    wait_for_blob_bytes(*server_, 400'000);
+    EXPECT_EQ(client_->request("DELETE", url, tus()).status, 204);
+    EXPECT_TRUE(stalled.closed_by_server(30'000));
+  }
+  EXPECT_EQ(head(url).status, 404);
+}
+
+// Across processes the stalled request cannot be told: the app's stall limit
+// ({"tus": {"stall_seconds": N}}) ends its body after N s without a byte,
+// keeping what arrived, and the other process's client resumes from there.
+TEST_F(TusTest, TheStallLimitFreesAnUploadForAnotherProcess) {
+  UP_SKIP_ON_S3_BLOBS("only the local store's staged blob is locked across processes");
+  TempDir dir;
+  start_server({"--idle-timeout-ms", "600000"}, dir.path());
+  admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
+                R"({"settings":{"tus":{"stall_seconds":2}}})", 200);
+  ServerProcess other({"--idle-timeout-ms", "600000"}, dir.path());
+  other.start();
+  HttpClient to_other(other.port());
+  const std::string data = pattern_string(1'000'000);
+  const std::string url = create(data.size());
+  ASSERT_EQ(patch(url, 0, data.substr(0, 100'000)).status, 204);
+  StalledPatch stalled(*client_, url, data, 100'000, 500'000, 200'000);
+  wait_for_blob_bytes(*server_, 300'000);
+  auto patch_other = [&](uint64_t offset) {
+    return to_other.request("PATCH", url,
+                            tus({{"Content-Type", "application/offset+octet-stream"},
+                                 {"Upload-Offset", std::to_string(offset)}}),
+                            data.substr(offset));
+  };
+  // Locked by the stalled request (or, past its limit, at another offset).
+  EXPECT_EQ(patch_other(100'000).status, 409);
+  uint64_t offset = 100'000;
+  for (int i = 0; i < 300 && offset == 100'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto h = to_other.request("HEAD", url, tus());
+    ASSERT_EQ(h.status, 200);
+    offset = std::stoull(h.header("upload-offset"));
+  }
+  EXPECT_EQ(offset, 300'000u);  // everything the stalled request got
+  EXPECT_TRUE(stalled.closed_by_server(30'000));
+  auto p = patch_other(offset);
+  ASSERT_EQ(p.status, 204) << p.body;
+  EXPECT_EQ(content(p.header("upgate-file-id")), data);
+}
+
+// The stall limit counts time without a byte, not a chunk's duration: a
+// client sending slowly, a byte well within the limit each time, is never cut.
+TEST_F(TusTest, TheStallLimitSparesASlowClient) {
+  admin_request("PATCH", "/v1/admin/tenants/default/apps/default",
+                R"({"settings":{"tus":{"stall_seconds":2}}})", 200);
+  const std::string data = pattern_string(60'000);
+  const std::string url = create(data.size());
+  int fd = client_->connect_socket();
+  ASSERT_GE(fd, 0);
+  const std::string head = patch_head(url, 0, data.size(), "Connection: close\r\n");
+  ASSERT_EQ(::write(fd, head.data(), head.size()), static_cast<ssize_t>(head.size()));
+  // Six pieces half a second apart: three seconds in all, past the limit.
+  for (size_t at = 0; at < data.size(); at += 10'000) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    ASSERT_EQ(::write(fd, data.data() + at, 10'000), 10'000);
+  }
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_TRUE(out.starts_with("HTTP/1.1 204")) << out;
+  EXPECT_EQ(offset_of(url), data.size());
+}
+
 TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
   TempDir dir;
   start_server({}, dir.path());
@@ -413,6 +619,35 @@ TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   constexpr uint64_t kSocketSlack = 4ull << 20;
   EXPECT_LT(static_cast<uint64_t>(o["bytesToServer"].as_int64()),
             kSize + 2 * (kChunk + kSocketSlack));
+  const std::string url = str(o, "url");
+  const std::string path = url.substr(url.find("/v1/tus/"));
+  const std::string id = head(path).header("upgate-file-id");
+  ASSERT_FALSE(id.empty()) << out;
+  auto got = client_->download("/v1/files/" + id + "/content", admin());
+  EXPECT_EQ(got.bytes, kSize);
+  EXPECT_EQ(got.sha256, str(o, "sha256"));
+}
+
+// The real tus-js-client with its default retryDelays (0, 1, 3, 5 s), in
+// 16 MiB chunks: its connection breaks in the third chunk (a staged one,
+// locked by the request writing it) while the server's side stays open and
+// silent. It resumes at once (HEAD, PATCH), takes the upload over from the
+// stalled request and finishes; before takeovers its PATCHes got 409 until it
+// gave up (after 9 s, well before the idle timeout let go of the upload).
+TEST_F(TusTest, TusJsClientResumesAfterAStall) {
+  start_server({"--idle-timeout-ms", "600000"});
+  constexpr uint64_t kSize = 64ull << 20;
+  int status = -1;
+  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
+                                          std::to_string(server_->port()) + " " +
+                                          ServerProcess::kAdminKey + " " + std::to_string(kSize) +
+                                          " " + std::to_string(kSize / 4) + " 40000000 stall 2>&1",
+                                      &status);
+  ASSERT_EQ(status, 0) << out;
+  auto o = parse(out.substr(out.find('{')));
+  EXPECT_EQ(o["cuts"].as_int64(), 1);
+  EXPECT_EQ(o["stalledClosedByServer"].as_int64(), 1) << out;
+  EXPECT_GE(o["headOffsets"].as_array().size(), 1u) << out;
   const std::string url = str(o, "url");
   const std::string path = url.substr(url.find("/v1/tus/"));
   const std::string id = head(path).header("upgate-file-id");

@@ -3,10 +3,18 @@
 #include "dialects/native/tus.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 
 #include "core/ids.h"
@@ -41,19 +49,36 @@ http::Response tus_answer(int status) {
   return r;
 }
 
-// How long an upload of the app lives (see kUploadLifetimeMs). App settings
-// are the dialect's opaque JSON: a value out of range means the default.
-UnixMs lifetime_ms(const std::string& settings_json) {
+// {"tus": {<name>: N}} of an app's settings, if N is an integer in [lo, hi].
+// App settings are the dialect's opaque JSON: a value out of range means the
+// default.
+std::optional<int64_t> tus_setting(const std::string& settings_json, std::string_view name,
+                                   int64_t lo, int64_t hi) {
   boost::system::error_code ec;
   json::value v = json::parse(settings_json, ec);
-  const json::value* secs = nullptr;
+  const json::value* n = nullptr;
   if (!ec && v.is_object())
     if (auto* tus = v.as_object().if_contains("tus"); tus && tus->is_object())
-      secs = tus->as_object().if_contains("expires_seconds");
-  if (!secs || !secs->is_int64() || secs->as_int64() < kMinLifetimeS ||
-      secs->as_int64() > kMaxLifetimeS)
-    return kUploadLifetimeMs;
-  return secs->as_int64() * 1000;
+      n = tus->as_object().if_contains(name);
+  if (!n || !n->is_int64() || n->as_int64() < lo || n->as_int64() > hi) return std::nullopt;
+  return n->as_int64();
+}
+
+// How long an upload of the app lives (see kUploadLifetimeMs).
+UnixMs lifetime_ms(const std::string& settings_json) {
+  auto secs = tus_setting(settings_json, "expires_seconds", kMinLifetimeS, kMaxLifetimeS);
+  return secs ? *secs * 1000 : kUploadLifetimeMs;
+}
+
+// {"tus": {"stall_seconds": N}}: a PATCH body that sends no byte for N
+// seconds ends there, keeping what arrived, so the upload is free for the
+// client's next request after N s instead of the server's idle timeout. For
+// uploads spread over processes, where a stalled request cannot be taken
+// over (docs/resumable.md). Default, or out of range: the idle timeout.
+constexpr int64_t kMaxStallS = 3600;
+std::chrono::milliseconds stall_limit(const std::string& settings_json) {
+  auto secs = tus_setting(settings_json, "stall_seconds", 1, kMaxStallS);
+  return std::chrono::seconds(secs.value_or(0));
 }
 
 std::optional<uint64_t> length_in(const std::string& meta_json) {
@@ -94,13 +119,103 @@ core::PieceSpec piece_spec(const tus::UploadToken& t, uint64_t offset, uint64_t 
   return spec;
 }
 
+// How long a request that takes an upload over waits for the one writing it
+// to let go (it stops at once unless its store is slow to take the bytes).
+constexpr auto kTakeOverWait = std::chrono::seconds(3);
+
+}  // namespace
+
+// A request writing a chunk, as a request taking its upload over sees it.
+// `ex`, `stop` and `resent` are touched only on `executor` (the thread
+// serving the request); `on_release` under Tus::Writers' lock.
+struct ChunkWriter {
+  ChunkWriter(net::any_io_executor e, Exchange& x, uint64_t at)
+      : executor(std::move(e)), ex(&x), offset(at) {}
+  const net::any_io_executor executor;
+  Exchange* ex;           // null once the request let go of the upload
+  const uint64_t offset;  // where its chunk starts
+  bool stop = false;      // asked to stop: its body ends at the next read
+  bool resent = false;    // by a PATCH that sends this chunk's bytes again
+  std::vector<std::function<void()>> on_release;
+};
+
+namespace {
+
+Error taken_over() {
+  return Error(Errc::kFailedPrecondition, "a newer request took the upload over");
+}
+
+// Ends a body that sends no byte for `limit` (a tus chunk's stall limit,
+// shorter than the server's idle timeout): the read waiting is cancelled on
+// the request's own thread. Only time spent waiting for a byte counts, so a
+// client sending slowly, or a store slow to take the bytes, is never cut.
+// Lives on the request's executor.
+class StallWatch {
+ public:
+  StallWatch(const net::any_io_executor& executor, Exchange& ex, std::chrono::milliseconds limit) {
+    if (limit.count() <= 0) return;
+    state_ = std::make_shared<State>(executor, ex, limit);
+    arm(state_, Clock::now() + limit);
+  }
+  ~StallWatch() {
+    if (!state_) return;
+    state_->ex = nullptr;
+    state_->timer.cancel();
+  }
+  StallWatch(const StallWatch&) = delete;
+  StallWatch& operator=(const StallWatch&) = delete;
+
+  // Around each read of the body.
+  void reading(bool on) {
+    if (!state_) return;
+    state_->reading = on;
+    state_->since = Clock::now();
+  }
+  bool stalled() const { return state_ && state_->stalled; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct State {
+    State(const net::any_io_executor& e, Exchange& x, std::chrono::milliseconds l)
+        : timer(e), ex(&x), limit(l) {}
+    net::steady_timer timer;
+    Exchange* ex;  // null once the body is done
+    std::chrono::milliseconds limit;
+    Clock::time_point since;  // when the read waiting began
+    bool reading = false;
+    bool stalled = false;
+  };
+  // One wait per `limit`, not one per read: woken early, it waits again from
+  // the start of the read now waiting.
+  static void arm(const std::shared_ptr<State>& s, Clock::time_point when) {
+    s->timer.expires_at(when);
+    s->timer.async_wait([s](const boost::system::error_code& ec) {
+      if (ec || !s->ex) return;
+      const auto now = Clock::now();
+      if (!s->reading) return arm(s, now + s->limit);
+      if (now < s->since + s->limit) return arm(s, s->since + s->limit);
+      s->stalled = true;
+      s->ex->cancel_read();
+    });
+  }
+  std::shared_ptr<State> state_;
+};
+
 // Streams the request body into `up` (and `digest`). The error of a body that
-// ended early (the client went away, stalled or broke the framing) comes back
-// as a value: the bytes before it are in `up`. An error storing them fails.
+// ended early (the client went away, stalled or broke the framing, or a newer
+// request took the upload over) comes back as a value: the bytes before it
+// are in `up`. An error storing them fails.
 net::awaitable<Result<std::optional<Error>>> pump_body(Exchange& ex, core::Upload& up,
-                                                       crypto::Digest* digest) {
+                                                       crypto::Digest* digest,
+                                                       const ChunkWriter& self, StallWatch& watch) {
   for (;;) {
+    if (self.stop) co_return std::optional<Error>(taken_over());
+    watch.reading(true);
     auto chunk = co_await ex.read_chunk();
+    watch.reading(false);
+    if (self.stop) co_return std::optional<Error>(taken_over());
+    if (!chunk && watch.stalled())
+      co_return std::optional<Error>(Error(Errc::kTimeout, "no byte of the chunk came in time"));
     if (!chunk) co_return std::optional<Error>(chunk.error());
     if (chunk->empty()) co_return std::optional<Error>();
     if (digest) digest->update(*chunk);
@@ -232,10 +347,74 @@ class ScopeEnd {
 };
 }  // namespace
 
+class Tus::Writers {
+ public:
+  // Registers a request about to write the chunk at `offset` of upload `id`
+  // (before it opens the chunk, so a newer request always finds it).
+  std::shared_ptr<ChunkWriter> add(const std::string& id, net::any_io_executor executor,
+                                   Exchange& ex, uint64_t offset) {
+    auto w = std::make_shared<ChunkWriter>(std::move(executor), ex, offset);
+    std::lock_guard lock(mu_);
+    by_id_[id].push_back(w);
+    return w;
+  }
+  // Once `w` let go of the upload (its chunk closed, the staged blob's lock
+  // released), before it answers. On w's executor; again is a no-op.
+  void remove(const std::string& id, ChunkWriter& w) {
+    std::vector<std::function<void()>> released;
+    {
+      std::lock_guard lock(mu_);
+      auto it = by_id_.find(id);
+      if (it != by_id_.end()) {
+        it->second.remove_if([&w](const auto& p) { return p.get() == &w; });
+        if (it->second.empty()) by_id_.erase(it);
+      }
+      w.ex = nullptr;
+      released = std::move(w.on_release);
+    }
+    for (auto& f : released) f();
+  }
+
+  // Asks every request of this process writing upload `id` to stop, and
+  // waits until they have let go of it, at most kTakeOverWait (then the
+  // caller goes on and finds the upload busy: 409, as from another process).
+  // `resend_from`: the offset the caller sends bytes from (a PATCH).
+  net::awaitable<void> take_over(const std::string& id, std::optional<uint64_t> resend_from) {
+    const net::any_io_executor executor = co_await net::this_coro::executor;
+    const auto deadline = std::chrono::steady_clock::now() + kTakeOverWait;
+    for (;;) {
+      // A timer of its own per writer waited for: a late release of one
+      // cannot cut the wait for the next one short.
+      auto released = std::make_shared<net::steady_timer>(executor, deadline);
+      {
+        std::lock_guard lock(mu_);
+        auto it = by_id_.find(id);
+        if (it == by_id_.end()) break;
+        const std::shared_ptr<ChunkWriter> w = it->second.front();
+        w->on_release.emplace_back(
+            [executor, released] { net::post(executor, [released] { released->cancel(); }); });
+        // Stopped on its own thread: its socket is touched there only.
+        net::post(w->executor, [w, resend_from] {
+          if (!w->ex) return;
+          w->stop = true;
+          if (resend_from == w->offset) w->resent = true;
+          w->ex->cancel_read();
+        });
+      }
+      auto [ec] = co_await released->async_wait(net::as_tuple(net::use_awaitable));
+      if (!ec) break;  // the deadline passed
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::list<std::shared_ptr<ChunkWriter>>, std::less<>> by_id_;
+};
+
 Tus::Tus(core::Services& services)
     : s_(services), upload_key_(services.secrets.derive("tus-upload/v1")),
       grant_key_(services.secrets.derive("upload-grant/v1")),
-      committing_(std::make_unique<Committing>()) {}
+      committing_(std::make_unique<Committing>()), writers_(std::make_unique<Writers>()) {}
 
 Tus::~Tus() = default;
 
@@ -381,7 +560,10 @@ net::awaitable<void> Tus::create(Exchange& ex) {
   if (!sum) co_return co_await fail_with(ex, sum.error());
   Progress fresh;
   fresh.length = t->length;
-  auto stored = co_await store_chunk(ex, *t, fresh, *sum);
+  const net::any_io_executor executor = co_await net::this_coro::executor;
+  const std::shared_ptr<ChunkWriter> self = writers_->add(t->id, executor, ex, 0);
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t->id, *self); });
+  auto stored = co_await store_chunk(ex, *t, fresh, *sum, *self);
   if (!stored) co_return co_await fail_with(ex, stored.error());
   http::Response r = tus_answer(201);
   r.header("Location", location(*t)).header("Upload-Offset", std::to_string(stored->offset));
@@ -484,9 +666,19 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
     new_length = *n;
   }
 
+  // A request of this process still writing the upload (its connection
+  // stalled, and the client resumed on a new one) is stopped first.
+  co_await writers_->take_over(t.id, *offset);
+  const net::any_io_executor executor = co_await net::this_coro::executor;
+  const std::shared_ptr<ChunkWriter> self = writers_->add(t.id, executor, ex, *offset);
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, *self); });
   co_await committing_->wait(ex, t.id);
-  core::UploadPtr opened;
+  core::UploadPtr opened;  // after done_writing: the chunk closes before takers are told
+                           // (store_chunk tells them itself, before the answer)
+  std::chrono::milliseconds stall{0};
   auto p = co_await blocking(ex, [&]() -> Result<Progress> {
+    if (auto app = s_.directory.app(t.tenant_id, t.app_id))  // cached
+      stall = stall_limit(app->settings_json);
     // The chunk this process expects next is opened in this one trip,
     // without reading the pieces; anything else (or a failure to open) reads
     // them.
@@ -530,7 +722,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
     if (p->object) r.header("Upgate-File-Id", p->object->id);
     co_return co_await ex.send(std::move(r));
   }
-  auto stored = co_await store_chunk(ex, t, *p, *sum, std::move(opened));
+  auto stored = co_await store_chunk(ex, t, *p, *sum, *self, std::move(opened), stall);
   if (!stored) co_return co_await fail_with(ex, stored.error());
   http::Response r = tus_answer(204);
   r.header("Upload-Offset", std::to_string(stored->offset));
@@ -540,6 +732,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
 }
 
 net::awaitable<void> Tus::terminate(Exchange& ex, const tus::UploadToken& t) {
+  co_await writers_->take_over(t.id, std::nullopt);
   committing_->forget(t.id);
   auto st = co_await blocking(ex, [&] { return s_.resumable.terminate(ref_of(t), t.expires_at); });
   if (!st) co_return co_await fail_with(ex, st.error());
@@ -560,7 +753,8 @@ uint64_t Tus::room_of(const tus::UploadToken& t, const Progress& at) {
 net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::UploadToken& t,
                                                      const Progress& at,
                                                      const std::optional<tus::Checksum>& sum,
-                                                     core::UploadPtr opened) {
+                                                     ChunkWriter& self, core::UploadPtr opened,
+                                                     std::chrono::milliseconds stall) {
   const std::optional<uint64_t> cl = ex.content_length();
   const uint64_t room = room_of(t, at);
   if (cl && *cl > room)
@@ -571,15 +765,26 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   bool whole = !opened && at.offset == 0 && at.length && t.concat == Concat::kNone &&
                cl.value_or(0) == *at.length;
   const core::ResumableRef ref = ref_of(t);
-  if (!opened) {
+  // Requests taking over are told when this returns, after the chunk closed
+  // (the staged blob's lock went; `chunk` is a local, not the parameter, so
+  // it goes first) and before the answer: a write to a stalled connection
+  // must not hold them up.
+  const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, self); });
+  core::UploadPtr chunk = std::move(opened);
+  if (!chunk) {
     auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole); });
     if (!o) co_return fail(o.error());
-    opened = std::move(*o);
+    chunk = std::move(*o);
   }
-  core::Upload& up = *opened;
+  core::Upload& up = *chunk;
   std::optional<crypto::Digest> digest;
   if (sum) digest.emplace(sum->algo);
-  auto cut = co_await pump_body(ex, up, digest ? &*digest : nullptr);
+  Result<std::optional<Error>> cut;
+  {
+    const net::any_io_executor executor = co_await net::this_coro::executor;
+    StallWatch watch(executor, ex, stall);
+    cut = co_await pump_body(ex, up, digest ? &*digest : nullptr, self, watch);
+  }
   if (!cut) co_return fail(cut.error());
   if (*cut) {
     // What arrived of a chunk cut off is kept, so the client resumes from it:
@@ -588,7 +793,18 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     // (kInvalidArgument, as it does broken chunk framing: the bytes before
     // the break were sent as they are all the same). Not when a checksum was
     // to vouch for the whole chunk.
-    if (sum || up.size() == 0) co_return fail(**cut);
+    //
+    // Nor when a newer PATCH took the upload over to send the same bytes
+    // again, from this chunk's offset: the client resumed from the offset
+    // HEAD gave it, which this chunk's bytes are not part of, as none was
+    // acknowledged. Keeping them would move the offset under that PATCH, and
+    // it would get 409: tus-js-client retries that (HEAD, then PATCH at the
+    // new offset), but throws away the body it sent (with its default chunk
+    // size, the rest of the file), spends one more of its retryDelays (1 s)
+    // and sends the bytes again all the same. A PATCH at another offset, or
+    // a DELETE, leaves them kept like any cut chunk's, and the PATCH's offset
+    // is checked against them (409 "offset mismatch" if it no longer matches).
+    if (sum || up.size() == 0 || self.resent) co_return fail(**cut);
     if (whole) {
       // Not the whole upload after all: what came is its first piece (the
       // spec begin_piece gives piece 0), not the final object.
@@ -617,7 +833,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway
     if (whole) out.object = std::move(*committed);
   }
-  opened.reset();  // lets go of the staged blob, which completing seals
+  chunk.reset();  // lets go of the staged blob, which completing seals
   if (!out.object && at.length && out.offset == *at.length && t.concat == Concat::kNone) {
     auto done = co_await blocking(ex, [&]() -> Result<Object> {
       auto p = progress(t);

@@ -9,7 +9,10 @@
 // upload's offset is the sum of the pieces contiguous from 0, so an
 // acknowledged (204) chunk is durable and every process sees it. A chunk cut
 // off mid-body keeps what arrived (a piece), so the client resumes from it.
+// A PATCH or DELETE takes the upload over from a request of this process
+// still writing a chunk of it (docs/resumable.md).
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,6 +29,8 @@ struct Services;
 }  // namespace up::core
 
 namespace up::dialects::native {
+
+struct ChunkWriter;
 
 class Tus {
  public:
@@ -72,11 +77,15 @@ class Tus {
   // Streams the request body into the upload at `offset` (a piece, or the
   // final object directly when it carries the whole upload), checking the
   // checksum; completes the upload when it reaches its length.
+  // `self`: this request as Writers knows it (a takeover stops the body).
   // `opened`: the chunk opened already (open_chunk), else opened here.
+  // `stall`: time without a byte that ends the body (0: the server's idle
+  // timeout).
   net::awaitable<Result<Stored>> store_chunk(Exchange& ex, const tus::UploadToken& t,
                                              const Progress& at,
                                              const std::optional<tus::Checksum>& sum,
-                                             core::UploadPtr opened = nullptr);
+                                             ChunkWriter& self, core::UploadPtr opened = nullptr,
+                                             std::chrono::milliseconds stall = {});
   // The bytes the upload may still take after `at`.
   static uint64_t room_of(const tus::UploadToken& t, const Progress& at);
   // Blocking.
@@ -96,11 +105,16 @@ class Tus {
   // process; another process answers 409 and the client asks again), so the
   // client resumes after the kept bytes instead of re-sending them into a 409.
   class Committing;
+  // Requests of this process writing a chunk, by upload id: a newer PATCH or
+  // DELETE of the upload asks them to stop and waits until they let go of it
+  // (a client resuming on a new connection while the old one stalls).
+  class Writers;
 
   core::Services& s_;
   std::string upload_key_;  // signs upload URLs
   std::string grant_key_;   // signs grants
   std::unique_ptr<Committing> committing_;
+  std::unique_ptr<Writers> writers_;
 };
 
 }  // namespace up::dialects::native
