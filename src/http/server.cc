@@ -8,6 +8,7 @@
 #include <mutex>
 #include <span>
 #include <thread>
+#include <tuple>
 
 #include <sys/resource.h>
 
@@ -55,6 +56,9 @@ constexpr uint64_t kLingerBytes = 64ull << 20;
 // Beast lets chunk extensions and trailers grow the buffer without bound;
 // this caps them (the read then fails with http::error::buffer_overflow).
 constexpr size_t kBufferSlack = 2 * kChunkBytes;
+// A body from a local file up to this size is read and sent with its header in
+// one write (one packet; pread + write are no more calls than write + sendfile).
+constexpr uint64_t kSmallFileBody = 16 * 1024;
 
 using TcpStream = beast::tcp_stream;
 using ChunkPtr = std::unique_ptr<std::array<char, kChunkBytes>>;
@@ -335,10 +339,31 @@ class ExchangeImpl final : public Exchange {
       co_return co_await send(json_response(500, R"({"error":"internal error"})"));
     status_ = head.status;
     responded_ = true;
+    if (auto bytes = reader.bytes()) {
+      // In memory (a small blob, mostly): header and body in one writev from
+      // where they are, here, without a coroutine of its own when the socket
+      // takes it all, as it mostly does.
+      const std::array<net::const_buffer, 2> both{net::buffer(out),
+                                                  net::buffer(bytes->data(), bytes->size())};
+      beast::error_code ec;
+      const size_t sent = write_now(both, ec);
+      if (!ec && sent < out.size() + bytes->size()) {
+        beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(both);
+        rest.consume(sent);
+        stream_.tcp().expires_after(server_.cfg.idle_timeout);
+        std::tie(ec, std::ignore) = co_await net::async_write(stream_, rest, kTok);
+      }
+      if (ec) {
+        broken_ = true;
+        co_return;
+      }
+      bytes_out_ += size;
+      co_return;
+    }
     const core::ObjectReader::File file = reader.file();
-    const bool sendfile = stream_.plain() && file.fd >= 0;
+    const bool sendfile = stream_.plain() && file.fd >= 0 && size > kSmallFileBody;
     if (!sendfile && size <= kChunkBytes) {
-      // A small body (from memory, mostly) goes out with its header in one write.
+      // A small body goes out with its header in one write.
       if (auto ec = co_await send_whole(out, reader)) broken_ = true;
       co_return;
     }
@@ -411,18 +436,12 @@ class ExchangeImpl final : public Exchange {
       if (!got || *got == 0) co_return beast::error_code(net::error::eof);
       have += *got;
     }
-    size_t sent = 0;
-    if (stream_.plain()) {
-      // Mostly the socket takes it all at once: written here, without an
-      // asynchronous operation and its timer. The socket is non-blocking
-      // (connection()), so a full send buffer leaves the rest to async_write.
-      beast::error_code wec;
-      sent = net::write(stream_.tcp().socket(), net::buffer(out.get(), total), wec);
-      if (!wec) {
-        bytes_out_ += size;
-        co_return beast::error_code{};
-      }
-      if (wec != net::error::would_block && wec != net::error::try_again) co_return wec;
+    beast::error_code wec;
+    const size_t sent = write_now(net::buffer(out.get(), total), wec);
+    if (wec) co_return wec;
+    if (sent == total) {
+      bytes_out_ += size;
+      co_return beast::error_code{};
     }
     stream_.tcp().expires_after(server_.cfg.idle_timeout);
     auto [ec, n] =
@@ -430,6 +449,19 @@ class ExchangeImpl final : public Exchange {
     if (ec) co_return ec;
     bytes_out_ += size;
     co_return beast::error_code{};
+  }
+
+  // Writes what of `buffers` a plain connection's socket takes at once: mostly
+  // all of it, here, without an asynchronous operation and its timer. The
+  // socket is non-blocking (connection()), so a full send buffer leaves the
+  // rest to the caller's async_write (not an error); nothing is written on TLS.
+  template <class Buffers>
+  size_t write_now(const Buffers& buffers, beast::error_code& ec) {
+    ec = {};
+    if (!stream_.plain()) return 0;
+    const size_t sent = net::write(stream_.tcp().socket(), buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+    return sent;
   }
 
   // The body of send_blob read from the reader and written chunk by chunk

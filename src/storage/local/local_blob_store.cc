@@ -289,6 +289,12 @@ class LocalBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
+  std::shared_ptr<const std::string> in_memory(std::string_view locator) override {
+    if (!pack_ || !check_locator(locator)) return nullptr;
+    return pack_->cached(locator);
+  }
+
+  // storage::BlobStore
   Status remove(std::string_view locator) override {
     UP_TRY(check_locator(locator));
     if (pack_) {
