@@ -2,10 +2,12 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
 #include <tuple>
@@ -56,6 +58,9 @@ constexpr uint64_t kLingerBytes = 64ull << 20;
 // Beast lets chunk extensions and trailers grow the buffer without bound;
 // this caps them (the read then fails with http::error::buffer_overflow).
 constexpr size_t kBufferSlack = 2 * kChunkBytes;
+// What a connection's read buffer keeps between requests: a request's header
+// mostly fits.
+constexpr size_t kIdleBufferBytes = 8 * 1024;
 // A body from a local file up to this size is read and sent with its header in
 // one write (one packet; pread + write are no more calls than write + sendfile).
 constexpr uint64_t kSmallFileBody = 16 * 1024;
@@ -79,6 +84,26 @@ constexpr std::string_view kExposeHeaders =
     "Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
     "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
     "Tus-Checksum-Algorithm, Upgate-File-Id";
+
+// True when `v` has no byte below 0x20 and none 0x7F: a safe header value
+// (safe_header_value), found 8 bytes at a time. False says nothing (a tab is
+// safe): then ask safe_header_value.
+bool plainly_safe_value(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  uint64_t flagged = 0;  // a high bit set where some byte may be below 0x20 or 0x7F
+  size_t i = 0;
+  for (; i + 8 <= v.size(); i += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, v.data() + i, 8);
+    const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has 0x7F
+    flagged |= ((w - kOnes * 0x20) & ~w & kHigh) | ((del - kOnes) & ~del & kHigh);
+  }
+  for (; i < v.size(); ++i) {
+    const auto c = static_cast<unsigned char>(v[i]);
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return flagged == 0;
+}
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -204,16 +229,17 @@ class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, AnyStream& stream, beast::flat_buffer& buffer,
                bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk,
-               std::string_view remote)
+               std::string_view remote, std::string& log_fields)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
-        remote_(remote), started_(std::chrono::steady_clock::now()) {
+        remote_(remote), started_(std::chrono::steady_clock::now()), log_fields_(log_fields) {
+    log_fields_.clear();
     auto& req = parser_.get();
     // Views of the parser's copy, which lives as long as this exchange.
     target_ = std::string_view(req.target().data(), req.target().size());
     auto q = target_.find('?');
     path_ = target_.substr(0, q);
     if (q != std::string_view::npos) query_ = target_.substr(q + 1);
-    auto incoming = req["X-Request-Id"];
+    const std::string_view incoming = header("X-Request-Id").value_or(std::string_view{});
     request_id_ = safe_request_id(incoming) ? std::string(incoming) : new_request_id();
   }
 
@@ -240,10 +266,15 @@ class ExchangeImpl final : public Exchange {
     return std::nullopt;
   }
   std::optional<std::string_view> header(std::string_view name) const override {
-    auto& req = parser_.get();
-    auto it = req.find(name);
-    if (it == req.end()) return std::nullopt;
-    return it->value();
+    // The fields walked in order, lengths compared first, rather than Beast's
+    // find(), which compares names letter by letter down its ordered set: a
+    // request has a few fields. The first of that name, as find() gives.
+    for (const auto& f : parser_.get()) {
+      const auto n = f.name_string();
+      if (n.size() == name.size() && beast::iequals(n, name))
+        return std::string_view(f.value().data(), f.value().size());
+    }
+    return std::nullopt;
   }
   std::optional<uint64_t> content_length() const override {
     auto n = parser_.content_length();
@@ -486,45 +517,64 @@ class ExchangeImpl final : public Exchange {
   // Beast writes them (add_headers' fields, then Content-Length), appended to
   // `out`. False, with nothing to send, when a header is unsafe (headers_safe).
   bool append_head(std::string& out, const Response& r, uint64_t content_length) const {
-    size_t need = 160 + request_id_.size();
-    for (const auto& [name, value] : r.headers) need += name.size() + value.size() + 4;
-    out.reserve(need);
-    out += "HTTP/1.1 ";
-    append_decimal(out, static_cast<uint64_t>(r.status));
-    out += ' ';
-    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-    out.append(reason.data(), reason.size());
-    out += "\r\n";
-    append_field(out, "Server", "upgate");
-    append_field(out, "X-Request-Id", request_id_);
-    for (const auto& [name, value] : r.headers) {
+    for (const auto& [name, value] : r.headers)
       if (!safe_field(name, value)) return false;
-      append_field(out, name, value);
-    }
-    auto origin = parser_.get()[bhttp::field::origin];
-    if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
-      const std::string_view allowed(origin.data(), origin.size());
-      if (!safe_field("Access-Control-Allow-Origin", allowed)) return false;
-      append_field(out, "Access-Control-Allow-Origin", allowed);
-      append_field(out, "Access-Control-Expose-Headers", kExposeHeaders);
-      append_field(out, "Vary", "Origin");
-    }
-    if (!keep_alive()) append_field(out, "Connection", "close");
-    out += "Content-Length: ";
-    append_decimal(out, content_length);
-    out += "\r\n\r\n";
+    const std::string_view origin = header("Origin").value_or(std::string_view{});
+    const bool cors =
+        !origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin);
+    if (cors && !safe_field("Access-Control-Allow-Origin", origin)) return false;
+    const bool close = !keep_alive();
+    std::array<char, 24> status_digits{}, length_digits{};
+    const std::string_view status = decimal(status_digits, static_cast<uint64_t>(r.status));
+    const std::string_view length = decimal(length_digits, content_length);
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    // Run twice: to size the room, then to fill it; one append each cost more
+    // than the rest of the header (a length and a capacity check apiece).
+    const auto pieces = [&](auto&& put) {
+      const auto field = [&put](std::string_view name, std::string_view value) {
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+      };
+      put("HTTP/1.1 ");
+      put(status);
+      put(" ");
+      put(std::string_view(reason.data(), reason.size()));
+      put("\r\n");
+      field("Server", "upgate");
+      field("X-Request-Id", request_id_);
+      for (const auto& [name, value] : r.headers) field(name, value);
+      if (cors) {
+        field("Access-Control-Allow-Origin", origin);
+        field("Access-Control-Expose-Headers", kExposeHeaders);
+        field("Vary", "Origin");
+      }
+      if (close) field("Connection", "close");
+      field("Content-Length", length);
+      put("\r\n");
+    };
+    size_t need = 0;
+    pieces([&need](std::string_view s) { need += s.size(); });
+    const size_t at = out.size();
+    out.resize(at + need);
+    char* p = out.data() + at;
+    pieces([&p](std::string_view s) {
+      std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    });
     return true;
   }
 
-  static void append_field(std::string& out, std::string_view name, std::string_view value) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+  // `v` in decimal, in `buf`.
+  static std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
+    const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+    return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
   }
 
   bool safe_field(std::string_view name, std::string_view value) const {
-    if (safe_header_name(name) && safe_header_value(value)) return true;
+    if (safe_header_name(name) && (plainly_safe_value(value) || safe_header_value(value)))
+      return true;
     log::request_error(request_id_, "refused to send header \"" + json_escape(name) +
                                         "\" (a control byte in its name or value); answered 500");
     return false;
@@ -576,7 +626,10 @@ class ExchangeImpl final : public Exchange {
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
   std::string_view target_, path_, query_;
-  std::string request_id_, log_fields_;
+  std::string request_id_;
+  // The connection's, emptied per request: its room is kept (an allocation
+  // per request otherwise, as most requests log a field).
+  std::string& log_fields_;
   bool continue_sent_ = false;
   bool responded_ = false;
   bool broken_ = false;
@@ -586,34 +639,27 @@ class ExchangeImpl final : public Exchange {
 
 // ---------------------------------------------------------------------------
 
-net::awaitable<void> serve(Server::Impl& server, ExchangeImpl& ex) {
-  // CORS preflight: answered here, for every route.
+// A CORS preflight's answer (given here, for every route); empty for any
+// other request.
+std::optional<Response> preflight(const Server::Impl& server, const ExchangeImpl& ex) {
   auto origin = ex.header("Origin");
-  if (ex.method() == "OPTIONS" && origin && ex.header("Access-Control-Request-Method")) {
-    Response r = empty_response(204);
-    if (server.cfg.cors_allowed && server.cfg.cors_allowed(*origin)) {
-      r.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-      auto asked = ex.header("Access-Control-Request-Headers");
-      r.header("Access-Control-Allow-Headers", asked ? std::string(*asked) : "*");
-      r.header("Access-Control-Max-Age", "600");
-    }
-    co_await ex.send(std::move(r));
-    co_return;
+  if (ex.method() != "OPTIONS" || !origin || !ex.header("Access-Control-Request-Method"))
+    return std::nullopt;
+  Response r = empty_response(204);
+  if (server.cfg.cors_allowed && server.cfg.cors_allowed(*origin)) {
+    r.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    auto asked = ex.header("Access-Control-Request-Headers");
+    r.header("Access-Control-Allow-Headers", asked ? std::string(*asked) : "*");
+    r.header("Access-Control-Max-Age", "600");
   }
-  for (auto& handler : server.handlers) {
-    if (!handler->matches(ex.method(), ex.path())) continue;
-    try {
-      co_await handler->handle(ex);
-    } catch (const std::exception& e) {
-      // Dialects report errors as Results; an exception here is a bug. Answer
-      // 500 if we still can, and keep serving.
-      log::request_error(ex.request_id(), std::string("failed: ") + e.what());
-    }
-    if (!ex.responded() && !ex.broken())
-      co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
-    co_return;
-  }
-  co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
+  return r;
+}
+
+// The first handler that takes the request; null when none does.
+Handler* route(const Server::Impl& server, const ExchangeImpl& ex) {
+  for (const auto& handler : server.handlers)
+    if (handler->matches(ex.method(), ex.path())) return handler.get();
+  return nullptr;
 }
 
 net::awaitable<void> Server::Impl::linger(AnyStream& stream) {
@@ -649,6 +695,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
                                            AccessLogBatch& access_log) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
+  std::string log_fields;  // ExchangeImpl's
   for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(cfg.header_limit_bytes);
@@ -656,8 +703,10 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
     state.idle = true;
     if (stopping.load()) co_return;
     if (!first && buffer.size() == 0) {
-      // Idle between requests: give the body buffers back.
-      buffer.shrink_to_fit();
+      // Idle between requests: give the body buffers back. A buffer of a
+      // header's size stays (taking it again cost a malloc and a free per
+      // keep-alive request).
+      if (buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
       chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
       // header timeout (so a client trickling its headers is cut off).
@@ -703,8 +752,23 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
       co_await refuse(stream, 400, problem);
       co_return;
     }
-    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote);
-    co_await serve(*this, ex);
+    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote, log_fields);
+    // Served here, not in a coroutine of its own: one frame less per request.
+    if (auto answer = preflight(*this, ex)) {
+      co_await ex.send(std::move(*answer));
+    } else if (Handler* handler = route(*this, ex)) {
+      try {
+        co_await handler->handle(ex);
+      } catch (const std::exception& e) {
+        // Dialects report errors as Results; an exception here is a bug. Answer
+        // 500 if we still can, and keep serving.
+        log::request_error(ex.request_id(), std::string("failed: ") + e.what());
+      }
+      if (!ex.responded() && !ex.broken())
+        co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
+    } else {
+      co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
+    }
     if (cfg.access_log) access_log.add([&ex](std::string& out) { ex.append_log_line(out); });
     if (!ex.keep_alive()) {
       // The client sees the connection end next: its line is written first.
