@@ -90,18 +90,22 @@ constexpr std::string_view kExposeHeaders =
 // safe): then ask safe_header_value.
 bool plainly_safe_value(std::string_view v) {
   constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  if (v.size() < 8) {
+    for (const char ch : v) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) return false;
+    }
+    return true;
+  }
   uint64_t flagged = 0;  // a high bit set where some byte may be below 0x20 or 0x7F
-  size_t i = 0;
-  for (; i + 8 <= v.size(); i += 8) {
+  const auto check = [&flagged](const char* at) {
     uint64_t w = 0;
-    std::memcpy(&w, v.data() + i, 8);
+    std::memcpy(&w, at, 8);
     const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has 0x7F
     flagged |= ((w - kOnes * 0x20) & ~w & kHigh) | ((del - kOnes) & ~del & kHigh);
-  }
-  for (; i < v.size(); ++i) {
-    const auto c = static_cast<unsigned char>(v[i]);
-    if (c < 0x20 || c == 0x7f) return false;
-  }
+  };
+  for (size_t i = 0; i + 8 <= v.size(); i += 8) check(v.data() + i);
+  check(v.data() + v.size() - 8);  // the tail, overlapping what was checked
   return flagged == 0;
 }
 

@@ -289,9 +289,10 @@ class LocalBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
+  // No check_locator: an exact lookup in the cache, which holds only blobs
+  // opened under valid locators, finds nothing for any other string.
   std::shared_ptr<const std::string> in_memory(std::string_view locator) override {
-    if (!pack_ || !check_locator(locator)) return nullptr;
-    return pack_->cached(locator);
+    return pack_ ? pack_->cached(locator) : nullptr;
   }
 
   // storage::BlobStore
