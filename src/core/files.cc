@@ -90,6 +90,13 @@ net::awaitable<Result<ObjectReader>> FileService::open_blob(const Object& object
   co_return ObjectReader(std::move(*reader));
 }
 
+std::optional<ObjectReader> FileService::open_blob_in_memory(const Object& object, uint64_t offset,
+                                                             uint64_t length) {
+  auto blob = blobs_.in_memory(object.locator);
+  if (!blob) return std::nullopt;
+  return ObjectReader(std::move(blob), offset, length);
+}
+
 Result<ObjectPage> FileService::list(ObjectQuery query) {
   query.live_at = clock_.now();
   return meta_.list_objects(query);

@@ -23,7 +23,7 @@ class MetaStore;
 
 namespace up::core {
 
-// Thread-safe; every call but open_blob and get_cached blocks.
+// Thread-safe; every call but open_blob, open_blob_in_memory and get_cached blocks.
 class FileService {
  public:
   // Objects read by get() are kept this long for get_cached (downloads), so an
@@ -47,6 +47,10 @@ class FileService {
   // `length` bytes of the object's blob from `offset` (clipped to its end).
   net::awaitable<Result<ObjectReader>> open_blob(const Object& object, uint64_t offset = 0,
                                                  uint64_t length = UINT64_MAX);
+  // As open_blob, when the store holds the blob in memory now (a small blob
+  // read lately): never blocks nor suspends. Empty otherwise: then open_blob.
+  std::optional<ObjectReader> open_blob_in_memory(const Object& object, uint64_t offset = 0,
+                                                  uint64_t length = UINT64_MAX);
   // Live objects only (expired ones are hidden even before the sweeper runs).
   Result<ObjectPage> list(ObjectQuery query);
   // Idempotent: deleting an unknown or already deleted object succeeds.

@@ -4,7 +4,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -22,6 +25,9 @@ namespace net = boost::asio;
 class ObjectReader {
  public:
   explicit ObjectReader(std::unique_ptr<storage::BlobReader> reader);
+  // The range [offset, offset + length) of a blob held in memory, clipped to
+  // its end: no store reader behind it.
+  ObjectReader(std::shared_ptr<const std::string> blob, uint64_t offset, uint64_t length);
   ~ObjectReader();
   ObjectReader(ObjectReader&&) noexcept;
   ObjectReader& operator=(ObjectReader&&) noexcept;
@@ -30,6 +36,11 @@ class ObjectReader {
   uint64_t size() const;
   // The next bytes of the range, up to out.size(); 0 once it is all read.
   net::awaitable<Result<size_t>> read(std::span<char> out);
+
+  // What read() would still give, when the range is in memory: a download
+  // sends it from there without reading. Valid while this lives; nullopt when
+  // the range must be read.
+  std::optional<std::string_view> bytes() const;
 
   // Where the whole range can be sent from without copying (sendfile), when
   // the store keeps it in a local file; fd -1 otherwise. Valid while this lives.
@@ -40,7 +51,10 @@ class ObjectReader {
   File file() const;
 
  private:
-  std::unique_ptr<storage::BlobReader> reader_;
+  std::unique_ptr<storage::BlobReader> reader_;  // null for a blob in memory
+  std::shared_ptr<const std::string> blob_;
+  std::string_view range_;  // of *blob_: what read() has not given out yet
+  uint64_t size_ = 0;
 };
 
 }  // namespace up::core

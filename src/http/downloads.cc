@@ -2,25 +2,44 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "core/files.h"
 #include "http/header_params.h"
 
 namespace up::http {
+namespace {
 
+// The rest of send_object when the blob must be opened from the store: a
+// coroutine of its own, holding its own copy of what it needs from the object
+// (send_object's caller need not keep it).
+net::awaitable<void> open_and_send(Exchange& ex, core::FileService& files, Object o, Response head,
+                                   uint64_t first, uint64_t length,
+                                   std::function<Response(const Error&)> error_response) {
+  auto reader = co_await files.open_blob(o, first, length);
+  if (reader && reader->size() != length)
+    reader = fail(Errc::kStorageIo, "blob shorter than recorded for object " + o.id);
+  if (!reader) co_return co_await ex.send(error_response(reader.error()));
+  co_await ex.send_blob(std::move(head), std::move(*reader));
+}
+
+}  // namespace
+
+// Not a coroutine: what it awaits is the response's send (or open_and_send),
+// returned as is, so a download of a blob in memory costs no frame here.
 net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const Object& o,
                                  std::function<Response(const Error&)> error_response,
                                  std::string_view disposition) {
-  const std::string etag = "\"" + o.sha256 + "\"";
   Response head;
   head.headers.reserve(8);  // all a download's headers, without regrowing
-  head.header("ETag", etag);
+  head.header("ETag", "\"" + o.sha256 + "\"");
+  const std::string& etag = head.headers.front().second;  // stays put: reserved
   head.header("Accept-Ranges", "bytes");
   head.header("Cache-Control", "private, no-cache");
   if (auto inm = ex.header("If-None-Match");
       inm && (*inm == "*" || inm->find(etag) != std::string_view::npos)) {
     head.status = 304;
-    co_return co_await ex.send(std::move(head));
+    return ex.send(std::move(head));
   }
   std::optional<ByteRange> range;
   auto range_header = ex.header("Range");
@@ -30,7 +49,7 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     if (!r) {
       auto res = error_response(r.error());
       res.header("Content-Range", "bytes */" + std::to_string(o.size));
-      co_return co_await ex.send(std::move(res));
+      return ex.send(std::move(res));
     }
     range = *r;
   }
@@ -46,11 +65,15 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     head.header("Content-Range", "bytes " + std::to_string(range->first) + "-" +
                                      std::to_string(range->last) + "/" + std::to_string(o.size));
   }
-  auto reader = co_await files.open_blob(o, first, length);
-  if (reader && reader->size() != length)
-    reader = fail(Errc::kStorageIo, "blob shorter than recorded for object " + o.id);
-  if (!reader) co_return co_await ex.send(error_response(reader.error()));
-  co_await ex.send_blob(std::move(head), std::move(*reader));
+  // A blob in memory is opened here, without a coroutine of the store's.
+  if (auto reader = files.open_blob_in_memory(o, first, length)) {
+    if (reader->size() != length) {
+      return ex.send(
+          error_response(Error{Errc::kStorageIo, "blob shorter than recorded for object " + o.id}));
+    }
+    return ex.send_blob(std::move(head), std::move(*reader));
+  }
+  return open_and_send(ex, files, o, std::move(head), first, length, std::move(error_response));
 }
 
 }  // namespace up::http

@@ -17,6 +17,8 @@ namespace up::http {
 
 // `error_response` shapes a failure (an unsatisfiable range, a missing blob)
 // in the calling dialect's envelope. `disposition` is "attachment" or "inline".
+// Keeps nothing of `object` (nor of `disposition`) past its return: a caller
+// that needs no frame of its own may return what it gives without awaiting.
 net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const Object& object,
                                  std::function<Response(const Error&)> error_response,
                                  std::string_view disposition = "attachment");

@@ -2,12 +2,15 @@
 
 #include <array>
 #include <atomic>
+#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <thread>
+#include <tuple>
 
 #include <sys/resource.h>
 
@@ -55,6 +58,12 @@ constexpr uint64_t kLingerBytes = 64ull << 20;
 // Beast lets chunk extensions and trailers grow the buffer without bound;
 // this caps them (the read then fails with http::error::buffer_overflow).
 constexpr size_t kBufferSlack = 2 * kChunkBytes;
+// What a connection's read buffer keeps between requests: a request's header
+// mostly fits.
+constexpr size_t kIdleBufferBytes = 8 * 1024;
+// A body from a local file up to this size is read and sent with its header in
+// one write (one packet; pread + write are no more calls than write + sendfile).
+constexpr uint64_t kSmallFileBody = 16 * 1024;
 
 using TcpStream = beast::tcp_stream;
 using ChunkPtr = std::unique_ptr<std::array<char, kChunkBytes>>;
@@ -75,6 +84,30 @@ constexpr std::string_view kExposeHeaders =
     "Upload-Length, Tus-Version, Tus-Resumable, Tus-Max-Size, Tus-Extension, "
     "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
     "Tus-Checksum-Algorithm, Upgate-File-Id";
+
+// True when `v` has no byte below 0x20 and none 0x7F: a safe header value
+// (safe_header_value), found 8 bytes at a time. False says nothing (a tab is
+// safe): then ask safe_header_value.
+bool plainly_safe_value(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  if (v.size() < 8) {
+    for (const char ch : v) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) return false;
+    }
+    return true;
+  }
+  uint64_t flagged = 0;  // a high bit set where some byte may be below 0x20 or 0x7F
+  const auto check = [&flagged](const char* at) {
+    uint64_t w = 0;
+    std::memcpy(&w, at, 8);
+    const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has 0x7F
+    flagged |= ((w - kOnes * 0x20) & ~w & kHigh) | ((del - kOnes) & ~del & kHigh);
+  };
+  for (size_t i = 0; i + 8 <= v.size(); i += 8) check(v.data() + i);
+  check(v.data() + v.size() - 8);  // the tail, overlapping what was checked
+  return flagged == 0;
+}
 
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
@@ -202,16 +235,17 @@ class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, AnyStream& stream, beast::flat_buffer& buffer,
                bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk,
-               std::string_view remote)
+               std::string_view remote, std::string& log_fields)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
-        remote_(remote), started_(std::chrono::steady_clock::now()) {
+        remote_(remote), started_(std::chrono::steady_clock::now()), log_fields_(log_fields) {
+    log_fields_.clear();
     auto& req = parser_.get();
     // Views of the parser's copy, which lives as long as this exchange.
     target_ = std::string_view(req.target().data(), req.target().size());
     auto q = target_.find('?');
     path_ = target_.substr(0, q);
     if (q != std::string_view::npos) query_ = target_.substr(q + 1);
-    auto incoming = req["X-Request-Id"];
+    const std::string_view incoming = header("X-Request-Id").value_or(std::string_view{});
     request_id_ = safe_request_id(incoming) ? std::string(incoming) : new_request_id();
   }
 
@@ -238,10 +272,15 @@ class ExchangeImpl final : public Exchange {
     return std::nullopt;
   }
   std::optional<std::string_view> header(std::string_view name) const override {
-    auto& req = parser_.get();
-    auto it = req.find(name);
-    if (it == req.end()) return std::nullopt;
-    return it->value();
+    // The fields walked in order, lengths compared first, rather than Beast's
+    // find(), which compares names letter by letter down its ordered set: a
+    // request has a few fields. The first of that name, as find() gives.
+    for (const auto& f : parser_.get()) {
+      const auto n = f.name_string();
+      if (n.size() == name.size() && beast::iequals(n, name))
+        return std::string_view(f.value().data(), f.value().size());
+    }
+    return std::nullopt;
   }
   std::optional<uint64_t> content_length() const override {
     auto n = parser_.content_length();
@@ -339,10 +378,31 @@ class ExchangeImpl final : public Exchange {
       co_return co_await send(json_response(500, R"({"error":"internal error"})"));
     status_ = head.status;
     responded_ = true;
+    if (auto bytes = reader.bytes()) {
+      // In memory (a small blob, mostly): header and body in one writev from
+      // where they are, here, without a coroutine of its own when the socket
+      // takes it all, as it mostly does.
+      const std::array<net::const_buffer, 2> both{net::buffer(out),
+                                                  net::buffer(bytes->data(), bytes->size())};
+      beast::error_code ec;
+      const size_t sent = write_now(both, ec);
+      if (!ec && sent < out.size() + bytes->size()) {
+        beast::buffers_suffix<std::array<net::const_buffer, 2>> rest(both);
+        rest.consume(sent);
+        stream_.tcp().expires_after(server_.cfg.idle_timeout);
+        std::tie(ec, std::ignore) = co_await net::async_write(stream_, rest, kTok);
+      }
+      if (ec) {
+        broken_ = true;
+        co_return;
+      }
+      bytes_out_ += size;
+      co_return;
+    }
     const core::ObjectReader::File file = reader.file();
-    const bool sendfile = stream_.plain() && file.fd >= 0;
+    const bool sendfile = stream_.plain() && file.fd >= 0 && size > kSmallFileBody;
     if (!sendfile && size <= kChunkBytes) {
-      // A small body (from memory, mostly) goes out with its header in one write.
+      // A small body goes out with its header in one write.
       if (auto ec = co_await send_whole(out, reader)) broken_ = true;
       co_return;
     }
@@ -415,18 +475,12 @@ class ExchangeImpl final : public Exchange {
       if (!got || *got == 0) co_return beast::error_code(net::error::eof);
       have += *got;
     }
-    size_t sent = 0;
-    if (stream_.plain()) {
-      // Mostly the socket takes it all at once: written here, without an
-      // asynchronous operation and its timer. The socket is non-blocking
-      // (connection()), so a full send buffer leaves the rest to async_write.
-      beast::error_code wec;
-      sent = net::write(stream_.tcp().socket(), net::buffer(out.get(), total), wec);
-      if (!wec) {
-        bytes_out_ += size;
-        co_return beast::error_code{};
-      }
-      if (wec != net::error::would_block && wec != net::error::try_again) co_return wec;
+    beast::error_code wec;
+    const size_t sent = write_now(net::buffer(out.get(), total), wec);
+    if (wec) co_return wec;
+    if (sent == total) {
+      bytes_out_ += size;
+      co_return beast::error_code{};
     }
     stream_.tcp().expires_after(server_.cfg.idle_timeout);
     auto [ec, n] =
@@ -434,6 +488,19 @@ class ExchangeImpl final : public Exchange {
     if (ec) co_return ec;
     bytes_out_ += size;
     co_return beast::error_code{};
+  }
+
+  // Writes what of `buffers` a plain connection's socket takes at once: mostly
+  // all of it, here, without an asynchronous operation and its timer. The
+  // socket is non-blocking (connection()), so a full send buffer leaves the
+  // rest to the caller's async_write (not an error); nothing is written on TLS.
+  template <class Buffers>
+  size_t write_now(const Buffers& buffers, beast::error_code& ec) {
+    ec = {};
+    if (!stream_.plain()) return 0;
+    const size_t sent = net::write(stream_.tcp().socket(), buffers, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) ec = {};
+    return sent;
   }
 
   // The body of send_blob read from the reader and written chunk by chunk
@@ -458,45 +525,64 @@ class ExchangeImpl final : public Exchange {
   // Beast writes them (add_headers' fields, then Content-Length), appended to
   // `out`. False, with nothing to send, when a header is unsafe (headers_safe).
   bool append_head(std::string& out, const Response& r, uint64_t content_length) const {
-    size_t need = 160 + request_id_.size();
-    for (const auto& [name, value] : r.headers) need += name.size() + value.size() + 4;
-    out.reserve(need);
-    out += "HTTP/1.1 ";
-    append_decimal(out, static_cast<uint64_t>(r.status));
-    out += ' ';
-    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
-    out.append(reason.data(), reason.size());
-    out += "\r\n";
-    append_field(out, "Server", "upgate");
-    append_field(out, "X-Request-Id", request_id_);
-    for (const auto& [name, value] : r.headers) {
+    for (const auto& [name, value] : r.headers)
       if (!safe_field(name, value)) return false;
-      append_field(out, name, value);
-    }
-    auto origin = parser_.get()[bhttp::field::origin];
-    if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
-      const std::string_view allowed(origin.data(), origin.size());
-      if (!safe_field("Access-Control-Allow-Origin", allowed)) return false;
-      append_field(out, "Access-Control-Allow-Origin", allowed);
-      append_field(out, "Access-Control-Expose-Headers", kExposeHeaders);
-      append_field(out, "Vary", "Origin");
-    }
-    if (!keep_alive()) append_field(out, "Connection", "close");
-    out += "Content-Length: ";
-    append_decimal(out, content_length);
-    out += "\r\n\r\n";
+    const std::string_view origin = header("Origin").value_or(std::string_view{});
+    const bool cors =
+        !origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin);
+    if (cors && !safe_field("Access-Control-Allow-Origin", origin)) return false;
+    const bool close = !keep_alive();
+    std::array<char, 24> status_digits{}, length_digits{};
+    const std::string_view status = decimal(status_digits, static_cast<uint64_t>(r.status));
+    const std::string_view length = decimal(length_digits, content_length);
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
+    // Run twice: to size the room, then to fill it; one append each cost more
+    // than the rest of the header (a length and a capacity check apiece).
+    const auto pieces = [&](auto&& put) {
+      const auto field = [&put](std::string_view name, std::string_view value) {
+        put(name);
+        put(": ");
+        put(value);
+        put("\r\n");
+      };
+      put("HTTP/1.1 ");
+      put(status);
+      put(" ");
+      put(std::string_view(reason.data(), reason.size()));
+      put("\r\n");
+      field("Server", "upgate");
+      field("X-Request-Id", request_id_);
+      for (const auto& [name, value] : r.headers) field(name, value);
+      if (cors) {
+        field("Access-Control-Allow-Origin", origin);
+        field("Access-Control-Expose-Headers", kExposeHeaders);
+        field("Vary", "Origin");
+      }
+      if (close) field("Connection", "close");
+      field("Content-Length", length);
+      put("\r\n");
+    };
+    size_t need = 0;
+    pieces([&need](std::string_view s) { need += s.size(); });
+    const size_t at = out.size();
+    out.resize(at + need);
+    char* p = out.data() + at;
+    pieces([&p](std::string_view s) {
+      std::memcpy(p, s.data(), s.size());
+      p += s.size();
+    });
     return true;
   }
 
-  static void append_field(std::string& out, std::string_view name, std::string_view value) {
-    out += name;
-    out += ": ";
-    out += value;
-    out += "\r\n";
+  // `v` in decimal, in `buf`.
+  static std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
+    const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+    return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
   }
 
   bool safe_field(std::string_view name, std::string_view value) const {
-    if (safe_header_name(name) && safe_header_value(value)) return true;
+    if (safe_header_name(name) && (plainly_safe_value(value) || safe_header_value(value)))
+      return true;
     log::request_error(request_id_, "refused to send header \"" + json_escape(name) +
                                         "\" (a control byte in its name or value); answered 500");
     return false;
@@ -548,7 +634,10 @@ class ExchangeImpl final : public Exchange {
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
   std::string_view target_, path_, query_;
-  std::string request_id_, log_fields_;
+  std::string request_id_;
+  // The connection's, emptied per request: its room is kept (an allocation
+  // per request otherwise, as most requests log a field).
+  std::string& log_fields_;
   bool continue_sent_ = false;
   bool responded_ = false;
   bool broken_ = false;
@@ -558,34 +647,27 @@ class ExchangeImpl final : public Exchange {
 
 // ---------------------------------------------------------------------------
 
-net::awaitable<void> serve(Server::Impl& server, ExchangeImpl& ex) {
-  // CORS preflight: answered here, for every route.
+// A CORS preflight's answer (given here, for every route); empty for any
+// other request.
+std::optional<Response> preflight(const Server::Impl& server, const ExchangeImpl& ex) {
   auto origin = ex.header("Origin");
-  if (ex.method() == "OPTIONS" && origin && ex.header("Access-Control-Request-Method")) {
-    Response r = empty_response(204);
-    if (server.cfg.cors_allowed && server.cfg.cors_allowed(*origin)) {
-      r.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
-      auto asked = ex.header("Access-Control-Request-Headers");
-      r.header("Access-Control-Allow-Headers", asked ? std::string(*asked) : "*");
-      r.header("Access-Control-Max-Age", "600");
-    }
-    co_await ex.send(std::move(r));
-    co_return;
+  if (ex.method() != "OPTIONS" || !origin || !ex.header("Access-Control-Request-Method"))
+    return std::nullopt;
+  Response r = empty_response(204);
+  if (server.cfg.cors_allowed && server.cfg.cors_allowed(*origin)) {
+    r.header("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+    auto asked = ex.header("Access-Control-Request-Headers");
+    r.header("Access-Control-Allow-Headers", asked ? std::string(*asked) : "*");
+    r.header("Access-Control-Max-Age", "600");
   }
-  for (auto& handler : server.handlers) {
-    if (!handler->matches(ex.method(), ex.path())) continue;
-    try {
-      co_await handler->handle(ex);
-    } catch (const std::exception& e) {
-      // Dialects report errors as Results; an exception here is a bug. Answer
-      // 500 if we still can, and keep serving.
-      log::request_error(ex.request_id(), std::string("failed: ") + e.what());
-    }
-    if (!ex.responded() && !ex.broken())
-      co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
-    co_return;
-  }
-  co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
+  return r;
+}
+
+// The first handler that takes the request; null when none does.
+Handler* route(const Server::Impl& server, const ExchangeImpl& ex) {
+  for (const auto& handler : server.handlers)
+    if (handler->matches(ex.method(), ex.path())) return handler.get();
+  return nullptr;
 }
 
 net::awaitable<void> Server::Impl::linger(AnyStream& stream) {
@@ -621,6 +703,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
                                            AccessLogBatch& access_log) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
+  std::string log_fields;  // ExchangeImpl's
   for (bool first = true;; first = false) {
     bhttp::request_parser<bhttp::buffer_body> parser;
     parser.header_limit(cfg.header_limit_bytes);
@@ -628,8 +711,10 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
     state.idle = true;
     if (stopping.load()) co_return;
     if (!first && buffer.size() == 0) {
-      // Idle between requests: give the body buffers back.
-      buffer.shrink_to_fit();
+      // Idle between requests: give the body buffers back. A buffer of a
+      // header's size stays (taking it again cost a malloc and a free per
+      // keep-alive request).
+      if (buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
       chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
       // header timeout (so a client trickling its headers is cut off).
@@ -675,8 +760,23 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
       co_await refuse(stream, 400, problem);
       co_return;
     }
-    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote);
-    co_await serve(*this, ex);
+    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote, log_fields);
+    // Served here, not in a coroutine of its own: one frame less per request.
+    if (auto answer = preflight(*this, ex)) {
+      co_await ex.send(std::move(*answer));
+    } else if (Handler* handler = route(*this, ex)) {
+      try {
+        co_await handler->handle(ex);
+      } catch (const std::exception& e) {
+        // Dialects report errors as Results; an exception here is a bug. Answer
+        // 500 if we still can, and keep serving.
+        log::request_error(ex.request_id(), std::string("failed: ") + e.what());
+      }
+      if (!ex.responded() && !ex.broken())
+        co_await ex.send(json_response(500, "{\"error\":\"internal error\"}"));
+    } else {
+      co_await ex.send(json_response(404, "{\"error\":\"no such route\"}"));
+    }
     if (cfg.access_log) access_log.add([&ex](std::string& out) { ex.append_log_line(out); });
     if (!ex.keep_alive()) {
       // The client sees the connection end next: its line is written first.

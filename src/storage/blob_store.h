@@ -137,6 +137,14 @@ class BlobStore {
   // committed blob under `locator`.
   virtual net::awaitable<Result<BlobReaderPtr>> open(std::string_view locator, uint64_t offset,
                                                      uint64_t length) = 0;
+  // The whole committed blob's bytes when the store holds them in memory at
+  // this moment (a small blob read lately), else null: then open(). Never
+  // blocks nor suspends, so a download of a hot small blob reads it in place,
+  // without open()'s and read()'s coroutines. The default keeps nothing.
+  virtual std::shared_ptr<const std::string> in_memory(std::string_view locator) {
+    (void)locator;
+    return nullptr;
+  }
   // Idempotent: removing a missing blob succeeds. Blocks: call off the I/O threads.
   virtual Status remove(std::string_view locator) = 0;
   // Up to `limit` committed blobs whose locator starts with `prefix` and sorts

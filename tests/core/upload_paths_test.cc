@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -127,6 +128,48 @@ TYPED_TEST(UploadPaths, RangesAreServedFromTheStore) {
   auto tail = testing::await(stream_out(this->files, *o, 199'990, 100));
   ASSERT_TRUE(tail);
   EXPECT_EQ(*tail, body.substr(199'990));
+}
+
+// The bytes an ObjectReader gives, read in pieces of `piece` bytes.
+net::awaitable<Result<std::string>> read_all(ObjectReader& reader, size_t piece) {
+  std::string out;
+  std::vector<char> buf(piece);
+  for (;;) {
+    auto n = co_await reader.read(buf);
+    if (!n) co_return fail(n.error());
+    if (*n == 0) co_return out;
+    out.append(buf.data(), *n);
+  }
+}
+
+// A small blob downloaded once is then opened in memory where the store keeps
+// it (local disk: the pack's cache), without awaiting: the same range as
+// open_blob gives, clipped the same way, whether sent whole or read.
+TYPED_TEST(UploadPaths, SmallBlobReadOnceOpensInMemory) {
+  ASSERT_NE(this->blobs, nullptr);
+  const std::string body = pattern(4096);
+  auto o = this->upload(testing::spec_for("t1", "hot"), body);
+  ASSERT_TRUE(o) << o.error().message;
+  auto first = testing::await(stream_out(this->files, *o, 0, UINT64_MAX));
+  ASSERT_TRUE(first) << first.error().message;
+  ASSERT_EQ(*first, body);
+  const bool kept = std::is_same_v<TypeParam, Local>;
+  for (auto [offset, length] : std::vector<std::pair<uint64_t, uint64_t>>{
+           {0, UINT64_MAX}, {10, 20}, {4090, 100}, {4096, 1}, {9999, 5}, {0, 0}}) {
+    auto hot = this->files.open_blob_in_memory(*o, offset, length);
+    ASSERT_EQ(hot.has_value(), kept) << offset;
+    if (!hot) continue;
+    auto cold = testing::await(stream_out(this->files, *o, offset, length));
+    ASSERT_TRUE(cold) << cold.error().message;
+    EXPECT_EQ(hot->size(), cold->size()) << offset;
+    ASSERT_TRUE(hot->bytes()) << offset;
+    EXPECT_EQ(*hot->bytes(), *cold) << offset;
+    EXPECT_EQ(hot->file().fd, -1);
+    auto read = testing::await(read_all(*hot, 7));
+    ASSERT_TRUE(read) << read.error().message;
+    EXPECT_EQ(*read, *cold) << offset;
+    EXPECT_EQ(hot->bytes()->size(), 0u);  // read() took it all
+  }
 }
 
 TYPED_TEST(UploadPaths, RefusedCommitKeepsNoBytesAndSweepFindsOrphans) {

@@ -694,6 +694,30 @@ TEST_F(BadInputTest, StoredControlBytesNeverReachAResponseHeader) {
   EXPECT_NE(server_->stdout_text().find("refused to send header \"Content-Type\""),
             std::string::npos);
 
+  // A download's header is checked 8 bytes at a time (http/server.cc): a DEL
+  // or another control byte anywhere in a long value is refused all the same,
+  // and a tab is sent.
+  const std::string get = "GET /v1/files/" + id + "/content HTTP/1.1\r\nHost: x\r\n" +
+                          admin_line() + "Connection: close\r\n\r\n";
+  for (const std::string& value : {std::string("text/plain; charset=utf-8; x=abcd\x7f"
+                                               "efgh"),
+                                   std::string("text/plain; charset=utf-8; y=\x01"),
+                                   std::string("\x1ftext/plain; charset=utf-8")}) {
+    set_content_type(value);
+    advance_clock(2'100);
+    const RawReply raw = exchange(get);
+    EXPECT_EQ(raw.status(), 500) << raw.bytes;
+    EXPECT_EQ(raw.bytes.find("legacy"), std::string::npos) << raw.bytes;
+  }
+  set_content_type("text/plain;\tcharset=utf-8; and \xc3\xa9 past eight bytes");
+  advance_clock(2'100);
+  const RawReply tab = exchange(get);
+  EXPECT_EQ(tab.status(), 200) << tab.bytes;
+  EXPECT_NE(tab.bytes.find("\r\nContent-Type: text/plain;\tcharset=utf-8; and \xc3\xa9 past eight "
+                           "bytes\r\n"),
+            std::string::npos)
+      << tab.bytes;
+
   // 8-bit bytes: the download may carry them (obs-text), the JSON answers
   // replace them with U+FFFD. (A UTF-8 PostgreSQL database cannot hold them.)
   if (!meta_is_postgres()) {

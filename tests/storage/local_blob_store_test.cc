@@ -318,6 +318,26 @@ TEST_F(SmallBlobTest, SmallBlobIsARowNotAFile) {
   ASSERT_TRUE(store_->remove("small"));  // idempotent
 }
 
+// in_memory: a packed blob once opened (a download), until removed; never a
+// file's blob, nor one not read yet.
+TEST_F(SmallBlobTest, InMemoryAfterAReadUntilRemoved) {
+  const std::string bytes(4096, 'm');
+  ASSERT_TRUE(put("hot", bytes));
+  EXPECT_EQ(store_->in_memory("hot"), nullptr);
+  ASSERT_TRUE(await(store_->open("hot", 0, UINT64_MAX)));
+  auto kept = store_->in_memory("hot");
+  ASSERT_NE(kept, nullptr);
+  EXPECT_EQ(*kept, bytes);
+  EXPECT_EQ(store_->in_memory("other"), nullptr);
+  EXPECT_EQ(store_->in_memory("../hot"), nullptr);
+  ASSERT_TRUE(store_->remove("hot"));
+  EXPECT_EQ(store_->in_memory("hot"), nullptr);
+
+  ASSERT_TRUE(put("large", std::string(65 * 1024, 'l')));
+  ASSERT_TRUE(await(store_->open("large", 0, UINT64_MAX)));
+  EXPECT_EQ(store_->in_memory("large"), nullptr);
+}
+
 TEST_F(SmallBlobTest, SizeDecidesRowOrFile) {
   ASSERT_TRUE(put("at-limit", std::string(64 * 1024, 'a')));
   EXPECT_TRUE(files_under(blobs()).empty());

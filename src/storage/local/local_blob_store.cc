@@ -289,6 +289,13 @@ class LocalBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
+  // No check_locator: an exact lookup in the cache, which holds only blobs
+  // opened under valid locators, finds nothing for any other string.
+  std::shared_ptr<const std::string> in_memory(std::string_view locator) override {
+    return pack_ ? pack_->cached(locator) : nullptr;
+  }
+
+  // storage::BlobStore
   Status remove(std::string_view locator) override {
     UP_TRY(check_locator(locator));
     if (pack_) {

@@ -270,7 +270,7 @@ Result<std::shared_ptr<const std::string>> SmallBlobPack::load(std::string_view 
 
 std::shared_ptr<const std::string> SmallBlobPack::cached(std::string_view locator) {
   std::lock_guard lock(cache_mu_);
-  auto it = cache_.find(std::string(locator));
+  auto it = cache_.find(locator);
   return it == cache_.end() ? nullptr : it->second;
 }
 

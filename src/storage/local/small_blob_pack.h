@@ -77,7 +77,13 @@ class SmallBlobPack {
   std::unique_ptr<Db> reader_;
   core::GroupCommit<Op> commits_;
   std::mutex cache_mu_;  // not read_mu_: a hit must not wait for a SQLite read
-  std::unordered_map<std::string, std::shared_ptr<const std::string>> cache_;
+  // Looked up by string_view (no copy of the locator per download).
+  struct LocatorHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::shared_ptr<const std::string>, LocatorHash, std::equal_to<>>
+      cache_;
   uint64_t cache_bytes_ = 0;
 };
 
