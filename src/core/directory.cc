@@ -28,6 +28,17 @@ bool valid_id(std::string_view id) {
   });
 }
 
+EffectiveQuota effective_quota(const Tenant& t, const App& a, uint64_t default_max_object_bytes) {
+  EffectiveQuota q;
+  q.max_object_bytes = a.quota.max_object_bytes.value_or(
+      t.quota.max_object_bytes.value_or(default_max_object_bytes));
+  q.app_max_bytes = a.quota.max_bytes;
+  q.app_max_objects = a.quota.max_objects;
+  q.tenant_max_bytes = t.quota.max_bytes;
+  q.tenant_max_objects = t.quota.max_objects;
+  return q;
+}
+
 }  // namespace
 
 Directory::Directory(meta::MetaStore& meta, const Clock& clock, uint64_t default_max_object_bytes)
@@ -121,14 +132,19 @@ Result<EffectiveQuota> Directory::quota_for(std::string_view tenant_id, std::str
   if (!t) return fail(t.error());
   auto a = app(tenant_id, app_id);
   if (!a) return fail(a.error());
-  EffectiveQuota q;
-  q.max_object_bytes = a->quota.max_object_bytes.value_or(
-      t->quota.max_object_bytes.value_or(default_max_object_bytes_));
-  q.app_max_bytes = a->quota.max_bytes;
-  q.app_max_objects = a->quota.max_objects;
-  q.tenant_max_bytes = t->quota.max_bytes;
-  q.tenant_max_objects = t->quota.max_objects;
-  return q;
+  return effective_quota(*t, *a, default_max_object_bytes_);
+}
+
+std::optional<EffectiveQuota> Directory::quota_cached(std::string_view tenant_id,
+                                                      std::string_view app_id) {
+  const UnixMs now = clock_.now();
+  const std::string key = app_cache_key(tenant_id, app_id);
+  std::lock_guard lock(mu_);
+  auto t = tenants_.find(tenant_id);
+  auto a = apps_.find(key);
+  if (t == tenants_.end() || now - t->second.at >= kCacheMs) return std::nullopt;
+  if (a == apps_.end() || now - a->second.at >= kCacheMs) return std::nullopt;
+  return effective_quota(t->second.value, a->second.value, default_max_object_bytes_);
 }
 
 bool Directory::origin_allowed(std::string_view origin) {

@@ -50,6 +50,9 @@ class Directory {
   Status update_app(const App& a);
 
   Result<EffectiveQuota> quota_for(std::string_view tenant_id, std::string_view app_id);
+  // quota_for() from what the cache holds within its bound (tenant and app),
+  // else empty. Never touches the store: an I/O thread may call it (uploads).
+  std::optional<EffectiveQuota> quota_cached(std::string_view tenant_id, std::string_view app_id);
   // Whether some tenant allows browser calls from this origin (CORS).
   bool origin_allowed(std::string_view origin);
 

@@ -224,7 +224,19 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
   UP_TRY(check_content_type(spec.content_type));
   auto quota = directory_.quota_for(spec.tenant_id, spec.app_id);
   if (!quota) return fail(quota.error());
-  uint64_t limit = quota->max_object_bytes;
+  return open(std::move(spec), *quota);
+}
+
+std::optional<Result<UploadPtr>> UploadService::begin_at_once(UploadSpec& spec) {
+  if (spec.staged) return std::nullopt;  // extend() opens the staged blob's file
+  if (auto st = check_content_type(spec.content_type); !st) return fail(st.error());
+  auto quota = directory_.quota_cached(spec.tenant_id, spec.app_id);
+  if (!quota) return std::nullopt;
+  return open(std::move(spec), *quota);
+}
+
+Result<UploadPtr> UploadService::open(UploadSpec spec, const EffectiveQuota& quota) {
+  uint64_t limit = quota.max_object_bytes;
   if (spec.max_bytes) limit = std::min(limit, *spec.max_bytes);
   if (spec.declared_size && *spec.declared_size > limit) {
     return fail(Errc::kTooLarge, "file larger than " + std::to_string(limit) + " bytes");
@@ -241,7 +253,7 @@ Result<UploadPtr> UploadService::begin(UploadSpec spec) {
                                    writer.error().code == Errc::kObjectNotFound)))
     writer = blobs_.create(locator, spec.declared_size);
   if (!writer) return fail(writer.error());
-  return std::make_unique<Upload>(std::move(spec), *quota, std::move(locator), std::move(*writer),
+  return std::make_unique<Upload>(std::move(spec), quota, std::move(locator), std::move(*writer),
                                   *this);
 }
 

@@ -179,6 +179,13 @@ class UploadService {
   // Resolves the app's limits, refuses a declared size over them (kTooLarge)
   // and opens a blob writer. May block (metadata read on a cache miss).
   Result<UploadPtr> begin(UploadSpec spec);
+  // begin() without blocking, for an I/O thread: when the app's limits are
+  // cached (Directory::quota_cached) and the blob is a new one (creating a
+  // writer is cheap: BlobStore::create). Empty otherwise, with `spec` left as
+  // it was, for begin() on the blocking pool; `spec` is moved from only when
+  // this returns a value. A small upload that opens here saves a trip to the
+  // pool and back, which was most of its context switches.
+  std::optional<Result<UploadPtr>> begin_at_once(UploadSpec& spec);
 
   // Direct-to-storage uploads, where the blob store offers them (S3): a new
   // locator and the store's signed form for it; kUnimplemented elsewhere.
@@ -216,6 +223,8 @@ class UploadService {
   Result<Object> record_stored(UploadSpec spec, const std::string& locator, uint64_t size,
                                std::optional<crypto::Digest> sha256);
   void insert_batch(const std::vector<ObjectInsert*>& batch);
+  // begin() once the app's limits are known.
+  Result<UploadPtr> open(UploadSpec spec, const EffectiveQuota& quota);
 
   Directory& directory_;
   meta::MetaStore& meta_;

@@ -119,16 +119,29 @@ class Receiver {
 
   net::awaitable<Status> open_when_ready() {
     if (upload_ || !hooks_.ready(file_)) co_return ok();
-    auto opened = co_await blocking(ex_, [&]() -> Result<core::UploadPtr> {
-      auto spec = hooks_.spec(file_);
-      if (!spec) return fail(spec.error());
-      return uploads_.begin(std::move(*spec));
-    });
-    if (!opened) co_return fail(opened.error());
-    upload_ = std::move(*opened);
+    std::optional<Result<core::UploadPtr>> opened = open_at_once();
+    if (!opened) {
+      auto got = co_await blocking(ex_, [&]() -> Result<core::UploadPtr> {
+        auto spec = hooks_.spec(file_);
+        if (!spec) return fail(spec.error());
+        return uploads_.begin(std::move(*spec));
+      });
+      opened.emplace(std::move(got));
+    }
+    if (!*opened) co_return fail(opened->error());
+    upload_ = std::move(**opened);
     if (auto st = hooks_.opened(*upload_); !st) co_return st;
     const std::string pending = std::move(pending_);
     co_return co_await append(pending);
+  }
+
+  // The upload opened on this thread, or empty: open it on the pool (the
+  // dialect's spec may block, or the service needs a read).
+  std::optional<Result<core::UploadPtr>> open_at_once() {
+    if (hooks_.spec_blocks()) return std::nullopt;
+    auto spec = hooks_.spec(file_);
+    if (!spec) return fail(spec.error());
+    return uploads_.begin_at_once(*spec);
   }
 
   // Stores the file bytes of the last feed, or holds them until the upload opens.

@@ -50,7 +50,8 @@ struct FilePart {
 
 // What a dialect tells the upload operation. One object per request; the
 // operation calls it from the request's coroutine only, except spec(), which
-// runs on the blocking pool while the coroutine waits.
+// runs on the blocking pool while the coroutine waits (unless spec_blocks()
+// says it need not).
 class UploadHooks {
  public:
   virtual ~UploadHooks() = default;
@@ -62,6 +63,10 @@ class UploadHooks {
   // Blocking (runs on the pool, then core::UploadService::begin): the upload's
   // spec from what has arrived. An error refuses the upload.
   virtual Result<core::UploadSpec> spec(const FilePart& file) = 0;
+  // False when spec() never blocks (it hands back what the dialect settled
+  // before the body): the upload then opens on the I/O thread whenever
+  // core::UploadService::begin_at_once can, without a trip to the pool.
+  virtual bool spec_blocks() const { return true; }
   // After the upload opened (its limit is known), before more bytes go in.
   virtual Status opened(core::Upload& upload) { return ok(); }
 

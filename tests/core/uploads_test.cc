@@ -91,6 +91,42 @@ TEST_F(UploadServiceTest, LimitIsEnforcedWhileStreaming) {
   EXPECT_EQ(blob_count(), 0u);
 }
 
+// begin_at_once never reads the store: it opens only while the app's limits
+// are cached, and holds the upload to them as begin() does.
+TEST_F(UploadServiceTest, BeginAtOnceOpensOnlyWithCachedLimits) {
+  Tenant t = *directory.tenant("t1");
+  t.quota.max_object_bytes = 100;
+  ASSERT_TRUE(directory.update_tenant(t));  // and the cache is empty again
+  auto spec = testing::spec_for("t1", "a.txt");
+  EXPECT_FALSE(uploads.begin_at_once(spec));
+  EXPECT_EQ(spec.name, "a.txt");  // left for begin()
+
+  ASSERT_TRUE(directory.quota_for("t1", Directory::kDefaultApp));
+  auto up = uploads.begin_at_once(spec);
+  ASSERT_TRUE(up);
+  ASSERT_TRUE(*up) << (*up).error().message;
+  EXPECT_EQ((**up)->limit(), 100u);
+  ASSERT_TRUE(testing::await((**up)->append("hello")));
+  auto o = testing::await((**up)->commit());
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(files.get("t1", o->id)->name, "a.txt");
+
+  auto big = testing::spec_for("t1", "big");
+  big.declared_size = 101;
+  auto refused = uploads.begin_at_once(big);
+  ASSERT_TRUE(refused);
+  ASSERT_FALSE(*refused);
+  EXPECT_EQ((*refused).error().code, Errc::kTooLarge);
+
+  auto staged = testing::spec_for("t1", "piece");
+  staged.staged = UploadSpec::Staged{"some-locator", 0};
+  EXPECT_FALSE(uploads.begin_at_once(staged));  // opening it reads the store
+
+  clock.advance(60'000);  // past the cache's bound
+  auto later = testing::spec_for("t1", "later");
+  EXPECT_FALSE(uploads.begin_at_once(later));
+}
+
 TEST_F(UploadServiceTest, DeclaredSizeOverLimitIsRefusedUpFront) {
   auto spec = testing::spec_for("t1", "big");
   spec.max_bytes = 10;

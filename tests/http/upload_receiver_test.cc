@@ -43,6 +43,7 @@ class FakeExchange final : public Exchange {
   }
   net::awaitable<void> send_blob(Response, core::ObjectReader) override { co_return; }
   net::awaitable<void> offload(std::function<void()> work) override {
+    ++offloads_;
     work();
     co_return;
   }
@@ -62,6 +63,7 @@ class FakeExchange final : public Exchange {
   void log_field(std::string_view, std::string) override {}
 
   int sent_ = 0;
+  int offloads_ = 0;  // trips to the blocking pool
   Response response_;
 
  private:
@@ -79,6 +81,7 @@ class RecordingHooks final : public UploadHooks {
     s.max_bytes = max_bytes;
     return s;
   }
+  bool spec_blocks() const override { return blocks; }
   bool ready(const FilePart& file) const override {
     return ready_field.empty() || fields.count(ready_field) > 0;
   }
@@ -102,6 +105,7 @@ class RecordingHooks final : public UploadHooks {
   }
 
   std::string ready_field;
+  bool blocks = true;
   uint64_t max_bytes = 1 << 20;
   bool refuse_at_finish = false;
   std::map<std::string, std::string> fields;
@@ -151,6 +155,31 @@ TEST_F(UploadReceiverTest, RawBodyIsTheFile) {
   EXPECT_EQ(hooks.stored->sha256,
             "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
   EXPECT_EQ(blob_count(), 1u);
+}
+
+// A spec that never blocks opens the upload without the pool once the app's
+// limits are cached (the first upload reads them there); one that may block
+// always goes to the pool.
+TEST_F(UploadReceiverTest, SpecThatNeverBlocksOpensWithoutThePool) {
+  for (bool blocks : {false, true}) {
+    ASSERT_TRUE(directory.update_tenant(*directory.tenant("t1")));  // empties the cache
+    FakeExchange first({"hello"}), second({"world!"});
+    RecordingHooks hooks;
+    hooks.blocks = blocks;
+    receive(first, hooks, std::nullopt);
+    EXPECT_EQ(first.response_.status, 200) << first.response_.body;
+    EXPECT_EQ(first.offloads_, 1) << blocks;
+    RecordingHooks again;
+    again.blocks = blocks;
+    receive(second, again, std::nullopt);
+    EXPECT_EQ(second.response_.status, 200) << second.response_.body;
+    EXPECT_EQ(second.offloads_, blocks ? 1 : 0) << blocks;
+    ASSERT_TRUE(again.stored);
+    EXPECT_EQ(again.stored->size, 6u);
+    auto kept = files.get("t1", again.stored->id);
+    ASSERT_TRUE(kept);
+    EXPECT_EQ(kept->size, 6u);
+  }
 }
 
 TEST_F(UploadReceiverTest, FormOpensWhenReadyAndSeesLateFields) {

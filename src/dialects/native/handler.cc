@@ -206,6 +206,7 @@ class NativeUpload final : public http::UploadHooks {
 
   // http::UploadHooks
   Result<core::UploadSpec> spec(const http::FilePart&) override { return spec_; }
+  bool spec_blocks() const override { return false; }
   Status opened(core::Upload& upload) override {
     if (multipart_ && ex_.content_length() &&
         *ex_.content_length() > upload.limit() + kMultipartSlack)
