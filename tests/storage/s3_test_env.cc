@@ -40,7 +40,12 @@ Status expect_2xx(const Result<s3::Response>& res, const std::string& what) {
 Result<Rgw> rgw() {
   std::lock_guard lock(mu);
   if (started) return *started;
-  auto out = up::testing::services::run("s3-up.sh");
+  // Started here (not already running): objects in a sparse file, not in RAM.
+  // One run of the suites stores several GB (the 1 GiB round trip, the 200 MiB
+  // tus uploads and their composed copies), and RGW frees what is deleted only
+  // after its garbage-collection delay (2 h): the default 4 GB in RAM filled up
+  // within a run and a half, and then every S3 write hung until timeout.
+  auto out = up::testing::services::run("s3-up.sh", "S3_STORE=bluestore S3_CAPACITY_GB=32 ");
   if (!out) return fail(out.error());
   Rgw r{up::testing::services::exported(*out, "S3_ENDPOINT"),
         up::testing::services::exported(*out, "S3_ACCESS_KEY"),
