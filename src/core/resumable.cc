@@ -121,11 +121,23 @@ Result<std::vector<Piece>> ResumableUploads::pieces(const ResumableRef& ref) {
   }
 }
 
-Result<UploadPtr> ResumableUploads::begin_whole(const ResumableRef& ref, UploadSpec spec) {
+namespace {
+UploadSpec whole_spec(const ResumableRef& ref, UploadSpec spec) {
   spec.tenant_id = ref.tenant_id;
   spec.app_id = ref.app_id;
   spec.object_id = ref.id;
-  return uploads_.begin(std::move(spec));
+  return spec;
+}
+}  // namespace
+
+Result<UploadPtr> ResumableUploads::begin_whole(const ResumableRef& ref, UploadSpec spec) {
+  return uploads_.begin(whole_spec(ref, std::move(spec)));
+}
+
+std::optional<Result<UploadPtr>> ResumableUploads::begin_whole_at_once(const ResumableRef& ref,
+                                                                       UploadSpec spec) {
+  spec = whole_spec(ref, std::move(spec));
+  return uploads_.begin_at_once(spec);
 }
 
 Result<Object> ResumableUploads::complete(const ResumableRef& ref, UploadSpec spec,

@@ -127,6 +127,9 @@ class ResumableUploads {
   // http::receive_upload may set that itself). Its commit fails
   // with kAlreadyExists when the upload was completed already.
   Result<UploadPtr> begin_whole(const ResumableRef& ref, UploadSpec spec);
+  // begin_whole() without blocking (UploadService::begin_at_once): empty when
+  // the app's limits are not cached, for begin_whole() on the blocking pool.
+  std::optional<Result<UploadPtr>> begin_whole_at_once(const ResumableRef& ref, UploadSpec spec);
 
   // Streams `pieces` in the order given into a new object made from `spec`
   // (its id is ref.id; when they are all of ref's staged blob, from its

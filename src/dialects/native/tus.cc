@@ -70,6 +70,24 @@ UnixMs lifetime_ms(const std::string& settings_json) {
   return secs ? *secs * 1000 : kUploadLifetimeMs;
 }
 
+// The app's quota and how long its tus uploads live. `cached_only`: empty
+// unless the Directory's caches hold both (never blocks).
+using AppLimits = std::pair<core::EffectiveQuota, UnixMs>;
+std::optional<Result<AppLimits>> app_limits(core::Directory& directory, const tus::UploadToken& t,
+                                            bool cached_only) {
+  if (cached_only) {
+    auto quota = directory.quota_cached(t.tenant_id, t.app_id);
+    auto app = directory.app_cached(t.tenant_id, t.app_id);
+    if (!quota || !app) return std::nullopt;
+    return AppLimits(*quota, lifetime_ms(app->settings_json));
+  }
+  auto quota = directory.quota_for(t.tenant_id, t.app_id);
+  if (!quota) return fail(quota.error());
+  auto app = directory.app(t.tenant_id, t.app_id);  // cached by quota_for
+  if (!app) return fail(app.error());
+  return AppLimits(*quota, lifetime_ms(app->settings_json));
+}
+
 // {"tus": {"stall_seconds": N}}: a PATCH body that sends no byte for N
 // seconds ends there, keeping what arrived, so the upload is free for the
 // client's next request after N s instead of the server's idle timeout. For
@@ -479,15 +497,11 @@ net::awaitable<Result<tus::UploadToken>> Tus::creator(Exchange& ex) {
     t.app_id = *app;
     t.key_id = p->key_id;
   }
-  auto limits = co_await blocking(ex, [&]() -> Result<std::pair<core::EffectiveQuota, UnixMs>> {
-    auto quota = s_.directory.quota_for(t.tenant_id, t.app_id);
-    if (!quota) return fail(quota.error());
-    auto app = s_.directory.app(t.tenant_id, t.app_id);  // cached by quota_for
-    if (!app) return fail(app.error());
-    return std::make_pair(*quota, lifetime_ms(app->settings_json));
-  });
-  if (!limits) co_return fail(limits.error());
-  const auto& [quota, lifetime] = *limits;
+  // From the Directory's caches on this thread when they hold both, else on the pool.
+  std::optional<Result<AppLimits>> limits = app_limits(s_.directory, t, /*cached_only=*/true);
+  if (!limits) limits = co_await blocking(ex, [&] { return *app_limits(s_.directory, t, false); });
+  if (!*limits) co_return fail(limits->error());
+  const auto& [quota, lifetime] = **limits;
   t.max_bytes = std::min(quota.max_object_bytes, grant_max.value_or(quota.max_object_bytes));
   t.expires_at = s_.clock.now() + lifetime;
   // A grant's single use is remembered as long as an upload it created may complete.
@@ -771,6 +785,14 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   // must not hold them up.
   const ScopeEnd done_writing([this, &t, &self] { writers_->remove(t.id, self); });
   core::UploadPtr chunk = std::move(opened);
+  if (!chunk && whole) {
+    // Opened on this thread when the app's limits are cached: a small upload
+    // in one creation-with-upload saves a trip to the pool and back.
+    if (auto now = s_.resumable.begin_whole_at_once(ref, final_spec(t, *at.length))) {
+      if (!*now) co_return fail(now->error());
+      chunk = std::move(**now);
+    }
+  }
   if (!chunk) {
     auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole); });
     if (!o) co_return fail(o.error());
