@@ -83,6 +83,29 @@ class TusTest : public ServerTest {
   }
   static std::string b64(const std::string& s) { return crypto::base64(s); }
 
+  // tus-js-client uploading `size` bytes in `chunk`s through tests/compat/tus_resume.mjs (its
+  // proxy breaks the connection as `cuts` says); its printed summary in `o`, all it printed in
+  // `out`.
+  void run_tus_resume(uint64_t size, uint64_t chunk, const std::string& cuts, std::string& out,
+                      boost::json::object& o) {
+    int status = -1;
+    out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
+                          std::to_string(server_->port()) + " " + ServerProcess::kAdminKey + " " +
+                          std::to_string(size) + " " + std::to_string(chunk) + " " + cuts + " 2>&1",
+                      &status);
+    ASSERT_EQ(status, 0) << out;
+    o = parse(out.substr(out.find('{')));
+  }
+  // The upload tus_resume.mjs reported is a stored file of `size` bytes, with the client's hash.
+  void expect_stored(const boost::json::object& o, uint64_t size, const std::string& out) {
+    const std::string url = str(o, "url");
+    const std::string id = head(url.substr(url.find("/v1/tus/"))).header("upgate-file-id");
+    ASSERT_FALSE(id.empty()) << out;
+    auto got = client_->download("/v1/files/" + id + "/content", admin());
+    EXPECT_EQ(got.bytes, size);
+    EXPECT_EQ(got.sha256, str(o, "sha256"));
+  }
+
   // POST /v1/tus/ with the admin key; the Location (a path).
   std::string create(const Headers& extra, int want = 201) {
     auto r = client_->request("POST", "/v1/tus/", with_admin(extra));
@@ -601,14 +624,9 @@ TEST_F(TusTest, ExpiredUploadsAreCollectedByTheSweeper) {
 // not start over (tus-js-client silently restarts from 0 after a 4xx HEAD).
 TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   constexpr uint64_t kSize = 200ull << 20, kChunk = 32ull << 20;
-  int status = -1;
-  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
-                                          std::to_string(server_->port()) + " " +
-                                          ServerProcess::kAdminKey + " " + std::to_string(kSize) +
-                                          " " + std::to_string(kChunk) + " 50000000,150000000 2>&1",
-                                      &status);
-  ASSERT_EQ(status, 0) << out;
-  auto o = parse(out.substr(out.find('{')));
+  std::string out;
+  boost::json::object o;
+  ASSERT_NO_FATAL_FAILURE(run_tus_resume(kSize, kChunk, "50000000,150000000", out, o));
   EXPECT_EQ(o["cuts"].as_int64(), 2);
   auto& offsets = o["headOffsets"].as_array();
   ASSERT_GE(offsets.size(), 2u) << out;  // one HEAD per cut, more after a 409
@@ -619,13 +637,7 @@ TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
   constexpr uint64_t kSocketSlack = 4ull << 20;
   EXPECT_LT(static_cast<uint64_t>(o["bytesToServer"].as_int64()),
             kSize + 2 * (kChunk + kSocketSlack));
-  const std::string url = str(o, "url");
-  const std::string path = url.substr(url.find("/v1/tus/"));
-  const std::string id = head(path).header("upgate-file-id");
-  ASSERT_FALSE(id.empty()) << out;
-  auto got = client_->download("/v1/files/" + id + "/content", admin());
-  EXPECT_EQ(got.bytes, kSize);
-  EXPECT_EQ(got.sha256, str(o, "sha256"));
+  expect_stored(o, kSize, out);
 }
 
 // The real tus-js-client with its default retryDelays (0, 1, 3, 5 s), in
@@ -637,24 +649,13 @@ TEST_F(TusTest, TusJsClientResumesThroughTwoCuts) {
 TEST_F(TusTest, TusJsClientResumesAfterAStall) {
   start_server({"--idle-timeout-ms", "600000"});
   constexpr uint64_t kSize = 64ull << 20;
-  int status = -1;
-  const std::string out = run_command("cd " UPGATE_COMPAT_DIR " && node tus_resume.mjs 127.0.0.1:" +
-                                          std::to_string(server_->port()) + " " +
-                                          ServerProcess::kAdminKey + " " + std::to_string(kSize) +
-                                          " " + std::to_string(kSize / 4) + " 40000000 stall 2>&1",
-                                      &status);
-  ASSERT_EQ(status, 0) << out;
-  auto o = parse(out.substr(out.find('{')));
+  std::string out;
+  boost::json::object o;
+  ASSERT_NO_FATAL_FAILURE(run_tus_resume(kSize, kSize / 4, "40000000 stall", out, o));
   EXPECT_EQ(o["cuts"].as_int64(), 1);
   EXPECT_EQ(o["stalledClosedByServer"].as_int64(), 1) << out;
   EXPECT_GE(o["headOffsets"].as_array().size(), 1u) << out;
-  const std::string url = str(o, "url");
-  const std::string path = url.substr(url.find("/v1/tus/"));
-  const std::string id = head(path).header("upgate-file-id");
-  ASSERT_FALSE(id.empty()) << out;
-  auto got = client_->download("/v1/files/" + id + "/content", admin());
-  EXPECT_EQ(got.bytes, kSize);
-  EXPECT_EQ(got.sha256, str(o, "sha256"));
+  expect_stored(o, kSize, out);
 }
 
 }  // namespace
