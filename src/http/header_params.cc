@@ -1,5 +1,6 @@
 #include "http/header_params.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -269,37 +270,30 @@ std::string format_content_disposition(std::string_view disposition, std::string
   std::string out(disposition);
   if (filename.empty()) return out;
   static constexpr char kHex[] = "0123456789ABCDEF";
+  // Written into one buffer sized once (every download sends this header).
+  out.reserve(out.size() + 32 + filename.size() * 4);
   // The fallback is for old clients that ignore filename*: one '_' per character
   // that cannot be sent safely in a quoted-string ('%' too, RFC 6266 §4.3).
-  std::string fallback;
-  std::string encoded;
-  fallback.reserve(filename.size());
-  encoded.reserve(filename.size() * 3);
+  out += "; filename=\"";
   for (size_t i = 0; i < filename.size();) {
     const auto c = static_cast<unsigned char>(filename[i]);
-    const size_t len = utf8_sequence_length(filename.substr(i));
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%')
-      fallback += static_cast<char>(c);
-    else fallback += '_';
-    // Invalid bytes are encoded one by one, valid sequences byte-wise as well.
-    const size_t step = len == 0 ? 1 : len;
-    for (size_t k = i; k < i + step; ++k) {
-      const auto b = static_cast<unsigned char>(filename[k]);
-      if (is_attr_char(b)) {
-        encoded += static_cast<char>(b);
-      } else {
-        encoded += '%';
-        encoded += kHex[b >> 4];
-        encoded += kHex[b & 0x0F];
-      }
-    }
-    i += step;
+    const bool safe = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%';
+    out += safe ? static_cast<char>(c) : '_';
+    // An invalid byte is one character of its own.
+    i += std::max<size_t>(1, utf8_sequence_length(filename.substr(i)));
   }
-  out.reserve(out.size() + 32 + fallback.size() + encoded.size());
-  out += "; filename=\"";
-  out += fallback;
   out += "\"; filename*=UTF-8''";
-  out += encoded;
+  // Byte by byte: valid sequences and invalid bytes alike.
+  for (const char ch : filename) {
+    const auto b = static_cast<unsigned char>(ch);
+    if (is_attr_char(b)) {
+      out += static_cast<char>(b);
+    } else {
+      out += '%';
+      out += kHex[b >> 4];
+      out += kHex[b & 0x0F];
+    }
+  }
   return out;
 }
 
