@@ -10,6 +10,7 @@
 #include <regex>
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "integration/harness.h"
 
@@ -254,6 +255,36 @@ TEST_F(JPushApiTest, UploadListGetDeleteRoundTrip) {
   EXPECT_EQ(unknown.status, 200);
   EXPECT_EQ(unknown.body, "");
   EXPECT_EQ(error_code(get("/v3/files/..%2Fetc")), 1104);
+}
+
+// The list pages through the app's files 1000 at a time: each page starts after
+// the last id of the one before (that id was read after being moved out, so
+// every page started over and the list never ended). JPush keeps at most 20
+// valid files, so the rows past a page are copies put into the database.
+TEST_F(JPushApiTest, ListsPastOnePageOfFiles) {
+  if (meta_is_postgres()) GTEST_SKIP() << "writes rows into the SQLite database";
+  const std::string id = upload();
+  ASSERT_FALSE(id.empty());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((server_->data_dir() + "/upgate.db").c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  const std::string copies =
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500) "
+      "INSERT INTO objects (id, tenant_id, app_id, key, name, content_type, size, sha256, md5, "
+      "qetag, locator, state, created_at, expires_at, transaction_id, owner, meta_json) "
+      "SELECT o.id || printf('-%04d', n.i), tenant_id, app_id, key || printf('-%04d', n.i), name, "
+      "content_type, size, sha256, md5, qetag, locator, state, created_at, expires_at, "
+      "transaction_id, owner, meta_json FROM objects o, n WHERE o.key = '" +
+      id + "'";
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, copies.c_str(), nullptr, nullptr, &err), SQLITE_OK) << err;
+  sqlite3_free(err);
+  sqlite3_close(db);
+  auto r = get("/v3/files");
+  ASSERT_EQ(r.status, 200) << r.body.substr(0, 200);
+  auto list = parse(r.body);
+  EXPECT_EQ(list["total_count"].as_int64(), 1501);
+  EXPECT_EQ(list["files"].as_array().size(), 1501u);
 }
 
 TEST_F(JPushApiTest, AcceptsAJavaClientShapedBody) {
