@@ -10,6 +10,11 @@
 namespace up::http {
 namespace {
 
+// A blob that holds fewer bytes than its object's row says.
+Error shorter_than_recorded(const Object& o) {
+  return Error{Errc::kStorageIo, "blob shorter than recorded for object " + o.id};
+}
+
 // The rest of send_object when the blob must be opened from the store: a
 // coroutine of its own, holding its own copy of what it needs from the object
 // (send_object's caller need not keep it).
@@ -17,8 +22,7 @@ net::awaitable<void> open_and_send(Exchange& ex, core::FileService& files, Objec
                                    uint64_t first, uint64_t length,
                                    std::function<Response(const Error&)> error_response) {
   auto reader = co_await files.open_blob(o, first, length);
-  if (reader && reader->size() != length)
-    reader = fail(Errc::kStorageIo, "blob shorter than recorded for object " + o.id);
+  if (reader && reader->size() != length) reader = fail(shorter_than_recorded(o));
   if (!reader) co_return co_await ex.send(error_response(reader.error()));
   co_await ex.send_blob(std::move(head), std::move(*reader));
 }
@@ -67,10 +71,7 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
   }
   // A blob in memory is opened here, without a coroutine of the store's.
   if (auto reader = files.open_blob_in_memory(o, first, length)) {
-    if (reader->size() != length) {
-      return ex.send(
-          error_response(Error{Errc::kStorageIo, "blob shorter than recorded for object " + o.id}));
-    }
+    if (reader->size() != length) return ex.send(error_response(shorter_than_recorded(o)));
     return ex.send_blob(std::move(head), std::move(*reader));
   }
   return open_and_send(ex, files, o, std::move(head), first, length, std::move(error_response));
