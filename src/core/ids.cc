@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdlib>
+#include <mutex>
 
 namespace up {
 namespace {
@@ -19,17 +20,34 @@ void fill_random(unsigned char* out, size_t n) {
 
 std::string new_object_id(int64_t unix_ms) {
   static constexpr char kAlphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";  // Crockford
+  static constexpr unsigned __int128 kRandomLimit = static_cast<unsigned __int128>(1) << 80;
   std::array<unsigned char, 10> rnd{};
   fill_random(rnd.data(), rnd.size());
-  std::string id(26, '0');
+  unsigned __int128 fresh = 0;
+  for (auto b : rnd) fresh = (fresh << 8) | b;
+
+  // Ids made in the same millisecond must still sort in creation order (list
+  // pages are cut by id), so within a process the random part of such an id
+  // is the last one's plus a random step: increasing, yet not guessable.
+  static std::mutex mutex;
+  static uint64_t last_ms = 0;
+  static unsigned __int128 last_random = 0;
   auto t = static_cast<uint64_t>(unix_ms);
+  unsigned __int128 r = fresh;
+  {
+    std::lock_guard lock(mutex);
+    const unsigned __int128 step = 1 + (fresh >> 40);  // 1 .. 2^40
+    if (t == last_ms && last_random < kRandomLimit - step) r = last_random + step;
+    last_ms = t;
+    last_random = r;
+  }
+
+  std::string id(26, '0');
   for (int i = 9; i >= 0; --i) {  // 10 chars = 50 bits, of which 48 carry the time
     id[i] = kAlphabet[t & 31];
     t >>= 5;
   }
   // 80 random bits -> 16 base32 chars.
-  unsigned __int128 r = 0;
-  for (auto b : rnd) r = (r << 8) | b;
   for (int i = 25; i >= 10; --i) {
     id[i] = kAlphabet[static_cast<unsigned>(r & 31)];
     r >>= 5;

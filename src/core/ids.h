@@ -9,7 +9,8 @@ namespace up {
 
 // A 26-character, time-ordered id (ULID layout, Crockford base32, lower case):
 // 48 bits of milliseconds then 80 random bits. Ids sort by creation time, which
-// gives list pagination a stable order. Only [0-9a-z] characters.
+// gives list pagination a stable order; within a process, ids of the same
+// millisecond sort in creation order too. Only [0-9a-z] characters.
 std::string new_object_id(int64_t unix_ms);
 
 // `bytes` random bytes as lower-case hex (cryptographically secure).

@@ -112,6 +112,17 @@ TEST(IdsTest, ObjectIdsSortByTimeAndAreUnique) {
   for (char ch : a) EXPECT_TRUE((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z')) << a;
 }
 
+TEST(IdsTest, IdsOfOneMillisecondSortInCreationOrder) {
+  // List pages are cut by id: ids made in the same millisecond must not sort at random.
+  std::string last = new_object_id(1'700'000'000'002);
+  for (int i = 0; i < 10'000; ++i) {
+    std::string next = new_object_id(1'700'000'000'002);
+    ASSERT_LT(last, next);
+    ASSERT_EQ(next.substr(0, 10), last.substr(0, 10));  // the time part stays the caller's
+    last = std::move(next);
+  }
+}
+
 TEST(QiniuEtagTest, KnownVectors) {
   // spec/jodoo.md §2.7: one block is 0x16 + sha1.
   EXPECT_EQ(core::qiniu_etag(""), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
