@@ -94,9 +94,12 @@ TEST_F(DataPermissionsTest, ServerCreatesFoldersAndFilesWithoutAccessForOthers) 
   HttpClient client(server.port());
   const Headers auth = {{"Authorization", std::string("Bearer ") + ServerProcess::kAdminKey},
                         {"Content-Type", "application/octet-stream"}};
-  // A small file goes into small-blobs.db, a large one into blobs/<aa>/.
+  // A small file goes into small-blobs.db, one over 8 KiB into a segment of
+  // small-blobs/, a large one into blobs/<aa>/.
   auto small = client.request("POST", "/v1/files?name=small.bin", auth, pattern_string(1000));
   ASSERT_EQ(small.status, 201) << small.body;
+  auto packed = client.request("POST", "/v1/files?name=packed.bin", auth, pattern_string(30'000));
+  ASSERT_EQ(packed.status, 201) << packed.body;
   auto large = client.upload("POST", "/v1/files?name=large.bin", auth, 200 * 1024, pattern_bytes);
   ASSERT_EQ(large.status, 201) << large.body;
 
@@ -115,10 +118,11 @@ TEST_F(DataPermissionsTest, ServerCreatesFoldersAndFilesWithoutAccessForOthers) 
 
   // While the server runs, SQLite's -wal and -shm files exist too.
   const auto modes = modes_under(server.data_dir());
-  for (const char* f : {"/upgate.db", "/upgate.db-wal", "/upgate.db-shm", "/small-blobs.db",
-                        "/small-blobs.db-wal", "/small-blobs.db-shm", "/master.key", ".tmp"})
+  for (const char* f :
+       {"/upgate.db", "/upgate.db-wal", "/upgate.db-shm", "/small-blobs.db", "/small-blobs.db-wal",
+        "/small-blobs.db-shm", ".pack", "/master.key", ".tmp"})
     EXPECT_TRUE(has_file(modes, f)) << f;
-  EXPECT_EQ(server.blob_files().size(), 2u);
+  EXPECT_EQ(server.blob_files().size(), 3u);
   EXPECT_GT(expect_private_modes(server.data_dir()), 256u + 16u);
   ::close(fd);
 }

@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,6 +106,36 @@ class SmallBlobTest : public LocalBlobStoreTest {
  protected:
   SmallBlobTest() { options_ = LocalBlobStoreOptions{}; }
   fs::path pack() const { return fs::path(root_) / "small-blobs.db"; }
+  fs::path segments() const { return fs::path(root_) / "small-blobs"; }
+
+  // One value of the first row of `sql` on the pack's database, as text ("" if none).
+  std::string query(const std::string& sql) const {
+    sqlite3* db = nullptr;
+    std::string out;
+    if (sqlite3_open_v2(pack().c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+      sqlite3_stmt* s = nullptr;
+      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+          sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+        out = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+      sqlite3_finalize(s);
+    }
+    sqlite3_close(db);
+    return out;
+  }
+
+  std::string read_back(std::string_view locator) {
+    auto r = await(store_->open(locator, 0, UINT64_MAX));
+    if (!r) return "<" + r.error().message + ">";
+    std::string back((*r)->size(), '\0');
+    if (!await((*r)->read(back))) return "<read failed>";
+    return back;
+  }
+
+  // Blocks the file system holds for the file (holes take none).
+  static uint64_t allocated(const fs::path& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_blocks) * 512 : 0;
+  }
 };
 
 TEST_F(LocalBlobStoreTest, OpenCreatesLayout) {
@@ -403,11 +434,122 @@ TEST_F(SmallBlobTest, CommittedRowSurvivesAKilledProcess) {
   EXPECT_EQ((*r)->size(), 3000u);
 }
 
+// Blobs over kInlineMax: their bytes in a segment file, the row says where.
+TEST_F(SmallBlobTest, LargerSmallBlobsGoToASegmentAndComeBack) {
+  const std::string tiny(100, 't'), mid(20'000, 'm'), top(64 * 1024, 'x');
+  ASSERT_TRUE(put("tiny", tiny));
+  ASSERT_TRUE(put("mid", mid));
+  ASSERT_TRUE(put("top", top));
+  EXPECT_TRUE(files_under(blobs()).empty());
+  auto files = files_under(segments());
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(fs::file_size(segments() / files[0]), mid.size() + top.size());
+  EXPECT_EQ(query("SELECT length(data) FROM blobs WHERE locator = 'tiny'"), "100");
+  EXPECT_EQ(query("SELECT length(data) FROM blobs WHERE locator = 'mid'"), "0");
+  EXPECT_EQ(query("SELECT size FROM blobs WHERE locator = 'top'"), "65536");
+  EXPECT_EQ(read_back("tiny"), tiny);
+  EXPECT_EQ(read_back("mid"), mid);
+  EXPECT_EQ(read_back("top"), top);
+  auto part = await(store_->open("mid", 19'990, 100));
+  ASSERT_TRUE(part);
+  EXPECT_EQ((*part)->size(), 10u);
+  std::vector<BlobEntry> seen = list_all(*store_);
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].locator, "mid");
+  EXPECT_EQ(seen[0].size, mid.size());
+  EXPECT_EQ(seen[2].locator, "top");
+  EXPECT_EQ(seen[2].size, top.size());
+  // A taken locator is refused, and its bytes are not kept.
+  auto again = put("mid", std::string(30'000, 'n'));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().code, Errc::kAlreadyExists);
+  EXPECT_EQ(read_back("mid"), mid);
+}
+
+// A removal gives the bytes' space back at once; the segment itself goes when
+// no row uses it and no process appends to it (here: when the store reopens).
+TEST_F(SmallBlobTest, RemovedBytesAreFreedAndEmptySegmentsDeleted) {
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(put("b" + std::to_string(i), std::string(64 * 1024, static_cast<char>('a' + i))));
+  auto files = files_under(segments());
+  ASSERT_EQ(files.size(), 1u);
+  const fs::path segment = segments() / files[0];
+  const uint64_t full = allocated(segment);
+  EXPECT_GE(full, 8u * 64 * 1024);
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(store_->remove("b" + std::to_string(i)));
+  EXPECT_LE(allocated(segment), full - 5 * 64 * 1024) << "holes punched";
+  EXPECT_EQ(read_back("b6"), std::string(64 * 1024, 'g'));
+  store_.reset();
+  auto s = open_local_blob_store(root_, *pool_);
+  ASSERT_TRUE(s);
+  store_ = std::move(*s);
+  EXPECT_TRUE(fs::exists(segment)) << "rows still use it";
+  const std::vector<std::string> last{"b6", "b7", "none"};
+  RemovedBlobs removed = store_->remove_many(last);
+  ASSERT_TRUE(removed.status) << removed.status.error().message;
+  EXPECT_EQ(removed.removed, 3u);
+  EXPECT_FALSE(fs::exists(segment)) << "no row uses it and this process appends elsewhere";
+  EXPECT_EQ(query("SELECT count(*) FROM segments"), "0");
+}
+
+// Two stores on one folder (two processes): each appends to a segment of its
+// own, and reads the other's.
+TEST_F(SmallBlobTest, TwoStoresAppendToSegmentsOfTheirOwn) {
+  auto s = open_local_blob_store(root_, *pool_);
+  ASSERT_TRUE(s);
+  BlobStorePtr other = std::move(*s);
+  ASSERT_TRUE(put("mine", std::string(30'000, '1')));
+  auto w = other->create("theirs");
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(await((*w)->append(std::string(30'000, '2'))));
+  ASSERT_TRUE(await((*w)->commit()));
+  EXPECT_EQ(files_under(segments()).size(), 2u);
+  EXPECT_EQ(read_back("theirs"), std::string(30'000, '2'));
+  // The other store's segment is in use: removing its only blob keeps it.
+  ASSERT_TRUE(store_->remove("theirs"));
+  EXPECT_EQ(files_under(segments()).size(), 2u);
+  other.reset();
+  // A sweep's removal finds the other's segment unlocked and unused now.
+  const std::vector<std::string> mine{"mine"};
+  ASSERT_TRUE(store_->remove_many(mine).status);
+  EXPECT_EQ(files_under(segments()).size(), 1u) << "this store's own segment stays";
+}
+
+// A pack written before segments existed: its rows keep their bytes.
+TEST_F(SmallBlobTest, ReadsAPackOfTheFormerLayout) {
+  store_.reset();
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(pack().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "PRAGMA journal_mode = WAL; CREATE TABLE blobs (locator TEXT PRIMARY KEY, "
+                         "data BLOB NOT NULL, modified_at INTEGER NOT NULL); INSERT INTO blobs "
+                         "VALUES ('old', zeroblob(40000), 1700000000000)",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto s = open_local_blob_store(root_, *pool_);
+  ASSERT_TRUE(s) << s.error().message;
+  store_ = std::move(*s);
+  EXPECT_EQ(read_back("old"), std::string(40'000, '\0'));
+  ASSERT_TRUE(put("new", std::string(40'000, 'n')));
+  std::vector<BlobEntry> seen = list_all(*store_);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].locator, "old");
+  EXPECT_EQ(seen[1].size, 40'000u);
+  ASSERT_TRUE(store_->remove("old"));
+  EXPECT_FALSE(await(store_->open("old", 0, UINT64_MAX)));
+  EXPECT_EQ(read_back("new"), std::string(40'000, 'n'));
+}
+
 TEST_F(SmallBlobTest, ConcurrentSmallPutsAllLand) {
   // Many writers committing at once share transactions (group commit); each
   // must still get its own answer and its own bytes.
   constexpr int kThreads = 16;
   constexpr int kEach = 50;
+  // Rows of their own bytes and rows of a segment's, mixed in the batches.
+  auto size_of = [](int t, int i) -> size_t { return (t % 2 ? 100 : 9'000) + t * 10 + i; };
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   threads.reserve(kThreads);
@@ -415,7 +557,7 @@ TEST_F(SmallBlobTest, ConcurrentSmallPutsAllLand) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kEach; ++i) {
         std::string id = "c" + std::to_string(t) + "-" + std::to_string(i);
-        auto st = put(id, std::string(100 + t * 10 + i, static_cast<char>('a' + t)));
+        auto st = put(id, std::string(size_of(t, i), static_cast<char>('a' + t)));
         if (!st) {
           if (failures++ == 0) ADD_FAILURE() << st.error().message;
         }
@@ -435,7 +577,7 @@ TEST_F(SmallBlobTest, ConcurrentSmallPutsAllLand) {
       ASSERT_TRUE(r);
       std::string back((*r)->size(), '\0');
       ASSERT_TRUE(await((*r)->read(back)));
-      EXPECT_EQ(back, std::string(100 + t * 10 + i, static_cast<char>('a' + t)));
+      EXPECT_EQ(back, std::string(size_of(t, i), static_cast<char>('a' + t)));
     }
   }
 }

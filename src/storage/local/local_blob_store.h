@@ -3,7 +3,9 @@
 //
 // Layout under `root`:
 //   small-blobs.db          blobs up to small_blob_max bytes, as rows of one
-//                           SQLite database (small_blob_pack.h)
+//                           SQLite database (small_blob_pack.h): those up to
+//   small-blobs/<id>.pack   8 KiB hold their bytes, larger ones point into
+//                           a segment file of appended blobs
 //   blobs/<aa>/<locator>    larger blobs, one file each; aa is the first byte of
 //                           FNV-1a(locator) in hex, so time-ordered ids spread
 //                           over 256 folders instead of piling into one
@@ -14,11 +16,11 @@
 //
 // Durability: a small blob's commit() joins a group-committed SQLite
 // transaction (WAL, synchronous=FULL; core/group_commit.h), awaited without
-// holding a thread. A file's commit() fsyncs it, renames it into place without
-// ever replacing an existing blob, then fsyncs the folder that got it, on the
-// blocking pool. Appends and reads of files run on the caller's thread (page
-// cache); a file reader offers its descriptor for sendfile.
-// The store object is thread-safe; writers and readers are not (one per caller).
+// holding a thread; a segment's bytes are synced before that commits. A file's commit() fsyncs it,
+// renames it into place without ever replacing an existing blob, then fsyncs the folder that got
+// it, on the blocking pool. Appends and reads of files run on the caller's thread (page cache); a
+// file reader offers its descriptor for sendfile. The store object is thread-safe; writers and
+// readers are not (one per caller).
 
 #include <cstdint>
 #include <optional>

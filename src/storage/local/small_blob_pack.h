@@ -1,12 +1,24 @@
 #pragma once
-// Small blobs of the local store, kept as rows of one SQLite database instead
-// of one file each. Creating a file costs an inode allocation, a rename and
-// two fsyncs (file and folder); a small upload's bytes are cheaper as a row:
-// concurrent puts share one transaction and one WAL fsync (core/group_commit.h),
-// as the metadata store's inserts do.
+// Small blobs of the local store, indexed by one SQLite database instead of
+// one file each. Creating a file costs an inode allocation, a rename and two
+// fsyncs (file and folder); a small upload is cheaper as a row: concurrent puts
+// share one transaction and one WAL fsync (core/group_commit.h), as the
+// metadata store's inserts do.
+//
+// Where the bytes go depends on their size:
+// - up to kInlineMax, in the row itself (a row of a few pages);
+// - larger ones are appended to a segment file, small-blobs/<id>.pack, and the
+//   row holds where: a 64 KiB blob in a row was written twice (SQLite's WAL,
+//   then its checkpoint), with a checksum per page, and cost half of a 64 KiB
+//   upload's CPU. A batch appends its blobs in one write and syncs the segment
+//   before the transaction that indexes them commits.
+// Each process appends to a segment of its own, holding flock(2) on it while
+// it does. A removed blob's bytes are punched out of its segment (the space
+// comes back, the offsets stay), and a segment that no row uses any more and
+// that nobody appends to is deleted.
 //
 // Thread-safe. put() is awaited without holding a thread (its batch runs on
-// the blocking pool); every other call blocks (SQLite I/O).
+// the blocking pool); every other call blocks (SQLite and file I/O).
 
 #include <cstdint>
 #include <functional>
@@ -53,6 +65,10 @@ class SmallBlobPack {
   // so a hit is the blob's current bytes; at most kCacheBytes are kept.
   std::shared_ptr<const std::string> cached(std::string_view locator);
   static constexpr uint64_t kCacheBytes = 16 << 20;
+  // Blobs up to this size are kept in their row; larger ones in a segment.
+  static constexpr uint64_t kInlineMax = 8 << 10;
+  // A process starts a new segment once its segment holds this much.
+  static constexpr uint64_t kSegmentBytes = 256ull << 20;
   Result<bool> contains(std::string_view locator);
   // Offers `page` the first `limit` rows it may want, in locator order.
   Status list(PageCollector& page, size_t limit);
@@ -64,15 +80,18 @@ class SmallBlobPack {
  private:
   struct Op;
   class Db;
+  struct Extent;
+  class Segments;
   SmallBlobPack(std::string path, core::BlockingPool& pool);
 
   void run_batch(const std::vector<Op*>& batch);
-  Status erase_many(Op& op);
+  Status erase_many(Op& op, std::vector<Extent>& freed);
   // Drops the locator's bytes from the download cache (before its removal).
   void uncache(std::string_view locator);
 
   std::string path_;
   std::unique_ptr<Db> writer_;  // used only by the batch leader
+  std::unique_ptr<Segments> segments_;
   std::mutex read_mu_;
   std::unique_ptr<Db> reader_;
   core::GroupCommit<Op> commits_;
