@@ -56,14 +56,21 @@ int bind_text(sqlite3_stmt* s, int i, std::string_view v) {
 
 }  // namespace
 
-// Puts or a removal, written in the next batch.
 // Where a blob's bytes lie in a segment.
 struct SmallBlobPack::Extent {
   int64_t segment = -1;  // -1: in the row
   uint64_t at = 0;
   uint64_t size = 0;
+
+  // From columns segment, at, size of a row, starting at `first`.
+  static Extent of_row(sqlite3_stmt* s, int first) {
+    return Extent{sqlite3_column_int64(s, first),
+                  static_cast<uint64_t>(sqlite3_column_int64(s, first + 1)),
+                  static_cast<uint64_t>(sqlite3_column_int64(s, first + 2))};
+  }
 };
 
+// Puts or a removal, written in the next batch.
 struct SmallBlobPack::Op {
   bool remove = false;  // else a put
   std::string_view locator;
@@ -162,9 +169,7 @@ class SmallBlobPack::Db {
     int rc;
     while ((rc = sqlite3_step(*s)) == SQLITE_ROW) {
       if (sqlite3_column_type(*s, 0) == SQLITE_NULL) continue;
-      freed.push_back(Extent{sqlite3_column_int64(*s, 0),
-                             static_cast<uint64_t>(sqlite3_column_int64(*s, 1)),
-                             static_cast<uint64_t>(sqlite3_column_int64(*s, 2))});
+      freed.push_back(Extent::of_row(*s, 0));
     }
     if (rc != SQLITE_DONE) return fail(sqlite_error(db_, rc, "delete"));
     return ok();
@@ -188,9 +193,7 @@ class SmallBlobPack::Db {
     if (rc != SQLITE_ROW) return fail(sqlite_error(db_, rc, "select"));
     Found found;
     if (sqlite3_column_type(*s, 1) != SQLITE_NULL) {
-      found.extent =
-          Extent{sqlite3_column_int64(*s, 1), static_cast<uint64_t>(sqlite3_column_int64(*s, 2)),
-                 static_cast<uint64_t>(sqlite3_column_int64(*s, 3))};
+      found.extent = Extent::of_row(*s, 1);
     } else if (const auto* p = static_cast<const char*>(sqlite3_column_blob(*s, 0))) {
       found.data.assign(p, static_cast<size_t>(sqlite3_column_bytes(*s, 0)));
     }
