@@ -29,7 +29,8 @@ constexpr int kUploaders = 6;
 
 // The content of upload `seq`: its size and bytes follow from the number.
 uint64_t size_of(uint64_t seq) {
-  static constexpr uint64_t kSizes[] = {0, 1, 700, 4096, 65'536, 300'000, 1'500'000};
+  // In a row of the pack, in a pack segment (over 8 KiB), in a file of its own.
+  static constexpr uint64_t kSizes[] = {0, 1, 700, 4096, 20'000, 65'536, 300'000, 1'500'000};
   return kSizes[seq % std::size(kSizes)] + seq % 13;
 }
 void content_of(uint64_t seq, char* buf, size_t len, uint64_t offset) {
