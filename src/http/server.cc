@@ -291,9 +291,12 @@ class ExchangeImpl final : public Exchange {
   std::string_view remote_address() const override { return remote_; }
 
   net::awaitable<Result<std::string_view>> read_chunk() override {
-    if (parser_.is_done()) co_return std::string_view{};
+    if (body_done()) co_return std::string_view{};
     if (!continue_sent_) {
       continue_sent_ = true;
+      // A body of known length on a plain connection is read past Beast (see
+      // read_raw); a chunked one, or any under TLS, goes through the parser.
+      if (auto n = content_length(); n && stream_.plain()) raw_left_ = *n;
       auto expect = parser_.get()[bhttp::field::expect];
       if (beast::iequals(expect, "100-continue")) {
         bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
@@ -305,6 +308,7 @@ class ExchangeImpl final : public Exchange {
         }
       }
     }
+    if (raw_left_) co_return co_await read_raw();
     // Beast reads only as much as the buffer's spare capacity: give it room
     // for a whole chunk while a body streams (idle connections stay small).
     if (buffer_.capacity() < kChunkBytes) buffer_.reserve(kChunkBytes);
@@ -329,6 +333,34 @@ class ExchangeImpl final : public Exchange {
       bytes_in_ += got;
       if (got > 0 || parser_.is_done()) co_return std::string_view(chunk.data(), got);
     }
+  }
+
+  // The next piece of a body of known length, read from the socket into the
+  // chunk without Beast's parser: its buffer_body copies every byte once
+  // more, and it reads 64 KiB at most. The parser, left after the header,
+  // then never finishes: body_done() says when the body has been read.
+  net::awaitable<Result<std::string_view>> read_raw() {
+    auto& chunk = this->chunk();
+    const auto want = static_cast<size_t>(std::min<uint64_t>(*raw_left_, chunk.size()));
+    size_t got = 0;
+    if (buffer_.size() > 0) {
+      // The body's first bytes, read with the header (or a pipelined
+      // request's, which stay in the buffer past this body's end).
+      got = net::buffer_copy(net::buffer(chunk.data(), want), buffer_.data());
+      buffer_.consume(got);
+    } else {
+      auto [ec, n] =
+          co_await receive_some(stream_.tcp(), chunk.data(), want, server_.cfg.idle_timeout);
+      if (ec == net::error::eof) ec = bhttp::error::partial_message;  // as Beast says it
+      if (ec) {
+        if (!is_http_error(ec)) broken_ = true;
+        co_return fail(from_beast(ec));
+      }
+      got = n;
+    }
+    *raw_left_ -= got;
+    bytes_in_ += got;
+    co_return std::string_view(chunk.data(), got);
   }
 
   void cancel_read() override { stream_.tcp().cancel(); }
@@ -442,10 +474,11 @@ class ExchangeImpl final : public Exchange {
   // Server side.
   bool responded() const { return responded_; }
   bool broken() const { return broken_; }
+  bool body_done() const { return raw_left_ ? *raw_left_ == 0 : parser_.is_done(); }
   // Keep the connection when the client wants to, the body was read to its
   // end (else the next request's start is unknown) and we are not stopping.
   bool keep_alive() const {
-    return !broken_ && parser_.get().keep_alive() && parser_.is_done() && !server_.stopping.load();
+    return !broken_ && parser_.get().keep_alive() && body_done() && !server_.stopping.load();
   }
   // Appends this request's access-log line to `out`.
   void append_log_line(std::string& out) const {
@@ -639,6 +672,7 @@ class ExchangeImpl final : public Exchange {
   // per request otherwise, as most requests log a field).
   std::string& log_fields_;
   bool continue_sent_ = false;
+  std::optional<uint64_t> raw_left_;  // the body's bytes still to come when read_raw reads it
   bool responded_ = false;
   bool broken_ = false;
   int status_ = 0;
@@ -781,7 +815,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
     if (!ex.keep_alive()) {
       // The client sees the connection end next: its line is written first.
       access_log.flush();
-      if (!ex.broken() && !parser.is_done()) co_await linger(stream);
+      if (!ex.broken() && !ex.body_done()) co_await linger(stream);
       co_return;
     }
   }

@@ -1,11 +1,13 @@
 #include "http/stream_io.h"
 
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace up::http {
@@ -68,6 +70,26 @@ net::awaitable<beast::error_code> send_file(beast::tcp_stream& stream, int fd, u
     if (auto err = deadline.result(wec)) co_return err;
   }
   co_return beast::error_code{};
+}
+
+net::awaitable<std::pair<beast::error_code, size_t>> receive_some(
+    beast::tcp_stream& stream, char* into, size_t size, std::chrono::milliseconds timeout) {
+  auto& socket = stream.socket();
+  // The yield before the read also lets more bytes arrive for it.
+  co_await net::post(socket.get_executor(), net::use_awaitable);
+  for (;;) {
+    // MSG_DONTWAIT: this must never block the I/O thread, whatever the
+    // socket's mode.
+    const ssize_t n = ::recv(socket.native_handle(), into, size, MSG_DONTWAIT);
+    if (n > 0) co_return std::pair{beast::error_code{}, static_cast<size_t>(n)};
+    if (n == 0) co_return std::pair{beast::error_code(net::error::eof), size_t{0}};
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+      co_return std::pair{beast::error_code(errno, beast::system_category()), size_t{0}};
+    ReadDeadline deadline(stream, timeout);
+    auto [wec] = co_await socket.async_wait(net::socket_base::wait_read, kTok);
+    if (auto err = deadline.result(wec)) co_return std::pair{err, size_t{0}};
+  }
 }
 
 }  // namespace up::http
