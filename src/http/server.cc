@@ -343,6 +343,18 @@ class ExchangeImpl final : public Exchange {
     auto& chunk = this->chunk();
     const auto want = static_cast<size_t>(std::min<uint64_t>(*raw_left_, chunk.size()));
     size_t got = 0;
+    // Other connections of this thread first: receive_some returns at once
+    // while bytes keep arriving. The yield also lets more arrive for this
+    // read. A cancel_read() meanwhile finds no operation to cancel: the flag
+    // carries it.
+    reading_ = true;
+    read_cancelled_ = false;
+    co_await net::post(co_await net::this_coro::executor, net::use_awaitable);
+    reading_ = false;
+    if (read_cancelled_) {
+      broken_ = true;
+      co_return fail(from_beast(net::error::operation_aborted));
+    }
     if (buffer_.size() > 0) {
       // The body's first bytes, read with the header (or a pipelined
       // request's, which stay in the buffer past this body's end).
@@ -363,7 +375,10 @@ class ExchangeImpl final : public Exchange {
     co_return std::string_view(chunk.data(), got);
   }
 
-  void cancel_read() override { stream_.tcp().cancel(); }
+  void cancel_read() override {
+    if (reading_) read_cancelled_ = true;
+    stream_.tcp().cancel();
+  }
 
   net::awaitable<Result<std::string>> read_all(uint64_t limit) override {
     if (auto n = content_length(); n && *n > limit)
@@ -673,6 +688,8 @@ class ExchangeImpl final : public Exchange {
   std::string& log_fields_;
   bool continue_sent_ = false;
   std::optional<uint64_t> raw_left_;  // the body's bytes still to come when read_raw reads it
+  bool reading_ = false;              // read_raw's yield under way
+  bool read_cancelled_ = false;       // cancel_read() during it
   bool responded_ = false;
   bool broken_ = false;
   int status_ = 0;

@@ -7,7 +7,6 @@
 #include <cerrno>
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace up::http {
@@ -75,8 +74,6 @@ net::awaitable<beast::error_code> send_file(beast::tcp_stream& stream, int fd, u
 net::awaitable<std::pair<beast::error_code, size_t>> receive_some(
     beast::tcp_stream& stream, char* into, size_t size, std::chrono::milliseconds timeout) {
   auto& socket = stream.socket();
-  // The yield before the read also lets more bytes arrive for it.
-  co_await net::post(socket.get_executor(), net::use_awaitable);
   for (;;) {
     // MSG_DONTWAIT: this must never block the I/O thread, whatever the
     // socket's mode.

@@ -51,11 +51,11 @@ net::awaitable<boost::beast::error_code> send_file(boost::beast::tcp_stream& str
 
 // Reads at most `size` bytes of what has arrived on the stream's socket into
 // `into`, straight from the socket: no copy through Beast's buffer, and as
-// much as is there (Beast reads 64 KiB at most). Lets the thread's other work
-// run first, so a connection whose bytes keep arriving does not hold the
-// thread; waits for the socket (and arms the deadline) only when nothing is
-// there. `timeout` is time without progress. The peer's close is
-// net::error::eof, never 0 bytes without an error.
+// much as is there (Beast reads 64 KiB at most). Returns at once when bytes
+// are there (the caller lets the thread's other work run between reads);
+// waits for the socket, and arms the deadline, only when none are. `timeout`
+// is time without progress. The peer's close is net::error::eof, never 0
+// bytes without an error.
 net::awaitable<std::pair<boost::beast::error_code, size_t>> receive_some(
     boost::beast::tcp_stream& stream, char* into, size_t size, std::chrono::milliseconds timeout);
 
