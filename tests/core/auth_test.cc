@@ -63,6 +63,28 @@ TEST_F(AuthServiceTest, CachedAnswersOnlyForKeysVerifiedWithinTheCacheTime) {
   EXPECT_FALSE(auth.authenticate_cached(k->token));  // stale: ask the store again
 }
 
+// A verified key is remembered per thread by its token; a token differing in
+// any one byte (in a whole word or in the tail past the last word) is not
+// taken for it, wherever it is remembered.
+TEST_F(AuthServiceTest, TokensDifferingInAnyByteAreNotTakenForACachedKey) {
+  auto k = auth.create_key("t1", "uploader", KeyRole::kMember);
+  ASSERT_TRUE(k);
+  for (size_t at = 0; at < k->token.size(); ++at) {
+    for (char c : {'0', 'z'}) {
+      std::string wrong = k->token;
+      if (wrong[at] == c) continue;
+      wrong[at] = c;
+      ASSERT_TRUE(auth.authenticate(k->token));  // the right one remembered and cached again
+      auto p = auth.authenticate(wrong);
+      ASSERT_FALSE(p) << "byte " << at << " changed to " << c;
+      EXPECT_EQ(p.error().code, Errc::kUnauthenticated);
+    }
+  }
+  std::string longer = k->token + "0";
+  ASSERT_TRUE(auth.authenticate(k->token));
+  EXPECT_FALSE(auth.authenticate(longer));
+}
+
 TEST_F(AuthServiceTest, EnsureKeyIsIdempotentAndRootIsDefaultTenantAdmin) {
   ASSERT_TRUE(directory.create_tenant("default", "default"));
   const std::string token = "my-bootstrap-key-0123456789";
