@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
+#include "core/text.h"
+
 namespace up::http {
 namespace {
 
@@ -54,6 +56,27 @@ TEST(RequestLogTest, PlainTextIsCopiedAndTheRestEscaped) {
   append_json_text(out, "default");
   append_json_text(out, "a\"b");
   EXPECT_EQ(out, "defaulta\\\"b");
+}
+
+// Every byte value at every place of texts shorter than, equal to and longer
+// than a word: a byte needing an escape is found wherever it is (the check
+// goes 8 bytes at a time, the tail overlapping).
+TEST(RequestLogTest, EveryByteNeedingAnEscapeIsFoundWhereverItIs) {
+  for (size_t size : {1u, 7u, 8u, 9u, 16u, 21u}) {
+    for (size_t at = 0; at < size; ++at) {
+      for (int b = 0; b < 256; ++b) {
+        std::string raw(size, 'x');
+        raw[at] = static_cast<char>(b);
+        const bool plain = b >= 0x20 && b < 0x7f && b != '"' && b != '\\';
+        std::string expected;
+        if (plain) expected = raw;
+        else append_json_escaped(expected, raw);
+        std::string out;
+        append_json_text(out, raw);
+        ASSERT_EQ(out, expected) << "size " << size << ", byte " << b << " at " << at;
+      }
+    }
+  }
 }
 
 }  // namespace
