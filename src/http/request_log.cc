@@ -10,7 +10,7 @@
 
 namespace up::http {
 
-std::string new_request_id() {
+RequestId new_request_id() {
   // A per-thread random seed stepped by splitmix64 (a bijection), not
   // RAND_bytes per request: the CSPRNG's locks showed in small-GET profiles.
   thread_local uint64_t state = [] {
@@ -24,8 +24,8 @@ std::string new_request_id() {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   z ^= z >> 31;
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(16, '0');
-  for (int i = 15; i >= 0; --i, z >>= 4) id[static_cast<size_t>(i)] = kHex[z & 15];
+  RequestId id;
+  for (int i = 15; i >= 0; --i, z >>= 4) id.digits[static_cast<size_t>(i)] = kHex[z & 15];
   return id;
 }
 

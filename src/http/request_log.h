@@ -1,6 +1,7 @@
 #pragma once
 // A request's id and its access-log line (http/server.cc). No Beast.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -8,8 +9,14 @@
 namespace up::http {
 
 // A request id for the log: 16 hex digits, unique per process for practical
-// purposes. Not a secret: nothing relies on it being unpredictable.
-std::string new_request_id();
+// purposes. Not a secret: nothing relies on it being unpredictable. Held in
+// place: 16 characters are one past std::string's inline room, so a string
+// cost an allocation per request.
+struct RequestId {
+  std::array<char, 16> digits;
+  std::string_view view() const { return {digits.data(), digits.size()}; }
+};
+RequestId new_request_id();
 // Whether a client's X-Request-Id may be used as ours (logged and echoed).
 bool safe_request_id(std::string_view id);
 

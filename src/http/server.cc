@@ -246,8 +246,17 @@ class ExchangeImpl final : public Exchange {
     path_ = target_.substr(0, q);
     if (q != std::string_view::npos) query_ = target_.substr(q + 1);
     const std::string_view incoming = header("X-Request-Id").value_or(std::string_view{});
-    request_id_ = safe_request_id(incoming) ? std::string(incoming) : new_request_id();
+    if (safe_request_id(incoming)) {
+      request_id_ = incoming;  // the parser's copy, as target_
+    } else {
+      generated_id_ = new_request_id();
+      request_id_ = generated_id_.view();
+    }
   }
+
+  // request_id_ may point into this object (generated_id_).
+  ExchangeImpl(const ExchangeImpl&) = delete;
+  ExchangeImpl& operator=(const ExchangeImpl&) = delete;
 
   // http::Exchange
   std::string_view method() const override { return parser_.get().method_string(); }
@@ -682,7 +691,8 @@ class ExchangeImpl final : public Exchange {
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
   std::string_view target_, path_, query_;
-  std::string request_id_;
+  RequestId generated_id_;       // ours, when the client sent no usable X-Request-Id
+  std::string_view request_id_;  // the client's or generated_id_
   // The connection's, emptied per request: its room is kept (an allocation
   // per request otherwise, as most requests log a field).
   std::string& log_fields_;
