@@ -267,7 +267,10 @@ class NativeHandler final : public http::Handler {
       co_return co_await link(ex, parts[2], parts[3]);
     // tus authenticates its own way: the upload URL is the capability.
     if (parts.size() >= 2 && parts[1] == "tus") co_return co_await tus_.handle(ex, parts);
-    auto principal = co_await authenticate(ex, s_.auth);
+    // The cached answer first: awaiting authenticate costs a coroutine frame.
+    auto answer = authenticate_cached(ex, s_.auth);
+    if (!answer) answer = co_await authenticate(ex, s_.auth);
+    const Result<core::Principal>& principal = *answer;
     if (!principal) {
       co_await ex.send(error_response(principal.error()));
       co_return;

@@ -8,14 +8,31 @@
 
 namespace up::dialects::native {
 
-net::awaitable<Result<core::Principal>> authenticate(Exchange& ex, core::AuthService& auth) {
+namespace {
+
+// The key in `Authorization: Bearer <key>`, or why there is none.
+Result<std::string_view> bearer_token(const Exchange& ex) {
   auto h = ex.header("Authorization");
   if (!h || !starts_with_ignoring_case(*h, "Bearer "))
-    co_return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
+    return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
   std::string_view token = h->substr(7);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (auto cached = auth.authenticate_cached(token)) co_return std::move(*cached);
-  co_return co_await blocking(ex, [&] { return auth.authenticate(token); });
+  return token;
+}
+
+}  // namespace
+
+std::optional<Result<core::Principal>> authenticate_cached(const Exchange& ex,
+                                                           core::AuthService& auth) {
+  auto token = bearer_token(ex);
+  if (!token) return fail(token.error());
+  return auth.authenticate_cached(*token);
+}
+
+net::awaitable<Result<core::Principal>> authenticate(Exchange& ex, core::AuthService& auth) {
+  if (auto cached = authenticate_cached(ex, auth)) co_return std::move(*cached);
+  auto token = bearer_token(ex);  // well formed: authenticate_cached answered otherwise
+  co_return co_await blocking(ex, [&] { return auth.authenticate(*token); });
 }
 
 Result<std::string> app_of(const Exchange& ex, const core::Principal& p) {
