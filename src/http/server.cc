@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <list>
+#include <memory_resource>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -65,7 +66,15 @@ constexpr size_t kIdleBufferBytes = 8 * 1024;
 // one write (one packet; pread + write are no more calls than write + sendfile).
 constexpr uint64_t kSmallFileBody = 16 * 1024;
 
+// Room for a request head's target and fields, per connection (a larger head
+// takes more from the heap, given back after its request).
+constexpr size_t kHeadArenaBytes = 2 * 1024;
+
 using TcpStream = beast::tcp_stream;
+// A request's target and fields live in its connection's arena (HeadArena),
+// not in a heap allocation each: three per small GET.
+using HeadAllocator = std::pmr::polymorphic_allocator<char>;
+using RequestParser = bhttp::request_parser<bhttp::buffer_body, HeadAllocator>;
 using ChunkPtr = std::unique_ptr<std::array<char, kChunkBytes>>;
 using TlsStream = ssl::stream<beast::tcp_stream>;
 
@@ -125,7 +134,7 @@ Error from_beast(const beast::error_code& ec) {
 // request differently is what request smuggling exploits, so it is refused
 // and the connection closed. Beast itself refuses Content-Length together
 // with chunked and differing Content-Length values.
-const char* ambiguous_framing(const bhttp::request_parser<bhttp::buffer_body>& parser) {
+const char* ambiguous_framing(const RequestParser& parser) {
   const auto& req = parser.get();
   if (req.count(bhttp::field::content_length) > 1 ||
       req[bhttp::field::content_length].find(',') != beast::string_view::npos)
@@ -234,8 +243,8 @@ struct Server::Impl {
 class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, AnyStream& stream, beast::flat_buffer& buffer,
-               bhttp::request_parser<bhttp::buffer_body>& parser, ChunkPtr& chunk,
-               std::string_view remote, std::string& log_fields)
+               RequestParser& parser, ChunkPtr& chunk, std::string_view remote,
+               std::string& log_fields)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
         remote_(remote), started_(std::chrono::steady_clock::now()), log_fields_(log_fields) {
     log_fields_.clear();
@@ -686,7 +695,7 @@ class ExchangeImpl final : public Exchange {
   Server::Impl& server_;
   AnyStream& stream_;
   beast::flat_buffer& buffer_;
-  bhttp::request_parser<bhttp::buffer_body>& parser_;
+  RequestParser& parser_;
   ChunkPtr& chunk_storage_;
   std::string_view remote_;
   std::chrono::steady_clock::time_point started_;
@@ -765,8 +774,13 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
   std::string log_fields;  // ExchangeImpl's
+  // Emptied before each request, once the last one's parser is gone.
+  std::array<std::byte, kHeadArenaBytes> head_room;
+  std::pmr::monotonic_buffer_resource head_arena(head_room.data(), head_room.size());
   for (bool first = true;; first = false) {
-    bhttp::request_parser<bhttp::buffer_body> parser;
+    head_arena.release();
+    RequestParser parser(std::piecewise_construct, std::make_tuple(),
+                         std::make_tuple(HeadAllocator(&head_arena)));
     parser.header_limit(cfg.header_limit_bytes);
     parser.body_limit(boost::none);  // handlers enforce their own limits while streaming
     state.idle = true;
