@@ -3,6 +3,7 @@
 // (http/server.cc) over Beast; this header keeps Beast out of dialect code, and
 // only Asio's small awaitable header comes along.
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -23,12 +24,27 @@ namespace up::http {
 
 namespace net = boost::asio;
 
+// A response header's name: a string literal, held as a view (names are
+// constants; a std::string each cost an allocation past 15 characters, two
+// per download). Anything but a literal does not compile.
+class HeaderName {
+ public:
+  template <size_t N>
+  consteval HeaderName(const char (&literal)[N])  // NOLINT(google-explicit-constructor)
+      : name_(literal, N - 1) {}
+  operator std::string_view() const { return name_; }  // NOLINT(google-explicit-constructor)
+  friend bool operator==(HeaderName a, std::string_view b) { return a.name_ == b; }
+
+ private:
+  std::string_view name_;
+};
+
 struct Response {
   int status = 200;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::vector<std::pair<HeaderName, std::string>> headers;
   std::string body;
 
-  Response& header(std::string name, std::string value) {
+  Response& header(HeaderName name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
     return *this;
   }

@@ -667,7 +667,7 @@ class ExchangeImpl final : public Exchange {
   void add_headers(Res& res, const Response& r) {
     res.set(bhttp::field::server, "upgate");
     res.set("X-Request-Id", request_id_);
-    for (auto& [name, value] : r.headers) res.insert(name, value);
+    for (auto& [name, value] : r.headers) res.insert(std::string_view(name), value);
     auto origin = parser_.get()[bhttp::field::origin];
     if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
       res.set(bhttp::field::access_control_allow_origin, origin);
