@@ -122,6 +122,15 @@ TEST(HeaderParamsTest, FormatContentDispositionAscii) {
   EXPECT_EQ(format_content_disposition("inline", ""), "inline");
 }
 
+// Printable ASCII that the fallback keeps but filename* escapes (the header
+// written in place, sized first).
+TEST(HeaderParamsTest, FormatContentDispositionAsciiNeedingEscapes) {
+  EXPECT_EQ(format_content_disposition("inline", "a b(1)~.txt"),
+            "inline; filename=\"a b(1)~.txt\"; filename*=UTF-8''a%20b%281%29~.txt");
+  EXPECT_EQ(format_content_disposition("attachment", "x"),
+            "attachment; filename=\"x\"; filename*=UTF-8''x");
+}
+
 TEST(HeaderParamsTest, FormatContentDispositionQuotesAndNewlines) {
   EXPECT_EQ(format_content_disposition("attachment", "a\"b\\c\r\nd%e;f.txt"),
             "attachment; filename=\"a_b_c__d_e;f.txt\"; "
