@@ -7,6 +7,7 @@
 // the server. Rotating a dialect key means deriving under a new purpose (e.g.
 // bumping a version).
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -46,10 +47,17 @@ class DownloadLinks {
                 std::string_view expires_unix_s, std::string_view signature_hex) const;
 
  private:
+  static std::string message(std::string_view tenant_id, std::string_view object_id,
+                             std::string_view expires);
   std::string sign(std::string_view tenant_id, std::string_view object_id,
                    std::string_view expires) const;
+  // Whether `signature_hex` is the signature of `message`.
+  bool signed_here(const std::string& message, std::string_view signature_hex) const;
   std::string key_;
   const Clock& clock_;
+  // Unique per instance made (copies share it, and the key with it): names
+  // the key in the signatures a thread remembers verifying.
+  uint64_t id_;
 };
 
 }  // namespace up::core

@@ -95,5 +95,32 @@ TEST(DownloadLinks, VerifyChecksSignatureBindingAndExpiry) {
   EXPECT_EQ(links.verify("t1", "obj1", expires, sig).error().code, Errc::kGrantExpired);
 }
 
+// A link verified once is remembered by the thread that verified it; the
+// memory never lets through what the HMAC would refuse: a changed signature,
+// another instance's key, or an expiry passed since.
+TEST(DownloadLinks, ARememberedLinkIsCheckedAsAFreshOne) {
+  ManualClock clock;
+  Secrets secrets(std::string(64, 'k')), others(std::string(64, 'o'));
+  DownloadLinks links(secrets, clock);
+  const std::string path = links.path_for("t1", "obj1", clock.now() + 60'000);
+  const auto q = path.find('?');
+  const std::string expires = path.substr(q + 9, path.find('&') - q - 9);
+  const std::string sig = path.substr(path.find("signature=") + 10);
+  ASSERT_TRUE(links.verify("t1", "obj1", expires, sig));
+  EXPECT_TRUE(links.verify("t1", "obj1", expires, sig));  // remembered
+  for (size_t at = 0; at < sig.size(); ++at) {
+    std::string wrong = sig;
+    wrong[at] = wrong[at] == '0' ? '1' : '0';
+    EXPECT_EQ(links.verify("t1", "obj1", expires, wrong).error().code, Errc::kGrantInvalid)
+        << "hex digit " << at << " changed";
+    ASSERT_TRUE(links.verify("t1", "obj1", expires, sig));
+  }
+  EXPECT_FALSE(links.verify("t1", "obj1", expires, sig.substr(0, 63)));
+  EXPECT_EQ(DownloadLinks(others, clock).verify("t1", "obj1", expires, sig).error().code,
+            Errc::kGrantInvalid);
+  clock.advance(61'000);
+  EXPECT_EQ(links.verify("t1", "obj1", expires, sig).error().code, Errc::kGrantExpired);
+}
+
 }  // namespace
 }  // namespace up::core
