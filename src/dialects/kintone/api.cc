@@ -757,14 +757,21 @@ std::optional<KResult<Object>> Api::downloadable_from(const Caller& c, std::stri
     return fail(o.error());
   }
   if (o->state != ObjectState::kAttached) return not_found();
-  auto app = cached_only ? auth_.open_app_cached(c, o->app_id, Need::kView)
-                         : std::optional(auth_.open_app(c, o->app_id, Need::kView));
-  if (!app) return std::nullopt;
-  if (!*app) {
-    if (app->error().error.code == Errc::kAppNotFound) return not_found();
-    return refuse(app->error());
+  // Only the yes or no: the app and its settings are not copied out of the cache.
+  std::optional<KResult<void>> allowed;
+  if (cached_only) {
+    allowed = auth_.may_open_cached(c, o->app_id, Need::kView);
+  } else if (auto app = auth_.open_app(c, o->app_id, Need::kView); !app) {
+    allowed = refuse(std::move(app.error()));
+  } else {
+    allowed.emplace();
   }
-  return *o;
+  if (!allowed) return std::nullopt;
+  if (!*allowed) {
+    if (allowed->error().error.code == Errc::kAppNotFound) return not_found();
+    return refuse(allowed->error());
+  }
+  return std::move(*o);
 }
 
 }  // namespace up::dialects::kintone

@@ -227,19 +227,42 @@ std::optional<KResult<AppAccess>> Authenticator::open_app_cached(const Caller& c
   return check_app(caller, std::move(*app), app_id, need);
 }
 
+std::optional<KResult<void>> Authenticator::may_open_cached(const Caller& caller,
+                                                            std::string_view app_id, Need need) {
+  auto app = s_.directory.app_cached(caller.tenant_id, app_id);
+  if (!app) return std::nullopt;
+  auto checked = checked_settings(caller, *app, app_id, need);
+  if (!checked) return refuse(std::move(checked.error()));
+  return KResult<void>{};
+}
+
+Failure Authenticator::app_failure(const Error& e, std::string_view app_id) {
+  if (e.kind() == Kind::kNotFound) return Failure(app_not_found(app_id));
+  return Failure(e);
+}
+
+Error Authenticator::app_not_found(std::string_view app_id) {
+  return Error(Errc::kAppNotFound, "The app (ID: " + std::string(app_id) + ") not found.");
+}
+
 KResult<AppAccess> Authenticator::check_app(const Caller& caller, Result<App> app,
                                             std::string_view app_id, Need need) {
-  const Error not_found(Errc::kAppNotFound, "The app (ID: " + std::string(app_id) + ") not found.");
-  if (!app) {
-    if (app.error().kind() == Kind::kNotFound) return fail(not_found);
-    return fail(app.error());
-  }
-  if (app->dialect != "kintone") return fail(not_found);
-  const std::shared_ptr<const ParsedSettings> parsed = settings_of(*app);
+  if (!app) return refuse(app_failure(app.error(), app_id));
+  auto checked = checked_settings(caller, *app, app_id, need);
+  if (!checked) return refuse(std::move(checked.error()));
+  return AppAccess{std::move(*app), (*checked)->settings};
+}
+
+KResult<std::shared_ptr<const Authenticator::ParsedSettings>> Authenticator::checked_settings(
+    const Caller& caller, const App& app, std::string_view app_id, Need need) {
+  // The not-found error is built only when answered (every download checks).
+  if (app.dialect != "kintone") return fail(app_not_found(app_id));
+  std::shared_ptr<const ParsedSettings> parsed = settings_of(app);
   const AppSettings& settings = parsed->settings;
   const std::string& space = settings.guest_space_id;
   if (space != caller.guest_space_id) {
-    if (!caller.guest_space_id.empty()) return fail(not_found);  // not in the space the path names
+    if (!caller.guest_space_id.empty())
+      return fail(app_not_found(app_id));  // not in the space the path names
     return fail(Errc::kPermissionDenied,
                 "The app is in guest space " + space + ": use /k/guest/" + space + "/v1/.");
   }
@@ -261,7 +284,7 @@ KResult<AppAccess> Authenticator::check_app(const Caller& caller, Result<App> ap
     return fail(Errc::kPermissionDenied, std::string("Missing the permission to ") +
                                              need_word(need) + " records of app " +
                                              std::string(app_id) + ".");
-  return AppAccess{std::move(*app), settings};
+  return parsed;
 }
 
 std::shared_ptr<const Authenticator::ParsedSettings> Authenticator::settings_of(const App& app) {

@@ -87,6 +87,10 @@ class Authenticator {
   // open_app()'s answer from the Directory's cache, else empty. Never blocks.
   std::optional<KResult<AppAccess>> open_app_cached(const Caller& caller, std::string_view app_id,
                                                     Need need);
+  // open_app_cached()'s check alone, without copying the app and its settings
+  // out: a download needs only the yes or no. Never blocks.
+  std::optional<KResult<void>> may_open_cached(const Caller& caller, std::string_view app_id,
+                                               Need need);
 
   const Options& options() const { return options_; }
 
@@ -105,6 +109,13 @@ class Authenticator {
     AppSettings settings;
   };
   std::shared_ptr<const ParsedSettings> settings_of(const App& app);
+  // check_app's checks of a found app: its settings when the caller may.
+  KResult<std::shared_ptr<const ParsedSettings>> checked_settings(const Caller& caller,
+                                                                  const App& app,
+                                                                  std::string_view app_id,
+                                                                  Need need);
+  static Failure app_failure(const Error& e, std::string_view app_id);
+  static Error app_not_found(std::string_view app_id);
   KResult<Caller> user_caller(std::string_view header, const std::string& guest_space);
   // The store's error when the guess could not be counted (then no guess is tried).
   Result<bool> password_matches(const std::string& login, const UserCredential& cred,
