@@ -44,7 +44,7 @@ struct Response {
   std::string body;
 
   Response& header(HeaderName name, std::string value) {
-    headers.emplace_back(std::move(name), std::move(value));
+    headers.emplace_back(name, std::move(value));
     return *this;
   }
 };
