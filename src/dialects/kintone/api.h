@@ -12,6 +12,8 @@
 // update a file already on the record may be kept by its record fileKey.
 // Upload keys and record fileKeys (object ids) never resolve as each other.
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,12 +54,11 @@ class Api {
   // downloadable()'s answer from the caches alone (the object and its app read
   // within their bounds: core/files.h, core/directory.h), else empty. Never
   // blocks: an I/O thread may call it and go to the blocking pool only on a miss.
-  std::optional<KResult<Object>> downloadable_cached(const Caller& caller,
-                                                     std::string_view file_key);
+  // The object as the cache holds it (no copy).
+  std::optional<KResult<std::shared_ptr<const Object>>> downloadable_cached(
+      const Caller& caller, std::string_view file_key);
 
  private:
-  std::optional<KResult<Object>> downloadable_from(const Caller& c, std::string_view file_key,
-                                                   bool cached_only);
   KResult<boost::json::value> get_record(const Caller& c, const boost::json::object& p);
   // POST record.json and records.json: validated and built first, then one
   // all-or-nothing insert (a bulkRequest of additions shares that insert).

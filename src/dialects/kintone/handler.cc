@@ -223,13 +223,15 @@ class KintoneHandler final : public http::Handler {
     if (!key || !key->is_string())
       co_return co_await fail_with(ex, Failure(Error(Errc::kMissingField, "Required."), "fileKey"));
     const std::string file_key(key->as_string());
-    auto cached = api_.downloadable_cached(caller, file_key);
-    KResult<Object> object = cached ? std::move(*cached) : KResult<Object>(Object{});
-    if (!cached)
-      object = co_await blocking(ex, [&] { return api_.downloadable(caller, file_key); });
+    const auto error_for = [](const Error& e) { return error_response(Failure(e)); };
+    if (auto cached = api_.downloadable_cached(caller, file_key)) {
+      if (!*cached) co_return co_await fail_with(ex, cached->error());
+      const std::shared_ptr<const Object> hit = std::move(**cached);  // held while sending
+      co_return co_await http::send_object(ex, s_.files, *hit, error_for);
+    }
+    auto object = co_await blocking(ex, [&] { return api_.downloadable(caller, file_key); });
     if (!object) co_return co_await fail_with(ex, object.error());
-    co_await http::send_object(ex, s_.files, *object,
-                               [](const Error& e) { return error_response(Failure(e)); });
+    co_await http::send_object(ex, s_.files, *object, error_for);
   }
 
   core::Services& s_;
