@@ -75,7 +75,10 @@ class OpenImHandler final : public http::Handler {
 
   // http::Handler
   bool matches(std::string_view, std::string_view path) const override {
-    return path.starts_with("/openim/") || path.starts_with(opts_.s3_prefix + "/");
+    // Asked of every request to any dialect: no string built for the prefix + "/".
+    const std::string_view prefix = opts_.s3_prefix;
+    return path.starts_with("/openim/") ||
+           (path.starts_with(prefix) && path.size() > prefix.size() && path[prefix.size()] == '/');
   }
 
   net::awaitable<void> handle(Exchange& ex) override {
