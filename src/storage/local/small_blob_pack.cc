@@ -319,8 +319,6 @@ class SmallBlobPack::Segments {
  public:
   explicit Segments(std::string dir) : dir_(std::move(dir)) {}
 
-  const std::string& dir() const { return dir_; }
-
   // Appends the ops' bytes to this process's segment (starting one if it has
   // none or it is full) in one write, syncs it, and records each op's extent.
   Status append(Db& db, const std::vector<Op*>& ops) {
