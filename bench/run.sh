@@ -17,7 +17,7 @@
 #                        w = the sweeper at scale (bench/sweep.sh): expired objects/s of one sweep
 #                        (BENCH_SWEEP_OBJECTS, default 40000), p50/p99 of 4 KiB uploads beside a
 #                        sweep vs alone, BENCH_SWEEP_ROUNDS alternating rounds (default 3)
-#   BENCH_ROUNDS=N       alternating rounds of a, b and c (default 3; 1 with BENCH_QUICK=1):
+#   BENCH_ROUNDS=N       alternating rounds of a, b, c and j (default 3; 1 with BENCH_QUICK=1):
 #                        nginx, upgate, nginx, ...; the table shows the medians
 #   BENCH_TMPDIR=dir     where servers write (default: $TMPDIR or /tmp); the disk measured
 #   BENCH_UPGATE_ARGS="..." extra options for `upgate serve` (e.g. --blocking-threads 16)
@@ -441,15 +441,29 @@ jodoo_tokens() {
   done
 }
 
+# ROUNDS alternating rounds, as run_scenario: nginx's PUT rate swings by 5x from
+# one round to the next (its first round on a quiet disk is the fastest), so one
+# round of each compared upgate with whatever nginx's round happened to be.
 run_jodoo() {
   local small=(--size "$SMALL_SIZE" --concurrency "$SMALL_CONNS" --duration "$SMALL_SECONDS")
-  settle
-  run_load j2 nginx --url "http://127.0.0.1:$NGINX_PORT/up/j2/" --method PUT --unique-path "${small[@]}"
-  settle
-  local meta
-  for meta in $META_KINDS; do
-    run_jodoo_upgate "$meta" "$(meta_key j1 "$meta")" "$(meta_key j2 "$meta")"
+  local meta round
+  for ((round = 1; round <= ROUNDS; round++)); do
+    ((ROUNDS == 1)) || echo "-- j: round $round of $ROUNDS"
     settle
+    run_load j2 nginx --url "http://127.0.0.1:$NGINX_PORT/up/j2/" --method PUT --unique-path "${small[@]}"
+    keep_round j2 nginx
+    settle
+    for meta in $META_KINDS; do
+      run_jodoo_upgate "$meta" "$(meta_key j1 "$meta")" "$(meta_key j2 "$meta")"
+      keep_round "$(meta_key j1 "$meta")" upgate
+      keep_round "$(meta_key j2 "$meta")" upgate
+      settle
+    done
+  done
+  take_medians j2 nginx
+  for meta in $META_KINDS; do
+    take_medians "$(meta_key j1 "$meta")" upgate
+    take_medians "$(meta_key j2 "$meta")" upgate
   done
 }
 
