@@ -1,8 +1,6 @@
 #include "core/auth.h"
 
 #include <array>
-#include <cstdint>
-#include <cstring>
 #include <functional>
 
 #include "core/crypto.h"
@@ -28,29 +26,6 @@ TokenHash hash_token(std::string_view token) {
   return h;
 }
 
-// Whether a and b hold the same bytes, in a time that depends on their sizes
-// only (never on where they differ), as CRYPTO_memcmp, but 8 bytes a step:
-// CRYPTO_memcmp's byte loop over the token and the secret's hash was 3% of a
-// small GET's instructions. The empty asm keeps the compiler from
-// stopping at the first difference.
-bool same_bytes_constant_time(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  uint64_t diff = 0;
-  size_t i = 0;
-  for (; i + 8 <= a.size(); i += 8) {
-    uint64_t x = 0, y = 0;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    diff |= x ^ y;
-    asm volatile("" : "+r"(diff));
-  }
-  for (; i < a.size(); ++i) {
-    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
-    asm volatile("" : "+r"(diff));
-  }
-  return diff == 0;
-}
-
 // hash_token for the hot path: the tokens this thread hashed lately, so a key
 // in use is hashed once rather than per request (SHA-256 and its hex were a
 // tenth of a small GET's instructions). Direct-mapped, a few entries per
@@ -63,7 +38,7 @@ const TokenHash& hash_token_remembered(std::string_view token) {
   };
   thread_local std::array<Entry, 16> memo;
   Entry& e = memo[std::hash<std::string_view>{}(token) % memo.size()];
-  if (e.token.empty() || !same_bytes_constant_time(e.token, token)) {
+  if (e.token.empty() || !crypto::equal_constant_time(e.token, token)) {
     e.hash = hash_token(token);
     e.token.assign(token);
   }
@@ -94,7 +69,7 @@ std::optional<Result<Principal>> AuthService::authenticate_cached(std::string_vi
   std::lock_guard lock(mu_);
   auto it = cache_.find(h.key_id);
   if (it == cache_.end() || clock_.now() - it->second.at >= kCacheMs) return std::nullopt;
-  if (!same_bytes_constant_time(it->second.secret_sha256, h.sha256_hex))
+  if (!crypto::equal_constant_time(it->second.secret_sha256, h.sha256_hex))
     return fail(Errc::kUnauthenticated);
   return it->second.principal;
 }

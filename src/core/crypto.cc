@@ -8,7 +8,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace up::crypto {
 namespace {
@@ -69,8 +71,7 @@ class HmacContext {
     // The same key as the last call's (a signed link's secret, every time):
     // the context restarts from its keyed state, without hashing the key and
     // pads again. That state is as secret as the key it keeps a copy of.
-    if (keyed_ && key.size() == key_.size() &&
-        CRYPTO_memcmp(key.data(), key_.data(), key.size()) == 0) {
+    if (keyed_ && equal_constant_time(key, key_)) {
       keyed = EVP_MAC_init(ctx_, nullptr, 0, nullptr);
     } else {
       // An empty key is a valid HMAC key; a null pointer would mean "keep the last one".
@@ -141,7 +142,24 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 }
 
 bool equal_constant_time(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // As CRYPTO_memcmp, but 8 bytes a step: its byte loop over an API key's token
+  // and secret hash was 3% of a small GET's instructions. The empty asm keeps
+  // the compiler from stopping at the first difference.
+  if (a.size() != b.size()) return false;
+  uint64_t diff = 0;
+  size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    uint64_t x = 0, y = 0;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    diff |= x ^ y;
+    asm volatile("" : "+r"(diff));
+  }
+  for (; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    asm volatile("" : "+r"(diff));
+  }
+  return diff == 0;
 }
 
 std::string to_hex(std::string_view raw) {
