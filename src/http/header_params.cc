@@ -271,64 +271,53 @@ std::string format_content_disposition(std::string_view disposition, std::string
   if (filename.empty()) return std::string(disposition);
   static constexpr char kHex[] = "0123456789ABCDEF";
   constexpr std::string_view kFallback = "; filename=\"", kEncoded = "\"; filename*=UTF-8''";
-  // Most names are printable ASCII with nothing to replace in the fallback:
-  // then the header is sized exactly and written in place (every download
-  // sends it; an append per byte was a twentieth of a small GET).
+  // What a quoted-string can carry safely ('%' excluded too, RFC 6266 §4.3).
+  const auto quotable = [](unsigned char c) {
+    return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%';
+  };
   bool plain = true;
   size_t encoded_size = 0;
   for (const char ch : filename) {
     const auto c = static_cast<unsigned char>(ch);
-    plain = plain && c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%';
+    plain = plain && quotable(c);
     encoded_size += is_attr_char(c) ? 1 : 3;
   }
-  if (plain) {
-    std::string out(
-        disposition.size() + kFallback.size() + filename.size() + kEncoded.size() + encoded_size,
-        '\0');
-    char* p = out.data();
-    const auto put = [&p](std::string_view piece) {
-      std::memcpy(p, piece.data(), piece.size());
-      p += piece.size();
-    };
-    put(disposition);
-    put(kFallback);
-    put(filename);
-    put(kEncoded);
-    for (const char ch : filename) {
-      const auto b = static_cast<unsigned char>(ch);
-      if (is_attr_char(b)) {
-        *p++ = ch;
-      } else {
-        *p++ = '%';
-        *p++ = kHex[b >> 4];
-        *p++ = kHex[b & 0x0F];
-      }
+  // The fallback is for old clients that ignore filename*: most names are
+  // kept as they are; otherwise one '_' per character (an invalid byte is
+  // one character of its own) that a quoted-string cannot carry.
+  std::string replaced;
+  if (!plain) {
+    replaced.reserve(filename.size());
+    for (size_t i = 0; i < filename.size();) {
+      const auto c = static_cast<unsigned char>(filename[i]);
+      replaced += quotable(c) ? static_cast<char>(c) : '_';
+      i += std::max<size_t>(1, utf8_sequence_length(filename.substr(i)));
     }
-    return out;
   }
-  std::string out(disposition);
-  // Written into one buffer sized once (every download sends this header).
-  out.reserve(out.size() + 32 + filename.size() * 4);
-  // The fallback is for old clients that ignore filename*: one '_' per character
-  // that cannot be sent safely in a quoted-string ('%' too, RFC 6266 §4.3).
-  out += "; filename=\"";
-  for (size_t i = 0; i < filename.size();) {
-    const auto c = static_cast<unsigned char>(filename[i]);
-    const bool safe = c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '%';
-    out += safe ? static_cast<char>(c) : '_';
-    // An invalid byte is one character of its own.
-    i += std::max<size_t>(1, utf8_sequence_length(filename.substr(i)));
-  }
-  out += "\"; filename*=UTF-8''";
+  const std::string_view fallback = plain ? filename : std::string_view(replaced);
+  // Sized exactly and written in place: every download sends this header, and
+  // an append per byte was a twentieth of a small GET.
+  std::string out(
+      disposition.size() + kFallback.size() + fallback.size() + kEncoded.size() + encoded_size,
+      '\0');
+  char* p = out.data();
+  const auto put = [&p](std::string_view piece) {
+    std::memcpy(p, piece.data(), piece.size());
+    p += piece.size();
+  };
+  put(disposition);
+  put(kFallback);
+  put(fallback);
+  put(kEncoded);
   // Byte by byte: valid sequences and invalid bytes alike.
   for (const char ch : filename) {
     const auto b = static_cast<unsigned char>(ch);
     if (is_attr_char(b)) {
-      out += static_cast<char>(b);
+      *p++ = ch;
     } else {
-      out += '%';
-      out += kHex[b >> 4];
-      out += kHex[b & 0x0F];
+      *p++ = '%';
+      *p++ = kHex[b >> 4];
+      *p++ = kHex[b & 0x0F];
     }
   }
   return out;
