@@ -205,10 +205,7 @@ class SmallBlobPack::Db {
     if (!s) return fail(s.error());
     Bound b(*s);
     bind_text(*s, 1, locator);
-    int rc = sqlite3_step(*s);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return fail(sqlite_error(db_, rc, "select"));
+    return any_row(*s);
   }
 
   // A new segment's id (its row committed).
@@ -237,10 +234,7 @@ class SmallBlobPack::Db {
     if (!s) return fail(s.error());
     Bound b(*s);
     sqlite3_bind_int64(*s, 1, id);
-    int rc = sqlite3_step(*s);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    return fail(sqlite_error(db_, rc, "select"));
+    return any_row(*s);
   }
 
   Status forget_segment(int64_t id) {
@@ -282,6 +276,14 @@ class SmallBlobPack::Db {
 
  private:
   Db() = default;
+
+  // Whether the bound statement `s` yields a row.
+  Result<bool> any_row(sqlite3_stmt* s) {
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    return fail(sqlite_error(db_, rc, "select"));
+  }
 
   // Version 1: the bytes in the row. Version 2: or in a segment (segment, at, size).
   Status migrate_in_transaction() {
