@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -77,15 +78,18 @@ TEST(Secrets, MasterKeyIsMadeOnceAndKeptPrivate) {
   EXPECT_NE(fresh->derive("qiniu-sk/t1/v1"), first->derive("qiniu-sk/t1/v1"));
 }
 
+// The expiry and the signature of a link path,
+// "/v1/links/t1/obj1?expires=<s>&signature=<hex>".
+std::pair<std::string, std::string> link_query(const std::string& path) {
+  const auto q = path.find('?');
+  return {path.substr(q + 9, path.find('&') - q - 9), path.substr(path.find("signature=") + 10)};
+}
+
 TEST(DownloadLinks, VerifyChecksSignatureBindingAndExpiry) {
   ManualClock clock;
   Secrets secrets(std::string(64, 'k'));
   DownloadLinks links(secrets, clock);
-  const std::string path = links.path_for("t1", "obj1", clock.now() + 60'000);
-  // "/v1/links/t1/obj1?expires=<s>&signature=<hex>"
-  const auto q = path.find('?');
-  const std::string expires = path.substr(q + 9, path.find('&') - q - 9);
-  const std::string sig = path.substr(path.find("signature=") + 10);
+  const auto [expires, sig] = link_query(links.path_for("t1", "obj1", clock.now() + 60'000));
   EXPECT_TRUE(links.verify("t1", "obj1", expires, sig));
   EXPECT_EQ(links.verify("t2", "obj1", expires, sig).error().code, Errc::kGrantInvalid);
   EXPECT_EQ(links.verify("t1", "obj2", expires, sig).error().code, Errc::kGrantInvalid);
@@ -102,10 +106,7 @@ TEST(DownloadLinks, ARememberedLinkIsCheckedAsAFreshOne) {
   ManualClock clock;
   Secrets secrets(std::string(64, 'k')), others(std::string(64, 'o'));
   DownloadLinks links(secrets, clock);
-  const std::string path = links.path_for("t1", "obj1", clock.now() + 60'000);
-  const auto q = path.find('?');
-  const std::string expires = path.substr(q + 9, path.find('&') - q - 9);
-  const std::string sig = path.substr(path.find("signature=") + 10);
+  const auto [expires, sig] = link_query(links.path_for("t1", "obj1", clock.now() + 60'000));
   ASSERT_TRUE(links.verify("t1", "obj1", expires, sig));
   EXPECT_TRUE(links.verify("t1", "obj1", expires, sig));  // remembered
   for (size_t at = 0; at < sig.size(); ++at) {
