@@ -28,13 +28,13 @@ dl_ms() {
 dl_wrk() {
   local key=$1 col=$2 url=$3; shift 3
   local log="$TMP/wrk-$key-$col.log" ticks0
-  ticks0=$(dl_server_ticks "$col")
+  ticks0=$(server_ticks "$col")
   wrk -t2 -c64 -d"${DL_SECONDS}s" --latency "$@" "$url" >"$log" 2>&1 || true
   local rps p50 p99 bad cpu=""
   # The server's CPU (user + system, all threads or workers) per request:
   # steadier than req/s on a loaded machine. Clock ticks (usually 10 ms) over
   # thousands of requests.
-  cpu=$(awk -v t=$(($(dl_server_ticks "$col") - ticks0)) -v hz="$(getconf CLK_TCK)" \
+  cpu=$(awk -v t=$(($(server_ticks "$col") - ticks0)) -v hz="$(getconf CLK_TCK)" \
     -v n="$(awk '/requests in/ { print $1 }' "$log")" 'BEGIN { if (n > 0 && t > 0) printf "%.1f", t * 1e6 / hz / n }')
   [[ -n "$cpu" ]] && DL[$key,$col,cpu]+="$cpu "
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$log")
@@ -48,19 +48,6 @@ dl_wrk() {
   DL[$key,$col,p50]+="$p50 "
   DL[$key,$col,p99]+="$p99 "
   echo "   $key/$col: $rps req/s, p50 $p50 ms, p99 $p99 ms${cpu:+, $col CPU $cpu us/request}"
-}
-
-# CPU ticks used so far by upgate, or by nginx's master and workers.
-dl_server_ticks() {
-  if [[ $1 == upgate ]]; then
-    [[ -n "${UPGATE_PID:-}" ]] && cpu_ticks "$UPGATE_PID" || echo 0
-    return
-  fi
-  local master t=0 c
-  master=$(cat "$NGX/nginx.pid" 2>/dev/null) || { echo 0; return; }
-  t=$(cpu_ticks "$master")
-  for c in $(pgrep -P "$master"); do t=$((t + $(cpu_ticks "$c"))); done
-  echo "$t"
 }
 
 dl_median() { tr ' ' '\n' <<<"$1" | grep -v '^$' | sort -g | awk '{ a[NR] = $1 } END { if (NR) print a[int((NR + 1) / 2)]; else print "?" }'; }

@@ -278,12 +278,28 @@ stop_upgate() {
 }
 
 # --- running one measurement ---------------------------------------------------
-declare -A MIBPS RPS P50 P99 CPU_US CSW ERRS PG_US PG_WAL ROUND_FIGS
+declare -A MIBPS RPS P50 P99 CPU_US CLIENT_US CSW ERRS PG_US PG_WAL ROUND_FIGS
 ANY_ERRORS=0
 
 # run_load scenario server args...: runs upgate_load, keeps its RESULT figures.
 # CPU time (utime + stime, clock ticks) a process has used so far.
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU ticks used so far by upgate, or by nginx's master and workers.
+server_ticks() {
+  if [[ $1 == upgate ]]; then
+    [[ -n "${UPGATE_PID:-}" ]] && cpu_ticks "$UPGATE_PID" || echo 0
+    return
+  fi
+  local master t=0 c
+  master=$(cat "$NGX/nginx.pid" 2>/dev/null) || { echo 0; return; }
+  t=$(cpu_ticks "$master")
+  for c in $(pgrep -P "$master"); do t=$((t + $(cpu_ticks "$c"))); done
+  echo "$t"
+}
+# Ticks over requests as µs per request ("?" without requests).
+ticks_per_request() {
+  awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v n="${2:-0}" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }'
+}
 # Context switches (voluntary + involuntary) over all of a process's threads so far.
 ctx_switches() {
   cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { n += $2 } END { print n + 0 }'
@@ -291,24 +307,27 @@ ctx_switches() {
 
 run_load() {
   local scn=$1 server=$2; shift 2
-  local log="$TMP/load-$scn-$server.log" rc=0 ticks0=0 csw0=0 pg0=()
+  local log="$TMP/load-$scn-$server.log" rc=0 ticks0 csw0=0 pg0=() client
   echo "-- $scn / $server"
-  if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
-    ticks0=$(cpu_ticks "$UPGATE_PID") csw0=$(ctx_switches "$UPGATE_PID")
-  fi
+  ticks0=$(server_ticks "$server")
+  [[ $server == upgate && -n "$UPGATE_PID" ]] && csw0=$(ctx_switches "$UPGATE_PID")
   [[ $scn == *-pg ]] && read -ra pg0 <<<"$(pg_cost)"
-  "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || rc=$?
+  # The load generator's own CPU (bash's `time`: no package needed), as it shares the CPUs.
+  client=$({ TIMEFORMAT='%U %S'; time "$LOAD" --name "$scn-$server" "$@" >"$log" 2>&1 || echo "rc=$?" >&2; } 2>&1)
+  [[ $client == *rc=* ]] && rc=${client##*rc=} && client=${client%%rc=*}
   if [[ $scn == *-pg ]]; then  # what one request costs the database (for docs/scale-out.md)
     local pg1 n; read -ra pg1 <<<"$(pg_cost)"; n=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
     PG_US[$scn]=$(awk -v t=$((pg1[0] - pg0[0])) -v hz="$(getconf CLK_TCK)" -v n="${n:-0}" \
       'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
     PG_WAL[$scn]=$(awk -v b=$((pg1[1] - pg0[1])) -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.0f", b / n; else print "?" }')
   fi
-  # upgate's own CPU per request: steadier than req/s on a machine whose speed swings.
+  # CPU per request: steadier than req/s on a machine whose speed swings, and it shows who
+  # takes the shared CPUs (the server, or the load generator beside it).
+  local requests; requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
+  CPU_US[$scn,$server]=$(ticks_per_request $(($(server_ticks "$server") - ticks0)) "$requests")
+  CLIENT_US[$scn,$server]=$(awk -v s="$client" -v n="${requests:-0}" \
+    'BEGIN { split(s, t, " "); if (n > 0) printf "%.0f", (t[1] + t[2]) * 1e6 / n; else print "?" }')
   if [[ $server == upgate && -n "$UPGATE_PID" ]]; then
-    local requests; requests=$(sed -n 's/^RESULT .* requests=\([0-9]*\).*/\1/p' "$log")
-    CPU_US[$scn]=$(awk -v t=$(($(cpu_ticks "$UPGATE_PID") - ticks0)) -v hz="$(getconf CLK_TCK)" \
-      -v n="${requests:-0}" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "?" }')
     CSW[$scn]=$(awk -v c=$(($(ctx_switches "$UPGATE_PID") - csw0)) -v n="${requests:-0}" \
       'BEGIN { if (n > 0) printf "%.1f", c / n; else print "?" }')
   fi
@@ -399,11 +418,10 @@ run_dd() {
 # keep_round key server: the figures of this round, kept for take_medians.
 keep_round() {
   local k="$1,$2" a
-  for a in MIBPS RPS P50 P99; do
+  for a in MIBPS RPS P50 P99 CPU_US CLIENT_US; do
     local -n arr=$a
     [[ -n "${arr[$k]:-}" ]] && ROUND_FIGS[$a,$k]+="${arr[$k]} "
   done
-  [[ $2 == upgate && -n "${CPU_US[$1]:-}" ]] && ROUND_FIGS[CPU_US,$1]+="${CPU_US[$1]} "
   return 0
 }
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
@@ -411,11 +429,10 @@ median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ v[NR] = $1 } END
 take_medians() {
   local k="$1,$2" a
   ((ROUNDS > 1)) || return 0
-  for a in MIBPS RPS P50 P99; do
+  for a in MIBPS RPS P50 P99 CPU_US CLIENT_US; do
     local -n arr=$a
     [[ -n "${ROUND_FIGS[$a,$k]:-}" ]] && arr[$k]=$(median "${ROUND_FIGS[$a,$k]}")
   done
-  [[ -n "${ROUND_FIGS[CPU_US,$1]:-}" ]] && CPU_US[$1]=$(median "${ROUND_FIGS[CPU_US,$1]}")
   echo "-- $1 / $2: rounds MiB/s [${ROUND_FIGS[MIBPS,$k]:-}] req/s [${ROUND_FIGS[RPS,$k]:-}]"
 }
 # The results key of a scenario on a metadata store: c, c-pg.
@@ -580,10 +597,19 @@ if wanted a || wanted b || wanted c || wanted j; then
     row "  $s" "${P50[${s%-pg},nginx]:-?} / ${P99[${s%-pg},nginx]:-?}" "${P50[$s,upgate]:-?} / ${P99[$s,upgate]:-?}" ""
   done
   echo
-  echo "upgate CPU per request (µs, user + system, from /proc/<pid>/stat):"
+  echo "CPU per request (µs, user + system, from /proc/<pid>/stat; the load generator's beside"
+  echo "each, as it shares the CPUs):"
   for s in "${KEYS[@]}"; do
-    row "  $s" "" "${CPU_US[$s]:-?}" ""
+    row "  $s" "${CPU_US[${s%-pg},nginx]:-?} (load ${CLIENT_US[${s%-pg},nginx]:-?})" \
+      "${CPU_US[$s,upgate]:-?} (load ${CLIENT_US[$s,upgate]:-?})" "$(ratio "$s" CPU_US "${s%-pg}")"
   done
+  if (wanted a || wanted b) && command -v openssl >/dev/null; then
+    # Every upload is hashed (its SHA-256 is part of the API), on one thread per upload: the
+    # floor under upgate's CPU for the large scenarios, which nginx does not pay.
+    sha=$(openssl speed -evp sha256 -bytes 262144 -seconds 1 2>/dev/null | awk '/^sha256/ { print $NF }')
+    [[ -n "$sha" ]] && echo "SHA-256, one stream (openssl speed, 256 KiB blocks): ${sha%k} kB/s:" \
+      "$(awk -v k="${sha%k}" 'BEGIN { printf "%.0f ms of CPU per 64 MiB", 67108864 / (k * 1000) * 1000 }')"
+  fi
   echo
   echo "upgate context switches per request (all threads, from /proc/<pid>/task/*/status):"
   for s in "${KEYS[@]}"; do
