@@ -48,7 +48,8 @@ std::shared_ptr<const Object> FileService::get_cached(std::string_view tenant_id
   assign_cache_key(key, tenant_id, id);
   std::lock_guard lock(mu_);
   auto it = cache_.find(key);
-  if (it == cache_.end() || now - it->second.at >= kCacheMs || !live(*it->second.object))
+  if (it == cache_.end() || now - it->second.at >= kCacheMs ||
+      *it->second.tenant_epoch != it->second.epoch || !live(*it->second.object))
     return nullptr;
   return it->second.object;
 }
@@ -58,8 +59,9 @@ void FileService::remember(const Object& o, UnixMs now) {
   // Bounded: an arbitrary entry makes room (the working set of a hot download
   // load is far smaller than the bound).
   if (cache_.size() >= kCacheEntries) cache_.erase(cache_.begin());
+  const uint64_t& epoch = tenant_epochs_[o.tenant_id];
   cache_.insert_or_assign(cache_key(o.tenant_id, o.id),
-                          Cached{std::make_shared<const Object>(o), now});
+                          Cached{std::make_shared<const Object>(o), now, &epoch, epoch});
 }
 
 void FileService::forget(std::string_view tenant_id, std::string_view id) {
@@ -68,9 +70,8 @@ void FileService::forget(std::string_view tenant_id, std::string_view id) {
 }
 
 void FileService::forget_tenant(std::string_view tenant_id) {
-  const std::string prefix = cache_key(tenant_id, "");
   std::lock_guard lock(mu_);
-  std::erase_if(cache_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  ++tenant_epochs_[std::string(tenant_id)];
 }
 
 Result<Object> FileService::get_by_key(std::string_view tenant_id, std::string_view app_id,

@@ -73,9 +73,15 @@ class FileService {
   struct Cached {
     std::shared_ptr<const Object> object;
     UnixMs at;
+    const uint64_t* tenant_epoch;  // into tenant_epochs_ (its nodes never move)
+    uint64_t epoch;                // *tenant_epoch when cached: stale once it moved on
   };
   std::mutex mu_;
   std::unordered_map<std::string, Cached> cache_;  // key: tenant + '\0' + id
+  // forget_tenant() calls per tenant: it drops a tenant's entries in O(1) by
+  // counting one up, rather than by scanning the cache under the lock. One
+  // entry per tenant ever cached.
+  std::unordered_map<std::string, uint64_t> tenant_epochs_;
 };
 
 }  // namespace up::core

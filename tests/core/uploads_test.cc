@@ -269,5 +269,29 @@ TEST_F(UploadServiceTest, UnknownAppIsRefused) {
   EXPECT_EQ(up.error().code, Errc::kAppNotFound);
 }
 
+TEST_F(UploadServiceTest, ForgettingATenantDropsItsCachedObjectsOnly) {
+  auto mine = upload(testing::spec_for("t1", "a.txt"), "mine");
+  ASSERT_TRUE(mine);
+  ASSERT_TRUE(directory.create_tenant("t2", "Tenant Two"));
+  auto theirs = upload(testing::spec_for("t2", "b.txt"), "theirs");
+  ASSERT_TRUE(theirs);
+  ASSERT_TRUE(files.get("t1", mine->id));  // get() caches what it read
+  ASSERT_TRUE(files.get("t2", theirs->id));
+  ASSERT_TRUE(files.get_cached("t1", mine->id));
+
+  files.forget_tenant("t1");
+  EXPECT_FALSE(files.get_cached("t1", mine->id));
+  auto kept = files.get_cached("t2", theirs->id);
+  ASSERT_TRUE(kept);
+  EXPECT_EQ(kept->id, theirs->id);
+
+  // Read again, it is cached again; forgetting again drops it again.
+  ASSERT_TRUE(files.get("t1", mine->id));
+  EXPECT_TRUE(files.get_cached("t1", mine->id));
+  files.forget_tenant("t1");
+  EXPECT_FALSE(files.get_cached("t1", mine->id));
+  EXPECT_TRUE(files.get_cached("t2", theirs->id));
+}
+
 }  // namespace
 }  // namespace up::core
