@@ -598,6 +598,24 @@ TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
   EXPECT_EQ(content(p.header("upgate-file-id")), data);
 }
 
+// From its second chunk on, a process commits a chunk of its staged blob
+// (the blob's sync, then the piece's row) in one trip to the blocking pool:
+// every chunk it acknowledged is still there after a SIGKILL.
+TEST_F(TusTest, ChunksCommittedInOneTripSurviveSigkill) {
+  TempDir dir;
+  start_server({}, dir.path());
+  const std::string data = pattern_string(250'000);
+  const std::string url = create(data.size());
+  for (uint64_t at = 0; at < 200'000; at += 50'000)
+    ASSERT_EQ(patch(url, at, data.substr(at, 50'000)).status, 204) << at;
+  server_->kill9();
+  start_server({}, dir.path());
+  EXPECT_EQ(offset_of(url), 200'000u);
+  auto p = patch(url, 200'000, data.substr(200'000));
+  ASSERT_EQ(p.status, 204) << p.body;
+  EXPECT_EQ(content(p.header("upgate-file-id")), data);
+}
+
 TEST_F(TusTest, ExpiredUploadsAreCollectedByTheSweeper) {
   UP_SKIP_ON_S3_BLOBS("counts the files of the local blob folder");
   const std::string url = create(10'000);  // lives a day
