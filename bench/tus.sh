@@ -62,6 +62,9 @@ tus_large() {
 # upgate's /v1/tus/ driven by curl: one creation, then the file's 8 MiB pieces as PATCHes on one
 # connection (--next). The server's own cost of tus beside its plain upload by load.cc, with a
 # client that is not the limit (tus-js-client is: see client-ceiling). Column, tus endpoint, file.
+# Without `Expect: 100-continue`, which curl adds to a large body and tus clients do not send
+# (tus-js-client, Uppy: Node's http and browsers never do): waiting for the 100 cost curl ~1 ms
+# per chunk of its own reaction (bench/README.md, "tus chunks by curl").
 tus_curl() {
   local col=$1 endpoint=$2 file=$3 chunks="$TMP/tus-chunks" loc off=0 f args=() t0 t1 ok n
   echo "-- t1 / $col"
@@ -76,7 +79,7 @@ tus_curl() {
   for f in "$chunks"/x*; do
     ((${#args[@]} == 0)) || args+=(--next)
     args+=(-s -o /dev/null -w '%{http_code}\n' -X PATCH -H "Authorization: Bearer $UPGATE_KEY"
-      -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: $off" -H "Content-Type: application/offset+octet-stream"
+      -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: $off" -H "Content-Type: application/offset+octet-stream" -H "Expect:"
       -T "$f" "$loc")
     off=$((off + $(stat -c %s "$f")))
   done
