@@ -1,5 +1,9 @@
 #include "http/downloads.h"
 
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <utility>
@@ -27,6 +31,38 @@ net::awaitable<void> open_and_send(Exchange& ex, core::FileService& files, Objec
   co_await ex.send_blob(std::move(head), std::move(*reader));
 }
 
+// Whether a header value `v` (If-None-Match, If-Range) holds the ETag of a
+// blob with this SHA-256, `"<sha256>"`, anywhere (`exact`: is just that), the
+// ETag not built.
+bool names_etag(std::string_view v, std::string_view sha256, bool exact) {
+  if (exact)
+    return v.size() == sha256.size() + 2 && v.front() == '"' && v.back() == '"' &&
+           v.substr(1, sha256.size()) == sha256;
+  for (size_t at = v.find(sha256); at != std::string_view::npos; at = v.find(sha256, at + 1))
+    if (at > 0 && v[at - 1] == '"' && at + sha256.size() < v.size() && v[at + sha256.size()] == '"')
+      return true;
+  return false;
+}
+
+// `pieces` appended to `out` with one resize: the appends of a whole header
+// cost more than the header's other work when made one at a time.
+void append_all(std::string& out, std::initializer_list<std::string_view> pieces) {
+  size_t n = 0;
+  for (const std::string_view p : pieces) n += p.size();
+  const size_t at = out.size();
+  out.resize(at + n);
+  char* to = out.data() + at;
+  for (const std::string_view p : pieces) {
+    std::memcpy(to, p.data(), p.size());
+    to += p.size();
+  }
+}
+
+std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
+  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
+  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
+}
+
 }  // namespace
 
 // Not a coroutine: what it awaits is the response's send (or open_and_send),
@@ -34,21 +70,20 @@ net::awaitable<void> open_and_send(Exchange& ex, core::FileService& files, Objec
 net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const Object& o,
                                  std::function<Response(const Error&)> error_response,
                                  std::string_view disposition) {
-  Response head;
-  head.headers.reserve(8);  // all a download's headers, without regrowing
-  head.header("ETag", "\"" + o.sha256 + "\"");
-  const std::string& etag = head.headers.front().second;  // stays put: reserved
-  head.header("Accept-Ranges", "bytes");
-  head.header("Cache-Control", "private, no-cache");
+  const std::string_view sha256 = o.sha256;
   if (auto inm = ex.header("If-None-Match");
-      inm && (*inm == "*" || inm->find(etag) != std::string_view::npos)) {
+      inm && (*inm == "*" || names_etag(*inm, sha256, false))) {
+    Response head;
     head.status = 304;
+    head.header("ETag", "\"" + o.sha256 + "\"");
+    head.header("Accept-Ranges", "bytes");
+    head.header("Cache-Control", "private, no-cache");
     return ex.send(std::move(head));
   }
   std::optional<ByteRange> range;
   auto range_header = ex.header("Range");
   auto if_range = ex.header("If-Range");
-  if (range_header && (!if_range || *if_range == etag)) {
+  if (range_header && (!if_range || names_etag(*if_range, sha256, true))) {
     auto r = parse_range(*range_header, o.size);
     if (!r) {
       auto res = error_response(r.error());
@@ -57,17 +92,32 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     }
     range = *r;
   }
-  head.header("Content-Type", o.content_type.empty() ? "application/octet-stream" : o.content_type);
-  head.header("Content-Disposition", format_content_disposition(disposition, o.name));
-  head.header("X-Content-Type-Options", "nosniff");
+  const std::string_view type =
+      o.content_type.empty() ? std::string_view("application/octet-stream") : o.content_type;
   uint64_t first = 0, length = o.size;
+  Response head;
   head.status = 200;
+  // The fields as one string (Response::lines). The stored values are checked
+  // here; one that fails goes to `headers` instead, where the server refuses
+  // it (500), as it refuses any unsafe header.
+  std::string& lines = head.lines;
+  lines.reserve(320 + o.name.size() * 4);  // room for a name that is all escapes
+  const bool safe_sha = safe_header_value(sha256), safe_type = safe_header_value(type);
+  if (safe_sha) append_all(lines, {"ETag: \"", sha256, "\"\r\n"});
+  else head.header("ETag", "\"" + o.sha256 + "\"");
+  append_all(lines, {"Accept-Ranges: bytes\r\nCache-Control: private, no-cache\r\n"});
+  if (safe_type) append_all(lines, {"Content-Type: ", type, "\r\n"});
+  else head.header("Content-Type", std::string(type));
+  lines += "Content-Disposition: ";
+  append_content_disposition(lines, disposition, o.name);  // safe for any name
+  append_all(lines, {"\r\nX-Content-Type-Options: nosniff\r\n"});
   if (range) {
     first = range->first;
     length = range->length();
     head.status = 206;
-    head.header("Content-Range", "bytes " + std::to_string(range->first) + "-" +
-                                     std::to_string(range->last) + "/" + std::to_string(o.size));
+    std::array<char, 24> a{}, b{}, n{};
+    append_all(lines, {"Content-Range: bytes ", decimal(a, range->first), "-",
+                       decimal(b, range->last), "/", decimal(n, o.size), "\r\n"});
   }
   // A blob in memory is opened here, without a coroutine of the store's.
   if (auto reader = files.open_blob_in_memory(o, first, length)) {

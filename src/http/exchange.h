@@ -26,13 +26,26 @@ namespace net = boost::asio;
 
 // A response header's name: a string literal, held as a view (names are
 // constants; a std::string each cost an allocation past 15 characters, two
-// per download). Only a constant array (a literal) compiles.
+// per download). Only a constant array (a literal) compiles, and only a token
+// (RFC 9110 section 5.6.2): the server need not check the name of any header
+// it sends, per request.
 class HeaderName {
  public:
   // Implicit, so `r.header("ETag", ...)` reads as before.
   template <size_t N>
-  consteval HeaderName(const char (&literal)[N]) : name_(literal, N - 1) {}  // NOLINT: implicit
-  operator std::string_view() const { return name_; }                        // NOLINT: implicit
+  consteval HeaderName(const char (&literal)[N]) : name_(literal, N - 1) {  // NOLINT: implicit
+    // A throw cannot be evaluated at compile time: a name that is not a token
+    // does not compile.
+    if (name_.empty()) throw "a header name is a token";
+    for (const char c : name_)
+      if (!token_char(c)) throw "a header name is a token";
+  }
+  operator std::string_view() const { return name_; }  // NOLINT: implicit
+
+  static constexpr bool token_char(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  }
 
  private:
   std::string_view name_;
@@ -41,6 +54,11 @@ class HeaderName {
 struct Response {
   int status = 200;
   std::vector<std::pair<HeaderName, std::string>> headers;
+  // More header lines, "Name: value\r\n" each, sent after `headers` as they
+  // are: a response whose fields are built in one piece (a download's, one
+  // allocation rather than one per field; http/downloads.cc). REQUIRES: each
+  // name a token, each value passing safe_header_value (http/header_params.h).
+  std::string lines;
   std::string body;
 
   Response& header(HeaderName name, std::string value) {

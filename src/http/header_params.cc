@@ -268,7 +268,17 @@ Result<ContentDisposition> parse_content_disposition(std::string_view value) {
 }
 
 std::string format_content_disposition(std::string_view disposition, std::string_view filename) {
-  if (filename.empty()) return std::string(disposition);
+  std::string out;
+  append_content_disposition(out, disposition, filename);
+  return out;
+}
+
+void append_content_disposition(std::string& to, std::string_view disposition,
+                                std::string_view filename) {
+  if (filename.empty()) {
+    to += disposition;
+    return;
+  }
   static constexpr char kHex[] = "0123456789ABCDEF";
   constexpr std::string_view kFallback = "; filename=\"", kEncoded = "\"; filename*=UTF-8''";
   // What a quoted-string can carry safely ('%' excluded too, RFC 6266 §4.3).
@@ -297,10 +307,10 @@ std::string format_content_disposition(std::string_view disposition, std::string
   const std::string_view fallback = plain ? filename : std::string_view(replaced);
   // Sized exactly and written in place: every download sends this header, and
   // an append per byte was a twentieth of a small GET.
-  std::string out(
-      disposition.size() + kFallback.size() + fallback.size() + kEncoded.size() + encoded_size,
-      '\0');
-  char* p = out.data();
+  const size_t at = to.size();
+  to.resize(at + disposition.size() + kFallback.size() + fallback.size() + kEncoded.size() +
+            encoded_size);
+  char* p = to.data() + at;
   const auto put = [&p](std::string_view piece) {
     std::memcpy(p, piece.data(), piece.size());
     p += piece.size();
@@ -320,7 +330,6 @@ std::string format_content_disposition(std::string_view disposition, std::string
       *p++ = kHex[b & 0x0F];
     }
   }
-  return out;
 }
 
 Result<std::optional<ByteRange>> parse_range(std::string_view value, uint64_t size) {
@@ -401,7 +410,35 @@ bool safe_header_name(std::string_view name) {
   return !name.empty() && all == kTchar;
 }
 
+namespace {
+
+// True when `v` has no byte below 0x20 and none 0x7F, found 8 bytes at a time.
+// False says nothing (a tab is safe): then the byte table decides.
+bool plainly_safe_value(std::string_view v) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  if (v.size() < 8) {
+    for (const char ch : v) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) return false;
+    }
+    return true;
+  }
+  uint64_t flagged = 0;  // a high bit set where some byte may be below 0x20 or 0x7F
+  const auto check = [&flagged](const char* at) {
+    uint64_t w = 0;
+    std::memcpy(&w, at, 8);
+    const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has 0x7F
+    flagged |= ((w - kOnes * 0x20) & ~w & kHigh) | ((del - kOnes) & ~del & kHigh);
+  };
+  for (size_t i = 0; i + 8 <= v.size(); i += 8) check(v.data() + i);
+  check(v.data() + v.size() - 8);  // the tail, overlapping what was checked
+  return flagged == 0;
+}
+
+}  // namespace
+
 bool safe_header_value(std::string_view value) {
+  if (plainly_safe_value(value)) return true;
   uint8_t any = 0;
   for (unsigned char c : value) any |= kByteClass[c];
   return (any & kControl) == 0;

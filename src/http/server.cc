@@ -94,30 +94,6 @@ constexpr std::string_view kExposeHeaders =
     "Upload-Metadata, Upload-Expires, Upload-Concat, Upload-Defer-Length, "
     "Tus-Checksum-Algorithm, Upgate-File-Id";
 
-// True when `v` has no byte below 0x20 and none 0x7F: a safe header value
-// (safe_header_value), found 8 bytes at a time. False says nothing (a tab is
-// safe): then ask safe_header_value.
-bool plainly_safe_value(std::string_view v) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
-  if (v.size() < 8) {
-    for (const char ch : v) {
-      const auto c = static_cast<unsigned char>(ch);
-      if (c < 0x20 || c == 0x7f) return false;
-    }
-    return true;
-  }
-  uint64_t flagged = 0;  // a high bit set where some byte may be below 0x20 or 0x7F
-  const auto check = [&flagged](const char* at) {
-    uint64_t w = 0;
-    std::memcpy(&w, at, 8);
-    const uint64_t del = w ^ (kOnes * 0x7f);  // a zero byte where w has 0x7F
-    flagged |= ((w - kOnes * 0x20) & ~w & kHigh) | ((del - kOnes) & ~del & kHigh);
-  };
-  for (size_t i = 0; i + 8 <= v.size(); i += 8) check(v.data() + i);
-  check(v.data() + v.size() - 8);  // the tail, overlapping what was checked
-  return flagged == 0;
-}
-
 bool is_http_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
 }
@@ -244,9 +220,10 @@ class ExchangeImpl final : public Exchange {
  public:
   ExchangeImpl(Server::Impl& server, AnyStream& stream, beast::flat_buffer& buffer,
                RequestParser& parser, ChunkPtr& chunk, std::string_view remote,
-               std::string& log_fields)
+               std::string& log_fields, std::string& head_out)
       : server_(server), stream_(stream), buffer_(buffer), parser_(parser), chunk_storage_(chunk),
-        remote_(remote), started_(std::chrono::steady_clock::now()), log_fields_(log_fields) {
+        remote_(remote), started_(std::chrono::steady_clock::now()), log_fields_(log_fields),
+        head_out_(head_out) {
     log_fields_.clear();
     auto& req = parser_.get();
     // Views of the parser's copy, which lives as long as this exchange.
@@ -438,7 +415,8 @@ class ExchangeImpl final : public Exchange {
     // The header is written by hand, not through Beast's fields and serializer:
     // for a small download they cost more than the rest of the response.
     const uint64_t size = reader.size();
-    std::string out;
+    std::string& out = head_out_;
+    out.clear();
     if (!append_head(out, head, size))
       co_return co_await send(json_response(500, R"({"error":"internal error"})"));
     status_ = head.status;
@@ -591,12 +569,13 @@ class ExchangeImpl final : public Exchange {
   // Beast writes them (add_headers' fields, then Content-Length), appended to
   // `out`. False, with nothing to send, when a header is unsafe (headers_safe).
   bool append_head(std::string& out, const Response& r, uint64_t content_length) const {
+    // Names are tokens by construction (HeaderName), so only values are checked.
     for (const auto& [name, value] : r.headers)
-      if (!safe_field(name, value)) return false;
+      if (!safe_value(name, value)) return false;
     const std::string_view origin = header("Origin").value_or(std::string_view{});
     const bool cors =
         !origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin);
-    if (cors && !safe_field("Access-Control-Allow-Origin", origin)) return false;
+    if (cors && !safe_value("Access-Control-Allow-Origin", origin)) return false;
     const bool close = !keep_alive();
     std::array<char, 24> status_digits{}, length_digits{};
     const std::string_view status = decimal(status_digits, static_cast<uint64_t>(r.status));
@@ -619,6 +598,7 @@ class ExchangeImpl final : public Exchange {
       field("Server", "upgate");
       field("X-Request-Id", request_id_);
       for (const auto& [name, value] : r.headers) field(name, value);
+      put(r.lines);
       if (cors) {
         field("Access-Control-Allow-Origin", origin);
         field("Access-Control-Expose-Headers", kExposeHeaders);
@@ -646,9 +626,8 @@ class ExchangeImpl final : public Exchange {
     return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
   }
 
-  bool safe_field(std::string_view name, std::string_view value) const {
-    if (safe_header_name(name) && (plainly_safe_value(value) || safe_header_value(value)))
-      return true;
+  bool safe_value(std::string_view name, std::string_view value) const {
+    if (safe_header_value(value)) return true;
     log::request_error(request_id_, "refused to send header \"" + json_escape(name) +
                                         "\" (a control byte in its name or value); answered 500");
     return false;
@@ -668,6 +647,14 @@ class ExchangeImpl final : public Exchange {
     res.set(bhttp::field::server, "upgate");
     res.set("X-Request-Id", request_id_);
     for (auto& [name, value] : r.headers) res.insert(std::string_view(name), value);
+    for (std::string_view rest = r.lines; !rest.empty();) {
+      const size_t end = rest.find("\r\n");
+      const std::string_view line = rest.substr(0, end);
+      rest = end == std::string_view::npos ? std::string_view{} : rest.substr(end + 2);
+      const size_t colon = line.find(": ");
+      res.insert(line.substr(0, colon),
+                 colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 2));
+    }
     auto origin = parser_.get()[bhttp::field::origin];
     if (!origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin)) {
       res.set(bhttp::field::access_control_allow_origin, origin);
@@ -705,6 +692,9 @@ class ExchangeImpl final : public Exchange {
   // The connection's, emptied per request: its room is kept (an allocation
   // per request otherwise, as most requests log a field).
   std::string& log_fields_;
+  // The connection's, for a response's head written by hand (send_blob): its
+  // room is kept, as log_fields_'.
+  std::string& head_out_;
   bool continue_sent_ = false;
   std::optional<uint64_t> raw_left_;  // the body's bytes still to come when read_raw reads it
   bool reading_ = false;              // read_raw's yield under way
@@ -773,7 +763,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
                                            AccessLogBatch& access_log) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
-  std::string log_fields;  // ExchangeImpl's
+  std::string log_fields, head_out;  // ExchangeImpl's
   // Emptied before each request, once the last one's parser is gone.
   std::array<std::byte, kHeadArenaBytes> head_room;
   std::pmr::monotonic_buffer_resource head_arena(head_room.data(), head_room.size());
@@ -790,6 +780,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
       // header's size stays (taking it again cost a malloc and a free per
       // keep-alive request).
       if (buffer.capacity() > kIdleBufferBytes) buffer.shrink_to_fit();
+      if (head_out.capacity() > kIdleBufferBytes) head_out = std::string();  // a long name's
       chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
       // header timeout (so a client trickling its headers is cut off).
@@ -835,7 +826,7 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
       co_await refuse(stream, 400, problem);
       co_return;
     }
-    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote, log_fields);
+    ExchangeImpl ex(*this, stream, buffer, parser, chunk, remote, log_fields, head_out);
     // Served here, not in a coroutine of its own: one frame less per request.
     if (auto answer = preflight(*this, ex)) {
       co_await ex.send(std::move(*answer));
