@@ -1,6 +1,7 @@
 #include "core/auth.h"
 
 #include <array>
+#include <cstring>
 #include <functional>
 
 #include "core/crypto.h"
@@ -26,27 +27,62 @@ TokenHash hash_token(std::string_view token) {
   return h;
 }
 
-// hash_token for the hot path: the tokens this thread hashed lately, so a key
-// in use is hashed once rather than per request (SHA-256 and its hex were a
-// tenth of a small GET's instructions). Direct-mapped, a few entries per
-// thread; a hit is a constant-time comparison. The raw tokens stay in memory
-// as the request buffers that carried them do.
-const TokenHash& hash_token_remembered(std::string_view token) {
-  struct Entry {
-    std::string token;
-    TokenHash hash;
-  };
-  thread_local std::array<Entry, 16> memo;
-  Entry& e = memo[std::hash<std::string_view>{}(token) % memo.size()];
+// The tokens this thread saw lately, for the hot path: each one's hash, so a
+// key in use is hashed once rather than per request (SHA-256 and its hex were
+// a tenth of a small GET's instructions), and the key it was last verified
+// as, so a request within the cache's bound takes no lock (the service's
+// mutex, shared by every I/O thread, and its map). Direct-mapped, a few
+// entries per thread; a hit is a constant-time comparison of the token. The
+// raw tokens stay in memory as the request buffers that carried them do.
+struct MemoEntry {
+  std::string token;
+  TokenHash hash;
+  // The service's answer for this token, while `instance` and `generation`
+  // are the service's and its cache time `at` is within kCacheMs.
+  uint64_t instance = 0;  // 0: none
+  uint64_t generation = 0;
+  UnixMs at = 0;
+  Principal principal;
+};
+
+// The entry for `token`, its token and hash filled in.
+MemoEntry& memo_entry(std::string_view token) {
+  thread_local std::array<MemoEntry, 16> memo;
+  // The slot from the length and the last 8 bytes (a token has 16 at least):
+  // cheaper than hashing it all, and a collision only costs a SHA-256.
+  uint64_t tail = 0;
+  std::memcpy(&tail, token.data() + token.size() - 8, 8);
+  const uint64_t mixed = (tail ^ token.size()) * 0x9E3779B97F4A7C15ull;
+  MemoEntry& e = memo[(mixed >> 60) % memo.size()];
   if (e.token.empty() || !crypto::equal_constant_time(e.token, token)) {
     e.hash = hash_token(token);
     e.token.assign(token);
+    e.instance = 0;
   }
-  return e.hash;
+  return e;
 }
+
+std::atomic<uint64_t> next_instance{1};
 
 constexpr size_t kMinTokenLength = 16;
 constexpr size_t kMaxTokenLength = 256;
+
+// Whether every byte of `s` is printable ASCII but space (0x21-0x7E), 8 bytes
+// a step. REQUIRES: s.size() >= 8.
+bool all_visible_ascii(std::string_view s) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull, kHigh = 0x8080808080808080ull;
+  uint64_t flagged = 0;  // a high bit where a byte is <= 0x20 or >= 0x7F
+  const auto check = [&flagged](const char* at) {
+    uint64_t w = 0;
+    std::memcpy(&w, at, 8);
+    // Below 0x21: the borrow of w - 0x21 reaches the high bit of a byte < 0x80.
+    // 0x7F and up: w + 0x01 sets the high bit of 0x7F; bytes >= 0x80 have it.
+    flagged |= ((w - kOnes * 0x21) & ~w & kHigh) | ((w & ~kHigh) + kOnes) | w;
+  };
+  for (size_t i = 0; i + 8 <= s.size(); i += 8) check(s.data() + i);
+  check(s.data() + s.size() - 8);
+  return (flagged & kHigh) == 0;
+}
 
 }  // namespace
 
@@ -54,23 +90,32 @@ bool Principal::is_root() const {
   return role == KeyRole::kAdmin && tenant_id == Directory::kDefaultTenant;
 }
 
-AuthService::AuthService(meta::MetaStore& meta, const Clock& clock) : meta_(meta), clock_(clock) {}
+AuthService::AuthService(meta::MetaStore& meta, const Clock& clock)
+    : meta_(meta), clock_(clock), instance_(next_instance.fetch_add(1)) {}
 
 bool AuthService::well_formed(std::string_view token) {
   if (token.size() < kMinTokenLength || token.size() > kMaxTokenLength) return false;
-  for (unsigned char c : token)
-    if (c <= 0x20 || c >= 0x7f) return false;
-  return true;
+  return all_visible_ascii(token);
 }
 
 std::optional<Result<Principal>> AuthService::authenticate_cached(std::string_view token) {
   if (!well_formed(token)) return fail(Errc::kUnauthenticated);
-  const TokenHash& h = hash_token_remembered(token);
+  MemoEntry& e = memo_entry(token);
+  const UnixMs now = clock_.now();
+  // This thread verified this very token against the cache lately: the same
+  // answer, within the same bound, and none once keys were disabled or deleted.
+  if (e.instance == instance_ && e.generation == generation_.load(std::memory_order_acquire) &&
+      now - e.at < kCacheMs)
+    return e.principal;
   std::lock_guard lock(mu_);
-  auto it = cache_.find(h.key_id);
-  if (it == cache_.end() || clock_.now() - it->second.at >= kCacheMs) return std::nullopt;
-  if (!crypto::equal_constant_time(it->second.secret_sha256, h.sha256_hex))
+  auto it = cache_.find(e.hash.key_id);
+  if (it == cache_.end() || now - it->second.at >= kCacheMs) return std::nullopt;
+  if (!crypto::equal_constant_time(it->second.secret_sha256, e.hash.sha256_hex))
     return fail(Errc::kUnauthenticated);
+  e.instance = instance_;
+  e.generation = generation_.load(std::memory_order_relaxed);  // mu_ held: as cache_ is
+  e.at = it->second.at;
+  e.principal = it->second.principal;
   return it->second.principal;
 }
 
@@ -143,6 +188,7 @@ Status AuthService::set_key_enabled(std::string_view key_id, bool enabled) {
   UP_TRY(meta_.set_key_enabled(key_id, enabled));
   std::lock_guard lock(mu_);
   cache_.clear();
+  forget_cached();
   return ok();
 }
 
@@ -150,6 +196,7 @@ Status AuthService::delete_key(std::string_view key_id) {
   UP_TRY(meta_.delete_key(key_id));
   std::lock_guard lock(mu_);
   cache_.clear();
+  forget_cached();
   return ok();
 }
 

@@ -3,6 +3,8 @@
 // bearer token ("upk_" + 40 random characters when upgate makes it); only its
 // SHA-256 is stored, and it is compared in constant time.
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -68,8 +70,18 @@ class AuthService {
   static bool well_formed(std::string_view token);
 
  private:
+  // Drops every thread's copy of this service's cached keys (ThreadMemo in
+  // auth.cc). REQUIRES: mu_ held, cache_ just cleared.
+  void forget_cached() { generation_.fetch_add(1, std::memory_order_release); }
+
   meta::MetaStore& meta_;
   const Clock& clock_;
+  // Tells this service's entries in a thread's memo from another's that had
+  // its address (tests make many).
+  const uint64_t instance_;
+  // Bumped when keys are disabled or deleted: a thread's memo of a verified
+  // key counts only while it is equal.
+  std::atomic<uint64_t> generation_{0};
   std::mutex mu_;
   struct Cached {
     Principal principal;

@@ -85,6 +85,65 @@ TEST_F(AuthServiceTest, TokensDifferingInAnyByteAreNotTakenForACachedKey) {
   EXPECT_FALSE(auth.authenticate(longer));
 }
 
+// A thread remembers the answer for a token it verified against the cache
+// (no lock per request): that answer still ends at once when keys are disabled
+// or deleted, at the cache's bound, and belongs to one service only.
+TEST_F(AuthServiceTest, RememberedAnswersEndWithTheCachedOnes) {
+  auto k = auth.create_key("t1", "uploader", KeyRole::kMember);
+  ASSERT_TRUE(k);
+  ASSERT_TRUE(auth.authenticate(k->token));
+  for (int i = 0; i < 3; ++i) {  // the first fills the thread's memo, the others hit it
+    auto hit = auth.authenticate_cached(k->token);
+    ASSERT_TRUE(hit && *hit);
+    EXPECT_EQ((*hit)->tenant_id, "t1");
+  }
+  // Another service (another store, where this key is unknown) on this thread.
+  auto other_meta = meta::make_memory_meta_store();
+  AuthService other{*other_meta, clock};
+  EXPECT_FALSE(other.authenticate_cached(k->token));
+  EXPECT_EQ(other.authenticate(k->token).error().code, Errc::kUnauthenticated);
+  // Disabled: no cached answer, the store says why.
+  auto another = auth.create_key("t1", "other", KeyRole::kMember);
+  ASSERT_TRUE(another);
+  ASSERT_TRUE(auth.set_key_enabled(another->key.id, false));  // any key's change counts
+  EXPECT_FALSE(auth.authenticate_cached(k->token));
+  ASSERT_TRUE(auth.authenticate(k->token));
+  ASSERT_TRUE(auth.authenticate_cached(k->token));
+  ASSERT_TRUE(auth.set_key_enabled(k->key.id, false));
+  EXPECT_FALSE(auth.authenticate_cached(k->token));
+  EXPECT_EQ(auth.authenticate(k->token).error().code, Errc::kKeyDisabled);
+  ASSERT_TRUE(auth.set_key_enabled(k->key.id, true));
+  ASSERT_TRUE(auth.authenticate(k->token));
+  ASSERT_TRUE(auth.authenticate_cached(k->token));
+  clock.advance(AuthService::kCacheMs - 1);
+  EXPECT_TRUE(auth.authenticate_cached(k->token));
+  clock.advance(1);
+  EXPECT_FALSE(auth.authenticate_cached(k->token));  // the bound holds for the memo too
+  ASSERT_TRUE(auth.authenticate(k->token));
+  ASSERT_TRUE(auth.authenticate_cached(k->token));
+  ASSERT_TRUE(auth.delete_key(k->key.id));
+  EXPECT_FALSE(auth.authenticate_cached(k->token));
+  EXPECT_EQ(auth.authenticate(k->token).error().code, Errc::kUnauthenticated);
+}
+
+// well_formed checks 8 bytes a step: every byte value at every place of
+// tokens of 16-33 bytes, against the byte-by-byte rule (0x21-0x7E).
+TEST_F(AuthServiceTest, WellFormedFindsABadByteWhereverItIs) {
+  for (size_t len = 16; len <= 33; ++len) {
+    for (size_t at = 0; at < len; ++at) {
+      for (int c = 0; c < 256; ++c) {
+        std::string token(len, 'k');
+        token[at] = static_cast<char>(c);
+        ASSERT_EQ(AuthService::well_formed(token), c > 0x20 && c < 0x7f)
+            << len << " " << at << " " << c;
+      }
+    }
+  }
+  EXPECT_FALSE(AuthService::well_formed(std::string(15, 'k')));
+  EXPECT_TRUE(AuthService::well_formed(std::string(256, '~')));
+  EXPECT_FALSE(AuthService::well_formed(std::string(257, 'k')));
+}
+
 TEST_F(AuthServiceTest, EnsureKeyIsIdempotentAndRootIsDefaultTenantAdmin) {
   ASSERT_TRUE(directory.create_tenant("default", "default"));
   const std::string token = "my-bootstrap-key-0123456789";

@@ -10,10 +10,20 @@ namespace up::dialects::native {
 
 namespace {
 
+// Whether `h` starts with "Bearer " in any case of its letters: a letter's
+// case bit set makes it lower case, and only that letter's two cases match.
+bool starts_with_bearer(std::string_view h) {
+  constexpr std::string_view kLower = "bearer";
+  if (h.size() < 7 || h[6] != ' ') return false;
+  for (size_t i = 0; i < kLower.size(); ++i)
+    if ((h[i] | 0x20) != kLower[i]) return false;
+  return true;
+}
+
 // The key in `Authorization: Bearer <key>`, or why there is none.
 Result<std::string_view> bearer_token(const Exchange& ex) {
   auto h = ex.header("Authorization");
-  if (!h || !starts_with_ignoring_case(*h, "Bearer "))
+  if (!h || !starts_with_bearer(*h))
     return fail(Errc::kUnauthenticated, "send Authorization: Bearer <api key>");
   std::string_view token = h->substr(7);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
