@@ -153,25 +153,17 @@ size_t utf8_sequence_length(std::string_view s) {
   return valid_utf8(s.substr(0, len)) ? len : 0;
 }
 
-// RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~"
-bool is_attr_char(unsigned char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '&':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~': return true;
-    default: return false;
-  }
-}
+// RFC 5987 attr-char: ALPHA / DIGIT / "!#$&+-.^_`|~". A table: every byte of
+// every download's file name is asked.
+constexpr auto kAttrChar = [] {
+  std::array<bool, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = true;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+  for (char c : std::string_view("!#$&+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}();
+inline bool is_attr_char(unsigned char c) { return kAttrChar[c]; }
 
 // Parses a run of digits, saturating at uint64 max (a huge position is simply
 // beyond any size). False when there is no digit.
@@ -460,13 +452,19 @@ std::vector<std::string_view> split_path(std::string_view path) {
 }
 
 bool plain_token(std::string_view s, size_t max_len) {
+  // A table and no early exit: the native handler asks this of every id.
+  static constexpr auto kPlain = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) t[c] = true;
+    t['-'] = t['_'] = t['.'] = true;
+    return t;
+  }();
   if (s.empty() || s.size() > max_len) return false;
-  for (char c : s) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
+  bool all = true;
+  for (const char c : s) all &= kPlain[static_cast<unsigned char>(c)];
+  return all;
 }
 
 }  // namespace up::http
