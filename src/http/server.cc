@@ -1,5 +1,6 @@
 #include "http/server.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <charconv>
@@ -176,6 +177,70 @@ class AccessLogBatch {
   bool flush_posted_ = false;
 };
 
+// The plain connections of one I/O thread that wait for their next request,
+// oldest first, and the sweep that cuts those idle past the limit: one timer
+// per thread rather than a deadline armed and cancelled on every keep-alive
+// request (its schedule, its cancel and the cancelled wait's completion, with
+// the stream's type-erased read, were a seventh of a small GET's
+// instructions). A connection is cut between `limit` and `limit` plus one
+// tick (an eighth of it) after its last request. Touched only by the thread
+// running the context.
+class IdleConnections {
+ public:
+  struct Waiter {
+    explicit Waiter(tcp::socket& s) : socket(s) {}
+    tcp::socket& socket;
+    std::chrono::steady_clock::time_point since;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    bool linked = false;
+  };
+
+  IdleConnections() = default;
+  IdleConnections(const IdleConnections&) = delete;
+  IdleConnections& operator=(const IdleConnections&) = delete;
+
+  // Appended last: `since` is now, so the list stays oldest first.
+  void add(Waiter& w) {
+    w.since = std::chrono::steady_clock::now();
+    w.prev = tail_;
+    w.next = nullptr;
+    (tail_ ? tail_->next : head_) = &w;
+    tail_ = &w;
+    w.linked = true;
+  }
+  void remove(Waiter& w) {
+    if (!w.linked) return;
+    (w.prev ? w.prev->next : head_) = w.next;
+    (w.next ? w.next->prev : tail_) = w.prev;
+    w.linked = false;
+  }
+
+  // Cuts the waits older than `limit`, every tick, until the context stops
+  // (the frame goes with it). Every connection ends before its context
+  // stops (Server::run), so no waiter outlives its connection here.
+  net::awaitable<void> sweep(std::chrono::steady_clock::duration limit) {
+    net::steady_timer timer(co_await net::this_coro::executor);
+    const auto tick = std::clamp<std::chrono::steady_clock::duration>(limit / 8, 5ms, 1s);
+    for (;;) {
+      timer.expires_after(tick);
+      auto [ec] = co_await timer.async_wait(kTok);
+      if (ec) co_return;
+      const auto now = std::chrono::steady_clock::now();
+      while (head_ != nullptr && now - head_->since >= limit) {
+        Waiter& w = *head_;
+        remove(w);
+        beast::error_code ignored;
+        w.socket.cancel(ignored);  // its read ends with operation_aborted
+      }
+    }
+  }
+
+ private:
+  Waiter* head_ = nullptr;
+  Waiter* tail_ = nullptr;
+};
+
 // Lets the process hold as many connections as its hard limit allows: the
 // usual soft limit (1024) is far below what idle keep-alive clients need.
 void raise_open_file_limit() {
@@ -202,6 +267,7 @@ struct Server::Impl {
   size_t next_context = 0;  // round robin; only the accept loops touch it
   // One per context: [0] for ioc, [i] for workers[i - 1].
   std::vector<std::unique_ptr<AccessLogBatch>> access_logs;
+  std::vector<std::unique_ptr<IdleConnections>> idle;  // as access_logs
   std::optional<ssl::context> tls;
   std::vector<tcp::acceptor> acceptors;
   std::vector<std::string> urls;
@@ -214,9 +280,10 @@ struct Server::Impl {
   net::awaitable<void> accept_loop(tcp::acceptor& acceptor);
   size_t next_connection_context();
   net::io_context& context(size_t i) { return i == 0 ? ioc : *workers[i - 1]; }
-  net::awaitable<void> connection(tcp::socket socket, AccessLogBatch& access_log);
+  net::awaitable<void> connection(tcp::socket socket, AccessLogBatch& access_log,
+                                  IdleConnections& idle);
   net::awaitable<void> session(AnyStream& stream, ConnState& state, std::string remote,
-                               AccessLogBatch& access_log);
+                               AccessLogBatch& access_log, IdleConnections& idle);
   net::awaitable<void> linger(AnyStream& stream);
   net::awaitable<void> refuse(AnyStream& stream, int status, std::string reason);
   net::awaitable<void> drain_then_stop();
@@ -772,7 +839,7 @@ net::awaitable<void> Server::Impl::refuse(AnyStream& stream, int status, std::st
 }
 
 net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, std::string remote,
-                                           AccessLogBatch& access_log) {
+                                           AccessLogBatch& access_log, IdleConnections& idle) {
   beast::flat_buffer buffer(cfg.header_limit_bytes + kBufferSlack);
   ChunkPtr chunk;
   std::string log_fields, head_out;  // ExchangeImpl's
@@ -795,9 +862,21 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
       if (head_out.capacity() > kIdleBufferBytes) head_out = std::string();  // a long name's
       chunk.reset();
       // Between requests the idle timeout applies; once bytes arrive, the
-      // header timeout (so a client trickling its headers is cut off).
-      stream.tcp().expires_after(cfg.idle_timeout);
-      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTok);
+      // header timeout (so a client trickling its headers is cut off). A
+      // plain connection reads from its socket, past the stream's deadline
+      // timer: its thread's sweep keeps the idle timeout.
+      beast::error_code ec;
+      size_t n = 0;
+      if (stream.plain()) {
+        IdleConnections::Waiter waiter(stream.tcp().socket());
+        idle.add(waiter);
+        std::tie(ec, n) =
+            co_await stream.tcp().socket().async_read_some(buffer.prepare(4096), kTok);
+        idle.remove(waiter);
+      } else {
+        stream.tcp().expires_after(cfg.idle_timeout);
+        std::tie(ec, n) = co_await stream.async_read_some(buffer.prepare(4096), kTok);
+      }
       if (ec) co_return;
       buffer.commit(n);
     }
@@ -865,7 +944,8 @@ net::awaitable<void> Server::Impl::session(AnyStream& stream, ConnState& state, 
   }
 }
 
-net::awaitable<void> Server::Impl::connection(tcp::socket socket, AccessLogBatch& access_log) {
+net::awaitable<void> Server::Impl::connection(tcp::socket socket, AccessLogBatch& access_log,
+                                              IdleConnections& idle) {
   struct Active {
     std::atomic<int>& n;
     explicit Active(std::atomic<int>& c) : n(c) { ++n; }
@@ -890,7 +970,7 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket, AccessLogBatch
     if (!hec) {
       // Named, not a temporary of the co_await expression: g++ 12 destroys those twice.
       auto any = any_stream(stream);
-      co_await session(*any, *state, remote, access_log);
+      co_await session(*any, *state, remote, access_log, idle);
       stream.next_layer().expires_after(2s);
       co_await stream.async_shutdown(kTok);
     }
@@ -902,7 +982,7 @@ net::awaitable<void> Server::Impl::connection(tcp::socket socket, AccessLogBatch
     TcpStream stream(std::move(socket));
     state->lowest = &stream;
     auto any = any_stream(stream);
-    co_await session(*any, *state, remote, access_log);
+    co_await session(*any, *state, remote, access_log, idle);
     stream.socket().shutdown(tcp::socket::shutdown_send, ec);
     state->closed = true;
   }
@@ -922,7 +1002,7 @@ net::awaitable<void> Server::Impl::accept_loop(tcp::acceptor& acceptor) {
       continue;
     }
     auto ex = socket.get_executor();
-    net::co_spawn(ex, connection(std::move(socket), *access_logs[i]), net::detached);
+    net::co_spawn(ex, connection(std::move(socket), *access_logs[i], *idle[i]), net::detached);
   }
 }
 
@@ -1065,6 +1145,10 @@ void Server::run() {
   impl.access_logs.push_back(std::make_unique<AccessLogBatch>(impl.ioc));
   for (auto& worker : impl.workers)
     impl.access_logs.push_back(std::make_unique<AccessLogBatch>(*worker));
+  for (size_t i = 0; i < impl.access_logs.size(); ++i) {
+    auto& idle = *impl.idle.emplace_back(std::make_unique<IdleConnections>());
+    net::co_spawn(impl.context(i), idle.sweep(impl.cfg.idle_timeout), net::detached);
+  }
   for (auto& acc : impl.acceptors) net::co_spawn(impl.ioc, impl.accept_loop(acc), net::detached);
   net::signal_set signals(impl.ioc, SIGINT, SIGTERM);
   signals.async_wait([this](const beast::error_code& ec, int) {

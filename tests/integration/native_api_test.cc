@@ -708,6 +708,44 @@ TEST_F(NativeApiTest, DownloadHeadsAreExactlyAsBefore) {
   EXPECT_EQ(rest.substr(last), closing);
 }
 
+// Between requests a kept-alive connection is cut after --idle-timeout-ms (by
+// its I/O thread's sweep, not a timer per request: http/server.cc), on every
+// I/O thread, and not while its requests keep coming within the limit.
+TEST_F(NativeApiTest, IdleKeepAliveConnectionsAreCutAfterTheIdleTimeout) {
+  start_server({"--threads", "2", "--idle-timeout-ms", "1000"});
+  // The answer to one keep-alive GET /healthz: false if the connection ended.
+  const auto ask = [](int fd) {
+    const std::string get = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    if (send(fd, get.data(), get.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(get.size()))
+      return false;
+    std::string got;
+    char buf[1024];
+    while (got.find("{\"status\":\"ok\"}") == std::string::npos) {
+      const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) return false;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    return got.starts_with("HTTP/1.1 200 OK\r\n");
+  };
+  std::vector<int> fds;
+  for (int i = 0; i < 2; ++i) fds.push_back(client_->connect_socket());  // one per I/O thread
+  for (int fd : fds) ASSERT_GE(fd, 0);
+  for (int round = 0; round < 5; ++round) {  // 100 ms apart: well within the limit
+    for (int fd : fds) ASSERT_TRUE(ask(fd)) << "round " << round;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Then idle: the server ends both connections (recv sees the end, not a
+  // timeout of the socket's own; 20 s is far past the limit and its sweep).
+  for (int fd : fds) {
+    timeval wait{20, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    char buf[16];
+    EXPECT_EQ(recv(fd, buf, sizeof buf, 0), 0);
+    close(fd);
+  }
+  EXPECT_EQ(client_->request("GET", "/healthz").status, 200);
+}
+
 // Access-log lines are written in batches per I/O thread (http/server.cc): every
 // request still gets one whole line, and those pending at a shutdown are written
 // before "upgate stopped".
