@@ -110,6 +110,27 @@ void append_json_text(std::string& out, std::string_view raw) {
   append_json_escaped(out, raw);
 }
 
+void append_json_field(std::string& out, std::string_view name, std::string_view value) {
+  if (!plain_json_text(name) || !plain_json_text(value)) {
+    out += ",\"";
+    append_json_text(out, name);
+    out += "\":\"";
+    append_json_text(out, value);
+    out += '"';
+    return;
+  }
+  // Sized once (a field per request, the tenant, on most routes).
+  const size_t at = out.size();
+  out.resize(at + name.size() + value.size() + 6);
+  char* p = out.data() + at;
+  std::memcpy(p, ",\"", 2);
+  std::memcpy(p + 2, name.data(), name.size());
+  p += 2 + name.size();
+  std::memcpy(p, "\":\"", 3);
+  std::memcpy(p + 3, value.data(), value.size());
+  p[3 + value.size()] = '"';
+}
+
 void append_access_line(std::string& line, const AccessEntry& e) {
   // Sized once and written in place, without printf: the temporaries of a
   // chain of `+`, then snprintf, then an append per piece (a capacity check

@@ -33,5 +33,8 @@ void append_access_line(std::string& line, const AccessEntry& e);
 // printable ASCII needing no escape (ids, addresses, most paths), else as
 // append_json_escaped (core/text.h) makes it.
 void append_json_text(std::string& out, std::string_view raw);
+// Appends `,"<name>":"<value>"`, each text as append_json_text writes it (an
+// access line's extra field, Exchange::log_field).
+void append_json_field(std::string& out, std::string_view name, std::string_view value);
 
 }  // namespace up::http

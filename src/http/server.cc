@@ -554,11 +554,7 @@ class ExchangeImpl final : public Exchange {
   }
 
   void log_field(std::string_view name, std::string value) override {
-    log_fields_ += ",\"";
-    append_json_text(log_fields_, name);
-    log_fields_ += "\":\"";
-    append_json_text(log_fields_, value);
-    log_fields_ += '"';
+    append_json_field(log_fields_, name, value);
   }
 
   // Server side.

@@ -58,6 +58,28 @@ TEST(RequestLogTest, PlainTextIsCopiedAndTheRestEscaped) {
   EXPECT_EQ(out, "defaulta\\\"b");
 }
 
+// An extra field is the same text whatever path it takes (plain: sized once;
+// else escaped piece by piece).
+TEST(RequestLogTest, ExtraFieldsAreEscapedAsTheirTexts) {
+  for (const auto& [name, value] : {std::pair<std::string, std::string>{"tenant", "default"},
+                                    {"tenant", ""},
+                                    {"app", "a\"b\\c"},
+                                    {"n\x01", "v\xff\xfe"},
+                                    {"note", std::string(40, 'x') + "\n"}}) {
+    std::string expected = "before,\"";
+    append_json_text(expected, name);
+    expected += "\":\"";
+    append_json_text(expected, value);
+    expected += '"';
+    std::string out = "before";
+    append_json_field(out, name, value);
+    EXPECT_EQ(out, expected);
+  }
+  std::string out;
+  append_json_field(out, "tenant", "acme");
+  EXPECT_EQ(out, R"(,"tenant":"acme")");
+}
+
 // Every byte value at every place of texts shorter than, equal to and longer
 // than a word: a byte needing an escape is found wherever it is (the check
 // goes 8 bytes at a time, the tail overlapping).
