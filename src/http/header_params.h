@@ -42,8 +42,8 @@ Result<ContentDisposition> parse_content_disposition(std::string_view value);
 // response. Safe for any input: quotes, backslashes, control bytes and non-ASCII
 // never reach the quoted fallback; invalid UTF-8 bytes are pct-encoded as bytes.
 std::string format_content_disposition(std::string_view disposition, std::string_view filename);
-// The same, appended to `out`.
-void append_content_disposition(std::string& out, std::string_view disposition,
+// The same, appended to `to`.
+void append_content_disposition(std::string& to, std::string_view disposition,
                                 std::string_view filename);
 
 // A single byte range `bytes=a-b`, `bytes=a-` or `bytes=-n`, resolved against

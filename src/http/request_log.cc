@@ -122,13 +122,16 @@ void append_json_field(std::string& out, std::string_view name, std::string_view
   // Sized once (a field per request, the tenant, on most routes).
   const size_t at = out.size();
   out.resize(at + name.size() + value.size() + 6);
-  char* p = out.data() + at;
-  std::memcpy(p, ",\"", 2);
-  std::memcpy(p + 2, name.data(), name.size());
-  p += 2 + name.size();
-  std::memcpy(p, "\":\"", 3);
-  std::memcpy(p + 3, value.data(), value.size());
-  p[3 + value.size()] = '"';
+  char* to = out.data() + at;
+  const auto put = [&to](std::string_view piece) {
+    std::memcpy(to, piece.data(), piece.size());
+    to += piece.size();
+  };
+  put(",\"");
+  put(name);
+  put("\":\"");
+  put(value);
+  put("\"");
 }
 
 void append_access_line(std::string& line, const AccessEntry& e) {
