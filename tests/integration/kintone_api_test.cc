@@ -3,6 +3,7 @@
 // form fields/layout, every credential form and the kintone error envelope.
 
 #include <boost/json.hpp>
+#include <cstdio>
 #include <ctime>
 #include <regex>
 
@@ -193,6 +194,23 @@ TEST_F(KintoneApiTest, AttachedFileReadsAsKintoneFileValueAndDownloads) {
   ASSERT_EQ(d.status, 200) << d.body;
   EXPECT_TRUE(d.body == content) << d.body.size() << " bytes";
   EXPECT_EQ(d.header("content-type"), "application/pdf");
+  // The same key spelled otherwise in the query (an escape, another parameter
+  // beside it, after it): read by the full query parser, the same answer.
+  std::string escaped = record_key;
+  escaped.replace(
+      0, 1, "%" + [&] {
+        char hex[3];
+        std::snprintf(hex, sizeof hex, "%02X", static_cast<unsigned char>(record_key[0]));
+        return std::string(hex);
+      }());
+  for (const std::string& query :
+       {"fileKey=" + escaped, "fileKey=" + record_key + "&x=1", "x=1&fileKey=" + record_key}) {
+    auto other = get("/k/v1/file.json?" + query, api(token_));
+    EXPECT_EQ(other.status, 200) << query << ": " << other.body.substr(0, 200);
+    EXPECT_TRUE(other.body == content) << query;
+  }
+  EXPECT_EQ(get("/k/v1/file.json?fileKey=" + record_key + "0", api(token_)).status, 404);
+  EXPECT_EQ(get("/k/v1/file.json?filekey=" + record_key, api(token_)).status, 400);
   // The same, with the parameters as a JSON body.
   auto d2 = client_->request("GET", "/k/v1/file.json", with_json(api(view_token_)),
                              R"({"fileKey":")" + record_key + R"("})");

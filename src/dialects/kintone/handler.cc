@@ -216,13 +216,36 @@ class KintoneHandler final : public http::Handler {
     co_await http::receive_upload(ex, s_.uploads, hooks, std::move(*boundary));
   }
 
+  // The fileKey of the usual download, a query of `fileKey=<key>` alone whose
+  // key needs no decoding: what parse_query_string would find there, without
+  // building its JSON object (a tenth of a download's work). Empty otherwise.
+  static std::optional<std::string_view> plain_file_key(const Exchange& ex, bool in_body) {
+    constexpr std::string_view kPrefix = "fileKey=";
+    if (in_body || ex.content_length().value_or(0) > 0) return std::nullopt;
+    const std::string_view target = ex.target();
+    const size_t q = target.find('?');
+    if (q == std::string_view::npos) return std::nullopt;
+    const std::string_view query = target.substr(q + 1);
+    if (!query.starts_with(kPrefix)) return std::nullopt;
+    const std::string_view key = query.substr(kPrefix.size());
+    // No '&', '%' or '+' among [A-Za-z0-9._-]: nothing else, nothing to decode.
+    if (!http::plain_token(key, 1024)) return std::nullopt;
+    return key;
+  }
+
   net::awaitable<void> download(Exchange& ex, const Caller& caller, bool params_in_body) {
-    auto params = co_await read_params(ex, params_in_body);
-    if (!params) co_return co_await fail_with(ex, params.error());
-    const json::value* key = params->if_contains("fileKey");
-    if (!key || !key->is_string())
-      co_return co_await fail_with(ex, Failure(Error(Errc::kMissingField, "Required."), "fileKey"));
-    const std::string file_key(key->as_string());
+    std::string file_key;
+    if (auto plain = plain_file_key(ex, params_in_body)) {
+      file_key = *plain;
+    } else {
+      auto params = co_await read_params(ex, params_in_body);
+      if (!params) co_return co_await fail_with(ex, params.error());
+      const json::value* key = params->if_contains("fileKey");
+      if (!key || !key->is_string())
+        co_return co_await fail_with(ex,
+                                     Failure(Error(Errc::kMissingField, "Required."), "fileKey"));
+      file_key = std::string(key->as_string());
+    }
     const auto error_for = [](const Error& e) { return error_response(Failure(e)); };
     if (auto cached = api_.downloadable_cached(caller, file_key)) {
       if (!*cached) co_return co_await fail_with(ex, cached->error());
