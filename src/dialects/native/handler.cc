@@ -256,7 +256,32 @@ class NativeHandler final : public http::Handler {
     return path == "/healthz" || path == "/v1" || path.starts_with("/v1/");
   }
 
+  // Not a coroutine for the hot downloads, a signed link and a cached key's
+  // GET of a cached object's content: their awaitable is returned as is (the
+  // handler's frame was the largest of a download's, and it missed Asio's
+  // per-thread frame cache). Whatever else, and any miss, is handle_all's.
   net::awaitable<void> handle(Exchange& ex) override {
+    if (ex.method() == "GET") {
+      const auto parts = split_path(ex.path());
+      // The views are into the request (ex.path()), not into `parts`.
+      if (parts.size() == 4 && parts[1] == "links") return link(ex, parts[2], parts[3]);
+      if (parts.size() == 4 && parts[1] == "files" && parts[3] == "content") {
+        const auto answer = authenticate_cached(ex, s_.auth);
+        if (answer && *answer) {
+          const core::Principal& p = **answer;
+          // send_object keeps nothing of `p` or the object past its return.
+          if (auto hit = find_cached(p, parts[2])) {
+            ex.log_field("tenant", p.tenant_id);
+            return http::send_object(ex, s_.files, *hit, error_response);
+          }
+        }
+      }
+    }
+    return handle_all(ex);
+  }
+
+ private:
+  net::awaitable<void> handle_all(Exchange& ex) {
     auto parts = split_path(ex.path());
     const std::string_view method = ex.method();
     if (parts.size() == 1 && parts[0] == "healthz") {
@@ -294,7 +319,6 @@ class NativeHandler final : public http::Handler {
     co_await ex.send(error_response(Error{Errc::kRouteNotFound, "no such route"}));
   }
 
- private:
   net::awaitable<void> fail_with(Exchange& ex, const Error& e) {
     http::log_if_internal(ex, e);
     co_await ex.send(error_response(e));
