@@ -708,6 +708,27 @@ TEST_F(NativeApiTest, DownloadHeadsAreExactlyAsBefore) {
   EXPECT_EQ(rest.substr(last), closing);
 }
 
+// A download's path is read as every route's is (empty segments dropped),
+// also where the native handler takes it without split_path: the same answers
+// for doubled slashes, and none for a fifth segment.
+TEST_F(NativeApiTest, DownloadPathsAreSplitAsEveryOtherPath) {
+  const std::string id = str(put("split.txt", "split me"), "id");
+  const std::string link =
+      str(parse(client_->request("POST", "/v1/files/" + id + "/link", admin()).body), "url");
+  const std::string link_path = link.substr(link.find("/v1/links/"));
+  for (const std::string& path : {"/v1/files/" + id + "/content", "/v1//files/" + id + "//content/",
+                                  "/v1/files/" + id + "/content/"}) {
+    auto r = client_->request("GET", path, admin());
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, "split me") << path;
+  }
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id + "/content/more", admin()).status, 404);
+  EXPECT_EQ(client_->request("GET", "/v1/files/" + id + "/content").status, 401);
+  auto l = client_->request("GET", link_path);
+  EXPECT_EQ(l.status, 200) << l.body;
+  EXPECT_EQ(l.body, "split me");
+}
+
 // Between requests a kept-alive connection is cut after --idle-timeout-ms (by
 // its I/O thread's sweep, not a timer per request: http/server.cc), on every
 // I/O thread, and not while its requests keep coming within the limit.

@@ -1,5 +1,6 @@
 // Routes of the native API. The wire shapes are documented in docs/openapi.yaml.
 
+#include <array>
 #include <map>
 
 #include <boost/json.hpp>
@@ -247,6 +248,24 @@ class NativeUpload final : public http::UploadHooks {
   std::map<std::string, std::string> fields_;
 };
 
+// Whether `path` has exactly four segments, as split_path counts them
+// (empty ones dropped), and if so they are in `out`: the downloads' paths,
+// without split_path's vector.
+bool four_segments(std::string_view path, std::array<std::string_view, 4>& out) {
+  size_t n = 0;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const size_t slash = path.find('/');
+    if (n == out.size()) return false;
+    out[n++] = path.substr(0, slash);
+    path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash);
+  }
+  return n == out.size();
+}
+
 class NativeHandler final : public http::Handler {
  public:
   explicit NativeHandler(core::Services& services) : s_(services), tus_(services) {}
@@ -261,11 +280,11 @@ class NativeHandler final : public http::Handler {
   // handler's frame was the largest of a download's, and it missed Asio's
   // per-thread frame cache). Whatever else, and any miss, is handle_all's.
   net::awaitable<void> handle(Exchange& ex) override {
-    if (ex.method() == "GET") {
-      const auto parts = split_path(ex.path());
+    std::array<std::string_view, 4> parts;
+    if (ex.method() == "GET" && four_segments(ex.path(), parts)) {
       // The views are into the request (ex.path()), not into `parts`.
-      if (parts.size() == 4 && parts[1] == "links") return link(ex, parts[2], parts[3]);
-      if (parts.size() == 4 && parts[1] == "files" && parts[3] == "content") {
+      if (parts[1] == "links") return link(ex, parts[2], parts[3]);
+      if (parts[1] == "files" && parts[3] == "content") {
         const auto answer = authenticate_cached(ex, s_.auth);
         if (answer && *answer) {
           const core::Principal& p = **answer;
