@@ -11,6 +11,7 @@
 #       bottleneck)
 #   t1 also by curl (bench/tus.sh tus_curl: the 8 MiB PATCHes on one connection), beside the
 #       plain POST by load.cc: the server's own cost of tus with clients that are not the limit
+#       (BENCH_ROUNDS alternating rounds, medians)
 #   and, to read the ratios fairly, the client's own ceiling: tus-js-client against a null
 #   tus endpoint (bench/node/tus_null.mjs: answers POST/HEAD/PATCH, discards the bytes), and
 #   upgate's plain upload of the same file by a Node client (tus_load.mjs plain: the runtime
@@ -66,22 +67,26 @@ tus_large() {
 # (tus-js-client, Uppy: Node's http and browsers never do): waiting for the 100 cost curl ~1 ms
 # per chunk of its own reaction (bench/README.md, "tus chunks by curl").
 tus_curl() {
-  local col=$1 endpoint=$2 file=$3 chunks="$TMP/tus-chunks" loc off=0 f args=() t0 t1 ok n
+  local col=$1 endpoint=$2 file=$3 chunks="$TMP/tus-chunks" loc off=0 i files sizes args=() t0 t1 ok n
   echo "-- t1 / $col"
   mkdir -p "$chunks"
   [[ -e $chunks/x000 ]] || split -b 8M -a 3 -d "$file" "$chunks/x"
-  n=$(find "$chunks" -type f | wc -l)
+  # The pieces' sizes read before the clock starts: a `stat` per piece in the timed part cost
+  # ~0.2 s per GiB of forks, 15% of the upload.
+  files=("$chunks"/x*)
+  read -ra sizes <<<"$(stat -c %s "${files[@]}" | tr '\n' ' ')"
+  n=${#files[@]}
   t0=$(date +%s.%N)
   loc=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $UPGATE_KEY" \
-    -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $(stat -c %s "$file")" "$endpoint" |
+    -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $SINGLE_SIZE" "$endpoint" |
     tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
   [[ $loc == /* ]] && loc="${endpoint%%/v1/*}$loc"
-  for f in "$chunks"/x*; do
-    ((${#args[@]} == 0)) || args+=(--next)
+  for ((i = 0; i < n; i++)); do
+    ((i == 0)) || args+=(--next)
     args+=(-s -o /dev/null -w '%{http_code}\n' -X PATCH -H "Authorization: Bearer $UPGATE_KEY"
       -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: $off" -H "Content-Type: application/offset+octet-stream" -H "Expect:"
-      -T "$f" "$loc")
-    off=$((off + $(stat -c %s "$f")))
+      -T "${files[i]}" "$loc")
+    off=$((off + sizes[i]))
   done
   ok=$(curl "${args[@]}" | grep -c '^204$')
   t1=$(date +%s.%N)
@@ -144,11 +149,24 @@ tus_upgate() {
     echo "== upgate $UPGATE"
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate$sfx" "$base/v1/tus/" "$file"
     settle
-    tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST \
-      --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
-    settle
-    tus_curl "upgate-curl$sfx" "$base/v1/tus/" "$file"
-    settle
+    # The server's own cost: plain POST and tus by curl in ROUNDS alternating rounds, medians
+    # (one round of each swung by 0.77-0.93 between quiet runs).
+    local r plain_rounds="" curl_rounds=""
+    for ((r = 1; r <= ROUNDS; r++)); do
+      tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST \
+        --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+      plain_rounds+="${TUS[t1,upgate-plain$sfx]} "
+      settle
+      tus_curl "upgate-curl$sfx" "$base/v1/tus/" "$file"
+      curl_rounds+="${TUS[t1,upgate-curl$sfx]} "
+      settle
+    done
+    if ((ROUNDS > 1)); then
+      echo "-- t1 rounds (MiB/s): plain POST [$plain_rounds] tus by curl [$curl_rounds]"
+      # A round that failed keeps its text (the last round's) in place of a median.
+      [[ $plain_rounds =~ ^([0-9.]+\ )+$ ]] && TUS[t1,upgate-plain$sfx]=$(median "$plain_rounds")
+      [[ $curl_rounds =~ ^([0-9.]+\ )+$ ]] && TUS[t1,upgate-curl$sfx]=$(median "$curl_rounds")
+    fi
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate-plain-node$sfx" \
       "$base/v1/files?name=bench-t1-node" "$file" plain
     settle
