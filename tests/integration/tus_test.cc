@@ -159,6 +159,17 @@ class TusTest : public ServerTest {
     EXPECT_EQ(r.status, 200) << r.body;
     return r.body;
   }
+  // Kills the server (SIGKILL) and starts another on its data: the upload is
+  // at `offset`, and its rest completes it byte for byte.
+  void expect_resumes_after_sigkill(const TempDir& dir, const std::string& url,
+                                    const std::string& data, uint64_t offset) {
+    server_->kill9();
+    start_server({}, dir.path());
+    EXPECT_EQ(offset_of(url), offset);
+    auto p = patch(url, offset, data.substr(offset));
+    ASSERT_EQ(p.status, 204) << p.body;
+    EXPECT_EQ(content(p.header("upgate-file-id")), data);
+  }
 };
 
 TEST_F(TusTest, OptionsListsEveryExtensionAndCorsExposesTheHeaders) {
@@ -590,12 +601,7 @@ TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
     ASSERT_EQ(r.status, 204) << r.body;
   }
   EXPECT_EQ(patch(url, 80'000, data.substr(80'000, 20'000)).status, 409);
-  server_->kill9();
-  start_server({}, dir.path());
-  EXPECT_EQ(offset_of(url), 100'000u);
-  auto p = patch(url, 100'000, data.substr(100'000));
-  ASSERT_EQ(p.status, 204) << p.body;
-  EXPECT_EQ(content(p.header("upgate-file-id")), data);
+  expect_resumes_after_sigkill(dir, url, data, 100'000);
 }
 
 // From its second chunk on, a process commits a chunk of its staged blob
@@ -608,12 +614,7 @@ TEST_F(TusTest, ChunksCommittedInOneTripSurviveSigkill) {
   const std::string url = create(data.size());
   for (uint64_t at = 0; at < 200'000; at += 50'000)
     ASSERT_EQ(patch(url, at, data.substr(at, 50'000)).status, 204) << at;
-  server_->kill9();
-  start_server({}, dir.path());
-  EXPECT_EQ(offset_of(url), 200'000u);
-  auto p = patch(url, 200'000, data.substr(200'000));
-  ASSERT_EQ(p.status, 204) << p.body;
-  EXPECT_EQ(content(p.header("upgate-file-id")), data);
+  expect_resumes_after_sigkill(dir, url, data, 200'000);
 }
 
 TEST_F(TusTest, ExpiredUploadsAreCollectedByTheSweeper) {
