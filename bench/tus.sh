@@ -118,9 +118,15 @@ run_tus() {
   if start_tus_server; then
     echo "== @tus/server $(node -p "require('./$TUS_NODE_DIR/node_modules/@tus/server/package.json').version") (FileStore) on $TUS_ENDPOINT"
     tus_large tus-server "$TUS_ENDPOINT" "$file"
-    settle
-    tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
     stop_tus_server
+    settle
+    # t2 on a fresh server and store, as upgate's below: neither carries t1's files into it.
+    if start_tus_server; then
+      tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
+      stop_tus_server
+    else
+      echo "-- t2: @tus/server did not start again"; ANY_ERRORS=1
+    fi
   else
     echo "-- t: @tus/server did not start"; tail -n 20 "$TMP/tus_server.mjs.log"; ANY_ERRORS=1
   fi
@@ -143,9 +149,9 @@ run_tus() {
 
 # upgate's rows: column suffix, file (uses tus_small of run_tus).
 tus_upgate() {
-  local sfx=$1 file=$2
+  local sfx=$1 file=$2 base
   if [[ $UPGATE_OK == 1 ]] && start_upgate "t$sfx"; then
-    local base="http://127.0.0.1:$UPGATE_PORT"
+    base="http://127.0.0.1:$UPGATE_PORT"
     echo "== upgate $UPGATE"
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate$sfx" "$base/v1/tus/" "$file"
     settle
@@ -169,14 +175,20 @@ tus_upgate() {
     fi
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate-plain-node$sfx" \
       "$base/v1/files?name=bench-t1-node" "$file" plain
+    stop_upgate  # t2 on a fresh server and data folder, as @tus/server's
     settle
+  else
+    echo "-- t1 / upgate$sfx: not run: $UPGATE_WHY"
+  fi
+  if [[ $UPGATE_OK == 1 ]] && start_upgate "t2$sfx"; then
+    base="http://127.0.0.1:$UPGATE_PORT"
     tus_load t2 "upgate$sfx" --url "$base/v1/tus/" --method POST --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
     settle  # the same files by plain POST /v1/files: what a durable 64 KiB upload costs without tus
     tus_load t2 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t2-{id}" --method POST \
       --header "Authorization: Bearer $UPGATE_KEY" --size 65536 --concurrency 64 --duration "$SMALL_SECONDS"
     stop_upgate
   else
-    echo "-- t / upgate$sfx: not run: $UPGATE_WHY"
+    echo "-- t2 / upgate$sfx: not run: $UPGATE_WHY"
   fi
 }
 
