@@ -196,10 +196,9 @@ std::string uuid_v4(std::string_view hex) {
   return u;
 }
 
-void append_decimal(std::string& out, uint64_t n) {
-  char digits[20];
-  auto [end, ec] = std::to_chars(std::begin(digits), std::end(digits), n);
-  out.append(digits, end);
+std::string_view format_decimal(DecimalDigits& buf, uint64_t n) {
+  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), n).ptr;
+  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
 }
 
 void append_json_escaped(std::string& out, std::string_view raw) {

@@ -2,7 +2,9 @@
 // Small text helpers shared by dialects: UTF-8 checks, media types, time
 // formatting and UUIDs.
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -58,8 +60,25 @@ bool valid_media_type(std::string_view s);
 
 // "2026-11-22T10:00:00.123Z"
 std::string format_iso8601(UnixMs t);
-// Appends `n` in decimal.
-void append_decimal(std::string& out, uint64_t n);
+// Room for any uint64_t in decimal.
+using DecimalDigits = std::array<char, 20>;
+// `n` in decimal, written into `buf` (no allocation: headers and access lines).
+std::string_view format_decimal(DecimalDigits& buf, uint64_t n);
+
+// `pieces` (anything a std::string_view is made from) appended to `out` with
+// one resize: a literal's size is a constant where this is inlined, so its copy
+// is a few moves rather than a call (hot response heads and log lines).
+template <class... Pieces>
+void append_all(std::string& out, const Pieces&... pieces) {
+  const size_t at = out.size();
+  out.resize(at + (std::string_view(pieces).size() + ...));
+  char* to = out.data() + at;
+  const auto copy = [&to](std::string_view p) {
+    std::memcpy(to, p.data(), p.size());
+    to += p.size();
+  };
+  (copy(pieces), ...);
+}
 
 // A version-4 (random) UUID made of 32 random lower-case hex digits (from
 // random_hex(16)): "xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx", V one of 8, 9, a, b.

@@ -1,13 +1,11 @@
 #include "http/downloads.h"
 
-#include <array>
-#include <charconv>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
 
 #include "core/files.h"
+#include "core/text.h"
 #include "http/header_params.h"
 
 namespace up::http {
@@ -41,26 +39,6 @@ bool names_etag(std::string_view v, std::string_view sha256, bool exact) {
     if (at > 0 && v[at - 1] == '"' && at + sha256.size() < v.size() && v[at + sha256.size()] == '"')
       return true;
   return false;
-}
-
-// `pieces` appended to `out` with one resize, unrolled: a literal's size is a
-// constant here, so its copy is a few moves rather than a call (the appends of
-// a whole header cost more than its other work when made one at a time).
-template <class... Pieces>
-void append_all(std::string& out, const Pieces&... pieces) {
-  const size_t at = out.size();
-  out.resize(at + (std::string_view(pieces).size() + ...));
-  char* to = out.data() + at;
-  const auto copy = [&to](std::string_view p) {
-    std::memcpy(to, p.data(), p.size());
-    to += p.size();
-  };
-  (copy(pieces), ...);
-}
-
-std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
-  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
-  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
 }
 
 }  // namespace
@@ -115,9 +93,9 @@ net::awaitable<void> send_object(Exchange& ex, core::FileService& files, const O
     first = range->first;
     length = range->length();
     head.status = 206;
-    std::array<char, 24> a{}, b{}, n{};
-    append_all(lines, "Content-Range: bytes ", decimal(a, range->first), "-",
-               decimal(b, range->last), "/", decimal(n, o.size), "\r\n");
+    DecimalDigits a{}, b{}, n{};
+    append_all(lines, "Content-Range: bytes ", format_decimal(a, range->first), "-",
+               format_decimal(b, range->last), "/", format_decimal(n, o.size), "\r\n");
   }
   // A blob in memory is opened here, without a coroutine of the store's.
   if (auto reader = files.open_blob_in_memory(o, first, length)) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -67,11 +66,6 @@ std::string_view timestamp(std::array<char, 24>& buf) {
   return std::string_view(buf.data(), n + 5);
 }
 
-std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
-  const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
-  return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
-}
-
 // True when `raw` needs no JSON escape: every byte printable ASCII (0x20-0x7E)
 // other than '"' and '\\'. Checked 8 bytes at a time (the byte loop was a
 // twentieth of a small GET's instructions); each test below is exact as a
@@ -120,25 +114,15 @@ void append_json_field(std::string& out, std::string_view name, std::string_view
     return;
   }
   // Sized once (a field per request, the tenant, on most routes).
-  const size_t at = out.size();
-  out.resize(at + name.size() + value.size() + 6);
-  char* to = out.data() + at;
-  const auto put = [&to](std::string_view piece) {
-    std::memcpy(to, piece.data(), piece.size());
-    to += piece.size();
-  };
-  put(",\"");
-  put(name);
-  put("\":\"");
-  put(value);
-  put("\"");
+  append_all(out, ",\"", name, "\":\"", value, "\"");
 }
 
 void append_access_line(std::string& line, const AccessEntry& e) {
   // Sized once and written in place, without printf: the temporaries of a
   // chain of `+`, then snprintf, then an append per piece (a capacity check
   // and a call to copy each), were a visible share of a small GET's cost.
-  std::array<char, 24> ts{}, status{}, in{}, out{}, ms{};
+  std::array<char, 24> ts{};
+  DecimalDigits status{}, in{}, out{}, ms{};
   const char thousandths[] = {'.', static_cast<char>('0' + e.us % 1000 / 100),
                               static_cast<char>('0' + e.us % 100 / 10),
                               static_cast<char>('0' + e.us % 10)};
@@ -160,14 +144,14 @@ void append_access_line(std::string& line, const AccessEntry& e) {
     put("\",\"path\":\"");
     text(e.path);
     put("\",\"status\":");
-    put(decimal(status, static_cast<uint64_t>(e.status < 0 ? 0 : e.status)));
+    put(format_decimal(status, static_cast<uint64_t>(e.status < 0 ? 0 : e.status)));
     put(",\"bytes_in\":");
-    put(decimal(in, e.bytes_in));
+    put(format_decimal(in, e.bytes_in));
     put(",\"bytes_out\":");
-    put(decimal(out, e.bytes_out));
+    put(format_decimal(out, e.bytes_out));
     // Milliseconds with 3 decimals, from whole microseconds (as "%.3f" would print them).
     put(",\"ms\":");
-    put(decimal(ms, e.us / 1000));
+    put(format_decimal(ms, e.us / 1000));
     put(std::string_view(thousandths, sizeof thousandths));
     put(e.extra_fields);
     put("}\n");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <charconv>
 #include <cstdio>
 #include <cstring>
 #include <list>
@@ -652,9 +651,9 @@ class ExchangeImpl final : public Exchange {
         !origin.empty() && server_.cfg.cors_allowed && server_.cfg.cors_allowed(origin);
     if (cors && !safe_value("Access-Control-Allow-Origin", origin)) return false;
     const bool close = !keep_alive();
-    std::array<char, 24> status_digits{}, length_digits{};
-    const std::string_view status = decimal(status_digits, static_cast<uint64_t>(r.status));
-    const std::string_view length = decimal(length_digits, content_length);
+    DecimalDigits status_digits{}, length_digits{};
+    const std::string_view status = format_decimal(status_digits, static_cast<uint64_t>(r.status));
+    const std::string_view length = format_decimal(length_digits, content_length);
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(r.status));
     // Run twice: to size the room, then to fill it; one append each cost more
     // than the rest of the header (a length and a capacity check apiece).
@@ -693,12 +692,6 @@ class ExchangeImpl final : public Exchange {
       p += s.size();
     });
     return true;
-  }
-
-  // `v` in decimal, in `buf`.
-  static std::string_view decimal(std::array<char, 24>& buf, uint64_t v) {
-    const auto end = std::to_chars(buf.data(), buf.data() + buf.size(), v).ptr;
-    return std::string_view(buf.data(), static_cast<size_t>(end - buf.data()));
   }
 
   bool safe_value(std::string_view name, std::string_view value) const {
