@@ -74,7 +74,15 @@ Status FileAppender::sync() {
   UP_TRY(cut_once());
   UP_TRY(flush());
   if (int err = fsync_fd(fd_.get())) return fail(os_fail(err, "fsync"));
+  drop_cached(bytes_);
   return ok();
+}
+
+void FileAppender::drop_cached(uint64_t upto) {
+  if (upto <= dropped_) return;
+  (void)::posix_fadvise(fd_.get(), static_cast<off_t>(base_ + dropped_),
+                        static_cast<off_t>(upto - dropped_), POSIX_FADV_DONTNEED);
+  dropped_ = upto;
 }
 
 Status FileAppender::flush() {
@@ -99,6 +107,7 @@ Status FileAppender::write(const char* p, size_t n) {
   if (bytes_ - writeback_started_ < step_) return ok();
   ::sync_file_range(fd_.get(), static_cast<off64_t>(base_ + writeback_started_),
                     static_cast<off64_t>(bytes_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
+  drop_cached(writeback_started_);
   writeback_started_ = bytes_;
   return ok();
 }

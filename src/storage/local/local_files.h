@@ -98,7 +98,11 @@ class DiskReserve {
 // A writer's file, written in order from `base`: appends under kBufferSize
 // are coalesced, larger ones written through. Every `writeback_step` written
 // bytes the kernel is asked to start writing them (a hint; fsync reports
-// failures), so the fsync at commit waits for at most that step. Before
+// failures), so the fsync at commit waits for at most that step. Written-back
+// steps, and the whole file once synced, leave the page cache: an upload is
+// written once and seldom read at once, and a page given back is reused while
+// still warm, where the cache would take fresh pages (in a VM that reports free
+// pages to its host, each such page costs a fault there). Before
 // open() appends only gather in the buffer (a blob that may stay small enough
 // for the pack). Checks `reserve` every DiskReserve::kCheckStep bytes. Not
 // thread-safe; `reserve` outlives it; `role` is a literal naming the file.
@@ -132,6 +136,7 @@ class FileAppender {
   Status write(const char* p, size_t n);
   Status cut_once();
   Error os_fail(int err, std::string_view op) const;
+  void drop_cached(uint64_t upto);  // drops [dropped_, upto) from the page cache; a hint
 
   const DiskReserve& reserve_;
   std::string_view role_;
@@ -142,6 +147,7 @@ class FileAppender {
   std::string buffer_;
   uint64_t bytes_ = 0;
   uint64_t writeback_started_ = 0;
+  uint64_t dropped_ = 0;
   uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // the creator checks the start
 };
 

@@ -3,12 +3,14 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -327,23 +329,24 @@ class SmallBlobPack::Segments {
     uint64_t total = 0;
     for (const Op* op : ops) total += op->data.size();
     if (active_.get() < 0 || (end_ > 0 && end_ + total > kSegmentBytes)) UP_TRY(start(db));
-    std::vector<iovec> iov;
-    iov.reserve(ops.size());
     uint64_t at = end_;
     for (Op* op : ops) {
       op->extent = Extent{active_id_, at, op->data.size()};
       at += op->data.size();
-      iov.push_back(iovec{const_cast<char*>(op->data.data()), op->data.size()});
     }
     // Whatever happens, later appends go past these bytes: a failed write
     // leaves unknown bytes there, which no row will ever point at.
     const uint64_t from = end_;
-    end_ = at;
-    UP_TRY(write_all(iov, from));
+    end_ = direct_ ? round_up(at) : at;
+    UP_TRY(direct_ ? write_direct(ops, from) : write_buffered(ops, from));
     if (int err = fsync_fd(active_.get())) {
       active_.reset();  // after a failed sync its pages' state is unknown: a new segment
       return fail(os_error(err, "fsync pack segment"));
     }
+    // The synced bytes leave the page cache, as a file's do (FileAppender).
+    if (!direct_)
+      (void)::posix_fadvise(active_.get(), static_cast<off_t>(from), static_cast<off_t>(at - from),
+                            POSIX_FADV_DONTNEED);
     return ok();
   }
 
@@ -401,6 +404,7 @@ class SmallBlobPack::Segments {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
       return fail(os_error(errno, "lock pack segment"));
     UP_TRY(fsync_dir(dir_, "pack segment folder"));
+    try_direct(fd.get());
     active_ = std::move(fd);
     active_id_ = *id;
     end_ = 0;
@@ -408,7 +412,11 @@ class SmallBlobPack::Segments {
     return ok();
   }
 
-  Status write_all(std::vector<iovec>& iov, uint64_t at) {
+  Status write_buffered(const std::vector<Op*>& ops, uint64_t at) {
+    std::vector<iovec> iov;
+    iov.reserve(ops.size());
+    for (const Op* op : ops)
+      iov.push_back(iovec{const_cast<char*>(op->data.data()), op->data.size()});
     size_t first = 0;
     while (first < iov.size()) {
       const int count = static_cast<int>(std::min<size_t>(iov.size() - first, IOV_MAX));
@@ -426,6 +434,64 @@ class SmallBlobPack::Segments {
       while (first < iov.size() && iov[first].iov_len == 0) ++first;
     }
     return ok();
+  }
+
+  // The ops' bytes gathered in the aligned staging buffer, kStageBytes at a
+  // time, the last piece padded with zeros to the alignment. `at` is aligned.
+  Status write_direct(const std::vector<Op*>& ops, uint64_t at) {
+    if (!stage_) {
+      void* p = nullptr;
+      if (int err = ::posix_memalign(&p, kStageAlign, kStageBytes))
+        return fail(os_error(err, "allocate pack staging buffer"));
+      stage_.reset(static_cast<char*>(p));
+    }
+    size_t filled = 0;
+    auto flush = [&]() -> Status {
+      const size_t len = round_up(filled);
+      std::memset(stage_.get() + filled, 0, len - filled);
+      for (size_t done = 0; done < len;) {
+        ssize_t n =
+            ::pwrite(active_.get(), stage_.get() + done, len - done, static_cast<off_t>(at + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail(os_error(n < 0 ? errno : EIO, "write pack segment"));
+        done += static_cast<size_t>(n);
+      }
+      at += len;
+      filled = 0;
+      return ok();
+    };
+    for (const Op* op : ops) {
+      for (std::string_view left = op->data; !left.empty();) {
+        const size_t take = std::min(left.size(), kStageBytes - filled);
+        std::memcpy(stage_.get() + filled, left.data(), take);
+        filled += take;
+        left.remove_prefix(take);
+        if (filled == kStageBytes) UP_TRY(flush());
+      }
+    }
+    return filled > 0 ? flush() : ok();
+  }
+
+  uint64_t round_up(uint64_t n) const {
+    return (n + offset_align_ - 1) / offset_align_ * offset_align_;
+  }
+
+  // Whether the file takes direct writes (statx's STATX_DIOALIGN; tmpfs, say,
+  // takes none). Batches start at a file system block, even where the disk
+  // takes smaller steps: a write never shares a block with the batch before.
+  void try_direct(int fd) {
+    direct_ = false;
+    struct statx sx {};
+    if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &sx) != 0 ||
+        !(sx.stx_mask & STATX_DIOALIGN) || sx.stx_dio_offset_align == 0)
+      return;
+    const uint64_t align = std::max<uint64_t>(sx.stx_dio_offset_align, sx.stx_blksize);
+    if (align > kStageBytes || kStageBytes % align != 0 || sx.stx_dio_mem_align > kStageAlign)
+      return;
+    const int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_DIRECT) != 0) return;
+    offset_align_ = align;
+    direct_ = true;
   }
 
   void punch(const Extent& e) {
@@ -471,6 +537,17 @@ class SmallBlobPack::Segments {
   Fd active_;
   int64_t active_id_ = -1;
   uint64_t end_ = 0;
+  // Direct writes: no copy into the page cache and none of its pages to
+  // write back at the sync; a read comes from the disk, as it would after the
+  // buffered path drops the pages. Each batch starts at an aligned offset.
+  bool direct_ = false;
+  uint64_t offset_align_ = 1;
+  static constexpr size_t kStageBytes = 1 << 20;
+  static constexpr size_t kStageAlign = 4096;  // the memory alignment direct writes need, or more
+  struct Freer {
+    void operator()(char* p) const { std::free(p); }
+  };
+  std::unique_ptr<char, Freer> stage_;
   std::mutex readers_mu_;
   std::unordered_map<int64_t, std::shared_ptr<const Fd>> readers_;
 };

@@ -11,7 +11,8 @@
 //   row holds where: a 64 KiB blob in a row was written twice (SQLite's WAL,
 //   then its checkpoint), with a checksum per page, and cost half of a 64 KiB
 //   upload's CPU. A batch appends its blobs in one write and syncs the segment
-//   before the transaction that indexes them commits.
+//   before the transaction that indexes them commits. The write is direct
+//   (O_DIRECT) where the file system takes it: no copy into the page cache.
 // Each process appends to a segment of its own, holding flock(2) on it while
 // it does. A removed blob's bytes are punched out of its segment (the space
 // comes back, the offsets stay), and a segment that no row uses any more and
