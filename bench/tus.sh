@@ -18,6 +18,8 @@
 #   of tus-js-client, reading the file the same way) beside bench/load.cc's.
 #   BENCH_TUS_BEFORE=<upgate binary>: upgate's rows also for that binary, in the same run
 #   (before/after a change; it runs first).
+#   BENCH_TUS_T2_ONLY=1: t2 alone, in BENCH_ROUNDS pairs (@tus/server, then upgate, each on a
+#   fresh server and store), each pair's ratio and the medians.
 # Goals (issue 16): t1 upgate >= 0.9x upgate plain and >= 1.0x @tus/server; t2 >= 5x.
 
 TUS_NODE_DIR=bench/node
@@ -113,6 +115,10 @@ run_tus() {
   local file="$TMP/tus-large.bin" tus_small=(--size 65536 --concurrency 64 --duration "$SMALL_SECONDS"
     --header "Tus-Resumable: 1.0.0" --header "Upload-Length: 65536"
     --header "Content-Type: application/offset+octet-stream")
+  if [[ ${BENCH_TUS_T2_ONLY:-} == 1 ]]; then
+    tus_t2_pairs
+    return 0
+  fi
   head -c "$SINGLE_SIZE" /dev/urandom >"$file"
   settle
   if start_tus_server; then
@@ -145,6 +151,33 @@ run_tus() {
   fi
   tus_upgate "" "$file"
   rm -rf "$file" "$TMP/tus-chunks"
+}
+
+# t2 alone (BENCH_TUS_T2_ONLY=1): ROUNDS pairs, @tus/server then upgate, each on a fresh server
+# and store; each pair's ratio, and the medians. @tus/server's rate swings from run to run on
+# this VM (bench/README.md), so pairs say more than one run. Uses tus_small of run_tus.
+tus_t2_pairs() {
+  local r servers="" upgates="" ratios=""
+  for ((r = 1; r <= ROUNDS; r++)); do
+    settle
+    start_tus_server || { echo "-- t2: @tus/server did not start"; ANY_ERRORS=1; return 0; }
+    tus_load t2 tus-server --url "$TUS_ENDPOINT" --method POST "${tus_small[@]}"
+    stop_tus_server
+    settle
+    if [[ $UPGATE_OK != 1 ]] || ! start_upgate t2; then
+      echo "-- t2 / upgate: not run: $UPGATE_WHY"; return 0
+    fi
+    tus_load t2 upgate --url "http://127.0.0.1:$UPGATE_PORT/v1/tus/" --method POST \
+      --header "Authorization: Bearer $UPGATE_KEY" "${tus_small[@]}"
+    stop_upgate
+    servers+="${TUS[t2,tus-server]} "
+    upgates+="${TUS[t2,upgate]} "
+    ratios+="$(tus_ratio "${TUS[t2,upgate]}" "${TUS[t2,tus-server]}") "
+  done
+  TUS[t2,pairs]="@tus/server [$servers] upgate [$upgates] upgate / @tus/server [$ratios]"
+  TUS[t2,tus-server]=$(median "$servers")
+  TUS[t2,upgate]=$(median "$upgates")
+  TUS[t2,ratio]=$(median "$ratios")
 }
 
 # upgate's rows: column suffix, file (uses tus_small of run_tus).
@@ -198,6 +231,11 @@ tus_ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) print
 print_tus() {
   local sfx
   echo
+  if [[ ${BENCH_TUS_T2_ONLY:-} == 1 ]]; then
+    echo "t2: 64 KiB creation-with-upload x64 (files/s), $ROUNDS pairs: ${TUS[t2,pairs]:-?}"
+    echo "  medians: @tus/server ${TUS[t2,tus-server]:-?} | upgate tus ${TUS[t2,upgate]:-?} | tus / @tus/server ${TUS[t2,ratio]:-?}"
+    return 0
+  fi
   echo "t1: $SINGLE_LABEL in 8 MiB chunks (MiB/s) | @tus/server (FileStore, no fsync) | tus-js-client to a null endpoint (client ceiling)"
   printf '  %-10s | %-10s\n' "${TUS[t1,tus-server]:-?}" "${TUS[t1,client-ceiling]:-?}"
   echo "  upgate binary | /v1/tus/ (durable) | plain POST, load.cc | plain POST, Node | tus / @tus/server | tus / plain Node | tus / plain load.cc"
