@@ -525,6 +525,30 @@ TEST_F(SmallBlobTest, SegmentBytesLeaveThePageCacheOnceSynced) {
   EXPECT_EQ(read_back("s3"), std::string(40'000, 'p'));  // read back from the disk
 }
 
+// A batch larger than the direct writes' staging buffer (1 MiB) is written in
+// several pieces; blobs of odd sizes straddle them, each in its place.
+TEST_F(SmallBlobTest, ABatchPastTheStagingBufferLandsWhole) {
+  constexpr int kBlobs = 40;
+  auto content = [](int k) {
+    std::string bytes(60'001 + k, '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((k * 131 + i * 7) % 251);
+    return bytes;
+  };
+  std::vector<BlobWriterPtr> writers;
+  std::vector<net::awaitable<Status>> commits;
+  for (int k = 0; k < kBlobs; ++k) {
+    auto w = store_->create("big-batch-" + std::to_string(k));
+    ASSERT_TRUE(w);
+    ASSERT_TRUE(await((*w)->append(content(k))));
+    commits.push_back((*w)->commit());
+    writers.push_back(std::move(*w));
+  }
+  // Queued together: all but the first few share a batch of ~2.4 MB.
+  for (const Status& st : testing::await_all(std::move(commits)))
+    ASSERT_TRUE(st) << st.error().message;
+  for (int k = 0; k < kBlobs; ++k) EXPECT_EQ(read_back("big-batch-" + std::to_string(k)), content(k));
+}
+
 // A removal gives the bytes' space back at once; the segment itself goes when
 // no row uses it and no process appends to it (here: when the store reopens).
 TEST_F(SmallBlobTest, RemovedBytesAreFreedAndEmptySegmentsDeleted) {
