@@ -546,7 +546,8 @@ TEST_F(SmallBlobTest, ABatchPastTheStagingBufferLandsWhole) {
   // Queued together: all but the first few share a batch of ~2.4 MB.
   for (const Status& st : testing::await_all(std::move(commits)))
     ASSERT_TRUE(st) << st.error().message;
-  for (int k = 0; k < kBlobs; ++k) EXPECT_EQ(read_back("big-batch-" + std::to_string(k)), content(k));
+  for (int k = 0; k < kBlobs; ++k)
+    EXPECT_EQ(read_back("big-batch-" + std::to_string(k)), content(k));
 }
 
 // A removal gives the bytes' space back at once; the segment itself goes when
