@@ -44,6 +44,10 @@ Status fsync_dir(const std::string& dir, std::string_view role) {
   return ok();
 }
 
+void drop_from_page_cache(int fd, uint64_t at, uint64_t len) {
+  (void)::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(len), POSIX_FADV_DONTNEED);
+}
+
 Status WriterState::check_usable() const {
   if (committed_) return fail(Errc::kInternal, "local blob store: writer already committed");
   if (failed_) return fail(Errc::kStorageIo, "local blob store: writer failed earlier");
@@ -80,8 +84,7 @@ Status FileAppender::sync() {
 
 void FileAppender::drop_cached(uint64_t upto) {
   if (upto <= dropped_) return;
-  (void)::posix_fadvise(fd_.get(), static_cast<off_t>(base_ + dropped_),
-                        static_cast<off_t>(upto - dropped_), POSIX_FADV_DONTNEED);
+  drop_from_page_cache(fd_.get(), base_ + dropped_, upto - dropped_);
   dropped_ = upto;
 }
 

@@ -55,6 +55,13 @@ int fsync_fd(int fd);
 // Makes a folder's entries (a created, renamed or removed name) durable.
 Status fsync_dir(const std::string& dir, std::string_view role);
 
+// Asks the kernel to drop [at, at + len) of the file from the page cache (a
+// hint; pages still being written stay). Written bytes leave the cache once on
+// disk: an upload is written once and seldom read at once, and a page given
+// back is reused while still warm, where the cache would take fresh pages (in
+// a VM that reports free pages to its host, each such page costs a fault there).
+void drop_from_page_cache(int fd, uint64_t at, uint64_t len);
+
 // What a writer may still do: nothing after its commit, and nothing after any
 // failure (the file's content is then unknown).
 class WriterState {
@@ -99,10 +106,8 @@ class DiskReserve {
 // are coalesced, larger ones written through. Every `writeback_step` written
 // bytes the kernel is asked to start writing them (a hint; fsync reports
 // failures), so the fsync at commit waits for at most that step. Written-back
-// steps, and the whole file once synced, leave the page cache: an upload is
-// written once and seldom read at once, and a page given back is reused while
-// still warm, where the cache would take fresh pages (in a VM that reports free
-// pages to its host, each such page costs a fault there). Before
+// steps, and the whole file once synced, leave the page cache
+// (drop_from_page_cache). Before
 // open() appends only gather in the buffer (a blob that may stay small enough
 // for the pack). Checks `reserve` every DiskReserve::kCheckStep bytes. Not
 // thread-safe; `reserve` outlives it; `role` is a literal naming the file.

@@ -343,10 +343,7 @@ class SmallBlobPack::Segments {
       active_.reset();  // after a failed sync its pages' state is unknown: a new segment
       return fail(os_error(err, "fsync pack segment"));
     }
-    // The synced bytes leave the page cache, as a file's do (FileAppender).
-    if (!direct_)
-      (void)::posix_fadvise(active_.get(), static_cast<off_t>(from), static_cast<off_t>(at - from),
-                            POSIX_FADV_DONTNEED);
+    if (!direct_) drop_from_page_cache(active_.get(), from, at - from);
     return ok();
   }
 
