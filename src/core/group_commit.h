@@ -72,14 +72,16 @@ class GroupCommit {
   // Queues `item`; calls `done` once a batch containing it has run.
   // REQUIRES: built with a pool and a batch runner; `item` lives until `done`.
   void submit_async(Item& item, const std::function<void()>& done) {
-    auto* w = new Waiter(&item);  // owned by the queue, deleted in finish()
-    w->done_callback = done;
-    std::unique_lock lock(mu_);
-    queue_.push_back(w);
-    if (running_) return;
-    running_ = true;
-    lock.unlock();
-    pool_->post([this] { lead_on_pool(); });
+    if (queue_async(item, done)) pool_->post([this] { lead_on_pool(); });
+  }
+
+  // submit_async() from a pool thread free to run batches: when none is
+  // running it leads here and now (no other thread is woken to lead), else
+  // the running leader takes the item. Never waits for another leader, so
+  // pool threads calling it cannot all end up waiting for one that is queued
+  // behind them.
+  void submit_async_here(Item& item, const std::function<void()>& done) {
+    if (queue_async(item, done)) lead_on_pool();
   }
 
   // `co_await commits.commit(item);` the awaitable form of submit_async.
@@ -98,6 +100,18 @@ class GroupCommit {
     bool done = false;
     std::function<void()> done_callback;  // set: an async waiter, heap-owned
   };
+
+  // Queues an async item; true when no batch is running and the caller
+  // must start a leader (running_ is set for it).
+  bool queue_async(Item& item, const std::function<void()>& done) {
+    auto* w = new Waiter(&item);  // owned by the queue, deleted in finish()
+    w->done_callback = done;
+    const std::lock_guard lock(mu_);
+    queue_.push_back(w);
+    if (running_) return false;
+    running_ = true;
+    return true;
+  }
 
   template <class Run>
   static void run(const std::vector<Waiter*>& batch, Run& run_batch) {

@@ -147,14 +147,12 @@ InsertOptions Upload::insert_options() const {
 net::awaitable<Result<Object>> Upload::commit() {
   auto o = finish();
   if (!o) co_return o;
-  // Bytes first, then metadata: a crash in between leaves an orphan blob that
-  // the sweeper collects, never a row without its bytes.
-  if (writer_) {
-    if (auto st = co_await writer_->commit(); !st) co_return fail(st.error());
-  }
   // Named, not temporaries of the co_await expressions: g++ 12 destroys those twice.
   const InsertOptions options = insert_options();
-  if (auto st = co_await service_.insert(*o, options); !st) {
+  ObjectInsert row{&*o, &options};
+  if (auto st = co_await service_.commit_blob_then_row(writer_.get(), row); !st)
+    co_return fail(st.error());
+  if (const Status& st = row.result; !st) {
     // Adopted: not ours to remove; staged: the next extend() drops the bytes.
     if (!writer_ || (spec_.staged && locator_ == spec_.staged->locator)) co_return fail(st.error());
     // Not acknowledged, so not kept. If this removal fails too, the blob is an
@@ -206,10 +204,33 @@ UploadService::UploadService(Directory& directory, meta::MetaStore& meta, storag
     : directory_(directory), meta_(meta), blobs_(blobs), clock_(clock), pool_(pool),
       inserts_(pool, [this](const std::vector<ObjectInsert*>& batch) { insert_batch(batch); }) {}
 
-net::awaitable<Status> UploadService::insert(const Object& object, const InsertOptions& options) {
-  ObjectInsert row{&object, &options};
+net::awaitable<Status> UploadService::commit_blob_then_row(storage::BlobWriter* writer,
+                                                           ObjectInsert& row) {
+  // Bytes first, then metadata: a crash in between leaves an orphan blob that
+  // the sweeper collects, never a row without its bytes.
+  if (writer && writer->commit_is_own_sync()) {
+    // One trip to the pool: the blob's sync, then the row queued from that
+    // pool thread, which leads its batch itself when none is running. A trip
+    // each cost two more thread switches per commit.
+    Status synced = ok();
+    const std::function<void(Resume)> start = [&](const Resume& resume) {
+      pool_.post([&, resume] {
+        synced = await_blocking<Status>([writer] { return writer->commit(); });
+        if (synced) {
+          inserts_.submit_async_here(row, resume);
+        } else {
+          resume();
+        }
+      });
+    };
+    co_await suspend(start);
+    co_return synced;
+  }
+  if (writer) {
+    if (auto st = co_await writer->commit(); !st) co_return st;
+  }
   co_await inserts_.commit(row);
-  co_return row.result;
+  co_return ok();
 }
 
 void UploadService::insert_batch(const std::vector<ObjectInsert*>& batch) {

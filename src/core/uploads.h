@@ -215,9 +215,11 @@ class UploadService {
  private:
   friend class Upload;
 
-  // Inserts one object's row together with the others queued: one metadata
-  // transaction (one sync) per batch, awaited without holding a thread.
-  net::awaitable<Status> insert(const Object& object, const InsertOptions& options);
+  // Commits `writer` (null: the blob is stored already), then inserts `row`
+  // together with the others queued: one metadata transaction (one sync) per
+  // batch, awaited without holding a thread. Returns the blob's failure (the
+  // row is not inserted then); the row's is in row.result.
+  net::awaitable<Status> commit_blob_then_row(storage::BlobWriter* writer, ObjectInsert& row);
   // Inserts the row of blob `locator` (`size` bytes, stored already) with
   // SHA-256 state `sha256`, or read once to hash it when that is unknown.
   Result<Object> record_stored(UploadSpec spec, const std::string& locator, uint64_t size,

@@ -47,6 +47,11 @@ class BlobWriter {
   // REQUIRES: called at most once, after the last append.
   virtual net::awaitable<Status> commit() = 0;
   virtual uint64_t bytes_written() const = 0;
+  // Whether commit() is one blocking sync of this blob's own file, run on the
+  // blocking pool (not a request over the network, nor a batch shared with
+  // other writers): the caller may run it, and what it does next, in one
+  // trip to the pool (core::Upload::commit does).
+  virtual bool commit_is_own_sync() const { return false; }
 };
 using BlobWriterPtr = std::unique_ptr<BlobWriter>;
 

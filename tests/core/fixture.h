@@ -2,8 +2,11 @@
 // Core services over the in-memory backends (or a blob store of the test's
 // choice), on a manual clock.
 
+#include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "core/auth.h"
 #include "core/blocking.h"
@@ -27,10 +30,42 @@ inline storage::BlobStorePtr memory_blobs(core::BlockingPool&, const std::string
   return storage::make_memory_blob_store();
 }
 
+// A thread pool that counts the trips to it: run() and post() called from
+// outside the pool (work a pool thread starts runs inline, no trip).
+class CountingPool final : public core::BlockingPool {
+ public:
+  int trips() const { return trips_.load(); }
+
+  // core::BlockingPool
+  net::awaitable<void> run(std::function<void()> work) override {
+    if (!t_on_pool) ++trips_;
+    co_await inner_->run(on_pool(std::move(work)));
+  }
+
+  // core::BlockingPool
+  void post(std::function<void()> work) override {
+    if (!t_on_pool) ++trips_;
+    inner_->post(on_pool(std::move(work)));
+  }
+
+ private:
+  static std::function<void()> on_pool(std::function<void()> work) {
+    return [work = std::move(work)] {
+      const bool was = std::exchange(t_on_pool, true);
+      work();
+      t_on_pool = was;
+    };
+  }
+
+  static inline thread_local bool t_on_pool = false;
+  core::BlockingPoolPtr inner_ = core::make_thread_pool(2);
+  std::atomic<int> trips_{0};
+};
+
 struct CoreFixture {
   ManualClock clock;
   TempDir dir;
-  core::BlockingPoolPtr pool = core::make_thread_pool(2);
+  std::unique_ptr<CountingPool> pool = std::make_unique<CountingPool>();
   meta::MetaStorePtr meta = meta::make_memory_meta_store();
   storage::BlobStorePtr blobs;
   core::Directory directory{*meta, clock, 1ull << 30};

@@ -117,6 +117,27 @@ TYPED_TEST(UploadPaths, ManyConcurrentUploadsRoundTrip) {
   EXPECT_EQ(this->blob_count(), bodies.size());
 }
 
+// A blob synced by a blocking call of its own (a local file, not the pack)
+// and its row commit in one trip to the pool: the sync, then the row's group
+// commit led by that same thread. A trip each cost two more thread switches.
+TYPED_TEST(UploadPaths, AFileBlobAndItsRowCommitInOneTrip) {
+  if constexpr (!std::is_same_v<TypeParam, Local>) GTEST_SKIP() << "no blob of its own file";
+  ASSERT_NE(this->blobs, nullptr);
+  const std::string body = pattern(300'000);
+  auto up = this->uploads.begin(testing::spec_for("t1", "f"));
+  ASSERT_TRUE(up) << up.error().message;
+  ASSERT_TRUE(testing::await((*up)->append(body)));
+  const int before = this->pool->trips();
+  auto o = testing::await((*up)->commit());
+  ASSERT_TRUE(o) << o.error().message;
+  EXPECT_EQ(this->pool->trips() - before, 1);
+  auto stored = this->meta->get_object("t1", o->id);
+  ASSERT_TRUE(stored) << stored.error().message;
+  auto got = testing::await(stream_out(this->files, *stored, 0, UINT64_MAX));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(*got == body);
+}
+
 TYPED_TEST(UploadPaths, RangesAreServedFromTheStore) {
   ASSERT_NE(this->blobs, nullptr);
   const std::string body = pattern(200'000);

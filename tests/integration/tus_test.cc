@@ -604,9 +604,9 @@ TEST_F(TusTest, AcknowledgedChunksSurviveSigkill) {
   expect_resumes_after_sigkill(dir, url, data, 100'000);
 }
 
-// From its second chunk on, a process commits a chunk of its staged blob
-// (the blob's sync, then the piece's row) in one trip to the blocking pool:
-// every chunk it acknowledged is still there after a SIGKILL.
+// A chunk of the staged blob commits in one trip to the blocking pool (the
+// blob's sync, then the piece's row; core::Upload::commit): every chunk
+// acknowledged is still there after a SIGKILL.
 TEST_F(TusTest, ChunksCommittedInOneTripSurviveSigkill) {
   TempDir dir;
   start_server({}, dir.path());

@@ -845,22 +845,11 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
   if (whole || up.size() > 0) {
     committing_->begin(t.id);
     const ScopeEnd mark([this, &t] { committing_->end(t.id); });
-    Result<Object> committed;
-    if (!whole && local_staging_.load(std::memory_order_relaxed)) {
-      // The staged blob is a local file: its sync and then the piece's row
-      // (a group commit it leads) run in one trip to the pool, not one trip
-      // each. A store writing pieces over the network is awaited instead, so
-      // no pool thread waits for it.
-      committed = co_await blocking(ex, [&] { return up.commit_blocking(); });
-    } else {
-      committed = co_await up.commit();
-    }
+    Result<Object> committed = co_await up.commit();
     if (!committed) {
       committing_->forget(t.id);
       co_return fail(committed.error());
     }
-    if (!whole && core::is_staged_piece(*committed))
-      local_staging_.store(true, std::memory_order_relaxed);
     if (!whole && at.length && t.concat == Concat::kNone)
       committing_->remember(t.id, {out.offset, *at.length});
     if (*cut) co_return fail(**cut);  // kept; the answer goes nowhere anyway

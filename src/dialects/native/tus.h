@@ -12,7 +12,6 @@
 // A PATCH or DELETE takes the upload over from a request of this process
 // still writing a chunk of it (docs/resumable.md).
 
-#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -116,10 +115,6 @@ class Tus {
   std::string grant_key_;   // signs grants
   std::unique_ptr<Committing> committing_;
   std::unique_ptr<Writers> writers_;
-  // Whether this process's blob store keeps staged blobs, which only the
-  // local one does (storage::BlobStore::extend): set at the first piece
-  // committed into one.
-  std::atomic<bool> local_staging_{false};
 };
 
 }  // namespace up::dialects::native

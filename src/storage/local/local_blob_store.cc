@@ -157,6 +157,9 @@ class LocalBlobWriter final : public BlobWriter {
   // storage::BlobWriter
   uint64_t bytes_written() const override { return file_.size(); }
 
+  // storage::BlobWriter
+  bool commit_is_own_sync() const override { return file_.is_open() || !target_.pack; }
+
  private:
   static Error already_exists() {
     return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};

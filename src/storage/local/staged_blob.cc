@@ -95,6 +95,9 @@ class StagedBlobWriter final : public BlobWriter {
   // storage::BlobWriter
   uint64_t bytes_written() const override { return file_.size(); }
 
+  // storage::BlobWriter
+  bool commit_is_own_sync() const override { return true; }
+
  private:
   Status commit_now() {
     UP_TRY(state_.check_usable());
