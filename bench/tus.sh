@@ -9,9 +9,10 @@
 #   t2  64 KiB files by creation-with-upload (one POST with the body per file) over 64
 #       connections for SMALL_SECONDS, by bench/load.cc for both (a Node client would be the
 #       bottleneck)
-#   t1 also by curl (bench/tus.sh tus_curl: the 8 MiB PATCHes on one connection), beside the
-#       plain POST by load.cc: the server's own cost of tus with clients that are not the limit
-#       (BENCH_ROUNDS alternating rounds, medians)
+#   t1 also by bench/load.cc (--tus-chunk: a creation, then the 8 MiB PATCHes on one
+#       connection), beside the plain POST by load.cc: the server's own cost of tus, with the
+#       same client as the plain upload and one that is not the limit (BENCH_ROUNDS
+#       alternating rounds, medians)
 #   and, to read the ratios fairly, the client's own ceiling: tus-js-client against a null
 #   tus endpoint (bench/node/tus_null.mjs: answers POST/HEAD/PATCH, discards the bytes), and
 #   upgate's plain upload of the same file by a Node client (tus_load.mjs plain: the runtime
@@ -62,44 +63,6 @@ tus_large() {
   TUS[t1,$col]=$(sed -n 's/^RESULT mibps=\([^ ]*\).*/\1/p' "$log")
   [[ -n "${TUS[t1,$col]}" ]] || { TUS[t1,$col]="failed"; ANY_ERRORS=1; }
 }
-# upgate's /v1/tus/ driven by curl: one creation, then the file's 8 MiB pieces as PATCHes on one
-# connection (--next). The server's own cost of tus beside its plain upload by load.cc, with a
-# client that is not the limit (tus-js-client is: see client-ceiling). Column, tus endpoint, file.
-# Without `Expect: 100-continue`, which curl adds to a large body and tus clients do not send
-# (tus-js-client, Uppy: Node's http and browsers never do): waiting for the 100 cost curl ~1 ms
-# per chunk of its own reaction (bench/README.md, "tus chunks by curl").
-tus_curl() {
-  local col=$1 endpoint=$2 file=$3 chunks="$TMP/tus-chunks" loc off=0 i files sizes args=() t0 t1 ok n
-  echo "-- t1 / $col"
-  mkdir -p "$chunks"
-  [[ -e $chunks/x000 ]] || split -b 8M -a 3 -d "$file" "$chunks/x"
-  # The pieces' sizes read before the clock starts: a `stat` per piece in the timed part cost
-  # ~0.2 s per GiB of forks, 15% of the upload.
-  files=("$chunks"/x*)
-  read -ra sizes <<<"$(stat -c %s "${files[@]}" | tr '\n' ' ')"
-  n=${#files[@]}
-  t0=$(date +%s.%N)
-  loc=$(curl -s -D - -o /dev/null -X POST -H "Authorization: Bearer $UPGATE_KEY" \
-    -H "Tus-Resumable: 1.0.0" -H "Upload-Length: $SINGLE_SIZE" "$endpoint" |
-    tr -d '\r' | awk 'tolower($1) == "location:" { print $2 }')
-  [[ $loc == /* ]] && loc="${endpoint%%/v1/*}$loc"
-  for ((i = 0; i < n; i++)); do
-    ((i == 0)) || args+=(--next)
-    args+=(-s -o /dev/null -w '%{http_code}\n' -X PATCH -H "Authorization: Bearer $UPGATE_KEY"
-      -H "Tus-Resumable: 1.0.0" -H "Upload-Offset: $off" -H "Content-Type: application/offset+octet-stream" -H "Expect:"
-      -T "${files[i]}" "$loc")
-    off=$((off + sizes[i]))
-  done
-  ok=$(curl "${args[@]}" | grep -c '^204$')
-  t1=$(date +%s.%N)
-  if [[ -n $loc && $ok == "$n" ]]; then
-    TUS[t1,$col]=$(awk -v b="$off" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%.2f", b / 1048576 / (t1 - t0) }')
-  else
-    TUS[t1,$col]="failed ($ok of $n PATCHes 204)"; ANY_ERRORS=1
-  fi
-  echo "   ${TUS[t1,$col]} MiB/s"
-}
-
 # bench/load.cc's figure: column, url, load options.
 tus_load() {
   local scn=$1 col=$2; shift 2
@@ -188,23 +151,23 @@ tus_upgate() {
     echo "== upgate $UPGATE"
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate$sfx" "$base/v1/tus/" "$file"
     settle
-    # The server's own cost: plain POST and tus by curl in ROUNDS alternating rounds, medians
+    # The server's own cost: plain POST and tus by load.cc in ROUNDS alternating rounds, medians
     # (one round of each swung by 0.77-0.93 between quiet runs).
-    local r plain_rounds="" curl_rounds=""
+    local r plain_rounds="" tus_rounds="" one=(--header "Authorization: Bearer $UPGATE_KEY"
+      --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1)
     for ((r = 1; r <= ROUNDS; r++)); do
-      tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST \
-        --header "Authorization: Bearer $UPGATE_KEY" --size "$SINGLE_SIZE" --concurrency 1 --requests-per-conn 1
+      tus_load t1 "upgate-plain$sfx" --url "$base/v1/files?name=bench-t1-{id}" --method POST "${one[@]}"
       plain_rounds+="${TUS[t1,upgate-plain$sfx]} "
       settle
-      tus_curl "upgate-curl$sfx" "$base/v1/tus/" "$file"
-      curl_rounds+="${TUS[t1,upgate-curl$sfx]} "
+      tus_load t1 "upgate-tus-load$sfx" --url "$base/v1/tus/" --tus-chunk 8M "${one[@]}"
+      tus_rounds+="${TUS[t1,upgate-tus-load$sfx]} "
       settle
     done
     if ((ROUNDS > 1)); then
-      echo "-- t1 rounds (MiB/s): plain POST [$plain_rounds] tus by curl [$curl_rounds]"
+      echo "-- t1 rounds (MiB/s): plain POST [$plain_rounds] tus [$tus_rounds], both by load.cc"
       # A round that failed keeps its text (the last round's) in place of a median.
       [[ $plain_rounds =~ ^([0-9.]+\ )+$ ]] && TUS[t1,upgate-plain$sfx]=$(median "$plain_rounds")
-      [[ $curl_rounds =~ ^([0-9.]+\ )+$ ]] && TUS[t1,upgate-curl$sfx]=$(median "$curl_rounds")
+      [[ $tus_rounds =~ ^([0-9.]+\ )+$ ]] && TUS[t1,upgate-tus-load$sfx]=$(median "$tus_rounds")
     fi
     TUS_HEADERS="{\"Authorization\":\"Bearer $UPGATE_KEY\"}" tus_large "upgate-plain-node$sfx" \
       "$base/v1/files?name=bench-t1-node" "$file" plain
@@ -246,10 +209,10 @@ print_tus() {
       "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain-node$sfx]:-}")" \
       "$(tus_ratio "${TUS[t1,upgate$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
   done
-  echo "  the server's own cost, clients that are not the limit: /v1/tus/ by curl | plain POST, load.cc | ratio"
+  echo "  the server's own cost, one client that is not the limit: /v1/tus/ by load.cc | plain POST, load.cc | ratio"
   for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
-    printf '  %-13s | %-10s | %-10s | %s\n' "${sfx:-@after}" "${TUS[t1,upgate-curl$sfx]:-?}" \
-      "${TUS[t1,upgate-plain$sfx]:-?}" "$(tus_ratio "${TUS[t1,upgate-curl$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
+    printf '  %-13s | %-10s | %-10s | %s\n' "${sfx:-@after}" "${TUS[t1,upgate-tus-load$sfx]:-?}" \
+      "${TUS[t1,upgate-plain$sfx]:-?}" "$(tus_ratio "${TUS[t1,upgate-tus-load$sfx]:-}" "${TUS[t1,upgate-plain$sfx]:-}")"
   done
   echo "t2: 64 KiB creation-with-upload x64 (files/s) | @tus/server ${TUS[t2,tus-server]:-?}"
   for sfx in ${BENCH_TUS_BEFORE:+@before} ""; do
