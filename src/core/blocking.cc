@@ -104,6 +104,8 @@ net::awaitable<void> Waiter::until(std::mutex& mu, const std::function<bool()>& 
   while (!done) co_await suspend(check);
 }
 
+bool in_run_to_completion() { return t_completing > 0; }
+
 void run_to_completion(const std::function<net::awaitable<void>()>& task) {
   net::io_context io;
   ++t_completing;

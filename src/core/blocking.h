@@ -80,6 +80,9 @@ net::awaitable<std::invoke_result_t<F&>> run_blocking(BlockingPool& pool, F&& wo
 // for synchronous use-case code that already runs on the blocking pool (never
 // call it on an I/O thread). Blob I/O inside `task` still completes.
 void run_to_completion(const std::function<net::awaitable<void>()>& task);
+// Whether this thread is inside run_to_completion: what it awaits may block
+// it instead (it blocks anyway).
+bool in_run_to_completion();
 
 template <class T>
 net::awaitable<void> store_result(std::optional<T>& out,

@@ -17,12 +17,16 @@
 //   that pool thread) once the item's batch has run. A coroutine awaits it with
 //   core::suspend, so a thousand small uploads waiting for their sync hold no
 //   thread. The pool leader keeps taking batches until the queue is empty.
-// Either leader runs whatever is queued, so the two may be mixed.
+// Either leader runs whatever is queued, so the two may be mixed. A thread
+// waits only for a batch that is running, never for a pool leader posted and
+// not started (the pool's threads may all be such waiting callers): it leads
+// itself.
 //
 // Each waiting thread has its own condition variable: waking everyone at the
 // end of a batch (notify_all) sent most of them straight back to sleep, two
 // context switches each, which dominated small uploads on a 2-core machine.
 
+#include <algorithm>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -55,6 +59,8 @@ class GroupCommit {
     std::unique_lock lock(mu_);
     queue_.push_back(&me);
     while (!me.done) {
+      // Only a batch running is waited for, not a pool leader posted and not
+      // started: the pool's threads may all be callers like this one.
       if (running_) {
         me.cv.wait(lock);
         continue;
@@ -72,20 +78,34 @@ class GroupCommit {
   // Queues `item`; calls `done` once a batch containing it has run.
   // REQUIRES: built with a pool and a batch runner; `item` lives until `done`.
   void submit_async(Item& item, const std::function<void()>& done) {
-    if (queue_async(item, done)) pool_->post([this] { lead_on_pool(); });
+    std::unique_lock lock(mu_);
+    queue_.push_back(new_async(item, done));
+    if (running_ || posted_) return;
+    posted_ = true;
+    lock.unlock();
+    pool_->post([this] { lead_posted(); });
   }
 
   // submit_async() from a pool thread free to run batches: when none is
   // running it leads here and now (no other thread is woken to lead), else
-  // the running leader takes the item. Never waits for another leader, so
-  // pool threads calling it cannot all end up waiting for one that is queued
-  // behind them.
+  // the running leader takes the item. Never waits for another leader.
   void submit_async_here(Item& item, const std::function<void()>& done) {
-    if (queue_async(item, done)) lead_on_pool();
+    std::unique_lock lock(mu_);
+    queue_.push_back(new_async(item, done));
+    if (running_) return;
+    running_ = true;
+    lead(lock);
   }
 
-  // `co_await commits.commit(item);` the awaitable form of submit_async.
+  // `co_await commits.commit(item);` the awaitable form of submit_async. Code
+  // run to completion on a pool thread (core::run_to_completion) submits and
+  // waits instead: as a waiting thread it leads when no batch is running, and
+  // is never left waiting for a pool leader queued behind it.
   net::awaitable<void> commit(Item& item) {
+    if (in_run_to_completion()) {
+      submit(item, run_batch_);
+      co_return;
+    }
     const std::function<void(Resume)> start = [&](const Resume& resume) {
       submit_async(item, resume);
     };
@@ -101,16 +121,10 @@ class GroupCommit {
     std::function<void()> done_callback;  // set: an async waiter, heap-owned
   };
 
-  // Queues an async item; true when no batch is running and the caller
-  // must start a leader (running_ is set for it).
-  bool queue_async(Item& item, const std::function<void()>& done) {
+  static Waiter* new_async(Item& item, const std::function<void()>& done) {
     auto* w = new Waiter(&item);  // owned by the queue, deleted in finish()
     w->done_callback = done;
-    const std::lock_guard lock(mu_);
-    queue_.push_back(w);
-    if (running_) return false;
-    running_ = true;
-    return true;
+    return w;
   }
 
   template <class Run>
@@ -121,10 +135,11 @@ class GroupCommit {
     run_batch(items);
   }
 
-  // Marks `batch` done and wakes its waiters; then gives the lead to the next
-  // queued caller (a thread) or to a pool leader (async items first in line).
-  // `self` is the leader's own waiter, or null for a pool leader. Returns true
-  // when that pool leader keeps the lead and runs the next batch.
+  // Marks `batch` done and wakes its waiters; then gives the lead on: a pool
+  // leader keeps it while async items are first in line; else a waiting
+  // thread takes it; else (async items only) a pool leader is posted. `self`
+  // is the leader's own waiter, or null for a leader of async items. Returns
+  // true when that leader keeps the lead and runs the next batch.
   // Called with the lock held; returns with it held.
   bool finish(std::vector<Waiter*>& batch, std::unique_lock<std::mutex>& lock, Waiter* self) {
     running_ = false;
@@ -137,13 +152,19 @@ class GroupCommit {
         w->cv.notify_one();
       }
     }
-    bool pool_leads = false;
+    bool keep_lead = false;
+    bool post_leader = false;
     if (!queue_.empty()) {
-      if (queue_.front()->done_callback) {
+      const auto thread = std::find_if(queue_.begin(), queue_.end(),
+                                       [](const Waiter* w) { return !w->done_callback; });
+      if (self == nullptr && queue_.front()->done_callback) {
         running_ = true;
-        pool_leads = true;
-      } else {
-        queue_.front()->cv.notify_one();  // the next leader
+        keep_lead = true;
+      } else if (thread != queue_.end()) {
+        (*thread)->cv.notify_one();  // the next leader
+      } else if (!posted_) {
+        posted_ = true;
+        post_leader = true;
       }
     }
     lock.unlock();
@@ -151,24 +172,31 @@ class GroupCommit {
       w->done_callback();
       delete w;
     }
-    // A thread leader hands over to a new pool leader; a pool leader loops.
-    if (pool_leads && self != nullptr) pool_->post([this] { lead_on_pool(); });
+    if (post_leader) pool_->post([this] { lead_posted(); });
     lock.lock();
-    return pool_leads && self == nullptr;
+    return keep_lead;
   }
 
-  // A leader on the pool: runs batches until the queue is empty or its front
-  // is a waiting thread (which then leads).
-  // REQUIRES: running_ was set for this leader.
-  void lead_on_pool() {
+  // A pool leader posted by submit_async() or finish(): leads unless a batch
+  // is running (a thread took the lead meanwhile) or nothing is queued.
+  void lead_posted() {
     std::unique_lock lock(mu_);
-    for (bool lead = true; lead;) {
+    posted_ = false;
+    if (running_ || queue_.empty()) return;
+    running_ = true;
+    lead(lock);
+  }
+
+  // Runs batches on this thread until finish() gives the lead away.
+  // REQUIRES: `lock` held, running_ set for this caller.
+  void lead(std::unique_lock<std::mutex>& lock) {
+    for (bool more = true; more;) {
       std::vector<Waiter*> batch;
       batch.swap(queue_);
       lock.unlock();
       run(batch, run_batch_);
       lock.lock();
-      lead = finish(batch, lock, nullptr);
+      more = finish(batch, lock, nullptr);
     }
   }
 
@@ -176,7 +204,8 @@ class GroupCommit {
   RunBatch run_batch_;
   std::mutex mu_;
   std::vector<Waiter*> queue_;
-  bool running_ = false;
+  bool running_ = false;  // a leader is running batches
+  bool posted_ = false;   // a pool leader is posted and has not started
 };
 
 }  // namespace up::core

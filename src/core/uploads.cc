@@ -208,10 +208,11 @@ net::awaitable<Status> UploadService::commit_blob_then_row(storage::BlobWriter* 
                                                            ObjectInsert& row) {
   // Bytes first, then metadata: a crash in between leaves an orphan blob that
   // the sweeper collects, never a row without its bytes.
-  if (writer && writer->commit_is_own_sync()) {
+  if (writer && writer->commit_is_own_sync() && !in_run_to_completion()) {
     // One trip to the pool: the blob's sync, then the row queued from that
     // pool thread, which leads its batch itself when none is running. A trip
-    // each cost two more thread switches per commit.
+    // each cost two more thread switches per commit. (Code run to completion
+    // on a pool thread is there already: both run inline.)
     Status synced = ok();
     const std::function<void(Resume)> start = [&](const Resume& resume) {
       pool_.post([&, resume] {
