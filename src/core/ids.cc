@@ -2,6 +2,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdlib>
@@ -28,7 +29,9 @@ std::string new_object_id(int64_t unix_ms) {
 
   // Ids made in the same millisecond must still sort in creation order (list
   // pages are cut by id), so within a process the random part of such an id
-  // is the last one's plus a random step: increasing, yet not guessable.
+  // is the last one's plus a random step: increasing, yet not guessable. A
+  // clock stepping back (a VM resumed from a snapshot) counts as that same
+  // millisecond.
   static std::mutex mutex;
   static uint64_t last_ms = 0;
   static unsigned __int128 last_random = 0;
@@ -36,6 +39,7 @@ std::string new_object_id(int64_t unix_ms) {
   unsigned __int128 r = fresh;
   {
     std::lock_guard lock(mutex);
+    t = std::max(t, last_ms);
     const unsigned __int128 step = 1 + (fresh >> 40);  // 1 .. 2^40
     if (t == last_ms && last_random < kRandomLimit - step) r = last_random + step;
     last_ms = t;

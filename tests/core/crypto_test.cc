@@ -123,6 +123,13 @@ TEST(IdsTest, IdsOfOneMillisecondSortInCreationOrder) {
   }
 }
 
+TEST(IdsTest, IdsSortInCreationOrderWhenTheClockStepsBack) {
+  const std::string later = new_object_id(1'700'000'000'010);
+  const std::string after = new_object_id(1'700'000'000'005);
+  EXPECT_LT(later, after);
+  EXPECT_EQ(after.substr(0, 10), later.substr(0, 10));
+}
+
 TEST(QiniuEtagTest, KnownVectors) {
   // spec/jodoo.md §2.7: one block is 0x16 + sha1.
   EXPECT_EQ(core::qiniu_etag(""), "Fto5o-5ea0sNMlW_75VgGJCv2AcJ");
