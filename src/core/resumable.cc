@@ -56,7 +56,7 @@ Result<UploadPtr> ResumableUploads::begin_piece(const ResumableRef& ref, const P
   auto u = piece_upload_spec(ref, spec);
   if (!u) return fail(u.error());
   if (!spec.staged) return uploads_.begin(std::move(*u));
-  u->staged = UploadSpec::Staged{staged_locator(ref.id), spec.index};
+  u->staged = UploadSpec::Staged{staged_locator(ref.id), spec.index, spec.size_hint};
   auto upload = uploads_.begin(std::move(*u));
   if (!upload) return upload;
   // The blob is ours until the Upload goes: now nothing can store a piece

@@ -81,6 +81,9 @@ struct PieceSpec {
   // `index` already, kFailedPrecondition when another request is writing the
   // upload or it is completed or terminated.
   bool staged = false;
+  // A staged piece's expected size (a Content-Length), when known: a hint
+  // (UploadSpec::Staged::size_hint), never checked.
+  std::optional<uint64_t> size_hint;
   std::string owner;
   std::string key_id;            // as UploadSpec::key_id
   std::string meta_json = "{}";  // the protocol's extras for this piece (kept with it)

@@ -268,7 +268,7 @@ Result<UploadPtr> UploadService::open(UploadSpec spec, const EffectiveQuota& quo
   if (spec.staged) {
     // Every piece of a staged blob shares its locator; each is an object of its own.
     if (spec.object_id.empty()) spec.object_id = locator;
-    writer = blobs_.extend(spec.staged->locator, spec.staged->at);
+    writer = blobs_.extend(spec.staged->locator, spec.staged->at, spec.staged->size_hint);
     if (writer) locator = spec.staged->locator;
   }
   if (!spec.staged || (!writer && (writer.error().code == Errc::kUnimplemented ||

@@ -65,6 +65,9 @@ struct UploadSpec {
   struct Staged {
     std::string locator;
     uint64_t at = 0;
+    // The bytes expected (a Content-Length), when known: a hint for the store
+    // (storage::BlobStore::extend), never checked.
+    std::optional<uint64_t> size_hint;
   };
   std::optional<Staged> staged;
 };

@@ -134,7 +134,8 @@ class BlobStore {
   // store decides where it goes (fan-out folders, a bucket prefix, ...).
   // `size_hint`: the blob's exact size when known up front (a Content-Length);
   // a store may rely on it (S3 sends one PUT of that length), and then a
-  // writer given fewer or more bytes fails. Other stores ignore it.
+  // writer given fewer or more bytes fails. The local store starts writing
+  // the blob's last bytes to the disk sooner with it.
   virtual Result<BlobWriterPtr> create(std::string_view locator,
                                        std::optional<uint64_t> size_hint = {}) = 0;
   // Opens `length` bytes from `offset` (clipped to the blob's end; an offset
@@ -189,10 +190,13 @@ class BlobStore {
   // kFailedPrecondition while another holds it and once it is sealed.
   // kObjectNotFound when no staged blob holds `at` bytes, and kUnimplemented
   // (the default) when the store has none: the caller stores the piece as a
-  // blob of its own. Blocks (opens a file).
-  virtual Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at) {
+  // blob of its own. `size_hint`: how many bytes the writer will append, when
+  // known (a hint, as create()'s for the local store). Blocks (opens a file).
+  virtual Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at,
+                                       std::optional<uint64_t> size_hint = {}) {
     (void)locator;
     (void)at;
+    (void)size_hint;
     return fail(Errc::kUnimplemented, "this blob store has no staged blobs");
   }
   // Makes the first `size` bytes of staged blob `staged` the committed blob

@@ -701,7 +701,7 @@ net::awaitable<void> Tus::patch(Exchange& ex, const tus::UploadToken& t) {
       Progress at;
       at.offset = known->offset;
       at.length = known->length;
-      auto up = open_chunk(t, at, false);
+      auto up = open_chunk(t, at, false, ex.content_length());
       if (up) {
         opened = std::move(*up);
         return at;
@@ -753,10 +753,12 @@ net::awaitable<void> Tus::terminate(Exchange& ex, const tus::UploadToken& t) {
   co_await ex.send(tus_answer(204));
 }
 
-Result<core::UploadPtr> Tus::open_chunk(const tus::UploadToken& t, const Progress& at, bool whole) {
+Result<core::UploadPtr> Tus::open_chunk(const tus::UploadToken& t, const Progress& at, bool whole,
+                                        std::optional<uint64_t> content_length) {
   if (whole) return s_.resumable.begin_whole(ref_of(t), final_spec(t, *at.length));
   core::PieceSpec spec = piece_spec(t, at.offset, room_of(t, at));
   spec.staged = true;  // chunks are sequential: written once, never copied
+  spec.size_hint = content_length;
   return s_.resumable.begin_piece(ref_of(t), spec);
 }
 
@@ -794,7 +796,7 @@ net::awaitable<Result<Tus::Stored>> Tus::store_chunk(Exchange& ex, const tus::Up
     }
   }
   if (!chunk) {
-    auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole); });
+    auto o = co_await blocking(ex, [&] { return open_chunk(t, at, whole, cl); });
     if (!o) co_return fail(o.error());
     chunk = std::move(*o);
   }

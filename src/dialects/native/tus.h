@@ -89,8 +89,10 @@ class Tus {
   // The bytes the upload may still take after `at`.
   static uint64_t room_of(const tus::UploadToken& t, const Progress& at);
   // Blocking.
-  // The chunk at `at.offset`: a staged piece, or the final object when `whole`.
-  Result<core::UploadPtr> open_chunk(const tus::UploadToken& t, const Progress& at, bool whole);
+  // The chunk at `at.offset`: a staged piece (of `content_length` bytes, when
+  // sent: a hint), or the final object when `whole`.
+  Result<core::UploadPtr> open_chunk(const tus::UploadToken& t, const Progress& at, bool whole,
+                                     std::optional<uint64_t> content_length);
   Result<Progress> progress(const tus::UploadToken& t);
   Status set_deferred_length(const tus::UploadToken& t, uint64_t length);
   Result<Object> complete(const tus::UploadToken& t, const Progress& p);

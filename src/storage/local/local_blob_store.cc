@@ -128,12 +128,15 @@ struct WriterTarget {
   uint64_t small_max = 0;
   const DiskReserve* reserve = nullptr;
   core::BlockingPool* pool = nullptr;  // fsync and rename run there
+  std::optional<uint64_t> size_hint;
 };
 
 class LocalBlobWriter final : public BlobWriter {
  public:
   explicit LocalBlobWriter(WriterTarget target)
-      : target_(std::move(target)), file_(*target_.reserve, "temp file", 0, kWritebackStep) {}
+      : target_(std::move(target)), file_(*target_.reserve, "temp file", 0, kWritebackStep) {
+    if (target_.size_hint) file_.expect_size(*target_.size_hint);
+  }
 
   ~LocalBlobWriter() override {
     file_.close();
@@ -266,7 +269,7 @@ class LocalBlobStore final : public BlobStore {
 
   // storage::BlobStore
   Result<BlobWriterPtr> create(std::string_view locator,
-                               std::optional<uint64_t> /*size_hint*/ = {}) override {
+                               std::optional<uint64_t> size_hint = {}) override {
     UP_TRY(check_locator(locator));
     UP_TRY(reserve_.check());
     WriterTarget target;
@@ -277,6 +280,7 @@ class LocalBlobStore final : public BlobStore {
     target.small_max = pack_ ? small_max_ : 0;
     target.reserve = &reserve_;
     target.pool = &pool_;
+    target.size_hint = size_hint;
     return std::make_unique<LocalBlobWriter>(std::move(target));
   }
 
@@ -315,10 +319,11 @@ class LocalBlobStore final : public BlobStore {
   }
 
   // storage::BlobStore
-  Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at) override {
+  Result<BlobWriterPtr> extend(std::string_view locator, uint64_t at,
+                               std::optional<uint64_t> size_hint = {}) override {
     UP_TRY(check_locator(locator));
     UP_TRY(reserve_.check());
-    return extend_staged(blob_path(locator), at, reserve_, pool_);
+    return extend_staged(blob_path(locator), at, size_hint, reserve_, pool_);
   }
 
   // storage::BlobStore

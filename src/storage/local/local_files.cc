@@ -4,6 +4,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -107,7 +108,8 @@ Status FileAppender::write(const char* p, size_t n) {
   }
   // The buffer is empty or being flushed, so bytes_ overshoots the file by at
   // most an append under way: fine for a hint.
-  if (bytes_ - writeback_started_ < step_) return ok();
+  const bool in_tail = expected_ && bytes_ + step_ > *expected_;
+  if (bytes_ - writeback_started_ < (in_tail ? std::min(step_, kTailStep) : step_)) return ok();
   ::sync_file_range(fd_.get(), static_cast<off64_t>(base_ + writeback_started_),
                     static_cast<off64_t>(bytes_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
   drop_cached(writeback_started_);

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -114,6 +115,7 @@ class DiskReserve {
 class FileAppender {
  public:
   static constexpr size_t kBufferSize = 64 * 1024;
+  static constexpr uint64_t kTailStep = 256 * 1024;
 
   FileAppender(const DiskReserve& reserve, std::string_view role, uint64_t base,
                uint64_t writeback_step)
@@ -128,6 +130,11 @@ class FileAppender {
   }
   bool is_open() const { return fd_.get() >= 0; }
   void close() { fd_.reset(); }
+  // The bytes that will be appended, when known (a Content-Length): the last
+  // writeback step is cut into kTailStep pieces, each started as it is
+  // written, so the sync at the end waits for at most about that much. (A
+  // tus chunk's fsync waited 0.6-0.7 ms for its last 1 MiB step.)
+  void expect_size(uint64_t n) { expected_ = n; }
 
   Status append(std::string_view data);
   // Writes what is buffered and waits until the file is on disk.
@@ -153,6 +160,7 @@ class FileAppender {
   uint64_t bytes_ = 0;
   uint64_t writeback_started_ = 0;
   uint64_t dropped_ = 0;
+  std::optional<uint64_t> expected_;
   uint64_t next_reserve_check_ = DiskReserve::kCheckStep;  // the creator checks the start
 };
 

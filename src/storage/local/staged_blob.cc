@@ -81,6 +81,8 @@ class StagedBlobWriter final : public BlobWriter {
     file_.open(std::move(fd), have);  // cuts the bytes past `at` at its first write
   }
 
+  void expect_size(uint64_t n) { file_.expect_size(n); }
+
   // storage::BlobWriter
   net::awaitable<Status> append(std::string_view data) override {
     if (auto usable = state_.check_usable(); !usable) co_return usable;
@@ -116,7 +118,8 @@ class StagedBlobWriter final : public BlobWriter {
 
 }  // namespace
 
-Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at, const DiskReserve& reserve,
+Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at,
+                                    std::optional<uint64_t> size_hint, const DiskReserve& reserve,
                                     core::BlockingPool& pool) {
   bool created = false;
   auto fd = open_staged(path, at == 0, created);
@@ -129,8 +132,10 @@ Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at, const Dis
     return fail(Errc::kObjectNotFound, "local blob store: the staged blob is shorter than that");
   if (::lseek(fd->get(), static_cast<off_t>(at), SEEK_SET) < 0)
     return fail(os_error(errno, "seek staged blob"));
-  return std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, path.dir, created,
-                                            reserve, pool);
+  auto writer = std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, path.dir,
+                                                   created, reserve, pool);
+  if (size_hint) writer->expect_size(*size_hint);
+  return writer;
 }
 
 Status seal_staged(const BlobPath& staged, uint64_t size, const BlobPath& dest) {

@@ -20,7 +20,9 @@ namespace up::storage {
 
 // Blocking (open, lock, truncate). The writer's appends run on the caller's
 // thread and its commit (fsync) on `pool`; `reserve` and `pool` outlive it.
-Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at, const DiskReserve& reserve,
+// `size_hint`: the bytes it will append, when known (FileAppender::expect_size).
+Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at,
+                                    std::optional<uint64_t> size_hint, const DiskReserve& reserve,
                                     core::BlockingPool& pool);
 
 // Blocking. kObjectNotFound without the staged file; kAlreadyExists when
