@@ -134,9 +134,8 @@ struct WriterTarget {
 class LocalBlobWriter final : public BlobWriter {
  public:
   explicit LocalBlobWriter(WriterTarget target)
-      : target_(std::move(target)), file_(*target_.reserve, "temp file", 0, kWritebackStep) {
-    if (target_.size_hint) file_.expect_size(*target_.size_hint);
-  }
+      : target_(std::move(target)),
+        file_(*target_.reserve, "temp file", 0, kWritebackStep, target_.size_hint) {}
 
   ~LocalBlobWriter() override {
     file_.close();
@@ -153,7 +152,7 @@ class LocalBlobWriter final : public BlobWriter {
   // a file is synced and renamed on the blocking pool.
   net::awaitable<Status> commit() override {
     if (auto usable = check_usable(); !usable) co_return usable;
-    if (!file_.is_open() && target_.pack) co_return co_await commit_to_pack();
+    if (to_pack()) co_return co_await commit_to_pack();
     co_return co_await core::run_blocking(*target_.pool, [this] { return commit_file(); });
   }
 
@@ -161,9 +160,13 @@ class LocalBlobWriter final : public BlobWriter {
   uint64_t bytes_written() const override { return file_.size(); }
 
   // storage::BlobWriter
-  bool commit_is_own_sync() const override { return file_.is_open() || !target_.pack; }
+  bool commit_is_own_sync() const override { return !to_pack(); }
 
  private:
+  // Whether commit() adds the blob to the pack: it stayed small enough to
+  // have no file (files only without a pack).
+  bool to_pack() const { return !file_.is_open() && target_.pack != nullptr; }
+
   static Error already_exists() {
     return Error{Errc::kAlreadyExists, "local blob store: a blob already has this locator"};
   }

@@ -74,14 +74,13 @@ Status cut_to(int fd, uint64_t have, uint64_t size) {
 
 class StagedBlobWriter final : public BlobWriter {
  public:
-  StagedBlobWriter(Fd fd, uint64_t at, uint64_t have, std::string dir, bool created,
-                   const DiskReserve& reserve, core::BlockingPool& pool)
-      : file_(reserve, "staged blob", at, kStagedWritebackStep), dir_(std::move(dir)),
+  StagedBlobWriter(Fd fd, uint64_t at, uint64_t have, std::optional<uint64_t> size_hint,
+                   std::string dir, bool created, const DiskReserve& reserve,
+                   core::BlockingPool& pool)
+      : file_(reserve, "staged blob", at, kStagedWritebackStep, size_hint), dir_(std::move(dir)),
         created_(created), pool_(pool) {
     file_.open(std::move(fd), have);  // cuts the bytes past `at` at its first write
   }
-
-  void expect_size(uint64_t n) { file_.expect_size(n); }
 
   // storage::BlobWriter
   net::awaitable<Status> append(std::string_view data) override {
@@ -132,10 +131,8 @@ Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at,
     return fail(Errc::kObjectNotFound, "local blob store: the staged blob is shorter than that");
   if (::lseek(fd->get(), static_cast<off_t>(at), SEEK_SET) < 0)
     return fail(os_error(errno, "seek staged blob"));
-  auto writer = std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, path.dir,
-                                                   created, reserve, pool);
-  if (size_hint) writer->expect_size(*size_hint);
-  return writer;
+  return std::make_unique<StagedBlobWriter>(std::move(*fd), at, file->size, size_hint, path.dir,
+                                            created, reserve, pool);
 }
 
 Status seal_staged(const BlobPath& staged, uint64_t size, const BlobPath& dest) {

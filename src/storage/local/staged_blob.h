@@ -20,7 +20,7 @@ namespace up::storage {
 
 // Blocking (open, lock, truncate). The writer's appends run on the caller's
 // thread and its commit (fsync) on `pool`; `reserve` and `pool` outlive it.
-// `size_hint`: the bytes it will append, when known (FileAppender::expect_size).
+// `size_hint`: the bytes it will append, when known (FileAppender's `expected`).
 Result<BlobWriterPtr> extend_staged(const BlobPath& path, uint64_t at,
                                     std::optional<uint64_t> size_hint, const DiskReserve& reserve,
                                     core::BlockingPool& pool);
